@@ -1,0 +1,59 @@
+package edustream
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each transport maps them to its own vocabulary in exactly one
+// place: the GraphQL error presenter, the HTTP handlers and the job handlers.
+const (
+	ECONFLICT        = "conflict"
+	EFORBIDDEN       = "forbidden"
+	EINTERNAL        = "internal"
+	EINVALID         = "invalid"
+	ENOTFOUND        = "not_found"
+	EUNAUTHENTICATED = "unauthenticated"
+)
+
+// Error is an application error with a code and a message that is safe to
+// show to the caller. Anything that is not an *Error is internal and its text
+// is never shown.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("edustream error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, "" for nil
+// and EINTERNAL for anything else.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the safe message of the first *Error in err's chain,
+// "" for nil and "internal error" for anything else.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,83 @@
+package edustream
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a caller may do. It comes from the token, which is the
+// authority; the users table only remembers the last role seen.
+type Role string
+
+// Roles, as they appear in tokens and in the GraphQL schema.
+const (
+	RoleAdmin      Role = "ADMIN"
+	RoleInstructor Role = "INSTRUCTOR"
+	RoleStudent    Role = "STUDENT"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleInstructor, RoleStudent:
+		return true
+	}
+	return false
+}
+
+// User is a person known to EduStream. Users are created from token claims the
+// first time they are seen; Subject is the token's `sub`.
+type User struct {
+	ID        int64
+	Subject   string
+	Email     string
+	Name      string
+	Role      Role
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// IsAdmin reports whether u may do everything. A nil user is anonymous.
+func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
+
+// Claims are the identity facts a verified token carries.
+type Claims struct {
+	Subject string
+	Role    Role
+	Email   string
+	Name    string
+}
+
+// UserService stores users.
+type UserService interface {
+	// UpsertUser creates the user with claims.Subject, or refreshes its role,
+	// email and name, and returns it. EINVALID for an empty subject or an
+	// unknown role.
+	UpsertUser(ctx context.Context, claims Claims) (*User, error)
+	// FindUsersByIDs returns the users that exist among ids, keyed by id.
+	FindUsersByIDs(ctx context.Context, ids []int64) (map[int64]*User, error)
+}
+
+// Authenticator turns a bearer token into the user it names. It is shared by
+// the HTTP middleware and the websocket connection_init handler so both
+// transports apply the same checks.
+type Authenticator interface {
+	// Authenticate verifies token and returns its user, upserted from the
+	// claims. EUNAUTHENTICATED for a missing, malformed, expired or wrongly
+	// signed token.
+	Authenticate(ctx context.Context, token string) (*User, error)
+}
+
+type userContextKey struct{}
+
+// NewContextWithUser returns a context that carries the authenticated user.
+func NewContextWithUser(ctx context.Context, u *User) context.Context {
+	return context.WithValue(ctx, userContextKey{}, u)
+}
+
+// UserFromContext returns the authenticated user, or nil for an anonymous
+// caller.
+func UserFromContext(ctx context.Context) *User {
+	u, _ := ctx.Value(userContextKey{}).(*User)
+	return u
+}
