@@ -36,7 +36,8 @@ type LectureService interface {
 	FindLectureByID(ctx context.Context, id int64) (*Lecture, error)
 	// FindLecturesByIDs returns the lectures that exist among ids, keyed by id.
 	FindLecturesByIDs(ctx context.Context, ids []int64) (map[int64]*Lecture, error)
-	// FindLecturesByCourseIDs returns each course's lectures in position order.
+	// FindLecturesByCourseIDs returns each course's lectures in position
+	// order; a course without lectures is absent from the map.
 	FindLecturesByCourseIDs(ctx context.Context, courseIDs []int64) (map[int64][]*Lecture, error)
 	// CreateLecture inserts l at l.Position (0 or past the end: append) and
 	// sets its ID, final position and timestamps. ENOTFOUND for a missing

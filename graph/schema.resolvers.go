@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph/generated"
@@ -15,79 +14,202 @@ import (
 )
 
 func (r *courseResolver) Instructor(ctx context.Context, obj *edustream.Course) (*edustream.User, error) {
-	panic(fmt.Errorf("not implemented: Instructor - instructor"))
+	return loadersFrom(ctx).users.Load(ctx, obj.InstructorID)
 }
 
 func (r *courseResolver) Lectures(ctx context.Context, obj *edustream.Course) ([]*edustream.Lecture, error) {
-	panic(fmt.Errorf("not implemented: Lectures - lectures"))
+	if !edustream.CanViewCourse(edustream.UserFromContext(ctx), obj) {
+		return nil, errCourseNotFound(obj.ID)
+	}
+	return loadersFrom(ctx).lecturesByCourse.Load(ctx, obj.ID)
 }
 
 func (r *courseResolver) Enrolled(ctx context.Context, obj *edustream.Course) (bool, error) {
-	panic(fmt.Errorf("not implemented: Enrolled - enrolled"))
+	e, err := loadersFrom(ctx).enrollments.Load(ctx, obj.ID)
+	return e != nil, err
 }
 
 func (r *enrollmentResolver) Course(ctx context.Context, obj *edustream.Enrollment) (*edustream.Course, error) {
-	panic(fmt.Errorf("not implemented: Course - course"))
+	return r.visibleCourse(ctx, obj.CourseID)
 }
 
 func (r *lectureResolver) Course(ctx context.Context, obj *edustream.Lecture) (*edustream.Course, error) {
-	panic(fmt.Errorf("not implemented: Course - course"))
+	return r.visibleCourse(ctx, obj.CourseID)
 }
 
 func (r *mutationResolver) CreateCourse(ctx context.Context, input model.CreateCourseInput) (*edustream.Course, error) {
-	panic(fmt.Errorf("not implemented: CreateCourse - createCourse"))
+	u := edustream.UserFromContext(ctx)
+	if u == nil {
+		return nil, errUnauthenticated()
+	}
+	if !edustream.CanCreateCourse(u) {
+		return nil, edustream.Errorf(edustream.EFORBIDDEN, "only instructors and admins may create courses")
+	}
+	c := &edustream.Course{InstructorID: u.ID, Title: input.Title, Description: deref(input.Description)}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := r.CourseService.CreateCourse(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (r *mutationResolver) UpdateCourse(ctx context.Context, id int64, input model.UpdateCourseInput) (*edustream.Course, error) {
-	panic(fmt.Errorf("not implemented: UpdateCourse - updateCourse"))
+	if _, err := r.editableCourse(ctx, id); err != nil {
+		return nil, err
+	}
+	upd := edustream.CourseUpdate{Title: input.Title, Description: input.Description}
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	return r.CourseService.UpdateCourse(ctx, id, upd)
 }
 
 func (r *mutationResolver) PublishCourse(ctx context.Context, id int64, published *bool) (*edustream.Course, error) {
-	panic(fmt.Errorf("not implemented: PublishCourse - publishCourse"))
+	if _, err := r.editableCourse(ctx, id); err != nil {
+		return nil, err
+	}
+	publish := published == nil || *published
+	return r.CourseService.UpdateCourse(ctx, id, edustream.CourseUpdate{Published: &publish})
 }
 
 func (r *mutationResolver) DeleteCourse(ctx context.Context, id int64) (int64, error) {
-	panic(fmt.Errorf("not implemented: DeleteCourse - deleteCourse"))
+	if _, err := r.editableCourse(ctx, id); err != nil {
+		return 0, err
+	}
+	if err := r.CourseService.HideCourse(ctx, id); err != nil {
+		return 0, err
+	}
+	// The course is already gone for every reader. If the queue is down the
+	// reconciler finds the hidden course and enqueues the purge later, so
+	// the caller has nothing to retry.
+	if err := r.JobQueue.EnqueueCoursePurge(ctx, id); err != nil {
+		edustream.Logger(ctx).Warn("enqueue course purge; the reconciler will retry", "course_id", id, "error", err)
+	}
+	return id, nil
 }
 
 func (r *mutationResolver) CreateLecture(ctx context.Context, input model.CreateLectureInput) (*edustream.Lecture, error) {
-	panic(fmt.Errorf("not implemented: CreateLecture - createLecture"))
+	if _, err := r.editableCourse(ctx, input.CourseID); err != nil {
+		return nil, err
+	}
+	l := &edustream.Lecture{CourseID: input.CourseID, Title: input.Title, Description: deref(input.Description), Position: deref(input.Position)}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	if err := r.LectureService.CreateLecture(ctx, l); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 func (r *mutationResolver) UpdateLecture(ctx context.Context, id int64, input model.UpdateLectureInput) (*edustream.Lecture, error) {
-	panic(fmt.Errorf("not implemented: UpdateLecture - updateLecture"))
+	if _, err := r.editableLecture(ctx, id); err != nil {
+		return nil, err
+	}
+	upd := edustream.LectureUpdate{Title: input.Title, Description: input.Description}
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	return r.LectureService.UpdateLecture(ctx, id, upd)
 }
 
 func (r *mutationResolver) MoveLecture(ctx context.Context, id int64, position int) (*edustream.Lecture, error) {
-	panic(fmt.Errorf("not implemented: MoveLecture - moveLecture"))
+	if position < 1 {
+		return nil, edustream.Errorf(edustream.EINVALID, "position must be at least 1, got %d", position)
+	}
+	if _, err := r.editableLecture(ctx, id); err != nil {
+		return nil, err
+	}
+	return r.LectureService.MoveLecture(ctx, id, position)
 }
 
 func (r *mutationResolver) DeleteLecture(ctx context.Context, id int64) (int64, error) {
-	panic(fmt.Errorf("not implemented: DeleteLecture - deleteLecture"))
+	if _, err := r.editableLecture(ctx, id); err != nil {
+		return 0, err
+	}
+	return id, r.LectureService.DeleteLecture(ctx, id)
 }
 
 func (r *mutationResolver) Enroll(ctx context.Context, courseID int64) (*edustream.Enrollment, error) {
-	panic(fmt.Errorf("not implemented: Enroll - enroll"))
+	u := edustream.UserFromContext(ctx)
+	if u == nil {
+		return nil, errUnauthenticated()
+	}
+	c, err := r.visibleCourse(ctx, courseID)
+	if err != nil {
+		return nil, err
+	}
+	if !edustream.CanEnroll(u, c) {
+		return nil, edustream.Errorf(edustream.EINVALID, "course %d is not published", courseID)
+	}
+	return r.EnrollmentService.Enroll(ctx, u.ID, courseID)
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*edustream.User, error) {
-	panic(fmt.Errorf("not implemented: Me - me"))
+	return edustream.UserFromContext(ctx), nil
 }
 
 func (r *queryResolver) Courses(ctx context.Context, first *int, after *string, filter *model.CourseFilter) (*model.CourseConnection, error) {
-	panic(fmt.Errorf("not implemented: Courses - courses"))
+	if err := r.mayBrowse(ctx); err != nil {
+		return nil, err
+	}
+	u := edustream.UserFromContext(ctx)
+	f := edustream.CourseFilter{Limit: 20}
+	if first != nil {
+		f.Limit = *first
+	}
+	if f.Limit < 0 || f.Limit > MaxFirst {
+		return nil, edustream.Errorf(edustream.EINVALID, "first must be between 0 and %d, got %d", MaxFirst, f.Limit)
+	}
+	if after != nil {
+		id, err := decodeCursor(*after)
+		if err != nil {
+			return nil, err
+		}
+		f.BeforeID = id
+	}
+	if filter != nil {
+		f.Published = filter.Published
+		if filter.Mine != nil && *filter.Mine {
+			if u == nil {
+				return nil, errUnauthenticated()
+			}
+			f.MineOf = u.ID
+		}
+	}
+	courses, hasMore, err := r.CourseService.FindCourses(ctx, edustream.CatalogFilter(u, f))
+	if err != nil {
+		return nil, err
+	}
+	if err := r.prefetchCourses(ctx, courses); err != nil {
+		return nil, err
+	}
+	conn := &model.CourseConnection{Edges: make([]*model.CourseEdge, len(courses)), PageInfo: &model.PageInfo{HasNextPage: hasMore}}
+	for i, c := range courses {
+		conn.Edges[i] = &model.CourseEdge{Cursor: encodeCursor(c.ID), Node: c}
+	}
+	if len(courses) > 0 {
+		conn.PageInfo.EndCursor = &conn.Edges[len(courses)-1].Cursor
+	}
+	return conn, nil
 }
 
 func (r *queryResolver) Course(ctx context.Context, id int64) (*edustream.Course, error) {
-	panic(fmt.Errorf("not implemented: Course - course"))
+	return r.visibleCourse(ctx, id)
 }
 
 func (r *queryResolver) Lecture(ctx context.Context, id int64) (*edustream.Lecture, error) {
-	panic(fmt.Errorf("not implemented: Lecture - lecture"))
+	return r.visibleLecture(ctx, id)
 }
 
 func (r *userResolver) Email(ctx context.Context, obj *edustream.User) (*string, error) {
-	panic(fmt.Errorf("not implemented: Email - email"))
+	u := edustream.UserFromContext(ctx)
+	if u == nil || (u.ID != obj.ID && !u.IsAdmin()) {
+		return nil, nil
+	}
+	return &obj.Email, nil
 }
 
 func (r *Resolver) Course() generated.CourseResolver { return &courseResolver{r} }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/edustream/edustream/storage"
+)
+
+// openDatabase opens MySQL/MariaDB when EDUSTREAM_MYSQL_DSN is set and the
+// embedded SQLite file in the data dir otherwise. A configured server that
+// cannot be reached is an error, never a reason to fall back.
+func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*storage.DB, error) {
+	if cfg.MySQLDSN != "" {
+		db, err := storage.OpenMySQL(ctx, cfg.MySQLDSN, cfg.MySQLReplicaDSN)
+		if err != nil {
+			return nil, fmt.Errorf("EDUSTREAM_MYSQL_DSN: %w", err)
+		}
+		log.Info("database", "engine", "mysql", "replica", cfg.MySQLReplicaDSN != "")
+		return db, nil
+	}
+	path := filepath.Join(cfg.DataDir, "edustream.db")
+	db, err := storage.OpenSQLite(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("embedded database %s: %w", path, err)
+	}
+	log.Info("database", "engine", "sqlite", "path", path)
+	return db, nil
+}
+
+// queueBackend is the Redis the queue and the write marks use, with how to
+// let it go.
+type queueBackend struct {
+	asynqOpt asynq.RedisConnOpt
+	client   *redis.Client
+	embedded bool
+	close    func()
+}
+
+// openRedis connects to EDUSTREAM_REDIS_URL, or starts an in-process
+// miniredis when it is unset. The embedded one keeps nothing across
+// restarts, which is fine: the database is the truth and the reconciler
+// re-enqueues what was pending.
+func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*queueBackend, error) {
+	url := cfg.RedisURL
+	var mini *miniredis.Miniredis
+	if url == "" {
+		mini = miniredis.NewMiniRedis()
+		// Without clock-driven TTLs, asynq's unique locks never expire.
+		mini.ClockTTL(true)
+		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("embedded redis: %w", err)
+		}
+		url = "redis://" + mini.Addr()
+		log.Info("redis", "embedded", true, "addr", mini.Addr())
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: %w", err)
+	}
+	asynqOpt, err := asynq.ParseRedisURI(url)
+	if err != nil {
+		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	closeAll := func() {
+		client.Close()
+		if mini != nil {
+			mini.Close()
+		}
+	}
+	if err := client.Ping(ctx).Err(); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: redis at %s unreachable: %w", opts.Addr, err)
+	}
+	if mini == nil {
+		log.Info("redis", "embedded", false, "addr", opts.Addr, "db", opts.DB)
+	}
+	return &queueBackend{asynqOpt: asynqOpt, client: client, embedded: mini != nil, close: closeAll}, nil
+}

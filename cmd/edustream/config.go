@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// config is every setting of the binary. Each comes from an EDUSTREAM_
+// environment variable and may be overridden by a flag of the same name in
+// kebab case (EDUSTREAM_HTTP_ADDR → -http-addr).
+type config struct {
+	HTTPAddr        string
+	PublicURL       string
+	DataDir         string
+	MySQLDSN        string
+	MySQLReplicaDSN string
+	RedisURL        string
+
+	JWTSecret   string
+	JWKSURL     string
+	JWTIssuer   string
+	JWTAudience string
+
+	CORSOrigins   []string
+	Playground    bool
+	Introspection bool
+	PublicCatalog bool
+
+	// Work runs the workers in the serve process too, as on the EC2 fleet.
+	Work bool
+	// Migrate applies migrations when serve starts.
+	Migrate           bool
+	WorkerConcurrency int
+	// ReadYourWritesWindow is how long a user's reads skip the replica after
+	// they wrote; longer than the replica's worst lag.
+	ReadYourWritesWindow time.Duration
+	ShutdownTimeout      time.Duration
+
+	LogFormat string
+	LogLevel  string
+}
+
+// setting describes one configuration entry, for parsing and for the
+// README's table.
+type setting struct {
+	name  string // environment variable without the EDUSTREAM_ prefix
+	usage string
+	bind  func(fs *flag.FlagSet, flagName, usage string)
+}
+
+// defaultsFor returns the defaults of a subcommand: dev is a laptop
+// (loopback, text logs, playground on), everything else is production.
+func defaultsFor(cmd string) config {
+	c := config{
+		HTTPAddr:             ":8080",
+		DataDir:              "./data",
+		PublicCatalog:        true,
+		Migrate:              true,
+		WorkerConcurrency:    10,
+		ReadYourWritesWindow: 10 * time.Second,
+		ShutdownTimeout:      20 * time.Second,
+		LogFormat:            "json",
+		LogLevel:             "info",
+	}
+	if cmd == "dev" {
+		c.HTTPAddr = "127.0.0.1:8080"
+		c.Playground = true
+		c.Introspection = true
+		c.LogFormat = "text"
+		c.Work = true
+	}
+	return c
+}
+
+func (c *config) settings() []setting {
+	str := func(p *string) func(*flag.FlagSet, string, string) {
+		return func(fs *flag.FlagSet, name, usage string) { fs.StringVar(p, name, *p, usage) }
+	}
+	boolean := func(p *bool) func(*flag.FlagSet, string, string) {
+		return func(fs *flag.FlagSet, name, usage string) { fs.BoolVar(p, name, *p, usage) }
+	}
+	integer := func(p *int) func(*flag.FlagSet, string, string) {
+		return func(fs *flag.FlagSet, name, usage string) { fs.IntVar(p, name, *p, usage) }
+	}
+	duration := func(p *time.Duration) func(*flag.FlagSet, string, string) {
+		return func(fs *flag.FlagSet, name, usage string) { fs.DurationVar(p, name, *p, usage) }
+	}
+	list := func(p *[]string) func(*flag.FlagSet, string, string) {
+		return func(fs *flag.FlagSet, name, usage string) {
+			fs.Func(name, usage, func(v string) error { *p = splitList(v); return nil })
+		}
+	}
+	return []setting{
+		{"HTTP_ADDR", "address to listen on (dev: 127.0.0.1:8080)", str(&c.HTTPAddr)},
+		{"PUBLIC_URL", "URL clients reach this service at (printed links, later signed URLs)", str(&c.PublicURL)},
+		{"DATA_DIR", "directory of the embedded SQLite database and dev secrets", str(&c.DataDir)},
+		{"MYSQL_DSN", "MySQL/MariaDB primary DSN (unset: SQLite in DATA_DIR)", str(&c.MySQLDSN)},
+		{"MYSQL_REPLICA_DSN", "MySQL/MariaDB read replica DSN (optional)", str(&c.MySQLReplicaDSN)},
+		{"REDIS_URL", "Redis URL for the queue, e.g. redis://host:6379/0 (unset: in-process miniredis)", str(&c.RedisURL)},
+		{"JWT_SECRET", "HS256 secret for bearer tokens (dev: generated into DATA_DIR)", str(&c.JWTSecret)},
+		{"JWT_JWKS_URL", "JWKS URL for RS256/ES256 tokens, e.g. Cognito's (instead of JWT_SECRET)", str(&c.JWKSURL)},
+		{"JWT_ISSUER", "required token issuer (iss), if set", str(&c.JWTIssuer)},
+		{"JWT_AUDIENCE", "required token audience (aud), if set", str(&c.JWTAudience)},
+		{"CORS_ORIGINS", "comma-separated SPA origins allowed by CORS and websocket origin checks", list(&c.CORSOrigins)},
+		{"PLAYGROUND", "serve the GraphiQL playground at / (dev: true)", boolean(&c.Playground)},
+		{"INTROSPECTION", "allow GraphQL introspection (dev: true)", boolean(&c.Introspection)},
+		{"PUBLIC_CATALOG", "let anonymous callers see the published catalog", boolean(&c.PublicCatalog)},
+		{"WORK", "serve: also run the workers in this process (dev: true)", boolean(&c.Work)},
+		{"MIGRATE", "serve: apply migrations at start", boolean(&c.Migrate)},
+		{"WORKER_CONCURRENCY", "tasks a worker process runs at once", integer(&c.WorkerConcurrency)},
+		{"READ_YOUR_WRITES_WINDOW", "how long a user's reads go to the primary after they wrote", duration(&c.ReadYourWritesWindow)},
+		{"SHUTDOWN_TIMEOUT", "how long SIGTERM waits for requests and tasks to drain", duration(&c.ShutdownTimeout)},
+		{"LOG_FORMAT", "json or text (dev: text)", str(&c.LogFormat)},
+		{"LOG_LEVEL", "debug, info, warn or error", str(&c.LogLevel)},
+	}
+}
+
+// parseConfig reads the environment, then the flags, for subcommand cmd.
+func parseConfig(cmd string, args []string, getenv func(string) string) (config, error) {
+	c := defaultsFor(cmd)
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	for _, s := range c.settings() {
+		// Bind first so the environment value below lands in the variable
+		// the flag writes to; flags, parsed last, win.
+		s.bind(fs, strings.ReplaceAll(strings.ToLower(s.name), "_", "-"), s.usage+" [EDUSTREAM_"+s.name+"]")
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "EDUSTREAM_" + strings.ReplaceAll(strings.ToUpper(f.Name), "-", "_")
+		if v := getenv(env); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args())
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	switch {
+	case c.LogFormat != "json" && c.LogFormat != "text":
+		return fmt.Errorf("EDUSTREAM_LOG_FORMAT must be json or text, got %q", c.LogFormat)
+	case c.MySQLReplicaDSN != "" && c.MySQLDSN == "":
+		return errors.New("EDUSTREAM_MYSQL_REPLICA_DSN is set without EDUSTREAM_MYSQL_DSN")
+	case c.JWTSecret != "" && c.JWKSURL != "":
+		return errors.New("set EDUSTREAM_JWT_SECRET or EDUSTREAM_JWT_JWKS_URL, not both")
+	case c.WorkerConcurrency < 1:
+		return fmt.Errorf("EDUSTREAM_WORKER_CONCURRENCY must be at least 1, got %d", c.WorkerConcurrency)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
+	"github.com/edustream/edustream/server"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	env := map[string]string{"EDUSTREAM_HTTP_ADDR": ":8001", "EDUSTREAM_CORS_ORIGINS": "https://a.example, https://b.example", "EDUSTREAM_WORK": "true"}
+	getenv := func(k string) string { return env[k] }
+
+	c, err := parseConfig("serve", nil, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8001" || !c.Work || len(c.CORSOrigins) != 2 || c.CORSOrigins[1] != "https://b.example" {
+		t.Errorf("from the environment: %+v", c)
+	}
+	c, err = parseConfig("serve", []string{"-http-addr", ":9001", "-work=false"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":9001" || c.Work {
+		t.Errorf("flags must win over the environment: %+v", c)
+	}
+	dev, _ := parseConfig("dev", nil, func(string) string { return "" })
+	serve, _ := parseConfig("serve", nil, func(string) string { return "" })
+	if !strings.HasPrefix(dev.HTTPAddr, "127.0.0.1:") || !dev.Playground || !dev.Introspection || dev.LogFormat != "text" {
+		t.Errorf("dev defaults: %+v", dev)
+	}
+	if serve.HTTPAddr != ":8080" || serve.Playground || serve.Introspection || serve.LogFormat != "json" {
+		t.Errorf("serve defaults: %+v", serve)
+	}
+}
+
+// Bad configuration and unreachable backends stop the start with an error
+// that names the setting, instead of running on something else.
+func TestStartupErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no command", nil, nil, "usage"},
+		{"unknown command", nil, []string{"launch"}, `unknown command "launch"`},
+		{"unknown flag", nil, []string{"serve", "-nope"}, "-nope"},
+		{"bad boolean", map[string]string{"EDUSTREAM_WORK": "maybe"}, []string{"serve"}, "EDUSTREAM_WORK"},
+		{"bad log format", map[string]string{"EDUSTREAM_LOG_FORMAT": "xml"}, []string{"serve"}, "EDUSTREAM_LOG_FORMAT"},
+		{"replica without primary", map[string]string{"EDUSTREAM_MYSQL_REPLICA_DSN": "u@tcp(127.0.0.1:1)/x"}, []string{"serve"}, "without EDUSTREAM_MYSQL_DSN"},
+		{"unreachable MySQL", map[string]string{"EDUSTREAM_MYSQL_DSN": "u:p@tcp(127.0.0.1:1)/x?timeout=2s"}, []string{"serve"}, "EDUSTREAM_MYSQL_DSN"},
+		{"unreachable Redis", map[string]string{"EDUSTREAM_REDIS_URL": "redis://127.0.0.1:1/0"}, []string{"serve"}, "EDUSTREAM_REDIS_URL"},
+		{"no token check", map[string]string{}, []string{"serve"}, "EDUSTREAM_JWT_SECRET"},
+		{"short secret", map[string]string{"EDUSTREAM_JWT_SECRET": "short"}, []string{"serve"}, "at least 32 bytes"},
+		{"unreachable JWKS", map[string]string{"EDUSTREAM_JWT_JWKS_URL": "http://127.0.0.1:1/jwks.json"}, []string{"serve"}, "EDUSTREAM_JWT_JWKS_URL"},
+		{"work without Redis", map[string]string{}, []string{"work"}, "work needs EDUSTREAM_REDIS_URL"},
+		{"port taken", map[string]string{"EDUSTREAM_JWT_SECRET": testSecret, "EDUSTREAM_HTTP_ADDR": "256.0.0.1:80"}, []string{"serve"}, "EDUSTREAM_HTTP_ADDR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"EDUSTREAM_DATA_DIR": t.TempDir()}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			err := runErr(t, env, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// An unreachable replica is an error too, not a quiet fall back to the
+// primary.
+func TestUnreachableReplica(t *testing.T) {
+	if os.Getenv(testenv.EnvMySQLDSN) == "" && !testenv.Required("mysql") {
+		t.Skip("needs MySQL")
+	}
+	env := map[string]string{
+		"EDUSTREAM_DATA_DIR":          t.TempDir(),
+		"EDUSTREAM_JWT_SECRET":        testSecret,
+		"EDUSTREAM_MYSQL_DSN":         testenv.MySQLDSN(t),
+		"EDUSTREAM_MYSQL_REPLICA_DSN": "u:p@tcp(127.0.0.1:1)/x?timeout=2s",
+	}
+	if err := runErr(t, env, "serve"); err == nil || !strings.Contains(err.Error(), "replica") {
+		t.Errorf("got %v, want an error naming the replica", err)
+	}
+}
+
+func TestMigrateTwice(t *testing.T) {
+	env, _ := backendEnv(t)
+	for range 2 {
+		if err := runErr(t, env, "migrate"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTokenCommand(t *testing.T) {
+	env := map[string]string{"EDUSTREAM_JWT_SECRET": testSecret}
+	var out strings.Builder
+	err := run(context.Background(), []string{"token", "-sub", "u-1", "-role", "INSTRUCTOR", "-email", "u@example.test", "-name", "U", "-ttl", "5m"},
+		func(k string) string { return env[k] }, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := server.NewHS256Verifier([]byte(testSecret), "", "").Verify(context.Background(), strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := edustream.Claims{Subject: "u-1", Role: edustream.RoleInstructor, Email: "u@example.test", Name: "U"}
+	if claims != want {
+		t.Errorf("claims = %+v, want %+v", claims, want)
+	}
+
+	for _, args := range [][]string{
+		{"token", "-role", "ADMIN"},
+		{"token", "-sub", "x", "-role", "ROOT"},
+		{"token", "-sub", "x", "-role", "ADMIN", "-ttl", "-1h"},
+	} {
+		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out); err == nil {
+			t.Errorf("%v: want an error", args)
+		}
+	}
+}
+
+// The README's configuration table is the user's reference: every setting
+// must be in it.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c config
+	for _, s := range c.settings() {
+		if !strings.Contains(string(readme), "| `EDUSTREAM_"+s.name+"` |") {
+			t.Errorf("README.md's configuration table lacks EDUSTREAM_%s", s.name)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+const usage = `usage: edustream <command> [flags]
+
+commands:
+  dev      run the API and the workers on embedded defaults, with demo data
+  serve    run the API (add -work to run the workers in the same process)
+  work     run the workers
+  migrate  apply database migrations and exit
+  token    print a signed JWT: token -sub ID -role ADMIN|INSTRUCTOR|STUDENT [-email -name -ttl]
+
+Every setting is an EDUSTREAM_ environment variable or a flag; see
+"edustream <command> -h".`
+
+// run is the whole program: main only adds the signal context and the exit
+// code, so tests can run it in-process on 127.0.0.1:0.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "dev", "serve", "work", "migrate":
+	case "token":
+		return runToken(args, getenv, stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	cfg, err := parseConfig(cmd, args, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stdout)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "migrate":
+		return runMigrate(ctx, cfg, log)
+	case "work":
+		return runWork(ctx, cfg, log)
+	default:
+		return runServe(ctx, cmd, cfg, log, stdout)
+	}
+}
+
+func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("EDUSTREAM_LOG_LEVEL: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.LogFormat, "text") {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}

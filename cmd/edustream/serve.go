@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/graph"
+	"github.com/edustream/edustream/jobs"
+	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/storage"
+)
+
+// runMigrate applies the migrations and exits.
+func runMigrate(ctx context.Context, cfg config, log *slog.Logger) error {
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("migrations applied")
+	return nil
+}
+
+// runWork runs the workers until ctx ends.
+func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
+	if cfg.RedisURL == "" {
+		return errors.New("work needs EDUSTREAM_REDIS_URL: an embedded Redis would be private to this process and receive no tasks (use serve, which runs the workers in-process, or dev)")
+	}
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rds, err := openRedis(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer rds.close()
+	return newWorker(cfg, log, db, rds).Run(ctx)
+}
+
+func newWorker(cfg config, log *slog.Logger, db *storage.DB, rds *queueBackend) *jobs.Worker {
+	return jobs.NewWorker(rds.asynqOpt, jobs.WorkerConfig{
+		Concurrency:     cfg.WorkerConcurrency,
+		Logger:          log,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	}, storage.NewCourseService(db, nil))
+}
+
+// runServe runs the API, and the workers too for dev, -work, or an embedded
+// Redis (which no other process could reach). It returns when ctx ends and
+// everything has drained.
+func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, stdout io.Writer) error {
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.Migrate || cmd == "dev" {
+		if err := db.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	rds, err := openRedis(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer rds.close()
+	if rds.embedded && !cfg.Work {
+		log.Info("running the workers in-process: the embedded Redis is private to this process")
+		cfg.Work = true
+	}
+
+	verifier, secret, err := newVerifier(ctx, cmd, cfg)
+	if err != nil {
+		return err
+	}
+	users := storage.NewUserService(db)
+	queue := jobs.NewQueue(rds.asynqOpt)
+	defer queue.Close()
+
+	var marks edustream.WriteMarks
+	if cfg.MySQLReplicaDSN != "" {
+		marks = storage.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
+	}
+	auth := server.NewAuthenticator(verifier, users)
+	gql := graph.NewHandler(graph.Config{
+		Introspection:  cfg.Introspection,
+		AllowedOrigins: cfg.CORSOrigins,
+		Auth:           auth,
+		WriteMarks:     marks,
+	}, &graph.Resolver{
+		UserService:       users,
+		CourseService:     storage.NewCourseService(db, nil),
+		LectureService:    storage.NewLectureService(db, nil),
+		EnrollmentService: storage.NewEnrollmentService(db, nil),
+		JobQueue:          queue,
+		PublicCatalog:     cfg.PublicCatalog,
+	})
+	handler := server.New(server.Config{
+		Logger:      log,
+		GraphQL:     gql,
+		Playground:  cfg.Playground,
+		Auth:        auth,
+		CORSOrigins: cfg.CORSOrigins,
+		Checks: []server.Check{
+			{Name: "database", Check: db.Ping},
+			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
+		},
+	})
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("EDUSTREAM_HTTP_ADDR: %w", err)
+	}
+	baseURL := "http://" + ln.Addr().String()
+	if cfg.PublicURL != "" {
+		baseURL = cfg.PublicURL
+	}
+	if cmd == "dev" {
+		if err := seedDemo(ctx, db, users); err != nil {
+			ln.Close()
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+		if err := printDevBanner(stdout, baseURL, secret); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "url", baseURL)
+
+	// Websockets are hijacked, so Shutdown does not wait for them; cancelling
+	// their base context ends their subscriptions instead.
+	connCtx, cancelConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelConns()
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return connCtx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(cancelConns)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	if cfg.Work {
+		worker := newWorker(cfg, log, db, rds)
+		g.Go(func() error { return worker.Run(gctx) })
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down: draining requests", "timeout", cfg.ShutdownTimeout)
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// newVerifier picks the token check: a JWKS URL, a configured secret, or in
+// dev a secret generated once into the data dir so printed tokens keep
+// working across restarts. It returns the secret too, for dev's tokens.
+func newVerifier(ctx context.Context, cmd string, cfg config) (server.Verifier, []byte, error) {
+	switch {
+	case cfg.JWKSURL != "":
+		v, err := server.NewJWKSVerifier(ctx, cfg.JWKSURL, cfg.JWTIssuer, cfg.JWTAudience)
+		if err != nil {
+			return nil, nil, fmt.Errorf("EDUSTREAM_JWT_JWKS_URL: %w", err)
+		}
+		return v, nil, nil
+	case cfg.JWTSecret != "":
+		if len(cfg.JWTSecret) < 32 {
+			return nil, nil, errors.New("EDUSTREAM_JWT_SECRET must be at least 32 bytes")
+		}
+		secret := []byte(cfg.JWTSecret)
+		return server.NewHS256Verifier(secret, cfg.JWTIssuer, cfg.JWTAudience), secret, nil
+	case cmd == "dev":
+		secret, err := devSecret(cfg.DataDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return server.NewHS256Verifier(secret, cfg.JWTIssuer, cfg.JWTAudience), secret, nil
+	}
+	return nil, nil, errors.New("set EDUSTREAM_JWT_SECRET (HS256) or EDUSTREAM_JWT_JWKS_URL (RS256/ES256) so the API can check tokens")
+}

@@ -1,0 +1,91 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/edustream/edustream"
+)
+
+// The extensions.code values clients switch on.
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeNotFound        = "NOT_FOUND"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeConflict        = "CONFLICT"
+	CodeInternal        = "INTERNAL"
+)
+
+var codes = map[string]string{
+	edustream.EUNAUTHENTICATED: CodeUnauthenticated,
+	edustream.EFORBIDDEN:       CodeForbidden,
+	edustream.ENOTFOUND:        CodeNotFound,
+	edustream.EINVALID:         CodeBadUserInput,
+	edustream.ECONFLICT:        CodeConflict,
+	edustream.EINTERNAL:        CodeInternal,
+}
+
+// presentError is the one place where errors become GraphQL errors. Domain
+// errors keep their safe message and get their code; errors gqlgen raises
+// about the document itself (syntax, validation, limits) are the caller's
+// mistake; anything else is logged with its detail and shown as "internal
+// error".
+func presentError(ctx context.Context, err error) *gqlerror.Error {
+	gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+	var appErr *edustream.Error
+	switch {
+	case errors.As(err, &appErr):
+		gqlErr.Message = appErr.Message
+		setCode(gqlErr, codes[appErr.Code])
+	case errors.Is(err, errRecoveredPanic):
+		gqlErr.Message = "internal error"
+		setCode(gqlErr, CodeInternal)
+	case gqlErr.Err == nil:
+		// Raised by gqlgen while parsing, validating or limiting the
+		// document. Its own code, if any, stays as the reason.
+		if reason, ok := gqlErr.Extensions["code"].(string); ok {
+			gqlErr.Extensions["reason"] = reason
+		}
+		setCode(gqlErr, CodeBadUserInput)
+	default:
+		edustream.Logger(ctx).Error("graphql internal error", "path", gqlErr.Path.String(), "error", err)
+		gqlErr.Message = "internal error"
+		gqlErr.Err = nil
+		setCode(gqlErr, CodeInternal)
+	}
+	return gqlErr
+}
+
+func setCode(e *gqlerror.Error, code string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = code
+}
+
+var errRecoveredPanic = errors.New("panic in resolver")
+
+// recoverPanic logs a resolver panic with its stack; the presenter then shows
+// it as an internal error and the rest of the response still resolves.
+func recoverPanic(ctx context.Context, p any) error {
+	edustream.Logger(ctx).Error("graphql panic", "panic", p, "stack", string(debug.Stack()))
+	return errRecoveredPanic
+}
+
+// Errors resolvers return for the common refusals.
+func errUnauthenticated() error {
+	return edustream.Errorf(edustream.EUNAUTHENTICATED, "sign in first")
+}
+
+func errCourseNotFound(id int64) error {
+	return edustream.Errorf(edustream.ENOTFOUND, "course %d not found", id)
+}
+
+func errLectureNotFound(id int64) error {
+	return edustream.Errorf(edustream.ENOTFOUND, "lecture %d not found", id)
+}

@@ -1,0 +1,206 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/graph"
+	"github.com/edustream/edustream/storage"
+)
+
+// bundle is one test's GraphQL endpoint over a real SQLite database, with
+// its users and a count of SQL round trips.
+type bundle struct {
+	db      *storage.DB
+	handler http.Handler
+	queries atomic.Int64
+	jobs    *recordingQueue
+
+	admin, instructor, otherInstructor, student *edustream.User
+	courses                                     edustream.CourseService
+	lectures                                    edustream.LectureService
+}
+
+type option func(*graph.Config, *graph.Resolver)
+
+func setup(t *testing.T, opts ...option) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return newBundle(t, db, opts...)
+}
+
+func newBundle(t *testing.T, db *storage.DB, opts ...option) *bundle {
+	t.Helper()
+	b := &bundle{db: db, jobs: &recordingQueue{}}
+	db.SetQueryHook(func(string) { b.queries.Add(1) })
+	users := storage.NewUserService(db)
+	b.courses = storage.NewCourseService(db, nil)
+	b.lectures = storage.NewLectureService(db, nil)
+	cfg := graph.Config{Introspection: true}
+	r := &graph.Resolver{
+		UserService:       users,
+		CourseService:     b.courses,
+		LectureService:    b.lectures,
+		EnrollmentService: storage.NewEnrollmentService(db, nil),
+		JobQueue:          b.jobs,
+		PublicCatalog:     true,
+	}
+	for _, o := range opts {
+		o(&cfg, r)
+	}
+	b.handler = graph.NewHandler(cfg, r)
+	upsert := func(sub string, role edustream.Role) *edustream.User {
+		u, err := users.UpsertUser(context.Background(), edustream.Claims{Subject: sub, Role: role, Email: sub + "@example.test", Name: sub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	b.admin = upsert("admin", edustream.RoleAdmin)
+	b.instructor = upsert("ada", edustream.RoleInstructor)
+	b.otherInstructor = upsert("grace", edustream.RoleInstructor)
+	b.student = upsert("sam", edustream.RoleStudent)
+	return b
+}
+
+// gqlError is one entry of a response's errors.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type response struct {
+	Status int
+	Data   map[string]any `json:"data"`
+	Errors []gqlError     `json:"errors"`
+	Raw    string
+}
+
+// code returns the extensions.code of the only error, failing otherwise.
+func (r response) code(t *testing.T) string {
+	t.Helper()
+	if len(r.Errors) != 1 {
+		t.Fatalf("want exactly one error, got %s", r.Raw)
+	}
+	code, _ := r.Errors[0].Extensions["code"].(string)
+	return code
+}
+
+func (r response) noErrors(t *testing.T) response {
+	t.Helper()
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		t.Fatalf("status %d, errors: %s", r.Status, r.Raw)
+	}
+	return r
+}
+
+// post sends a GraphQL POST as user (nil: anonymous).
+func (b *bundle) post(t *testing.T, user *edustream.User, query string, vars map[string]any) response {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.raw(t, user, http.MethodPost, "/query", "application/json", body)
+}
+
+func (b *bundle) raw(t *testing.T, user *edustream.User, method, target, contentType string, body []byte) response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if user != nil {
+		req = req.WithContext(edustream.NewContextWithUser(req.Context(), user))
+	}
+	rec := httptest.NewRecorder()
+	b.handler.ServeHTTP(rec, req)
+	resp := response{Status: rec.Code, Raw: rec.Body.String()}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatalf("response is not JSON (status %d): %q", rec.Code, rec.Body.String())
+	}
+	return resp
+}
+
+func (b *bundle) get(t *testing.T, user *edustream.User, query string) response {
+	t.Helper()
+	return b.raw(t, user, http.MethodGet, "/query?query="+url.QueryEscape(query), "", nil)
+}
+
+// seedCourse creates a course of instructor with n lectures, published or
+// not, straight through storage.
+func (b *bundle) seedCourse(t *testing.T, instructor *edustream.User, title string, lectures int, published bool) *edustream.Course {
+	t.Helper()
+	ctx := context.Background()
+	c := &edustream.Course{InstructorID: instructor.ID, Title: title}
+	if err := b.courses.CreateCourse(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range lectures {
+		if err := b.lectures.CreateLecture(ctx, &edustream.Lecture{CourseID: c.ID, Title: title + " lecture " + string(rune('A'+i%26))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if published {
+		p := true
+		var err error
+		if c, err = b.courses.UpdateCourse(ctx, c.ID, edustream.CourseUpdate{Published: &p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// snapshot returns everything an admin can see, to prove a refused request
+// changed nothing.
+func (b *bundle) snapshot(t *testing.T) string {
+	t.Helper()
+	r := b.post(t, b.admin, `{ courses(first: 100) { edges { node { id title description published updatedAt enrolled
+		lectures { id position title description updatedAt } } } } }`, nil).noErrors(t)
+	out, _ := json.Marshal(r.Data)
+	return string(out)
+}
+
+// recordingQueue is the job queue of these tests: it records what the API
+// enqueued. The real queue and worker are exercised end to end in
+// cmd/edustream.
+type recordingQueue struct {
+	mu     sync.Mutex
+	purged []int64
+}
+
+func (q *recordingQueue) EnqueueCoursePurge(_ context.Context, id int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.purged = append(q.purged, id)
+	return nil
+}
+
+func idOf(c *edustream.Course) string { return strconv.FormatInt(c.ID, 10) }
+
+func TestMain(m *testing.M) {
+	// Resolvers log through slog's default; keep test output readable.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	os.Exit(m.Run())
+}

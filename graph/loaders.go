@@ -1,0 +1,76 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/edustream/edustream"
+)
+
+// batchWait is how long a loader collects keys before it queries. gqlgen runs
+// sibling field resolvers in their own goroutines, and they all reach the
+// loader well within this; longer only adds latency.
+const batchWait = 500 * time.Microsecond
+
+// loaders batch the lookups of one GraphQL operation, so a list of N courses
+// costs one query per kind of related row instead of N. They are built per
+// operation (never per connection: a websocket would keep a stale cache for
+// hours) and cache only for that operation.
+type loaders struct {
+	users            *dataloadgen.Loader[int64, *edustream.User]
+	courses          *dataloadgen.Loader[int64, *edustream.Course]
+	lectures         *dataloadgen.Loader[int64, *edustream.Lecture]
+	lecturesByCourse *dataloadgen.Loader[int64, []*edustream.Lecture]
+	// enrollments are the caller's, by course id; a missing one is nil.
+	enrollments *dataloadgen.Loader[int64, *edustream.Enrollment]
+}
+
+func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
+	wait := dataloadgen.WithWait(batchWait)
+	return &loaders{
+		users:    dataloadgen.NewMappedLoader(r.UserService.FindUsersByIDs, wait),
+		courses:  dataloadgen.NewMappedLoader(r.CourseService.FindCoursesByIDs, wait),
+		lectures: dataloadgen.NewMappedLoader(r.LectureService.FindLecturesByIDs, wait),
+		lecturesByCourse: dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([][]*edustream.Lecture, []error) {
+			m, err := r.LectureService.FindLecturesByCourseIDs(ctx, ids)
+			return fill(ids, m, err)
+		}, wait),
+		enrollments: dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([]*edustream.Enrollment, []error) {
+			if viewer == nil {
+				return make([]*edustream.Enrollment, len(ids)), nil
+			}
+			m, err := r.EnrollmentService.FindEnrollments(ctx, viewer.ID, ids)
+			return fill(ids, m, err)
+		}, wait),
+	}
+}
+
+// fill orders a keyed result by keys, with the zero value where a key has no
+// row: a course without lectures, a course the caller is not enrolled in.
+func fill[V any](keys []int64, m map[int64]V, err error) ([]V, []error) {
+	values := make([]V, len(keys))
+	if err != nil {
+		errs := make([]error, len(keys))
+		for i := range errs {
+			errs[i] = err
+		}
+		return values, errs
+	}
+	for i, k := range keys {
+		values[i] = m[k]
+	}
+	return values, nil
+}
+
+type loadersContextKey struct{}
+
+func withLoaders(ctx context.Context, l *loaders) context.Context {
+	return context.WithValue(ctx, loadersContextKey{}, l)
+}
+
+// loadersFrom returns the operation's loaders.
+func loadersFrom(ctx context.Context) *loaders {
+	return ctx.Value(loadersContextKey{}).(*loaders)
+}

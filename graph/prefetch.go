@@ -1,0 +1,84 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/edustream/edustream"
+)
+
+// prefetchCourses loads, in one query each, the related rows the document
+// asks for under a list of courses, and primes the operation's loaders with
+// them. The loaders alone batch by waiting a moment for sibling resolvers,
+// which under load can split one batch into several; a page of courses is
+// common enough to deserve a round-trip count that does not depend on
+// timing.
+func (r *Resolver) prefetchCourses(ctx context.Context, courses []*edustream.Course) error {
+	if len(courses) == 0 {
+		return nil
+	}
+	wanted := map[string]bool{}
+	if fc := graphql.GetFieldContext(ctx); fc != nil {
+		collectFieldNames(fc.Field.Selections, wanted)
+	}
+	l := loadersFrom(ctx)
+	ids := make([]int64, len(courses))
+	for i, c := range courses {
+		ids[i] = c.ID
+		l.courses.Prime(c.ID, c)
+	}
+	if wanted["instructor"] {
+		instructorIDs := make([]int64, len(courses))
+		for i, c := range courses {
+			instructorIDs[i] = c.InstructorID
+		}
+		users, err := r.UserService.FindUsersByIDs(ctx, instructorIDs)
+		if err != nil {
+			return err
+		}
+		for id, u := range users {
+			l.users.Prime(id, u)
+		}
+	}
+	if wanted["lectures"] {
+		lectures, err := r.LectureService.FindLecturesByCourseIDs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			l.lecturesByCourse.Prime(id, lectures[id])
+			for _, lecture := range lectures[id] {
+				l.lectures.Prime(lecture.ID, lecture)
+			}
+		}
+	}
+	if u := edustream.UserFromContext(ctx); wanted["enrolled"] && u != nil {
+		enrollments, err := r.EnrollmentService.FindEnrollments(ctx, u.ID, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			l.enrollments.Prime(id, enrollments[id])
+		}
+	}
+	return nil
+}
+
+// collectFieldNames adds the name of every field selected anywhere in set.
+func collectFieldNames(set ast.SelectionSet, names map[string]bool) {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			names[sel.Name] = true
+			collectFieldNames(sel.SelectionSet, names)
+		case *ast.InlineFragment:
+			collectFieldNames(sel.SelectionSet, names)
+		case *ast.FragmentSpread:
+			if sel.Definition != nil {
+				collectFieldNames(sel.Definition.SelectionSet, names)
+			}
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
+)
+
+// waitLimit bounds every wait in these tests. It is a safety net that keeps a
+// broken test from hanging, not a performance assertion.
+const waitLimit = 30 * time.Second
+
+// redisOpt returns the connection option of a Redis database this test has to
+// itself (miniredis unless EDUSTREAM_TEST_REDIS_URL is set).
+func redisOpt(t *testing.T) asynq.RedisConnOpt {
+	t.Helper()
+	opt, err := asynq.ParseRedisURI(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opt
+}
+
+// unreachableRedis returns the option of an address where nothing listens.
+func unreachableRedis(t *testing.T) asynq.RedisConnOpt {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return asynq.RedisClientOpt{Addr: addr, DialTimeout: time.Second}
+}
+
+func newInspector(t *testing.T, opt asynq.RedisConnOpt) *asynq.Inspector {
+	t.Helper()
+	i := asynq.NewInspector(opt)
+	t.Cleanup(func() { i.Close() })
+	return i
+}
+
+func newTestQueue(t *testing.T, opt asynq.RedisConnOpt) *Queue {
+	t.Helper()
+	q := NewQueue(opt)
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+// eventually polls cond until it holds, failing the test after waitLimit.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", waitLimit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runningWorker is a Worker.Run in a goroutine.
+type runningWorker struct {
+	// cancel cancels Run's context and returns at once.
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// stop cancels Run, waits (bounded) for it to return and returns its error.
+func (r *runningWorker) stop() error {
+	r.cancel()
+	r.once.Do(func() {
+		select {
+		case r.err = <-r.done:
+		case <-time.After(waitLimit):
+			r.err = errors.New("Worker.Run did not return after its context was cancelled")
+		}
+	})
+	return r.err
+}
+
+// runWorker runs w until the test ends or stop is called.
+func runWorker(t *testing.T, w *Worker) *runningWorker {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningWorker{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil {
+			t.Errorf("Worker.Run: %v", err)
+		}
+	})
+	return r
+}
+
+// logBuffer collects JSON log lines from any goroutine.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func newTestLogger() (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+// lines returns the decoded log lines whose msg is msg.
+func (b *logBuffer) lines(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for line := range strings.Lines(b.buf.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %q", err, line)
+		}
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fakeCourses is a CourseService that records purges. Methods the jobs
+// package must not call are left nil and panic.
+type fakeCourses struct {
+	edustream.CourseService
+
+	mu        sync.Mutex
+	purgeErr  map[int64]error
+	purged    []int64
+	hidden    []int64
+	hiddenErr error
+}
+
+func (f *fakeCourses) PurgeCourse(ctx context.Context, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.purged = append(f.purged, id)
+	if err := f.purgeErr[id]; err != nil {
+		return err
+	}
+	f.hidden = slices.DeleteFunc(f.hidden, func(h int64) bool { return h == id })
+	return nil
+}
+
+func (f *fakeCourses) FindHiddenCourseIDs(ctx context.Context) ([]int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.hidden), f.hiddenErr
+}
+
+func (f *fakeCourses) purges() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.purged)
+}

@@ -1,0 +1,153 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/edustream/edustream"
+)
+
+func TestNewCoursePurgeTask(t *testing.T) {
+	task, err := NewCoursePurgeTask(42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Type() != TypeCoursePurge {
+		t.Errorf("type = %q, want %q", task.Type(), TypeCoursePurge)
+	}
+	var p CoursePurgePayload
+	if err := json.Unmarshal(task.Payload(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.CourseID != 42 {
+		t.Errorf("payload course id = %d, want 42", p.CourseID)
+	}
+	// The payload is part of the wire format between versions of the binary.
+	if got, want := string(task.Payload()), `{"course_id":42}`; got != want {
+		t.Errorf("payload = %s, want %s", got, want)
+	}
+	if got, want := CoursePurgeTaskID(42), "course:purge:42"; got != want {
+		t.Errorf("task id = %q, want %q", got, want)
+	}
+}
+
+func TestNewCoursePurgeTaskRejectsBadIDs(t *testing.T) {
+	for _, id := range []int64{0, -1} {
+		_, err := NewCoursePurgeTask(id)
+		if code := edustream.ErrorCode(err); code != edustream.EINVALID {
+			t.Errorf("NewCoursePurgeTask(%d): code %q (%v), want %q", id, code, err, edustream.EINVALID)
+		}
+	}
+}
+
+// The options of a task are only visible once it is in Redis.
+func TestQueueEnqueuesCoursePurgeWithItsOptions(t *testing.T) {
+	opt := redisOpt(t)
+	q := newTestQueue(t, opt)
+	if err := q.EnqueueCoursePurge(context.Background(), 7); err != nil {
+		t.Fatal(err)
+	}
+	info, err := newInspector(t, opt).GetTaskInfo(queueDefault, "course:purge:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Type != TypeCoursePurge || info.Queue != queueDefault || info.State != asynq.TaskStatePending {
+		t.Errorf("task = type %q queue %q state %v, want %q %q pending", info.Type, info.Queue, info.State, TypeCoursePurge, queueDefault)
+	}
+	if info.MaxRetry != coursePurgeMaxRetry {
+		t.Errorf("MaxRetry = %d, want %d", info.MaxRetry, coursePurgeMaxRetry)
+	}
+	// asynq stores whole seconds; a fractional timeout would come back
+	// different (or as none at all).
+	if info.Timeout != coursePurgeTimeout {
+		t.Errorf("Timeout = %v, want %v", info.Timeout, coursePurgeTimeout)
+	}
+	if string(info.Payload) != `{"course_id":7}` {
+		t.Errorf("payload = %s", info.Payload)
+	}
+}
+
+func TestQueueEnqueueCoursePurgeTwiceCollapses(t *testing.T) {
+	opt := redisOpt(t)
+	q := newTestQueue(t, opt)
+	ctx := context.Background()
+	for range 3 {
+		if err := q.EnqueueCoursePurge(ctx, 9); err != nil {
+			t.Fatalf("EnqueueCoursePurge: %v", err)
+		}
+	}
+	if err := q.EnqueueCoursePurge(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := newInspector(t, opt).ListPendingTasks(queueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range pending {
+		ids = append(ids, p.ID)
+	}
+	if len(ids) != 2 || !slices.Contains(ids, "course:purge:9") || !slices.Contains(ids, "course:purge:10") {
+		t.Errorf("pending tasks = %v, want course:purge:9 and course:purge:10 once each", ids)
+	}
+}
+
+func TestQueueEnqueueCoursePurgeRejectsBadID(t *testing.T) {
+	q := newTestQueue(t, redisOpt(t))
+	err := q.EnqueueCoursePurge(context.Background(), 0)
+	if code := edustream.ErrorCode(err); code != edustream.EINVALID {
+		t.Errorf("code %q (%v), want %q", code, err, edustream.EINVALID)
+	}
+}
+
+// An archived task keeps its id in Redis; it must not block the purge the
+// database still wants forever.
+func TestEnqueueReplacesArchivedTask(t *testing.T) {
+	opt := redisOpt(t)
+	q := newTestQueue(t, opt)
+	ins := newInspector(t, opt)
+	ctx := context.Background()
+	if err := q.EnqueueCoursePurge(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := ins.ArchiveTask(queueDefault, "course:purge:5"); err != nil {
+		t.Fatal(err)
+	}
+	queued, err := q.enq.coursePurge(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !queued {
+		t.Error("coursePurge over an archived task reported it as already queued")
+	}
+	info, err := ins.GetTaskInfo(queueDefault, "course:purge:5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStatePending {
+		t.Errorf("state = %v, want pending", info.State)
+	}
+	// A pending task is left alone.
+	queued, err = q.enq.coursePurge(ctx, 5)
+	if err != nil || queued {
+		t.Errorf("second coursePurge = %v, %v; want false, nil", queued, err)
+	}
+}
+
+// "Already queued" must not swallow real failures.
+func TestQueueEnqueueFailsWithoutRedis(t *testing.T) {
+	q := newTestQueue(t, unreachableRedis(t))
+	ctx := context.Background()
+	err := q.EnqueueCoursePurge(ctx, 1)
+	if err == nil {
+		t.Fatal("EnqueueCoursePurge without Redis returned nil")
+	}
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		t.Errorf("unexpected conflict: %v", err)
+	}
+}

@@ -1,0 +1,83 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+func newTestReconciler(t *testing.T, opt asynq.RedisConnOpt, courses *fakeCourses) *reconciler {
+	t.Helper()
+	logger, _ := newTestLogger()
+	q := newTestQueue(t, opt)
+	return &reconciler{courses: courses, enq: q.enq, logger: logger, interval: time.Minute}
+}
+
+func TestReconcileEnqueuesHiddenCourses(t *testing.T) {
+	opt := redisOpt(t)
+	r := newTestReconciler(t, opt, &fakeCourses{hidden: []int64{3, 5}})
+	ctx := context.Background()
+
+	queued, err := r.reconcile(ctx)
+	if err != nil || queued != 2 {
+		t.Fatalf("first reconcile = %d, %v; want 2, nil", queued, err)
+	}
+	// What is queued already collapses.
+	queued, err = r.reconcile(ctx)
+	if err != nil || queued != 0 {
+		t.Fatalf("second reconcile = %d, %v; want 0, nil", queued, err)
+	}
+	pending, err := newInspector(t, opt).ListPendingTasks(queueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range pending {
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	if want := []string{"course:purge:3", "course:purge:5"}; !slices.Equal(ids, want) {
+		t.Errorf("pending = %v, want %v", ids, want)
+	}
+}
+
+func TestReconcileReportsDatabaseErrors(t *testing.T) {
+	dbErr := errors.New("database is down")
+	r := newTestReconciler(t, redisOpt(t), &fakeCourses{hiddenErr: dbErr})
+	if _, err := r.reconcile(context.Background()); !errors.Is(err, dbErr) {
+		t.Fatalf("reconcile = %v, want %v", err, dbErr)
+	}
+}
+
+func TestReconcileReportsRedisErrors(t *testing.T) {
+	r := newTestReconciler(t, unreachableRedis(t), &fakeCourses{hidden: []int64{1, 2}})
+	queued, err := r.reconcile(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "course 1") || queued != 0 {
+		t.Fatalf("reconcile = %d, %v; want 0 and an error about course 1", queued, err)
+	}
+}
+
+// Redis starts empty but the database has a hidden course: the worker purges
+// it without anyone enqueueing, and keeps doing so for courses hidden later.
+func TestWorkerReconcilesAtStartAndPeriodically(t *testing.T) {
+	opt := redisOpt(t)
+	cfg, logs := testConfig(t)
+	cfg.ReconcileInterval = 50 * time.Millisecond
+	courses := &fakeCourses{hidden: []int64{8}}
+	runWorker(t, NewWorker(opt, cfg, courses))
+
+	eventually(t, "the purge of course 8", func() bool { return slices.Contains(courses.purges(), 8) })
+	if lines := logs.lines(t, "reconciler queued missing tasks"); len(lines) == 0 || lines[0]["component"] != "reconciler" {
+		t.Errorf("reconciler lines = %v, want one saying it queued work", lines)
+	}
+
+	courses.mu.Lock()
+	courses.hidden = append(courses.hidden, 9)
+	courses.mu.Unlock()
+	eventually(t, "the purge of course 9", func() bool { return slices.Contains(courses.purges(), 9) })
+}

@@ -1,0 +1,248 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/edustream/edustream"
+)
+
+// testConfig is a worker that notices new tasks quickly and, unless a test
+// turns it on, has no reconciler.
+func testConfig(t *testing.T) (WorkerConfig, *logBuffer) {
+	logger, logs := newTestLogger()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker log:\n%s", logs)
+		}
+	})
+	return WorkerConfig{
+		Concurrency:       2,
+		Logger:            logger,
+		PollInterval:      20 * time.Millisecond,
+		ShutdownTimeout:   time.Second,
+		ReconcileInterval: -1,
+	}, logs
+}
+
+func TestWorkerRunFailsWithoutRedis(t *testing.T) {
+	cfg, _ := testConfig(t)
+	w := NewWorker(unreachableRedis(t), cfg, &fakeCourses{})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	err := w.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("Run = %v, want an error saying Redis is unreachable", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Run waited for its context instead of failing")
+	}
+}
+
+func TestWorkerPurgesEnqueuedCourse(t *testing.T) {
+	opt := redisOpt(t)
+	cfg, logs := testConfig(t)
+	courses := &fakeCourses{hidden: []int64{3}}
+	run := runWorker(t, NewWorker(opt, cfg, courses))
+
+	if err := newTestQueue(t, opt).EnqueueCoursePurge(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the purge of course 3", func() bool { return slices.Contains(courses.purges(), 3) })
+	if err := run.stop(); err != nil {
+		t.Fatalf("Run = %v, want nil after cancel", err)
+	}
+	done := logs.lines(t, "task done")
+	if len(done) != 1 || done[0]["task_id"] != "course:purge:3" || done[0]["task_type"] != TypeCoursePurge || done[0]["queue"] != queueDefault {
+		t.Errorf("task done lines = %v, want one for course:purge:3", done)
+	}
+}
+
+// A domain code that means "never" archives the task at once instead of
+// retrying it.
+func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
+	opt := redisOpt(t)
+	cfg, logs := testConfig(t)
+	courses := &fakeCourses{purgeErr: map[int64]error{4: edustream.Errorf(edustream.ECONFLICT, "course 4 is visible")}}
+	runWorker(t, NewWorker(opt, cfg, courses))
+
+	if err := newTestQueue(t, opt).EnqueueCoursePurge(context.Background(), 4); err != nil {
+		t.Fatal(err)
+	}
+	ins := newInspector(t, opt)
+	var info *asynq.TaskInfo
+	eventually(t, "course:purge:4 to be archived", func() bool {
+		var err error
+		info, err = ins.GetTaskInfo(queueDefault, "course:purge:4")
+		return err == nil && info.State == asynq.TaskStateArchived
+	})
+	if info.Retried != 0 || !strings.Contains(info.LastErr, "visible") {
+		t.Errorf("archived task: retried %d, last error %q; want 0 retries and the conflict", info.Retried, info.LastErr)
+	}
+	failed := logs.lines(t, "task failed")
+	if len(failed) != 1 || failed[0]["will_retry"] != false || failed[0]["level"] != "ERROR" {
+		t.Errorf("task failed lines = %v, want one error line with will_retry=false", failed)
+	}
+	// asynq's own lines come through slog, at warn and above only.
+	if lines := logs.lines(t, "Retry exhausted for task id=course:purge:4"); len(lines) != 1 || lines[0]["component"] != "asynq" || lines[0]["level"] != "WARN" {
+		t.Errorf("asynq's archive warning = %v, want one WARN line with component=asynq", lines)
+	}
+	if lines := logs.lines(t, "Starting processing"); len(lines) != 0 {
+		t.Errorf("asynq's info lines reach the log: %v", lines)
+	}
+	if lines := logs.lines(t, "jobs worker started"); len(lines) != 1 {
+		t.Errorf("jobs worker started lines = %v, want 1", lines)
+	}
+}
+
+func TestWorkerRecoversPanics(t *testing.T) {
+	opt := redisOpt(t)
+	cfg, logs := testConfig(t)
+	w := NewWorker(opt, cfg, &fakeCourses{})
+	w.mux.HandleFunc("test:panic", panickingHandler)
+	ran := make(chan struct{})
+	w.mux.HandleFunc("test:after", func(context.Context, *asynq.Task) error {
+		close(ran)
+		return nil
+	})
+	runWorker(t, w)
+
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	if _, err := client.Enqueue(asynq.NewTask("test:panic", nil), asynq.TaskID("p1"), asynq.MaxRetry(0)); err != nil {
+		t.Fatal(err)
+	}
+	ins := newInspector(t, opt)
+	eventually(t, "the panicking task to be archived", func() bool {
+		info, err := ins.GetTaskInfo(queueDefault, "p1")
+		return err == nil && info.State == asynq.TaskStateArchived
+	})
+
+	panicked := logs.lines(t, "task panicked")
+	if len(panicked) != 1 || panicked[0]["task_id"] != "p1" || !strings.Contains(panicked[0]["stack"].(string), "panickingHandler") {
+		t.Errorf("task panicked lines = %v, want one for p1 with the stack", panicked)
+	}
+	failed := logs.lines(t, "task failed")
+	if len(failed) != 1 || failed[0]["task_id"] != "p1" || !strings.Contains(failed[0]["error"].(string), "nil map") {
+		t.Errorf("task failed lines = %v, want one for p1 naming the panic", failed)
+	}
+
+	// The worker goes on working.
+	if _, err := client.Enqueue(asynq.NewTask("test:after", nil)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ran:
+	case <-time.After(waitLimit):
+		t.Fatal("the worker did not run a task after a panic")
+	}
+}
+
+// Cancelling Run's context must not cancel the tasks that are running: they
+// get ShutdownTimeout to finish.
+func TestWorkerShutdownLetsRunningTasksFinish(t *testing.T) {
+	opt := redisOpt(t)
+	cfg, _ := testConfig(t)
+	cfg.ShutdownTimeout = waitLimit
+	w := NewWorker(opt, cfg, &fakeCourses{})
+	started, release := make(chan struct{}), make(chan struct{})
+	result := make(chan error, 1)
+	w.mux.HandleFunc("test:slow", func(ctx context.Context, _ *asynq.Task) error {
+		close(started)
+		select {
+		case <-ctx.Done():
+			result <- ctx.Err()
+			return ctx.Err()
+		case <-release:
+			result <- nil
+			return nil
+		}
+	})
+	run := runWorker(t, w)
+
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	if _, err := client.Enqueue(asynq.NewTask("test:slow", nil), asynq.TaskID("slow")); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	run.cancel()
+	// Run's context is cancelled now; a handler whose context derived from
+	// it would see ctx.Done before release.
+	close(release)
+	if err := run.stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if err := <-result; err != nil {
+		t.Errorf("the running task saw %v during a graceful shutdown", err)
+	}
+	if _, err := newInspector(t, opt).GetTaskInfo(queueDefault, "slow"); !errors.Is(err, asynq.ErrTaskNotFound) {
+		t.Errorf("GetTaskInfo after completion = %v, want ErrTaskNotFound", err)
+	}
+}
+
+// A task still running when ShutdownTimeout runs out goes back to the queue
+// for another worker.
+func TestWorkerShutdownRequeuesUnfinishedTasks(t *testing.T) {
+	opt := redisOpt(t)
+	cfg, _ := testConfig(t)
+	cfg.ShutdownTimeout = time.Second
+	w := NewWorker(opt, cfg, &fakeCourses{})
+	started := make(chan struct{})
+	w.mux.HandleFunc("test:stuck", func(ctx context.Context, _ *asynq.Task) error {
+		close(started)
+		<-ctx.Done() // asynq cancels it once the shutdown timeout is over
+		return ctx.Err()
+	})
+	run := runWorker(t, w)
+
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	if _, err := client.Enqueue(asynq.NewTask("test:stuck", nil), asynq.TaskID("stuck")); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := run.stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	info, err := newInspector(t, opt).GetTaskInfo(queueDefault, "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStatePending || info.Retried != 0 {
+		t.Errorf("after shutdown: state %v, retried %d; want pending, 0", info.State, info.Retried)
+	}
+}
+
+func TestWorkerRunsOnce(t *testing.T) {
+	opt := redisOpt(t)
+	cfg, _ := testConfig(t)
+	w := NewWorker(opt, cfg, &fakeCourses{})
+	ran := make(chan struct{})
+	w.mux.HandleFunc("test:noop", func(context.Context, *asynq.Task) error {
+		close(ran)
+		return nil
+	})
+	runWorker(t, w)
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	if _, err := client.Enqueue(asynq.NewTask("test:noop", nil)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ran: // the first Run is surely running
+	case <-time.After(waitLimit):
+		t.Fatal("the worker ran no task")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := w.Run(ctx); err == nil || ctx.Err() != nil {
+		t.Fatalf("a second Run = %v, want an error at once", err)
+	}
+}

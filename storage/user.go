@@ -1,0 +1,102 @@
+package storage
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/edustream/edustream"
+)
+
+// Column limits of the users table. Claims come from tokens, so they are
+// checked here, where the same limit then holds on both engines.
+const (
+	maxSubjectLength  = 255
+	maxEmailLength    = 320
+	maxUserNameLength = 255
+)
+
+// UserService implements edustream.UserService.
+type UserService struct {
+	db  *DB
+	now edustream.Clock
+}
+
+var _ edustream.UserService = (*UserService)(nil)
+
+// NewUserService returns a UserService on db.
+func NewUserService(db *DB) *UserService {
+	return &UserService{db: db, now: time.Now}
+}
+
+const userColumns = "id, subject, email, name, role, created_at, updated_at"
+
+func scanUser(s scanner) (*edustream.User, error) {
+	var u edustream.User
+	var role string
+	if err := s.Scan(&u.ID, &u.Subject, &u.Email, &u.Name, &role, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		return nil, err
+	}
+	u.Role = edustream.Role(role)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return &u, nil
+}
+
+// UpsertUser creates the user with claims.Subject, or refreshes its role,
+// email and name (updated_at moves only if one of them changed), and returns
+// it read back from the primary. EINVALID for an empty or overlong subject,
+// an unknown role, or an overlong email or name.
+func (s *UserService) UpsertUser(ctx context.Context, claims edustream.Claims) (*edustream.User, error) {
+	if err := validateClaims(claims); err != nil {
+		return nil, err
+	}
+	now := utcMicro(s.now())
+	h := s.db.writer()
+	if _, err := h.exec(ctx, s.db.dialect.upsertUser,
+		claims.Subject, claims.Email, claims.Name, string(claims.Role), now, now); err != nil {
+		return nil, dbError(err, "upsert", "user", 0)
+	}
+	u, err := scanUser(h.queryRow(ctx, "SELECT "+userColumns+" FROM users WHERE subject = ?", claims.Subject))
+	if err != nil {
+		return nil, dbError(err, "read back", "user", 0)
+	}
+	return u, nil
+}
+
+func validateClaims(c edustream.Claims) error {
+	switch {
+	case strings.TrimSpace(c.Subject) == "":
+		return edustream.Errorf(edustream.EINVALID, "user subject must not be empty")
+	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Email) || !utf8.ValidString(c.Name):
+		return edustream.Errorf(edustream.EINVALID, "user claims must be valid UTF-8")
+	case utf8.RuneCountInString(c.Subject) > maxSubjectLength:
+		return edustream.Errorf(edustream.EINVALID, "user subject must be at most %d characters", maxSubjectLength)
+	case utf8.RuneCountInString(c.Email) > maxEmailLength:
+		return edustream.Errorf(edustream.EINVALID, "user email must be at most %d characters", maxEmailLength)
+	case utf8.RuneCountInString(c.Name) > maxUserNameLength:
+		return edustream.Errorf(edustream.EINVALID, "user name must be at most %d characters", maxUserNameLength)
+	case !c.Role.Valid():
+		return edustream.Errorf(edustream.EINVALID, "unknown user role %q", c.Role)
+	}
+	return nil
+}
+
+// FindUsersByIDs returns the users that exist among ids, keyed by id, with
+// one query.
+func (s *UserService) FindUsersByIDs(ctx context.Context, ids []int64) (map[int64]*edustream.User, error) {
+	out := make(map[int64]*edustream.User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := inList(ids)
+	users, err := queryAll(ctx, s.db.reader(ctx), scanUser,
+		"SELECT "+userColumns+" FROM users WHERE id IN ("+in+")", args...)
+	if err != nil {
+		return nil, dbError(err, "find", "users", 0)
+	}
+	for _, u := range users {
+		out[u.ID] = u
+	}
+	return out, nil
+}
