@@ -2,7 +2,10 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/vikstrous/dataloadgen"
 
@@ -19,6 +22,8 @@ const batchWait = 500 * time.Microsecond
 // operation (never per connection: a websocket would keep a stale cache for
 // hours) and cache only for that operation.
 type loaders struct {
+	r *Resolver
+
 	users            *dataloadgen.Loader[int64, *edustream.User]
 	courses          *dataloadgen.Loader[int64, *edustream.Course]
 	lectures         *dataloadgen.Loader[int64, *edustream.Lecture]
@@ -30,6 +35,7 @@ type loaders struct {
 func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
 	wait := dataloadgen.WithWait(batchWait)
 	return &loaders{
+		r:        r,
 		users:    dataloadgen.NewMappedLoader(r.UserService.FindUsersByIDs, wait),
 		courses:  dataloadgen.NewMappedLoader(r.CourseService.FindCoursesByIDs, wait),
 		lectures: dataloadgen.NewMappedLoader(r.LectureService.FindLecturesByIDs, wait),
@@ -62,6 +68,50 @@ func fill[V any](keys []int64, m map[int64]V, err error) ([]V, []error) {
 		values[i] = m[k]
 	}
 	return values, nil
+}
+
+// course returns a course, hidden ones included in neither path. A root field
+// has no siblings to batch with, so it queries at once rather than wait out
+// batchWait, and primes the loader for the fields nested under it; nested
+// fields go through the loader.
+func (l *loaders) course(ctx context.Context, id int64) (*edustream.Course, error) {
+	if !isRootField(ctx) {
+		c, err := l.courses.Load(ctx, id)
+		return c, notFoundAs(err, errCourseNotFound(id))
+	}
+	c, err := l.r.CourseService.FindCourseByID(ctx, id)
+	if err == nil {
+		l.courses.Prime(id, c)
+	}
+	return c, err
+}
+
+// lecture is course's counterpart for lectures.
+func (l *loaders) lecture(ctx context.Context, id int64) (*edustream.Lecture, error) {
+	if !isRootField(ctx) {
+		lecture, err := l.lectures.Load(ctx, id)
+		return lecture, notFoundAs(err, errLectureNotFound(id))
+	}
+	lecture, err := l.r.LectureService.FindLectureByID(ctx, id)
+	if err == nil {
+		l.lectures.Prime(id, lecture)
+	}
+	return lecture, err
+}
+
+// isRootField reports whether ctx is a field of Query or Mutation.
+func isRootField(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	return fc != nil && (fc.Object == "Query" || fc.Object == "Mutation")
+}
+
+// notFoundAs turns the loaders' "no row for this key" into the domain's
+// ENOTFOUND.
+func notFoundAs(err error, notFound error) error {
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return notFound
+	}
+	return err
 }
 
 type loadersContextKey struct{}

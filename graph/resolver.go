@@ -6,11 +6,8 @@ package graph
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"strconv"
 	"strings"
-
-	"github.com/vikstrous/dataloadgen"
 
 	"github.com/edustream/edustream"
 )
@@ -47,19 +44,20 @@ func (r *Resolver) visibleCourse(ctx context.Context, id int64) (*edustream.Cour
 	if err := r.mayBrowse(ctx); err != nil {
 		return nil, err
 	}
-	c, err := loadersFrom(ctx).courses.Load(ctx, id)
-	if errors.Is(err, dataloadgen.ErrNotFound) || (err == nil && !edustream.CanViewCourse(edustream.UserFromContext(ctx), c)) {
+	c, err := loadersFrom(ctx).course(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !edustream.CanViewCourse(edustream.UserFromContext(ctx), c) {
 		return nil, errCourseNotFound(id)
 	}
-	return c, err
+	return c, nil
 }
 
 // visibleLecture loads a lecture whose course the caller may see.
 func (r *Resolver) visibleLecture(ctx context.Context, id int64) (*edustream.Lecture, error) {
-	l, err := loadersFrom(ctx).lectures.Load(ctx, id)
-	if errors.Is(err, dataloadgen.ErrNotFound) {
-		return nil, errLectureNotFound(id)
-	} else if err != nil {
+	l, err := loadersFrom(ctx).lecture(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := r.visibleCourse(ctx, l.CourseID); edustream.ErrorCode(err) == edustream.ENOTFOUND {
