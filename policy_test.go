@@ -142,3 +142,24 @@ func TestErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct {
+		header, token string
+		ok            bool
+	}{
+		{"Bearer abc.def.ghi", "abc.def.ghi", true},
+		{"bearer abc", "abc", true},
+		{"Bearer  abc ", "abc", true},
+		{"Bearer ", "", false},
+		{"Bearer", "", false},
+		{"Basic c2FtOnNhbQ==", "c2FtOnNhbQ==", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		token, ok := edustream.BearerToken(tt.header)
+		if ok != tt.ok || (ok && token != tt.token) {
+			t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", tt.header, token, ok, tt.token, tt.ok)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package edustream
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -66,6 +67,15 @@ type Authenticator interface {
 	// claims. EUNAUTHENTICATED for a missing, malformed, expired or wrongly
 	// signed token.
 	Authenticate(ctx context.Context, token string) (*User, error)
+}
+
+// BearerToken returns the token of an "Authorization: Bearer <token>" value,
+// with the scheme matched case-insensitively as RFC 9110 asks. ok is false
+// for any other scheme or an empty token.
+func BearerToken(header string) (token string, ok bool) {
+	scheme, token, _ := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	return token, strings.EqualFold(scheme, "Bearer") && token != ""
 }
 
 type userContextKey struct{}

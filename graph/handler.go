@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -161,7 +160,7 @@ func websocketInit(auth edustream.Authenticator) transport.WebsocketInitFunc {
 		if header == "" {
 			return ctx, nil, nil
 		}
-		token, ok := strings.CutPrefix(header, "Bearer ")
+		token, ok := edustream.BearerToken(header)
 		if !ok || auth == nil {
 			return transport.WithWebsocketCloseCode(ctx, 4403), nil, fmt.Errorf("authorization must be a bearer token")
 		}

@@ -2,9 +2,7 @@ package graph_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,7 +133,7 @@ func TestReadYourWrites(t *testing.T) {
 	}
 	newBundle(t, db) // creates the users, so the replica knows them
 	db.Close()
-	copyFile(t, primaryPath, replicaPath)
+	testenv.CopyFile(t, primaryPath, replicaPath)
 
 	db, err = storage.OpenSQLiteWithReplica(ctx, primaryPath, replicaPath)
 	if err != nil {
@@ -168,24 +166,5 @@ func TestReadYourWrites(t *testing.T) {
 	// And without write marks the writer would read the replica too.
 	if r := withoutMarks.post(t, withoutMarks.instructor, read, map[string]any{"id": id}); r.code(t) != "NOT_FOUND" {
 		t.Errorf("without write marks the writer read the primary: %s", r.Raw)
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -1,14 +1,10 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +14,6 @@ import (
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
 )
-
-// waitLimit bounds every wait in these tests. It is a safety net that keeps a
-// broken test from hanging, not a performance assertion.
-const waitLimit = 30 * time.Second
 
 // redisOpt returns the connection option of a Redis database this test has to
 // itself (miniredis unless EDUSTREAM_TEST_REDIS_URL is set).
@@ -37,13 +29,7 @@ func redisOpt(t *testing.T) asynq.RedisConnOpt {
 // unreachableRedis returns the option of an address where nothing listens.
 func unreachableRedis(t *testing.T) asynq.RedisConnOpt {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return asynq.RedisClientOpt{Addr: addr, DialTimeout: time.Second}
+	return asynq.RedisClientOpt{Addr: testenv.ClosedAddr(t), DialTimeout: time.Second}
 }
 
 func newInspector(t *testing.T, opt asynq.RedisConnOpt) *asynq.Inspector {
@@ -58,18 +44,6 @@ func newTestQueue(t *testing.T, opt asynq.RedisConnOpt) *Queue {
 	q := NewQueue(opt)
 	t.Cleanup(func() { q.Close() })
 	return q
-}
-
-// eventually polls cond until it holds, failing the test after waitLimit.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", waitLimit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // runningWorker is a Worker.Run in a goroutine.
@@ -87,7 +61,7 @@ func (r *runningWorker) stop() error {
 	r.once.Do(func() {
 		select {
 		case r.err = <-r.done:
-		case <-time.After(waitLimit):
+		case <-time.After(testenv.WaitLimit):
 			r.err = errors.New("Worker.Run did not return after its context was cancelled")
 		}
 	})
@@ -108,45 +82,9 @@ func runWorker(t *testing.T, w *Worker) *runningWorker {
 	return r
 }
 
-// logBuffer collects JSON log lines from any goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func newTestLogger() (*slog.Logger, *logBuffer) {
-	b := &logBuffer{}
+func newTestLogger() (*slog.Logger, *testenv.LogBuffer) {
+	b := &testenv.LogBuffer{}
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
-}
-
-// lines returns the decoded log lines whose msg is msg.
-func (b *logBuffer) lines(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(b.buf.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %v: %q", err, line)
-		}
-		if m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // fakeCourses is a CourseService that records purges. Methods the jobs

@@ -85,11 +85,11 @@ func TestLogTasks(t *testing.T) {
 		t.Fatalf("err = %v, want boom unchanged", err)
 	}
 
-	inner := logs.lines(t, "from the handler")
+	inner := logs.Records(t, "from the handler")
 	if len(inner) != 1 || inner[0]["task_type"] != "test:ok" {
 		t.Errorf("handler's line = %v, want one line with task_type test:ok", inner)
 	}
-	done := logs.lines(t, "task done")
+	done := logs.Records(t, "task done")
 	if len(done) != 1 {
 		t.Fatalf("task done lines = %v, want 1", done)
 	}
@@ -101,7 +101,7 @@ func TestLogTasks(t *testing.T) {
 	if done[0]["level"] != "INFO" || done[0]["task_type"] != "test:ok" {
 		t.Errorf("task done line = %v", done[0])
 	}
-	failed := logs.lines(t, "task failed")
+	failed := logs.Records(t, "task failed")
 	if len(failed) != 1 || failed[0]["error"] != "boom" || failed[0]["task_type"] != "test:fail" {
 		t.Errorf("task failed lines = %v, want one with error boom", failed)
 	}
@@ -119,7 +119,7 @@ func TestRecoverPanics(t *testing.T) {
 	if errors.Is(err, asynq.SkipRetry) {
 		t.Error("a panic must be retried, got SkipRetry")
 	}
-	panicked := logs.lines(t, "task panicked")
+	panicked := logs.Records(t, "task panicked")
 	if len(panicked) != 1 {
 		t.Fatalf("task panicked lines = %v, want 1", panicked)
 	}
@@ -129,7 +129,7 @@ func TestRecoverPanics(t *testing.T) {
 	if panicked[0]["task_type"] != "test:panic" {
 		t.Errorf("task panicked line has no task_type: %v", panicked[0])
 	}
-	if failed := logs.lines(t, "task failed"); len(failed) != 1 || !strings.Contains(failed[0]["error"].(string), "panicked") {
+	if failed := logs.Records(t, "task failed"); len(failed) != 1 || !strings.Contains(failed[0]["error"].(string), "panicked") {
 		t.Errorf("task failed lines = %v, want one reporting the panic", failed)
 	}
 }

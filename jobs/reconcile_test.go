@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/edustream/edustream/internal/testenv"
 )
 
 func newTestReconciler(t *testing.T, opt asynq.RedisConnOpt, courses *fakeCourses) *reconciler {
@@ -71,13 +73,13 @@ func TestWorkerReconcilesAtStartAndPeriodically(t *testing.T) {
 	courses := &fakeCourses{hidden: []int64{8}}
 	runWorker(t, NewWorker(opt, cfg, courses))
 
-	eventually(t, "the purge of course 8", func() bool { return slices.Contains(courses.purges(), 8) })
-	if lines := logs.lines(t, "reconciler queued missing tasks"); len(lines) == 0 || lines[0]["component"] != "reconciler" {
+	testenv.Eventually(t, "the purge of course 8", func() bool { return slices.Contains(courses.purges(), 8) })
+	if lines := logs.Records(t, "reconciler queued missing tasks"); len(lines) == 0 || lines[0]["component"] != "reconciler" {
 		t.Errorf("reconciler lines = %v, want one saying it queued work", lines)
 	}
 
 	courses.mu.Lock()
 	courses.hidden = append(courses.hidden, 9)
 	courses.mu.Unlock()
-	eventually(t, "the purge of course 9", func() bool { return slices.Contains(courses.purges(), 9) })
+	testenv.Eventually(t, "the purge of course 9", func() bool { return slices.Contains(courses.purges(), 9) })
 }

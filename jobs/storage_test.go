@@ -21,8 +21,6 @@ import (
 // These tests run the jobs against the real storage on SQLite and a real
 // Redis (miniredis unless EDUSTREAM_TEST_REDIS_URL is set).
 
-const waitLimit = 30 * time.Second
-
 type bundle struct {
 	redis       asynq.RedisConnOpt
 	courses     *storage.CourseService
@@ -127,21 +125,10 @@ func (b *bundle) runWorker(t *testing.T, cfg jobs.WorkerConfig) {
 			if err != nil {
 				t.Errorf("Worker.Run: %v", err)
 			}
-		case <-time.After(waitLimit):
+		case <-time.After(testenv.WaitLimit):
 			t.Error("Worker.Run did not return after cancel")
 		}
 	})
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", waitLimit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestPurgeEndToEnd(t *testing.T) {
@@ -165,7 +152,7 @@ func TestPurgeEndToEnd(t *testing.T) {
 	// The reconciler is off, so the Queue alone brings the purge.
 	b.runWorker(t, jobs.WorkerConfig{ReconcileInterval: -1})
 
-	eventually(t, "the hidden course to be purged", func() bool { return b.rows(t, hidden) == 0 })
+	testenv.Eventually(t, "the hidden course to be purged", func() bool { return b.rows(t, hidden) == 0 })
 	ids, err := b.courses.FindHiddenCourseIDs(ctx)
 	if err != nil || slices.Contains(ids, hidden) {
 		t.Errorf("FindHiddenCourseIDs = %v, %v; want no %d", ids, err, hidden)
@@ -173,7 +160,7 @@ func TestPurgeEndToEnd(t *testing.T) {
 
 	ins := asynq.NewInspector(b.redis)
 	defer ins.Close()
-	eventually(t, "the stray purge to be archived", func() bool {
+	testenv.Eventually(t, "the stray purge to be archived", func() bool {
 		info, err := ins.GetTaskInfo("default", jobs.CoursePurgeTaskID(visible))
 		return err == nil && info.State == asynq.TaskStateArchived
 	})
@@ -198,7 +185,7 @@ func TestReconcilerPurgesHiddenCourseAtStart(t *testing.T) {
 	// can do the purge within the test.
 	b.runWorker(t, jobs.WorkerConfig{ReconcileInterval: time.Hour})
 
-	eventually(t, "the hidden course to be purged", func() bool { return b.rows(t, id) == 0 })
+	testenv.Eventually(t, "the hidden course to be purged", func() bool { return b.rows(t, id) == 0 })
 	if _, err := b.courses.FindCourseByID(ctx, id); edustream.ErrorCode(err) != edustream.ENOTFOUND {
 		t.Errorf("FindCourseByID after purge = %v, want ENOTFOUND", err)
 	}

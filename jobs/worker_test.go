@@ -11,11 +11,12 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
 )
 
 // testConfig is a worker that notices new tasks quickly and, unless a test
 // turns it on, has no reconciler.
-func testConfig(t *testing.T) (WorkerConfig, *logBuffer) {
+func testConfig(t *testing.T) (WorkerConfig, *testenv.LogBuffer) {
 	logger, logs := newTestLogger()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -34,7 +35,7 @@ func testConfig(t *testing.T) (WorkerConfig, *logBuffer) {
 func TestWorkerRunFailsWithoutRedis(t *testing.T) {
 	cfg, _ := testConfig(t)
 	w := NewWorker(unreachableRedis(t), cfg, &fakeCourses{})
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
 	defer cancel()
 	err := w.Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), "unreachable") {
@@ -54,11 +55,11 @@ func TestWorkerPurgesEnqueuedCourse(t *testing.T) {
 	if err := newTestQueue(t, opt).EnqueueCoursePurge(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the purge of course 3", func() bool { return slices.Contains(courses.purges(), 3) })
+	testenv.Eventually(t, "the purge of course 3", func() bool { return slices.Contains(courses.purges(), 3) })
 	if err := run.stop(); err != nil {
 		t.Fatalf("Run = %v, want nil after cancel", err)
 	}
-	done := logs.lines(t, "task done")
+	done := logs.Records(t, "task done")
 	if len(done) != 1 || done[0]["task_id"] != "course:purge:3" || done[0]["task_type"] != TypeCoursePurge || done[0]["queue"] != queueDefault {
 		t.Errorf("task done lines = %v, want one for course:purge:3", done)
 	}
@@ -77,7 +78,7 @@ func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
 	}
 	ins := newInspector(t, opt)
 	var info *asynq.TaskInfo
-	eventually(t, "course:purge:4 to be archived", func() bool {
+	testenv.Eventually(t, "course:purge:4 to be archived", func() bool {
 		var err error
 		info, err = ins.GetTaskInfo(queueDefault, "course:purge:4")
 		return err == nil && info.State == asynq.TaskStateArchived
@@ -85,18 +86,18 @@ func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
 	if info.Retried != 0 || !strings.Contains(info.LastErr, "visible") {
 		t.Errorf("archived task: retried %d, last error %q; want 0 retries and the conflict", info.Retried, info.LastErr)
 	}
-	failed := logs.lines(t, "task failed")
+	failed := logs.Records(t, "task failed")
 	if len(failed) != 1 || failed[0]["will_retry"] != false || failed[0]["level"] != "ERROR" {
 		t.Errorf("task failed lines = %v, want one error line with will_retry=false", failed)
 	}
 	// asynq's own lines come through slog, at warn and above only.
-	if lines := logs.lines(t, "Retry exhausted for task id=course:purge:4"); len(lines) != 1 || lines[0]["component"] != "asynq" || lines[0]["level"] != "WARN" {
+	if lines := logs.Records(t, "Retry exhausted for task id=course:purge:4"); len(lines) != 1 || lines[0]["component"] != "asynq" || lines[0]["level"] != "WARN" {
 		t.Errorf("asynq's archive warning = %v, want one WARN line with component=asynq", lines)
 	}
-	if lines := logs.lines(t, "Starting processing"); len(lines) != 0 {
+	if lines := logs.Records(t, "Starting processing"); len(lines) != 0 {
 		t.Errorf("asynq's info lines reach the log: %v", lines)
 	}
-	if lines := logs.lines(t, "jobs worker started"); len(lines) != 1 {
+	if lines := logs.Records(t, "jobs worker started"); len(lines) != 1 {
 		t.Errorf("jobs worker started lines = %v, want 1", lines)
 	}
 }
@@ -119,16 +120,16 @@ func TestWorkerRecoversPanics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ins := newInspector(t, opt)
-	eventually(t, "the panicking task to be archived", func() bool {
+	testenv.Eventually(t, "the panicking task to be archived", func() bool {
 		info, err := ins.GetTaskInfo(queueDefault, "p1")
 		return err == nil && info.State == asynq.TaskStateArchived
 	})
 
-	panicked := logs.lines(t, "task panicked")
+	panicked := logs.Records(t, "task panicked")
 	if len(panicked) != 1 || panicked[0]["task_id"] != "p1" || !strings.Contains(panicked[0]["stack"].(string), "panickingHandler") {
 		t.Errorf("task panicked lines = %v, want one for p1 with the stack", panicked)
 	}
-	failed := logs.lines(t, "task failed")
+	failed := logs.Records(t, "task failed")
 	if len(failed) != 1 || failed[0]["task_id"] != "p1" || !strings.Contains(failed[0]["error"].(string), "nil map") {
 		t.Errorf("task failed lines = %v, want one for p1 naming the panic", failed)
 	}
@@ -139,7 +140,7 @@ func TestWorkerRecoversPanics(t *testing.T) {
 	}
 	select {
 	case <-ran:
-	case <-time.After(waitLimit):
+	case <-time.After(testenv.WaitLimit):
 		t.Fatal("the worker did not run a task after a panic")
 	}
 }
@@ -149,7 +150,7 @@ func TestWorkerRecoversPanics(t *testing.T) {
 func TestWorkerShutdownLetsRunningTasksFinish(t *testing.T) {
 	opt := redisOpt(t)
 	cfg, _ := testConfig(t)
-	cfg.ShutdownTimeout = waitLimit
+	cfg.ShutdownTimeout = testenv.WaitLimit
 	w := NewWorker(opt, cfg, &fakeCourses{})
 	started, release := make(chan struct{}), make(chan struct{})
 	result := make(chan error, 1)
@@ -237,10 +238,10 @@ func TestWorkerRunsOnce(t *testing.T) {
 	}
 	select {
 	case <-ran: // the first Run is surely running
-	case <-time.After(waitLimit):
+	case <-time.After(testenv.WaitLimit):
 		t.Fatal("the worker ran no task")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
 	defer cancel()
 	if err := w.Run(ctx); err == nil || ctx.Err() != nil {
 		t.Fatalf("a second Run = %v, want an error at once", err)

@@ -171,9 +171,8 @@ func authenticate(auth edustream.Authenticator, next http.Handler) http.Handler 
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, token, _ := strings.Cut(header, " ")
-		token = strings.TrimSpace(token)
-		if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		token, ok := edustream.BearerToken(header)
+		if !ok {
 			writeError(w, r, unauthenticated("authorization header must be a Bearer token"))
 			return
 		}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,41 +18,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
 )
-
-// logBuffer collects JSON log records; handlers may log from several
-// goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// records returns the logged records whose msg is msg.
-func (b *logBuffer) records(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		if rec["msg"] == msg {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
 
 // graphQLStub stands in for the GraphQL handler: it records what reached it.
 type graphQLStub struct {
@@ -87,7 +53,7 @@ func (g *graphQLStub) seen() (int, *edustream.User) {
 type bundle struct {
 	handler http.Handler
 	gql     *graphQLStub
-	logs    *logBuffer
+	logs    *testenv.LogBuffer
 	cfg     Config
 }
 
@@ -96,7 +62,7 @@ type bundle struct {
 func setup(t *testing.T, edit func(*Config)) *bundle {
 	t.Helper()
 	users, _ := newUsers(t)
-	b := &bundle{gql: &graphQLStub{}, logs: &logBuffer{}}
+	b := &bundle{gql: &graphQLStub{}, logs: &testenv.LogBuffer{}}
 	b.cfg = Config{
 		Logger:      slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		GraphQL:     b.gql,
@@ -204,7 +170,7 @@ func TestAuthMiddleware(t *testing.T) {
 				t.Fatalf("%s: GraphQL saw user %+v, want user-1", scheme, u)
 			}
 		}
-		recs := b.logs.records(t, "graphql operation")
+		recs := b.logs.Records(t, "graphql operation")
 		if len(recs) == 0 || recs[len(recs)-1]["user_id"] == nil {
 			t.Fatalf("the context logger carries no user_id: %v", recs)
 		}
@@ -245,7 +211,7 @@ func TestAuthMiddlewareInternalError(t *testing.T) {
 	if got := graphQLErrorsOf(t, w).Errors[0]; got.Message != "internal error" || got.Extensions["code"] != "INTERNAL" {
 		t.Fatalf("error = %+v, want an internal error without detail", got)
 	}
-	if len(b.logs.records(t, "http error")) != 1 {
+	if len(b.logs.Records(t, "http error")) != 1 {
 		t.Fatalf("the internal error was not logged")
 	}
 }
@@ -284,7 +250,7 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 				t.Fatalf("request id = %q, want a fresh random one", id)
 			}
 
-			access := b.logs.records(t, "http request")
+			access := b.logs.Records(t, "http request")
 			if len(access) != 1 {
 				t.Fatalf("access log records = %d, want 1", len(access))
 			}
@@ -301,7 +267,7 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 				t.Errorf("access log has no duration: %v", rec)
 			}
 			// GraphQL's own lines carry the same id through the context.
-			op := b.logs.records(t, "graphql operation")
+			op := b.logs.Records(t, "graphql operation")
 			if len(op) != 1 || op[0]["request_id"] != id {
 				t.Fatalf("GraphQL log records = %v, want one with request_id %q", op, id)
 			}
@@ -311,10 +277,10 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 	t.Run("query string is not logged", func(t *testing.T) {
 		b := setup(t, nil)
 		b.do(t, httptest.NewRequest(http.MethodGet, "/?token=secret-token", nil))
-		if rec := b.logs.records(t, "http request"); len(rec) != 1 || rec[0]["path"] != "/" {
+		if rec := b.logs.Records(t, "http request"); len(rec) != 1 || rec[0]["path"] != "/" {
 			t.Fatalf("access log = %v, want path / only", rec)
 		}
-		if strings.Contains(b.logs.buf.String(), "secret-token") {
+		if strings.Contains(b.logs.String(), "secret-token") {
 			t.Fatal("the token from the query string reached the log")
 		}
 	})
@@ -322,7 +288,7 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 	t.Run("probes log at debug", func(t *testing.T) {
 		b := setup(t, nil)
 		b.do(t, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-		if rec := b.logs.records(t, "http request"); len(rec) != 1 || rec[0]["level"] != "DEBUG" {
+		if rec := b.logs.Records(t, "http request"); len(rec) != 1 || rec[0]["level"] != "DEBUG" {
 			t.Fatalf("access log = %v, want one DEBUG record", rec)
 		}
 	})
@@ -352,11 +318,11 @@ func TestPanicRecovery(t *testing.T) {
 		if ce := w.Header().Get("Content-Encoding"); ce != "" {
 			t.Errorf("Content-Encoding %q set by the panicking handler survived", ce)
 		}
-		p := b.logs.records(t, "panic serving request")
+		p := b.logs.Records(t, "panic serving request")
 		if len(p) != 1 || p[0]["panic"] != "resolver exploded" || !strings.Contains(p[0]["stack"].(string), "graphQLStub") {
 			t.Fatalf("panic log = %v, want the panic value and a stack naming the handler", p)
 		}
-		if rec := b.logs.records(t, "http request"); len(rec) != 1 || rec[0]["status"] != float64(500) {
+		if rec := b.logs.Records(t, "http request"); len(rec) != 1 || rec[0]["status"] != float64(500) {
 			t.Fatalf("access log = %v, want status 500", rec)
 		}
 	})
@@ -371,7 +337,7 @@ func TestPanicRecovery(t *testing.T) {
 			if p := recover(); p != http.ErrAbortHandler {
 				t.Fatalf("recovered %v, want http.ErrAbortHandler so net/http drops the connection", p)
 			}
-			if rec := b.logs.records(t, "http request"); len(rec) != 1 || rec[0]["status"] != float64(200) {
+			if rec := b.logs.Records(t, "http request"); len(rec) != 1 || rec[0]["status"] != float64(200) {
 				t.Fatalf("access log = %v, want one record", rec)
 			}
 		}()
@@ -527,7 +493,7 @@ func TestHealthAndReadiness(t *testing.T) {
 			if strings.Join(body.Failed, ",") != strings.Join(tt.wantFailed, ",") {
 				t.Fatalf("failed = %v, want %v", body.Failed, tt.wantFailed)
 			}
-			if len(tt.wantFailed) > 0 && len(b.logs.records(t, "readiness check failed")) != len(tt.wantFailed) {
+			if len(tt.wantFailed) > 0 && len(b.logs.Records(t, "readiness check failed")) != len(tt.wantFailed) {
 				t.Fatalf("failures were not each logged")
 			}
 		})

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edustream/edustream"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/edustream/edustream"
 )
 
 // testConformance is the one storage suite every engine must pass.

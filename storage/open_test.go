@@ -3,32 +3,20 @@ package storage
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/edustream/edustream/internal/testenv"
 	"github.com/go-sql-driver/mysql"
-)
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
+	"github.com/edustream/edustream/internal/testenv"
+)
 
 func TestOpenMySQLBadInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dead := fmt.Sprintf("edustream:secret@tcp(%s)/edustream?timeout=1s", closedAddr(t))
+	dead := fmt.Sprintf("edustream:secret@tcp(%s)/edustream?timeout=1s", testenv.ClosedAddr(t))
 
 	tests := []struct {
 		name    string

@@ -2,12 +2,11 @@ package storage
 
 import (
 	"context"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
 )
 
 // TestReplicaRouting proves the read routing rule on SQLite, with a copy of
@@ -31,7 +30,7 @@ func TestReplicaRouting(t *testing.T) {
 	if err := seed.Close(); err != nil { // checkpoints the WAL into the file
 		t.Fatal(err)
 	}
-	copyFile(t, primaryPath, replicaPath)
+	testenv.CopyFile(t, primaryPath, replicaPath)
 
 	db, err := OpenSQLiteWithReplica(ctx, primaryPath, replicaPath)
 	if err != nil {
@@ -112,23 +111,4 @@ func TestReplicaRouting(t *testing.T) {
 			t.Error("a write reached the replica")
 		}
 	})
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

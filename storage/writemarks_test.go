@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edustream/edustream/internal/testenv"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/edustream/edustream/internal/testenv"
 )
 
 func newRedis(t *testing.T) *redis.Client {
@@ -91,7 +92,7 @@ func TestWriteMarks(t *testing.T) {
 	})
 
 	t.Run("redis down is an error", func(t *testing.T) {
-		dead := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
+		dead := redis.NewClient(&redis.Options{Addr: testenv.ClosedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
 		t.Cleanup(func() { dead.Close() })
 		marks := NewWriteMarks(dead, time.Minute)
 		if err := marks.MarkWrite(ctx, 1); err == nil {
