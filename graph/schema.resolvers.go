@@ -186,12 +186,18 @@ func (r *queryResolver) Courses(ctx context.Context, first *int, after *string, 
 	if err := r.prefetchCourses(ctx, courses); err != nil {
 		return nil, err
 	}
-	conn := &model.CourseConnection{Edges: make([]*model.CourseEdge, len(courses)), PageInfo: &model.PageInfo{HasNextPage: hasMore}}
-	for i, c := range courses {
-		conn.Edges[i] = &model.CourseEdge{Cursor: encodeCursor(c.ID), Node: c}
+	conn := &model.CourseConnection{Edges: make([]*model.CourseEdge, 0, len(courses)), PageInfo: &model.PageInfo{HasNextPage: hasMore}}
+	for _, c := range courses {
+		// The catalog filter already applied the policy in SQL; checking
+		// again keeps one rule for every field that hands out a course.
+		if !edustream.CanViewCourse(u, c) {
+			edustream.Logger(ctx).Error("catalog returned a course the policy hides", "course_id", c.ID)
+			continue
+		}
+		conn.Edges = append(conn.Edges, &model.CourseEdge{Cursor: encodeCursor(c.ID), Node: c})
 	}
-	if len(courses) > 0 {
-		conn.PageInfo.EndCursor = &conn.Edges[len(courses)-1].Cursor
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 	}
 	return conn, nil
 }
