@@ -1,12 +1,15 @@
 package graph_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/graph"
 )
 
 const catalogQuery = `query Catalog($first: Int, $after: String) {
@@ -250,5 +253,26 @@ func TestLimitsNameTheirReason(t *testing.T) {
 	r = b.post(t, b.admin, `{ a: courses(first: 100) { edges { node { lectures { course { lectures { title } } } } } } }`, nil)
 	if r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("an expensive query: %s", r.Raw)
+	}
+}
+
+type brokenQueue struct{}
+
+func (brokenQueue) EnqueueCoursePurge(context.Context, int64) error {
+	return errors.New("redis: connection refused")
+}
+
+// With the queue down, deleting still succeeds: the course is hidden in the
+// database, which the reconciler reads to enqueue the purge later.
+func TestDeleteCourseSurvivesAQueueOutage(t *testing.T) {
+	b := setup(t, func(_ *graph.Config, r *graph.Resolver) { r.JobQueue = brokenQueue{} })
+	c := b.seedCourse(t, b.instructor, "Doomed", 1, true)
+	r := b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": idOf(c)}).noErrors(t)
+	if r.Data["deleteCourse"] != idOf(c) {
+		t.Errorf("deleteCourse = %v", r.Data)
+	}
+	hidden, err := b.courses.FindHiddenCourseIDs(context.Background())
+	if err != nil || !slices.Equal(hidden, []int64{c.ID}) {
+		t.Errorf("hidden courses = %v, %v; want [%d] waiting for the reconciler", hidden, err, c.ID)
 	}
 }
