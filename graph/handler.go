@@ -188,8 +188,9 @@ func originHosts(origins []string) []string {
 
 // httpGuard refuses, before gqlgen sees them, the requests gqlgen would
 // answer badly: oversized bodies (413 instead of a truncated read),
-// malformed JSON (a coded error instead of one that echoes the body back)
-// and mutations over GET (405, as GraphQL over HTTP requires).
+// malformed JSON (a coded error instead of one that echoes the body back),
+// other content types (415) and methods (405), and mutations over GET (405,
+// as GraphQL over HTTP requires).
 type httpGuard struct {
 	next    http.Handler
 	maxBody int64
@@ -199,7 +200,8 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
 		if !isJSON(r.Header.Get("Content-Type")) {
-			break
+			writeError(w, http.StatusUnsupportedMediaType, "POST bodies must be application/json")
+			return
 		}
 		if r.ContentLength > g.maxBody {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", g.maxBody))
@@ -225,6 +227,10 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, "GET requests may carry queries only; send mutations with POST")
 			return
 		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeError(w, http.StatusMethodNotAllowed, "use POST, or GET for queries")
+		return
 	}
 	g.next.ServeHTTP(w, r)
 }

@@ -35,6 +35,9 @@ func TestHTTPRefusals(t *testing.T) {
 		{"malformed JSON", http.MethodPost, "/query", "application/json", `{"query": "{ me { id } }"`, http.StatusBadRequest, "not valid JSON"},
 		{"JSON that is not an object", http.MethodPost, "/query", "application/json", `"{ me { id } }"`, http.StatusBadRequest, "could not be decoded"},
 		{"mutation over GET", http.MethodGet, "/query?query=" + urlQuery(`mutation { createCourse(input: {title: "x"}) { id } }`), "", "", http.StatusMethodNotAllowed, "queries only"},
+		{"form body", http.MethodPost, "/query", "application/x-www-form-urlencoded", `query=mutation+{+deleteCourse(id:+1)+}`, http.StatusUnsupportedMediaType, "application/json"},
+		{"no content type", http.MethodPost, "/query", "", `{"query": "{ me { id } }"}`, http.StatusUnsupportedMediaType, "application/json"},
+		{"PUT", http.MethodPut, "/query", "application/json", `{"query": "{ me { id } }"}`, http.StatusMethodNotAllowed, "use POST"},
 		{"named mutation over GET", http.MethodGet, "/query?operationName=M&query=" + urlQuery(`query Q { me { id } } mutation M { deleteCourse(id: 1) }`), "", "", http.StatusMethodNotAllowed, "queries only"},
 	}
 	for _, tt := range tests {
