@@ -222,7 +222,14 @@ func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	case http.MethodGet:
-		if q := r.URL.Query().Get("query"); q != "" && !isQueryOperation(q, r.URL.Query().Get("operationName")) {
+		params := r.URL.Query()
+		for _, name := range []string{"variables", "extensions"} {
+			if v := params.Get(name); v != "" && !json.Valid([]byte(v)) {
+				writeError(w, http.StatusBadRequest, name+" is not valid JSON")
+				return
+			}
+		}
+		if q := params.Get("query"); q != "" && !isQueryOperation(q, params.Get("operationName")) {
 			w.Header().Set("Allow", "POST")
 			writeError(w, http.StatusMethodNotAllowed, "GET requests may carry queries only; send mutations with POST")
 			return

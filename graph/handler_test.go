@@ -38,6 +38,7 @@ func TestHTTPRefusals(t *testing.T) {
 		{"form body", http.MethodPost, "/query", "application/x-www-form-urlencoded", `query=mutation+{+deleteCourse(id:+1)+}`, http.StatusUnsupportedMediaType, "application/json"},
 		{"no content type", http.MethodPost, "/query", "", `{"query": "{ me { id } }"}`, http.StatusUnsupportedMediaType, "application/json"},
 		{"PUT", http.MethodPut, "/query", "application/json", `{"query": "{ me { id } }"}`, http.StatusMethodNotAllowed, "use POST"},
+		{"GET with malformed variables", http.MethodGet, "/query?variables=%7Bnope&query=" + urlQuery(`{ me { id } }`), "", "", http.StatusBadRequest, "variables is not valid JSON"},
 		{"named mutation over GET", http.MethodGet, "/query?operationName=M&query=" + urlQuery(`query Q { me { id } } mutation M { deleteCourse(id: 1) }`), "", "", http.StatusMethodNotAllowed, "queries only"},
 	}
 	for _, tt := range tests {
