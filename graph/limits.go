@@ -119,21 +119,26 @@ func (noIntrospection) MutateOperationContext(_ context.Context, oc *graphql.Ope
 }
 
 func selectsIntrospection(set ast.SelectionSet) bool {
+	return !eachField(set, func(f *ast.Field) bool { return f.Name != "__schema" && f.Name != "__type" })
+}
+
+// eachField calls visit for every field selected in set, at any depth and
+// through fragments, until visit returns false; it reports whether the walk
+// finished. Validation has already rejected fragment cycles.
+func eachField(set ast.SelectionSet, visit func(*ast.Field) bool) bool {
 	for _, sel := range set {
+		var more bool
 		switch sel := sel.(type) {
 		case *ast.Field:
-			if sel.Name == "__schema" || sel.Name == "__type" || selectsIntrospection(sel.SelectionSet) {
-				return true
-			}
+			more = visit(sel) && eachField(sel.SelectionSet, visit)
 		case *ast.InlineFragment:
-			if selectsIntrospection(sel.SelectionSet) {
-				return true
-			}
+			more = eachField(sel.SelectionSet, visit)
 		case *ast.FragmentSpread:
-			if sel.Definition != nil && selectsIntrospection(sel.Definition.SelectionSet) {
-				return true
-			}
+			more = sel.Definition == nil || eachField(sel.Definition.SelectionSet, visit)
+		}
+		if !more {
+			return false
 		}
 	}
-	return false
+	return true
 }

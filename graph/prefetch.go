@@ -21,7 +21,10 @@ func (r *Resolver) prefetchCourses(ctx context.Context, courses []*edustream.Cou
 	}
 	wanted := map[string]bool{}
 	if fc := graphql.GetFieldContext(ctx); fc != nil {
-		collectFieldNames(fc.Field.Selections, wanted)
+		eachField(fc.Field.Selections, func(f *ast.Field) bool {
+			wanted[f.Name] = true
+			return true
+		})
 	}
 	l := loadersFrom(ctx)
 	ids := make([]int64, len(courses))
@@ -64,21 +67,4 @@ func (r *Resolver) prefetchCourses(ctx context.Context, courses []*edustream.Cou
 		}
 	}
 	return nil
-}
-
-// collectFieldNames adds the name of every field selected anywhere in set.
-func collectFieldNames(set ast.SelectionSet, names map[string]bool) {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			names[sel.Name] = true
-			collectFieldNames(sel.SelectionSet, names)
-		case *ast.InlineFragment:
-			collectFieldNames(sel.SelectionSet, names)
-		case *ast.FragmentSpread:
-			if sel.Definition != nil {
-				collectFieldNames(sel.Definition.SelectionSet, names)
-			}
-		}
-	}
 }

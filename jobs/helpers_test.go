@@ -39,6 +39,22 @@ func newInspector(t *testing.T, opt asynq.RedisConnOpt) *asynq.Inspector {
 	return i
 }
 
+// pendingTaskIDs returns the ids of the tasks waiting in the default queue,
+// sorted.
+func pendingTaskIDs(t *testing.T, opt asynq.RedisConnOpt) []string {
+	t.Helper()
+	pending, err := newInspector(t, opt).ListPendingTasks(queueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range pending {
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 func newTestQueue(t *testing.T, opt asynq.RedisConnOpt) *Queue {
 	t.Helper()
 	q := NewQueue(opt)

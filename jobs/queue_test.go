@@ -84,14 +84,7 @@ func TestQueueEnqueueCoursePurgeTwiceCollapses(t *testing.T) {
 	if err := q.EnqueueCoursePurge(ctx, 10); err != nil {
 		t.Fatal(err)
 	}
-	pending, err := newInspector(t, opt).ListPendingTasks(queueDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, p := range pending {
-		ids = append(ids, p.ID)
-	}
+	ids := pendingTaskIDs(t, opt)
 	if len(ids) != 2 || !slices.Contains(ids, "course:purge:9") || !slices.Contains(ids, "course:purge:10") {
 		t.Errorf("pending tasks = %v, want course:purge:9 and course:purge:10 once each", ids)
 	}

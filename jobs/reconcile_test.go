@@ -34,15 +34,7 @@ func TestReconcileEnqueuesHiddenCourses(t *testing.T) {
 	if err != nil || queued != 0 {
 		t.Fatalf("second reconcile = %d, %v; want 0, nil", queued, err)
 	}
-	pending, err := newInspector(t, opt).ListPendingTasks(queueDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, p := range pending {
-		ids = append(ids, p.ID)
-	}
-	slices.Sort(ids)
+	ids := pendingTaskIDs(t, opt)
 	if want := []string{"course:purge:3", "course:purge:5"}; !slices.Equal(ids, want) {
 		t.Errorf("pending = %v, want %v", ids, want)
 	}

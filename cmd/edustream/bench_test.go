@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,7 +56,7 @@ func forEachEngine(b *testing.B, fn func(b *testing.B, env *benchEnv)) {
 		fn(b, newBenchEnv(b, db, raw))
 	})
 	b.Run("mysql", func(b *testing.B) {
-		if os.Getenv(testenv.EnvMySQLDSN) == "" && !testenv.Required("mysql") {
+		if !testenv.MySQLConfigured() {
 			b.Skip("EDUSTREAM_TEST_MYSQL_DSN not set")
 		}
 		dsn := testenv.MySQLDSN(b)

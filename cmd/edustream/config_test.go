@@ -79,7 +79,7 @@ func TestStartupErrors(t *testing.T) {
 // An unreachable replica is an error too, not a quiet fall back to the
 // primary.
 func TestUnreachableReplica(t *testing.T) {
-	if os.Getenv(testenv.EnvMySQLDSN) == "" && !testenv.Required("mysql") {
+	if !testenv.MySQLConfigured() {
 		t.Skip("needs MySQL")
 	}
 	env := map[string]string{

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -34,7 +33,7 @@ func backendEnv(t *testing.T) (env map[string]string, openDB func() *storage.DB)
 		"EDUSTREAM_REDIS_URL":  testenv.RedisURL(t),
 		"EDUSTREAM_WORK":       "true",
 	}
-	if os.Getenv(testenv.EnvMySQLDSN) != "" || testenv.Required("mysql") {
+	if testenv.MySQLConfigured() {
 		env["EDUSTREAM_MYSQL_DSN"] = testenv.MySQLDSN(t)
 	}
 	openDB = func() *storage.DB {

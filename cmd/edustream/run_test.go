@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/server"
 )
 
@@ -67,8 +68,7 @@ func (in *instance) stop(t *testing.T) {
 
 // logBuffer collects what run writes and spots the "listening" line.
 type logBuffer struct {
-	mu        sync.Mutex
-	buf       bytes.Buffer
+	testenv.LogBuffer
 	listening chan string
 	once      sync.Once
 }
@@ -78,20 +78,12 @@ var listeningURL = regexp.MustCompile(`(?:"msg":"listening".*"url":"([^"]+)")|(?
 func newLogBuffer() *logBuffer { return &logBuffer{listening: make(chan string, 1)} }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, line := range strings.Split(string(p), "\n") {
+	for line := range strings.Lines(string(p)) {
 		if m := listeningURL.FindStringSubmatch(line); m != nil {
 			b.once.Do(func() { b.listening <- m[1] + m[2] })
 		}
 	}
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return b.LogBuffer.Write(p)
 }
 
 // gqlResponse is a decoded GraphQL response.

@@ -44,6 +44,12 @@ func skipOrFail(t testing.TB, service, env string) {
 	t.Skipf("%s not set: skipping the %s tests", env, service)
 }
 
+// MySQLConfigured reports whether tests should run against MySQL: its DSN is
+// set, or it is required (and MySQLDSN will then fail loudly without one).
+func MySQLConfigured() bool {
+	return os.Getenv(EnvMySQLDSN) != "" || Required("mysql")
+}
+
 // MySQLDSN returns the DSN of a new, empty database on the test server, which
 // is dropped when the test ends. It skips (or fails, when required) without
 // EDUSTREAM_TEST_MYSQL_DSN. The configured user needs CREATE and DROP on
