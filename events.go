@@ -1,0 +1,134 @@
+package edustream
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// EventService carries events between the processes of the fleet: a worker
+// publishes, and whichever API instance holds a subscriber's websocket
+// delivers. Delivery is best effort (Redis pub/sub): a subscriber that was
+// not listening misses the event, which is why every subscription starts
+// from the state in the database and events only bring changes.
+type EventService interface {
+	// PublishEvent sends e to the subscribers of e.Topic on every instance.
+	PublishEvent(ctx context.Context, e Event) error
+	// Subscribe returns the events published to topic from the moment it
+	// returns until ctx ends, when the channel is closed. Events a slow
+	// reader has not taken are dropped rather than held without bound;
+	// Subscription.Dropped counts them.
+	Subscribe(ctx context.Context, topic string) (*Subscription, error)
+}
+
+// Subscription is one subscriber's stream of events.
+type Subscription struct {
+	// C delivers the events; it is closed when the subscription ends.
+	C <-chan Event
+	// Dropped reports how many events were dropped because C was full.
+	Dropped func() int64
+}
+
+// Event is one thing that happened, on one topic. Exactly one of the
+// payload fields is set.
+type Event struct {
+	Topic    string         `json:"topic"`
+	Encoding *EncodingEvent `json:"encoding,omitempty"`
+	// QueueMoved says the video queue advanced, so those waiting in it may
+	// want to recompute their position.
+	QueueMoved *struct{} `json:"queueMoved,omitempty"`
+}
+
+// EncodingTopic is the topic of a lecture's encoding events.
+func EncodingTopic(lectureID int64) string {
+	return "lecture." + strconv.FormatInt(lectureID, 10) + ".encoding"
+}
+
+// VideoQueueTopic is the topic of QueueMoved events.
+const VideoQueueTopic = "queue.video"
+
+// EncodingEvent is a step of a video's way through the chain.
+type EncodingEvent struct {
+	LectureID int64       `json:"lectureId"`
+	VideoID   int64       `json:"videoId"`
+	Status    VideoStatus `json:"status"`
+	Stage     VideoStage  `json:"stage"`
+	// Version is the video's version when the event was made; progress
+	// events within a stage share it (see Newer).
+	Version int64 `json:"version"`
+	// Progress is the whole chain's percent, 0..100.
+	Progress float64 `json:"progress"`
+	Message  string  `json:"message,omitempty"`
+	// ETASeconds is the time the running stage still needs, when known.
+	ETASeconds *int `json:"etaSeconds,omitempty"`
+	// QueuePosition is the number of tasks ahead in the video queue (0: next),
+	// when waiting.
+	QueuePosition *int      `json:"queuePosition,omitempty"`
+	At            time.Time `json:"at"`
+}
+
+// Newer reports whether e should replace prev for a subscriber who has seen
+// prev: a newer video, a newer version, or more progress within the same
+// version. Events arrive out of order across processes; this keeps a
+// progress bar from jumping back.
+func (e *EncodingEvent) Newer(prev *EncodingEvent) bool {
+	switch {
+	case prev == nil:
+		return true
+	case e.VideoID != prev.VideoID:
+		return e.VideoID > prev.VideoID
+	case e.Version != prev.Version:
+		return e.Version > prev.Version
+	case e.Progress != prev.Progress:
+		return e.Progress > prev.Progress
+	}
+	// Same point: new only if it says something else (a queue position).
+	return !equalIntPtr(e.QueuePosition, prev.QueuePosition) || !equalIntPtr(e.ETASeconds, prev.ETASeconds)
+}
+
+func equalIntPtr(a, b *int) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// EncodingEventOf describes v as it is now.
+func EncodingEventOf(v *Video, at time.Time) *EncodingEvent {
+	return &EncodingEvent{
+		LectureID: v.LectureID,
+		VideoID:   v.ID,
+		Status:    v.Status,
+		Stage:     v.Stage,
+		Version:   v.Version,
+		Progress:  v.Progress,
+		Message:   v.StatusMessage(),
+		At:        at,
+	}
+}
+
+// StatusMessage says in words where v is.
+func (v *Video) StatusMessage() string {
+	switch v.Status {
+	case VideoAwaitingUpload:
+		return "waiting for the upload"
+	case VideoUploaded:
+		return "uploaded; waiting for a worker"
+	case VideoReady:
+		return "ready"
+	case VideoFailed:
+		return v.Error
+	}
+	switch v.Stage {
+	case StageProbe:
+		return "checking the file"
+	case StageTranscode:
+		return "transcoding"
+	case StagePublish:
+		return "publishing the stream"
+	case StageThumbnails:
+		return "making thumbnails"
+	case StageMetadata:
+		return "writing metadata"
+	case StageComplete:
+		return "finishing"
+	}
+	return string(v.Stage)
+}
