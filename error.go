@@ -16,6 +16,37 @@ const (
 	EUNAUTHENTICATED = "unauthenticated"
 )
 
+// The codes clients see, in GraphQL's extensions.code, whatever the
+// transport: GraphQL responses, the HTTP edge's refusals and websocket
+// errors all use these words. They are part of the public contract.
+const (
+	PublicUnauthenticated = "UNAUTHENTICATED"
+	PublicForbidden       = "FORBIDDEN"
+	PublicNotFound        = "NOT_FOUND"
+	PublicBadUserInput    = "BAD_USER_INPUT"
+	PublicConflict        = "CONFLICT"
+	PublicInternal        = "INTERNAL"
+)
+
+var publicCodes = map[string]string{
+	EUNAUTHENTICATED: PublicUnauthenticated,
+	EFORBIDDEN:       PublicForbidden,
+	ENOTFOUND:        PublicNotFound,
+	EINVALID:         PublicBadUserInput,
+	ECONFLICT:        PublicConflict,
+	EINTERNAL:        PublicInternal,
+}
+
+// PublicCode returns the code clients see for a domain code. A code without
+// a public word (a typo, or one added without thinking of clients) is
+// INTERNAL, never an empty code.
+func PublicCode(code string) string {
+	if c, ok := publicCodes[code]; ok {
+		return c
+	}
+	return PublicInternal
+}
+
 // Error is an application error with a code and a message that is safe to
 // show to the caller. Anything that is not an *Error is internal and its text
 // is never shown.

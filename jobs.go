@@ -9,4 +9,11 @@ type JobQueue interface {
 	// EnqueueCoursePurge schedules the removal of a hidden course's lectures,
 	// enrollments and row.
 	EnqueueCoursePurge(ctx context.Context, courseID int64) error
+	// EnqueueVideoStage schedules the chain's step stage for a video.
+	// EINVALID for a stage without a task (StageUpload).
+	EnqueueVideoStage(ctx context.Context, videoID int64, stage VideoStage) error
+	// VideoQueuePosition returns how many tasks wait ahead of the video's
+	// next task in the video queue (0: it runs next), and false when the
+	// video has no task waiting there.
+	VideoQueuePosition(ctx context.Context, videoID int64) (position int, waiting bool, err error)
 }

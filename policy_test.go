@@ -143,6 +143,23 @@ func TestErrorCodes(t *testing.T) {
 	}
 }
 
+func TestPublicCodes(t *testing.T) {
+	for code, want := range map[string]string{
+		edustream.EUNAUTHENTICATED: "UNAUTHENTICATED",
+		edustream.EFORBIDDEN:       "FORBIDDEN",
+		edustream.ENOTFOUND:        "NOT_FOUND",
+		edustream.EINVALID:         "BAD_USER_INPUT",
+		edustream.ECONFLICT:        "CONFLICT",
+		edustream.EINTERNAL:        "INTERNAL",
+		"not_a_code":               "INTERNAL",
+		"":                         "INTERNAL",
+	} {
+		if got := edustream.PublicCode(code); got != want {
+			t.Errorf("PublicCode(%q) = %q, want %q", code, got, want)
+		}
+	}
+}
+
 func TestBearerToken(t *testing.T) {
 	tests := []struct {
 		header, token string

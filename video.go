@@ -480,3 +480,14 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// PlaybackURLs makes the signed, expiring URLs a viewer plays a READY video
+// with. Callers decide who may have them (CanWatchLecture).
+type PlaybackURLs interface {
+	// PlaybackURL is the HLS master playlist.
+	PlaybackURL(ctx context.Context, v *Video) (string, error)
+	// ThumbnailURL is the poster image.
+	ThumbnailURL(ctx context.Context, v *Video) (string, error)
+	// StoryboardURL is the WebVTT thumbnails track.
+	StoryboardURL(ctx context.Context, v *Video) (string, error)
+}

@@ -11,24 +11,15 @@ import (
 	"github.com/edustream/edustream"
 )
 
-// The extensions.code values clients switch on.
+// The extensions.code values clients switch on, defined once in the domain.
 const (
-	CodeUnauthenticated = "UNAUTHENTICATED"
-	CodeForbidden       = "FORBIDDEN"
-	CodeNotFound        = "NOT_FOUND"
-	CodeBadUserInput    = "BAD_USER_INPUT"
-	CodeConflict        = "CONFLICT"
-	CodeInternal        = "INTERNAL"
+	CodeUnauthenticated = edustream.PublicUnauthenticated
+	CodeForbidden       = edustream.PublicForbidden
+	CodeNotFound        = edustream.PublicNotFound
+	CodeBadUserInput    = edustream.PublicBadUserInput
+	CodeConflict        = edustream.PublicConflict
+	CodeInternal        = edustream.PublicInternal
 )
-
-var codes = map[string]string{
-	edustream.EUNAUTHENTICATED: CodeUnauthenticated,
-	edustream.EFORBIDDEN:       CodeForbidden,
-	edustream.ENOTFOUND:        CodeNotFound,
-	edustream.EINVALID:         CodeBadUserInput,
-	edustream.ECONFLICT:        CodeConflict,
-	edustream.EINTERNAL:        CodeInternal,
-}
 
 // presentError is the one place where errors become GraphQL errors. Domain
 // errors keep their safe message and get their code; errors gqlgen raises
@@ -41,7 +32,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	switch {
 	case errors.As(err, &appErr):
 		gqlErr.Message = appErr.Message
-		setCode(gqlErr, codes[appErr.Code])
+		setCode(gqlErr, edustream.PublicCode(appErr.Code))
 	case errors.Is(err, errRecoveredPanic):
 		gqlErr.Message = "internal error"
 		setCode(gqlErr, CodeInternal)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,13 +18,13 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // bundle is one test's GraphQL endpoint over a real SQLite database, with
 // its users and a count of SQL round trips.
 type bundle struct {
-	db      *storage.DB
+	db      *sqldb.DB
 	handler http.Handler
 	queries atomic.Int64
 	jobs    *recordingQueue
@@ -38,7 +39,7 @@ type option func(*graph.Config, *graph.Resolver)
 func setup(t *testing.T, opts ...option) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	db, err := storage.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
+	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,19 +50,19 @@ func setup(t *testing.T, opts ...option) *bundle {
 	return newBundle(t, db, opts...)
 }
 
-func newBundle(t *testing.T, db *storage.DB, opts ...option) *bundle {
+func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 	t.Helper()
 	b := &bundle{db: db, jobs: &recordingQueue{}}
 	db.SetQueryHook(func(string) { b.queries.Add(1) })
-	users := storage.NewUserService(db)
-	b.courses = storage.NewCourseService(db, nil)
-	b.lectures = storage.NewLectureService(db, nil)
+	users := sqldb.NewUserService(db)
+	b.courses = sqldb.NewCourseService(db, nil)
+	b.lectures = sqldb.NewLectureService(db, nil)
 	cfg := graph.Config{Introspection: true}
 	r := &graph.Resolver{
 		UserService:       users,
 		CourseService:     b.courses,
 		LectureService:    b.lectures,
-		EnrollmentService: storage.NewEnrollmentService(db, nil),
+		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          b.jobs,
 		PublicCatalog:     true,
 	}
@@ -149,7 +150,7 @@ func (b *bundle) get(t *testing.T, user *edustream.User, query string) response 
 }
 
 // seedCourse creates a course of instructor with n lectures, published or
-// not, straight through storage.
+// not, straight through sqldb.
 func (b *bundle) seedCourse(t *testing.T, instructor *edustream.User, title string, lectures int, published bool) *edustream.Course {
 	t.Helper()
 	ctx := context.Background()
@@ -188,6 +189,7 @@ func (b *bundle) snapshot(t *testing.T) string {
 type recordingQueue struct {
 	mu     sync.Mutex
 	purged []int64
+	stages []string
 }
 
 func (q *recordingQueue) EnqueueCoursePurge(_ context.Context, id int64) error {
@@ -195,6 +197,17 @@ func (q *recordingQueue) EnqueueCoursePurge(_ context.Context, id int64) error {
 	defer q.mu.Unlock()
 	q.purged = append(q.purged, id)
 	return nil
+}
+
+func (q *recordingQueue) EnqueueVideoStage(_ context.Context, videoID int64, stage edustream.VideoStage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stages = append(q.stages, fmt.Sprintf("%s:%d", stage, videoID))
+	return nil
+}
+
+func (q *recordingQueue) VideoQueuePosition(context.Context, int64) (int, bool, error) {
+	return 0, false, nil
 }
 
 func idOf(c *edustream.Course) string { return strconv.FormatInt(c.ID, 10) }

@@ -136,14 +136,21 @@ func aroundOperation(r *Resolver, marks edustream.WriteMarks) graphql.OperationM
 
 		start := time.Now()
 		respond := next(ctx)
+		isSubscription := oc.Operation != nil && oc.Operation.Operation == ast.Subscription
 		return func(ctx context.Context) *graphql.Response {
+			if isSubscription {
+				// gqlgen calls this once per event: each event's fields
+				// resolve with fresh loaders, or an hour-old subscription
+				// would serve the course as it was when it started.
+				ctx = withLoaders(ctx, newLoaders(r, u))
+			}
 			resp := respond(ctx)
 			if isMutation && u != nil && marks != nil {
 				if err := marks.MarkWrite(ctx, u.ID); err != nil {
 					log.Warn("mark write; this user may read stale data from the replica for a moment", "error", err)
 				}
 			}
-			if resp != nil && oc.Operation != nil && oc.Operation.Operation != ast.Subscription {
+			if resp != nil && oc.Operation != nil && !isSubscription {
 				log.Info("graphql", "type", string(oc.Operation.Operation), "duration", time.Since(start), "errors", len(resp.Errors))
 			}
 			return resp

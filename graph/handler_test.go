@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 func TestHTTPRefusals(t *testing.T) {
@@ -126,7 +127,7 @@ func TestReadYourWrites(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	primaryPath, replicaPath := filepath.Join(dir, "primary.db"), filepath.Join(dir, "replica.db")
-	db, err := storage.OpenSQLite(ctx, primaryPath)
+	db, err := sqldb.OpenSQLite(ctx, primaryPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,18 +138,18 @@ func TestReadYourWrites(t *testing.T) {
 	db.Close()
 	testenv.CopyFile(t, primaryPath, replicaPath)
 
-	db, err = storage.OpenSQLiteWithReplica(ctx, primaryPath, replicaPath)
+	db, err = sqldb.OpenSQLiteWithReplica(ctx, primaryPath, replicaPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	opts, err := goredis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(opts)
+	rdb := goredis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
-	marks := storage.NewWriteMarks(rdb, time.Minute)
+	marks := redis.NewWriteMarks(rdb, time.Minute)
 	withMarks := newBundle(t, db, func(c *graph.Config, _ *graph.Resolver) { c.WriteMarks = marks })
 	withoutMarks := newBundle(t, db)
 

@@ -30,11 +30,15 @@ type loaders struct {
 	lecturesByCourse *dataloadgen.Loader[int64, []*edustream.Lecture]
 	// enrollments are the caller's, by course id; a missing one is nil.
 	enrollments *dataloadgen.Loader[int64, *edustream.Enrollment]
+	videos      *dataloadgen.Loader[int64, *edustream.Video]
+	// latestVideos are each lecture's newest video, by lecture id; nil for
+	// a lecture without one.
+	latestVideos *dataloadgen.Loader[int64, *edustream.Video]
 }
 
 func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
 	wait := dataloadgen.WithWait(batchWait)
-	return &loaders{
+	l := &loaders{
 		r:        r,
 		users:    dataloadgen.NewMappedLoader(r.UserService.FindUsersByIDs, wait),
 		courses:  dataloadgen.NewMappedLoader(r.CourseService.FindCoursesByIDs, wait),
@@ -51,6 +55,14 @@ func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
 			return fill(ids, m, err)
 		}, wait),
 	}
+	if r.VideoService != nil {
+		l.videos = dataloadgen.NewMappedLoader(r.VideoService.FindVideosByIDs, wait)
+		l.latestVideos = dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([]*edustream.Video, []error) {
+			m, err := r.VideoService.FindLatestVideosByLectureIDs(ctx, ids)
+			return fill(ids, m, err)
+		}, wait)
+	}
+	return l
 }
 
 // fill orders a keyed result by keys, with the zero value where a key has no

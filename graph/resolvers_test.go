@@ -262,6 +262,14 @@ func (brokenQueue) EnqueueCoursePurge(context.Context, int64) error {
 	return errors.New("redis: connection refused")
 }
 
+func (brokenQueue) EnqueueVideoStage(context.Context, int64, edustream.VideoStage) error {
+	return errors.New("redis: connection refused")
+}
+
+func (brokenQueue) VideoQueuePosition(context.Context, int64) (int, bool, error) {
+	return 0, false, errors.New("redis: connection refused")
+}
+
 // With the queue down, deleting still succeeds: the course is hidden in the
 // database, which the reconciler reads to enqueue the purge later.
 func TestDeleteCourseSurvivesAQueueOutage(t *testing.T) {

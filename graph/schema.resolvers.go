@@ -29,12 +29,27 @@ func (r *courseResolver) Enrolled(ctx context.Context, obj *edustream.Course) (b
 	return e != nil, err
 }
 
+func (r *encodingEventResolver) VideoID(ctx context.Context, obj *edustream.EncodingEvent) (*int64, error) {
+	if obj.VideoID == 0 {
+		return nil, nil
+	}
+	return &obj.VideoID, nil
+}
+
 func (r *enrollmentResolver) Course(ctx context.Context, obj *edustream.Enrollment) (*edustream.Course, error) {
 	return r.visibleCourse(ctx, obj.CourseID)
 }
 
 func (r *lectureResolver) Course(ctx context.Context, obj *edustream.Lecture) (*edustream.Course, error) {
 	return r.visibleCourse(ctx, obj.CourseID)
+}
+
+func (r *lectureResolver) Video(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
+	return r.currentVideo(ctx, obj)
+}
+
+func (r *lectureResolver) NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
+	return r.nextVideo(ctx, obj)
 }
 
 func (r *mutationResolver) CreateCourse(ctx context.Context, input model.CreateCourseInput) (*edustream.Course, error) {
@@ -147,6 +162,18 @@ func (r *mutationResolver) Enroll(ctx context.Context, courseID int64) (*edustre
 	return r.EnrollmentService.Enroll(ctx, u.ID, courseID)
 }
 
+func (r *mutationResolver) CreateVideoUpload(ctx context.Context, input model.CreateVideoUploadInput) (*model.VideoUpload, error) {
+	return r.createVideoUpload(ctx, input)
+}
+
+func (r *mutationResolver) CompleteVideoUpload(ctx context.Context, input model.CompleteVideoUploadInput) (*edustream.Video, error) {
+	return r.completeVideoUpload(ctx, input)
+}
+
+func (r *mutationResolver) RetryVideo(ctx context.Context, lectureID int64) (*edustream.Video, error) {
+	return r.retryVideo(ctx, lectureID)
+}
+
 func (r *queryResolver) Me(ctx context.Context) (*edustream.User, error) {
 	return edustream.UserFromContext(ctx), nil
 }
@@ -210,6 +237,10 @@ func (r *queryResolver) Lecture(ctx context.Context, id int64) (*edustream.Lectu
 	return r.visibleLecture(ctx, id)
 }
 
+func (r *subscriptionResolver) EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error) {
+	return r.encodingProgress(ctx, lectureID)
+}
+
 func (r *userResolver) Email(ctx context.Context, obj *edustream.User) (*string, error) {
 	u := edustream.UserFromContext(ctx)
 	if u == nil || (u.ID != obj.ID && !u.IsAdmin()) {
@@ -218,7 +249,54 @@ func (r *userResolver) Email(ctx context.Context, obj *edustream.User) (*string,
 	return &obj.Email, nil
 }
 
+func (r *videoResolver) DurationSeconds(ctx context.Context, obj *edustream.Video) (*float64, error) {
+	if obj.Media == nil {
+		return nil, nil
+	}
+	return &obj.Media.DurationSeconds, nil
+}
+
+func (r *videoResolver) Width(ctx context.Context, obj *edustream.Video) (*int, error) {
+	if obj.Media == nil {
+		return nil, nil
+	}
+	return &obj.Media.Width, nil
+}
+
+func (r *videoResolver) Height(ctx context.Context, obj *edustream.Video) (*int, error) {
+	if obj.Media == nil {
+		return nil, nil
+	}
+	return &obj.Media.Height, nil
+}
+
+func (r *videoResolver) Renditions(ctx context.Context, obj *edustream.Video) ([]*edustream.Rendition, error) {
+	return renditionsOf(obj), nil
+}
+
+func (r *videoResolver) ThumbnailURL(ctx context.Context, obj *edustream.Video) (*string, error) {
+	return r.playbackURL(ctx, obj, edustream.PlaybackURLs.ThumbnailURL)
+}
+
+func (r *videoResolver) StoryboardURL(ctx context.Context, obj *edustream.Video) (*string, error) {
+	return r.playbackURL(ctx, obj, edustream.PlaybackURLs.StoryboardURL)
+}
+
+func (r *videoResolver) PlaybackURL(ctx context.Context, obj *edustream.Video) (*string, error) {
+	return r.playbackURL(ctx, obj, edustream.PlaybackURLs.PlaybackURL)
+}
+
+func (r *videoResolver) Error(ctx context.Context, obj *edustream.Video) (*string, error) {
+	return r.editorsOnly(ctx, obj, obj.Error)
+}
+
+func (r *videoResolver) FileName(ctx context.Context, obj *edustream.Video) (*string, error) {
+	return r.editorsOnly(ctx, obj, obj.FileName)
+}
+
 func (r *Resolver) Course() generated.CourseResolver { return &courseResolver{r} }
+
+func (r *Resolver) EncodingEvent() generated.EncodingEventResolver { return &encodingEventResolver{r} }
 
 func (r *Resolver) Enrollment() generated.EnrollmentResolver { return &enrollmentResolver{r} }
 
@@ -228,13 +306,20 @@ func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResol
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
+func (r *Resolver) Video() generated.VideoResolver { return &videoResolver{r} }
+
 type (
-	courseResolver     struct{ *Resolver }
-	enrollmentResolver struct{ *Resolver }
-	lectureResolver    struct{ *Resolver }
-	mutationResolver   struct{ *Resolver }
-	queryResolver      struct{ *Resolver }
-	userResolver       struct{ *Resolver }
+	courseResolver        struct{ *Resolver }
+	encodingEventResolver struct{ *Resolver }
+	enrollmentResolver    struct{ *Resolver }
+	lectureResolver       struct{ *Resolver }
+	mutationResolver      struct{ *Resolver }
+	queryResolver         struct{ *Resolver }
+	subscriptionResolver  struct{ *Resolver }
+	userResolver          struct{ *Resolver }
+	videoResolver         struct{ *Resolver }
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/server"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 const wsSecret = "websocket-test-secret-of-32-bytes-or-more"
@@ -25,7 +25,7 @@ func wsServer(t *testing.T) (*httptest.Server, *bundle) {
 	t.Helper()
 	var b *bundle
 	b = setup(t, func(c *graph.Config, r *graph.Resolver) {
-		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*storage.UserService))
+		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService))
 		c.AllowedOrigins = []string{"https://app.example"}
 	})
 	srv := httptest.NewServer(b.handler)

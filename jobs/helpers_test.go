@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
@@ -43,7 +44,7 @@ func newInspector(t *testing.T, opt asynq.RedisConnOpt) *asynq.Inspector {
 // sorted.
 func pendingTaskIDs(t *testing.T, opt asynq.RedisConnOpt) []string {
 	t.Helper()
-	pending, err := newInspector(t, opt).ListPendingTasks(queueDefault)
+	pending, err := newInspector(t, opt).ListPendingTasks(QueueDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +56,17 @@ func pendingTaskIDs(t *testing.T, opt asynq.RedisConnOpt) []string {
 	return ids
 }
 
+// clientOf returns a go-redis client for opt, closed when the test ends.
+func clientOf(t *testing.T, opt asynq.RedisConnOpt) redis.UniversalClient {
+	t.Helper()
+	c := opt.MakeRedisClient().(redis.UniversalClient)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func newTestQueue(t *testing.T, opt asynq.RedisConnOpt) *Queue {
 	t.Helper()
-	q := NewQueue(opt)
-	t.Cleanup(func() { q.Close() })
-	return q
+	return NewQueue(clientOf(t, opt))
 }
 
 // runningWorker is a Worker.Run in a goroutine.

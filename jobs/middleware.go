@@ -16,11 +16,35 @@ import (
 // newMux returns the handler of every task type, wrapped in the middleware
 // every task runs in. The order matters: the log line must see the error
 // after panics are recovered and codes are mapped, so logging is outermost.
-func newMux(logger *slog.Logger, courses edustream.CourseService) *asynq.ServeMux {
+func newMux(d *Deps, enq *enqueuer) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(logTasks(logger), recoverPanics, mapErrorCodes)
-	mux.Handle(TypeCoursePurge, &coursePurgeHandler{courses: courses})
+	mux.Use(logTasks(d.Logger), recoverPanics, mapErrorCodes)
+	// PurgeCourse refuses (ECONFLICT) to purge a course that is visible, so
+	// a stray or replayed task cannot destroy live data.
+	handle(mux, coursePurge, func(ctx context.Context, p CoursePurgePayload) error {
+		if err := d.Courses.PurgeCourse(ctx, p.CourseID); err != nil {
+			return fmt.Errorf("purge course %d: %w", p.CourseID, err)
+		}
+		return nil
+	})
+	c := &chain{d: d, enq: enq}
+	for stage, tt := range stageTasks {
+		handle(mux, tt, func(ctx context.Context, p VideoPayload) error { return c.runStage(ctx, stage, p.VideoID) })
+	}
+	handle(mux, videoCleanup, c.cleanup)
+	handle(mux, uploadExpire, c.expireUpload)
 	return mux
+}
+
+// handle registers fn for the tasks of tt, decoding their payloads first.
+func handle[P any](mux *asynq.ServeMux, tt taskType[P], fn func(context.Context, P) error) {
+	mux.HandleFunc(tt.name, func(ctx context.Context, t *asynq.Task) error {
+		p, err := tt.decode(t)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, p)
+	})
 }
 
 // logTasks writes one line per task attempt, with what an operator needs to

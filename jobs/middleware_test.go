@@ -48,7 +48,7 @@ func TestCoursePurgeHandler(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			courses := &fakeCourses{purgeErr: map[int64]error{1: tt.purgeErr}}
 			logger, _ := newTestLogger()
-			err := newMux(logger, courses).ProcessTask(context.Background(), tt.task)
+			err := newMux(&Deps{Courses: courses, Logger: logger}, nil).ProcessTask(context.Background(), tt.task)
 
 			if got := len(courses.purges()) > 0; got != tt.wantPurge {
 				t.Errorf("PurgeCourse called = %v, want %v", got, tt.wantPurge)
@@ -68,7 +68,7 @@ func TestCoursePurgeHandler(t *testing.T) {
 
 func TestLogTasks(t *testing.T) {
 	logger, logs := newTestLogger()
-	mux := newMux(logger, &fakeCourses{})
+	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger}, nil)
 	mux.HandleFunc("test:ok", func(ctx context.Context, _ *asynq.Task) error {
 		edustream.Logger(ctx).Info("from the handler")
 		return nil
@@ -109,7 +109,7 @@ func TestLogTasks(t *testing.T) {
 
 func TestRecoverPanics(t *testing.T) {
 	logger, logs := newTestLogger()
-	mux := newMux(logger, &fakeCourses{})
+	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger}, nil)
 	mux.HandleFunc("test:panic", panickingHandler)
 
 	err := mux.ProcessTask(context.Background(), asynq.NewTask("test:panic", nil))

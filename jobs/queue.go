@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -14,45 +16,66 @@ import (
 // Queue is the API side of the jobs: it enqueues tasks for the workers.
 // It implements edustream.JobQueue and is safe for concurrent use.
 type Queue struct {
-	rdb redis.UniversalClient
 	enq *enqueuer
 }
 
 var _ edustream.JobQueue = (*Queue)(nil)
 
-// NewQueue returns a Queue on the Redis that redisOpt describes. It does not
-// connect yet; the first enqueue does. It panics if redisOpt is not one of
-// asynq's own RedisConnOpt types, as asynq.NewClient does.
-func NewQueue(redisOpt asynq.RedisConnOpt) *Queue {
-	rdb := redisClient(redisOpt)
-	return &Queue{rdb: rdb, enq: newEnqueuer(rdb)}
+// NewQueue returns a Queue on rdb, the process's one Redis client, which it
+// shares and does not close.
+func NewQueue(rdb redis.UniversalClient) *Queue {
+	return &Queue{enq: newEnqueuer(rdb)}
 }
 
 // EnqueueCoursePurge schedules the purge of the hidden course courseID. A
 // purge that is already queued is not an error. EINVALID if the id is not
 // positive.
 func (q *Queue) EnqueueCoursePurge(ctx context.Context, courseID int64) error {
-	_, err := q.enq.coursePurge(ctx, courseID)
+	_, err := enqueue(ctx, q.enq, coursePurge, CoursePurgePayload{CourseID: courseID})
 	return err
 }
 
-// Close closes the Redis connection.
-func (q *Queue) Close() error {
-	return q.rdb.Close()
-}
-
-// redisClient turns asynq's connection option into the go-redis client that
-// asynq would build itself, so that the client, the inspector and the server
-// of one process share one connection pool.
-func redisClient(opt asynq.RedisConnOpt) redis.UniversalClient {
-	c, ok := opt.MakeRedisClient().(redis.UniversalClient)
+// EnqueueVideoStage schedules the chain's step stage for the video.
+func (q *Queue) EnqueueVideoStage(ctx context.Context, videoID int64, stage edustream.VideoStage) error {
+	tt, ok := stageTasks[stage]
 	if !ok {
-		panic(fmt.Sprintf("jobs: unsupported asynq.RedisConnOpt type %T", opt))
+		return edustream.Errorf(edustream.EINVALID, "stage %s has no task", stage)
 	}
-	return c
+	_, err := enqueue(ctx, q.enq, tt, VideoPayload{VideoID: videoID})
+	return err
 }
 
-// enqueuer is the one enqueue path of the API and the reconciler.
+// maxQueueScan bounds how far VideoQueuePosition looks: past it, the exact
+// number matters to no one.
+const maxQueueScan = 1000
+
+// VideoQueuePosition returns how many tasks wait ahead of the video's task
+// in the video queue. It reads the pending list in the order asynq takes
+// from it, a page at a time.
+func (q *Queue) VideoQueuePosition(ctx context.Context, videoID int64) (int, bool, error) {
+	suffix := ":" + strconv.FormatInt(videoID, 10)
+	const pageSize = 100
+	for page := 1; (page-1)*pageSize < maxQueueScan; page++ {
+		tasks, err := q.enq.inspector.ListPendingTasks(QueueVideo, asynq.PageSize(pageSize), asynq.Page(page))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("list the video queue: %w", err)
+		}
+		for i, t := range tasks {
+			if strings.HasPrefix(t.ID, "video:") && strings.HasSuffix(t.ID, suffix) {
+				return (page-1)*pageSize + i, true, nil
+			}
+		}
+		if len(tasks) < pageSize {
+			break
+		}
+	}
+	return 0, false, nil
+}
+
+// enqueuer is the one enqueue path of the API and the reconcilers.
 type enqueuer struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
@@ -65,28 +88,22 @@ func newEnqueuer(rdb redis.UniversalClient) *enqueuer {
 	}
 }
 
-// coursePurge enqueues the purge of courseID and reports whether it queued a
-// new task (false: one was already there).
-func (e *enqueuer) coursePurge(ctx context.Context, courseID int64) (queued bool, err error) {
-	task, err := NewCoursePurgeTask(courseID)
-	if err != nil {
-		return false, err
-	}
-	return e.enqueue(ctx, task, CoursePurgeTaskID(courseID))
-}
-
-// enqueue enqueues task, whose TaskID option is id, and reports whether it
-// queued a new task.
+// enqueue enqueues the task of tt for p and reports whether it queued a new
+// task (false: one was already there).
 //
 // A conflicting id usually means the same work is already waiting or running,
 // which is what the caller wants. The exception is an archived task: asynq
 // keeps those (up to 90 days) under the same id after retries ran out or a
-// handler returned SkipRetry, and would refuse every new enqueue, so a purge
-// that failed once could never be retried by the reconciler. The caller only
-// enqueues work the database still wants done, so an archived task with the
-// id is stale: it is deleted and the task enqueued afresh, with a fresh retry
-// budget.
-func (e *enqueuer) enqueue(ctx context.Context, task *asynq.Task, id string) (bool, error) {
+// handler returned SkipRetry, and would refuse every new enqueue, so work
+// that failed once could never be retried. The caller only enqueues work the
+// database still wants done, so an archived task with the id is stale: it is
+// deleted and the task enqueued afresh, with a fresh retry budget.
+func enqueue[P any](ctx context.Context, e *enqueuer, tt taskType[P], p P) (bool, error) {
+	task, err := tt.newTask(p)
+	if err != nil {
+		return false, err
+	}
+	id := tt.id(p)
 	for attempt := 0; ; attempt++ {
 		_, err := e.client.EnqueueContext(ctx, task)
 		switch {
@@ -100,7 +117,7 @@ func (e *enqueuer) enqueue(ctx context.Context, task *asynq.Task, id string) (bo
 			// Someone else enqueued it between our delete and our retry.
 			return false, nil
 		}
-		info, err := e.inspector.GetTaskInfo(queueDefault, id)
+		info, err := e.inspector.GetTaskInfo(tt.queue, id)
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 			// It finished between the two calls; the work may have started
@@ -111,7 +128,7 @@ func (e *enqueuer) enqueue(ctx context.Context, task *asynq.Task, id string) (bo
 		case info.State != asynq.TaskStateArchived:
 			return false, nil
 		}
-		if err := e.inspector.DeleteTask(queueDefault, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		if err := e.inspector.DeleteTask(tt.queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 			return false, fmt.Errorf("delete archived task %s: %w", id, err)
 		}
 	}

@@ -52,20 +52,20 @@ func TestQueueEnqueuesCoursePurgeWithItsOptions(t *testing.T) {
 	if err := q.EnqueueCoursePurge(context.Background(), 7); err != nil {
 		t.Fatal(err)
 	}
-	info, err := newInspector(t, opt).GetTaskInfo(queueDefault, "course:purge:7")
+	info, err := newInspector(t, opt).GetTaskInfo(QueueDefault, "course:purge:7")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Type != TypeCoursePurge || info.Queue != queueDefault || info.State != asynq.TaskStatePending {
-		t.Errorf("task = type %q queue %q state %v, want %q %q pending", info.Type, info.Queue, info.State, TypeCoursePurge, queueDefault)
+	if info.Type != TypeCoursePurge || info.Queue != QueueDefault || info.State != asynq.TaskStatePending {
+		t.Errorf("task = type %q queue %q state %v, want %q %q pending", info.Type, info.Queue, info.State, TypeCoursePurge, QueueDefault)
 	}
-	if info.MaxRetry != coursePurgeMaxRetry {
-		t.Errorf("MaxRetry = %d, want %d", info.MaxRetry, coursePurgeMaxRetry)
+	if info.MaxRetry != coursePurge.maxRetry {
+		t.Errorf("MaxRetry = %d, want %d", info.MaxRetry, coursePurge.maxRetry)
 	}
 	// asynq stores whole seconds; a fractional timeout would come back
 	// different (or as none at all).
-	if info.Timeout != coursePurgeTimeout {
-		t.Errorf("Timeout = %v, want %v", info.Timeout, coursePurgeTimeout)
+	if info.Timeout != coursePurge.timeout {
+		t.Errorf("Timeout = %v, want %v", info.Timeout, coursePurge.timeout)
 	}
 	if string(info.Payload) != `{"course_id":7}` {
 		t.Errorf("payload = %s", info.Payload)
@@ -108,17 +108,17 @@ func TestEnqueueReplacesArchivedTask(t *testing.T) {
 	if err := q.EnqueueCoursePurge(ctx, 5); err != nil {
 		t.Fatal(err)
 	}
-	if err := ins.ArchiveTask(queueDefault, "course:purge:5"); err != nil {
+	if err := ins.ArchiveTask(QueueDefault, "course:purge:5"); err != nil {
 		t.Fatal(err)
 	}
-	queued, err := q.enq.coursePurge(ctx, 5)
+	queued, err := enqueue(ctx, q.enq, coursePurge, CoursePurgePayload{CourseID: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !queued {
-		t.Error("coursePurge over an archived task reported it as already queued")
+		t.Error("enqueue over an archived task reported it as already queued")
 	}
-	info, err := ins.GetTaskInfo(queueDefault, "course:purge:5")
+	info, err := ins.GetTaskInfo(QueueDefault, "course:purge:5")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,9 @@ func TestEnqueueReplacesArchivedTask(t *testing.T) {
 		t.Errorf("state = %v, want pending", info.State)
 	}
 	// A pending task is left alone.
-	queued, err = q.enq.coursePurge(ctx, 5)
+	queued, err = enqueue(ctx, q.enq, coursePurge, CoursePurgePayload{CourseID: 5})
 	if err != nil || queued {
-		t.Errorf("second coursePurge = %v, %v; want false, nil", queued, err)
+		t.Errorf("second enqueue = %v, %v; want false, nil", queued, err)
 	}
 }
 

@@ -11,34 +11,53 @@ import (
 )
 
 // reconcileRoundTimeout bounds one round, so a hung database query cannot
-// stop the reconciler for good; the next tick tries again.
+// stop the reconcilers for good; the next tick tries again.
 const reconcileRoundTimeout = 2 * time.Minute
 
-// reconciler re-enqueues from the database the work that Redis should hold.
+// A reconciler re-enqueues from the database the work that Redis should hold.
 //
-// Why it exists: the database is the truth and Redis is transport. Redis may
+// Why they exist: the database is the truth and Redis is transport. Redis may
 // restart empty (in dev it is an in-memory miniredis that every restart
-// loses), the API may hide a course and then fail to reach Redis, and asynq
-// archives a task whose retries ran out. In each case a course stays hidden
-// but is never purged. The reconciler closes that gap without any bookkeeping
-// of its own: it asks the database what is unfinished and enqueues all of it,
-// and the deterministic task ids collapse what is already queued. Every
-// worker runs one; that costs one indexed query per interval per worker and
-// needs no leader election.
+// loses), the API may write a row and then fail to reach Redis, and asynq
+// archives a task whose retries ran out. Each task family adds a reconciler
+// that asks the database what is unfinished and enqueues all of it; the
+// deterministic task ids collapse what is already queued. Every worker runs
+// them; that costs a few indexed queries per interval per worker and needs no
+// leader election.
 type reconciler struct {
-	courses  edustream.CourseService
-	enq      *enqueuer
-	logger   *slog.Logger
-	interval time.Duration
+	name string
+	// reconcile enqueues what is missing and returns how many tasks it
+	// queued that were not queued yet. It stops at the first enqueue error:
+	// Redis being down fails them all, and one line says so better than a
+	// thousand.
+	reconcile func(ctx context.Context) (queued int, err error)
 }
 
-// run reconciles at once, then every interval until ctx is done. Failures
-// are logged, not returned: the next round is the retry.
-func (r *reconciler) run(ctx context.Context) {
+// reconcilers is the list every task family adds to.
+func (w *Worker) reconcilers() []reconciler {
+	return []reconciler{
+		{"course purges", w.reconcileCoursePurges},
+		{"video chains", w.reconcileVideoChains},
+		{"expired uploads", w.reconcileExpiredUploads},
+		{"replaced videos", w.reconcileReplacedVideos},
+	}
+}
+
+// reconcilerLoop runs the reconcilers at once, then every interval until ctx
+// is done. Failures are logged, not returned: the next round is the retry.
+type reconcilerLoop struct {
+	reconcilers []reconciler
+	logger      *slog.Logger
+	interval    time.Duration
+}
+
+func (r *reconcilerLoop) run(ctx context.Context) {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
-		r.round(ctx)
+		for _, rec := range r.reconcilers {
+			r.round(ctx, rec)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -47,37 +66,108 @@ func (r *reconciler) run(ctx context.Context) {
 	}
 }
 
-func (r *reconciler) round(ctx context.Context) {
+func (r *reconcilerLoop) round(ctx context.Context, rec reconciler) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileRoundTimeout)
 	defer cancel()
-	queued, err := r.reconcile(ctx)
+	queued, err := rec.reconcile(ctx)
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		// Shutting down; not worth a warning.
 	case err != nil:
-		r.logger.LogAttrs(ctx, slog.LevelWarn, "reconcile failed", slog.Int("queued", queued), slog.String("error", err.Error()))
+		r.logger.LogAttrs(ctx, slog.LevelWarn, "reconcile failed", slog.String("reconciler", rec.name),
+			slog.Int("queued", queued), slog.String("error", err.Error()))
 	case queued > 0:
 		// Work the database wanted but Redis did not have: worth knowing.
-		r.logger.LogAttrs(ctx, slog.LevelInfo, "reconciler queued missing tasks", slog.Int("queued", queued))
+		r.logger.LogAttrs(ctx, slog.LevelInfo, "reconciler queued missing tasks", slog.String("reconciler", rec.name),
+			slog.Int("queued", queued))
 	}
 }
 
-// reconcile enqueues a purge for every hidden course and returns how many of
-// them were not queued yet. It stops at the first enqueue error: Redis being
-// down fails them all, and one line says so better than a thousand.
-func (r *reconciler) reconcile(ctx context.Context) (queued int, err error) {
-	ids, err := r.courses.FindHiddenCourseIDs(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("find hidden courses: %w", err)
-	}
-	for i, id := range ids {
-		added, err := r.enq.coursePurge(ctx, id)
+// enqueueAll enqueues the task of tt for each payload and counts the new ones.
+func enqueueAll[P any](ctx context.Context, e *enqueuer, tt taskType[P], payloads []P) (queued int, err error) {
+	for i, p := range payloads {
+		added, err := enqueue(ctx, e, tt, p)
 		if err != nil {
-			return queued, fmt.Errorf("enqueue purge of course %d (%d of %d done): %w", id, i, len(ids), err)
+			return queued, fmt.Errorf("%s (%d of %d done): %w", tt.id(p), i, len(payloads), err)
 		}
 		if added {
 			queued++
 		}
 	}
 	return queued, nil
+}
+
+// reconcileCoursePurges enqueues a purge for every hidden course.
+func (w *Worker) reconcileCoursePurges(ctx context.Context) (int, error) {
+	ids, err := w.deps.Courses.FindHiddenCourseIDs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("find hidden courses: %w", err)
+	}
+	payloads := make([]CoursePurgePayload, len(ids))
+	for i, id := range ids {
+		payloads[i] = CoursePurgePayload{CourseID: id}
+	}
+	return enqueueAll(ctx, w.enq, coursePurge, payloads)
+}
+
+// reconcileVideoChains enqueues the current step of every video the chain
+// still owes work and that has not moved for StuckAfter. A step that runs
+// keeps touching its video, so only lost tasks (and tasks waiting behind a
+// long queue, which collapse into themselves) are found.
+func (w *Worker) reconcileVideoChains(ctx context.Context) (int, error) {
+	if w.deps.Videos == nil {
+		return 0, nil
+	}
+	videos, err := w.deps.Videos.FindUnfinishedVideos(ctx, w.deps.Now().Add(-w.cfg.StuckAfter))
+	if err != nil {
+		return 0, fmt.Errorf("find unfinished videos: %w", err)
+	}
+	queued := 0
+	for _, v := range videos {
+		tt, ok := stageTasks[v.Stage]
+		if !ok {
+			continue
+		}
+		added, err := enqueue(ctx, w.enq, tt, VideoPayload{VideoID: v.ID})
+		if err != nil {
+			return queued, fmt.Errorf("video %d at %s: %w", v.ID, v.Stage, err)
+		}
+		if added {
+			queued++
+		}
+	}
+	return queued, nil
+}
+
+// reconcileExpiredUploads enqueues the abort of every upload whose time ran
+// out, so storage does not fill with orphaned parts.
+func (w *Worker) reconcileExpiredUploads(ctx context.Context) (int, error) {
+	if w.deps.Videos == nil {
+		return 0, nil
+	}
+	videos, err := w.deps.Videos.FindExpiredUploads(ctx, w.deps.Now())
+	if err != nil {
+		return 0, fmt.Errorf("find expired uploads: %w", err)
+	}
+	return enqueueAll(ctx, w.enq, uploadExpire, videoPayloads(videos))
+}
+
+// reconcileReplacedVideos enqueues the cleanup of every replaced video.
+func (w *Worker) reconcileReplacedVideos(ctx context.Context) (int, error) {
+	if w.deps.Videos == nil {
+		return 0, nil
+	}
+	videos, err := w.deps.Videos.FindReplacedVideos(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("find replaced videos: %w", err)
+	}
+	return enqueueAll(ctx, w.enq, videoCleanup, videoPayloads(videos))
+}
+
+func videoPayloads(videos []*edustream.Video) []VideoPayload {
+	out := make([]VideoPayload, len(videos))
+	for i, v := range videos {
+		out[i] = VideoPayload{VideoID: v.ID}
+	}
+	return out
 }

@@ -13,11 +13,12 @@ import (
 	"github.com/edustream/edustream/internal/testenv"
 )
 
-func newTestReconciler(t *testing.T, opt asynq.RedisConnOpt, courses *fakeCourses) *reconciler {
+// newTestReconciler returns the course purge reconciler of a worker on the
+// Redis of opt.
+func newTestReconciler(t *testing.T, opt asynq.RedisConnOpt, courses *fakeCourses) reconciler {
 	t.Helper()
-	logger, _ := newTestLogger()
-	q := newTestQueue(t, opt)
-	return &reconciler{courses: courses, enq: q.enq, logger: logger, interval: time.Minute}
+	cfg, _ := testConfig(t)
+	return cfg.worker(t, opt, courses).reconcilers()[0]
 }
 
 func TestReconcileEnqueuesHiddenCourses(t *testing.T) {
@@ -51,8 +52,8 @@ func TestReconcileReportsDatabaseErrors(t *testing.T) {
 func TestReconcileReportsRedisErrors(t *testing.T) {
 	r := newTestReconciler(t, unreachableRedis(t), &fakeCourses{hidden: []int64{1, 2}})
 	queued, err := r.reconcile(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "course 1") || queued != 0 {
-		t.Fatalf("reconcile = %d, %v; want 0 and an error about course 1", queued, err)
+	if err == nil || !strings.Contains(err.Error(), "course:purge:1") || queued != 0 {
+		t.Fatalf("reconcile = %d, %v; want 0 and an error about course:purge:1", queued, err)
 	}
 }
 
@@ -63,7 +64,7 @@ func TestWorkerReconcilesAtStartAndPeriodically(t *testing.T) {
 	cfg, logs := testConfig(t)
 	cfg.ReconcileInterval = 50 * time.Millisecond
 	courses := &fakeCourses{hidden: []int64{8}}
-	runWorker(t, NewWorker(opt, cfg, courses))
+	runWorker(t, cfg.worker(t, opt, courses))
 
 	testenv.Eventually(t, "the purge of course 8", func() bool { return slices.Contains(courses.purges(), 8) })
 	if lines := logs.Records(t, "reconciler queued missing tasks"); len(lines) == 0 || lines[0]["component"] != "reconciler" {

@@ -11,22 +11,23 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/jobs"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // These tests run the jobs against the real storage on SQLite and a real
 // Redis (miniredis unless EDUSTREAM_TEST_REDIS_URL is set).
 
 type bundle struct {
-	redis       asynq.RedisConnOpt
-	courses     *storage.CourseService
-	lectures    *storage.LectureService
-	enrollments *storage.EnrollmentService
-	users       *storage.UserService
+	rdb         *redis.Client
+	courses     *sqldb.CourseService
+	lectures    *sqldb.LectureService
+	enrollments *sqldb.EnrollmentService
+	users       *sqldb.UserService
 	// raw reads the tables directly, to see rows the services hide.
 	raw *sql.DB
 }
@@ -35,7 +36,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "edustream.db")
-	db, err := storage.OpenSQLite(ctx, path)
+	db, err := sqldb.OpenSQLite(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,16 +49,18 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	opt, err := asynq.ParseRedisURI(testenv.RedisURL(t))
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
 	return &bundle{
-		redis:       opt,
-		courses:     storage.NewCourseService(db, nil),
-		lectures:    storage.NewLectureService(db, nil),
-		enrollments: storage.NewEnrollmentService(db, nil),
-		users:       storage.NewUserService(db),
+		rdb:         rdb,
+		courses:     sqldb.NewCourseService(db, nil),
+		lectures:    sqldb.NewLectureService(db, nil),
+		enrollments: sqldb.NewEnrollmentService(db, nil),
+		users:       sqldb.NewUserService(db),
 		raw:         raw,
 	}
 }
@@ -111,13 +114,11 @@ func (b *bundle) rows(t *testing.T, courseID int64) int {
 // runWorker runs a worker until the test ends.
 func (b *bundle) runWorker(t *testing.T, cfg jobs.WorkerConfig) {
 	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	cfg.PollInterval = 20 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- jobs.NewWorker(b.redis, cfg, b.courses).Run(ctx) }()
+	deps := jobs.Deps{Courses: b.courses, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go func() { done <- jobs.NewWorker(b.rdb, cfg, deps).Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -140,8 +141,7 @@ func TestPurgeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	q := jobs.NewQueue(b.redis)
-	defer q.Close()
+	q := jobs.NewQueue(b.rdb)
 	if err := q.EnqueueCoursePurge(ctx, hidden); err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +158,7 @@ func TestPurgeEndToEnd(t *testing.T) {
 		t.Errorf("FindHiddenCourseIDs = %v, %v; want no %d", ids, err, hidden)
 	}
 
-	ins := asynq.NewInspector(b.redis)
-	defer ins.Close()
+	ins := asynq.NewInspectorFromRedisClient(b.rdb)
 	testenv.Eventually(t, "the stray purge to be archived", func() bool {
 		info, err := ins.GetTaskInfo("default", jobs.CoursePurgeTaskID(visible))
 		return err == nil && info.State == asynq.TaskStateArchived

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -14,27 +15,38 @@ import (
 	"github.com/edustream/edustream/internal/testenv"
 )
 
+// workerSetup is what a test tunes before it builds a worker.
+type workerSetup struct {
+	WorkerConfig
+	logger *slog.Logger
+}
+
 // testConfig is a worker that notices new tasks quickly and, unless a test
 // turns it on, has no reconciler.
-func testConfig(t *testing.T) (WorkerConfig, *testenv.LogBuffer) {
+func testConfig(t *testing.T) (workerSetup, *testenv.LogBuffer) {
 	logger, logs := newTestLogger()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("worker log:\n%s", logs)
 		}
 	})
-	return WorkerConfig{
-		Concurrency:       2,
-		Logger:            logger,
+	return workerSetup{WorkerConfig: WorkerConfig{
+		Concurrency:       map[string]int{QueueDefault: 2, QueueVideo: 1},
 		PollInterval:      20 * time.Millisecond,
 		ShutdownTimeout:   time.Second,
 		ReconcileInterval: -1,
-	}, logs
+	}, logger: logger}, logs
+}
+
+// worker returns a worker on the Redis of opt with the courses service.
+func (s workerSetup) worker(t *testing.T, opt asynq.RedisConnOpt, courses edustream.CourseService) *Worker {
+	t.Helper()
+	return NewWorker(clientOf(t, opt), s.WorkerConfig, Deps{Courses: courses, Logger: s.logger})
 }
 
 func TestWorkerRunFailsWithoutRedis(t *testing.T) {
 	cfg, _ := testConfig(t)
-	w := NewWorker(unreachableRedis(t), cfg, &fakeCourses{})
+	w := cfg.worker(t, unreachableRedis(t), &fakeCourses{})
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
 	defer cancel()
 	err := w.Run(ctx)
@@ -50,7 +62,7 @@ func TestWorkerPurgesEnqueuedCourse(t *testing.T) {
 	opt := redisOpt(t)
 	cfg, logs := testConfig(t)
 	courses := &fakeCourses{hidden: []int64{3}}
-	run := runWorker(t, NewWorker(opt, cfg, courses))
+	run := runWorker(t, cfg.worker(t, opt, courses))
 
 	if err := newTestQueue(t, opt).EnqueueCoursePurge(context.Background(), 3); err != nil {
 		t.Fatal(err)
@@ -60,7 +72,7 @@ func TestWorkerPurgesEnqueuedCourse(t *testing.T) {
 		t.Fatalf("Run = %v, want nil after cancel", err)
 	}
 	done := logs.Records(t, "task done")
-	if len(done) != 1 || done[0]["task_id"] != "course:purge:3" || done[0]["task_type"] != TypeCoursePurge || done[0]["queue"] != queueDefault {
+	if len(done) != 1 || done[0]["task_id"] != "course:purge:3" || done[0]["task_type"] != TypeCoursePurge || done[0]["queue"] != QueueDefault {
 		t.Errorf("task done lines = %v, want one for course:purge:3", done)
 	}
 }
@@ -71,7 +83,7 @@ func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
 	opt := redisOpt(t)
 	cfg, logs := testConfig(t)
 	courses := &fakeCourses{purgeErr: map[int64]error{4: edustream.Errorf(edustream.ECONFLICT, "course 4 is visible")}}
-	runWorker(t, NewWorker(opt, cfg, courses))
+	runWorker(t, cfg.worker(t, opt, courses))
 
 	if err := newTestQueue(t, opt).EnqueueCoursePurge(context.Background(), 4); err != nil {
 		t.Fatal(err)
@@ -80,7 +92,7 @@ func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
 	var info *asynq.TaskInfo
 	testenv.Eventually(t, "course:purge:4 to be archived", func() bool {
 		var err error
-		info, err = ins.GetTaskInfo(queueDefault, "course:purge:4")
+		info, err = ins.GetTaskInfo(QueueDefault, "course:purge:4")
 		return err == nil && info.State == asynq.TaskStateArchived
 	})
 	if info.Retried != 0 || !strings.Contains(info.LastErr, "visible") {
@@ -105,7 +117,7 @@ func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
 func TestWorkerRecoversPanics(t *testing.T) {
 	opt := redisOpt(t)
 	cfg, logs := testConfig(t)
-	w := NewWorker(opt, cfg, &fakeCourses{})
+	w := cfg.worker(t, opt, &fakeCourses{})
 	w.mux.HandleFunc("test:panic", panickingHandler)
 	ran := make(chan struct{})
 	w.mux.HandleFunc("test:after", func(context.Context, *asynq.Task) error {
@@ -121,7 +133,7 @@ func TestWorkerRecoversPanics(t *testing.T) {
 	}
 	ins := newInspector(t, opt)
 	testenv.Eventually(t, "the panicking task to be archived", func() bool {
-		info, err := ins.GetTaskInfo(queueDefault, "p1")
+		info, err := ins.GetTaskInfo(QueueDefault, "p1")
 		return err == nil && info.State == asynq.TaskStateArchived
 	})
 
@@ -151,7 +163,7 @@ func TestWorkerShutdownLetsRunningTasksFinish(t *testing.T) {
 	opt := redisOpt(t)
 	cfg, _ := testConfig(t)
 	cfg.ShutdownTimeout = testenv.WaitLimit
-	w := NewWorker(opt, cfg, &fakeCourses{})
+	w := cfg.worker(t, opt, &fakeCourses{})
 	started, release := make(chan struct{}), make(chan struct{})
 	result := make(chan error, 1)
 	w.mux.HandleFunc("test:slow", func(ctx context.Context, _ *asynq.Task) error {
@@ -183,7 +195,7 @@ func TestWorkerShutdownLetsRunningTasksFinish(t *testing.T) {
 	if err := <-result; err != nil {
 		t.Errorf("the running task saw %v during a graceful shutdown", err)
 	}
-	if _, err := newInspector(t, opt).GetTaskInfo(queueDefault, "slow"); !errors.Is(err, asynq.ErrTaskNotFound) {
+	if _, err := newInspector(t, opt).GetTaskInfo(QueueDefault, "slow"); !errors.Is(err, asynq.ErrTaskNotFound) {
 		t.Errorf("GetTaskInfo after completion = %v, want ErrTaskNotFound", err)
 	}
 }
@@ -194,7 +206,7 @@ func TestWorkerShutdownRequeuesUnfinishedTasks(t *testing.T) {
 	opt := redisOpt(t)
 	cfg, _ := testConfig(t)
 	cfg.ShutdownTimeout = time.Second
-	w := NewWorker(opt, cfg, &fakeCourses{})
+	w := cfg.worker(t, opt, &fakeCourses{})
 	started := make(chan struct{})
 	w.mux.HandleFunc("test:stuck", func(ctx context.Context, _ *asynq.Task) error {
 		close(started)
@@ -212,7 +224,7 @@ func TestWorkerShutdownRequeuesUnfinishedTasks(t *testing.T) {
 	if err := run.stop(); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	info, err := newInspector(t, opt).GetTaskInfo(queueDefault, "stuck")
+	info, err := newInspector(t, opt).GetTaskInfo(QueueDefault, "stuck")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +236,7 @@ func TestWorkerShutdownRequeuesUnfinishedTasks(t *testing.T) {
 func TestWorkerRunsOnce(t *testing.T) {
 	opt := redisOpt(t)
 	cfg, _ := testConfig(t)
-	w := NewWorker(opt, cfg, &fakeCourses{})
+	w := cfg.worker(t, opt, &fakeCourses{})
 	ran := make(chan struct{})
 	w.mux.HandleFunc("test:noop", func(context.Context, *asynq.Task) error {
 		close(ran)

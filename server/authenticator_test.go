@@ -10,14 +10,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/edustream/edustream"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // newUsers returns the real user store on a fresh SQLite database and a
 // counter of the upserts it runs.
 func newUsers(t *testing.T) (edustream.UserService, *atomic.Int64) {
 	t.Helper()
-	db, err := storage.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "edustream.db"))
+	db, err := sqldb.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "edustream.db"))
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -31,7 +31,7 @@ func newUsers(t *testing.T) (edustream.UserService, *atomic.Int64) {
 			upserts.Add(1)
 		}
 	})
-	return storage.NewUserService(db), &upserts
+	return sqldb.NewUserService(db), &upserts
 }
 
 func TestAuthenticator(t *testing.T) {

@@ -272,18 +272,14 @@ func corsRequestAllowed(r *http.Request) bool {
 	return true
 }
 
-// errorCodes maps domain error codes to HTTP statuses and to the GraphQL
-// extensions.code the clients switch on. It is the HTTP edge's one mapping.
-var errorCodes = map[string]struct {
-	status int
-	code   string
-}{
-	edustream.EUNAUTHENTICATED: {http.StatusUnauthorized, "UNAUTHENTICATED"},
-	edustream.EFORBIDDEN:       {http.StatusForbidden, "FORBIDDEN"},
-	edustream.ENOTFOUND:        {http.StatusNotFound, "NOT_FOUND"},
-	edustream.EINVALID:         {http.StatusBadRequest, "BAD_USER_INPUT"},
-	edustream.ECONFLICT:        {http.StatusConflict, "CONFLICT"},
-	edustream.EINTERNAL:        {http.StatusInternalServerError, "INTERNAL"},
+// errorStatus maps domain error codes to HTTP statuses: the HTTP edge's one
+// mapping. The code clients read comes from edustream.PublicCode.
+var errorStatus = map[string]int{
+	edustream.EUNAUTHENTICATED: http.StatusUnauthorized,
+	edustream.EFORBIDDEN:       http.StatusForbidden,
+	edustream.ENOTFOUND:        http.StatusNotFound,
+	edustream.EINVALID:         http.StatusBadRequest,
+	edustream.ECONFLICT:        http.StatusConflict,
 }
 
 // writeError writes err as a GraphQL-shaped JSON error, so a client parses
@@ -291,18 +287,16 @@ var errorCodes = map[string]struct {
 // are logged with their detail and shown as "internal error".
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := edustream.ErrorCode(err)
-	m, ok := errorCodes[code]
+	status, ok := errorStatus[code]
 	if !ok {
-		m = errorCodes[edustream.EINTERNAL]
-	}
-	if m.status == http.StatusInternalServerError {
+		status = http.StatusInternalServerError
 		edustream.Logger(r.Context()).ErrorContext(r.Context(), "http error", "error", err)
 	}
-	if m.status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized {
 		// RFC 6750 §3.
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
-	writeJSON(w, m.status, errorBody(m.code, edustream.ErrorMessage(err)))
+	writeJSON(w, status, errorBody(edustream.PublicCode(code), edustream.ErrorMessage(err)))
 }
 
 // graphQLErrors is the body of a GraphQL response that has only errors.

@@ -1,6 +1,7 @@
 // Package server is EduStream's HTTP edge: it mounts the GraphQL handler at
 // /query behind bearer-token authentication, serves the offline GraphiQL
-// playground, answers the load balancer's /healthz and /readyz, and wraps
+// playground, the signed HLS playlists (/play/) and the local blob store
+// (/blobs/), answers the load balancer's /healthz and /readyz, and wraps
 // everything in request ids, access logs, panic recovery and CORS for the SPA
 // origins.
 //
@@ -48,6 +49,11 @@ type Config struct {
 	CORSOrigins []string
 	// Checks are run by /readyz.
 	Checks []Check
+	// Playback serves the signed HLS playlists at /play/ (nil: not mounted).
+	Playback http.Handler
+	// Blobs serves the local blob store's signed URLs at /blobs/ (nil: not
+	// mounted; the S3 store's URLs point at S3).
+	Blobs http.Handler
 }
 
 // Check is one dependency /readyz probes, such as the database or Redis.
@@ -75,7 +81,18 @@ func New(cfg Config) http.Handler {
 		mux.HandleFunc("GET /{$}", playgroundIndex)
 		mux.Handle("GET /playground/", http.StripPrefix("/playground/", playgroundAssets()))
 	}
-	return observe(logger, cors(cfg.CORSOrigins, mux))
+	// Signed URLs carry their own authority and answer CORS for any origin
+	// themselves (a browser PUTs upload parts and fetches playlists from the
+	// SPA's origin), so they sit outside the API's CORS policy.
+	outer := http.NewServeMux()
+	outer.Handle("/", cors(cfg.CORSOrigins, mux))
+	if cfg.Playback != nil {
+		outer.Handle(playPrefix, cfg.Playback)
+	}
+	if cfg.Blobs != nil {
+		outer.Handle("/blobs/", cfg.Blobs)
+	}
+	return observe(logger, outer)
 }
 
 // healthz says the process is up and serving; it checks nothing else, so a

@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // openDatabase opens MySQL/MariaDB when EDUSTREAM_MYSQL_DSN is set and the
 // embedded SQLite file in the data dir otherwise. A configured server that
 // cannot be reached is an error, never a reason to fall back.
-func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*storage.DB, error) {
+func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*sqldb.DB, error) {
 	if cfg.MySQLDSN != "" {
-		db, err := storage.OpenMySQL(ctx, cfg.MySQLDSN, cfg.MySQLReplicaDSN)
+		db, err := sqldb.OpenMySQL(ctx, cfg.MySQLDSN, cfg.MySQLReplicaDSN)
 		if err != nil {
 			return nil, fmt.Errorf("EDUSTREAM_MYSQL_DSN: %w", err)
 		}
@@ -26,7 +27,7 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*storage.D
 		return db, nil
 	}
 	path := filepath.Join(cfg.DataDir, "edustream.db")
-	db, err := storage.OpenSQLite(ctx, path)
+	db, err := sqldb.OpenSQLite(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("embedded database %s: %w", path, err)
 	}
@@ -34,20 +35,19 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*storage.D
 	return db, nil
 }
 
-// queueBackend is the Redis the queue and the write marks use, with how to
-// let it go.
-type queueBackend struct {
-	asynqOpt asynq.RedisConnOpt
-	client   *redis.Client
+// redisBackend is the process's one Redis client, shared by the queue, the
+// workers, the write marks and the events, with how to let it go.
+type redisBackend struct {
+	client   *goredis.Client
 	embedded bool
 	close    func()
 }
 
 // openRedis connects to EDUSTREAM_REDIS_URL, or starts an in-process
 // miniredis when it is unset. The embedded one keeps nothing across
-// restarts, which is fine: the database is the truth and the reconciler
-// re-enqueues what was pending.
-func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*queueBackend, error) {
+// restarts, which is fine: the database is the truth and the reconcilers
+// re-enqueue what was pending.
+func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*redisBackend, error) {
 	url := cfg.RedisURL
 	var mini *miniredis.Miniredis
 	if url == "" {
@@ -60,15 +60,18 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*queueBackend
 		url = "redis://" + mini.Addr()
 		log.Info("redis", "embedded", true, "addr", mini.Addr())
 	}
-	opts, err := redis.ParseURL(url)
+	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: %w", err)
 	}
-	asynqOpt, err := asynq.ParseRedisURI(url)
-	if err != nil {
-		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: %w", err)
-	}
-	client := redis.NewClient(opts)
+	// Maintenance notifications are a Redis Enterprise/Cloud feature; asking
+	// other servers for them only adds a failed handshake to each
+	// connection.
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// A worker's connection also carries asynq's blocking polls; the
+	// default pool (10 per CPU) is plenty, but dials should fail fast.
+	opts.DialTimeout = 5 * time.Second
+	client := goredis.NewClient(opts)
 	closeAll := func() {
 		client.Close()
 		if mini != nil {
@@ -82,5 +85,5 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*queueBackend
 	if mini == nil {
 		log.Info("redis", "embedded", false, "addr", opts.Addr, "db", opts.DB)
 	}
-	return &queueBackend{asynqOpt: asynqOpt, client: client, embedded: mini != nil, close: closeAll}, nil
+	return &redisBackend{client: client, embedded: mini != nil, close: closeAll}, nil
 }

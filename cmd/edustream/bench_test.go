@@ -22,7 +22,7 @@ import (
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/server"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // The benchmarks measure the whole HTTP handler (auth, GraphQL, loaders,
@@ -45,7 +45,7 @@ type benchEnv struct {
 func forEachEngine(b *testing.B, fn func(b *testing.B, env *benchEnv)) {
 	b.Run("sqlite", func(b *testing.B) {
 		path := filepath.Join(b.TempDir(), "bench.db")
-		db, err := storage.OpenSQLite(context.Background(), path)
+		db, err := sqldb.OpenSQLite(context.Background(), path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func forEachEngine(b *testing.B, fn func(b *testing.B, env *benchEnv)) {
 			b.Skip("EDUSTREAM_TEST_MYSQL_DSN not set")
 		}
 		dsn := testenv.MySQLDSN(b)
-		db, err := storage.OpenMySQL(context.Background(), dsn, "")
+		db, err := sqldb.OpenMySQL(context.Background(), dsn, "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -74,16 +74,16 @@ func forEachEngine(b *testing.B, fn func(b *testing.B, env *benchEnv)) {
 	})
 }
 
-func newBenchEnv(b *testing.B, db *storage.DB, raw *sql.DB) *benchEnv {
+func newBenchEnv(b *testing.B, db *sqldb.DB, raw *sql.DB) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
 	b.Cleanup(func() { raw.Close(); db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	users := storage.NewUserService(db)
-	courses := storage.NewCourseService(db, nil)
-	lectures := storage.NewLectureService(db, nil)
+	users := sqldb.NewUserService(db)
+	courses := sqldb.NewCourseService(db, nil)
+	lectures := sqldb.NewLectureService(db, nil)
 	env := &benchEnv{raw: raw}
 	publish := true
 	for i := range 20 {
@@ -112,7 +112,7 @@ func newBenchEnv(b *testing.B, db *storage.DB, raw *sql.DB) *benchEnv {
 		UserService:       users,
 		CourseService:     courses,
 		LectureService:    lectures,
-		EnrollmentService: storage.NewEnrollmentService(db, nil),
+		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		PublicCatalog:     true,
 	})
 	env.handler = server.New(server.Config{Logger: slog.New(slog.DiscardHandler), GraphQL: gql, Auth: auth})

@@ -6,6 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/graph"
+	"github.com/edustream/edustream/jobs"
+	"github.com/edustream/edustream/server"
 )
 
 // config is every setting of the binary. Each comes from an EDUSTREAM_
@@ -18,6 +23,26 @@ type config struct {
 	MySQLDSN        string
 	MySQLReplicaDSN string
 	RedisURL        string
+
+	// The blob store: S3 when S3Bucket is set, else files in DataDir.
+	S3Bucket         string
+	S3Endpoint       string
+	S3PublicEndpoint string
+	S3Region         string
+	S3PathStyle      bool
+	// URLSigningKey signs playback and local blob URLs; the same on every
+	// instance.
+	URLSigningKey string
+
+	// Transcoder is "ffmpeg" (the workers run it).
+	Transcoder       string
+	VideoConcurrency int
+	MaxUploadBytes   int64
+	MaxVideoDuration time.Duration
+	UploadTTL        time.Duration
+	PlaybackTTL      time.Duration
+	// WorkDir holds the workers' temporary files (empty: the system's).
+	WorkDir string
 
 	JWTSecret   string
 	JWKSURL     string
@@ -62,6 +87,13 @@ func defaultsFor(cmd string) config {
 		WorkerConcurrency:    10,
 		ReadYourWritesWindow: 10 * time.Second,
 		ShutdownTimeout:      20 * time.Second,
+		S3Region:             "us-east-1",
+		Transcoder:           "ffmpeg",
+		VideoConcurrency:     jobs.DefaultVideoConcurrency(),
+		MaxUploadBytes:       edustream.DefaultMaxUploadBytes,
+		MaxVideoDuration:     edustream.DefaultMaxVideoDuration,
+		UploadTTL:            graph.DefaultUploadTTL,
+		PlaybackTTL:          server.DefaultPlaybackTTL,
 		LogFormat:            "json",
 		LogLevel:             "info",
 	}
@@ -85,6 +117,9 @@ func (c *config) settings() []setting {
 	integer := func(p *int) func(*flag.FlagSet, string, string) {
 		return func(fs *flag.FlagSet, name, usage string) { fs.IntVar(p, name, *p, usage) }
 	}
+	integer64 := func(p *int64) func(*flag.FlagSet, string, string) {
+		return func(fs *flag.FlagSet, name, usage string) { fs.Int64Var(p, name, *p, usage) }
+	}
 	duration := func(p *time.Duration) func(*flag.FlagSet, string, string) {
 		return func(fs *flag.FlagSet, name, usage string) { fs.DurationVar(p, name, *p, usage) }
 	}
@@ -99,7 +134,20 @@ func (c *config) settings() []setting {
 		{"DATA_DIR", "directory of the embedded SQLite database and dev secrets", str(&c.DataDir)},
 		{"MYSQL_DSN", "MySQL/MariaDB primary DSN (unset: SQLite in DATA_DIR)", str(&c.MySQLDSN)},
 		{"MYSQL_REPLICA_DSN", "MySQL/MariaDB read replica DSN (optional)", str(&c.MySQLReplicaDSN)},
-		{"REDIS_URL", "Redis URL for the queue, e.g. redis://host:6379/0 (unset: in-process miniredis)", str(&c.RedisURL)},
+		{"REDIS_URL", "Redis URL for the queue and events, e.g. redis://host:6379/0 (unset: in-process miniredis)", str(&c.RedisURL)},
+		{"S3_BUCKET", "S3 bucket for videos (unset: files under DATA_DIR/blobs, served at /blobs/)", str(&c.S3Bucket)},
+		{"S3_ENDPOINT", "S3-compatible endpoint, e.g. http://seaweedfs:8333 (unset: AWS)", str(&c.S3Endpoint)},
+		{"S3_PUBLIC_ENDPOINT", "endpoint browsers reach S3 at, for presigned URLs (unset: S3_ENDPOINT)", str(&c.S3PublicEndpoint)},
+		{"S3_REGION", "S3 region", str(&c.S3Region)},
+		{"S3_PATH_STYLE", "address buckets by path (most S3-compatible servers)", boolean(&c.S3PathStyle)},
+		{"URL_SIGNING_KEY", "key of playback and blob URLs, 32+ bytes, the same on every instance (unset: derived from JWT_SECRET; dev: generated)", str(&c.URLSigningKey)},
+		{"TRANSCODER", "ffmpeg (run by the workers)", str(&c.Transcoder)},
+		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
+		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
+		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
+		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
+		{"PLAYBACK_TTL", "how long a playback URL plays", duration(&c.PlaybackTTL)},
+		{"WORK_DIR", "directory of the workers' temporary files (unset: the system's temp dir)", str(&c.WorkDir)},
 		{"JWT_SECRET", "HS256 secret for bearer tokens (dev: generated into DATA_DIR)", str(&c.JWTSecret)},
 		{"JWT_JWKS_URL", "JWKS URL for RS256/ES256 tokens, e.g. Cognito's (instead of JWT_SECRET)", str(&c.JWKSURL)},
 		{"JWT_ISSUER", "required token issuer (iss), if set", str(&c.JWTIssuer)},
@@ -110,7 +158,7 @@ func (c *config) settings() []setting {
 		{"PUBLIC_CATALOG", "let anonymous callers see the published catalog", boolean(&c.PublicCatalog)},
 		{"WORK", "serve: also run the workers in this process (dev: true)", boolean(&c.Work)},
 		{"MIGRATE", "serve: apply migrations at start", boolean(&c.Migrate)},
-		{"WORKER_CONCURRENCY", "tasks a worker process runs at once", integer(&c.WorkerConcurrency)},
+		{"WORKER_CONCURRENCY", "short tasks (not ffmpeg) a worker process runs at once", integer(&c.WorkerConcurrency)},
 		{"READ_YOUR_WRITES_WINDOW", "how long a user's reads go to the primary after they wrote", duration(&c.ReadYourWritesWindow)},
 		{"SHUTDOWN_TIMEOUT", "how long SIGTERM waits for requests and tasks to drain", duration(&c.ShutdownTimeout)},
 		{"LOG_FORMAT", "json or text (dev: text)", str(&c.LogFormat)},
@@ -158,6 +206,20 @@ func (c config) validate() error {
 		return errors.New("set EDUSTREAM_JWT_SECRET or EDUSTREAM_JWT_JWKS_URL, not both")
 	case c.WorkerConcurrency < 1:
 		return fmt.Errorf("EDUSTREAM_WORKER_CONCURRENCY must be at least 1, got %d", c.WorkerConcurrency)
+	case c.VideoConcurrency < 1:
+		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY must be at least 1, got %d", c.VideoConcurrency)
+	case c.Transcoder != "ffmpeg":
+		return fmt.Errorf("EDUSTREAM_TRANSCODER must be ffmpeg, got %q", c.Transcoder)
+	case c.MaxUploadBytes < 1:
+		return fmt.Errorf("EDUSTREAM_MAX_UPLOAD_BYTES must be positive, got %d", c.MaxUploadBytes)
+	case c.MaxVideoDuration <= 0 || c.UploadTTL <= 0 || c.PlaybackTTL <= 0:
+		return errors.New("EDUSTREAM_MAX_VIDEO_DURATION, EDUSTREAM_UPLOAD_TTL and EDUSTREAM_PLAYBACK_TTL must be positive")
+	case c.UploadTTL > 7*24*time.Hour:
+		return errors.New("EDUSTREAM_UPLOAD_TTL must be at most 7 days, the longest a presigned S3 URL lives")
+	case c.URLSigningKey != "" && len(c.URLSigningKey) < 32:
+		return errors.New("EDUSTREAM_URL_SIGNING_KEY must be at least 32 bytes")
+	case c.S3Bucket == "" && (c.S3Endpoint != "" || c.S3PublicEndpoint != ""):
+		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	}
 	return nil
 }

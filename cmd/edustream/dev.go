@@ -15,7 +15,7 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/server"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 const devSecretFile = "dev-jwt-secret"
@@ -51,7 +51,7 @@ func devSecret(dataDir string) ([]byte, error) {
 
 // seedDemo creates the demo users and, the first time only, a published demo
 // course with lectures, so the playground has something to show.
-func seedDemo(ctx context.Context, db *storage.DB, users edustream.UserService) error {
+func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) error {
 	var instructor *edustream.User
 	for _, c := range devUsers {
 		u, err := users.UpsertUser(ctx, c)
@@ -62,7 +62,7 @@ func seedDemo(ctx context.Context, db *storage.DB, users edustream.UserService) 
 			instructor = u
 		}
 	}
-	courses := storage.NewCourseService(db, nil)
+	courses := sqldb.NewCourseService(db, nil)
 	existing, _, err := courses.FindCourses(ctx, edustream.CourseFilter{MineOf: instructor.ID, DraftsOf: instructor.ID, Limit: 1})
 	if err != nil || len(existing) > 0 {
 		return err
@@ -75,7 +75,7 @@ func seedDemo(ctx context.Context, db *storage.DB, users edustream.UserService) 
 	if err := courses.CreateCourse(ctx, course); err != nil {
 		return err
 	}
-	lectures := storage.NewLectureService(db, nil)
+	lectures := sqldb.NewLectureService(db, nil)
 	for _, title := range []string{
 		"Pixels, frames and codecs",
 		"Containers: MP4, MPEG-TS and fMP4",

@@ -16,7 +16,7 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 const testSecret = "e2e-secret-that-is-at-least-32-bytes-long"
@@ -24,7 +24,7 @@ const testSecret = "e2e-secret-that-is-at-least-32-bytes-long"
 // backendEnv points a serve at the test's backends: MariaDB and Redis when
 // the EDUSTREAM_TEST_* variables name them (CI), SQLite in a temp dir and a
 // miniredis otherwise. openDB opens the same database for assertions.
-func backendEnv(t *testing.T) (env map[string]string, openDB func() *storage.DB) {
+func backendEnv(t *testing.T) (env map[string]string, openDB func() *sqldb.DB) {
 	t.Helper()
 	env = map[string]string{
 		"EDUSTREAM_HTTP_ADDR":  "127.0.0.1:0",
@@ -36,14 +36,14 @@ func backendEnv(t *testing.T) (env map[string]string, openDB func() *storage.DB)
 	if testenv.MySQLConfigured() {
 		env["EDUSTREAM_MYSQL_DSN"] = testenv.MySQLDSN(t)
 	}
-	openDB = func() *storage.DB {
+	openDB = func() *sqldb.DB {
 		ctx := context.Background()
-		var db *storage.DB
+		var db *sqldb.DB
 		var err error
 		if dsn := env["EDUSTREAM_MYSQL_DSN"]; dsn != "" {
-			db, err = storage.OpenMySQL(ctx, dsn, "")
+			db, err = sqldb.OpenMySQL(ctx, dsn, "")
 		} else {
-			db, err = storage.OpenSQLite(ctx, filepath.Join(env["EDUSTREAM_DATA_DIR"], "edustream.db"))
+			db, err = sqldb.OpenSQLite(ctx, filepath.Join(env["EDUSTREAM_DATA_DIR"], "edustream.db"))
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestJourney(t *testing.T) {
 	if r := in.graphql(t, sam, `query($c: ID!) { course(id: $c) { id } }`, map[string]any{"c": courseID}); r.code() != "NOT_FOUND" {
 		t.Errorf("deleted course: %s", r.Raw)
 	}
-	courses := storage.NewCourseService(openDB(), nil)
+	courses := sqldb.NewCourseService(openDB(), nil)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		hidden, err := courses.FindHiddenCourseIDs(context.Background())

@@ -16,7 +16,8 @@ import (
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
-	"github.com/edustream/edustream/storage"
+	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // runMigrate applies the migrations and exits.
@@ -48,15 +49,33 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer rds.close()
-	return newWorker(cfg, log, db, rds).Run(ctx)
+	events := redis.NewEvents(rds.client, log)
+	defer events.Close()
+	return newWorker(cfg, log, db, rds, events).Run(ctx)
 }
 
-func newWorker(cfg config, log *slog.Logger, db *storage.DB, rds *queueBackend) *jobs.Worker {
-	return jobs.NewWorker(rds.asynqOpt, jobs.WorkerConfig{
-		Concurrency:     cfg.WorkerConcurrency,
-		Logger:          log,
+func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService) *jobs.Worker {
+	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
+		Concurrency: map[string]int{
+			jobs.QueueDefault: cfg.WorkerConcurrency,
+			jobs.QueueVideo:   cfg.VideoConcurrency,
+		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
-	}, storage.NewCourseService(db, nil))
+	}, jobs.Deps{
+		Courses:  sqldb.NewCourseService(db, nil),
+		Lectures: sqldb.NewLectureService(db, nil),
+		Videos:   sqldb.NewVideoService(db, nil),
+		Events:   events,
+		Limits:   videoLimits(cfg),
+		Logger:   log,
+		WorkDir:  cfg.WorkDir,
+	})
+}
+
+func videoLimits(cfg config) edustream.VideoLimits {
+	lim := edustream.DefaultVideoLimits()
+	lim.MaxUploadBytes, lim.MaxDuration = cfg.MaxUploadBytes, cfg.MaxVideoDuration
+	return lim
 }
 
 // runServe runs the API, and the workers too for dev, -work, or an embedded
@@ -82,18 +101,19 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		log.Info("running the workers in-process: the embedded Redis is private to this process")
 		cfg.Work = true
 	}
+	events := redis.NewEvents(rds.client, log)
+	defer events.Close()
 
 	verifier, secret, err := newVerifier(ctx, cmd, cfg)
 	if err != nil {
 		return err
 	}
-	users := storage.NewUserService(db)
-	queue := jobs.NewQueue(rds.asynqOpt)
-	defer queue.Close()
+	users := sqldb.NewUserService(db)
+	queue := jobs.NewQueue(rds.client)
 
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
-		marks = storage.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
+		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
 	}
 	auth := server.NewAuthenticator(verifier, users)
 	gql := graph.NewHandler(graph.Config{
@@ -103,10 +123,14 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		WriteMarks:     marks,
 	}, &graph.Resolver{
 		UserService:       users,
-		CourseService:     storage.NewCourseService(db, nil),
-		LectureService:    storage.NewLectureService(db, nil),
-		EnrollmentService: storage.NewEnrollmentService(db, nil),
+		CourseService:     sqldb.NewCourseService(db, nil),
+		LectureService:    sqldb.NewLectureService(db, nil),
+		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          queue,
+		VideoService:      sqldb.NewVideoService(db, nil),
+		Events:            events,
+		VideoLimits:       videoLimits(cfg),
+		UploadTTL:         cfg.UploadTTL,
 		PublicCatalog:     cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
@@ -162,7 +186,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds)
+		worker := newWorker(cfg, log, db, rds, events)
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {

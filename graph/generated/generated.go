@@ -32,11 +32,14 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Course() CourseResolver
+	EncodingEvent() EncodingEventResolver
 	Enrollment() EnrollmentResolver
 	Lecture() LectureResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
+	Video() VideoResolver
 }
 
 type DirectiveRoot struct {
@@ -66,6 +69,18 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	EncodingEvent struct {
+		At            func(childComplexity int) int
+		ETASeconds    func(childComplexity int) int
+		LectureID     func(childComplexity int) int
+		Message       func(childComplexity int) int
+		Progress      func(childComplexity int) int
+		QueuePosition func(childComplexity int) int
+		Stage         func(childComplexity int) int
+		Status        func(childComplexity int) int
+		VideoID       func(childComplexity int) int
+	}
+
 	Enrollment struct {
 		Course    func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
@@ -76,21 +91,26 @@ type ComplexityRoot struct {
 		CreatedAt   func(childComplexity int) int
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
+		NextVideo   func(childComplexity int) int
 		Position    func(childComplexity int) int
 		Title       func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
+		Video       func(childComplexity int) int
 	}
 
 	Mutation struct {
-		CreateCourse  func(childComplexity int, input model.CreateCourseInput) int
-		CreateLecture func(childComplexity int, input model.CreateLectureInput) int
-		DeleteCourse  func(childComplexity int, id int64) int
-		DeleteLecture func(childComplexity int, id int64) int
-		Enroll        func(childComplexity int, courseID int64) int
-		MoveLecture   func(childComplexity int, id int64, position int) int
-		PublishCourse func(childComplexity int, id int64, published *bool) int
-		UpdateCourse  func(childComplexity int, id int64, input model.UpdateCourseInput) int
-		UpdateLecture func(childComplexity int, id int64, input model.UpdateLectureInput) int
+		CompleteVideoUpload func(childComplexity int, input model.CompleteVideoUploadInput) int
+		CreateCourse        func(childComplexity int, input model.CreateCourseInput) int
+		CreateLecture       func(childComplexity int, input model.CreateLectureInput) int
+		CreateVideoUpload   func(childComplexity int, input model.CreateVideoUploadInput) int
+		DeleteCourse        func(childComplexity int, id int64) int
+		DeleteLecture       func(childComplexity int, id int64) int
+		Enroll              func(childComplexity int, courseID int64) int
+		MoveLecture         func(childComplexity int, id int64, position int) int
+		PublishCourse       func(childComplexity int, id int64, published *bool) int
+		RetryVideo          func(childComplexity int, lectureID int64) int
+		UpdateCourse        func(childComplexity int, id int64, input model.UpdateCourseInput) int
+		UpdateLecture       func(childComplexity int, id int64, input model.UpdateLectureInput) int
 	}
 
 	PageInfo struct {
@@ -105,11 +125,54 @@ type ComplexityRoot struct {
 		Me      func(childComplexity int) int
 	}
 
+	Rendition struct {
+		Bitrate func(childComplexity int) int
+		Height  func(childComplexity int) int
+		Name    func(childComplexity int) int
+		Width   func(childComplexity int) int
+	}
+
+	Subscription struct {
+		EncodingProgress func(childComplexity int, lectureID int64) int
+	}
+
+	UploadPart struct {
+		PartNumber func(childComplexity int) int
+		URL        func(childComplexity int) int
+	}
+
 	User struct {
 		Email func(childComplexity int) int
 		ID    func(childComplexity int) int
 		Name  func(childComplexity int) int
 		Role  func(childComplexity int) int
+	}
+
+	Video struct {
+		CreatedAt       func(childComplexity int) int
+		DurationSeconds func(childComplexity int) int
+		Error           func(childComplexity int) int
+		FileName        func(childComplexity int) int
+		Height          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		PlaybackURL     func(childComplexity int) int
+		Progress        func(childComplexity int) int
+		Renditions      func(childComplexity int) int
+		SizeBytes       func(childComplexity int) int
+		Stage           func(childComplexity int) int
+		Status          func(childComplexity int) int
+		StoryboardURL   func(childComplexity int) int
+		ThumbnailURL    func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+		Width           func(childComplexity int) int
+	}
+
+	VideoUpload struct {
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		PartSize  func(childComplexity int) int
+		Parts     func(childComplexity int) int
+		Video     func(childComplexity int) int
 	}
 }
 
@@ -122,11 +185,16 @@ type CourseResolver interface {
 	Lectures(ctx context.Context, obj *edustream.Course) ([]*edustream.Lecture, error)
 	Enrolled(ctx context.Context, obj *edustream.Course) (bool, error)
 }
+type EncodingEventResolver interface {
+	VideoID(ctx context.Context, obj *edustream.EncodingEvent) (*int64, error)
+}
 type EnrollmentResolver interface {
 	Course(ctx context.Context, obj *edustream.Enrollment) (*edustream.Course, error)
 }
 type LectureResolver interface {
 	Course(ctx context.Context, obj *edustream.Lecture) (*edustream.Course, error)
+	Video(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
+	NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
 }
 type MutationResolver interface {
 	CreateCourse(ctx context.Context, input model.CreateCourseInput) (*edustream.Course, error)
@@ -138,6 +206,9 @@ type MutationResolver interface {
 	MoveLecture(ctx context.Context, id int64, position int) (*edustream.Lecture, error)
 	DeleteLecture(ctx context.Context, id int64) (int64, error)
 	Enroll(ctx context.Context, courseID int64) (*edustream.Enrollment, error)
+	CreateVideoUpload(ctx context.Context, input model.CreateVideoUploadInput) (*model.VideoUpload, error)
+	CompleteVideoUpload(ctx context.Context, input model.CompleteVideoUploadInput) (*edustream.Video, error)
+	RetryVideo(ctx context.Context, lectureID int64) (*edustream.Video, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*edustream.User, error)
@@ -145,8 +216,22 @@ type QueryResolver interface {
 	Course(ctx context.Context, id int64) (*edustream.Course, error)
 	Lecture(ctx context.Context, id int64) (*edustream.Lecture, error)
 }
+type SubscriptionResolver interface {
+	EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error)
+}
 type UserResolver interface {
 	Email(ctx context.Context, obj *edustream.User) (*string, error)
+}
+type VideoResolver interface {
+	DurationSeconds(ctx context.Context, obj *edustream.Video) (*float64, error)
+	Width(ctx context.Context, obj *edustream.Video) (*int, error)
+	Height(ctx context.Context, obj *edustream.Video) (*int, error)
+	Renditions(ctx context.Context, obj *edustream.Video) ([]*edustream.Rendition, error)
+	ThumbnailURL(ctx context.Context, obj *edustream.Video) (*string, error)
+	StoryboardURL(ctx context.Context, obj *edustream.Video) (*string, error)
+	PlaybackURL(ctx context.Context, obj *edustream.Video) (*string, error)
+	Error(ctx context.Context, obj *edustream.Video) (*string, error)
+	FileName(ctx context.Context, obj *edustream.Video) (*string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -254,6 +339,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CourseEdge.Node(childComplexity), true
 
+	case "EncodingEvent.at":
+		if e.ComplexityRoot.EncodingEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.At(childComplexity), true
+	case "EncodingEvent.etaSeconds":
+		if e.ComplexityRoot.EncodingEvent.ETASeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.ETASeconds(childComplexity), true
+	case "EncodingEvent.lectureId":
+		if e.ComplexityRoot.EncodingEvent.LectureID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.LectureID(childComplexity), true
+	case "EncodingEvent.message":
+		if e.ComplexityRoot.EncodingEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.Message(childComplexity), true
+	case "EncodingEvent.progress":
+		if e.ComplexityRoot.EncodingEvent.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.Progress(childComplexity), true
+	case "EncodingEvent.queuePosition":
+		if e.ComplexityRoot.EncodingEvent.QueuePosition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.QueuePosition(childComplexity), true
+	case "EncodingEvent.stage":
+		if e.ComplexityRoot.EncodingEvent.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.Stage(childComplexity), true
+	case "EncodingEvent.status":
+		if e.ComplexityRoot.EncodingEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.Status(childComplexity), true
+	case "EncodingEvent.videoId":
+		if e.ComplexityRoot.EncodingEvent.VideoID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.VideoID(childComplexity), true
+
 	case "Enrollment.course":
 		if e.ComplexityRoot.Enrollment.Course == nil {
 			break
@@ -291,6 +431,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lecture.ID(childComplexity), true
+	case "Lecture.nextVideo":
+		if e.ComplexityRoot.Lecture.NextVideo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lecture.NextVideo(childComplexity), true
 	case "Lecture.position":
 		if e.ComplexityRoot.Lecture.Position == nil {
 			break
@@ -309,7 +455,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lecture.UpdatedAt(childComplexity), true
+	case "Lecture.video":
+		if e.ComplexityRoot.Lecture.Video == nil {
+			break
+		}
 
+		return e.ComplexityRoot.Lecture.Video(childComplexity), true
+
+	case "Mutation.completeVideoUpload":
+		if e.ComplexityRoot.Mutation.CompleteVideoUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeVideoUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteVideoUpload(childComplexity, args["input"].(model.CompleteVideoUploadInput)), true
 	case "Mutation.createCourse":
 		if e.ComplexityRoot.Mutation.CreateCourse == nil {
 			break
@@ -332,6 +495,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateLecture(childComplexity, args["input"].(model.CreateLectureInput)), true
+	case "Mutation.createVideoUpload":
+		if e.ComplexityRoot.Mutation.CreateVideoUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createVideoUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateVideoUpload(childComplexity, args["input"].(model.CreateVideoUploadInput)), true
 	case "Mutation.deleteCourse":
 		if e.ComplexityRoot.Mutation.DeleteCourse == nil {
 			break
@@ -387,6 +561,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PublishCourse(childComplexity, args["id"].(int64), args["published"].(*bool)), true
+	case "Mutation.retryVideo":
+		if e.ComplexityRoot.Mutation.RetryVideo == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryVideo_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryVideo(childComplexity, args["lectureId"].(int64)), true
 	case "Mutation.updateCourse":
 		if e.ComplexityRoot.Mutation.UpdateCourse == nil {
 			break
@@ -464,6 +649,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
 
+	case "Rendition.bitrate":
+		if e.ComplexityRoot.Rendition.Bitrate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rendition.Bitrate(childComplexity), true
+	case "Rendition.height":
+		if e.ComplexityRoot.Rendition.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rendition.Height(childComplexity), true
+	case "Rendition.name":
+		if e.ComplexityRoot.Rendition.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rendition.Name(childComplexity), true
+	case "Rendition.width":
+		if e.ComplexityRoot.Rendition.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rendition.Width(childComplexity), true
+
+	case "Subscription.encodingProgress":
+		if e.ComplexityRoot.Subscription.EncodingProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_encodingProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.EncodingProgress(childComplexity, args["lectureId"].(int64)), true
+
+	case "UploadPart.partNumber":
+		if e.ComplexityRoot.UploadPart.PartNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.PartNumber(childComplexity), true
+	case "UploadPart.url":
+		if e.ComplexityRoot.UploadPart.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadPart.URL(childComplexity), true
+
 	case "User.email":
 		if e.ComplexityRoot.User.Email == nil {
 			break
@@ -489,6 +724,134 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.User.Role(childComplexity), true
 
+	case "Video.createdAt":
+		if e.ComplexityRoot.Video.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.CreatedAt(childComplexity), true
+	case "Video.durationSeconds":
+		if e.ComplexityRoot.Video.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.DurationSeconds(childComplexity), true
+	case "Video.error":
+		if e.ComplexityRoot.Video.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Error(childComplexity), true
+	case "Video.fileName":
+		if e.ComplexityRoot.Video.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.FileName(childComplexity), true
+	case "Video.height":
+		if e.ComplexityRoot.Video.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Height(childComplexity), true
+	case "Video.id":
+		if e.ComplexityRoot.Video.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.ID(childComplexity), true
+	case "Video.playbackUrl":
+		if e.ComplexityRoot.Video.PlaybackURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.PlaybackURL(childComplexity), true
+	case "Video.progress":
+		if e.ComplexityRoot.Video.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Progress(childComplexity), true
+	case "Video.renditions":
+		if e.ComplexityRoot.Video.Renditions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Renditions(childComplexity), true
+	case "Video.sizeBytes":
+		if e.ComplexityRoot.Video.SizeBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.SizeBytes(childComplexity), true
+	case "Video.stage":
+		if e.ComplexityRoot.Video.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Stage(childComplexity), true
+	case "Video.status":
+		if e.ComplexityRoot.Video.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Status(childComplexity), true
+	case "Video.storyboardUrl":
+		if e.ComplexityRoot.Video.StoryboardURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.StoryboardURL(childComplexity), true
+	case "Video.thumbnailUrl":
+		if e.ComplexityRoot.Video.ThumbnailURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.ThumbnailURL(childComplexity), true
+	case "Video.updatedAt":
+		if e.ComplexityRoot.Video.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.UpdatedAt(childComplexity), true
+	case "Video.width":
+		if e.ComplexityRoot.Video.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Width(childComplexity), true
+
+	case "VideoUpload.expiresAt":
+		if e.ComplexityRoot.VideoUpload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoUpload.ExpiresAt(childComplexity), true
+	case "VideoUpload.id":
+		if e.ComplexityRoot.VideoUpload.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoUpload.ID(childComplexity), true
+	case "VideoUpload.partSize":
+		if e.ComplexityRoot.VideoUpload.PartSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoUpload.PartSize(childComplexity), true
+	case "VideoUpload.parts":
+		if e.ComplexityRoot.VideoUpload.Parts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoUpload.Parts(childComplexity), true
+	case "VideoUpload.video":
+		if e.ComplexityRoot.VideoUpload.Video == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VideoUpload.Video(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -498,9 +861,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CompleteVideoUploadInput", ec.unmarshalInputCompleteVideoUploadInput),
+			graphql.NewInputUnmarshaler("CompletedPart", ec.unmarshalInputCompletedPart),
 			graphql.NewInputUnmarshaler("CourseFilter", ec.unmarshalInputCourseFilter),
 			graphql.NewInputUnmarshaler("CreateCourseInput", ec.unmarshalInputCreateCourseInput),
 			graphql.NewInputUnmarshaler("CreateLectureInput", ec.unmarshalInputCreateLectureInput),
+			graphql.NewInputUnmarshaler("CreateVideoUploadInput", ec.unmarshalInputCreateVideoUploadInput),
 			graphql.NewInputUnmarshaler("UpdateCourseInput", ec.unmarshalInputUpdateCourseInput),
 			graphql.NewInputUnmarshaler("UpdateLectureInput", ec.unmarshalInputUpdateLectureInput),
 		)
@@ -553,6 +919,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -585,6 +968,9 @@ var sources = []*ast.Source{
 
 "An RFC 3339 timestamp in UTC."
 scalar Time
+
+"A 64-bit integer (sizes in bytes), as a JSON number. Values above 2^53 lose precision in JavaScript."
+scalar Long
 
 enum Role {
   ADMIN
@@ -624,6 +1010,101 @@ type Lecture {
   createdAt: Time!
   updatedAt: Time!
   course: Course!
+  """
+  The video that plays: the newest READY one, or while there is none yet,
+  the newest upload, so its progress shows. Null before any upload.
+  """
+  video: Video
+  "A newer upload being processed (or that failed) while video keeps playing; null otherwise."
+  nextVideo: Video
+}
+
+enum VideoStatus {
+  AWAITING_UPLOAD
+  UPLOADED
+  PROCESSING
+  READY
+  FAILED
+}
+
+"The step of the transcoding chain a video is at (or failed at)."
+enum VideoStage {
+  UPLOAD
+  PROBE
+  TRANSCODE
+  PUBLISH
+  THUMBNAILS
+  METADATA
+  COMPLETE
+}
+
+"One variant of the adaptive stream."
+type Rendition {
+  name: String!
+  width: Int!
+  height: Int!
+  "Peak bits per second, video and audio: the master playlist's BANDWIDTH."
+  bitrate: Int!
+}
+
+type Video {
+  id: ID!
+  status: VideoStatus!
+  stage: VideoStage!
+  "The whole chain's progress in percent, 0 to 100."
+  progress: Float!
+  durationSeconds: Float
+  width: Int
+  height: Int
+  renditions: [Rendition!]!
+  "Signed and expiring; null unless READY and the caller may watch the lecture."
+  thumbnailUrl: String
+  "A WebVTT thumbnails track (signed, expiring); null unless READY and the caller may watch."
+  storyboardUrl: String
+  "The HLS master playlist (signed, expiring); null unless READY and the caller may watch."
+  playbackUrl: String
+  "Why the video failed, in words to act on; for the course's instructor and admins only."
+  error: String
+  "The uploaded file's name; for the course's instructor and admins only."
+  fileName: String
+  sizeBytes: Long!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+"Where to PUT one part of an upload."
+type UploadPart {
+  partNumber: Int!
+  "A presigned URL accepting one PUT of the part's bytes; keep the response's ETag header."
+  url: String!
+}
+
+type VideoUpload {
+  "Pass to completeVideoUpload."
+  id: ID!
+  "Every part but the last has exactly this many bytes."
+  partSize: Long!
+  parts: [UploadPart!]!
+  "The part URLs and the upload expire at this time."
+  expiresAt: Time!
+  video: Video!
+}
+
+"One step of a video's way through the chain."
+type EncodingEvent {
+  lectureId: ID!
+  "Null while the lecture has no video."
+  videoId: ID
+  status: VideoStatus!
+  stage: VideoStage!
+  "The whole chain's progress in percent, 0 to 100."
+  progress: Float!
+  message: String
+  "Seconds the running step still needs, from the encoder's speed; null when unknown."
+  etaSeconds: Int
+  "While waiting for a worker: how many videos are ahead in the queue (0: next)."
+  queuePosition: Int
+  at: Time!
 }
 
 type Enrollment {
@@ -685,6 +1166,25 @@ input UpdateLectureInput {
   description: String
 }
 
+input CreateVideoUploadInput {
+  lectureId: ID!
+  fileName: String!
+  "video/mp4, video/quicktime, video/webm, video/x-matroska, video/x-msvideo, video/mpeg or video/x-m4v."
+  contentType: String!
+  sizeBytes: Long!
+}
+
+input CompletedPart {
+  partNumber: Int!
+  "The ETag header the part's PUT answered with."
+  etag: String!
+}
+
+input CompleteVideoUploadInput {
+  uploadId: ID!
+  parts: [CompletedPart!]!
+}
+
 type Mutation {
   createCourse(input: CreateCourseInput!): Course!
   updateCourse(id: ID!, input: UpdateCourseInput!): Course!
@@ -700,6 +1200,25 @@ type Mutation {
   deleteLecture(id: ID!): ID!
   "Enrolls the caller in a published course. Enrolling twice is not an error."
   enroll(courseId: ID!): Enrollment!
+  """
+  Starts an upload of a lecture's video (the course's instructor or an admin).
+  PUT each part to its URL, then call completeVideoUpload. A lecture with a
+  READY video keeps playing it until the new one is READY.
+  """
+  createVideoUpload(input: CreateVideoUploadInput!): VideoUpload!
+  "Finishes an upload and starts the transcoding chain. Calling it again is harmless."
+  completeVideoUpload(input: CompleteVideoUploadInput!): Video!
+  "Runs the lecture's FAILED video again from the step that failed."
+  retryVideo(lectureId: ID!): Video!
+}
+
+type Subscription {
+  """
+  The lecture's newest video on its way through the chain: the current state
+  first, then every change. For the course's instructor, admins and enrolled
+  students.
+  """
+  encodingProgress(lectureId: ID!): EncodingEvent!
 }
 `, BuiltIn: false},
 }
@@ -755,6 +1274,30 @@ func (ec *executionContext) childFields_CourseEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type CourseEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_EncodingEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lectureId":
+		return ec.fieldContext_EncodingEvent_lectureId(ctx, field)
+	case "videoId":
+		return ec.fieldContext_EncodingEvent_videoId(ctx, field)
+	case "status":
+		return ec.fieldContext_EncodingEvent_status(ctx, field)
+	case "stage":
+		return ec.fieldContext_EncodingEvent_stage(ctx, field)
+	case "progress":
+		return ec.fieldContext_EncodingEvent_progress(ctx, field)
+	case "message":
+		return ec.fieldContext_EncodingEvent_message(ctx, field)
+	case "etaSeconds":
+		return ec.fieldContext_EncodingEvent_etaSeconds(ctx, field)
+	case "queuePosition":
+		return ec.fieldContext_EncodingEvent_queuePosition(ctx, field)
+	case "at":
+		return ec.fieldContext_EncodingEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EncodingEvent", field.Name)
+}
+
 func (ec *executionContext) childFields_Enrollment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "course":
@@ -781,6 +1324,10 @@ func (ec *executionContext) childFields_Lecture(ctx context.Context, field graph
 		return ec.fieldContext_Lecture_updatedAt(ctx, field)
 	case "course":
 		return ec.fieldContext_Lecture_course(ctx, field)
+	case "video":
+		return ec.fieldContext_Lecture_video(ctx, field)
+	case "nextVideo":
+		return ec.fieldContext_Lecture_nextVideo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lecture", field.Name)
 }
@@ -795,6 +1342,30 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Rendition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Rendition_name(ctx, field)
+	case "width":
+		return ec.fieldContext_Rendition_width(ctx, field)
+	case "height":
+		return ec.fieldContext_Rendition_height(ctx, field)
+	case "bitrate":
+		return ec.fieldContext_Rendition_bitrate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Rendition", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadPart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partNumber":
+		return ec.fieldContext_UploadPart_partNumber(ctx, field)
+	case "url":
+		return ec.fieldContext_UploadPart_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadPart", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -807,6 +1378,60 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_role(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+}
+
+func (ec *executionContext) childFields_Video(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Video_id(ctx, field)
+	case "status":
+		return ec.fieldContext_Video_status(ctx, field)
+	case "stage":
+		return ec.fieldContext_Video_stage(ctx, field)
+	case "progress":
+		return ec.fieldContext_Video_progress(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_Video_durationSeconds(ctx, field)
+	case "width":
+		return ec.fieldContext_Video_width(ctx, field)
+	case "height":
+		return ec.fieldContext_Video_height(ctx, field)
+	case "renditions":
+		return ec.fieldContext_Video_renditions(ctx, field)
+	case "thumbnailUrl":
+		return ec.fieldContext_Video_thumbnailUrl(ctx, field)
+	case "storyboardUrl":
+		return ec.fieldContext_Video_storyboardUrl(ctx, field)
+	case "playbackUrl":
+		return ec.fieldContext_Video_playbackUrl(ctx, field)
+	case "error":
+		return ec.fieldContext_Video_error(ctx, field)
+	case "fileName":
+		return ec.fieldContext_Video_fileName(ctx, field)
+	case "sizeBytes":
+		return ec.fieldContext_Video_sizeBytes(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Video_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Video_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Video", field.Name)
+}
+
+func (ec *executionContext) childFields_VideoUpload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_VideoUpload_id(ctx, field)
+	case "partSize":
+		return ec.fieldContext_VideoUpload_partSize(ctx, field)
+	case "parts":
+		return ec.fieldContext_VideoUpload_parts(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_VideoUpload_expiresAt(ctx, field)
+	case "video":
+		return ec.fieldContext_VideoUpload_video(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VideoUpload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -925,6 +1550,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_completeVideoUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CompleteVideoUploadInput, error) {
+			return ec.unmarshalNCompleteVideoUploadInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCompleteVideoUploadInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCourse_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -945,6 +1584,20 @@ func (ec *executionContext) field_Mutation_createLecture_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateLectureInput, error) {
 			return ec.unmarshalNCreateLectureInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateLectureInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createVideoUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateVideoUploadInput, error) {
+			return ec.unmarshalNCreateVideoUploadInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateVideoUploadInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1036,6 +1689,20 @@ func (ec *executionContext) field_Mutation_publishCourse_args(ctx context.Contex
 		return nil, err
 	}
 	args["published"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryVideo_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "lectureId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lectureId"] = arg0
 	return args, nil
 }
 
@@ -1152,6 +1819,20 @@ func (ec *executionContext) field_Query_lecture_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_encodingProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "lectureId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["lectureId"] = arg0
 	return args, nil
 }
 
@@ -1596,6 +2277,213 @@ func (ec *executionContext) fieldContext_CourseEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _EncodingEvent_lectureId(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_lectureId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LectureID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_lectureId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _EncodingEvent_videoId(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_videoId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EncodingEvent().VideoID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_videoId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, true, true, "ID")
+}
+
+func (ec *executionContext) _EncodingEvent_status(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.VideoStatus) graphql.Marshaler {
+			return ec.marshalNVideoStatus2githubᚗcomᚋedustreamᚋedustreamᚐVideoStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "VideoStatus")
+}
+
+func (ec *executionContext) _EncodingEvent_stage(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.VideoStage) graphql.Marshaler {
+			return ec.marshalNVideoStage2githubᚗcomᚋedustreamᚋedustreamᚐVideoStage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "VideoStage")
+}
+
+func (ec *executionContext) _EncodingEvent_progress(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Progress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Float")
+}
+
+func (ec *executionContext) _EncodingEvent_message(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _EncodingEvent_etaSeconds(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_etaSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ETASeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_etaSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EncodingEvent_queuePosition(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_queuePosition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueuePosition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_queuePosition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EncodingEvent_at(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Enrollment_course(ctx context.Context, field graphql.CollectedField, obj *edustream.Enrollment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1816,6 +2704,70 @@ func (ec *executionContext) fieldContext_Lecture_course(_ context.Context, field
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Course(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Lecture_video(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lecture_video(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lecture().Video(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+			return ec.marshalOVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lecture_video(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Lecture",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Lecture_nextVideo(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lecture_nextVideo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lecture().NextVideo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+			return ec.marshalOVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lecture_nextVideo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Lecture",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2217,6 +3169,138 @@ func (ec *executionContext) fieldContext_Mutation_enroll(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createVideoUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createVideoUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateVideoUpload(ctx, fc.Args["input"].(model.CreateVideoUploadInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VideoUpload) graphql.Marshaler {
+			return ec.marshalNVideoUpload2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐVideoUpload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createVideoUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VideoUpload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createVideoUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeVideoUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeVideoUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteVideoUpload(ctx, fc.Args["input"].(model.CompleteVideoUploadInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+			return ec.marshalNVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeVideoUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeVideoUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryVideo(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryVideo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryVideo(ctx, fc.Args["lectureId"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+			return ec.marshalNVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryVideo(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryVideo_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2503,6 +3587,188 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Rendition_name(ctx context.Context, field graphql.CollectedField, obj *edustream.Rendition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rendition_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rendition_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rendition", field, false, false, "String")
+}
+
+func (ec *executionContext) _Rendition_width(ctx context.Context, field graphql.CollectedField, obj *edustream.Rendition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rendition_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rendition_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rendition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Rendition_height(ctx context.Context, field graphql.CollectedField, obj *edustream.Rendition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rendition_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rendition_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rendition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Rendition_bitrate(ctx context.Context, field graphql.CollectedField, obj *edustream.Rendition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rendition_bitrate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bitrate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rendition_bitrate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rendition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Subscription_encodingProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_encodingProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().EncodingProgress(ctx, fc.Args["lectureId"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.EncodingEvent) graphql.Marshaler {
+			return ec.marshalNEncodingEvent2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐEncodingEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_encodingProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EncodingEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_encodingProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadPart_partNumber(ctx context.Context, field graphql.CollectedField, obj *model.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_partNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_partNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadPart", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UploadPart_url(ctx context.Context, field graphql.CollectedField, obj *model.UploadPart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadPart_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadPart_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadPart", field, false, false, "String")
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *edustream.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2593,6 +3859,516 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 }
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "Role")
+}
+
+func (ec *executionContext) _Video_id(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Video_status(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.VideoStatus) graphql.Marshaler {
+			return ec.marshalNVideoStatus2githubᚗcomᚋedustreamᚋedustreamᚐVideoStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, false, false, "VideoStatus")
+}
+
+func (ec *executionContext) _Video_stage(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.VideoStage) graphql.Marshaler {
+			return ec.marshalNVideoStage2githubᚗcomᚋedustreamᚋedustreamᚐVideoStage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, false, false, "VideoStage")
+}
+
+func (ec *executionContext) _Video_progress(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Progress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Video_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().DurationSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Video_width(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().Width(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Video_height(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().Height(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Video_renditions(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_renditions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().Renditions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*edustream.Rendition) graphql.Marshaler {
+			return ec.marshalNRendition2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐRenditionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_renditions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Video",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Rendition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Video_thumbnailUrl(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_thumbnailUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().ThumbnailURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_thumbnailUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "String")
+}
+
+func (ec *executionContext) _Video_storyboardUrl(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_storyboardUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().StoryboardURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_storyboardUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "String")
+}
+
+func (ec *executionContext) _Video_playbackUrl(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_playbackUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().PlaybackURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_playbackUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "String")
+}
+
+func (ec *executionContext) _Video_error(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "String")
+}
+
+func (ec *executionContext) _Video_fileName(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_fileName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().FileName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Video_fileName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, true, true, "String")
+}
+
+func (ec *executionContext) _Video_sizeBytes(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_sizeBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SizeBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNLong2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_sizeBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, false, false, "Long")
+}
+
+func (ec *executionContext) _Video_createdAt(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Video_updatedAt(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Video", field, false, false, "Time")
+}
+
+func (ec *executionContext) _VideoUpload_id(ctx context.Context, field graphql.CollectedField, obj *model.VideoUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoUpload_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoUpload_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VideoUpload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _VideoUpload_partSize(ctx context.Context, field graphql.CollectedField, obj *model.VideoUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoUpload_partSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PartSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNLong2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoUpload_partSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VideoUpload", field, false, false, "Long")
+}
+
+func (ec *executionContext) _VideoUpload_parts(ctx context.Context, field graphql.CollectedField, obj *model.VideoUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoUpload_parts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Parts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UploadPart) graphql.Marshaler {
+			return ec.marshalNUploadPart2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUploadPartᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoUpload_parts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VideoUpload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadPart(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VideoUpload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.VideoUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoUpload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoUpload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VideoUpload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _VideoUpload_video(ctx context.Context, field graphql.CollectedField, obj *model.VideoUpload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VideoUpload_video(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Video, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+			return ec.marshalNVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VideoUpload_video(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VideoUpload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -3668,6 +5444,104 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputCompleteVideoUploadInput(ctx context.Context, obj any) (model.CompleteVideoUploadInput, error) {
+	var it model.CompleteVideoUploadInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"uploadId", "parts"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "uploadId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uploadId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UploadID = data
+		case "parts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parts"))
+			data, err := ec.unmarshalNCompletedPart2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCompletedPartᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parts = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCompleteVideoUploadInput unmarshals raw into the CompleteVideoUploadInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCompleteVideoUploadInput(ctx context.Context, raw any) (model.CompleteVideoUploadInput, error) {
+	var out model.CompleteVideoUploadInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompleteVideoUploadInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCompletedPart(ctx context.Context, obj any) (model.CompletedPart, error) {
+	var it model.CompletedPart
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"partNumber", "etag"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "partNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partNumber"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PartNumber = data
+		case "etag":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("etag"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Etag = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCompletedPart unmarshals raw into the CompletedPart input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCompletedPart(ctx context.Context, raw any) (model.CompletedPart, error) {
+	var out model.CompletedPart
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompletedPart", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCourseFilter(ctx context.Context, obj any) (model.CourseFilter, error) {
 	var it model.CourseFilter
 	if obj == nil {
@@ -3834,6 +5708,69 @@ func (ec *executionContext) unmarshalInputCreateLectureInput(ctx context.Context
 func UnmarshalCreateLectureInput(ctx context.Context, raw any) (model.CreateLectureInput, error) {
 	var out model.CreateLectureInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateLectureInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateVideoUploadInput(ctx context.Context, obj any) (model.CreateVideoUploadInput, error) {
+	var it model.CreateVideoUploadInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lectureId", "fileName", "contentType", "sizeBytes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lectureId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lectureId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LectureID = data
+		case "fileName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileName = data
+		case "contentType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentType"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContentType = data
+		case "sizeBytes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sizeBytes"))
+			data, err := ec.unmarshalNLong2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SizeBytes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateVideoUploadInput unmarshals raw into the CreateVideoUploadInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateVideoUploadInput(ctx context.Context, raw any) (model.CreateVideoUploadInput, error) {
+	var out model.CreateVideoUploadInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateVideoUploadInput", raw, &out)
 	return out, err
 }
 
@@ -4100,6 +6037,80 @@ func (ec *executionContext) _CourseEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var encodingEventImplementors = []string{"EncodingEvent"}
+
+func (ec *executionContext) _EncodingEvent(ctx context.Context, sel ast.SelectionSet, obj *edustream.EncodingEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, encodingEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EncodingEvent")
+		case "lectureId":
+			out.Values[i] = ec._EncodingEvent_lectureId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "videoId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EncodingEvent_videoId(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._EncodingEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._EncodingEvent_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "progress":
+			out.Values[i] = ec._EncodingEvent_progress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._EncodingEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "etaSeconds":
+			out.Values[i] = ec._EncodingEvent_etaSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "queuePosition":
+			out.Values[i] = ec._EncodingEvent_queuePosition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._EncodingEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var enrollmentImplementors = []string{"Enrollment"}
 
 func (ec *executionContext) _Enrollment(ctx context.Context, sel ast.SelectionSet, obj *edustream.Enrollment) graphql.Marshaler {
@@ -4185,6 +6196,18 @@ func (ec *executionContext) _Lecture(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Lecture_course(ctx, field, obj)
+				})
+		case "video":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lecture_video(ctx, field, obj)
+				})
+		case "nextVideo":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lecture_nextVideo(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4281,6 +6304,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "enroll":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_enroll(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createVideoUpload":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createVideoUpload(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeVideoUpload":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeVideoUpload(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryVideo":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryVideo(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -4414,6 +6458,112 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var renditionImplementors = []string{"Rendition"}
+
+func (ec *executionContext) _Rendition(ctx context.Context, sel ast.SelectionSet, obj *edustream.Rendition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, renditionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Rendition")
+		case "name":
+			out.Values[i] = ec._Rendition_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "width":
+			out.Values[i] = ec._Rendition_width(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "height":
+			out.Values[i] = ec._Rendition_height(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bitrate":
+			out.Values[i] = ec._Rendition_bitrate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "encodingProgress":
+		return ec._Subscription_encodingProgress(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
+var uploadPartImplementors = []string{"UploadPart"}
+
+func (ec *executionContext) _UploadPart(ctx context.Context, sel ast.SelectionSet, obj *model.UploadPart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadPartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadPart")
+		case "partNumber":
+			out.Values[i] = ec._UploadPart_partNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._UploadPart_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var userImplementors = []string{"User"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *edustream.User) graphql.Marshaler {
@@ -4445,6 +6595,176 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			out.Values[i] = ec._User_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var videoImplementors = []string{"Video"}
+
+func (ec *executionContext) _Video(ctx context.Context, sel ast.SelectionSet, obj *edustream.Video) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, videoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Video")
+		case "id":
+			out.Values[i] = ec._Video_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Video_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._Video_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "progress":
+			out.Values[i] = ec._Video_progress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "durationSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_durationSeconds(ctx, field, obj)
+				})
+		case "width":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_width(ctx, field, obj)
+				})
+		case "height":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_height(ctx, field, obj)
+				})
+		case "renditions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_renditions(ctx, field, obj)
+				})
+		case "thumbnailUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_thumbnailUrl(ctx, field, obj)
+				})
+		case "storyboardUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_storyboardUrl(ctx, field, obj)
+				})
+		case "playbackUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_playbackUrl(ctx, field, obj)
+				})
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_error(ctx, field, obj)
+				})
+		case "fileName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_fileName(ctx, field, obj)
+				})
+		case "sizeBytes":
+			out.Values[i] = ec._Video_sizeBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Video_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Video_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var videoUploadImplementors = []string{"VideoUpload"}
+
+func (ec *executionContext) _VideoUpload(ctx context.Context, sel ast.SelectionSet, obj *model.VideoUpload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, videoUploadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VideoUpload")
+		case "id":
+			out.Values[i] = ec._VideoUpload_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "partSize":
+			out.Values[i] = ec._VideoUpload_partSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "parts":
+			out.Values[i] = ec._VideoUpload_parts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._VideoUpload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "video":
+			out.Values[i] = ec._VideoUpload_video(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4839,6 +7159,30 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCompleteVideoUploadInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCompleteVideoUploadInput(ctx context.Context, v any) (model.CompleteVideoUploadInput, error) {
+	res, err := ec.unmarshalInputCompleteVideoUploadInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCompletedPart2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCompletedPartᚄ(ctx context.Context, v any) ([]*model.CompletedPart, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CompletedPart, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCompletedPart2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCompletedPart(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCompletedPart2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCompletedPart(ctx context.Context, v any) (*model.CompletedPart, error) {
+	res, err := ec.unmarshalInputCompletedPart(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCourse2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourse(ctx context.Context, sel ast.SelectionSet, v *edustream.Course) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Course!")
@@ -4889,12 +7233,39 @@ func (ec *executionContext) unmarshalNCreateLectureInput2githubᚗcomᚋedustrea
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateVideoUploadInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateVideoUploadInput(ctx context.Context, v any) (model.CreateVideoUploadInput, error) {
+	res, err := ec.unmarshalInputCreateVideoUploadInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEncodingEvent2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐEncodingEvent(ctx context.Context, sel ast.SelectionSet, v *edustream.EncodingEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EncodingEvent!")
+		return graphql.Null
+	}
+	return ec._EncodingEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEnrollment2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐEnrollment(ctx context.Context, sel ast.SelectionSet, v *edustream.Enrollment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Enrollment!")
 		return graphql.Null
 	}
 	return ec._Enrollment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
@@ -4949,12 +7320,50 @@ func (ec *executionContext) marshalNLecture2ᚖgithubᚗcomᚋedustreamᚋedustr
 	return ec._Lecture(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNLong2int64(ctx context.Context, v any) (int64, error) {
+	res, err := scalar.UnmarshalLong(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLong2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := scalar.MarshalLong(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Long!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PageInfo!")
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRendition2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐRenditionᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.Rendition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRendition2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐRendition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRendition2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐRendition(ctx context.Context, sel ast.SelectionSet, v *edustream.Rendition) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Rendition!")
+		return graphql.Null
+	}
+	return ec._Rendition(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋedustreamᚋedustreamᚐRole(ctx context.Context, v any) (edustream.Role, error) {
@@ -5010,12 +7419,82 @@ func (ec *executionContext) unmarshalNUpdateLectureInput2githubᚗcomᚋedustrea
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNUploadPart2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUploadPartᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UploadPart) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUploadPart2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUploadPart(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUploadPart2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUploadPart(ctx context.Context, sel ast.SelectionSet, v *model.UploadPart) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadPart!")
+		return graphql.Null
+	}
+	return ec._UploadPart(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐUser(ctx context.Context, sel ast.SelectionSet, v *edustream.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx context.Context, sel ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Video!")
+		return graphql.Null
+	}
+	return ec._Video(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVideoStage2githubᚗcomᚋedustreamᚋedustreamᚐVideoStage(ctx context.Context, v any) (edustream.VideoStage, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.VideoStage(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVideoStage2githubᚗcomᚋedustreamᚋedustreamᚐVideoStage(ctx context.Context, sel ast.SelectionSet, v edustream.VideoStage) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "VideoStage!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNVideoStatus2githubᚗcomᚋedustreamᚋedustreamᚐVideoStatus(ctx context.Context, v any) (edustream.VideoStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.VideoStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVideoStatus2githubᚗcomᚋedustreamᚋedustreamᚐVideoStatus(ctx context.Context, sel ast.SelectionSet, v edustream.VideoStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "VideoStatus!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNVideoUpload2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐVideoUpload(ctx context.Context, sel ast.SelectionSet, v *model.VideoUpload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VideoUpload!")
+		return graphql.Null
+	}
+	return ec._VideoUpload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -5205,6 +7684,41 @@ func (ec *executionContext) unmarshalOCourseFilter2ᚖgithubᚗcomᚋedustream�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOID2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := scalar.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := scalar.MarshalID(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -5228,6 +7742,18 @@ func (ec *executionContext) marshalOLecture2ᚖgithubᚗcomᚋedustreamᚋedustr
 		return graphql.Null
 	}
 	return ec._Lecture(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -5271,6 +7797,13 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋedustreamᚋedustream
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx context.Context, sel ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Video(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

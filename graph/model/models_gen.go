@@ -3,8 +3,21 @@
 package model
 
 import (
+	"time"
+
 	"github.com/edustream/edustream"
 )
+
+type CompleteVideoUploadInput struct {
+	UploadID int64            `json:"uploadId"`
+	Parts    []*CompletedPart `json:"parts"`
+}
+
+type CompletedPart struct {
+	PartNumber int `json:"partNumber"`
+	// The ETag header the part's PUT answered with.
+	Etag string `json:"etag"`
+}
 
 type CourseConnection struct {
 	Edges    []*CourseEdge `json:"edges"`
@@ -36,6 +49,14 @@ type CreateLectureInput struct {
 	Position *int `json:"position,omitempty"`
 }
 
+type CreateVideoUploadInput struct {
+	LectureID int64  `json:"lectureId"`
+	FileName  string `json:"fileName"`
+	// video/mp4, video/quicktime, video/webm, video/x-matroska, video/x-msvideo, video/mpeg or video/x-m4v.
+	ContentType string `json:"contentType"`
+	SizeBytes   int64  `json:"sizeBytes"`
+}
+
 type Mutation struct {
 }
 
@@ -47,6 +68,9 @@ type PageInfo struct {
 type Query struct {
 }
 
+type Subscription struct {
+}
+
 type UpdateCourseInput struct {
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
@@ -55,4 +79,22 @@ type UpdateCourseInput struct {
 type UpdateLectureInput struct {
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
+}
+
+// Where to PUT one part of an upload.
+type UploadPart struct {
+	PartNumber int `json:"partNumber"`
+	// A presigned URL accepting one PUT of the part's bytes; keep the response's ETag header.
+	URL string `json:"url"`
+}
+
+type VideoUpload struct {
+	// Pass to completeVideoUpload.
+	ID int64 `json:"id"`
+	// Every part but the last has exactly this many bytes.
+	PartSize int64         `json:"partSize"`
+	Parts    []*UploadPart `json:"parts"`
+	// The part URLs and the upload expire at this time.
+	ExpiresAt time.Time        `json:"expiresAt"`
+	Video     *edustream.Video `json:"video"`
 }

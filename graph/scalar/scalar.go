@@ -3,6 +3,7 @@
 package scalar
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -42,4 +43,35 @@ func UnmarshalID(v any) (int64, error) {
 		return 0, edustream.Errorf(edustream.EINVALID, "invalid id %q", s)
 	}
 	return id, nil
+}
+
+// MarshalLong writes an int64 as a JSON number.
+func MarshalLong(n int64) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		io.WriteString(w, strconv.FormatInt(n, 10))
+	})
+}
+
+// UnmarshalLong reads a Long: a JSON integer (or a decimal string, which
+// clients that fear precision loss may send). Anything else is EINVALID.
+func UnmarshalLong(v any) (int64, error) {
+	switch v := v.(type) {
+	case int64:
+		return v, nil
+	case int:
+		return int64(v), nil
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return n, nil
+		}
+	case string:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n, nil
+		}
+	case float64:
+		if v == float64(int64(v)) && v >= -(1<<53) && v <= 1<<53 {
+			return int64(v), nil
+		}
+	}
+	return 0, edustream.Errorf(edustream.EINVALID, "a Long must be an integer")
 }

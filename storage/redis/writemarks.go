@@ -1,4 +1,4 @@
-package storage
+package redis
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // DefaultWriteMarkWindow is the window NewWriteMarks uses when given none. It
@@ -18,7 +18,7 @@ const DefaultWriteMarkWindow = 10 * time.Second
 // the primary on every instance. Losing the keys (a Redis restart) only
 // means reads may briefly be stale; no data depends on them.
 type WriteMarks struct {
-	rdb    redis.UniversalClient
+	rdb    goredis.UniversalClient
 	window time.Duration
 }
 
@@ -26,7 +26,7 @@ var _ edustream.WriteMarks = (*WriteMarks)(nil)
 
 // NewWriteMarks returns WriteMarks on rdb that remember a write for window
 // (0 or less: DefaultWriteMarkWindow).
-func NewWriteMarks(rdb redis.UniversalClient, window time.Duration) *WriteMarks {
+func NewWriteMarks(rdb goredis.UniversalClient, window time.Duration) *WriteMarks {
 	if window <= 0 {
 		window = DefaultWriteMarkWindow
 	}

@@ -1,4 +1,4 @@
-package storage
+package sqldb
 
 import (
 	"context"
@@ -28,6 +28,8 @@ func testConformance(t *testing.T, e engine) {
 	t.Run("Times", func(t *testing.T) { t.Parallel(); testTimes(t, e) })
 	t.Run("QueryHook", func(t *testing.T) { t.Parallel(); testQueryHook(t, e) })
 	t.Run("Errors", func(t *testing.T) { t.Parallel(); testErrors(t, e) })
+	t.Run("Videos", func(t *testing.T) { t.Parallel(); testVideos(t, e) })
+	t.Run("VideoLifecycle", func(t *testing.T) { t.Parallel(); testVideoLifecycle(t, e) })
 }
 
 func testMigrate(t *testing.T, e engine) {

@@ -1,4 +1,4 @@
-package storage
+package sqldb
 
 import (
 	"context"
@@ -189,8 +189,9 @@ func (s *CourseService) HideCourse(ctx context.Context, id int64) error {
 }
 
 // PurgeCourse removes a hidden course, its lectures and its enrollments in
-// one transaction that first locks the course row. A course that is gone is
-// a no-op; a visible course is ECONFLICT.
+// one transaction that first locks the course row, and marks the lectures'
+// videos replaced so the cleanup task deletes their outputs. A course that
+// is gone is a no-op; a visible course is ECONFLICT.
 func (s *CourseService) PurgeCourse(ctx context.Context, id int64) error {
 	err := s.db.inTx(ctx, func(tx handle) error {
 		var deleted sql.Null[time.Time]
@@ -202,6 +203,9 @@ func (s *CourseService) PurgeCourse(ctx context.Context, id int64) error {
 			return err
 		case !deleted.Valid:
 			return edustream.Errorf(edustream.ECONFLICT, "course %d is not hidden and cannot be purged", id)
+		}
+		if err := replaceVideosOf(ctx, tx, utcMicro(s.now()), "l.course_id = ?", id); err != nil {
+			return err
 		}
 		for _, q := range []string{
 			"DELETE FROM enrollments WHERE course_id = ?",

@@ -35,7 +35,7 @@
 //
 // Every statement the package sends goes through one choke point, which calls
 // the hook installed with SetQueryHook (see there for what counts).
-package storage
+package sqldb
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package storage
+package sqldb
 
 import (
 	"context"
@@ -68,6 +68,7 @@ type fixture struct {
 	courses     *CourseService
 	lectures    *LectureService
 	enrollments *EnrollmentService
+	videos      *VideoService
 }
 
 func newFixture(t *testing.T, e engine) *fixture {
@@ -90,6 +91,7 @@ func fixtureOn(db *DB) *fixture {
 		courses:     NewCourseService(db, clock.Now),
 		lectures:    NewLectureService(db, clock.Now),
 		enrollments: NewEnrollmentService(db, clock.Now),
+		videos:      NewVideoService(db, clock.Now),
 	}
 }
 

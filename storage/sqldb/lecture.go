@@ -1,4 +1,4 @@
-package storage
+package sqldb
 
 import (
 	"context"
@@ -235,7 +235,8 @@ func (s *LectureService) MoveLecture(ctx context.Context, id int64, position int
 }
 
 // DeleteLecture removes a lecture of a visible course and moves the lectures
-// after it up by one. ENOTFOUND.
+// after it up by one; its videos are marked replaced, so the cleanup task
+// deletes their outputs. ENOTFOUND.
 func (s *LectureService) DeleteLecture(ctx context.Context, id int64) error {
 	courseID, err := s.courseOf(ctx, id)
 	if err != nil {
@@ -249,6 +250,9 @@ func (s *LectureService) DeleteLecture(ctx context.Context, id int64) error {
 		var pos int
 		if err := tx.queryRow(ctx, "SELECT position FROM lectures WHERE id = ?", id).Scan(&pos); err != nil {
 			return err // deleted meanwhile
+		}
+		if err := replaceVideosOf(ctx, tx, now, "l.id = ?", id); err != nil {
+			return err
 		}
 		if _, err := tx.exec(ctx, "DELETE FROM lectures WHERE id = ?", id); err != nil {
 			return err

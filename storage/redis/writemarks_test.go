@@ -1,22 +1,22 @@
-package storage
+package redis
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream/internal/testenv"
 )
 
-func newRedis(t *testing.T) *redis.Client {
+func newRedis(t *testing.T) *goredis.Client {
 	t.Helper()
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	opts, err := goredis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(opts)
+	rdb := goredis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
@@ -53,7 +53,7 @@ func TestWriteMarks(t *testing.T) {
 
 	t.Run("seen by every instance", func(t *testing.T) {
 		// Two API instances: two clients, one Redis.
-		other := redis.NewClient(rdb.Options())
+		other := goredis.NewClient(rdb.Options())
 		t.Cleanup(func() { other.Close() })
 		if err := NewWriteMarks(rdb, time.Minute).MarkWrite(ctx, 7); err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestWriteMarks(t *testing.T) {
 	})
 
 	t.Run("redis down is an error", func(t *testing.T) {
-		dead := redis.NewClient(&redis.Options{Addr: testenv.ClosedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
+		dead := goredis.NewClient(&goredis.Options{Addr: testenv.ClosedAddr(t), MaxRetries: -1, DialTimeout: time.Second})
 		t.Cleanup(func() { dead.Close() })
 		marks := NewWriteMarks(dead, time.Minute)
 		if err := marks.MarkWrite(ctx, 1); err == nil {

@@ -1,0 +1,568 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/edustream/edustream"
+)
+
+// The transcoding chain: probe → transcode → publish → thumbnails →
+// metadata → complete, one task per step.
+//
+// Every step is idempotent. It reads the video from the database, and runs
+// only if the video is at its stage; it writes to keys derived from the
+// video's id; and it moves the video on with a conditional update
+// (TransitionVideo), so of two attempts that race, one moves the video and
+// the other finds it moved. A step that finds the video past its stage
+// makes sure the current stage's task is queued and returns: a lost enqueue
+// heals itself on any replay, and the reconciler replays what Redis lost.
+
+// Throttles of the progress a running step reports. Subscribers want a bar
+// that moves about twice a second; the database keeps a coarser copy, for
+// the first event of a subscriber who arrives mid-transcode.
+const (
+	progressEventEvery = 500 * time.Millisecond
+	progressStoreEvery = 5 * time.Second
+)
+
+// chain runs the video tasks.
+type chain struct {
+	d   *Deps
+	enq *enqueuer
+}
+
+// stepFunc does the work of one stage for v and returns what to record
+// when the video moves on. Returning an *edustream.Error with EINVALID
+// fails the video for good with that error's message.
+type stepFunc func(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error)
+
+// stepRun is one attempt of one step.
+type stepRun struct {
+	video *edustream.Video
+	// dir is the attempt's own temporary directory, removed afterwards.
+	dir string
+}
+
+func (c *chain) steps() map[edustream.VideoStage]stepFunc {
+	return map[edustream.VideoStage]stepFunc{
+		edustream.StageProbe:      c.probe,
+		edustream.StageTranscode:  c.transcode,
+		edustream.StagePublish:    c.publishStream,
+		edustream.StageThumbnails: c.thumbnails,
+		edustream.StageMetadata:   c.metadata,
+	}
+}
+
+// runStage runs stage for the video, if the video is there.
+func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoID int64) error {
+	log := edustream.Logger(ctx).With(slog.Int64("video_id", videoID), slog.String("stage", string(stage)))
+	ctx = edustream.NewContextWithLogger(ctx, log)
+	v, err := c.d.Videos.FindVideoByID(ctx, videoID)
+	if err != nil {
+		return fmt.Errorf("find video %d: %w", videoID, err)
+	}
+	switch {
+	case v.Status == edustream.VideoAwaitingUpload, v.Status.Terminal():
+		// Not uploaded yet (a stray task), or done or failed: a retry or a
+		// new upload enqueues again.
+		log.Info("video is not waiting for this step", slog.String("status", string(v.Status)))
+		return nil
+	case v.Stage != stage:
+		// Another attempt moved it on, or this task is early: make sure the
+		// stage it is at has its task.
+		log.Info("video is at another stage", slog.String("video_stage", string(v.Stage)))
+		return c.enqueueStage(ctx, v)
+	}
+	if q, _ := asynq.GetQueueName(ctx); q == QueueVideo {
+		// The video queue moved: those waiting in it see their position change.
+		c.announceQueueMoved(ctx)
+	}
+	if v.Status == edustream.VideoUploaded {
+		processing := edustream.VideoProcessing
+		v, err = c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoUploaded, stage, edustream.VideoUpdate{Status: &processing})
+		if edustream.ErrorCode(err) == edustream.ECONFLICT {
+			return nil // another attempt took it
+		} else if err != nil {
+			return err
+		}
+		c.announce(ctx, v)
+	}
+	if stage == edustream.StageComplete {
+		return c.complete(ctx, v)
+	}
+
+	if c.d.Media == nil && (stage == edustream.StageProbe || stage == edustream.StageTranscode || stage == edustream.StageThumbnails) {
+		return c.fail(ctx, v, edustream.Errorf(edustream.EINVALID, "ffmpeg is not installed on the worker"))
+	}
+	dir, err := os.MkdirTemp(c.d.WorkDir, fmt.Sprintf("video-%d-%s-", v.ID, strings.ToLower(string(stage))))
+	if err != nil {
+		return fmt.Errorf("work dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	upd, err := c.steps()[stage](ctx, &stepRun{video: v, dir: dir})
+	if err != nil {
+		return c.fail(ctx, v, err)
+	}
+	next, _ := stage.Next()
+	progress := next.OverallProgress(0)
+	upd.Stage, upd.Progress = &next, &progress
+	moved, err := c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoProcessing, stage, upd)
+	if edustream.ErrorCode(err) == edustream.ECONFLICT {
+		log.Info("another attempt finished this step first")
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("move video %d past %s: %w", v.ID, stage, err)
+	}
+	c.announce(ctx, moved)
+	return c.enqueueStage(ctx, moved)
+}
+
+// enqueueStage queues the task of the stage v is at, if it has one and v
+// is not finished.
+func (c *chain) enqueueStage(ctx context.Context, v *edustream.Video) error {
+	tt, ok := stageTasks[v.Stage]
+	if !ok || v.Status.Terminal() || v.Status == edustream.VideoAwaitingUpload {
+		return nil
+	}
+	if _, err := enqueue(ctx, c.enq, tt, VideoPayload{VideoID: v.ID}); err != nil {
+		return fmt.Errorf("enqueue %s of video %d: %w", v.Stage, v.ID, err)
+	}
+	return nil
+}
+
+// fail decides what a step's error means. A permanent one (the input's
+// fault, or retries spent) ends the video FAILED with a reason a person can
+// act on, and the task is archived; anything else is retried.
+func (c *chain) fail(ctx context.Context, v *edustream.Video, stepErr error) error {
+	if ctx.Err() != nil {
+		// Shutting down or timed out: asynq hands the task back.
+		return stepErr
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, ok := asynq.GetMaxRetry(ctx)
+	code := edustream.ErrorCode(stepErr)
+	permanent := code == edustream.EINVALID || code == edustream.ENOTFOUND
+	exhausted := ok && retried >= maxRetry
+	if !permanent && !exhausted {
+		return stepErr
+	}
+	reason := edustream.ErrorMessage(stepErr)
+	if !permanent {
+		reason = fmt.Sprintf("the %s step failed %d times; retry the video to run it again", strings.ToLower(string(v.Stage)), retried+1)
+	}
+	failed := edustream.VideoFailed
+	moved, err := c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoProcessing, v.Stage, edustream.VideoUpdate{Status: &failed, Error: &reason})
+	switch {
+	case edustream.ErrorCode(err) == edustream.ECONFLICT:
+		return fmt.Errorf("%w (the video had moved on): %w", stepErr, asynq.SkipRetry)
+	case err != nil:
+		// Not recorded: let asynq retry, the step will fail again and
+		// record it then.
+		return errors.Join(stepErr, fmt.Errorf("record the failure: %w", err))
+	}
+	c.announce(ctx, moved)
+	return fmt.Errorf("%w: %w", stepErr, asynq.SkipRetry)
+}
+
+// complete makes the video READY and the lecture's current video, and
+// queues the cleanup of the one it replaced.
+func (c *chain) complete(ctx context.Context, v *edustream.Video) error {
+	ready, replaced, err := c.d.Videos.CompleteVideo(ctx, v.ID)
+	if edustream.ErrorCode(err) == edustream.ECONFLICT {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("complete video %d: %w", v.ID, err)
+	}
+	c.announce(ctx, ready)
+	if replaced != nil {
+		if _, err := enqueue(ctx, c.enq, videoCleanup, VideoPayload{VideoID: replaced.ID}); err != nil {
+			// The reconciler finds replaced videos; the swap is done.
+			edustream.Logger(ctx).Warn("enqueue cleanup of the replaced video; the reconciler will retry",
+				slog.Int64("replaced_video_id", replaced.ID), slog.String("error", err.Error()))
+		}
+	}
+	return nil
+}
+
+// probe fetches the source and checks that it is a video within the limits.
+func (c *chain) probe(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
+	src, err := c.fetchSource(ctx, run)
+	if err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	info, err := c.d.Media.Probe(ctx, src)
+	if err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	if err := c.d.Limits.CheckMedia(info); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	return edustream.VideoUpdate{Media: info}, nil
+}
+
+// transcode makes the HLS ladder and leaves it under the video's work
+// prefix for publish.
+func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
+	v := run.video
+	if v.Media == nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("video %d reached transcode without probe results", v.ID)
+	}
+	src, err := c.fetchSource(ctx, run)
+	if err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	ladder := edustream.Ladder(v.Media)
+	out := filepath.Join(run.dir, "hls")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	report := c.progressReporter(ctx, v)
+	if err := c.d.Media.Transcode(ctx, src, v.Media, ladder, out, report); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	// A retry may follow an attempt that uploaded part of another ladder;
+	// publish copies what the master names, so leftovers do no harm, but
+	// clearing them keeps the work prefix exact.
+	if err := c.deletePrefix(ctx, v.WorkPrefix()); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	if err := c.putDir(ctx, out, v.WorkPrefix()); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	return edustream.VideoUpdate{Renditions: ladder}, nil
+}
+
+// publishStream moves the stream from the work prefix to its published place,
+// with the content types and cache headers players and CDNs need. The
+// master playlist goes last, so a published master never names a missing
+// playlist.
+func (c *chain) publishStream(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
+	v := run.video
+	work, err := c.d.Blobs.List(ctx, v.WorkPrefix())
+	if err != nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("list transcoded files: %w", err)
+	}
+	if len(work) == 0 {
+		if _, err := c.d.Blobs.Head(ctx, v.MasterPlaylistKey()); err == nil {
+			return edustream.VideoUpdate{}, nil // an earlier attempt published and cleared
+		}
+		// The work files are gone (a cleanup ran, or storage lost them):
+		// transcode again.
+		return edustream.VideoUpdate{}, fmt.Errorf("video %d has no transcoded files to publish", v.ID)
+	}
+	slices.SortFunc(work, func(a, b edustream.BlobInfo) int {
+		// Media playlists after their segments, the master last.
+		return rankForPublish(a.Key) - rankForPublish(b.Key)
+	})
+	for _, b := range work {
+		rel := strings.TrimPrefix(b.Key, v.WorkPrefix())
+		if err := c.d.Blobs.Copy(ctx, b.Key, v.HLSPrefix()+rel, blobMeta(rel)); err != nil {
+			return edustream.VideoUpdate{}, fmt.Errorf("publish %s: %w", rel, err)
+		}
+	}
+	if err := c.deletePrefix(ctx, v.WorkPrefix()); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	return edustream.VideoUpdate{}, nil
+}
+
+func rankForPublish(key string) int {
+	switch {
+	case path.Base(key) == edustream.MasterPlaylistName:
+		return 2
+	case strings.HasSuffix(key, ".m3u8"):
+		return 1
+	}
+	return 0
+}
+
+// thumbnails makes the poster and the storyboard.
+func (c *chain) thumbnails(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
+	v := run.video
+	src, err := c.fetchSource(ctx, run)
+	if err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	out := filepath.Join(run.dir, "thumbs")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	if err := c.d.Media.Thumbnails(ctx, src, v.Media, out); err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	for name, key := range map[string]string{
+		edustream.PosterFileName:           v.PosterKey(),
+		edustream.StoryboardSpriteFileName: v.StoryboardSpriteKey(),
+		edustream.StoryboardVTTFileName:    v.StoryboardVTTKey(),
+	} {
+		if err := c.putFile(ctx, filepath.Join(out, name), key); err != nil {
+			return edustream.VideoUpdate{}, err
+		}
+	}
+	return edustream.VideoUpdate{}, nil
+}
+
+// Metadata is the JSON sidecar published next to a video's outputs, for
+// tools that read the bucket without the database.
+type Metadata struct {
+	VideoID    int64                 `json:"videoId"`
+	LectureID  int64                 `json:"lectureId"`
+	FileName   string                `json:"fileName"`
+	Source     *edustream.MediaInfo  `json:"source"`
+	Renditions []edustream.Rendition `json:"renditions"`
+	Master     string                `json:"master"`
+	Poster     string                `json:"poster"`
+	Storyboard struct {
+		Sprite string `json:"sprite"`
+		VTT    string `json:"vtt"`
+	} `json:"storyboard"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// metadata writes the sidecar.
+func (c *chain) metadata(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
+	v := run.video
+	m := Metadata{
+		VideoID:    v.ID,
+		LectureID:  v.LectureID,
+		FileName:   v.FileName,
+		Source:     v.Media,
+		Renditions: v.Renditions,
+		Master:     v.MasterPlaylistKey(),
+		Poster:     v.PosterKey(),
+		CreatedAt:  v.CreatedAt,
+	}
+	m.Storyboard.Sprite, m.Storyboard.VTT = v.StoryboardSpriteKey(), v.StoryboardVTTKey()
+	body, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	if err := c.d.Blobs.Put(ctx, v.MetadataKey(), strings.NewReader(string(body)), int64(len(body)), blobMeta("metadata.json")); err != nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("write metadata: %w", err)
+	}
+	return edustream.VideoUpdate{}, nil
+}
+
+// cleanup deletes a replaced video's blobs, then its row.
+func (c *chain) cleanup(ctx context.Context, p VideoPayload) error {
+	v, err := c.d.Videos.FindVideoByID(ctx, p.VideoID)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if v.ReplacedAt == nil {
+		return edustream.Errorf(edustream.ECONFLICT, "video %d is not replaced and keeps its outputs", v.ID)
+	}
+	if err := c.deletePrefix(ctx, edustream.VideoPrefix(v.ID)); err != nil {
+		return err
+	}
+	return c.d.Videos.DeleteVideo(ctx, v.ID)
+}
+
+// expireUpload aborts an upload that was never completed, so its parts do
+// not stay in storage, and tells the uploader.
+func (c *chain) expireUpload(ctx context.Context, p VideoPayload) error {
+	v, err := c.d.Videos.FindVideoByID(ctx, p.VideoID)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if v.Status != edustream.VideoAwaitingUpload || c.d.Now().Before(v.UploadExpiresAt) {
+		return nil
+	}
+	if v.UploadID != "" {
+		if err := c.d.Blobs.AbortMultipartUpload(ctx, v.SourceKey(), v.UploadID); err != nil {
+			return fmt.Errorf("abort upload of video %d: %w", v.ID, err)
+		}
+	}
+	failed, reason := edustream.VideoFailed, "the upload expired before it was completed"
+	moved, err := c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoAwaitingUpload, edustream.StageUpload,
+		edustream.VideoUpdate{Status: &failed, Error: &reason})
+	if edustream.ErrorCode(err) == edustream.ECONFLICT {
+		return nil // completed at the last moment
+	} else if err != nil {
+		return err
+	}
+	c.announce(ctx, moved)
+	return nil
+}
+
+// progressReporter returns the transcoder's progress callback: events at
+// most every progressEventEvery, the database every progressStoreEvery.
+func (c *chain) progressReporter(ctx context.Context, v *edustream.Video) func(edustream.TranscodeProgress) {
+	var lastEvent, lastStore time.Time
+	var lastOverall float64
+	return func(p edustream.TranscodeProgress) {
+		now := c.d.Now()
+		overall := edustream.StageTranscode.OverallProgress(p.Fraction)
+		if overall <= lastOverall || now.Sub(lastEvent) < progressEventEvery {
+			return
+		}
+		lastEvent, lastOverall = now, overall
+		e := edustream.EncodingEventOf(v, now)
+		e.Progress = overall
+		e.Message = fmt.Sprintf("transcoding %s: %.0f %%", renditionNames(v), p.Fraction*100)
+		if p.ETA > 0 {
+			eta := int(p.ETA.Round(time.Second).Seconds())
+			e.ETASeconds = &eta
+		}
+		c.announceEvent(ctx, e)
+		if now.Sub(lastStore) >= progressStoreEvery {
+			lastStore = now
+			if err := c.d.Videos.SetVideoProgress(ctx, v.ID, edustream.StageTranscode, overall); err != nil {
+				edustream.Logger(ctx).Warn("store progress", slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+func renditionNames(v *edustream.Video) string {
+	var names []string
+	for _, r := range edustream.Ladder(v.Media) {
+		names = append(names, r.Name)
+	}
+	return strings.Join(names, "/")
+}
+
+// announce tells subscribers where v is now. Events are best effort: a
+// subscriber who misses one catches up from the database.
+func (c *chain) announce(ctx context.Context, v *edustream.Video) {
+	c.announceEvent(ctx, edustream.EncodingEventOf(v, c.d.Now()))
+}
+
+func (c *chain) announceEvent(ctx context.Context, e *edustream.EncodingEvent) {
+	if c.d.Events == nil {
+		return
+	}
+	if err := c.d.Events.PublishEvent(ctx, edustream.Event{Topic: edustream.EncodingTopic(e.LectureID), Encoding: e}); err != nil {
+		edustream.Logger(ctx).Warn("publish encoding event", slog.String("error", err.Error()))
+	}
+}
+
+func (c *chain) announceQueueMoved(ctx context.Context) {
+	if c.d.Events == nil {
+		return
+	}
+	if err := c.d.Events.PublishEvent(ctx, edustream.Event{Topic: edustream.VideoQueueTopic, QueueMoved: &struct{}{}}); err != nil {
+		edustream.Logger(ctx).Warn("publish queue event", slog.String("error", err.Error()))
+	}
+}
+
+// fetchSource downloads the video's source into the attempt's directory.
+func (c *chain) fetchSource(ctx context.Context, run *stepRun) (string, error) {
+	dst := filepath.Join(run.dir, "source")
+	r, err := c.d.Blobs.Get(ctx, run.video.SourceKey(), 0, -1)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return "", edustream.Errorf(edustream.EINVALID, "the uploaded file is missing from storage; upload it again")
+	} else if err != nil {
+		return "", fmt.Errorf("fetch source: %w", err)
+	}
+	defer r.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		return "", err
+	}
+	// One byte past the limit is enough to know it is too big.
+	limit := c.d.Limits.MaxUploadBytes
+	n, err := io.Copy(f, io.LimitReader(r, limit+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("fetch source: %w", err)
+	}
+	if n > limit {
+		return "", edustream.Errorf(edustream.EINVALID, "the file is larger than the %s limit", edustream.FormatBytes(limit))
+	}
+	return dst, nil
+}
+
+// putDir uploads every file under dir to prefix + its relative path.
+func (c *chain) putDir(ctx context.Context, dir, prefix string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		return c.putFile(ctx, p, prefix+filepath.ToSlash(rel))
+	})
+}
+
+func (c *chain) putFile(ctx context.Context, file, key string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := c.d.Blobs.Put(ctx, key, f, st.Size(), blobMeta(key)); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+func (c *chain) deletePrefix(ctx context.Context, prefix string) error {
+	blobs, err := c.d.Blobs.List(ctx, prefix)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	keys := make([]string, len(blobs))
+	for i, b := range blobs {
+		keys[i] = b.Key
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := c.d.Blobs.Delete(ctx, keys...); err != nil {
+		return fmt.Errorf("delete %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// Cache policies of published outputs. Everything a video publishes lives
+// under its own id and never changes, so it may be cached for good; the API
+// rewrites playlists with signed URLs on every request, and those answers
+// are not cached (see the server's playback handler).
+const cacheForever = "public, max-age=31536000, immutable"
+
+// blobMeta returns the metadata a published file is served with, from its
+// name.
+func blobMeta(name string) edustream.BlobMeta {
+	ct := map[string]string{
+		".m3u8": "application/vnd.apple.mpegurl",
+		".ts":   "video/mp2t",
+		".m4s":  "video/iso.segment",
+		".mp4":  "video/mp4",
+		".aac":  "audio/aac",
+		".jpg":  "image/jpeg",
+		".vtt":  "text/vtt; charset=utf-8",
+		".json": "application/json",
+	}[path.Ext(name)]
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return edustream.BlobMeta{ContentType: ct, CacheControl: cacheForever}
+}

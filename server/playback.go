@@ -1,0 +1,288 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edustream/edustream"
+)
+
+// Playback serves HLS through the API and signs the URLs that lead to it.
+//
+// A player needs every playlist and segment of a stream, but the outputs are
+// private. So the playback URL is the API's own
+// /play/<video id>/master.m3u8, signed with an expiry; the handler reads each
+// playlist from the blob store and rewrites the URIs inside: those of
+// other playlists to /play/ URLs carrying the same signature, those of
+// segments (and images) to the blob store's presigned URLs, which the client
+// fetches straight from S3 (or the CDN, or the local store's /blobs/). The
+// signature covers the video and the expiry, so one playback URL opens the
+// whole stream until it expires, and nothing else.
+type Playback struct {
+	cfg PlaybackConfig
+}
+
+var _ edustream.PlaybackURLs = (*Playback)(nil)
+
+// PlaybackConfig configures Playback.
+type PlaybackConfig struct {
+	// BaseURL is where clients reach the API, e.g. https://api.example.com.
+	BaseURL string
+	// Key signs the URLs: at least 32 bytes, the same on every instance.
+	Key []byte
+	// TTL is how long a URL plays (0: DefaultPlaybackTTL). It should cover
+	// the longest lecture: a player fetches a VOD playlist once, and the
+	// segment URLs in it must still work at the end.
+	TTL   time.Duration
+	Blobs edustream.BlobStore
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// DefaultPlaybackTTL covers a 4-hour lecture with room to pause.
+const DefaultPlaybackTTL = 6 * time.Hour
+
+// playPrefix is the route Playback serves.
+const playPrefix = "/play/"
+
+// NewPlayback returns a Playback. The key must be at least 32 bytes.
+func NewPlayback(cfg PlaybackConfig) (*Playback, error) {
+	if len(cfg.Key) < 32 {
+		return nil, errors.New("playback: the URL signing key must be at least 32 bytes")
+	}
+	if cfg.Blobs == nil {
+		return nil, errors.New("playback: no blob store")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("playback: base URL %q must be an absolute http(s) URL", cfg.BaseURL)
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultPlaybackTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Key = append([]byte(nil), cfg.Key...)
+	return &Playback{cfg: cfg}, nil
+}
+
+// PlaybackURL returns the signed URL of v's master playlist.
+func (p *Playback) PlaybackURL(_ context.Context, v *edustream.Video) (string, error) {
+	return p.signedURL(v.ID, edustream.MasterPlaylistName, p.expiry()), nil
+}
+
+// StoryboardURL returns the signed URL of v's WebVTT thumbnails track.
+func (p *Playback) StoryboardURL(_ context.Context, v *edustream.Video) (string, error) {
+	return p.signedURL(v.ID, edustream.StoryboardVTTFileName, p.expiry()), nil
+}
+
+// ThumbnailURL returns a presigned URL of v's poster, served by the blob
+// store itself.
+func (p *Playback) ThumbnailURL(ctx context.Context, v *edustream.Video) (string, error) {
+	return p.cfg.Blobs.PresignGet(ctx, v.PosterKey(), p.cfg.TTL)
+}
+
+// expiry rounds up to the minute, so the URLs handed out within a minute are
+// identical and a CDN or browser cache can reuse the answers.
+func (p *Playback) expiry() int64 {
+	exp := p.cfg.Now().Add(p.cfg.TTL)
+	return exp.Truncate(time.Minute).Add(time.Minute).Unix()
+}
+
+func (p *Playback) signature(videoID, exp int64) string {
+	m := hmac.New(sha256.New, p.cfg.Key)
+	fmt.Fprintf(m, "play\n%d\n%d", videoID, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (p *Playback) signedURL(videoID int64, name string, exp int64) string {
+	return fmt.Sprintf("%s%s%d/%s?exp=%d&sig=%s", p.cfg.BaseURL, playPrefix, videoID, name, exp, p.signature(videoID, exp))
+}
+
+// ServeHTTP answers GET and HEAD of /play/<video id>/<playlist or vtt>.
+func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		playbackError(w, http.StatusMethodNotAllowed, "use GET")
+		return
+	}
+	rest, _ := strings.CutPrefix(r.URL.Path, playPrefix)
+	idText, name, ok := strings.Cut(rest, "/")
+	videoID, err := strconv.ParseInt(idText, 10, 64)
+	if !ok || err != nil || videoID <= 0 || !validStreamPath(name) {
+		playbackError(w, http.StatusNotFound, "not found")
+		return
+	}
+	q := r.URL.Query()
+	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
+	sig, _ := hex.DecodeString(q.Get("sig"))
+	want, _ := hex.DecodeString(p.signature(videoID, exp))
+	switch {
+	case err != nil || !hmac.Equal(sig, want):
+		playbackError(w, http.StatusForbidden, "the playback URL is not valid")
+		return
+	case p.cfg.Now().Unix() > exp:
+		playbackError(w, http.StatusForbidden, "the playback URL has expired; ask for a new one")
+		return
+	}
+
+	v := &edustream.Video{ID: videoID}
+	key, contentType := v.HLSPrefix()+name, "application/vnd.apple.mpegurl"
+	if name == edustream.StoryboardVTTFileName {
+		key, contentType = v.StoryboardVTTKey(), "text/vtt; charset=utf-8"
+	}
+	body, err := p.read(r.Context(), key)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		playbackError(w, http.StatusNotFound, "not found")
+		return
+	} else if err != nil {
+		edustream.Logger(r.Context()).ErrorContext(r.Context(), "read a playlist", "key", key, "error", err)
+		playbackError(w, http.StatusServiceUnavailable, "storage is unavailable; try again")
+		return
+	}
+	dir := path.Dir(key) + "/"
+	out, err := p.rewrite(r.Context(), body, func(uri string) (string, error) {
+		target := path.Clean(dir + uri)
+		rel, ok := strings.CutPrefix(target, v.HLSPrefix())
+		if strings.HasSuffix(uri, ".m3u8") && ok && validStreamPath(rel) {
+			return p.signedURL(videoID, rel, exp), nil
+		}
+		if !strings.HasPrefix(target, edustream.VideoPrefix(videoID)) {
+			return "", fmt.Errorf("playlist %s names %q outside its video", key, uri)
+		}
+		// Segments expire with the playback URL, not later.
+		ttl := time.Unix(exp, 0).Sub(p.cfg.Now())
+		return p.cfg.Blobs.PresignGet(r.Context(), target, max(ttl, time.Second))
+	})
+	if err != nil {
+		edustream.Logger(r.Context()).ErrorContext(r.Context(), "rewrite a playlist", "key", key, "error", err)
+		playbackError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	// The body holds presigned URLs that expire: no cache may keep it
+	// past them, and it belongs to whoever holds this URL.
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Players on the SPA's origin fetch playlists with XHR/fetch.
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(out)
+}
+
+// maxPlaylistBytes bounds what is read of one playlist: a 4-hour rendition
+// at 4-second segments is about 200 KB.
+const maxPlaylistBytes = 8 << 20
+
+func (p *Playback) read(ctx context.Context, key string) ([]byte, error) {
+	rc, err := p.cfg.Blobs.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxPlaylistBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPlaylistBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", key, maxPlaylistBytes)
+	}
+	return b, nil
+}
+
+// uriAttribute finds URI="…" in a tag line (EXT-X-MAP, EXT-X-MEDIA,
+// EXT-X-I-FRAME-STREAM-INF).
+var uriAttribute = regexp.MustCompile(`URI="([^"]*)"`)
+
+// rewrite replaces every URI of an HLS playlist, or the image references of
+// a WebVTT thumbnails track (sprite.jpg#xywh=…), with what sign returns.
+func (p *Playback) rewrite(_ context.Context, body []byte, sign func(uri string) (string, error)) ([]byte, error) {
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var err error
+	for sc.Scan() {
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "", strings.HasPrefix(trimmed, "WEBVTT"), strings.Contains(trimmed, "-->"):
+		case strings.HasPrefix(trimmed, "#"):
+			line = uriAttribute.ReplaceAllStringFunc(line, func(m string) string {
+				uri := uriAttribute.FindStringSubmatch(m)[1]
+				signed, e := sign(uri)
+				if e != nil {
+					err = e
+					return m
+				}
+				return `URI="` + signed + `"`
+			})
+		default:
+			uri, fragment, _ := strings.Cut(trimmed, "#")
+			signed, e := sign(uri)
+			if e != nil {
+				return nil, e
+			}
+			if fragment != "" {
+				signed += "#" + fragment
+			}
+			line = signed
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.WriteString(line)
+		out.WriteByte('\n')
+	}
+	return out.Bytes(), sc.Err()
+}
+
+// validStreamPath accepts the relative paths of a stream's playlists (and
+// the storyboard track): plain names, at most one directory deep, nothing
+// that could climb out.
+func validStreamPath(p string) bool {
+	if p == "" || len(p) > 200 || strings.Contains(p, "..") || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+		return false
+	}
+	if strings.Count(p, "/") > 1 {
+		return false
+	}
+	if !strings.HasSuffix(p, ".m3u8") && p != edustream.StoryboardVTTFileName {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func playbackError(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Access-Control-Allow-Origin", "*")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}

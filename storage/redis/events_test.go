@@ -1,0 +1,211 @@
+package redis
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
+)
+
+func encodingEvent(lectureID, videoID int64, progress float64) edustream.Event {
+	return edustream.Event{
+		Topic: edustream.EncodingTopic(lectureID),
+		Encoding: &edustream.EncodingEvent{
+			LectureID: lectureID, VideoID: videoID, Status: edustream.VideoProcessing,
+			Stage: edustream.StageTranscode, Progress: progress, At: time.Unix(1700000000, 0).UTC(),
+		},
+	}
+}
+
+func receive(t *testing.T, sub *edustream.Subscription) edustream.Event {
+	t.Helper()
+	select {
+	case e, ok := <-sub.C:
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return e
+	case <-time.After(testenv.WaitLimit):
+		t.Fatal("no event")
+	}
+	return edustream.Event{}
+}
+
+// Two processes: a worker publishes through its client, an API instance
+// with its own client delivers to its subscribers of that topic only.
+func TestEventsAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	worker := newRedis(t)
+	api := goredis.NewClient(worker.Options())
+	t.Cleanup(func() { api.Close() })
+
+	pub := NewEvents(worker, nil)
+	defer pub.Close()
+	events := NewEvents(api, nil)
+	defer events.Close()
+
+	subCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lecture7, err := events.Subscribe(subCtx, edustream.EncodingTopic(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lecture7Again, err := events.Subscribe(subCtx, edustream.EncodingTopic(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lecture8, err := events.Subscribe(subCtx, edustream.EncodingTopic(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Published right after Subscribe returned: must not be missed.
+	if err := pub.PublishEvent(ctx, encodingEvent(7, 70, 12.5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.PublishEvent(ctx, encodingEvent(8, 80, 50)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []*edustream.Subscription{lecture7, lecture7Again} {
+		e := receive(t, sub)
+		if e.Topic != edustream.EncodingTopic(7) || e.Encoding == nil || e.Encoding.VideoID != 70 || e.Encoding.Progress != 12.5 ||
+			!e.Encoding.At.Equal(time.Unix(1700000000, 0)) {
+			t.Errorf("lecture 7 got %+v %+v", e, e.Encoding)
+		}
+	}
+	if e := receive(t, lecture8); e.Encoding == nil || e.Encoding.VideoID != 80 {
+		t.Errorf("lecture 8 got %+v", e)
+	}
+	select {
+	case e := <-lecture8.C:
+		t.Errorf("lecture 8 got lecture 7's event too: %+v", e)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	// One pub/sub connection per process, whatever the subscriber count.
+	if n, ok := pubsubConnections(t, worker); ok && n != 1 {
+		t.Errorf("pub/sub connections = %d, want 1 (the API process's only)", n)
+	}
+
+	cancel()
+	for _, sub := range []*edustream.Subscription{lecture7, lecture7Again, lecture8} {
+		select {
+		case _, ok := <-sub.C:
+			if ok {
+				t.Error("event after the subscription's context ended")
+			}
+		case <-time.After(testenv.WaitLimit):
+			t.Fatal("subscription not closed after its context ended")
+		}
+	}
+	events.mu.Lock()
+	left := len(events.topics)
+	events.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d topics still registered after every subscriber left", left)
+	}
+}
+
+// pubsubConnections counts the pattern-subscribed connections on this
+// test's database, on a Redis that can list its clients (miniredis cannot).
+func pubsubConnections(t *testing.T, rdb *goredis.Client) (n int, ok bool) {
+	t.Helper()
+	list, err := rdb.ClientList(context.Background()).Result()
+	if err != nil {
+		if testenv.Required("redis") {
+			t.Fatal(err)
+		}
+		return 0, false
+	}
+	for line := range strings.Lines(list) {
+		if strings.Contains(line, "psub=1") && strings.Contains(line, "db="+strconv.Itoa(rdb.Options().DB)) {
+			n++
+		}
+	}
+	return n, true
+}
+
+// A subscriber that does not read loses events beyond its buffer instead of
+// holding up the others.
+func TestEventsSlowSubscriberDrops(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	events := NewEvents(rdb, nil)
+	defer events.Close()
+	slow, err := events.Subscribe(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := events.Subscribe(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reading subscriber takes each event before the next is sent.
+	const n = subscriberBuffer + 10
+	for i := range n {
+		if err := events.PublishEvent(ctx, edustream.Event{Topic: "t", Encoding: &edustream.EncodingEvent{Progress: float64(i)}}); err != nil {
+			t.Fatal(err)
+		}
+		if e := receive(t, fast); e.Encoding == nil || e.Encoding.Progress != float64(i) {
+			t.Fatalf("reading subscriber got %+v, want event %d", e, i)
+		}
+	}
+	testenv.Eventually(t, "the slow subscriber's drops to be counted", func() bool { return slow.Dropped() == 10 })
+	if len(slow.C) != subscriberBuffer {
+		t.Errorf("slow subscriber holds %d events, want its buffer %d", len(slow.C), subscriberBuffer)
+	}
+}
+
+// When the pub/sub connection drops, subscribers are told to resync, and
+// events flow again afterwards.
+func TestEventsResyncAfterReconnect(t *testing.T) {
+	ctx := context.Background()
+	rdb := newRedis(t)
+	events := NewEvents(rdb, nil)
+	defer events.Close()
+	sub, err := events.Subscribe(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		if testenv.Required("redis") {
+			t.Fatal(err)
+		}
+		t.Skipf("this Redis cannot kill clients (%v); runs against a real Redis", err)
+	}
+	if e := receive(t, sub); !e.Resync || e.Topic != "t" {
+		t.Fatalf("after the connection dropped got %+v, want a resync", e)
+	}
+	testenv.Eventually(t, "an event after the reconnect", func() bool {
+		if err := events.PublishEvent(ctx, edustream.Event{Topic: "t", QueueMoved: &struct{}{}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case e := <-sub.C:
+			return e.QueueMoved != nil
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	})
+}
+
+func TestEventsUnreachableRedis(t *testing.T) {
+	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.ClosedAddr(t), DialTimeout: time.Second})
+	defer rdb.Close()
+	events := NewEvents(rdb, nil)
+	defer events.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
+	defer cancel()
+	if _, err := events.Subscribe(ctx, "t"); err == nil {
+		t.Fatal("Subscribe succeeded without a Redis")
+	}
+	if err := events.PublishEvent(ctx, edustream.Event{Topic: "t"}); err == nil {
+		t.Fatal("PublishEvent succeeded without a Redis")
+	}
+}
