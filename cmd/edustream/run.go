@@ -17,6 +17,7 @@ commands:
   work     run the workers
   migrate  apply database migrations and exit
   token    print a signed JWT: token -sub ID -role ADMIN|INSTRUCTOR|STUDENT [-email -name -ttl]
+  upload   upload a lecture video and follow its encoding: upload -lecture ID [-url -token] FILE
 
 Every setting is an EDUSTREAM_ environment variable or a flag; see
 "edustream <command> -h".`
@@ -32,6 +33,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "dev", "serve", "work", "migrate":
 	case "token":
 		return runToken(args, getenv, stdout)
+	case "upload":
+		return runUpload(ctx, args, getenv, stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
