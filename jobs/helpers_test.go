@@ -18,7 +18,7 @@ import (
 
 // redisOpt returns the connection option of a Redis database this test has to
 // itself (miniredis unless EDUSTREAM_TEST_REDIS_URL is set).
-func redisOpt(t *testing.T) asynq.RedisConnOpt {
+func redisOpt(t testing.TB) asynq.RedisConnOpt {
 	t.Helper()
 	opt, err := asynq.ParseRedisURI(testenv.RedisURL(t))
 	if err != nil {
@@ -57,7 +57,7 @@ func pendingTaskIDs(t *testing.T, opt asynq.RedisConnOpt) []string {
 }
 
 // clientOf returns a go-redis client for opt, closed when the test ends.
-func clientOf(t *testing.T, opt asynq.RedisConnOpt) redis.UniversalClient {
+func clientOf(t testing.TB, opt asynq.RedisConnOpt) redis.UniversalClient {
 	t.Helper()
 	c := opt.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { c.Close() })
