@@ -1,7 +1,9 @@
 package edustream
 
 import (
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The checks below are the BlobStore rules that do not depend on where the
@@ -16,6 +18,47 @@ const (
 	MaxContentTypeLength = 255
 	MaxCacheControlLen   = 1024
 )
+
+// Limits on blob keys. MaxBlobKeyLength is S3's. A segment is bounded so
+// that the local store's file name for it stays within the 255 bytes every
+// common file system allows.
+const (
+	MaxBlobKeyLength        = 1024
+	MaxBlobKeySegmentLength = 200
+)
+
+// ValidateBlobKey checks a key: slash-separated segments, none empty (so
+// no leading, trailing or double slash), none "." or "..", no backslash or
+// control character, valid UTF-8, within the limits. S3 would take more,
+// but some S3-compatible servers and every file system read such keys
+// differently than they were written, and a key that works in development
+// must work in production. EINVALID.
+func ValidateBlobKey(key string) error {
+	switch {
+	case key == "":
+		return Errorf(EINVALID, "blob key must not be empty")
+	case len(key) > MaxBlobKeyLength:
+		return Errorf(EINVALID, "blob key must be at most %d bytes", MaxBlobKeyLength)
+	case !utf8.ValidString(key):
+		return Errorf(EINVALID, "blob key must be valid UTF-8")
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch {
+		case seg == "":
+			return Errorf(EINVALID, "blob key must not have empty segments (a leading, trailing or double slash)")
+		case seg == "." || seg == "..":
+			return Errorf(EINVALID, "blob key must not have . or .. segments")
+		case len(seg) > MaxBlobKeySegmentLength:
+			return Errorf(EINVALID, "blob key segments must be at most %d bytes", MaxBlobKeySegmentLength)
+		}
+		for _, r := range seg {
+			if r < 0x20 || r == 0x7f || r == '\\' {
+				return Errorf(EINVALID, "blob key must not contain control characters or backslashes")
+			}
+		}
+	}
+	return nil
+}
 
 // Validate checks meta before it becomes response headers: bounded, and
 // without control characters that could split a header. EINVALID.

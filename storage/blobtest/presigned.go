@@ -129,7 +129,9 @@ func testMultipart(t *testing.T, h *Harness) {
 	if info.Size != int64(len(whole)) || info.ContentType != "video/mp4" {
 		t.Errorf("Head: size %d, type %q; want %d, video/mp4", info.Size, info.ContentType, len(whole))
 	}
-	if want := MultipartETag(t, etag1, etag2, etag3); info.ETag != want {
+	if want := MultipartETag(t, etag1, etag2, etag3); h.Lacks.MultipartETags {
+		t.Log("multipart ETag not checked: the harness declares the backend lacks it")
+	} else if info.ETag != want {
 		t.Errorf("ETag %s, want %s", info.ETag, want)
 	}
 	checkModTime(t, u.key, info.ModTime, start)
@@ -155,7 +157,9 @@ func testMultipart(t *testing.T, h *Harness) {
 	}
 	sameBytes(t, "GET", resp.body, whole)
 
-	if h.ForgetsCompletedUploads {
+	if h.Lacks.ForgettingCompletedUploads {
+		t.Log("second completion not checked: the harness declares the backend lacks forgetting completed uploads")
+	} else {
 		err := u.complete(edustream.UploadPart{PartNumber: 1, ETag: etag1}, edustream.UploadPart{PartNumber: 2, ETag: etag2}, edustream.UploadPart{PartNumber: 3, ETag: etag3})
 		wantCode(t, "second CompleteMultipartUpload", err, edustream.ENOTFOUND)
 	}
@@ -184,8 +188,8 @@ func testMultipartErrors(t *testing.T, h *Harness) {
 		wantCode(t, "missing part", err, edustream.EINVALID)
 	})
 	t.Run("part too small", func(t *testing.T) {
-		if !h.MinPartSize {
-			t.Skip("the harness declares that this backend does not enforce MinPartSize")
+		if h.Lacks.MinPartSize {
+			t.Skip("the harness declares the backend lacks the MinPartSize check")
 		}
 		u := newUpload(t, h, "small-part", "video/mp4")
 		e1, e2 := u.put(t, 1, small), u.put(t, 2, big)
@@ -280,6 +284,9 @@ func testPresignedGet(t *testing.T, h *Harness) {
 			}
 			sameBytes(t, "body", resp.body, tt.want)
 			for name, want := range map[string]string{"Content-Type": meta.ContentType, "Cache-Control": meta.CacheControl, "ETag": QuotedMD5(body)} {
+				if name == "Cache-Control" && h.Lacks.CacheControl {
+					continue
+				}
 				if got := resp.header.Get(name); got != want {
 					t.Errorf("%s %q, want %q", name, got, want)
 				}
@@ -349,8 +356,8 @@ func signatureParam(t *testing.T, raw string) string {
 }
 
 func testTamperedURL(t *testing.T, h *Harness) {
-	if !h.SignedURLs {
-		t.Skip("the harness declares that this backend does not check presigned URLs")
+	if h.Lacks.SignatureChecks {
+		t.Skip("the harness declares the backend lacks signature checks")
 	}
 	ctx := context.Background()
 	key, other := h.key("secret"), h.key("other")
@@ -392,8 +399,8 @@ func testTamperedURL(t *testing.T, h *Harness) {
 }
 
 func testExpiredURL(t *testing.T, h *Harness) {
-	if !h.SignedURLs {
-		t.Skip("the harness declares that this backend does not check presigned URLs")
+	if h.Lacks.SignatureChecks {
+		t.Skip("the harness declares the backend lacks signature checks")
 	}
 	ctx := context.Background()
 	key := h.key("expiring")

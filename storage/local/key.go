@@ -3,17 +3,8 @@ package local
 import (
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/edustream/edustream"
-)
-
-// Key limits. MaxKeyLength is S3's; a segment is bounded so that its file
-// name, with the suffix added on disk, stays within the 255 bytes every
-// common file system allows.
-const (
-	MaxKeyLength     = 1024
-	MaxSegmentLength = 200
 )
 
 // On disk a key's segments are directories and its last segment a file. A
@@ -25,42 +16,9 @@ const (
 	dirSuffix  = ".dir"
 )
 
-// checkKey refuses every key that could name something outside the store's
-// directory or that a file system might read differently than written.
-// EINVALID.
-func checkKey(key string) error {
-	switch {
-	case key == "":
-		return edustream.Errorf(edustream.EINVALID, "blob key must not be empty")
-	case len(key) > MaxKeyLength:
-		return edustream.Errorf(edustream.EINVALID, "blob key must be at most %d bytes", MaxKeyLength)
-	case !utf8.ValidString(key):
-		return edustream.Errorf(edustream.EINVALID, "blob key must be valid UTF-8")
-	}
-	for seg := range strings.SplitSeq(key, "/") {
-		if err := checkSegment(seg); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkSegment(seg string) error {
-	switch {
-	case seg == "":
-		return edustream.Errorf(edustream.EINVALID, "blob key must not have empty segments (leading, trailing or double slash)")
-	case seg == "." || seg == "..":
-		return edustream.Errorf(edustream.EINVALID, "blob key must not have . or .. segments")
-	case len(seg) > MaxSegmentLength:
-		return edustream.Errorf(edustream.EINVALID, "blob key segments must be at most %d bytes", MaxSegmentLength)
-	}
-	for _, r := range seg {
-		if r < 0x20 || r == 0x7f || r == '\\' {
-			return edustream.Errorf(edustream.EINVALID, "blob key must not contain control characters or backslashes")
-		}
-	}
-	return nil
-}
+// checkKey is the domain's rule; it also keeps every key inside the
+// store's directory and every file name within 255 bytes.
+func checkKey(key string) error { return edustream.ValidateBlobKey(key) }
 
 // keyPath is the file of a checked key under root.
 func keyPath(root, key string) string {
@@ -82,10 +40,10 @@ func prefixDir(root, prefix string) (string, bool) {
 		return root, true
 	}
 	dir := root
+	if checkKey(prefix[:i]) != nil {
+		return "", false
+	}
 	for seg := range strings.SplitSeq(prefix[:i], "/") {
-		if checkSegment(seg) != nil {
-			return "", false
-		}
 		dir = filepath.Join(dir, seg+dirSuffix)
 	}
 	return dir, true

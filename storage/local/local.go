@@ -455,8 +455,9 @@ func (s *Store) readManifest(key, uploadID string) (*manifest, error) {
 	return &m, nil
 }
 
-// PresignUploadPart implements edustream.BlobStore. The upload must be
-// open, so a URL is never handed out for an upload that cannot take it.
+// PresignUploadPart implements edustream.BlobStore. Like S3's presigning
+// it does not look the upload up: a URL for an unknown upload is refused
+// when it is used (404).
 func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error) {
 	if err := checkKey(key); err != nil {
 		return "", err
@@ -467,8 +468,8 @@ func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, par
 	if err := edustream.ValidatePresignTTL(ttl); err != nil {
 		return "", err
 	}
-	if _, err := s.readManifest(key, uploadID); err != nil {
-		return "", err
+	if !validUploadID(uploadID) {
+		return "", edustream.Errorf(edustream.ENOTFOUND, "upload %s of %s not found", truncate(uploadID, 40), key)
 	}
 	g := grant{method: "PUT", key: key, expires: s.expiry(ttl), uploadID: uploadID, partNumber: partNumber}
 	return s.signedURL(g), nil

@@ -73,11 +73,6 @@ func TestConformance(t *testing.T) {
 			Store:  s.store,
 			Prefix: "test/",
 			Expire: func(t *testing.T, ttl time.Duration) { s.clock.advance(ttl + time.Second) },
-			Capabilities: blobtest.Capabilities{
-				SignedURLs:              true,
-				MinPartSize:             true,
-				ForgetsCompletedUploads: true,
-			},
 		}
 	})
 }
@@ -130,8 +125,8 @@ func TestKeys(t *testing.T) {
 		"a\nb",
 		"a\x7fb",
 		"\xff\xfe",
-		strings.Repeat("x", local.MaxSegmentLength+1),
-		strings.Repeat("abcdefg/", local.MaxKeyLength/8) + "x",
+		strings.Repeat("x", edustream.MaxBlobKeySegmentLength+1),
+		strings.Repeat("abcdefg/", edustream.MaxBlobKeyLength/8) + "x",
 	} {
 		err := s.store.Put(ctx, key, strings.NewReader("x"), 1, edustream.BlobMeta{})
 		if edustream.ErrorCode(err) != edustream.EINVALID {
@@ -155,7 +150,7 @@ func TestKeys(t *testing.T) {
 	if len(files) != 0 {
 		t.Errorf("refused keys left files: %v", files)
 	}
-	for _, key := range []string{"a", "videos/1/hls/720p/seg_00001.ts", "ünïcødé/ключ", "a b/c+d/e%20f", "..a/b..", strings.Repeat("x", local.MaxSegmentLength)} {
+	for _, key := range []string{"a", "videos/1/hls/720p/seg_00001.ts", "ünïcødé/ключ", "a b/c+d/e%20f", "..a/b..", strings.Repeat("x", edustream.MaxBlobKeySegmentLength)} {
 		if err := s.store.Put(ctx, key, strings.NewReader("x"), 1, edustream.BlobMeta{}); err != nil {
 			t.Errorf("Put %q: %v", key, err)
 		}
