@@ -212,6 +212,10 @@ func TestHandlerHeaders(t *testing.T) {
 		}
 	}
 
+	// HEAD works with a GET URL (S3 would want a URL signed for HEAD).
+	if resp := request(t, http.MethodHead, raw, nil, nil); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Length") != "31" {
+		t.Errorf("HEAD: %d, Content-Length %q", resp.StatusCode, resp.Header.Get("Content-Length"))
+	}
 	etag := resp.Header.Get("ETag")
 	if resp := request(t, http.MethodGet, raw, nil, map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match with the ETag: %d, want 304", resp.StatusCode)

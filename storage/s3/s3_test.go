@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,6 +145,7 @@ func TestConformanceReal(t *testing.T) {
 			// The server's clock decides; X-Amz-Expires counts whole
 			// seconds from a signing time in whole seconds.
 			Expire: func(t *testing.T, ttl time.Duration) { time.Sleep(ttl + 1500*time.Millisecond) },
+			Lacks:  blobtest.Lacks{ForgettingCompletedUploads: true},
 		}
 	})
 }
@@ -302,5 +305,72 @@ func TestS3ErrorCodes(t *testing.T) {
 		if got := edustream.ErrorCode(err); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.code, got, tt.want)
 		}
+	}
+}
+
+// TestDeleteFallback: a server without DeleteObjects gets one DeleteObject
+// per key, and is not asked again.
+func TestDeleteFallback(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket(fakeBucket); err != nil {
+		t.Fatal(err)
+	}
+	fake := gofakes3.New(backend).Server()
+	var batches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Query().Has("delete") {
+			batches.Add(1)
+			w.WriteHeader(http.StatusNotImplemented)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>no</Message></Error>`)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	s, err := New(context.Background(), Config{Bucket: fakeBucket, Endpoint: srv.URL, PathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for round := range 2 {
+		keys := []string{"a", "b/c", "missing"}
+		for _, k := range keys[:2] {
+			if err := s.Put(ctx, k, strings.NewReader("x"), 1, edustream.BlobMeta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Delete(ctx, keys...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if left, err := s.List(ctx, ""); err != nil || len(left) != 0 {
+			t.Errorf("round %d: left %v, %v", round, left, err)
+		}
+	}
+	if n := batches.Load(); n != 1 {
+		t.Errorf("DeleteObjects asked %d times, want once", n)
+	}
+}
+
+// TestDeleteBatches: the servers under test take DeleteObjects.
+func TestDeleteBatches(t *testing.T) {
+	for name, open := range map[string]func(*testing.T) *Store{"fake": openFake, "real": openReal} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			prefix := testenv.UniquePrefix(t)
+			cleanUp(t, s, prefix)
+			ctx := context.Background()
+			if err := s.Put(ctx, prefix+"k", strings.NewReader("x"), 1, edustream.BlobMeta{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, prefix+"k", prefix+"missing"); err != nil {
+				t.Fatal(err)
+			}
+			if s.singleDeletes.Load() {
+				t.Error("fell back to single deletes")
+			}
+			if _, err := s.Head(ctx, prefix+"k"); edustream.ErrorCode(err) != edustream.ENOTFOUND {
+				t.Errorf("Head after Delete: %v", err)
+			}
+		})
 	}
 }
