@@ -39,10 +39,10 @@ func prefixDir(root, prefix string) (string, bool) {
 	if i < 0 {
 		return root, true
 	}
-	dir := root
 	if checkKey(prefix[:i]) != nil {
 		return "", false
 	}
+	dir := root
 	for seg := range strings.SplitSeq(prefix[:i], "/") {
 		dir = filepath.Join(dir, seg+dirSuffix)
 	}

@@ -169,6 +169,19 @@ func TestMetaValidation(t *testing.T) {
 			t.Errorf("Put with %+v: %v, want EINVALID", meta, err)
 		}
 	}
+	// The longest metadata, every byte escaped in JSON, still fits the
+	// blob file's fixed header.
+	longest := edustream.BlobMeta{
+		ContentType:  strings.Repeat(`"`, edustream.MaxContentTypeLength),
+		CacheControl: strings.Repeat(`\`, edustream.MaxCacheControlLen),
+	}
+	if err := s.store.Put(context.Background(), "long", strings.NewReader("x"), 1, longest); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.store.Head(context.Background(), "long")
+	if err != nil || info.ContentType != longest.ContentType || info.CacheControl != longest.CacheControl {
+		t.Errorf("Head: %v, %v", info, err)
+	}
 }
 
 func request(t *testing.T, method, rawURL string, body io.Reader, header map[string]string) *http.Response {
