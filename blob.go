@@ -12,7 +12,7 @@ import (
 // presigned URLs, so clients upload and play the same way against either.
 //
 // Keys are slash-separated paths without a leading slash (see Video's key
-// methods).
+// methods and ValidateBlobKey).
 type BlobStore interface {
 	// CreateMultipartUpload starts an upload of key and returns its id.
 	CreateMultipartUpload(ctx context.Context, key, contentType string) (uploadID string, err error)
@@ -23,6 +23,8 @@ type BlobStore interface {
 	// CompleteMultipartUpload assembles the parts, in partNumber order, into
 	// key. EINVALID when a part is missing, too small or has another ETag;
 	// ENOTFOUND for an unknown (or aborted, or already completed) upload.
+	// S3 and SeaweedFS answer a repeated completion of the same parts with
+	// success rather than ENOTFOUND, so callers must not rely on either.
 	CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []UploadPart) error
 	// AbortMultipartUpload discards an upload's parts. An unknown upload is
 	// not an error.
@@ -35,7 +37,9 @@ type BlobStore interface {
 	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 	// Head returns what is known about key without its bytes. ENOTFOUND.
 	Head(ctx context.Context, key string) (*BlobInfo, error)
-	// List returns every blob whose key starts with prefix, in key order.
+	// List returns every blob whose key starts with prefix, in key order,
+	// with Key, Size, ETag and ModTime (an S3 listing has no more; Head
+	// has the rest).
 	List(ctx context.Context, prefix string) ([]BlobInfo, error)
 	// Copy copies src to dst with meta as dst's metadata. ENOTFOUND.
 	Copy(ctx context.Context, src, dst string, meta BlobMeta) error

@@ -1,10 +1,12 @@
-// Package testenv points tests at the real MySQL/MariaDB and Redis named by
-// EDUSTREAM_TEST_MYSQL_DSN and EDUSTREAM_TEST_REDIS_URL, and decides what
+// Package testenv points tests at the real MySQL/MariaDB, Redis and
+// S3-compatible server named by EDUSTREAM_TEST_MYSQL_DSN,
+// EDUSTREAM_TEST_REDIS_URL and EDUSTREAM_TEST_S3_ENDPOINT, and decides what
 // happens when one is not set: a skip on a laptop, a failure wherever
 // EDUSTREAM_TEST_REQUIRE names the service (CI), so nothing quietly skips there.
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -28,6 +30,14 @@ const (
 	EnvMySQLDSN = "EDUSTREAM_TEST_MYSQL_DSN"
 	EnvRedisURL = "EDUSTREAM_TEST_REDIS_URL"
 	EnvRequire  = "EDUSTREAM_TEST_REQUIRE"
+
+	// EnvS3Endpoint is the URL of an S3-compatible server (e.g.
+	// http://127.0.0.1:8333); the other S3 variables are optional.
+	EnvS3Endpoint  = "EDUSTREAM_TEST_S3_ENDPOINT"
+	EnvS3Bucket    = "EDUSTREAM_TEST_S3_BUCKET"     // default edustream-test
+	EnvS3Region    = "EDUSTREAM_TEST_S3_REGION"     // default us-east-1
+	EnvS3AccessKey = "EDUSTREAM_TEST_S3_ACCESS_KEY" // default: the AWS credential chain
+	EnvS3SecretKey = "EDUSTREAM_TEST_S3_SECRET_KEY"
 )
 
 // Required reports whether EDUSTREAM_TEST_REQUIRE names service.
@@ -151,6 +161,41 @@ func RedisURL(t testing.TB) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// S3Env is the S3-compatible server the tests may use.
+type S3Env struct {
+	Endpoint  string
+	Bucket    string
+	Region    string
+	AccessKey string
+	SecretKey string
+}
+
+// S3 returns the server named by EDUSTREAM_TEST_S3_ENDPOINT. It skips (or
+// fails, when EDUSTREAM_TEST_REQUIRE names s3) without one. The bucket
+// must exist; tests share it, so each keeps to a key prefix of its own
+// (see UniquePrefix).
+func S3(t testing.TB) S3Env {
+	t.Helper()
+	env := S3Env{
+		Endpoint:  os.Getenv(EnvS3Endpoint),
+		Bucket:    cmp.Or(os.Getenv(EnvS3Bucket), "edustream-test"),
+		Region:    cmp.Or(os.Getenv(EnvS3Region), "us-east-1"),
+		AccessKey: os.Getenv(EnvS3AccessKey),
+		SecretKey: os.Getenv(EnvS3SecretKey),
+	}
+	if env.Endpoint == "" {
+		skipOrFail(t, "s3", EnvS3Endpoint)
+	}
+	return env
+}
+
+// UniquePrefix returns a key prefix ("test-<pid>_<random>/") no other test,
+// in this process or another, uses.
+func UniquePrefix(t testing.TB) string {
+	t.Helper()
+	return "test-" + randomSuffix(t) + "/"
 }
 
 func withDB(raw string, db int) string {

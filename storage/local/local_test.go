@@ -1,0 +1,427 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/storage/blobtest"
+	"github.com/edustream/edustream/storage/local"
+)
+
+// clock is the injected clock: URLs expire when a test says so.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var testKey = bytes.Repeat([]byte("k"), local.MinSigningKeyLength)
+
+type setup struct {
+	store  *local.Store
+	server *httptest.Server
+	clock  *clock
+	dir    string
+}
+
+// newSetup starts a store served at /blobs/ by a test server, the way the
+// API mounts it, with options applied to its config.
+func newSetup(t *testing.T, opts ...func(*local.Config)) *setup {
+	t.Helper()
+	s := &setup{dir: t.TempDir(), clock: &clock{now: time.Unix(1_800_000_000, 0)}}
+	mux := http.NewServeMux()
+	s.server = httptest.NewServer(mux)
+	t.Cleanup(s.server.Close)
+	cfg := local.Config{Dir: s.dir, BaseURL: s.server.URL, SigningKey: testKey, Now: s.clock.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var err error
+	if s.store, err = local.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle(local.RoutePrefix, s.store.Handler())
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) *blobtest.Harness {
+		s := newSetup(t)
+		return &blobtest.Harness{
+			Store:  s.store,
+			Prefix: "test/",
+			Expire: func(t *testing.T, ttl time.Duration) { s.clock.advance(ttl + time.Second) },
+		}
+	})
+}
+
+func TestNew(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		cfg  local.Config
+	}{
+		{"no dir", local.Config{BaseURL: "http://127.0.0.1:8080", SigningKey: testKey}},
+		{"short key", local.Config{Dir: dir, BaseURL: "http://127.0.0.1:8080", SigningKey: testKey[:31]}},
+		{"relative base URL", local.Config{Dir: dir, BaseURL: "/api", SigningKey: testKey}},
+		{"base URL with query", local.Config{Dir: dir, BaseURL: "http://x/?a=b", SigningKey: testKey}},
+		{"no base URL", local.Config{Dir: dir, SigningKey: testKey}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := local.New(tt.cfg); err == nil {
+				t.Error("New succeeded")
+			}
+		})
+	}
+	s, err := local.New(local.Config{Dir: dir, BaseURL: "https://edustream.example/", SigningKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.PresignGet(context.Background(), "videos/1/poster.jpg", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(raw, "https://edustream.example/blobs/videos/1/poster.jpg?") {
+		t.Errorf("signed URL %s does not start with BaseURL + /blobs/ + key", raw)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	for _, key := range []string{
+		"",
+		"/abs",
+		"a//b",
+		"a/",
+		"../escape",
+		"a/../../escape",
+		"a/./b",
+		"..",
+		`a\b`,
+		"a\x00b",
+		"a\nb",
+		"a\x7fb",
+		"\xff\xfe",
+		strings.Repeat("x", edustream.MaxBlobKeySegmentLength+1),
+		strings.Repeat("abcdefg/", edustream.MaxBlobKeyLength/8) + "x",
+	} {
+		err := s.store.Put(ctx, key, strings.NewReader("x"), 1, edustream.BlobMeta{})
+		if edustream.ErrorCode(err) != edustream.EINVALID {
+			t.Errorf("Put %q: %v, want EINVALID", key, err)
+		}
+		if _, err := s.store.PresignGet(ctx, key, time.Minute); edustream.ErrorCode(err) != edustream.EINVALID {
+			t.Errorf("PresignGet %q: %v, want EINVALID", key, err)
+		}
+		if _, err := s.store.CreateMultipartUpload(ctx, key, "video/mp4"); edustream.ErrorCode(err) != edustream.EINVALID {
+			t.Errorf("CreateMultipartUpload %q: %v, want EINVALID", key, err)
+		}
+	}
+	// Nothing was written outside the store's directory, nor inside it.
+	var files []string
+	filepath.WalkDir(s.dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("refused keys left files: %v", files)
+	}
+	for _, key := range []string{"a", "videos/1/hls/720p/seg_00001.ts", "ünïcødé/ключ", "a b/c+d/e%20f", "..a/b..", strings.Repeat("x", edustream.MaxBlobKeySegmentLength)} {
+		if err := s.store.Put(ctx, key, strings.NewReader("x"), 1, edustream.BlobMeta{}); err != nil {
+			t.Errorf("Put %q: %v", key, err)
+		}
+	}
+}
+
+func TestMetaValidation(t *testing.T) {
+	s := newSetup(t)
+	for _, meta := range []edustream.BlobMeta{
+		{ContentType: "text/html\r\nSet-Cookie: a=b"},
+		{CacheControl: "max-age=1\nX: y"},
+		{ContentType: strings.Repeat("a", edustream.MaxContentTypeLength+1)},
+	} {
+		err := s.store.Put(context.Background(), "k", strings.NewReader("x"), 1, meta)
+		if edustream.ErrorCode(err) != edustream.EINVALID {
+			t.Errorf("Put with %+v: %v, want EINVALID", meta, err)
+		}
+	}
+	// The longest metadata, every byte escaped in JSON, still fits the
+	// blob file's fixed header.
+	longest := edustream.BlobMeta{
+		ContentType:  strings.Repeat(`"`, edustream.MaxContentTypeLength),
+		CacheControl: strings.Repeat(`\`, edustream.MaxCacheControlLen),
+	}
+	if err := s.store.Put(context.Background(), "long", strings.NewReader("x"), 1, longest); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.store.Head(context.Background(), "long")
+	if err != nil || info.ContentType != longest.ContentType || info.CacheControl != longest.CacheControl {
+		t.Errorf("Head: %v, %v", info, err)
+	}
+}
+
+func request(t *testing.T, method, rawURL string, body io.Reader, header map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, rawURL, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestHandlerHeaders(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	// Served as text/plain, a browser must not sniff it into HTML.
+	if err := s.store.Put(ctx, "page", strings.NewReader("<html><script>alert(1)</script>"), 31, edustream.BlobMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.store.PresignGet(ctx, "page", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := request(t, http.MethodGet, raw, nil, map[string]string{"Origin": "https://spa.example"})
+	for name, want := range map[string]string{
+		"Content-Type":                  "application/octet-stream",
+		"X-Content-Type-Options":        "nosniff",
+		"Access-Control-Allow-Origin":   "*",
+		"Access-Control-Expose-Headers": "ETag, Content-Length, Content-Range, Accept-Ranges",
+		"Accept-Ranges":                 "bytes",
+	} {
+		if got := resp.Header.Get(name); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+
+	// HEAD works with a GET URL (S3 would want a URL signed for HEAD).
+	if resp := request(t, http.MethodHead, raw, nil, nil); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Length") != "31" {
+		t.Errorf("HEAD: %d, Content-Length %q", resp.StatusCode, resp.Header.Get("Content-Length"))
+	}
+	etag := resp.Header.Get("ETag")
+	if resp := request(t, http.MethodGet, raw, nil, map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match with the ETag: %d, want 304", resp.StatusCode)
+	}
+}
+
+func TestHandlerCORSPreflight(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	id, err := s.store.CreateMultipartUpload(ctx, "videos/1/source", "video/mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.store.PresignUploadPart(ctx, "videos/1/source", id, 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := request(t, http.MethodOptions, raw, nil, map[string]string{
+		"Origin":                         "https://spa.example",
+		"Access-Control-Request-Method":  "PUT",
+		"Access-Control-Request-Headers": "content-type",
+	})
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("preflight: %d", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Allow-Origin %q", got)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Methods"); !strings.Contains(got, "PUT") {
+		t.Errorf("Allow-Methods %q has no PUT", got)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Headers"); !strings.Contains(got, "Content-Type") {
+		t.Errorf("Allow-Headers %q has no Content-Type", got)
+	}
+
+	resp = request(t, http.MethodPut, raw, strings.NewReader("part"), map[string]string{"Origin": "https://spa.example", "Content-Type": "video/mp4"})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "ETag") {
+		t.Errorf("part PUT: %d, headers %v", resp.StatusCode, resp.Header)
+	}
+}
+
+func TestHandlerStatuses(t *testing.T) {
+	s := newSetup(t, func(c *local.Config) { c.MaxPartSize = 100 })
+	ctx := context.Background()
+	id, err := s.store.CreateMultipartUpload(ctx, "up", "video/mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	partURL, err := s.store.PresignUploadPart(ctx, "up", id, 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	getURL, err := s.store.PresignGet(ctx, "up", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A chunked body: the size is only known while reading it.
+	chunked := io.MultiReader(strings.NewReader(strings.Repeat("x", 101)))
+	for _, tt := range []struct {
+		name   string
+		method string
+		url    string
+		body   io.Reader
+		status int
+	}{
+		{"DELETE", http.MethodDelete, getURL, nil, http.StatusMethodNotAllowed},
+		{"POST", http.MethodPost, partURL, strings.NewReader("x"), http.StatusMethodNotAllowed},
+		{"unsigned", http.MethodGet, s.server.URL + "/blobs/up", nil, http.StatusForbidden},
+		{"part too large by Content-Length", http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 101)), http.StatusRequestEntityTooLarge},
+		{"part too large, chunked", http.MethodPut, partURL, chunked, http.StatusRequestEntityTooLarge},
+		{"part of the largest size", http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 100)), http.StatusOK},
+		{"GET of a missing blob", http.MethodGet, getURL, nil, http.StatusNotFound},
+		{"duplicated signature", http.MethodGet, getURL + "&signature=x", nil, http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := request(t, tt.method, tt.url, tt.body, nil)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Errorf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			if len(body) > 100 {
+				t.Errorf("error body of %d bytes: %s", len(body), body)
+			}
+		})
+	}
+
+	if err := s.store.AbortMultipartUpload(ctx, "up", id); err != nil {
+		t.Fatal(err)
+	}
+	resp := request(t, http.MethodPut, partURL, strings.NewReader("x"), nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("part PUT to an aborted upload: %d, want 404", resp.StatusCode)
+	}
+	// The aborted upload's parts are gone from disk.
+	if entries, err := os.ReadDir(filepath.Join(s.dir, "uploads")); err != nil || len(entries) != 0 {
+		t.Errorf("uploads after abort: %v, %v", entries, err)
+	}
+}
+
+// TestForbiddenSaysNothing: every refused signature gets the same answer, so
+// a prober learns nothing about which check failed.
+func TestForbiddenSaysNothing(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	if err := s.store.Put(ctx, "k", strings.NewReader("x"), 1, edustream.BlobMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.store.PresignGet(ctx, "k", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(raw)
+	q := u.Query()
+	q.Set("expires", "9999999999")
+	u.RawQuery = q.Encode()
+	tampered := request(t, http.MethodGet, u.String(), nil, nil)
+	tamperedBody, _ := io.ReadAll(tampered.Body)
+	s.clock.advance(2 * time.Second)
+	expired := request(t, http.MethodGet, raw, nil, nil)
+	expiredBody, _ := io.ReadAll(expired.Body)
+	if tampered.StatusCode != http.StatusForbidden || expired.StatusCode != http.StatusForbidden || !bytes.Equal(tamperedBody, expiredBody) {
+		t.Errorf("tampered: %d %q; expired: %d %q", tampered.StatusCode, tamperedBody, expired.StatusCode, expiredBody)
+	}
+}
+
+// TestConcurrentPutsAndGets: readers see either the old or the new blob,
+// whole, never a mix or a blob with another's ETag.
+func TestConcurrentPutsAndGets(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	versions := [][]byte{bytes.Repeat([]byte("a"), 64<<10), bytes.Repeat([]byte("b"), 32<<10)}
+	if err := s.store.Put(ctx, "k", bytes.NewReader(versions[0]), int64(len(versions[0])), edustream.BlobMeta{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		v := versions[i%2]
+		wg.Go(func() {
+			if err := s.store.Put(ctx, "k", bytes.NewReader(v), int64(len(v)), edustream.BlobMeta{}); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			rc, err := s.store.Get(ctx, "k", 0, -1)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			if err != nil {
+				t.Error(err)
+			}
+			if !bytes.Equal(b, versions[0]) && !bytes.Equal(b, versions[1]) {
+				t.Errorf("read a mix of versions: %d bytes", len(b))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestConcurrentCompletes: of two completions of one upload, one wins and
+// the other finds the upload gone.
+func TestConcurrentCompletes(t *testing.T) {
+	s := newSetup(t)
+	ctx := context.Background()
+	id, err := s.store.CreateMultipartUpload(ctx, "k", "video/mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.store.PresignUploadPart(ctx, "k", id, 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := request(t, http.MethodPut, raw, strings.NewReader("only part"), nil)
+	parts := []edustream.UploadPart{{PartNumber: 1, ETag: resp.Header.Get("ETag")}}
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = s.store.CompleteMultipartUpload(ctx, "k", id, parts) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch edustream.ErrorCode(err) {
+		case "":
+			won++
+		case edustream.ENOTFOUND:
+		default:
+			t.Errorf("complete: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d completions succeeded, want 1", won)
+	}
+}

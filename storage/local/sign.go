@@ -1,0 +1,105 @@
+package local
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Query parameters of a signed URL.
+const (
+	paramExpires    = "expires"
+	paramUploadID   = "uploadId"
+	paramPartNumber = "partNumber"
+	paramSignature  = "signature"
+)
+
+// RoutePrefix is the path the Handler serves blobs under.
+const RoutePrefix = "/blobs/"
+
+// grant is what a signed URL allows: one method on one key (and, for a
+// part, one upload and part number) until a moment. Every field goes into
+// the signature, so changing any of them in the URL breaks it.
+type grant struct {
+	method     string
+	key        string
+	expires    int64 // Unix seconds
+	uploadID   string
+	partNumber int // 0 for a whole blob
+}
+
+// signature is the HMAC-SHA256 of the grant. The fields are joined with
+// newlines, which none of them can contain (keys have no control
+// characters, upload ids are hex), so two grants never sign the same text.
+func (s *Store) signature(g grant) []byte {
+	mac := hmac.New(sha256.New, s.signingKey)
+	mac.Write([]byte(strings.Join([]string{
+		"edustream-blob-url/1",
+		g.method,
+		g.key,
+		strconv.FormatInt(g.expires, 10),
+		g.uploadID,
+		strconv.Itoa(g.partNumber),
+	}, "\n")))
+	return mac.Sum(nil)
+}
+
+func (s *Store) signedURL(g grant) string {
+	q := url.Values{}
+	q.Set(paramExpires, strconv.FormatInt(g.expires, 10))
+	if g.uploadID != "" {
+		q.Set(paramUploadID, g.uploadID)
+		q.Set(paramPartNumber, strconv.Itoa(g.partNumber))
+	}
+	q.Set(paramSignature, base64.RawURLEncoding.EncodeToString(s.signature(g)))
+	return s.baseURL + RoutePrefix + escapeKey(g.key) + "?" + q.Encode()
+}
+
+// expiry is when a URL made now for ttl stops working, in whole seconds
+// (rounded up, so a URL never lives shorter than asked).
+func (s *Store) expiry(ttl time.Duration) int64 {
+	return s.now().Add(ttl + time.Second - 1).Unix()
+}
+
+// verify reports whether r carries a valid, unexpired signature for method
+// on key, and returns what it grants. Repeated parameters are refused, so
+// the handler can never act on another value than the one verified.
+func (s *Store) verify(r *http.Request, method, key string) (grant, bool) {
+	q := r.URL.Query()
+	for _, name := range []string{paramExpires, paramUploadID, paramPartNumber, paramSignature} {
+		if len(q[name]) > 1 {
+			return grant{}, false
+		}
+	}
+	g := grant{method: method, key: key, uploadID: q.Get(paramUploadID)}
+	var err error
+	if g.expires, err = strconv.ParseInt(q.Get(paramExpires), 10, 64); err != nil {
+		return grant{}, false
+	}
+	if q.Has(paramPartNumber) {
+		if g.partNumber, err = strconv.Atoi(q.Get(paramPartNumber)); err != nil {
+			return grant{}, false
+		}
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(q.Get(paramSignature))
+	if err != nil || !hmac.Equal(sig, s.signature(g)) {
+		return grant{}, false
+	}
+	if s.now().Unix() >= g.expires {
+		return grant{}, false
+	}
+	return g, true
+}
+
+func escapeKey(key string) string {
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return strings.Join(segs, "/")
+}
