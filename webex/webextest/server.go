@@ -263,6 +263,9 @@ type Fault struct {
 	// Delay waits before doing anything else (or until the client gives
 	// up).
 	Delay time.Duration
+	// Header adds headers to the Status answer; a nil value removes one
+	// (Header{"Date": nil} sends no Date).
+	Header http.Header
 }
 
 type faultRule struct {
@@ -352,6 +355,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case f.Status != 0:
 			if f.RetryAfter != "" {
 				rec.Header().Set("Retry-After", f.RetryAfter)
+			}
+			for k, v := range f.Header {
+				rec.Header()[http.CanonicalHeaderKey(k)] = v
 			}
 			if f.Body != "" {
 				tid := trackingID()
