@@ -353,7 +353,9 @@ func TestNextLinksOnlyOnTheAPIHost(t *testing.T) {
 		{"relative link", func(string) string { return "/v1/meetings?cursor=2" }, "", 2},
 		{"absolute link on the API host", func(api string) string { return api + "/v1/meetings?cursor=2" }, "", 2},
 		{"other host", func(string) string { return evil.URL + "/v1/meetings?cursor=2" }, "refusing to follow", 0},
-		{"other scheme", func(api string) string { return strings.Replace(api, "http://", "https://", 1) + "/v1/meetings?cursor=2" }, "refusing to follow", 0},
+		{"other scheme", func(api string) string {
+			return strings.Replace(api, "http://", "https://", 1) + "/v1/meetings?cursor=2"
+		}, "refusing to follow", 0},
 		{"a page that points to itself", func(api string) string { return api + "/v1/meetings?cursor=1" }, "repeats", 0},
 	}
 	for _, tt := range tests {

@@ -204,7 +204,10 @@ func TestSafeRequestsAreRetried(t *testing.T) {
 	}{
 		{"GET after a dropped connection", http.MethodGet,
 			func(s *webextest.Server) { s.DropConnection(http.MethodGet, "/meetings/*", 1, false) },
-			func(b *bundle, m *webex.Meeting) error { _, err := b.client.GetMeeting(context.Background(), m.ID); return err }},
+			func(b *bundle, m *webex.Meeting) error {
+				_, err := b.client.GetMeeting(context.Background(), m.ID)
+				return err
+			}},
 		{"PATCH after a 502", http.MethodPatch,
 			func(s *webextest.Server) { s.Fail(http.MethodPatch, "/meetings/*", 1, 502) },
 			func(b *bundle, m *webex.Meeting) error {
@@ -219,7 +222,9 @@ func TestSafeRequestsAreRetried(t *testing.T) {
 			}},
 		{"DELETE after a 500", http.MethodDelete,
 			func(s *webextest.Server) { s.Fail(http.MethodDelete, "/meetings/*", 1, 500) },
-			func(b *bundle, m *webex.Meeting) error { return b.client.DeleteMeeting(context.Background(), m.ID, false) }},
+			func(b *bundle, m *webex.Meeting) error {
+				return b.client.DeleteMeeting(context.Background(), m.ID, false)
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
