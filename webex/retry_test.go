@@ -3,6 +3,7 @@ package webex_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -243,7 +244,10 @@ func TestSafeRequestsAreRetried(t *testing.T) {
 
 func TestCreateIsRetriedWhenNoConnectionWasMade(t *testing.T) {
 	clock := &fakeClock{now: epoch}
-	c, err := webex.New(webex.Config{BaseURL: "http://" + testenv.ClosedAddr(t) + "/v1", Token: "tok", Clock: clock, MaxAttempts: 3})
+	c, err := webex.New(webex.Config{
+		BaseURL: "http://" + testenv.ClosedAddr(t) + "/v1", Token: "tok", Clock: clock, MaxAttempts: 3,
+		Logger: slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

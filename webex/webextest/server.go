@@ -323,13 +323,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rel = p
 	}
 	entry := Request{Method: r.Method, Path: rel, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, At: s.Now()}
-	rec := &statusWriter{ResponseWriter: w}
-	defer func() {
-		entry.Status = rec.status
-		s.mu.Lock()
-		s.log = append(s.log, entry)
-		s.mu.Unlock()
-	}()
+	// The entry is logged before the answer leaves (or the connection is
+	// dropped), so a client that has its answer finds its request logged.
+	var once sync.Once
+	record := func(status int) {
+		once.Do(func() {
+			entry.Status = status
+			s.mu.Lock()
+			s.log = append(s.log, entry)
+			s.mu.Unlock()
+		})
+	}
+	rec := &statusWriter{ResponseWriter: w, record: record}
+	defer record(0) // the client went away before any answer
 
 	if f := s.takeFault(r.Method, rel); f != nil {
 		if f.Delay > 0 {
@@ -346,6 +352,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case f.Drop:
+			record(0)
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					conn.Close()
@@ -384,22 +391,19 @@ func faultMessage(status int) string {
 	return http.StatusText(status)
 }
 
+// statusWriter logs the request when the status is written.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	record func(status int)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.record(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.record(http.StatusOK)
 	return w.ResponseWriter.Write(b)
 }
 
