@@ -17,7 +17,9 @@ import (
 
 // withLifetimes sets what the fake's token endpoint grants.
 func withLifetimes(access, refresh time.Duration) option {
-	return func(f *webextest.Config, _ *webex.Config) { f.AccessTokenLifetime, f.RefreshTokenLifetime = access, refresh }
+	return func(f *webextest.Config, _ *webex.Config) {
+		f.AccessTokenLifetime, f.RefreshTokenLifetime = access, refresh
+	}
 }
 
 // withOAuthWindows sets the client's refresh margin, warning window and
