@@ -265,20 +265,23 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 		}
 		res, err := c.exchange(ctx, r, u, body, tok)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, c.final(outcomeUnknown && !r.idempotent, fmt.Errorf("webex: %s: %w", op, context.Cause(ctx)))
-			}
+			// Unless no connection was made, Webex may have received and
+			// applied the request, even if our deadline cut the wait.
 			sent := !isDialError(err)
 			outcomeUnknown = outcomeUnknown || sent
+			unknown := outcomeUnknown && !r.idempotent
+			if ctx.Err() != nil {
+				return nil, c.final(unknown, fmt.Errorf("webex: %s: %w", op, context.Cause(ctx)))
+			}
 			err = fmt.Errorf("webex: %s: %w", op, err)
 			if (!r.idempotent && sent) || attempt >= c.maxAttempts {
-				return nil, c.final(outcomeUnknown && !r.idempotent, err)
+				return nil, c.final(unknown, err)
 			}
 			wait := c.backoff(attempt)
 			c.log.LogAttrs(ctx, slog.LevelWarn, "webex: retrying after network error",
 				slog.String("op", op), slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", err.Error()))
-			if err := c.clock.Sleep(ctx, wait); err != nil {
-				return nil, c.final(outcomeUnknown && !r.idempotent, fmt.Errorf("%w (gave up waiting to retry: %v)", err, context.Cause(ctx)))
+			if serr := c.clock.Sleep(ctx, wait); serr != nil {
+				return nil, c.final(unknown, fmt.Errorf("%w (gave up waiting to retry: %w)", err, serr))
 			}
 			continue
 		}
@@ -332,8 +335,8 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "webex: retrying",
 			slog.String("op", op), slog.Int("status", res.status), slog.Int("attempt", attempt),
 			slog.Duration("wait", wait), slog.String("trackingId", apiErr.TrackingID))
-		if err := c.clock.Sleep(ctx, wait); err != nil {
-			return res.header, c.final(outcomeUnknown && !r.idempotent, fmt.Errorf("%w (gave up waiting to retry: %v)", apiErr, context.Cause(ctx)))
+		if serr := c.clock.Sleep(ctx, wait); serr != nil {
+			return res.header, c.final(outcomeUnknown && !r.idempotent, fmt.Errorf("%w (gave up waiting to retry: %w)", apiErr, serr))
 		}
 	}
 }

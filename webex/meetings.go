@@ -183,42 +183,22 @@ type MeetingUpdate struct {
 // MarshalJSON writes only the fields that are set.
 func (u MeetingUpdate) MarshalJSON() ([]byte, error) {
 	m := map[string]any{}
-	set := func(k string, v any, ok bool) {
-		if ok {
-			m[k] = v
+	put := func(k string, set bool, v func() any) {
+		if set {
+			m[k] = v()
 		}
 	}
-	if u.Title != nil {
-		m["title"] = *u.Title
-	}
-	if u.Agenda != nil {
-		m["agenda"] = *u.Agenda
-	}
-	if u.Password != nil {
-		m["password"] = *u.Password
-	}
-	if u.Start != nil {
-		m["start"] = isoTime(*u.Start)
-	}
-	if u.End != nil {
-		m["end"] = isoTime(*u.End)
-	}
-	if u.Timezone != nil {
-		m["timezone"] = *u.Timezone
-	}
-	set("enabledAutoRecordMeeting", deref(u.EnabledAutoRecordMeeting), u.EnabledAutoRecordMeeting != nil)
-	set("enabledJoinBeforeHost", deref(u.EnabledJoinBeforeHost), u.EnabledJoinBeforeHost != nil)
-	set("joinBeforeHostMinutes", deref(u.JoinBeforeHostMinutes), u.JoinBeforeHostMinutes != nil)
-	set("sendEmail", deref(u.SendEmail), u.SendEmail != nil)
+	put("title", u.Title != nil, func() any { return *u.Title })
+	put("agenda", u.Agenda != nil, func() any { return *u.Agenda })
+	put("password", u.Password != nil, func() any { return *u.Password })
+	put("start", u.Start != nil, func() any { return isoTime(*u.Start) })
+	put("end", u.End != nil, func() any { return isoTime(*u.End) })
+	put("timezone", u.Timezone != nil, func() any { return *u.Timezone })
+	put("enabledAutoRecordMeeting", u.EnabledAutoRecordMeeting != nil, func() any { return *u.EnabledAutoRecordMeeting })
+	put("enabledJoinBeforeHost", u.EnabledJoinBeforeHost != nil, func() any { return *u.EnabledJoinBeforeHost })
+	put("joinBeforeHostMinutes", u.JoinBeforeHostMinutes != nil, func() any { return *u.JoinBeforeHostMinutes })
+	put("sendEmail", u.SendEmail != nil, func() any { return *u.SendEmail })
 	return json.Marshal(m)
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
 
 // Ptr returns a pointer to v, for MeetingUpdate literals.

@@ -276,3 +276,13 @@ func TestEveryCallHasADeadline(t *testing.T) {
 		t.Errorf("%d attempts: want several per-attempt timeouts, ended by the call deadline", n)
 	}
 }
+
+func TestACreateCutOffByTheDeadlineMayHaveLanded(t *testing.T) {
+	b := setup(t, withTimeouts(200*time.Millisecond, time.Second))
+	b.fake.Inject(http.MethodPost, "/meetings", 1, webextest.Fault{Delay: time.Minute})
+	start := epoch.Add(time.Hour)
+	_, err := b.client.CreateMeeting(context.Background(), webex.NewMeeting{Title: "Slow create", Start: start, End: start.Add(time.Hour)})
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, webex.ErrOutcomeUnknown) {
+		t.Fatalf("err = %v, want the deadline and ErrOutcomeUnknown: Webex may have the request", err)
+	}
+}
