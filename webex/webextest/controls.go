@@ -97,7 +97,7 @@ func (s *Server) StartMeeting(id string) (string, error) {
 	m.instances = append(m.instances, in)
 	m.occState = "inProgress"
 	s.instances[in.id] = in
-	data := s.instanceJSON(in)
+	data := eventOf(s.instanceJSON(in))
 	s.mu.Unlock()
 	s.deliver("meetings", "started", data)
 	return in.id, nil
@@ -124,7 +124,7 @@ func (s *Server) EndMeeting(id string) error {
 	in.state = "ended"
 	in.end = s.now()
 	m.occState = "ended"
-	data := s.instanceJSON(in)
+	data := eventOf(s.instanceJSON(in))
 	s.mu.Unlock()
 	s.deliver("meetings", "ended", data)
 	return nil
@@ -140,7 +140,7 @@ func (s *Server) DeleteMeeting(id string) error {
 		return fmt.Errorf("webextest: no scheduled meeting %q", id)
 	}
 	m.deleted = true
-	data := s.seriesJSON(m)
+	data := eventOf(s.seriesJSON(m))
 	s.mu.Unlock()
 	s.deliver("meetings", "deleted", data)
 	return nil
@@ -160,7 +160,7 @@ func (s *Server) MoveMeeting(id string, start, end time.Time) error {
 	}
 	m.start, m.end = start.Truncate(time.Minute), end.Truncate(time.Minute)
 	m.modified = true
-	data := s.seriesJSON(m)
+	data := eventOf(s.seriesJSON(m))
 	s.mu.Unlock()
 	s.deliver("meetings", "updated", data)
 	return nil

@@ -171,7 +171,7 @@ func (s *Server) instanceJSON(in *instance) meetingJSON {
 	j.Start, j.End = stamp(in.start), stamp(in.end)
 	// Instances carry neither the SIP address nor the host key settings of
 	// a schedule.
-	j.SIPAddress, j.DialInIPAddress = "", ""
+	j.SIPAddress, j.DialInIPAddress, j.PhoneAndVideoSystemPassword = "", "", ""
 	j.WebLink = "https://" + s.site + "/" + siteName(s.site) + "/j.php?MTID=" + in.id
 	has := false
 	for _, r := range s.recordings {
@@ -181,6 +181,31 @@ func (s *Server) instanceJSON(in *instance) meetingJSON {
 	}
 	j.HasRecording = &has
 	return j
+}
+
+// eventJSON is the data of a meetings delivery: the identifying fields of
+// the meeting, without passwords or host keys.
+type eventJSON struct {
+	ID                 string `json:"id"`
+	MeetingSeriesID    string `json:"meetingSeriesId,omitempty"`
+	ScheduledMeetingID string `json:"scheduledMeetingId,omitempty"`
+	MeetingNumber      string `json:"meetingNumber,omitempty"`
+	Title              string `json:"title"`
+	Start              string `json:"start"`
+	End                string `json:"end"`
+	Timezone           string `json:"timezone"`
+	HostUserID         string `json:"hostUserId"`
+	HostEmail          string `json:"hostEmail"`
+	MeetingType        string `json:"meetingType"`
+	State              string `json:"state"`
+}
+
+func eventOf(j meetingJSON) eventJSON {
+	return eventJSON{
+		ID: j.ID, MeetingSeriesID: j.MeetingSeriesID, ScheduledMeetingID: j.ScheduledMeetingID, MeetingNumber: j.MeetingNumber,
+		Title: j.Title, Start: j.Start, End: j.End, Timezone: j.Timezone, HostUserID: j.HostUserID, HostEmail: j.HostEmail,
+		MeetingType: j.MeetingType, State: j.State,
+	}
 }
 
 // meetingInput is the body of POST, PUT and PATCH /meetings.
