@@ -52,10 +52,17 @@ func stamp(t time.Time) string {
 // TokenStore persists the OAuth token pair, so a restart (or another
 // instance) resumes from the newest refresh token rather than the one in the
 // environment, which Webex may have replaced. The database implements it.
+//
+// Errors are treated as passing: a Load error falls back to the token in
+// memory (or the configured refresh token), a Save error keeps the new
+// token in memory and shows in Health.LastError. Neither may contain a
+// token.
 type TokenStore interface {
-	// Load returns the stored token, or the zero Token when none is stored.
+	// Load returns the stored token, or the zero Token and nil when none
+	// is stored.
 	Load(ctx context.Context) (Token, error)
-	// Save replaces the stored token with t.
+	// Save replaces the stored token with t. Several instances may save
+	// concurrently; the last write wins, and each pair works.
 	Save(ctx context.Context, t Token) error
 }
 

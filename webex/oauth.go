@@ -81,8 +81,8 @@ func newOAuth(cfg OAuthConfig, c *Client) (*oauthAuth, error) {
 
 // Authenticate makes sure the client holds a usable access token, loading
 // the store and refreshing as needed, without calling the API. Run it at
-// start-up so bad credentials are a clear error there rather than on the
-// first live session.
+// start-up so bad OAuth credentials are a clear error there rather than on
+// the first live session. With a static token it has nothing to check.
 func (c *Client) Authenticate(ctx context.Context) error {
 	_, err := c.auth.token(ctx)
 	return err

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/webex"
 	"github.com/edustream/edustream/webex/webextest"
 )
@@ -245,7 +245,7 @@ func TestSafeRequestsAreRetried(t *testing.T) {
 func TestCreateIsRetriedWhenNoConnectionWasMade(t *testing.T) {
 	clock := &fakeClock{now: epoch}
 	c, err := webex.New(webex.Config{
-		BaseURL: "http://" + testenv.ClosedAddr(t) + "/v1", Token: "tok", Clock: clock, MaxAttempts: 3,
+		BaseURL: "http://" + closedAddr(t) + "/v1", Token: "tok", Clock: clock, MaxAttempts: 3,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -285,4 +285,16 @@ func TestACreateCutOffByTheDeadlineMayHaveLanded(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, webex.ErrOutcomeUnknown) {
 		t.Fatalf("err = %v, want the deadline and ErrOutcomeUnknown: Webex may have the request", err)
 	}
+}
+
+// closedAddr returns a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
