@@ -227,6 +227,10 @@ func (a *oauthAuth) refresh(ctx context.Context) error {
 	a.lastRefresh = a.c.clock.Now()
 	a.mu.Unlock()
 	a.c.log.LogAttrs(ctx, slog.LevelInfo, "webex: refreshed access token", slog.Any("token", tok))
+	if !tok.RefreshExpiry.IsZero() && a.c.clock.Now().After(tok.RefreshExpiry.Add(-a.warning)) {
+		a.c.log.LogAttrs(ctx, slog.LevelWarn, "webex: the refresh token expires soon; authorize the integration again",
+			slog.Time("refreshExpiry", tok.RefreshExpiry))
+	}
 	if err := a.store.Save(ctx, tok); err != nil {
 		// The new pair works in memory; a restart falls back to the stored
 		// one, which Webex normally still honours. Loud, not fatal.

@@ -243,6 +243,9 @@ func TestOAuthHealthWarnsBeforeTheRefreshTokenExpires(t *testing.T) {
 	if !h.RefreshTokenExpiry.Equal(epoch.Add(5 * 24 * time.Hour)) {
 		t.Errorf("refresh expiry = %v", h.RefreshTokenExpiry)
 	}
+	if !strings.Contains(b.logs.String(), "refresh token expires soon") {
+		t.Error("the expiring refresh token was not logged")
+	}
 }
 
 func TestOAuthKeepsTheOldTokenWhenAnEarlyRefreshFails(t *testing.T) {
