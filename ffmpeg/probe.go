@@ -224,7 +224,9 @@ func probeFailure(ee *exitError, head []byte) error {
 		return fmt.Errorf("probe: %w", ee)
 	case strings.Contains(ee.stderr, "not on whitelist"):
 		return edustream.Errorf(edustream.EINVALID, "not a video file in a format we accept (MP4, MOV, WebM, MKV, AVI or MPEG)")
-	case strings.Contains(ee.stderr, "moov atom not found"), looksLikeContainer(head):
+	case looksLikeContainer(head):
+		// Not "moov atom not found" alone: for a name ending in .mp4
+		// ffprobe tries the mov demuxer on anything, text included.
 		return edustream.Errorf(edustream.EINVALID, "the file is damaged or truncated")
 	default:
 		return edustream.Errorf(edustream.EINVALID, "not a video file")
@@ -302,22 +304,23 @@ func rotation(s *probeStream) int {
 
 // checkEnd refuses a file whose data stops before its headers say it ends:
 // an upload cut short, or a file whose index (moov at the start) survived
-// while the media did not. It reads the video packets of the last seconds
-// only, without decoding them.
+// while the media did not. It reads the packets of the last seconds only,
+// without decoding them, and compares where the latest one ends (in any
+// stream, as the format's duration is the longest stream's) with the
+// duration.
 func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float64) error {
 	from := start + max(duration-5, 0)
 	args := append([]string{
 		"-hide_banner", "-loglevel", "error",
-		"-select_streams", "V:0",
 		"-read_intervals", strconv.FormatFloat(from, 'f', 3, 64) + "%",
 		"-show_entries", "packet=pts_time,duration_time",
 		"-of", "csv=p=0",
 	}, inputArgs(src)...)
-	// Packets come in decode order, so the latest one is among the last
-	// few lines, not necessarily the last.
+	// Packets come in decode order and streams interleave, so the latest
+	// one is among the last few lines, not necessarily the last.
 	var tail []string
 	lw := &lineWriter{fn: func(line string) {
-		if tail = append(tail, line); len(tail) > 32 {
+		if tail = append(tail, line); len(tail) > 64 {
 			tail = tail[1:]
 		}
 	}}
@@ -341,11 +344,11 @@ func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float6
 		seen = true
 		end = max(end, p+parseFloat(dur))
 	}
-	readable := end - start
 	if !seen {
-		readable = 0
+		// No timestamps to judge by (some AVI); the transcode checks.
+		return nil
 	}
-	if duration-readable > truncationSlack(duration) {
+	if readable := end - start; duration-readable > truncationSlack(duration) {
 		return edustream.Errorf(edustream.EINVALID, "the file is damaged or truncated: only %s of its %s can be read",
 			edustream.FormatDuration(max(readable, 0)), edustream.FormatDuration(duration))
 	}
@@ -355,7 +358,7 @@ func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float6
 // truncationSlack is how much shorter than its stated duration a file's
 // data may end before it counts as cut short: streams of a healthy file do
 // not all end together.
-func truncationSlack(duration float64) float64 { return max(2, duration/100) }
+func truncationSlack(duration float64) float64 { return max(1, duration/100) }
 
 // parseRate parses ffprobe's "30000/1001" (or "1:1"); 0 when undefined.
 func parseRate(s string) float64 {

@@ -231,7 +231,7 @@ func lastLine(stderr string, replace ...string) string {
 	line = logPrefix.ReplaceAllString(line, "$1: ")
 	line = strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || unicode.IsControl(r) {
-			return -1
+			return ' '
 		}
 		return r
 	}, line)
