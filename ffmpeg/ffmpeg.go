@@ -1,0 +1,197 @@
+// Package ffmpeg implements edustream.MediaTools with the ffmpeg and ffprobe
+// binaries installed on the worker: it probes uploads, transcodes them into
+// an HLS ladder in a single ffmpeg process, and makes the poster and the
+// storyboard.
+//
+// Uploaded files are hostile until probed, and ffmpeg can do far more than
+// read a local video (fetch URLs, follow playlists to other local files,
+// open sockets). Every run is therefore confined: only the file protocol,
+// only the demuxers of the formats uploads may have, no stdin, bounded
+// output capture, and its own process group that is killed with the job or
+// with the worker.
+package ffmpeg
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/edustream/edustream"
+)
+
+// Defaults of Config.
+const (
+	DefaultSegmentSeconds = 4
+	DefaultProbeTimeout   = 30 * time.Second
+	DefaultPreset         = "veryfast"
+)
+
+// ErrNotInstalled is the error of every method when ffmpeg or ffprobe cannot
+// be run. It is EINVALID because the job layer treats EINVALID as
+// permanent: retrying on the same worker cannot succeed.
+var ErrNotInstalled = edustream.Errorf(edustream.EINVALID, "ffmpeg is not installed on the worker")
+
+// formatWhitelist lists the demuxers ffmpeg may use on an upload: the
+// containers of edustream.UploadContentTypes (mov covers mp4 and m4v,
+// matroska covers webm). Everything else, in particular the playlist and
+// script demuxers (hls, concat) that open further files, is refused before
+// it reads a byte past the header.
+const formatWhitelist = "mov,matroska,avi,mpeg,mpegts"
+
+// x264Presets are the presets libx264 knows; Config.Preset must be one.
+var x264Presets = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
+
+// Config configures Tools. The zero value is usable.
+type Config struct {
+	// FFmpegPath and FFprobePath are the binaries; empty means "ffmpeg" and
+	// "ffprobe" looked up on PATH.
+	FFmpegPath  string
+	FFprobePath string
+	// SegmentSeconds is the length of an HLS segment, and so the keyframe
+	// interval of every rendition; 0 means DefaultSegmentSeconds.
+	SegmentSeconds int
+	// ProbeTimeout bounds one Probe; 0 means DefaultProbeTimeout. ffprobe
+	// only reads headers, so a probe that takes longer is a file built to
+	// make it slow, and is refused.
+	ProbeTimeout time.Duration
+	// Preset is the libx264 preset, the trade of encoding speed against
+	// size at the same quality; "" means DefaultPreset.
+	Preset string
+}
+
+// Tools runs ffmpeg and ffprobe. It implements edustream.MediaTools and is
+// safe for concurrent use.
+type Tools struct {
+	ffmpeg, ffprobe string
+	segment         int
+	probeTimeout    time.Duration
+	preset          string
+	// err is why nothing can run (binaries missing, bad config); every
+	// method returns it.
+	err error
+
+	// onStart, when set by a test, is told the pid of each child.
+	onStart func(pid int)
+}
+
+var _ edustream.MediaTools = (*Tools)(nil)
+
+// New returns Tools for cfg. It never fails: when the binaries are missing
+// or cfg is invalid, Check says so and every method returns the error, so a
+// binary that does not transcode can still start.
+func New(cfg Config) *Tools {
+	t := &Tools{
+		segment:      cfg.SegmentSeconds,
+		probeTimeout: cfg.ProbeTimeout,
+		preset:       cfg.Preset,
+	}
+	if t.segment == 0 {
+		t.segment = DefaultSegmentSeconds
+	}
+	if t.probeTimeout == 0 {
+		t.probeTimeout = DefaultProbeTimeout
+	}
+	if t.preset == "" {
+		t.preset = DefaultPreset
+	}
+	switch {
+	case t.segment < 1 || t.segment > 60:
+		t.err = fmt.Errorf("ffmpeg: segment length %ds is outside 1..60s", t.segment)
+	case t.probeTimeout < 0:
+		t.err = fmt.Errorf("ffmpeg: negative probe timeout %v", t.probeTimeout)
+	case !slices.Contains(x264Presets, t.preset):
+		t.err = fmt.Errorf("ffmpeg: unknown x264 preset %q; use one of %s", t.preset, strings.Join(x264Presets, ", "))
+	}
+	var err error
+	if t.ffmpeg, err = lookPath(cfg.FFmpegPath, "ffmpeg"); err != nil && t.err == nil {
+		t.err = err
+	}
+	if t.ffprobe, err = lookPath(cfg.FFprobePath, "ffprobe"); err != nil && t.err == nil {
+		t.err = err
+	}
+	return t
+}
+
+func lookPath(configured, name string) (string, error) {
+	if configured == "" {
+		configured = name
+	}
+	p, err := exec.LookPath(configured)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrNotInstalled, name, err)
+	}
+	return p, nil
+}
+
+// Check reports whether ffmpeg and ffprobe run and have what Transcode and
+// Thumbnails need (libx264, aac, mjpeg), so a binary can say so once at
+// start-up. The error wraps ErrNotInstalled when a binary is missing or
+// cannot run.
+func (t *Tools) Check(ctx context.Context) error {
+	if t.err != nil {
+		return t.err
+	}
+	if _, err := t.run(ctx, proc{bin: t.ffprobe, args: []string{"-hide_banner", "-version"}}); err != nil {
+		return fmt.Errorf("%w: %s -version: %v", ErrNotInstalled, t.ffprobe, err)
+	}
+	var out limitBuffer
+	out.max = 1 << 20
+	res, err := t.run(ctx, proc{bin: t.ffmpeg, args: []string{"-hide_banner", "-nostdin", "-encoders"}, stdout: &out})
+	if err != nil {
+		return fmt.Errorf("%w: %s -encoders: %v %s", ErrNotInstalled, t.ffmpeg, err, res.stderr)
+	}
+	var missing []string
+	for _, enc := range []string{"libx264", "aac", "mjpeg"} {
+		if !hasEncoder(out.String(), enc) {
+			missing = append(missing, enc)
+		}
+	}
+	if len(missing) > 0 {
+		return edustream.Errorf(edustream.EINVALID, "ffmpeg on the worker lacks the %s encoder(s)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// hasEncoder finds name in the output of ffmpeg -encoders, whose lines are
+// " V....D libx264              libx264 H.264 / AVC ...".
+func hasEncoder(list, name string) bool {
+	for line := range strings.Lines(list) {
+		if f := strings.Fields(line); len(f) >= 2 && f[1] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Paths returns the ffmpeg and ffprobe binaries in use, for start-up logs.
+func (t *Tools) Paths() (ffmpeg, ffprobe string) { return t.ffmpeg, t.ffprobe }
+
+// inputArgs are the options that confine how ffmpeg reads an upload,
+// followed by the input itself. They must precede every -i.
+func inputArgs(src string) []string {
+	return []string{
+		"-protocol_whitelist", "file",
+		"-format_whitelist", formatWhitelist,
+		// The file: prefix keeps a path such as "http:x" or "concat:a|b"
+		// from being read as a protocol.
+		"-i", "file:" + src,
+	}
+}
+
+// outputArgs are the options every output file gets before its name.
+func outputArgs(path string) []string {
+	return []string{
+		// Phones record the place a video was taken; it stays private.
+		"-map_metadata", "-1", "-map_chapters", "-1",
+		"-protocol_whitelist", "file",
+		"file:" + path,
+	}
+}
+
+// globalArgs start every ffmpeg command line.
+func globalArgs() []string {
+	return []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"}
+}
