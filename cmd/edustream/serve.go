@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/ffmpeg"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
@@ -51,10 +53,23 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer rds.close()
 	events := redis.NewEvents(rds.client, log)
 	defer events.Close()
-	return newWorker(cfg, log, db, rds, events).Run(ctx)
+	// A worker signs no URLs, but the local store is the same store the API
+	// serves, with the same key.
+	var key []byte
+	if cfg.S3Bucket == "" {
+		if key, err = urlSigningKey(cfg, []byte(cfg.JWTSecret)); err != nil {
+			return err
+		}
+	}
+	blobs, _, err := openBlobStore(ctx, cfg, firstNonEmpty(cfg.PublicURL, "http://127.0.0.1:8080"), key, log)
+	if err != nil {
+		return err
+	}
+	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, log)).Run(ctx)
 }
 
-func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService) *jobs.Worker {
+func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
+	blobs edustream.BlobStore, media edustream.MediaTools) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
 			jobs.QueueDefault: cfg.WorkerConcurrency,
@@ -65,11 +80,27 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 		Courses:  sqldb.NewCourseService(db, nil),
 		Lectures: sqldb.NewLectureService(db, nil),
 		Videos:   sqldb.NewVideoService(db, nil),
+		Blobs:    blobs,
 		Events:   events,
+		Media:    media,
 		Limits:   videoLimits(cfg),
 		Logger:   log,
 		WorkDir:  cfg.WorkDir,
 	})
+}
+
+// newMediaTools returns ffmpeg, or nil when it cannot run here: the API
+// still starts, says so once, and every upload then ends FAILED with
+// "ffmpeg is not installed" instead of waiting for ever.
+func newMediaTools(ctx context.Context, log *slog.Logger) edustream.MediaTools {
+	tools := ffmpeg.New(ffmpeg.Config{})
+	if err := tools.Check(ctx); err != nil {
+		log.Warn("ffmpeg is not usable: uploads will fail until it is installed", "error", err)
+		return nil
+	}
+	ffmpegPath, ffprobePath := tools.Paths()
+	log.Info("transcoder", "kind", "ffmpeg", "ffmpeg", ffmpegPath, "ffprobe", ffprobePath)
+	return tools
 }
 
 func videoLimits(cfg config) edustream.VideoLimits {
@@ -108,9 +139,35 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
+	key, err := urlSigningKey(cfg, secret)
+	if err != nil {
+		return err
+	}
+	// Listen first: signed URLs name the address clients reach.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("EDUSTREAM_HTTP_ADDR: %w", err)
+	}
+	defer ln.Close()
+	baseURL := "http://" + ln.Addr().String()
+	if cfg.PublicURL != "" {
+		baseURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	}
+	blobs, blobHandler, err := openBlobStore(ctx, cfg, baseURL, key, log)
+	if err != nil {
+		return err
+	}
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs})
+	if err != nil {
+		return err
+	}
+	var media edustream.MediaTools
+	if cfg.Work {
+		media = newMediaTools(ctx, log)
+	}
+
 	users := sqldb.NewUserService(db)
 	queue := jobs.NewQueue(rds.client)
-
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
@@ -128,7 +185,9 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          queue,
 		VideoService:      sqldb.NewVideoService(db, nil),
+		BlobStore:         blobs,
 		Events:            events,
+		Playback:          playback,
 		VideoLimits:       videoLimits(cfg),
 		UploadTTL:         cfg.UploadTTL,
 		PublicCatalog:     cfg.PublicCatalog,
@@ -139,27 +198,19 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Playground:  cfg.Playground,
 		Auth:        auth,
 		CORSOrigins: cfg.CORSOrigins,
+		Playback:    playback,
+		Blobs:       blobHandler,
 		Checks: []server.Check{
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
 		},
 	})
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("EDUSTREAM_HTTP_ADDR: %w", err)
-	}
-	baseURL := "http://" + ln.Addr().String()
-	if cfg.PublicURL != "" {
-		baseURL = cfg.PublicURL
-	}
 	if cmd == "dev" {
 		if err := seedDemo(ctx, db, users); err != nil {
-			ln.Close()
 			return fmt.Errorf("seed demo data: %w", err)
 		}
 		if err := printDevBanner(stdout, baseURL, secret); err != nil {
-			ln.Close()
 			return err
 		}
 	}
@@ -186,7 +237,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds, events)
+		worker := newWorker(cfg, log, db, rds, events, blobs, media)
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {
