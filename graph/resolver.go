@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/edustream/edustream"
 )
@@ -24,14 +23,11 @@ type Resolver struct {
 	EnrollmentService edustream.EnrollmentService
 	JobQueue          edustream.JobQueue
 	VideoService      edustream.VideoService
-	BlobStore         edustream.BlobStore
-	Events            edustream.EventService
+	// Uploads is the upload flow behind the video mutations.
+	Uploads *edustream.Uploads
+	Events  edustream.EventService
 	// Playback signs the URLs of READY videos (nil: none are handed out).
 	Playback edustream.PlaybackURLs
-	// VideoLimits bound uploads (zero: edustream.DefaultVideoLimits).
-	VideoLimits edustream.VideoLimits
-	// UploadTTL is how long an upload stays open (0: DefaultUploadTTL).
-	UploadTTL time.Duration
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool

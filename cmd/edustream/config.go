@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
-	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 )
@@ -92,7 +91,7 @@ func defaultsFor(cmd string) config {
 		VideoConcurrency:     jobs.DefaultVideoConcurrency(),
 		MaxUploadBytes:       edustream.DefaultMaxUploadBytes,
 		MaxVideoDuration:     edustream.DefaultMaxVideoDuration,
-		UploadTTL:            graph.DefaultUploadTTL,
+		UploadTTL:            edustream.DefaultUploadTTL,
 		PlaybackTTL:          server.DefaultPlaybackTTL,
 		LogFormat:            "json",
 		LogLevel:             "info",

@@ -167,6 +167,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	}
 
 	users := sqldb.NewUserService(db)
+	videos := sqldb.NewVideoService(db, nil)
 	queue := jobs.NewQueue(rds.client)
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
@@ -184,13 +185,18 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		LectureService:    sqldb.NewLectureService(db, nil),
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          queue,
-		VideoService:      sqldb.NewVideoService(db, nil),
-		BlobStore:         blobs,
-		Events:            events,
-		Playback:          playback,
-		VideoLimits:       videoLimits(cfg),
-		UploadTTL:         cfg.UploadTTL,
-		PublicCatalog:     cfg.PublicCatalog,
+		VideoService:      videos,
+		Uploads: &edustream.Uploads{
+			Videos: videos,
+			Blobs:  blobs,
+			Jobs:   queue,
+			Events: events,
+			Limits: videoLimits(cfg),
+			TTL:    cfg.UploadTTL,
+		},
+		Events:        events,
+		Playback:      playback,
+		PublicCatalog: cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
 		Logger:      log,

@@ -1,0 +1,280 @@
+package edustream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// DefaultUploadTTL is how long an upload's part URLs stay valid, and after
+// which an upload that was never completed is aborted.
+const DefaultUploadTTL = 24 * time.Hour
+
+// Uploads is the upload flow, shared by every way in: the GraphQL mutations
+// and, on AWS, the S3 event saying an upload's object exists. Callers decide
+// who may upload (CanUploadVideo); Uploads does the rest. It only uses the
+// domain's interfaces, so it lives here rather than in one adapter.
+//
+// Every step is safe to repeat and to race: one conditional update wins each
+// move of the video, and the chain's task ids collapse repeated enqueues, so
+// however many completions arrive (a client retrying, an S3 event, both),
+// there is one chain.
+type Uploads struct {
+	Videos VideoService
+	Blobs  BlobStore
+	Jobs   JobQueue
+	// Events, if set, hears every move of a video.
+	Events EventService
+	Limits VideoLimits
+	// TTL is how long an upload stays open (0: DefaultUploadTTL).
+	TTL time.Duration
+	Now Clock
+}
+
+// Upload is an open upload: where to PUT each part.
+type Upload struct {
+	Video    *Video
+	PartSize int64
+	// PartURLs[i] takes part i+1.
+	PartURLs  []string
+	ExpiresAt time.Time
+}
+
+func (u *Uploads) now() time.Time {
+	if u.Now == nil {
+		return time.Now()
+	}
+	return u.Now()
+}
+
+func (u *Uploads) limits() VideoLimits {
+	if u.Limits == (VideoLimits{}) {
+		return DefaultVideoLimits()
+	}
+	return u.Limits
+}
+
+// Create opens an upload of a new video for the lecture by uploader.
+// EINVALID for a file the limits refuse, ECONFLICT while another video of
+// the lecture is being processed.
+func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileName, contentType string, size int64) (*Upload, error) {
+	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
+		return nil, err
+	}
+	ttl := u.TTL
+	if ttl <= 0 {
+		ttl = DefaultUploadTTL
+	}
+	v := &Video{
+		LectureID:       lectureID,
+		UploaderID:      uploaderID,
+		FileName:        fileName,
+		ContentType:     contentType,
+		SizeBytes:       size,
+		UploadExpiresAt: u.now().Add(ttl),
+	}
+	if err := u.Videos.CreateVideo(ctx, v); err != nil {
+		return nil, err
+	}
+	uploadID, err := u.Blobs.CreateMultipartUpload(ctx, v.SourceKey(), contentType)
+	if err != nil {
+		// The row stays AWAITING_UPLOAD without an upload; the expiry
+		// reconciler marks it failed. The caller may simply try again.
+		return nil, fmt.Errorf("start the upload of video %d: %w", v.ID, err)
+	}
+	if v, err = u.Videos.TransitionVideo(ctx, v.ID, VideoAwaitingUpload, StageUpload, VideoUpdate{UploadID: &uploadID}); err != nil {
+		return nil, err
+	}
+	up := &Upload{Video: v, PartSize: PartSize(size), ExpiresAt: v.UploadExpiresAt}
+	for n := 1; n <= PartCount(size, up.PartSize); n++ {
+		url, err := u.Blobs.PresignUploadPart(ctx, v.SourceKey(), uploadID, n, ttl)
+		if err != nil {
+			return nil, fmt.Errorf("presign part %d of video %d: %w", n, v.ID, err)
+		}
+		up.PartURLs = append(up.PartURLs, url)
+	}
+	return up, nil
+}
+
+// Complete finishes v's upload from the parts the client PUT and starts the
+// chain. A part list that does not match what was uploaded ends the upload
+// FAILED (EINVALID with the reason); a malformed list is EINVALID and leaves
+// the upload open.
+func (u *Uploads) Complete(ctx context.Context, v *Video, parts []UploadPart) (*Video, error) {
+	if done, err := u.pastCompletion(ctx, v); done || err != nil {
+		return v, err
+	}
+	if err := checkParts(v, parts); err != nil {
+		return nil, err
+	}
+	if err := u.Blobs.CompleteMultipartUpload(ctx, v.SourceKey(), v.UploadID, parts); err != nil {
+		switch ErrorCode(err) {
+		case ENOTFOUND:
+			// A concurrent call completed it a moment ago, or it was
+			// aborted; the row says which.
+			return u.completedElsewhere(ctx, v.ID)
+		case EINVALID:
+			// The parts are not what was uploaded: the bytes cannot be
+			// trusted, so the upload ends here.
+			reason := "the upload did not complete: " + ErrorMessage(err)
+			u.fail(ctx, v, reason)
+			return nil, Errorf(EINVALID, "%s", reason)
+		}
+		return nil, fmt.Errorf("complete the upload of video %d: %w", v.ID, err)
+	}
+	return u.Stored(ctx, v.ID)
+}
+
+// Stored moves a video whose source object exists to UPLOADED and starts
+// the chain: the end of Complete, and what an S3 ObjectCreated event for the
+// source key does. A video past that point is returned as it is (after
+// making sure its step is queued).
+func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
+	v, err := u.Videos.FindVideoByID(ctx, videoID)
+	if err != nil {
+		return nil, err
+	}
+	if done, err := u.pastCompletion(ctx, v); done || err != nil {
+		return v, err
+	}
+	info, err := u.Blobs.Head(ctx, v.SourceKey())
+	if err != nil {
+		return nil, fmt.Errorf("check the upload of video %d: %w", v.ID, err)
+	}
+	if limit := u.limits().MaxUploadBytes; info.Size > limit {
+		reason := fmt.Sprintf("the file is %s; uploads may be at most %s", FormatBytes(info.Size), FormatBytes(limit))
+		u.fail(ctx, v, reason)
+		return nil, Errorf(EINVALID, "%s", reason)
+	}
+	uploaded, probe := VideoUploaded, StageProbe
+	moved, err := u.Videos.TransitionVideo(ctx, v.ID, VideoAwaitingUpload, StageUpload, VideoUpdate{Status: &uploaded, Stage: &probe})
+	if ErrorCode(err) == ECONFLICT {
+		return u.completedElsewhere(ctx, v.ID)
+	} else if err != nil {
+		return nil, err
+	}
+	u.Announce(ctx, moved)
+	u.enqueue(ctx, moved)
+	return moved, nil
+}
+
+// completedElsewhere is the answer to a completion that lost a race: the
+// video as the winner left it.
+func (u *Uploads) completedElsewhere(ctx context.Context, videoID int64) (*Video, error) {
+	v, err := u.Videos.FindVideoByID(ctx, videoID)
+	if err != nil {
+		return nil, err
+	}
+	done, err := u.pastCompletion(ctx, v)
+	if !done && err == nil {
+		err = Errorf(ECONFLICT, "upload %d is no longer open; start a new upload", v.ID)
+	}
+	return v, err
+}
+
+// pastCompletion reports whether v's upload is past completion, in which
+// case completing again returns v (after making sure its step is queued),
+// or refuses with the reason it cannot be.
+func (u *Uploads) pastCompletion(ctx context.Context, v *Video) (bool, error) {
+	switch {
+	case v.ReplacedAt != nil:
+		return true, Errorf(ECONFLICT, "upload %d was replaced by a newer upload", v.ID)
+	case v.Status == VideoAwaitingUpload:
+		if v.UploadID == "" {
+			return true, Errorf(ECONFLICT, "upload %d was never opened; start a new upload", v.ID)
+		}
+		return false, nil
+	case v.Status == VideoFailed && v.Stage == StageUpload:
+		return true, Errorf(ECONFLICT, "upload %d failed: %s", v.ID, v.Error)
+	}
+	u.enqueue(ctx, v)
+	return true, nil
+}
+
+// checkParts validates the part list against the upload's size before the
+// blob store sees it: every part once, in order, none missing.
+func checkParts(v *Video, parts []UploadPart) error {
+	want := PartCount(v.SizeBytes, PartSize(v.SizeBytes))
+	if len(parts) != want {
+		return Errorf(EINVALID, "upload %d has %d parts; %d were listed", v.ID, want, len(parts))
+	}
+	for i, p := range parts {
+		switch {
+		case p.PartNumber != i+1:
+			return Errorf(EINVALID, "parts must be listed in order 1..%d; got part %d at place %d", want, p.PartNumber, i+1)
+		case p.ETag == "" || len(p.ETag) > 200:
+			return Errorf(EINVALID, "part %d needs the ETag its upload answered with", p.PartNumber)
+		}
+	}
+	return nil
+}
+
+// fail ends an upload that cannot complete: the parts and any assembled
+// object are discarded, and the video says why.
+func (u *Uploads) fail(ctx context.Context, v *Video, reason string) {
+	log := Logger(ctx).With(slog.Int64("video_id", v.ID))
+	if err := u.Blobs.AbortMultipartUpload(ctx, v.SourceKey(), v.UploadID); err != nil {
+		log.Warn("abort a refused upload", slog.String("error", err.Error()))
+	}
+	if err := u.Blobs.Delete(ctx, v.SourceKey()); err != nil {
+		log.Warn("delete a refused upload", slog.String("error", err.Error()))
+	}
+	failed := VideoFailed
+	moved, err := u.Videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, VideoUpdate{Status: &failed, Error: &reason})
+	if err != nil {
+		log.Warn("record a refused upload", slog.String("error", err.Error()))
+		return
+	}
+	u.Announce(ctx, moved)
+}
+
+// Retry runs the lecture's newest video again from the step it failed at.
+// ENOTFOUND without a video; ECONFLICT unless it FAILED after its upload.
+func (u *Uploads) Retry(ctx context.Context, lectureID int64) (*Video, error) {
+	latest, err := u.Videos.FindLatestVideosByLectureIDs(ctx, []int64{lectureID})
+	if err != nil {
+		return nil, err
+	}
+	v := latest[lectureID]
+	switch {
+	case v == nil:
+		return nil, Errorf(ENOTFOUND, "lecture %d has no video", lectureID)
+	case v.Status != VideoFailed:
+		return nil, Errorf(ECONFLICT, "only a failed video can be retried; the video is %s", v.Status)
+	case v.Stage == StageUpload:
+		return nil, Errorf(ECONFLICT, "the upload itself failed (%s); upload the file again", v.Error)
+	}
+	uploaded, cleared := VideoUploaded, ""
+	moved, err := u.Videos.TransitionVideo(ctx, v.ID, VideoFailed, v.Stage, VideoUpdate{Status: &uploaded, Error: &cleared})
+	if err != nil {
+		return nil, err
+	}
+	u.Announce(ctx, moved)
+	u.enqueue(ctx, moved)
+	return moved, nil
+}
+
+// enqueue queues the video's step. Failing here loses nothing: the video is
+// in the database, and the reconciler enqueues what Redis lacks.
+func (u *Uploads) enqueue(ctx context.Context, v *Video) {
+	if v.Status != VideoUploaded && v.Status != VideoProcessing {
+		return
+	}
+	if err := u.Jobs.EnqueueVideoStage(ctx, v.ID, v.Stage); err != nil {
+		Logger(ctx).Warn("enqueue a video step; the reconciler will retry",
+			slog.Int64("video_id", v.ID), slog.String("stage", string(v.Stage)), slog.String("error", err.Error()))
+	}
+}
+
+// Announce tells subscribers where v is. Best effort: a subscriber who
+// misses it reads the database.
+func (u *Uploads) Announce(ctx context.Context, v *Video) {
+	if u.Events == nil {
+		return
+	}
+	e := Event{Topic: EncodingTopic(v.LectureID), Encoding: EncodingEventOf(v, u.now())}
+	if err := u.Events.PublishEvent(ctx, e); err != nil {
+		Logger(ctx).Warn("publish encoding event", slog.String("error", err.Error()))
+	}
+}
