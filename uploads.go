@@ -3,6 +3,7 @@ package edustream
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -62,10 +63,7 @@ func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileN
 	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
 		return nil, err
 	}
-	ttl := u.TTL
-	if ttl <= 0 {
-		ttl = DefaultUploadTTL
-	}
+	ttl := u.ttl()
 	v := &Video{
 		LectureID:       lectureID,
 		UploaderID:      uploaderID,
@@ -105,6 +103,9 @@ func (u *Uploads) Complete(ctx context.Context, v *Video, parts []UploadPart) (*
 	if done, err := u.pastCompletion(ctx, v); done || err != nil {
 		return v, err
 	}
+	if v.UploadID == "" {
+		return nil, Errorf(ECONFLICT, "upload %d was never opened; start a new upload", v.ID)
+	}
 	if err := checkParts(v, parts); err != nil {
 		return nil, err
 	}
@@ -142,8 +143,14 @@ func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
 	if err != nil {
 		return nil, fmt.Errorf("check the upload of video %d: %w", v.ID, err)
 	}
-	if limit := u.limits().MaxUploadBytes; info.Size > limit {
-		reason := fmt.Sprintf("the file is %s; uploads may be at most %s", FormatBytes(info.Size), FormatBytes(limit))
+	reason := ""
+	switch limit := u.limits().MaxUploadBytes; {
+	case info.Size == 0:
+		reason = "the file is empty"
+	case info.Size > limit:
+		reason = fmt.Sprintf("the file is %s; uploads may be at most %s", FormatBytes(info.Size), FormatBytes(limit))
+	}
+	if reason != "" {
 		u.fail(ctx, v, reason)
 		return nil, Errorf(EINVALID, "%s", reason)
 	}
@@ -157,6 +164,38 @@ func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
 	u.Announce(ctx, moved)
 	u.enqueue(ctx, moved)
 	return moved, nil
+}
+
+// Ingest stores a file the server itself fetched (a demo clip, a meeting's
+// recording) as a new video of the lecture and starts the chain, as if it
+// had been uploaded. The reader is consumed; size must be its length.
+func (u *Uploads) Ingest(ctx context.Context, uploaderID, lectureID int64, fileName, contentType string, body io.Reader, size int64) (*Video, error) {
+	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
+		return nil, err
+	}
+	v := &Video{
+		LectureID:       lectureID,
+		UploaderID:      uploaderID,
+		FileName:        fileName,
+		ContentType:     contentType,
+		SizeBytes:       size,
+		UploadExpiresAt: u.now().Add(u.ttl()),
+	}
+	if err := u.Videos.CreateVideo(ctx, v); err != nil {
+		return nil, err
+	}
+	if err := u.Blobs.Put(ctx, v.SourceKey(), body, size, BlobMeta{ContentType: contentType}); err != nil {
+		// The row expires like an abandoned upload.
+		return nil, fmt.Errorf("store the source of video %d: %w", v.ID, err)
+	}
+	return u.Stored(ctx, v.ID)
+}
+
+func (u *Uploads) ttl() time.Duration {
+	if u.TTL <= 0 {
+		return DefaultUploadTTL
+	}
+	return u.TTL
 }
 
 // completedElsewhere is the answer to a completion that lost a race: the
@@ -181,9 +220,6 @@ func (u *Uploads) pastCompletion(ctx context.Context, v *Video) (bool, error) {
 	case v.ReplacedAt != nil:
 		return true, Errorf(ECONFLICT, "upload %d was replaced by a newer upload", v.ID)
 	case v.Status == VideoAwaitingUpload:
-		if v.UploadID == "" {
-			return true, Errorf(ECONFLICT, "upload %d was never opened; start a new upload", v.ID)
-		}
 		return false, nil
 	case v.Status == VideoFailed && v.Stage == StageUpload:
 		return true, Errorf(ECONFLICT, "upload %d failed: %s", v.ID, v.Error)
