@@ -112,9 +112,8 @@ func (u *Uploads) Complete(ctx context.Context, v *Video, parts []UploadPart) (*
 	if err := u.Blobs.CompleteMultipartUpload(ctx, v.SourceKey(), v.UploadID, parts); err != nil {
 		switch ErrorCode(err) {
 		case ENOTFOUND:
-			// A concurrent call completed it a moment ago, or it was
-			// aborted; the row says which.
-			return u.completedElsewhere(ctx, v.ID)
+			// A concurrent call is completing it, or it was aborted.
+			return u.awaitCompletion(ctx, v.ID)
 		case EINVALID:
 			// The parts are not what was uploaded: the bytes cannot be
 			// trusted, so the upload ends here.
@@ -196,6 +195,38 @@ func (u *Uploads) ttl() time.Duration {
 		return DefaultUploadTTL
 	}
 	return u.TTL
+}
+
+// completionWait bounds how long a completion that lost the race waits
+// for the winner to finish assembling the object.
+const completionWait = 30 * time.Second
+
+// awaitCompletion answers a completion whose upload another call is
+// completing: once the object exists, the video moves on (by whichever call
+// gets there first) and the answer is the video; if the upload was aborted
+// instead, the video never moves and the answer is ECONFLICT.
+func (u *Uploads) awaitCompletion(ctx context.Context, videoID int64) (*Video, error) {
+	ctx, cancel := context.WithTimeout(ctx, completionWait)
+	defer cancel()
+	for {
+		v, err := u.Videos.FindVideoByID(ctx, videoID)
+		if err != nil {
+			return nil, err
+		}
+		if v.Status != VideoAwaitingUpload {
+			return u.completedElsewhere(ctx, videoID)
+		}
+		if _, err := u.Blobs.Head(ctx, v.SourceKey()); err == nil {
+			return u.Stored(ctx, videoID)
+		} else if ErrorCode(err) != ENOTFOUND {
+			return nil, fmt.Errorf("check the upload of video %d: %w", videoID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, Errorf(ECONFLICT, "upload %d is no longer open; start a new upload", videoID)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // completedElsewhere is the answer to a completion that lost a race: the

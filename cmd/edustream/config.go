@@ -32,6 +32,11 @@ type config struct {
 	// URLSigningKey signs playback and local blob URLs; the same on every
 	// instance.
 	URLSigningKey string
+	// AWSAccessKeyID and AWSSecretAccessKey are AWS's own variables, read
+	// through getenv like everything else so a run is configured by what it
+	// is given; empty means the SDK's default chain (IAM roles).
+	AWSAccessKeyID     string
+	AWSSecretAccessKey string
 
 	// Transcoder is "ffmpeg" (the workers run it).
 	Transcoder       string
@@ -192,6 +197,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (config,
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args())
 	}
+	c.AWSAccessKeyID, c.AWSSecretAccessKey = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	return c, c.validate()
 }
 
