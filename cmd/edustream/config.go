@@ -40,6 +40,8 @@ type config struct {
 
 	// Transcoder is "ffmpeg" (the workers run it).
 	Transcoder       string
+	FFmpegPath       string
+	FFprobePath      string
 	VideoConcurrency int
 	MaxUploadBytes   int64
 	MaxVideoDuration time.Duration
@@ -146,6 +148,8 @@ func (c *config) settings() []setting {
 		{"S3_PATH_STYLE", "address buckets by path (most S3-compatible servers)", boolean(&c.S3PathStyle)},
 		{"URL_SIGNING_KEY", "key of playback and blob URLs, 32+ bytes, the same on every instance (unset: derived from JWT_SECRET; dev: generated)", str(&c.URLSigningKey)},
 		{"TRANSCODER", "ffmpeg (run by the workers)", str(&c.Transcoder)},
+		{"FFMPEG_PATH", "ffmpeg binary (unset: ffmpeg on PATH)", str(&c.FFmpegPath)},
+		{"FFPROBE_PATH", "ffprobe binary (unset: ffprobe on PATH)", str(&c.FFprobePath)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
