@@ -25,6 +25,10 @@ const probeEntries = "format=format_name,start_time,duration,size,bit_rate" +
 	":stream_side_data=side_data_type,rotation" +
 	":stream_tags=rotate"
 
+// errNotAccepted is the refusal of a file whose container is not on
+// formatWhitelist.
+var errNotAccepted = edustream.Errorf(edustream.EINVALID, "not a video file in a format we accept (MP4, MOV, WebM, MKV, AVI or MPEG)")
+
 // maxProbeOutput bounds ffprobe's JSON. A lecture has a handful of streams;
 // a file with thousands is built to exhaust something.
 const maxProbeOutput = 1 << 20
@@ -223,7 +227,7 @@ func probeFailure(ee *exitError, head []byte) error {
 	case strings.Contains(ee.stderr, "Permission denied"), strings.Contains(ee.stderr, "No such file or directory"):
 		return fmt.Errorf("probe: %w", ee)
 	case strings.Contains(ee.stderr, "not on whitelist"):
-		return edustream.Errorf(edustream.EINVALID, "not a video file in a format we accept (MP4, MOV, WebM, MKV, AVI or MPEG)")
+		return errNotAccepted
 	case looksLikeContainer(head):
 		// Not "moov atom not found" alone: for a name ending in .mp4
 		// ffprobe tries the mov demuxer on anything, text included.

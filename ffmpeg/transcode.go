@@ -277,6 +277,10 @@ func (t *Tools) failure(ctx context.Context, step string, err error, where, src,
 			return fmt.Errorf("%s: %w", step, err)
 		}
 	}
+	if strings.Contains(ee.stderr, "not on whitelist") {
+		// The caller skipped Probe, or the file changed since.
+		return fmt.Errorf("%s: %w", step, errNotAccepted)
+	}
 	line := lastLine(ee.stderr, "file:"+src, "input", src, "input", dir+string(filepath.Separator), "")
 	return fmt.Errorf("%s: %w", step, edustream.Errorf(edustream.EINVALID, "ffmpeg failed %s: %s", where, line))
 }
