@@ -156,6 +156,9 @@ func TestWorkerDeathKillsFFmpeg(t *testing.T) {
 	if err != nil {
 		t.Fatalf("worker said %q", line)
 	}
+	// Should the kernel not kill it, the test does, so a failure leaves
+	// nothing running.
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	state, pgrp, ok := procState(pid)
 	if !ok || state == 'Z' {
 		t.Fatalf("ffmpeg %d is not running before the worker dies\n%s", pid, stderr.String())

@@ -156,7 +156,10 @@ func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []ed
 	seg := strconv.Itoa(t.segment)
 	for i, r := range ladder {
 		// The cap is what the ladder's BANDWIDTH assumes (1.1× the
-		// target); a one-second buffer keeps any segment near it.
+		// target). The buffer lets a segment exceed it by buffer/segment
+		// length at worst; one second of it (≤ 25 % over with 4 s
+		// segments, and far less in practice, as CRF rarely fills it)
+		// is the usual trade of quality against peaks.
 		capKbps := kbps(r.VideoBitrate * 11 / 10)
 		args = append(args,
 			"-map", fmt.Sprintf("[v%d]", i),
@@ -285,10 +288,13 @@ func (t *Tools) failure(ctx context.Context, step string, err error, where, src,
 	return fmt.Errorf("%s: %w", step, edustream.Errorf(edustream.EINVALID, "ffmpeg failed %s: %s", where, line))
 }
 
-// writeMaster writes the master playlist from the ladder, so BANDWIDTH,
-// RESOLUTION and CODECS are exactly what the ladder promises (ffmpeg's own
-// master would guess them from the bytes written). AVERAGE-BANDWIDTH is
-// measured from the segments.
+// writeMaster writes the master playlist from the ladder, so RESOLUTION,
+// CODECS and FRAME-RATE are exactly what the ladder and the encoder
+// settings promise (ffmpeg's own master would guess them from the bytes
+// written). BANDWIDTH is the ladder's too, unless a segment came out above
+// it: RFC 8216 requires BANDWIDTH to cover the peak segment, and the rate
+// cap allows short bursts past it (see transcodeArgs). AVERAGE-BANDWIDTH
+// is measured.
 func writeMaster(dir string, ladder []edustream.Rendition, fps float64) error {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
@@ -297,7 +303,7 @@ func writeMaster(dir string, ladder []edustream.Rendition, fps float64) error {
 		if err != nil {
 			return fmt.Errorf("rendition %s: %w", r.Name, err)
 		}
-		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d", r.Bitrate)
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d", max(r.Bitrate, st.peakBitrate()))
 		if avg := st.averageBitrate(); avg > 0 {
 			fmt.Fprintf(&b, ",AVERAGE-BANDWIDTH=%d", avg)
 		}
@@ -324,6 +330,18 @@ type segment struct {
 	bytes    int64
 }
 
+// peakBitrate is the highest bit rate of any segment.
+func (m *mediaPlaylist) peakBitrate() int {
+	peak := 0.0
+	for _, s := range m.segments {
+		if s.duration > 0 {
+			peak = max(peak, float64(s.bytes)*8/s.duration)
+		}
+	}
+	return int(math.Ceil(peak))
+}
+
+// averageBitrate is the bit rate of the whole rendition.
 func (m *mediaPlaylist) averageBitrate() int {
 	var bytes int64
 	var secs float64
