@@ -195,9 +195,8 @@ type probeStream struct {
 // readHeaders reads the container and stream headers of src. It also returns
 // the format's start time, which the end check needs.
 func (t *Tools) readHeaders(ctx context.Context, src string, head []byte) (*edustream.MediaInfo, float64, error) {
-	args := append([]string{"-hide_banner", "-loglevel", "error", "-of", "json", "-show_entries", probeEntries}, inputArgs(src)...)
 	out := &limitBuffer{max: maxProbeOutput}
-	res, err := t.run(ctx, proc{bin: t.ffprobe, args: args, stdout: out})
+	res, err := t.run(ctx, proc{bin: t.ffprobe, args: probeArgs(src), stdout: out})
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {
@@ -214,6 +213,22 @@ func (t *Tools) readHeaders(ctx context.Context, src string, head []byte) (*edus
 	}
 	info, err := mediaInfo(&po)
 	return info, parseFloat(po.Format.StartTime), err
+}
+
+// probeArgs is the ffprobe command line that reads the headers of src.
+func probeArgs(src string) []string {
+	return append([]string{"-hide_banner", "-loglevel", "error", "-of", "json", "-show_entries", probeEntries}, inputArgs(src)...)
+}
+
+// endArgs is the ffprobe command line that lists the timing of the packets
+// of src from the second from on.
+func endArgs(src string, from float64) []string {
+	return append([]string{
+		"-hide_banner", "-loglevel", "error",
+		"-read_intervals", strconv.FormatFloat(from, 'f', 3, 64) + "%",
+		"-show_entries", "packet=pts_time,duration_time",
+		"-of", "csv=p=0",
+	}, inputArgs(src)...)
 }
 
 // probeFailure turns ffprobe's refusal to open a file into the reason a
@@ -313,13 +328,6 @@ func rotation(s *probeStream) int {
 // stream, as the format's duration is the longest stream's) with the
 // duration.
 func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float64) error {
-	from := start + max(duration-5, 0)
-	args := append([]string{
-		"-hide_banner", "-loglevel", "error",
-		"-read_intervals", strconv.FormatFloat(from, 'f', 3, 64) + "%",
-		"-show_entries", "packet=pts_time,duration_time",
-		"-of", "csv=p=0",
-	}, inputArgs(src)...)
 	// Packets come in decode order and streams interleave, so the latest
 	// one is among the last few lines, not necessarily the last.
 	var tail []string
@@ -328,7 +336,7 @@ func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float6
 			tail = tail[1:]
 		}
 	}}
-	_, err := t.run(ctx, proc{bin: t.ffprobe, args: args, stdout: lw})
+	_, err := t.run(ctx, proc{bin: t.ffprobe, args: endArgs(src, start+max(duration-5, 0)), stdout: lw})
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) && !ee.status.Signaled() {
