@@ -61,6 +61,13 @@ func TestTranscodeArgs(t *testing.T) {
 	args := tools.transcodeArgs("/work/job/source", info, edustream.Ladder(info), "/work/job/hls")
 	golden(t, "transcode_1080p.sh", shellLine("ffmpeg", args))
 
+	// The other side of BenchmarkLadder: one ffmpeg per rendition.
+	var per []string
+	for _, r := range edustream.Ladder(info) {
+		per = append(per, shellLine("ffmpeg", tools.transcodeArgs("/work/job/source", info, []edustream.Rendition{r}, "/work/job/hls")))
+	}
+	golden(t, "transcode_1080p_per_rendition.sh", strings.Join(per, "\n"))
+
 	// 60 fps, no sound: halved frame rate, no audio options.
 	info = &edustream.MediaInfo{DurationSeconds: 10, Width: 1280, Height: 720, FrameRate: 60, VideoCodec: "h264"}
 	args = tools.transcodeArgs("/work/job/source", info, edustream.Ladder(info)[:1], "/work/job/hls")
