@@ -59,19 +59,21 @@ func TestTranscodeArgs(t *testing.T) {
 	tools := New(Config{FFmpegPath: "/bin/true", FFprobePath: "/bin/true"})
 	info := &edustream.MediaInfo{DurationSeconds: 10, Width: 1920, Height: 1080, FrameRate: 30, VideoCodec: "h264", AudioCodec: "aac"}
 	args := tools.transcodeArgs("/work/job/source", info, edustream.Ladder(info), "/work/job/hls")
-	golden(t, "transcode_1080p.sh", shellLine("ffmpeg", args))
+	// Segment names are relative to ffmpeg's working directory.
+	const cd = "cd /work/job/hls\n"
+	golden(t, "transcode_1080p.sh", cd+shellLine("ffmpeg", args))
 
 	// The other side of BenchmarkLadder: one ffmpeg per rendition.
 	var per []string
 	for _, r := range edustream.Ladder(info) {
 		per = append(per, shellLine("ffmpeg", tools.transcodeArgs("/work/job/source", info, []edustream.Rendition{r}, "/work/job/hls")))
 	}
-	golden(t, "transcode_1080p_per_rendition.sh", strings.Join(per, "\n"))
+	golden(t, "transcode_1080p_per_rendition.sh", cd+strings.Join(per, "\n"))
 
 	// 60 fps, no sound: halved frame rate, no audio options.
 	info = &edustream.MediaInfo{DurationSeconds: 10, Width: 1280, Height: 720, FrameRate: 60, VideoCodec: "h264"}
 	args = tools.transcodeArgs("/work/job/source", info, edustream.Ladder(info)[:1], "/work/job/hls")
-	golden(t, "transcode_720p60_silent.sh", shellLine("ffmpeg", args))
+	golden(t, "transcode_720p60_silent.sh", cd+shellLine("ffmpeg", args))
 }
 
 func TestThumbnailArgs(t *testing.T) {

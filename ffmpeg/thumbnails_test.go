@@ -132,7 +132,8 @@ func TestThumbnails(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Probe: %v", err)
 			}
-			dir := t.TempDir()
+			// A % in the directory must be taken literally.
+			dir := filepath.Join(t.TempDir(), "job %d 100%")
 			if err := tools.Thumbnails(context.Background(), src, info, dir); err != nil {
 				t.Fatalf("Thumbnails: %v", err)
 			}

@@ -100,9 +100,15 @@ func checkLadder(ladder []edustream.Rendition) error {
 	return nil
 }
 
+// absPaths makes src and dir absolute and checks that src is there: a
+// missing source is the caller's mistake, not a broken upload, and must not
+// come back as EINVALID from ffmpeg.
 func absPaths(src, dir string) (string, string, error) {
 	src, err := filepath.Abs(src)
 	if err != nil {
+		return "", "", err
+	}
+	if _, err := os.Stat(src); err != nil {
 		return "", "", err
 	}
 	dir, err = filepath.Abs(dir)
@@ -182,7 +188,9 @@ func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []ed
 		args = append(args,
 			"-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod",
 			"-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
-			"-hls_segment_filename", "file:"+filepath.Join(dir, r.Name, segmentPattern))
+			// Relative to ffmpeg's working directory, dir: the name is a
+			// pattern, and the hls muxer would take a % in dir for one.
+			"-hls_segment_filename", "file:"+r.Name+"/"+segmentPattern)
 		args = append(args, outputArgs(filepath.Join(dir, r.Name, "index.m3u8"))...)
 	}
 	return args

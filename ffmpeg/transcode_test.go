@@ -2,6 +2,7 @@ package ffmpeg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -303,7 +304,8 @@ func TestTranscodeRerun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	// A % in the directory must not be taken for a segment number.
+	dir := filepath.Join(t.TempDir(), "job %d 100%")
 	ladder := edustream.Ladder(info)
 	stale := filepath.Join(dir, ladder[0].Name, "seg_00099.ts")
 	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
@@ -320,6 +322,9 @@ func TestTranscodeRerun(t *testing.T) {
 	}
 	if got := len(readMaster(t, dir)); got != len(ladder) {
 		t.Errorf("master lists %d variants after a rerun, want %d", got, len(ladder))
+	}
+	if _, err := readMediaPlaylist(filepath.Join(dir, ladder[0].Name)); err != nil {
+		t.Errorf("segments are not where the playlist says: %v", err)
 	}
 }
 
@@ -376,6 +381,20 @@ func TestTranscodeBrokenSource(t *testing.T) {
 				t.Errorf("a failed transcode left a master playlist (%v)", err)
 			}
 		})
+	}
+}
+
+func TestMissingSource(t *testing.T) {
+	tools, _ := newTools(t)
+	info := &edustream.MediaInfo{DurationSeconds: 2, Width: 320, Height: 240, FrameRate: 30}
+	missing := filepath.Join(t.TempDir(), "gone.mp4")
+	for name, err := range map[string]error{
+		"Transcode":  tools.Transcode(context.Background(), missing, info, edustream.Ladder(info), t.TempDir(), nil),
+		"Thumbnails": tools.Thumbnails(context.Background(), missing, info, t.TempDir()),
+	} {
+		if !errors.Is(err, os.ErrNotExist) || edustream.ErrorCode(err) != edustream.EINTERNAL {
+			t.Errorf("%s of a missing file = %v, want a retryable not-exist error", name, err)
+		}
 	}
 }
 

@@ -1,3 +1,4 @@
+cd /work/job/hls
 ffmpeg \
   -hide_banner \
   -nostdin \
@@ -32,7 +33,7 @@ ffmpeg \
   -hls_flags independent_segments \
   -hls_segment_type mpegts \
   -hls_segment_filename \
-  'file:/work/job/hls/1080p/seg_%05d.ts' \
+  'file:1080p/seg_%05d.ts' \
   -map_metadata -1 \
   -map_chapters -1 \
   -protocol_whitelist file \
@@ -72,7 +73,7 @@ ffmpeg \
   -hls_flags independent_segments \
   -hls_segment_type mpegts \
   -hls_segment_filename \
-  'file:/work/job/hls/720p/seg_%05d.ts' \
+  'file:720p/seg_%05d.ts' \
   -map_metadata -1 \
   -map_chapters -1 \
   -protocol_whitelist file \
@@ -112,7 +113,7 @@ ffmpeg \
   -hls_flags independent_segments \
   -hls_segment_type mpegts \
   -hls_segment_filename \
-  'file:/work/job/hls/480p/seg_%05d.ts' \
+  'file:480p/seg_%05d.ts' \
   -map_metadata -1 \
   -map_chapters -1 \
   -protocol_whitelist file \
@@ -152,7 +153,7 @@ ffmpeg \
   -hls_flags independent_segments \
   -hls_segment_type mpegts \
   -hls_segment_filename \
-  'file:/work/job/hls/360p/seg_%05d.ts' \
+  'file:360p/seg_%05d.ts' \
   -map_metadata -1 \
   -map_chapters -1 \
   -protocol_whitelist file \

@@ -1,3 +1,4 @@
+cd /work/job/hls
 ffmpeg \
   -hide_banner \
   -nostdin \
@@ -27,7 +28,7 @@ ffmpeg \
   -hls_flags independent_segments \
   -hls_segment_type mpegts \
   -hls_segment_filename \
-  'file:/work/job/hls/720p/seg_%05d.ts' \
+  'file:720p/seg_%05d.ts' \
   -map_metadata -1 \
   -map_chapters -1 \
   -protocol_whitelist file \
