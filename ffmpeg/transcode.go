@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -79,8 +80,16 @@ func (t *Tools) transcode(ctx context.Context, src string, info *edustream.Media
 	return res, nil
 }
 
+// Rendition names become directory names and playlist lines, CODECS a
+// quoted attribute; nothing else may get in.
+var (
+	renditionName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
+	codecsValue   = regexp.MustCompile(`^[A-Za-z0-9.,]*$`)
+)
+
 // checkLadder refuses a ladder that would make ffmpeg write outside its
-// directory or fail for reasons that are not the source's.
+// directory, break the master playlist, or fail for reasons that are not
+// the source's.
 func checkLadder(ladder []edustream.Rendition) error {
 	if len(ladder) == 0 {
 		return errors.New("transcode: empty ladder")
@@ -88,8 +97,10 @@ func checkLadder(ladder []edustream.Rendition) error {
 	seen := map[string]bool{}
 	for _, r := range ladder {
 		switch {
-		case r.Name == "" || r.Name == "." || r.Name == ".." || strings.ContainsAny(r.Name, `/\%`) || seen[r.Name]:
+		case !renditionName.MatchString(r.Name) || seen[r.Name]:
 			return fmt.Errorf("transcode: bad rendition name %q", r.Name)
+		case !codecsValue.MatchString(r.Codecs):
+			return fmt.Errorf("transcode: rendition %s: bad CODECS %q", r.Name, r.Codecs)
 		case r.Width <= 0 || r.Height <= 0 || r.Width%2 != 0 || r.Height%2 != 0:
 			return fmt.Errorf("transcode: rendition %s: bad size %dx%d", r.Name, r.Width, r.Height)
 		case r.VideoBitrate <= 0:

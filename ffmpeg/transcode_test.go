@@ -403,12 +403,15 @@ func TestTranscodeRefusesBadLadders(t *testing.T) {
 	info := &edustream.MediaInfo{DurationSeconds: 2, Width: 640, Height: 360}
 	good := edustream.Ladder(info)[0]
 	for name, ladder := range map[string][]edustream.Rendition{
-		"empty":          nil,
-		"escaping name":  {{Name: "../x", Width: 640, Height: 360, VideoBitrate: 1}},
-		"pattern name":   {{Name: "a%d", Width: 640, Height: 360, VideoBitrate: 1}},
-		"odd size":       {{Name: "x", Width: 641, Height: 360, VideoBitrate: 1}},
-		"no bitrate":     {{Name: "x", Width: 640, Height: 360}},
-		"duplicate name": {good, good},
+		"empty":           nil,
+		"escaping name":   {{Name: "../x", Width: 640, Height: 360, VideoBitrate: 1}},
+		"pattern name":    {{Name: "a%d", Width: 640, Height: 360, VideoBitrate: 1}},
+		"odd size":        {{Name: "x", Width: 641, Height: 360, VideoBitrate: 1}},
+		"no bitrate":      {{Name: "x", Width: 640, Height: 360}},
+		"duplicate name":  {good, good},
+		"playlist line":   {{Name: "x\n#EXT-X-ENDLIST", Width: 640, Height: 360, VideoBitrate: 1}},
+		"hidden name":     {{Name: ".x", Width: 640, Height: 360, VideoBitrate: 1}},
+		"quote in codecs": {{Name: "x", Width: 640, Height: 360, VideoBitrate: 1, Codecs: `avc1",X="y`}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
