@@ -57,7 +57,7 @@ func (c *clock) Now() time.Time             { return time.Now().Add(time.Duratio
 func (c *clock) advance(d time.Duration)    { c.offset.Add(int64(d)) }
 func (c *clock) clockFunc() edustream.Clock { return c.Now }
 
-func setupChain(t *testing.T) *chain {
+func setupChain(t testing.TB) *chain {
 	t.Helper()
 	bins := testenv.FFmpeg(t)
 	ctx := context.Background()
@@ -112,7 +112,7 @@ func setupChain(t *testing.T) *chain {
 	return c
 }
 
-func testLogger(t *testing.T) (*slog.Logger, *testenv.LogBuffer) {
+func testLogger(t testing.TB) (*slog.Logger, *testenv.LogBuffer) {
 	t.Helper()
 	logs := &testenv.LogBuffer{}
 	t.Cleanup(func() {
@@ -135,7 +135,7 @@ type workerOptions struct {
 
 // startWorker runs a worker until the returned stop is called or the test
 // ends.
-func (c *chain) startWorker(t *testing.T, o workerOptions) (stop func()) {
+func (c *chain) startWorker(t testing.TB, o workerOptions) (stop func()) {
 	t.Helper()
 	media := c.media
 	if o.media != nil {
@@ -185,7 +185,7 @@ func (nopCourses) FindHiddenCourseIDs(context.Context) ([]int64, error) { return
 
 // open starts an upload of data and PUTs its parts like a browser would,
 // returning the video and the ETags the store answered with.
-func (c *chain) open(t *testing.T, data []byte, name string) (*edustream.Video, []edustream.UploadPart) {
+func (c *chain) open(t testing.TB, data []byte, name string) (*edustream.Video, []edustream.UploadPart) {
 	t.Helper()
 	up, err := c.uploads.Create(context.Background(), c.instructor.ID, c.lecture.ID, name, "video/mp4", max(int64(len(data)), 1))
 	if err != nil {
@@ -209,7 +209,7 @@ func (c *chain) open(t *testing.T, data []byte, name string) (*edustream.Video, 
 }
 
 // upload uploads the file at path and completes it.
-func (c *chain) upload(t *testing.T, path string) *edustream.Video {
+func (c *chain) upload(t testing.TB, path string) *edustream.Video {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -224,7 +224,7 @@ func (c *chain) upload(t *testing.T, path string) *edustream.Video {
 }
 
 // waitDone waits until the video is READY or FAILED.
-func (c *chain) waitDone(t *testing.T, id int64) *edustream.Video {
+func (c *chain) waitDone(t testing.TB, id int64) *edustream.Video {
 	t.Helper()
 	var v *edustream.Video
 	testenv.Eventually(t, fmt.Sprintf("video %d to be READY or FAILED", id), func() bool {

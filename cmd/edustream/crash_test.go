@@ -22,6 +22,9 @@ import (
 const execEnv = "EDUSTREAM_TEST_EXEC"
 
 func TestMain(m *testing.M) {
+	if runHelperProcess() {
+		os.Exit(0)
+	}
 	if args := os.Getenv(execEnv); args != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, strings.Fields(args), os.Getenv, os.Stdout)
@@ -42,7 +45,7 @@ type process struct {
 }
 
 // startProcess runs `edustream args...` as a child process with env.
-func startProcess(t *testing.T, env map[string]string, args ...string) *process {
+func startProcess(t testing.TB, env map[string]string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), execEnv+"="+strings.Join(args, " "))
@@ -66,7 +69,7 @@ func startProcess(t *testing.T, env map[string]string, args ...string) *process 
 
 // processesUnder returns the pids of processes whose command line names
 // dir: the ffmpeg runs of a worker whose work dir it is.
-func processesUnder(t *testing.T, dir string) []int {
+func processesUnder(t testing.TB, dir string) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {

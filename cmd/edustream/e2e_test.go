@@ -25,7 +25,7 @@ const testSecret = "e2e-secret-that-is-at-least-32-bytes-long"
 // backendEnv points a serve at the test's backends: MariaDB and Redis when
 // the EDUSTREAM_TEST_* variables name them (CI), SQLite in a temp dir and a
 // miniredis otherwise. openDB opens the same database for assertions.
-func backendEnv(t *testing.T) (env map[string]string, openDB func() *sqldb.DB) {
+func backendEnv(t testing.TB) (env map[string]string, openDB func() *sqldb.DB) {
 	t.Helper()
 	env = map[string]string{
 		"EDUSTREAM_HTTP_ADDR":  "127.0.0.1:0",
@@ -165,7 +165,7 @@ func TestJourney(t *testing.T) {
 }
 
 // expiredToken is correctly signed but expired a minute ago.
-func expiredToken(t *testing.T, sub string, role edustream.Role) string {
+func expiredToken(t testing.TB, sub string, role edustream.Role) string {
 	t.Helper()
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": sub, "role": string(role), "exp": time.Now().Add(-time.Minute).Unix(),

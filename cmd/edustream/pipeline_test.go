@@ -57,7 +57,7 @@ func TestVideoJourney(t *testing.T) {
 
 // newBucket creates a bucket of its own for the test, so the videos of
 // parallel runs (their ids all start at 1) never share keys.
-func newBucket(t *testing.T, env testenv.S3Env) string {
+func newBucket(t testing.TB, env testenv.S3Env) string {
 	t.Helper()
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -87,7 +87,7 @@ func newBucket(t *testing.T, env testenv.S3Env) string {
 	return name
 }
 
-func videoJourney(t *testing.T, env map[string]string, clip string) {
+func videoJourney(t testing.TB, env map[string]string, clip string) {
 	in := start(t, env, "serve")
 	ada := token(t, testSecret, "ada", edustream.RoleInstructor, time.Hour)
 	sam := token(t, testSecret, "sam", edustream.RoleStudent, time.Hour)
@@ -203,7 +203,7 @@ func videoJourney(t *testing.T, env map[string]string, clip string) {
 // checkStream fetches the master playlist, checks it names the ladder with
 // its attributes, and has ffprobe read every rendition through the signed
 // URLs.
-func checkStream(t *testing.T, master string, ladder []edustream.Rendition) {
+func checkStream(t testing.TB, master string, ladder []edustream.Rendition) {
 	t.Helper()
 	body := httpGet(t, master)
 	for _, r := range ladder {
@@ -257,7 +257,7 @@ func checkStream(t *testing.T, master string, ladder []edustream.Rendition) {
 
 // publishedLecture creates a published course with one lecture as the
 // instructor and returns their ids.
-func (in *instance) publishedLecture(t *testing.T, instructor string) (courseID, lectureID string) {
+func (in *instance) publishedLecture(t testing.TB, instructor string) (courseID, lectureID string) {
 	t.Helper()
 	var c struct{ CreateCourse struct{ ID string } }
 	decode(t, in.graphql(t, instructor, `mutation { createCourse(input: {title: "Video course"}) { id } }`, nil).ok(t), &c)
@@ -270,7 +270,7 @@ func (in *instance) publishedLecture(t *testing.T, instructor string) (courseID,
 
 // uploadParts opens an upload and PUTs its parts to the presigned URLs, as
 // a browser does; it returns the upload id and the part list to complete.
-func (in *instance) uploadParts(t *testing.T, tok, lectureID string, data []byte) (string, []map[string]any) {
+func (in *instance) uploadParts(t testing.TB, tok, lectureID string, data []byte) (string, []map[string]any) {
 	t.Helper()
 	var up struct {
 		CreateVideoUpload struct {
@@ -326,14 +326,14 @@ func (in *instance) graphqlNoFatal(tok, query string, vars map[string]any) gqlRe
 	return r
 }
 
-func decode(t *testing.T, r gqlResponse, out any) {
+func decode(t testing.TB, r gqlResponse, out any) {
 	t.Helper()
 	if err := json.Unmarshal(mustJSON(t, r.Data), out); err != nil {
 		t.Fatalf("decode %s: %v", r.Raw, err)
 	}
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -342,7 +342,7 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-func httpGet(t *testing.T, url string) string {
+func httpGet(t testing.TB, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -356,7 +356,7 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-func httpStatus(t *testing.T, url string) int {
+func httpStatus(t testing.TB, url string) int {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -395,7 +395,7 @@ type subscription struct {
 // subscribe opens a websocket as the token's user and subscribes to the
 // lecture's encoding. A refusal (an error message instead of events) is
 // returned as an error naming its code.
-func (in *instance) subscribe(t *testing.T, tok, lectureID string) (*subscription, error) {
+func (in *instance) subscribe(t testing.TB, tok, lectureID string) (*subscription, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -474,7 +474,7 @@ func (in *instance) subscribe(t *testing.T, tok, lectureID string) (*subscriptio
 	}
 }
 
-func (s *subscription) next(t *testing.T) encodingEvent {
+func (s *subscription) next(t testing.TB) encodingEvent {
 	t.Helper()
 	select {
 	case e := <-s.events:
@@ -489,7 +489,7 @@ func (s *subscription) next(t *testing.T) encodingEvent {
 
 // until collects events until one has the status (or FAILED, which fails
 // the test unless that is what was awaited).
-func (s *subscription) until(t *testing.T, status string, limit time.Duration) []encodingEvent {
+func (s *subscription) until(t testing.TB, status string, limit time.Duration) []encodingEvent {
 	t.Helper()
 	var got []encodingEvent
 	deadline := time.After(limit)
