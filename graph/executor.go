@@ -1,0 +1,85 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/executor"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+)
+
+// guardedExecutor is gqlgen's executor with parsing and validation done
+// here first, so that a document is priced (checkDocument) before
+// validation walks it, and validation stops after maxErrors errors. A
+// document that passes goes into the query cache the executor reads, so
+// the executor neither parses nor validates it again; it then coerces the
+// variables, runs the operation context mutators (costLimit) and the
+// operation. The HTTP and websocket transports both call it.
+type guardedExecutor struct {
+	*executor.Executor
+	schema        *ast.Schema
+	cache         graphql.Cache[*ast.QueryDocument]
+	apq           extension.AutomaticPersistedQuery
+	rules         []validator.Rule
+	tokenLimit    int
+	maxDepth      int
+	maxSelections int
+}
+
+var _ graphql.GraphExecutor = (*guardedExecutor)(nil)
+
+func (e *guardedExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	refused := &graphql.OperationContext{
+		RawQuery:             params.Query,
+		OperationName:        params.OperationName,
+		Variables:            params.Variables,
+		Extensions:           params.Extensions,
+		Headers:              params.Headers,
+		DisableIntrospection: true,
+	}
+	// Persisted queries resolve to their text first; the extension
+	// records its statistics on an operation context.
+	if err := e.apq.MutateOperationParameters(graphql.WithOperationContext(ctx, refused), params); err != nil {
+		return refused, gqlerror.List{err}
+	}
+	refused.RawQuery = params.Query
+	if _, ok := e.cache.Get(ctx, params.Query); !ok {
+		doc, errs := e.prepare(params.Query)
+		if errs != nil {
+			return refused, errs
+		}
+		e.cache.Add(ctx, params.Query, doc)
+	}
+	return e.Executor.CreateOperationContext(ctx, params)
+}
+
+// prepare parses, prices and validates a document, each step only if the
+// one before passed.
+func (e *guardedExecutor) prepare(query string) (*ast.QueryDocument, gqlerror.List) {
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, e.tokenLimit)
+	if err != nil {
+		gqlErr, ok := err.(*gqlerror.Error)
+		if !ok {
+			gqlErr = gqlerror.Errorf("%s", err)
+		}
+		errcode.Set(gqlErr, errcode.ParseFailed)
+		return nil, gqlerror.List{gqlErr}
+	}
+	if len(doc.Operations) == 0 {
+		gqlErr := gqlerror.Errorf("no operation provided")
+		errcode.Set(gqlErr, errcode.ValidationFailed)
+		return nil, gqlerror.List{gqlErr}
+	}
+	if err := checkDocument(doc, e.maxDepth, e.maxSelections); err != nil {
+		return nil, gqlerror.List{err}
+	}
+	if errs := validate(e.schema, doc, e.rules); len(errs) > 0 {
+		return nil, errs
+	}
+	return doc, nil
+}
