@@ -39,6 +39,9 @@ type Config struct {
 	MaxSelections int
 	// MaxBodyBytes caps a POST body; larger ones get 413.
 	MaxBodyBytes int64
+	// WebsocketInitTimeout is how long a websocket may take to send
+	// connection_init.
+	WebsocketInitTimeout time.Duration
 	// AllowedOrigins are the SPA origins (e.g. https://app.example.com) that
 	// may open a websocket from another host; same-host pages always may.
 	AllowedOrigins []string
@@ -96,7 +99,7 @@ func NewHandler(cfg Config, r *Resolver) http.Handler {
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originHosts(cfg.AllowedOrigins)},
 		}},
 		InitFunc:              websocketInit(cfg.Auth),
-		InitTimeout:           10 * time.Second,
+		InitTimeout:           cfg.WebsocketInitTimeout,
 		KeepAlivePingInterval: 15 * time.Second,
 	}
 	h := &httpTransport{exec: exec, maxBody: cfg.MaxBodyBytes}
@@ -121,6 +124,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSelections <= 0 {
 		c.MaxSelections = DefaultMaxSelections
+	}
+	if c.WebsocketInitTimeout <= 0 {
+		c.WebsocketInitTimeout = 10 * time.Second
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
