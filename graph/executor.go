@@ -58,9 +58,12 @@ func (e *guardedExecutor) CreateOperationContext(ctx context.Context, params *gr
 	return e.Executor.CreateOperationContext(ctx, params)
 }
 
-// prepare parses, prices and validates a document, each step only if the
-// one before passed.
+// prepare scans, parses, prices and validates a document, each step only if
+// the one before passed.
 func (e *guardedExecutor) prepare(query string) (*ast.QueryDocument, gqlerror.List) {
+	if err := prescan(query, e.tokenLimit); err != nil {
+		return nil, gqlerror.List{err}
+	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, e.tokenLimit)
 	if err != nil {
 		gqlErr, ok := err.(*gqlerror.Error)

@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -164,11 +165,12 @@ func decodeBody(body []byte) (*graphql.RawParams, string) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, "request body is empty; send a JSON object with a query"
 	}
-	if !json.Valid(body) {
-		return nil, "request body is not valid JSON"
-	}
 	var members map[string]json.RawMessage
-	if body := bytes.TrimSpace(body); body[0] != '{' || json.Unmarshal(body, &members) != nil {
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, "request body is not valid JSON"
+		}
 		return nil, "request body must be a JSON object"
 	}
 	params := &graphql.RawParams{}

@@ -87,7 +87,13 @@ func hostileDocuments() map[string]string {
 	docs["long enum value"] = `query($a: Boolean = ` + strings.Repeat("y", 100000) + `) { me { id } }`
 	docs["fragment cycle"] = "query { course(id: 1) { ...A } } fragment A on Course { lectures { course { ...B } } } fragment B on Course { ...A }"
 	docs["deep nesting"] = "{ course(id: 1) { " + strings.Repeat("lectures { course { ", 25) + "id" + strings.Repeat(" } }", 25) + " } }"
-	docs["token limit"] = "{ " + strings.Repeat("me { id } ", 5000) + "}"
+	docs["token limit"] = "{ " + func() string {
+		var b strings.Builder
+		for i := range 2000 {
+			fmt.Fprintf(&b, "a%d: me { id } ", i)
+		}
+		return b.String()
+	}() + "}"
 	return docs
 }
 
