@@ -22,13 +22,16 @@ import (
 // operation. The HTTP and websocket transports both call it.
 type guardedExecutor struct {
 	*executor.Executor
-	schema        *ast.Schema
-	cache         graphql.Cache[*ast.QueryDocument]
-	apq           extension.AutomaticPersistedQuery
-	rules         []validator.Rule
-	tokenLimit    int
-	maxDepth      int
-	maxSelections int
+	schema *ast.Schema
+	cache  graphql.Cache[*ast.QueryDocument]
+	apq    extension.AutomaticPersistedQuery
+	rules  []validator.Rule
+	// rulesWithoutMerge leaves out the fields-can-merge rule, for the
+	// documents in which no two fields answer to one response key.
+	rulesWithoutMerge []validator.Rule
+	tokenLimit        int
+	maxDepth          int
+	maxSelections     int
 }
 
 var _ graphql.GraphExecutor = (*guardedExecutor)(nil)
@@ -78,10 +81,15 @@ func (e *guardedExecutor) prepare(query string) (*ast.QueryDocument, gqlerror.Li
 		errcode.Set(gqlErr, errcode.ValidationFailed)
 		return nil, gqlerror.List{gqlErr}
 	}
-	if err := checkDocument(doc, e.maxDepth, e.maxSelections); err != nil {
-		return nil, gqlerror.List{err}
+	mayConflict, gqlErr := checkDocument(doc, e.maxDepth, e.maxSelections)
+	if gqlErr != nil {
+		return nil, gqlerror.List{gqlErr}
 	}
-	if errs := validate(e.schema, doc, e.rules); len(errs) > 0 {
+	rules := e.rules
+	if !mayConflict {
+		rules = e.rulesWithoutMerge
+	}
+	if errs := validate(e.schema, doc, rules); len(errs) > 0 {
 		return nil, errs
 	}
 	return doc, nil

@@ -32,10 +32,10 @@ type Config struct {
 	MaxDepth int
 	// TokenLimit caps the tokens the parser reads from one document.
 	TokenLimit int
-	// MaxSelections caps the field selections of a document, counting a
-	// fragment's fields at every spread (and once for its definition), so
-	// that fragments cannot make a document select more than its tokens
-	// could spell out.
+	// MaxSelections caps the field selections and fragment spreads of a
+	// document, counting a fragment's at every spread (and once for its
+	// definition), so that fragments cannot make a document select more
+	// than its tokens could spell out.
 	MaxSelections int
 	// MaxBodyBytes caps a POST body; larger ones get 413.
 	MaxBodyBytes int64
@@ -67,14 +67,14 @@ const (
 func NewHandler(cfg Config, r *Resolver) http.Handler {
 	cfg = cfg.withDefaults()
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()})
-	rules := validationRules(es.Schema(), cfg.Introspection)
+	ruleSet := validationRules(es.Schema(), cfg.Introspection)
 	cache := lru.New[*ast.QueryDocument](1000)
 
 	inner := executor.New(es)
 	inner.SetQueryCache(cache)
 	inner.SetParserTokenLimit(cfg.TokenLimit)
 	inner.SetDisableSuggestion(!cfg.Introspection)
-	inner.SetDefaultRulesFn(rulesFunc(rules))
+	inner.SetDefaultRulesFn(rulesFunc(ruleSet))
 	inner.SetErrorPresenter(presentError)
 	inner.SetRecoverFunc(recoverPanic)
 	if cfg.Introspection {
@@ -85,14 +85,15 @@ func NewHandler(cfg Config, r *Resolver) http.Handler {
 	inner.AroundResponses(boundErrors)
 
 	exec := &guardedExecutor{
-		Executor:      inner,
-		schema:        es.Schema(),
-		cache:         cache,
-		apq:           extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)},
-		rules:         rules,
-		tokenLimit:    cfg.TokenLimit,
-		maxDepth:      cfg.MaxDepth,
-		maxSelections: cfg.MaxSelections,
+		Executor:          inner,
+		schema:            es.Schema(),
+		cache:             cache,
+		apq:               extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)},
+		rules:             ruleSet,
+		rulesWithoutMerge: withoutMergeRules(ruleSet),
+		tokenLimit:        cfg.TokenLimit,
+		maxDepth:          cfg.MaxDepth,
+		maxSelections:     cfg.MaxSelections,
 	}
 	ws := transport.Websocket{
 		Implementation: checkedWebsocket{transport.CoderWebsocketImplementation{

@@ -71,10 +71,11 @@ func limitError(pos *ast.Position, reason, format string, args ...any) *gqlerror
 }
 
 // checkDocument prices the shape of doc (see above) and refuses it at the
-// first limit it exceeds. It is meant for a freshly parsed document:
+// first limit it exceeds. It also reports whether two fields may answer to
+// one response key anywhere, which only then needs validating. It is meant for a freshly parsed document:
 // fragment spreads are resolved by name here, since validation has not
 // linked them yet, and cycles are refused rather than followed.
-func checkDocument(doc *ast.QueryDocument, maxDepth, maxSelections int) *gqlerror.Error {
+func checkDocument(doc *ast.QueryDocument, maxDepth, maxSelections int) (mayConflict bool, _ *gqlerror.Error) {
 	c := &shapeChecker{
 		byName: make(map[string]*ast.FragmentDefinition, len(doc.Fragments)),
 		shapes: make(map[*ast.FragmentDefinition]*fragmentShape, len(doc.Fragments)),
@@ -91,42 +92,42 @@ func checkDocument(doc *ast.QueryDocument, maxDepth, maxSelections int) *gqlerro
 	total := 0
 	for _, op := range doc.Operations {
 		if err := c.names(op.Position, op.Name); err != nil {
-			return err
+			return false, err
 		}
 		for _, v := range op.VariableDefinitions {
 			if err := c.names(v.Position, v.Variable, v.Type.Name()); err != nil {
-				return err
+				return false, err
 			}
 			if err := c.directives(v.Directives); err != nil {
-				return err
+				return false, err
 			}
 			if err := c.value(v.DefaultValue); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if err := c.directives(op.Directives); err != nil {
-			return err
+			return false, err
 		}
 		s, err := c.set(op.SelectionSet)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if s.depth > maxDepth {
-			return limitError(op.Position, reasonDepth, "operation is nested more than %d levels deep", maxDepth)
+			return false, limitError(op.Position, reasonDepth, "operation is nested more than %d levels deep", maxDepth)
 		}
 		total = saturatingAdd(total, s.selections)
 	}
 	for _, f := range doc.Fragments {
 		s, err := c.fragment(f)
 		if err != nil {
-			return err
+			return false, err
 		}
 		total = saturatingAdd(total, s.selections)
 	}
 	if total > maxSelections {
-		return limitError(nil, reasonSelections, "document selects more than %d fields, counting each fragment at every spread", maxSelections)
+		return false, limitError(nil, reasonSelections, "document selects more than %d fields, counting each fragment at every spread", maxSelections)
 	}
-	return nil
+	return c.mayConflict, nil
 }
 
 // fragmentShape is what a selection set costs to walk: its field
@@ -141,6 +142,10 @@ type fragmentShape struct {
 type shapeChecker struct {
 	byName map[string]*ast.FragmentDefinition
 	shapes map[*ast.FragmentDefinition]*fragmentShape
+	// mayConflict is set once two fields could answer to one response key:
+	// a key repeats in a selection set, or a fragment is spread. Without
+	// either, the fields-can-merge rule has nothing to find.
+	mayConflict bool
 }
 
 func (c *shapeChecker) fragment(f *ast.FragmentDefinition) (fragmentShape, *gqlerror.Error) {
@@ -175,13 +180,13 @@ func (c *shapeChecker) fragment(f *ast.FragmentDefinition) (fragmentShape, *gqle
 // fields land in the same response object); fragment spreads are priced
 // once each and reused.
 func (c *shapeChecker) set(set ast.SelectionSet) (fragmentShape, *gqlerror.Error) {
-	keys := map[string]int{}
+	var keys keyCounts
 	var s fragmentShape
-	err := c.members(set, keys, &s)
+	err := c.members(set, &keys, &s)
 	return s, err
 }
 
-func (c *shapeChecker) members(set ast.SelectionSet, keys map[string]int, s *fragmentShape) *gqlerror.Error {
+func (c *shapeChecker) members(set ast.SelectionSet, keys *keyCounts, s *fragmentShape) *gqlerror.Error {
 	for _, sel := range set {
 		switch sel := sel.(type) {
 		case *ast.Field:
@@ -202,9 +207,12 @@ func (c *shapeChecker) members(set ast.SelectionSet, keys map[string]int, s *fra
 					return err
 				}
 			}
-			child, err := c.set(sel.SelectionSet)
-			if err != nil {
-				return err
+			var child fragmentShape
+			if len(sel.SelectionSet) > 0 {
+				var err *gqlerror.Error
+				if child, err = c.set(sel.SelectionSet); err != nil {
+					return err
+				}
 			}
 			s.selections = saturatingAdd(s.selections, saturatingAdd(1, child.selections))
 			if !isIntrospectionName(sel.Name) {
@@ -230,6 +238,7 @@ func (c *shapeChecker) members(set ast.SelectionSet, keys map[string]int, s *fra
 			if err := c.directives(sel.Directives); err != nil {
 				return err
 			}
+			c.mayConflict = true
 			def := c.byName[sel.Name]
 			if def == nil {
 				continue // validation names it
@@ -238,7 +247,9 @@ func (c *shapeChecker) members(set ast.SelectionSet, keys map[string]int, s *fra
 			if err != nil {
 				return err
 			}
-			s.selections = saturatingAdd(s.selections, f.selections)
+			// The spread counts too: validation walks it, and a chain of
+			// fragments that only spread one another selects no field.
+			s.selections = saturatingAdd(s.selections, saturatingAdd(1, f.selections))
 			s.depth = max(s.depth, f.depth)
 		default:
 			panic(fmt.Sprintf("unexpected selection %T", sel))
@@ -247,9 +258,12 @@ func (c *shapeChecker) members(set ast.SelectionSet, keys map[string]int, s *fra
 	return nil
 }
 
-func (c *shapeChecker) repeat(keys map[string]int, key string, pos *ast.Position) *gqlerror.Error {
-	keys[key]++
-	if keys[key] > maxRepeats {
+func (c *shapeChecker) repeat(keys *keyCounts, key string, pos *ast.Position) *gqlerror.Error {
+	n := keys.add(key)
+	if n > 1 {
+		c.mayConflict = true
+	}
+	if n > maxRepeats {
 		return limitError(pos, reasonSelections, "%q is selected more than %d times in one selection set", truncateName(key), maxRepeats)
 	}
 	return nil

@@ -47,6 +47,15 @@ func hostileDocuments() map[string]string {
 	}
 	docs["fragment chain"] = chain.String()
 
+	// Fragments that only spread one another select no field, but each
+	// costs validation a walk of the rest of the chain.
+	var spreads strings.Builder
+	spreads.WriteString("query { course(id: 1) { ...S1199 } }\nfragment S0 on Course { id }\n")
+	for i := 1; i < 1200; i++ {
+		fmt.Fprintf(&spreads, "fragment S%d on Course { ...S%d }\n", i, i-1)
+	}
+	docs["spread-only fragment chain"] = spreads.String()
+
 	// 849 copies of one alias with different arguments: one conflict per
 	// pair (360,000 errors, 95 MB) before.
 	var aliases strings.Builder
@@ -136,6 +145,7 @@ func TestLimitReasons(t *testing.T) {
 		{docs["fragment fan-out"], "SELECTION_LIMIT_EXCEEDED", "counting each fragment at every spread"},
 		{docs["fragment fan-out without repeats"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
 		{docs["fragment chain"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
+		{docs["spread-only fragment chain"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
 		{docs["849 conflicting aliases"], "SELECTION_LIMIT_EXCEEDED", `"c" is selected more than 10 times`},
 		{docs["9000 __typename"], "SELECTION_LIMIT_EXCEEDED", `"__typename" is selected more than 10 times`},
 		{docs["repeated fields nested"], "SELECTION_LIMIT_EXCEEDED", `"lectures" is selected more than 10 times`},
@@ -281,5 +291,38 @@ func TestResponseErrorsAreBounded(t *testing.T) {
 	}
 	if last := r.Errors[49]; last.Message != "71 more errors were left out" || last.Extensions["reason"] != "TOO_MANY_ERRORS" {
 		t.Errorf("last error = %+v", last)
+	}
+}
+
+// Fields that answer to one response key must be the same field with the
+// same arguments, through inline fragments, fragments and merged parents.
+func TestFieldConflicts(t *testing.T) {
+	b := setup(t)
+	c := b.seedCourse(t, b.instructor, "Existing", 1, true)
+	id := idOf(c)
+	tests := []struct {
+		query    string
+		conflict string // part of the error, "" when valid
+	}{
+		{`{ me { id id } }`, ""},
+		{`{ a: me { id } a: me { name } }`, ""},
+		{`query { course(id: ` + id + `) { ...A ...B } } fragment A on Course { x: id } fragment B on Course { x: id lectures { id } }`, ""},
+		{`{ a: course(id: ` + id + `) { id } a: course(id: ` + id + `) { title } }`, ""},
+		{`{ a: me { id } a: course(id: 1) { id } }`, `Fields "a" conflict because "me" and "course" are different fields`},
+		{`{ me { id: name id } }`, `Fields "id" conflict because "name" and "id" are different fields`},
+		{`{ a: course(id: 1) { id } a: course(id: 2) { id } }`, `Fields "a" conflict because they have differing arguments`},
+		{`{ course(id: 1) { ... on Course { t: title } t: description } }`, `Fields "t" conflict`},
+		{`query { course(id: 1) { ...A ...B } } fragment A on Course { x: id } fragment B on Course { x: title }`, `Fields "x" conflict`},
+		{`{ a: course(id: 1) { l: lectures { id } } a: course(id: 1) { l: lectures { id: title } } }`, `Fields "id" conflict`},
+		{`query { course(id: 1) { ...A } a: course(id: 1) { id } } fragment A on Course { x: id x: title }`, `Fields "x" conflict`},
+	}
+	for _, tt := range tests {
+		r := b.post(t, b.admin, tt.query, nil)
+		switch {
+		case tt.conflict == "" && len(r.Errors) > 0:
+			t.Errorf("%s: %s", tt.query, r.Raw)
+		case tt.conflict != "" && (len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, tt.conflict) || r.Data != nil):
+			t.Errorf("%s: got %s, want one error mentioning %q", tt.query, r.Raw, tt.conflict)
+		}
 	}
 }

@@ -72,7 +72,7 @@ func TestPrescan(t *testing.T) {
 		if perr != nil {
 			continue // the token limit
 		}
-		if cerr := checkDocument(parsed, DefaultMaxDepth, DefaultMaxSelections); cerr == nil || !strings.Contains(cerr.Message, want) {
+		if _, cerr := checkDocument(parsed, DefaultMaxDepth, DefaultMaxSelections); cerr == nil || !strings.Contains(cerr.Message, want) {
 			t.Errorf("checkDocument(%.80q) = %v, want it to agree with prescan", doc, cerr)
 		}
 	}

@@ -58,6 +58,18 @@ func validationRules(schema *ast.Schema, suggestions bool) []validator.Rule {
 	return out
 }
 
+// withoutMergeRules is rs without the rule that fields answering to one
+// response key can merge (ours or gqlparser's).
+func withoutMergeRules(rs []validator.Rule) []validator.Rule {
+	var out []validator.Rule
+	for _, r := range rs {
+		if r.Name != fieldsCanMergeRule.Name && r.Name != rules.OverlappingFieldsCanBeMergedRule.Name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func hasAbstractTypes(schema *ast.Schema) bool {
 	for _, t := range schema.Types {
 		if t.Kind == ast.Interface || t.Kind == ast.Union {
@@ -135,51 +147,33 @@ type mergeKey struct {
 	parent *ast.Definition
 }
 
+func keyOf(f *ast.Field) mergeKey { return mergeKey{f.Alias, f.ObjectDefinition} }
+
+// mergeGroup is the fields of one merged set that answer to one key.
+type mergeGroup struct {
+	first *ast.Field
+	rest  []*ast.Field
+}
+
 func checkMerge(sets []ast.SelectionSet, addError validator.AddErrFunc) {
-	groups := map[mergeKey][]*ast.Field{}
-	var order []mergeKey
-	spread := map[*ast.FragmentDefinition]bool{}
-	var collect func(ast.SelectionSet)
-	collect = func(set ast.SelectionSet) {
-		for _, sel := range set {
-			switch sel := sel.(type) {
-			case *ast.Field:
-				k := mergeKey{sel.Alias, sel.ObjectDefinition}
-				if _, ok := groups[k]; !ok {
-					order = append(order, k)
-				}
-				groups[k] = append(groups[k], sel)
-			case *ast.InlineFragment:
-				collect(sel.SelectionSet)
-			case *ast.FragmentSpread:
-				// A fragment spread twice into one set adds nothing the
-				// first spread did not (and cycles are refused elsewhere).
-				if sel.Definition != nil && !spread[sel.Definition] {
-					spread[sel.Definition] = true
-					collect(sel.Definition.SelectionSet)
-				}
-			}
-		}
-	}
+	var c fieldCollector
 	for _, set := range sets {
-		collect(set)
+		c.collect(set)
 	}
-	for _, k := range order {
-		fields := groups[k]
-		first := fields[0]
+	for _, g := range groupFields(c.fields) {
 		conflict := ""
-		for _, f := range fields[1:] {
+		for _, f := range g.rest {
 			switch {
-			case f.Name != first.Name:
-				conflict = strconv.Quote(first.Name) + " and " + strconv.Quote(f.Name) + " are different fields"
-			case !sameArguments(first.Arguments, f.Arguments):
+			case f.Name != g.first.Name:
+				conflict = strconv.Quote(g.first.Name) + " and " + strconv.Quote(f.Name) + " are different fields"
+			case !sameArguments(g.first.Arguments, f.Arguments):
 				conflict = "they have differing arguments"
 			default:
 				continue
 			}
 			addError(
-				validator.Message(`Fields %q conflict because %s. Use different aliases on the fields to fetch both if this was intentional.`, truncateName(k.responseKey), conflict),
-				validatorAt(first.Position),
+				validator.Message(`Fields %q conflict because %s. Use different aliases on the fields to fetch both if this was intentional.`, truncateName(g.first.Alias), conflict),
+				validatorAt(g.first.Position),
 				validatorAt(f.Position),
 			)
 			break
@@ -187,8 +181,14 @@ func checkMerge(sets []ast.SelectionSet, addError validator.AddErrFunc) {
 		if conflict != "" {
 			continue
 		}
-		children := make([]ast.SelectionSet, 0, len(fields))
-		for _, f := range fields {
+		if len(g.rest) == 0 {
+			if len(g.first.SelectionSet) > 0 {
+				checkMerge([]ast.SelectionSet{g.first.SelectionSet}, addError)
+			}
+			continue
+		}
+		children := make([]ast.SelectionSet, 0, 1+len(g.rest))
+		for _, f := range append([]*ast.Field{g.first}, g.rest...) {
 			if len(f.SelectionSet) > 0 {
 				children = append(children, f.SelectionSet)
 			}
@@ -197,6 +197,83 @@ func checkMerge(sets []ast.SelectionSet, addError validator.AddErrFunc) {
 			checkMerge(children, addError)
 		}
 	}
+}
+
+// fieldCollector gathers the fields of a merged set, through inline
+// fragments and fragment spreads. A fragment spread twice into one merged
+// set adds nothing the first spread did not (and cycles are refused
+// before), so each is collected once.
+type fieldCollector struct {
+	fields []*ast.Field
+	few    []*ast.FragmentDefinition
+	many   map[*ast.FragmentDefinition]bool
+}
+
+func (c *fieldCollector) collect(set ast.SelectionSet) {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			c.fields = append(c.fields, sel)
+		case *ast.InlineFragment:
+			c.collect(sel.SelectionSet)
+		case *ast.FragmentSpread:
+			if sel.Definition != nil && c.first(sel.Definition) {
+				c.collect(sel.Definition.SelectionSet)
+			}
+		}
+	}
+}
+
+// first reports whether f is spread here for the first time.
+func (c *fieldCollector) first(f *ast.FragmentDefinition) bool {
+	if c.many != nil {
+		if c.many[f] {
+			return false
+		}
+		c.many[f] = true
+		return true
+	}
+	if slices.Contains(c.few, f) {
+		return false
+	}
+	c.few = append(c.few, f)
+	if len(c.few) > 16 {
+		c.many = make(map[*ast.FragmentDefinition]bool, 2*len(c.few))
+		for _, g := range c.few {
+			c.many[g] = true
+		}
+	}
+	return true
+}
+
+// groupFields groups fields by key, in the order keys first appear.
+func groupFields(fields []*ast.Field) []mergeGroup {
+	groups := make([]mergeGroup, 0, len(fields))
+	if len(fields) <= 16 {
+	next:
+		for _, f := range fields {
+			k := keyOf(f)
+			for i := range groups {
+				if keyOf(groups[i].first) == k {
+					groups[i].rest = append(groups[i].rest, f)
+					continue next
+				}
+			}
+			groups = append(groups, mergeGroup{first: f})
+		}
+		return groups
+	}
+	index := make(map[mergeKey]int, len(fields))
+	for _, f := range fields {
+		k := keyOf(f)
+		if i, ok := index[k]; ok {
+			groups[i].rest = append(groups[i].rest, f)
+			continue
+		}
+		index[k] = len(groups)
+		groups = append(groups, mergeGroup{first: f})
+	}
+	return groups
 }
 
 func validatorAt(pos *ast.Position) validator.ErrorOption {

@@ -13,7 +13,14 @@ import (
 // refusedDocuments are the hostile documents of issue 8 and their kin; the
 // graph package's TestHostileDocuments checks that each is refused.
 func refusedDocuments() []struct{ name, query string } {
-	var fan, aliases, bomb, unknown, chain, tokens strings.Builder
+	var fan, aliases, bomb, unknown, chain, tokens, late strings.Builder
+	// Just under the token limit and valid up to its last field: refusing
+	// it takes every step (scan, parse, price, validate).
+	late.WriteString("{ ")
+	for i := range 3300 {
+		fmt.Fprintf(&late, "a%d: __typename ", i)
+	}
+	late.WriteString("nope }")
 	tokens.WriteString("{ ")
 	for i := range 2000 {
 		fmt.Fprintf(&tokens, "a%d: me { id } ", i)
@@ -51,6 +58,7 @@ func refusedDocuments() []struct{ name, query string } {
 		{"unknown-fields-1000", unknown.String()},
 		{"aliases-x-lists", bomb.String()},
 		{"token-limit", tokens.String()},
+		{"late-error", late.String()},
 	}
 }
 
