@@ -45,6 +45,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "unacceptable Accept is disregarded", method: "POST", accept: "text/html", body: `{"query":"{ __typename }"}`, status: 200, media: plain, data: true},
 		{name: "charset in the request", method: "POST", contentType: "application/json; charset=utf-8", body: `{"query":"{ __typename }"}`, status: 200, media: plain, data: true},
 		{name: "null parameters", method: "POST", accept: gql, body: `{"query":"{ __typename }","variables":null,"operationName":null,"extensions":null}`, status: 200, media: gql, data: true},
+		{name: "spaced JSON", method: "POST", accept: gql, body: "{ \"query\" :\n \"{ __typename }\" ,\n \"variables\" : { } }", status: 200, media: gql, data: true},
+		{name: "escapes in the query", method: "POST", accept: gql, body: `{"query":"query Q\n{ \u005f_typename me { name } }"}`, status: 200, media: gql, data: true},
+		{name: "non-ASCII in the query", method: "POST", accept: gql, body: `{"query":"# Ünïcödé 🏃\n{ __typename }"}`, status: 200, media: gql, data: true},
 		{name: "operationName", method: "POST", accept: gql, body: `{"query":"query A { __typename } query B { me { id } }","operationName":"A"}`, status: 200, media: gql, data: true},
 
 		// Request errors: no data entry; 400 in graphql-response+json, 200 in json.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -79,20 +80,33 @@ func BenchmarkRefusal(b *testing.B) {
 			})
 		})
 		for _, doc := range refusedDocuments() {
-			body, _ := json.Marshal(map[string]string{"query": doc.query})
+			next := uniqueBodies(doc.query)
 			b.Run(doc.name, func(b *testing.B) {
+				body := next()
 				env.refuse(b, body)
 				b.ReportAllocs()
 				b.SetBytes(int64(len(body)))
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						env.refuse(b, body)
+						env.refuse(b, next())
 					}
 				})
 			})
 		}
 	})
+}
+
+// uniqueBodies returns request bodies for query that differ in a leading
+// comment, so that no cache can answer for the work being measured (a
+// refused document is never cached; a valid one would be).
+func uniqueBodies(query string) func() []byte {
+	quoted, _ := json.Marshal(query)
+	var n atomic.Int64
+	return func() []byte {
+		body := fmt.Appendf(make([]byte, 0, len(quoted)+32), `{"query":"#%d\n`, n.Add(1))
+		return append(append(body, quoted[1:]...), '}')
+	}
 }
 
 // refuse posts a document that must come back as a request error.
