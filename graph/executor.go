@@ -22,6 +22,7 @@ import (
 // operation. The HTTP and websocket transports both call it.
 type guardedExecutor struct {
 	*executor.Executor
+	es     graphql.ExecutableSchema
 	schema *ast.Schema
 	cache  graphql.Cache[*ast.QueryDocument]
 	apq    extension.AutomaticPersistedQuery
@@ -32,6 +33,8 @@ type guardedExecutor struct {
 	tokenLimit        int
 	maxDepth          int
 	maxSelections     int
+	// complexityLimit is costLimit's, checked here as a lower bound.
+	complexityLimit int
 }
 
 var _ graphql.GraphExecutor = (*guardedExecutor)(nil)
@@ -52,7 +55,7 @@ func (e *guardedExecutor) CreateOperationContext(ctx context.Context, params *gr
 	}
 	refused.RawQuery = params.Query
 	if _, ok := e.cache.Get(ctx, params.Query); !ok {
-		doc, errs := e.prepare(params.Query)
+		doc, errs := e.prepare(ctx, params.Query, params.OperationName)
 		if errs != nil {
 			return refused, errs
 		}
@@ -63,7 +66,7 @@ func (e *guardedExecutor) CreateOperationContext(ctx context.Context, params *gr
 
 // prepare scans, parses, prices and validates a document, each step only if
 // the one before passed.
-func (e *guardedExecutor) prepare(query string) (*ast.QueryDocument, gqlerror.List) {
+func (e *guardedExecutor) prepare(ctx context.Context, query, operationName string) (*ast.QueryDocument, gqlerror.List) {
 	if err := prescan(query, e.tokenLimit); err != nil {
 		return nil, gqlerror.List{err}
 	}
@@ -84,6 +87,21 @@ func (e *guardedExecutor) prepare(query string) (*ast.QueryDocument, gqlerror.Li
 	mayConflict, gqlErr := checkDocument(doc, e.maxDepth, e.maxSelections)
 	if gqlErr != nil {
 		return nil, gqlerror.List{gqlErr}
+	}
+	// The operation to run costs at least its price with literal
+	// arguments only: refusing on that spares validation. A document
+	// refused here is not cached, so another operation of it may still
+	// run.
+	if op := doc.Operations.ForName(operationName); op != nil {
+		byName := make(map[string]*ast.FragmentDefinition, len(doc.Fragments))
+		for _, f := range doc.Fragments {
+			if _, dup := byName[f.Name]; !dup {
+				byName[f.Name] = f
+			}
+		}
+		if cost := newPricer(ctx, e.es, nil, byName).operation(op); cost > e.complexityLimit {
+			return nil, gqlerror.List{complexityError(op, cost, e.complexityLimit)}
+		}
 	}
 	rules := e.rules
 	if !mayConflict {

@@ -86,6 +86,7 @@ func NewHandler(cfg Config, r *Resolver) http.Handler {
 
 	exec := &guardedExecutor{
 		Executor:          inner,
+		es:                es,
 		schema:            es.Schema(),
 		cache:             cache,
 		apq:               extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)},
@@ -94,6 +95,7 @@ func NewHandler(cfg Config, r *Resolver) http.Handler {
 		tokenLimit:        cfg.TokenLimit,
 		maxDepth:          cfg.MaxDepth,
 		maxSelections:     cfg.MaxSelections,
+		complexityLimit:   cfg.ComplexityLimit,
 	}
 	ws := transport.Websocket{
 		Implementation: checkedWebsocket{transport.CoderWebsocketImplementation{

@@ -142,6 +142,7 @@ type fragmentShape struct {
 type shapeChecker struct {
 	byName map[string]*ast.FragmentDefinition
 	shapes map[*ast.FragmentDefinition]*fragmentShape
+	free   []*keyCounts
 	// mayConflict is set once two fields could answer to one response key:
 	// a key repeats in a selection set, or a fragment is spread. Without
 	// either, the fields-can-merge rule has nothing to find.
@@ -180,9 +181,18 @@ func (c *shapeChecker) fragment(f *ast.FragmentDefinition) (fragmentShape, *gqle
 // fields land in the same response object); fragment spreads are priced
 // once each and reused.
 func (c *shapeChecker) set(set ast.SelectionSet) (fragmentShape, *gqlerror.Error) {
-	var keys keyCounts
+	// The counts are reused across sets: a set's are done with when set
+	// returns.
+	var keys *keyCounts
+	if n := len(c.free); n > 0 {
+		keys, c.free = c.free[n-1], c.free[:n-1]
+		*keys = keyCounts{}
+	} else {
+		keys = new(keyCounts)
+	}
+	defer func() { c.free = append(c.free, keys) }()
 	var s fragmentShape
-	err := c.members(set, &keys, &s)
+	err := c.members(set, keys, &s)
 	return s, err
 }
 
@@ -397,21 +407,28 @@ func (l costLimit) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 			return gqlErr
 		}
 	}
-	p := &pricer{ctx: ctx, es: l.es, schema: schema, vars: oc.Variables, fragments: map[*ast.FragmentDefinition]int{}}
-	cost := p.set(op.SelectionSet)
+	p := newPricer(ctx, l.es, oc.Variables, nil)
+	cost := p.operation(op)
 	if p.introspects && !l.introspection {
 		return limitError(op.Position, reasonIntrospection, "introspection is disabled on this server")
 	}
 	if cost > l.max {
-		return limitError(op.Position, reasonComplexity, "operation has complexity %d, which exceeds the limit of %d", cost, l.max)
+		return complexityError(op, cost, l.max)
 	}
 	return nil
 }
 
-// pricer computes gqlgen's complexity of a validated selection set (the
-// rules of complexity.Calculate: each field costs 1 plus its children
-// unless the schema's ComplexityRoot says otherwise, __schema is free),
-// with each fragment priced once.
+// pricer computes gqlgen's complexity of a selection set (the rules of
+// complexity.Calculate: each field costs 1 plus its children unless the
+// schema's ComplexityRoot says otherwise, __schema is free), with each
+// fragment priced once.
+//
+// After validation it reads the definitions validation linked and the
+// coerced variables: that is the operation's complexity. Before validation
+// (byName set) it looks definitions up itself and takes only literal
+// arguments; a field whose arguments use variables costs the default 1 plus
+// its children, which none of complexity's rules undercut. That is a lower
+// bound, enough to refuse aliases × lists before validation walks them.
 type pricer struct {
 	ctx         context.Context
 	es          graphql.ExecutableSchema
@@ -419,24 +436,52 @@ type pricer struct {
 	vars        map[string]any
 	fragments   map[*ast.FragmentDefinition]int
 	introspects bool
+	// byName resolves fragment spreads before validation has linked them.
+	byName map[string]*ast.FragmentDefinition
 }
 
-func (p *pricer) set(set ast.SelectionSet) int {
+func newPricer(ctx context.Context, es graphql.ExecutableSchema, vars map[string]any, byName map[string]*ast.FragmentDefinition) *pricer {
+	return &pricer{ctx: ctx, es: es, schema: es.Schema(), vars: vars, fragments: map[*ast.FragmentDefinition]int{}, byName: byName}
+}
+
+// operation prices op from its root type.
+func (p *pricer) operation(op *ast.OperationDefinition) int {
+	var root *ast.Definition
+	switch op.Operation {
+	case ast.Query, "":
+		root = p.schema.Query
+	case ast.Mutation:
+		root = p.schema.Mutation
+	case ast.Subscription:
+		root = p.schema.Subscription
+	}
+	return p.set(op.SelectionSet, root)
+}
+
+func (p *pricer) set(set ast.SelectionSet, parent *ast.Definition) int {
 	total := 0
 	for _, sel := range set {
 		switch sel := sel.(type) {
 		case *ast.Field:
-			total = saturatingAdd(total, p.field(sel))
+			total = saturatingAdd(total, p.field(sel, parent))
 		case *ast.InlineFragment:
-			total = saturatingAdd(total, p.set(sel.SelectionSet))
+			t := parent
+			if sel.TypeCondition != "" {
+				t = p.schema.Types[sel.TypeCondition]
+			}
+			total = saturatingAdd(total, p.set(sel.SelectionSet, t))
 		case *ast.FragmentSpread:
-			if sel.Definition == nil {
+			def := sel.Definition
+			if def == nil && p.byName != nil {
+				def = p.byName[sel.Name]
+			}
+			if def == nil {
 				continue
 			}
-			cost, ok := p.fragments[sel.Definition]
+			cost, ok := p.fragments[def]
 			if !ok {
-				cost = p.set(sel.Definition.SelectionSet)
-				p.fragments[sel.Definition] = cost
+				cost = p.set(def.SelectionSet, p.schema.Types[def.TypeCondition])
+				p.fragments[def] = cost
 			}
 			total = saturatingAdd(total, cost)
 		}
@@ -444,30 +489,40 @@ func (p *pricer) set(set ast.SelectionSet) int {
 	return total
 }
 
-func (p *pricer) field(f *ast.Field) int {
-	if f.Definition == nil || f.ObjectDefinition == nil {
-		return 1
-	}
+func (p *pricer) field(f *ast.Field, parent *ast.Definition) int {
 	if f.Name == "__schema" || f.Name == "__type" {
 		p.introspects = true
 	}
-	typ := p.schema.Types[f.Definition.Type.Name()]
+	def, obj := f.Definition, f.ObjectDefinition
+	if def == nil && parent != nil {
+		def, obj = parent.Fields.ForName(f.Name), parent
+	}
+	if def == nil || obj == nil {
+		return 1
+	}
+	typ := p.schema.Types[def.Type.Name()]
 	if typ == nil || typ.Name == "__Schema" {
 		return 0
 	}
 	child := 0
 	switch typ.Kind {
 	case ast.Object, ast.Interface, ast.Union:
-		child = p.set(f.SelectionSet)
+		child = p.set(f.SelectionSet, typ)
 	}
 	var args map[string]any
-	if len(f.Definition.Arguments) > 0 {
-		args = f.ArgumentMap(p.vars)
+	if len(def.Arguments) > 0 {
+		if f.Definition != nil {
+			args = f.ArgumentMap(p.vars)
+		} else if a, ok := literalArguments(def, f.Arguments); ok {
+			args = a
+		} else {
+			return saturatingAdd(1, child)
+		}
 	}
-	parents := []*ast.Definition{f.ObjectDefinition}
-	if f.ObjectDefinition.Kind == ast.Interface {
+	parents := []*ast.Definition{obj}
+	if obj.Kind == ast.Interface {
 		// The most expensive implementation, as gqlgen assumes.
-		parents = p.schema.GetPossibleTypes(f.ObjectDefinition)
+		parents = p.schema.GetPossibleTypes(obj)
 	}
 	cost := 0
 	for _, parent := range parents {
@@ -478,6 +533,46 @@ func (p *pricer) field(f *ast.Field) int {
 		cost = max(cost, c)
 	}
 	return cost
+}
+
+// literalArguments is the argument map of a field whose arguments are all
+// literals, with the schema's defaults; false if one uses a variable.
+func literalArguments(def *ast.FieldDefinition, args ast.ArgumentList) (map[string]any, bool) {
+	m := make(map[string]any, len(def.Arguments))
+	for _, a := range def.Arguments {
+		v := a.DefaultValue
+		if arg := args.ForName(a.Name); arg != nil {
+			v = arg.Value
+		}
+		if v == nil {
+			continue
+		}
+		if usesVariables(v) {
+			return nil, false
+		}
+		val, err := v.Value(nil)
+		if err != nil {
+			return nil, false
+		}
+		m[a.Name] = val
+	}
+	return m, true
+}
+
+func usesVariables(v *ast.Value) bool {
+	if v.Kind == ast.Variable {
+		return true
+	}
+	for _, child := range v.Children {
+		if usesVariables(child.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+func complexityError(op *ast.OperationDefinition, cost, limit int) *gqlerror.Error {
+	return limitError(op.Position, reasonComplexity, "operation has complexity %d, which exceeds the limit of %d", cost, limit)
 }
 
 // checkInt32 reports an Int inside a variable's value that is beyond 32

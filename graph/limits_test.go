@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/edustream/edustream/graph"
 )
@@ -239,6 +240,14 @@ func TestComplexityMatchesGqlgen(t *testing.T) {
 		{`{ me { id } __typename __schema { types { name } } }`, nil},
 	}
 	for _, tt := range docs {
+		// Before validation, with literal arguments only: a lower bound,
+		// exact when no argument uses a variable.
+		parsed, err := parser.ParseQuery(&ast.Source{Input: tt.query})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lower := graph.LowerBoundForTest(context.Background(), es, parsed)
+
 		doc, errs := gqlparser.LoadQuery(es.Schema(), tt.query)
 		if errs != nil {
 			t.Fatal(errs)
@@ -249,8 +258,30 @@ func TestComplexityMatchesGqlgen(t *testing.T) {
 		if got != want {
 			t.Errorf("complexity of %s = %d, gqlgen says %d", tt.query, got, want)
 		}
+		if tt.vars == nil && lower != want || lower > want {
+			t.Errorf("lower bound of %s = %d, complexity %d", tt.query, lower, want)
+		}
 	}
-	_ = ast.Query
+}
+
+// The bound checked before validation never refuses what the complexity
+// limit would let run: arguments from variables count at their least.
+func TestComplexityBeforeValidation(t *testing.T) {
+	b := setup(t)
+	b.seedCourse(t, b.instructor, "Existing", 1, true)
+	const deep = `query($n: Int) { courses(first: $n) { edges { node { lectures { course { lectures { title } } } } } } }`
+	b.post(t, b.student, deep, map[string]any{"n": 1}).noErrors(t)
+	if r := b.post(t, b.student, deep, map[string]any{"n": 100}); r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Errorf("first: 100 through a variable: %s", r.Raw)
+	}
+	// Another operation of the document may be dear; the one run is not.
+	two := `query Cheap { me { id } } query Dear { a: courses(first: 100) { edges { node { lectures { course { lectures { title } } } } } } }`
+	body, _ := json.Marshal(map[string]any{"query": two, "operationName": "Cheap"})
+	b.raw(t, b.student, "POST", "/query", "application/json", body).noErrors(t)
+	body, _ = json.Marshal(map[string]any{"query": two, "operationName": "Dear"})
+	if r := b.raw(t, b.student, "POST", "/query", "application/json", body); r.code(t) != "BAD_USER_INPUT" {
+		t.Errorf("the dear operation: %s", r.Raw)
+	}
 }
 
 // With introspection off, nothing suggests the schema's names.
