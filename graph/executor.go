@@ -14,7 +14,7 @@ import (
 )
 
 // guardedExecutor is gqlgen's executor with parsing and validation done
-// here first, so that a document is priced (checkDocument) before
+// here first, so that a document is priced (see limits.go) before
 // validation walks it, and validation stops after maxErrors errors. A
 // document that passes goes into the query cache the executor reads, so
 // the executor neither parses nor validates it again; it then coerces the

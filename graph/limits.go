@@ -16,17 +16,25 @@ import (
 	"github.com/edustream/edustream/graph/model"
 )
 
-// A document is priced twice, each time in time linear in its size, since
-// every fragment's price is computed once and reused at each spread:
+// Every document is priced in time linear in its size before anything
+// walks it; fragments are priced once each and reused at every spread.
+// guardedExecutor.prepare runs, for a document not in the query cache:
 //
-//  1. checkDocument runs right after parsing, before validation or anything
-//     else walks the document. It bounds what those walks can cost: the
-//     field selections counted through every spread (fragment fan-out),
-//     the nesting depth, fields repeated within one selection set, the
-//     directives on one node, and the length of names.
-//  2. costLimit runs after validation and variable coercion, before any
-//     resolver: the complexity of the operation to run (lists at their
-//     length, see complexity) and the introspection switch.
+//  1. prescan, over the tokens before parsing: the token limit, long names,
+//     repeated fields, runs of directives (parsing allocates a node per
+//     field, lexing does not);
+//  2. checkDocument, over the parsed document: the field selections and
+//     spreads counted through every spread (fragment fan-out), the nesting
+//     depth, fields repeated within one selection set (inline fragments
+//     included), the directives on one node, the length of names, fragment
+//     cycles;
+//  3. a lower bound of the complexity of the operation to run, from its
+//     literal arguments (aliases × lists);
+//  4. validation, which stops after maxErrors errors.
+//
+// Then, for every request, costLimit runs after variable coercion and
+// before any resolver: the complexity with the variables' values (lists at
+// their length, see complexity) and the introspection switch.
 //
 // The reasons below go to extensions.reason; they are protocol errors, so
 // the transports treat them like validation failures.
@@ -72,9 +80,10 @@ func limitError(pos *ast.Position, reason, format string, args ...any) *gqlerror
 
 // checkDocument prices the shape of doc (see above) and refuses it at the
 // first limit it exceeds. It also reports whether two fields may answer to
-// one response key anywhere, which only then needs validating. It is meant for a freshly parsed document:
-// fragment spreads are resolved by name here, since validation has not
-// linked them yet, and cycles are refused rather than followed.
+// one response key anywhere, which only then needs validating. It is meant
+// for a freshly parsed document: fragment spreads are resolved by name here,
+// since validation has not linked them yet, and cycles are refused rather
+// than followed.
 func checkDocument(doc *ast.QueryDocument, maxDepth, maxSelections int) (mayConflict bool, _ *gqlerror.Error) {
 	c := &shapeChecker{
 		byName: make(map[string]*ast.FragmentDefinition, len(doc.Fragments)),
@@ -526,11 +535,25 @@ func (p *pricer) field(f *ast.Field, parent *ast.Definition) int {
 	}
 	cost := 0
 	for _, parent := range parents {
-		c, ok := p.es.Complexity(p.ctx, parent.Name, f.Name, child, args)
-		if !ok || c < 1 {
-			c = saturatingAdd(1, child)
+		cost = max(cost, p.complexity(parent.Name, f.Name, child, args))
+	}
+	return cost
+}
+
+// complexity is the schema's price of one field, or the default 1 plus
+// its children. Before validation the literal arguments may be of the
+// wrong type, and gqlgen's generated argument parsing assumes they are
+// not (an input object that is a number panics): such a field costs the
+// default, and validation reports the argument.
+func (p *pricer) complexity(typeName, field string, child int, args map[string]any) (cost int) {
+	cost = saturatingAdd(1, child)
+	defer func() {
+		if r := recover(); r != nil && p.byName == nil {
+			panic(r) // validated arguments: a bug worth its stack trace
 		}
-		cost = max(cost, c)
+	}()
+	if c, ok := p.es.Complexity(p.ctx, typeName, field, child, args); ok && c >= 1 {
+		cost = c
 	}
 	return cost
 }

@@ -264,6 +264,26 @@ func TestComplexityMatchesGqlgen(t *testing.T) {
 	}
 }
 
+// Arguments of the wrong type reach the price before validation, which
+// must not trip over them.
+func TestMistypedArguments(t *testing.T) {
+	b := setup(t)
+	for _, q := range []string{
+		`{ courses(filter: 5) { edges { cursor } } }`,
+		`{ courses(filter: [1, 2]) { edges { cursor } } }`,
+		`{ courses(filter: {published: "yes", mine: {a: 1}}) { edges { cursor } } }`,
+		`{ courses(first: {n: 1}) { edges { cursor } } }`,
+		`{ courses(first: "20", after: 7) { edges { cursor } } }`,
+		`{ courses(first: ENUM) { edges { cursor } } }`,
+		`{ course(id: [1]) { id } }`,
+	} {
+		r := b.post(t, b.admin, q, nil)
+		if len(r.Errors) == 0 || r.Errors[0].Extensions["reason"] != "GRAPHQL_VALIDATION_FAILED" {
+			t.Errorf("%s: %s", q, r.Raw)
+		}
+	}
+}
+
 // The bound checked before validation never refuses what the complexity
 // limit would let run: arguments from variables count at their least.
 func TestComplexityBeforeValidation(t *testing.T) {
