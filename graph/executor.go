@@ -99,8 +99,10 @@ func (e *guardedExecutor) prepare(ctx context.Context, query, operationName stri
 				byName[f.Name] = f
 			}
 		}
-		if cost := newPricer(ctx, e.es, nil, byName).operation(op); cost > e.complexityLimit {
-			return nil, gqlerror.List{complexityError(op, cost, e.complexityLimit)}
+		p := newPricer(ctx, e.es, nil, byName)
+		p.stopAbove = e.complexityLimit
+		if cost := p.operation(op); cost > e.complexityLimit {
+			return nil, gqlerror.List{complexityError(op, cost, e.complexityLimit, true)}
 		}
 	}
 	rules := e.rules

@@ -422,7 +422,7 @@ func (l costLimit) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 		return limitError(op.Position, reasonIntrospection, "introspection is disabled on this server")
 	}
 	if cost > l.max {
-		return complexityError(op, cost, l.max)
+		return complexityError(op, cost, l.max, false)
 	}
 	return nil
 }
@@ -447,6 +447,9 @@ type pricer struct {
 	introspects bool
 	// byName resolves fragment spreads before validation has linked them.
 	byName map[string]*ast.FragmentDefinition
+	// stopAbove, if positive, ends the pricing once the cost passes it:
+	// the answer is then only "too dear".
+	stopAbove int
 }
 
 func newPricer(ctx context.Context, es graphql.ExecutableSchema, vars map[string]any, byName map[string]*ast.FragmentDefinition) *pricer {
@@ -470,6 +473,9 @@ func (p *pricer) operation(op *ast.OperationDefinition) int {
 func (p *pricer) set(set ast.SelectionSet, parent *ast.Definition) int {
 	total := 0
 	for _, sel := range set {
+		if p.stopAbove > 0 && total > p.stopAbove {
+			return total
+		}
 		switch sel := sel.(type) {
 		case *ast.Field:
 			total = saturatingAdd(total, p.field(sel, parent))
@@ -594,7 +600,10 @@ func usesVariables(v *ast.Value) bool {
 	return false
 }
 
-func complexityError(op *ast.OperationDefinition, cost, limit int) *gqlerror.Error {
+func complexityError(op *ast.OperationDefinition, cost, limit int, atLeast bool) *gqlerror.Error {
+	if atLeast {
+		return limitError(op.Position, reasonComplexity, "operation has a complexity of at least %d, which exceeds the limit of %d", cost, limit)
+	}
 	return limitError(op.Position, reasonComplexity, "operation has complexity %d, which exceeds the limit of %d", cost, limit)
 }
 
