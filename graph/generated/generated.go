@@ -4912,7 +4912,7 @@ func (ec *executionContext) marshalNID2int64(ctx context.Context, sel ast.Select
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
-	res, err := scalar.UnmarshalInt(ctx, v)
+	res, err := scalar.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -4922,7 +4922,7 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
-	return graphql.WrapContextMarshaler(ctx, res)
+	return res
 }
 
 func (ec *executionContext) marshalNLecture2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.Lecture) graphql.Marshaler {
@@ -5209,7 +5209,7 @@ func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*i
 	if v == nil {
 		return nil, nil
 	}
-	res, err := scalar.UnmarshalInt(ctx, v)
+	res, err := scalar.UnmarshalInt(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -5218,8 +5218,9 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 		return graphql.Null
 	}
 	_ = sel
+	_ = ctx
 	res := scalar.MarshalInt(*v)
-	return graphql.WrapContextMarshaler(ctx, res)
+	return res
 }
 
 func (ec *executionContext) marshalOLecture2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLecture(ctx context.Context, sel ast.SelectionSet, v *edustream.Lecture) graphql.Marshaler {

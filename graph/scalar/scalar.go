@@ -4,10 +4,10 @@
 package scalar
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"strconv"
 
@@ -48,23 +48,35 @@ func UnmarshalID(v any) (int64, error) {
 	return id, nil
 }
 
-// MarshalInt writes an int as a GraphQL Int. A value beyond 32 bits is a
-// field error, as the spec requires, rather than a number clients would
-// read wrongly.
-func MarshalInt(i int) graphql.ContextMarshaler {
-	return graphql.ContextWriterFunc(func(_ context.Context, w io.Writer) error {
-		if i < math.MinInt32 || i > math.MaxInt32 {
-			return fmt.Errorf("Int cannot represent %d: it is not a 32-bit integer", i)
-		}
-		_, err := io.WriteString(w, strconv.Itoa(i))
-		return err
-	})
+// MarshalInt writes an int as a GraphQL Int. A value beyond 32 bits, which
+// clients would read wrongly, is logged and sent as null instead: for Int!
+// gqlgen turns that into a field error. Small values, such as lecture
+// positions, share prebuilt marshalers, so the catalog allocates nothing
+// for them.
+func MarshalInt(i int) graphql.Marshaler {
+	if i >= 0 && i < len(smallInts) {
+		return smallInts[i]
+	}
+	if i < math.MinInt32 || i > math.MaxInt32 {
+		slog.Error("an Int result is beyond 32 bits; sending null", "value", i)
+		return graphql.Null
+	}
+	return graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, strconv.Itoa(i)) })
+}
+
+var smallInts [1024]graphql.Marshaler
+
+func init() {
+	for i := range smallInts {
+		s := strconv.Itoa(i)
+		smallInts[i] = graphql.WriterFunc(func(w io.Writer) { io.WriteString(w, s) })
+	}
 }
 
 // UnmarshalInt reads a GraphQL Int: an integer literal or JSON number
 // between -2^31 and 2^31-1. Strings, fractions and larger numbers are
 // EINVALID, so the caller gets BAD_USER_INPUT.
-func UnmarshalInt(_ context.Context, v any) (int, error) {
+func UnmarshalInt(v any) (int, error) {
 	var n int64
 	var ok bool
 	switch v := v.(type) {
