@@ -35,7 +35,7 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := os.Stat(filepath.Join(auditDir, "node_modules", "graphql-http", "package.json")); err != nil {
+	if !auditInstalled(t) {
 		install := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
 		install.Dir = auditDir
 		if out, err := install.CombinedOutput(); err != nil {
@@ -85,4 +85,26 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	}
 	t.Logf("graphql-http audit: MUST %d ok, %d failed; SHOULD %d ok, %d failed; MAY %d ok, %d failed",
 		counts["MUST ok"], counts["MUST failed"], counts["SHOULD ok"], counts["SHOULD failed"], counts["MAY ok"], counts["MAY failed"])
+}
+
+// auditInstalled reports whether node_modules holds the graphql-http that
+// package-lock.json names.
+func auditInstalled(t *testing.T) bool {
+	t.Helper()
+	var lock struct {
+		Packages map[string]struct{ Version string } `json:"packages"`
+	}
+	b, err := os.ReadFile(filepath.Join(auditDir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &lock); err != nil {
+		t.Fatalf("%s/package-lock.json: %v", auditDir, err)
+	}
+	var installed struct{ Version string }
+	b, err = os.ReadFile(filepath.Join(auditDir, "node_modules", "graphql-http", "package.json"))
+	if err != nil || json.Unmarshal(b, &installed) != nil {
+		return false
+	}
+	return installed.Version == lock.Packages["node_modules/graphql-http"].Version
 }
