@@ -30,24 +30,37 @@ var devUsers = []edustream.Claims{
 
 // devSecret returns the HS256 secret of dev mode, creating it on first use.
 func devSecret(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, devSecretFile)
-	if b, err := os.ReadFile(path); err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	secret, err := readDevSecret(dataDir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return secret, err
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
 	}
-	secret := hex.EncodeToString(raw)
+	hexSecret := hex.EncodeToString(raw)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, devSecretFile), []byte(hexSecret+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	return []byte(secret), nil
+	return []byte(hexSecret), nil
+}
+
+// readDevSecret reads the dev secret, refusing one too short for serve:
+// dev and token use it alike. fs.ErrNotExist if there is none.
+func readDevSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, devSecretFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	secret := []byte(strings.TrimSpace(string(b)))
+	if len(secret) < minSecretBytes {
+		return nil, fmt.Errorf("the dev secret in %s is %d bytes, shorter than the %d serve requires: delete the file and run `edustream dev` to make a new one", path, len(secret), minSecretBytes)
+	}
+	return secret, nil
 }
 
 // demoSeed is what seedDemo made the first time: where the demo video goes.
