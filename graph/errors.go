@@ -52,7 +52,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 		}
 		setCode(gqlErr, CodeBadUserInput)
 	default:
-		edustream.Logger(ctx).Error("graphql internal error", "path", gqlErr.Path.String(), "error", err)
+		edustream.Logger(ctx).Error("graphql internal error", "operation", operationName(ctx), "path", gqlErr.Path.String(), "error", err)
 		gqlErr.Message = "internal error"
 		gqlErr.Err = nil
 		setCode(gqlErr, CodeInternal)
@@ -100,10 +100,18 @@ func setCode(e *gqlerror.Error, code string) {
 
 var errRecoveredPanic = errors.New("panic in resolver")
 
+// operationName names the operation of ctx for a log line, if there is one.
+func operationName(ctx context.Context) string {
+	if !graphql.HasOperationContext(ctx) {
+		return ""
+	}
+	return graphql.GetOperationContext(ctx).OperationName
+}
+
 // recoverPanic logs a resolver panic with its stack; the presenter then shows
 // it as an internal error and the rest of the response still resolves.
 func recoverPanic(ctx context.Context, p any) error {
-	edustream.Logger(ctx).Error("graphql panic", "panic", p, "stack", string(debug.Stack()))
+	edustream.Logger(ctx).Error("graphql panic", "operation", operationName(ctx), "panic", p, "stack", string(debug.Stack()))
 	return errRecoveredPanic
 }
 

@@ -279,7 +279,25 @@ func writeRequestError(w http.ResponseWriter, media string, status int, errs ...
 }
 
 func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
+	if body, ok := dataOnlyBody(resp); ok {
+		writeBody(w, media, status, body)
+		return
+	}
 	writeJSON(w, media, status, resp)
+}
+
+// dataOnlyBody spells out a response that has data and nothing else (the
+// common case) around gqlgen's bytes. encoding/json would scan and compact
+// the RawMessage once more (a tenth of a 30 KB catalog's CPU), and gqlgen's
+// marshalers already wrote it compact and valid.
+func dataOnlyBody(resp *graphql.Response) ([]byte, bool) {
+	if len(resp.Errors) > 0 || resp.Label != "" || resp.Path != nil || resp.HasNext != nil || len(resp.Extensions) > 0 || len(resp.Data) == 0 {
+		return nil, false
+	}
+	body := make([]byte, 0, len(`{"data":}`)+len(resp.Data)+1)
+	body = append(body, `{"data":`...)
+	body = append(body, resp.Data...)
+	return append(body, '}', '\n'), true
 }
 
 func writeJSON(w http.ResponseWriter, media string, status int, v any) {
@@ -290,9 +308,13 @@ func writeJSON(w http.ResponseWriter, media string, status int, v any) {
 		status = http.StatusInternalServerError
 		body = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
 	}
+	writeBody(w, media, status, append(body, '\n'))
+}
+
+func writeBody(w http.ResponseWriter, media string, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", media+"; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }

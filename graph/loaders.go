@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -20,49 +22,107 @@ const batchWait = 500 * time.Microsecond
 // loaders batch the lookups of one GraphQL operation, so a list of N courses
 // costs one query per kind of related row instead of N. They are built per
 // operation (never per connection: a websocket would keep a stale cache for
-// hours) and cache only for that operation.
+// hours) and cache only for that operation. Each loader is built on first
+// use: an operation needs two or three of the seven kinds, and building the
+// rest cost every request a few dozen allocations.
 type loaders struct {
-	r *Resolver
+	r      *Resolver
+	viewer *edustream.User
 
-	users            *dataloadgen.Loader[int64, *edustream.User]
-	courses          *dataloadgen.Loader[int64, *edustream.Course]
-	lectures         *dataloadgen.Loader[int64, *edustream.Lecture]
-	lecturesByCourse *dataloadgen.Loader[int64, []*edustream.Lecture]
+	users    lazyLoader[*edustream.User]
+	courses  lazyLoader[*edustream.Course]
+	lectures lazyLoader[*edustream.Lecture]
+	// lecturesByCourse are each course's lectures, by course id.
+	lecturesByCourse lazyLoader[[]*edustream.Lecture]
 	// enrollments are the caller's, by course id; a missing one is nil.
-	enrollments *dataloadgen.Loader[int64, *edustream.Enrollment]
-	videos      *dataloadgen.Loader[int64, *edustream.Video]
+	enrollments lazyLoader[*edustream.Enrollment]
+	videos      lazyLoader[*edustream.Video]
 	// latestVideos are each lecture's newest video, by lecture id; nil for
 	// a lecture without one.
-	latestVideos *dataloadgen.Loader[int64, *edustream.Video]
+	latestVideos lazyLoader[*edustream.Video]
 }
 
 func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
-	wait := dataloadgen.WithWait(batchWait)
-	l := &loaders{
-		r:        r,
-		users:    dataloadgen.NewMappedLoader(r.UserService.FindUsersByIDs, wait),
-		courses:  dataloadgen.NewMappedLoader(r.CourseService.FindCoursesByIDs, wait),
-		lectures: dataloadgen.NewMappedLoader(r.LectureService.FindLecturesByIDs, wait),
-		lecturesByCourse: dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([][]*edustream.Lecture, []error) {
-			m, err := r.LectureService.FindLecturesByCourseIDs(ctx, ids)
-			return fill(ids, m, err)
-		}, wait),
-		enrollments: dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([]*edustream.Enrollment, []error) {
-			if viewer == nil {
-				return make([]*edustream.Enrollment, len(ids)), nil
-			}
-			m, err := r.EnrollmentService.FindEnrollments(ctx, viewer.ID, ids)
-			return fill(ids, m, err)
-		}, wait),
+	return &loaders{r: r, viewer: viewer}
+}
+
+// lazyLoader holds a loader built on first use. Resolvers of one operation
+// run on many goroutines, so the first use is a race that the mutex
+// settles; every later use is one atomic load.
+type lazyLoader[V any] struct {
+	mu     sync.Mutex
+	loader atomic.Pointer[dataloadgen.Loader[int64, V]]
+}
+
+func (z *lazyLoader[V]) get(build func() *dataloadgen.Loader[int64, V]) *dataloadgen.Loader[int64, V] {
+	if l := z.loader.Load(); l != nil {
+		return l
 	}
-	if r.VideoService != nil {
-		l.videos = dataloadgen.NewMappedLoader(r.VideoService.FindVideosByIDs, wait)
-		l.latestVideos = dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([]*edustream.Video, []error) {
-			m, err := r.VideoService.FindLatestVideosByLectureIDs(ctx, ids)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if l := z.loader.Load(); l != nil {
+		return l
+	}
+	l := build()
+	z.loader.Store(l)
+	return l
+}
+
+var wait = dataloadgen.WithWait(batchWait)
+
+func (l *loaders) userLoader() *dataloadgen.Loader[int64, *edustream.User] {
+	return l.users.get(func() *dataloadgen.Loader[int64, *edustream.User] {
+		return dataloadgen.NewMappedLoader(l.r.UserService.FindUsersByIDs, wait)
+	})
+}
+
+func (l *loaders) courseLoader() *dataloadgen.Loader[int64, *edustream.Course] {
+	return l.courses.get(func() *dataloadgen.Loader[int64, *edustream.Course] {
+		return dataloadgen.NewMappedLoader(l.r.CourseService.FindCoursesByIDs, wait)
+	})
+}
+
+func (l *loaders) lectureLoader() *dataloadgen.Loader[int64, *edustream.Lecture] {
+	return l.lectures.get(func() *dataloadgen.Loader[int64, *edustream.Lecture] {
+		return dataloadgen.NewMappedLoader(l.r.LectureService.FindLecturesByIDs, wait)
+	})
+}
+
+func (l *loaders) lecturesByCourseLoader() *dataloadgen.Loader[int64, []*edustream.Lecture] {
+	return l.lecturesByCourse.get(func() *dataloadgen.Loader[int64, []*edustream.Lecture] {
+		return dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([][]*edustream.Lecture, []error) {
+			m, err := l.r.LectureService.FindLecturesByCourseIDs(ctx, ids)
 			return fill(ids, m, err)
 		}, wait)
-	}
-	return l
+	})
+}
+
+func (l *loaders) enrollmentLoader() *dataloadgen.Loader[int64, *edustream.Enrollment] {
+	return l.enrollments.get(func() *dataloadgen.Loader[int64, *edustream.Enrollment] {
+		return dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([]*edustream.Enrollment, []error) {
+			if l.viewer == nil {
+				return make([]*edustream.Enrollment, len(ids)), nil
+			}
+			m, err := l.r.EnrollmentService.FindEnrollments(ctx, l.viewer.ID, ids)
+			return fill(ids, m, err)
+		}, wait)
+	})
+}
+
+// videoLoader and latestVideoLoader need the resolver's VideoService.
+func (l *loaders) videoLoader() *dataloadgen.Loader[int64, *edustream.Video] {
+	return l.videos.get(func() *dataloadgen.Loader[int64, *edustream.Video] {
+		return dataloadgen.NewMappedLoader(l.r.VideoService.FindVideosByIDs, wait)
+	})
+}
+
+func (l *loaders) latestVideoLoader() *dataloadgen.Loader[int64, *edustream.Video] {
+	return l.latestVideos.get(func() *dataloadgen.Loader[int64, *edustream.Video] {
+		return dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([]*edustream.Video, []error) {
+			m, err := l.r.VideoService.FindLatestVideosByLectureIDs(ctx, ids)
+			return fill(ids, m, err)
+		}, wait)
+	})
 }
 
 // fill orders a keyed result by keys, with the zero value where a key has no
@@ -88,12 +148,12 @@ func fill[V any](keys []int64, m map[int64]V, err error) ([]V, []error) {
 // fields go through the loader.
 func (l *loaders) course(ctx context.Context, id int64) (*edustream.Course, error) {
 	if !isRootField(ctx) {
-		c, err := l.courses.Load(ctx, id)
+		c, err := l.courseLoader().Load(ctx, id)
 		return c, notFoundAs(err, errCourseNotFound(id))
 	}
 	c, err := l.r.CourseService.FindCourseByID(ctx, id)
 	if err == nil {
-		l.courses.Prime(id, c)
+		l.courseLoader().Prime(id, c)
 	}
 	return c, err
 }
@@ -101,12 +161,12 @@ func (l *loaders) course(ctx context.Context, id int64) (*edustream.Course, erro
 // lecture is course's counterpart for lectures.
 func (l *loaders) lecture(ctx context.Context, id int64) (*edustream.Lecture, error) {
 	if !isRootField(ctx) {
-		lecture, err := l.lectures.Load(ctx, id)
+		lecture, err := l.lectureLoader().Load(ctx, id)
 		return lecture, notFoundAs(err, errLectureNotFound(id))
 	}
 	lecture, err := l.r.LectureService.FindLectureByID(ctx, id)
 	if err == nil {
-		l.lectures.Prime(id, lecture)
+		l.lectureLoader().Prime(id, lecture)
 	}
 	return lecture, err
 }

@@ -14,18 +14,18 @@ import (
 )
 
 func (r *courseResolver) Instructor(ctx context.Context, obj *edustream.Course) (*edustream.User, error) {
-	return loadersFrom(ctx).users.Load(ctx, obj.InstructorID)
+	return loadersFrom(ctx).userLoader().Load(ctx, obj.InstructorID)
 }
 
 func (r *courseResolver) Lectures(ctx context.Context, obj *edustream.Course) ([]*edustream.Lecture, error) {
 	if !edustream.CanViewCourse(edustream.UserFromContext(ctx), obj) {
 		return nil, errCourseNotFound(obj.ID)
 	}
-	return loadersFrom(ctx).lecturesByCourse.Load(ctx, obj.ID)
+	return loadersFrom(ctx).lecturesByCourseLoader().Load(ctx, obj.ID)
 }
 
 func (r *courseResolver) Enrolled(ctx context.Context, obj *edustream.Course) (bool, error) {
-	e, err := loadersFrom(ctx).enrollments.Load(ctx, obj.ID)
+	e, err := loadersFrom(ctx).enrollmentLoader().Load(ctx, obj.ID)
 	return e != nil, err
 }
 

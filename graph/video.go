@@ -35,7 +35,7 @@ func (r *Resolver) accessToLecture(ctx context.Context, lectureID int64) (*lectu
 	a := &lectureAccess{lecture: l, course: c, edit: edustream.CanEditCourse(u, c)}
 	a.watch = a.edit
 	if !a.watch && u != nil {
-		e, err := loadersFrom(ctx).enrollments.Load(ctx, c.ID)
+		e, err := loadersFrom(ctx).enrollmentLoader().Load(ctx, c.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -74,10 +74,10 @@ func (r *Resolver) editorsOnly(ctx context.Context, v *edustream.Video, s string
 // currentVideo is Lecture.video: the one that plays, or else the newest.
 func (r *Resolver) currentVideo(ctx context.Context, l *edustream.Lecture) (*edustream.Video, error) {
 	if l.VideoID != nil {
-		v, err := loadersFrom(ctx).videos.Load(ctx, *l.VideoID)
+		v, err := loadersFrom(ctx).videoLoader().Load(ctx, *l.VideoID)
 		return v, notFoundAs(err, nil)
 	}
-	return loadersFrom(ctx).latestVideos.Load(ctx, l.ID)
+	return loadersFrom(ctx).latestVideoLoader().Load(ctx, l.ID)
 }
 
 // nextVideo is Lecture.nextVideo: a newer upload than the one that plays.
@@ -85,7 +85,7 @@ func (r *Resolver) nextVideo(ctx context.Context, l *edustream.Lecture) (*edustr
 	if l.VideoID == nil {
 		return nil, nil
 	}
-	v, err := loadersFrom(ctx).latestVideos.Load(ctx, l.ID)
+	v, err := loadersFrom(ctx).latestVideoLoader().Load(ctx, l.ID)
 	if err != nil || v == nil || v.ID == *l.VideoID {
 		return nil, err
 	}

@@ -4,6 +4,7 @@
 package scalar
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,10 +18,25 @@ import (
 )
 
 // MarshalID writes an int64 id as a GraphQL ID string.
-func MarshalID(id int64) graphql.Marshaler {
-	return graphql.WriterFunc(func(w io.Writer) {
-		io.WriteString(w, strconv.Quote(strconv.FormatInt(id, 10)))
-	})
+func MarshalID(id int64) graphql.Marshaler { return idMarshaler(id) }
+
+// idMarshaler writes an id with one allocation (the interface's copy of
+// the value) where a closure, the decimal string and its quoted copy took
+// three: a catalog page has hundreds of ids.
+type idMarshaler int64
+
+func (id idMarshaler) MarshalGQL(w io.Writer) {
+	var buf [22]byte // two quotes and at most 20 characters
+	b := append(buf[:0], '"')
+	b = strconv.AppendInt(b, int64(id), 10)
+	b = append(b, '"')
+	// gqlgen marshals into a bytes.Buffer; through the io.Writer
+	// interface, buf would escape to the heap.
+	if bb, ok := w.(*bytes.Buffer); ok {
+		bb.Write(b)
+		return
+	}
+	io.WriteString(w, string(b))
 }
 
 // UnmarshalID reads a GraphQL ID (a decimal string, or an integer literal) as

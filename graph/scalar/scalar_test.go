@@ -69,3 +69,25 @@ func TestMarshalInt(t *testing.T) {
 		t.Errorf("MarshalInt(42) allocates %v times", n)
 	}
 }
+
+func TestMarshalID(t *testing.T) {
+	tests := []struct {
+		id   int64
+		want string
+	}{
+		{1, `"1"`},
+		{255, `"255"`},
+		{256, `"256"`},
+		{math.MaxInt64, `"9223372036854775807"`},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		scalar.MarshalID(tt.id).MarshalGQL(&b)
+		// Any other writer takes the slower path.
+		var s strings.Builder
+		scalar.MarshalID(tt.id).MarshalGQL(&s)
+		if b.String() != tt.want || s.String() != tt.want {
+			t.Errorf("MarshalID(%d) = %q and %q, want %s", tt.id, b.String(), s.String(), tt.want)
+		}
+	}
+}
