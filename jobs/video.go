@@ -76,6 +76,11 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		return fmt.Errorf("find video %d: %w", videoID, err)
 	}
 	switch {
+	case v.ReplacedAt != nil:
+		// A newer upload replaced it, or its lecture is gone: the cleanup
+		// owns it now.
+		log.Info("video is replaced; not running its step")
+		return nil
 	case v.Status == edustream.VideoAwaitingUpload, v.Status.Terminal():
 		// Not uploaded yet (a stray task), or done or failed: a retry or a
 		// new upload enqueues again.
