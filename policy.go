@@ -59,7 +59,9 @@ func CanScheduleLiveSession(u *User, c *Course) bool { return CanEditCourse(u, c
 // sessions of c (link, meeting number, password): the instructor, admins,
 // and students enrolled in the published course. enrolled says whether u
 // is enrolled in c. Whoever sees the course sees that a session exists.
-func CanJoinLiveSession(u *User, c *Course, enrolled bool) bool { return CanWatchLecture(u, c, enrolled) }
+func CanJoinLiveSession(u *User, c *Course, enrolled bool) bool {
+	return CanWatchLecture(u, c, enrolled)
+}
 
 // CanHostLiveSession reports whether u may have the host key of the live
 // sessions of c: the instructor and admins.
