@@ -65,7 +65,9 @@ func LiveMeetingDeleteTaskID(meetingID string) string { return "live:delete-meet
 
 // LiveRecordingImportTaskID is the id of the import task of a recording,
 // so duplicate webhook deliveries make one task.
-func LiveRecordingImportTaskID(recordingID string) string { return "live:import-recording:" + recordingID }
+func LiveRecordingImportTaskID(recordingID string) string {
+	return "live:import-recording:" + recordingID
+}
 
 // LiveMeetingSyncTaskID is the id of the one sync task.
 const LiveMeetingSyncTaskID = "live:sync-meetings"
