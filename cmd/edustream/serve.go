@@ -65,11 +65,16 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, log)).Run(ctx)
+	webexClient, err := openWebex(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	live := newLiveClasses(cfg, db, jobs.NewQueue(rds.client), events, blobs, webexClient)
+	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, log), live).Run(ctx)
 }
 
 func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
-	blobs edustream.BlobStore, media edustream.MediaTools) *jobs.Worker {
+	blobs edustream.BlobStore, media edustream.MediaTools, live *edustream.LiveClasses) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
 			jobs.QueueDefault: cfg.WorkerConcurrency,
@@ -84,6 +89,7 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 		Events:   events,
 		Media:    media,
 		Limits:   videoLimits(cfg),
+		Live:     live,
 		Logger:   log,
 		WorkDir:  cfg.WorkDir,
 	})
@@ -169,6 +175,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	users := sqldb.NewUserService(db)
 	videos := sqldb.NewVideoService(db, nil)
 	queue := jobs.NewQueue(rds.client)
+	webexClient, err := openWebex(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	live := newLiveClasses(cfg, db, queue, events, blobs, webexClient)
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
@@ -194,9 +205,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 			Limits: videoLimits(cfg),
 			TTL:    cfg.UploadTTL,
 		},
-		Events:        events,
-		Playback:      playback,
-		PublicCatalog: cfg.PublicCatalog,
+		Events:             events,
+		Playback:           playback,
+		LiveSessionService: live.Sessions,
+		Live:               live,
+		PublicCatalog:      cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
 		Logger:      log,
@@ -206,10 +219,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		CORSOrigins: cfg.CORSOrigins,
 		Playback:    playback,
 		Blobs:       blobHandler,
-		Checks: []server.Check{
+		Checks: append([]server.Check{
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
-		},
+		}, webexChecks(webexClient)...),
+		WebexWebhook: webexWebhook(cfg, live),
 	})
 
 	if cmd == "dev" {
@@ -243,7 +257,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds, events, blobs, media)
+		worker := newWorker(cfg, log, db, rds, events, blobs, media, live)
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {
