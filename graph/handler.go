@@ -132,11 +132,15 @@ func aroundOperation(r *Resolver, marks edustream.WriteMarks) graphql.OperationM
 				ctx = edustream.NewContextReadingPrimary(ctx)
 			}
 		}
-		ctx = withLoaders(ctx, newLoaders(r, u))
+		isSubscription := oc.Operation != nil && oc.Operation.Operation == ast.Subscription
+		if isSubscription {
+			ctx = withLoaderFactory(ctx, r, u)
+		} else {
+			ctx = withLoaders(ctx, newLoaders(r, u))
+		}
 
 		start := time.Now()
 		respond := next(ctx)
-		isSubscription := oc.Operation != nil && oc.Operation.Operation == ast.Subscription
 		return func(ctx context.Context) *graphql.Response {
 			if isSubscription {
 				// gqlgen calls this once per event: each event's fields

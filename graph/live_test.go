@@ -403,15 +403,3 @@ func TestLiveSessionUpdateCancelAndList(t *testing.T) {
 		t.Errorf("first: 101: %s", r.Raw)
 	}
 }
-
-func mustID(t *testing.T, s string) int64 {
-	t.Helper()
-	var id int64
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			t.Fatalf("id %q is not a number", s)
-		}
-		id = id*10 + int64(r-'0')
-	}
-	return id
-}

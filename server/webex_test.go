@@ -38,6 +38,10 @@ func (e *events) Subscribe(context.Context, string) (*edustream.Subscription, er
 	panic("the webhook does not subscribe")
 }
 
+func (e *events) SubscribeFunc(context.Context, string, func(edustream.Event)) error {
+	panic("the webhook does not subscribe")
+}
+
 func (e *events) count() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()

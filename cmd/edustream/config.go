@@ -33,9 +33,16 @@ type config struct {
 	// URLSigningKey signs playback and local blob URLs; the same on every
 	// instance.
 	URLSigningKey string
+	// AWSAccessKeyID and AWSSecretAccessKey are AWS's own variables, read
+	// through getenv like everything else so a run is configured by what it
+	// is given; empty means the SDK's default chain (IAM roles).
+	AWSAccessKeyID     string
+	AWSSecretAccessKey string
 
 	// Transcoder is "ffmpeg" (the workers run it).
 	Transcoder       string
+	FFmpegPath       string
+	FFprobePath      string
 	VideoConcurrency int
 	MaxUploadBytes   int64
 	MaxVideoDuration time.Duration
@@ -151,6 +158,8 @@ func (c *config) settings() []setting {
 		{"S3_PATH_STYLE", "address buckets by path (most S3-compatible servers)", boolean(&c.S3PathStyle)},
 		{"URL_SIGNING_KEY", "key of playback and blob URLs, 32+ bytes, the same on every instance (unset: derived from JWT_SECRET; dev: generated)", str(&c.URLSigningKey)},
 		{"TRANSCODER", "ffmpeg (run by the workers)", str(&c.Transcoder)},
+		{"FFMPEG_PATH", "ffmpeg binary (unset: ffmpeg on PATH)", str(&c.FFmpegPath)},
+		{"FFPROBE_PATH", "ffprobe binary (unset: ffprobe on PATH)", str(&c.FFprobePath)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
@@ -208,6 +217,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (config,
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args())
 	}
+	c.AWSAccessKeyID, c.AWSSecretAccessKey = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	return c, c.validate()
 }
 

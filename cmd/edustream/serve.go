@@ -70,7 +70,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	live := newLiveClasses(cfg, db, jobs.NewQueue(rds.client), events, blobs, webexClient)
-	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, log), live).Run(ctx)
+	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, cfg, log), live).Run(ctx)
 }
 
 func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
@@ -98,8 +98,8 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 // newMediaTools returns ffmpeg, or nil when it cannot run here: the API
 // still starts, says so once, and every upload then ends FAILED with
 // "ffmpeg is not installed" instead of waiting for ever.
-func newMediaTools(ctx context.Context, log *slog.Logger) edustream.MediaTools {
-	tools := ffmpeg.New(ffmpeg.Config{})
+func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.MediaTools {
+	tools := ffmpeg.New(ffmpeg.Config{FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath})
 	if err := tools.Check(ctx); err != nil {
 		log.Warn("ffmpeg is not usable: uploads will fail until it is installed", "error", err)
 		return nil
@@ -169,12 +169,20 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	}
 	var media edustream.MediaTools
 	if cfg.Work {
-		media = newMediaTools(ctx, log)
+		media = newMediaTools(ctx, cfg, log)
 	}
 
 	users := sqldb.NewUserService(db)
 	videos := sqldb.NewVideoService(db, nil)
 	queue := jobs.NewQueue(rds.client)
+	uploads := &edustream.Uploads{
+		Videos: videos,
+		Blobs:  blobs,
+		Jobs:   queue,
+		Events: events,
+		Limits: videoLimits(cfg),
+		TTL:    cfg.UploadTTL,
+	}
 	webexClient, err := openWebex(ctx, cfg, db, log)
 	if err != nil {
 		return err
@@ -191,20 +199,13 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Auth:           auth,
 		WriteMarks:     marks,
 	}, &graph.Resolver{
-		UserService:       users,
-		CourseService:     sqldb.NewCourseService(db, nil),
-		LectureService:    sqldb.NewLectureService(db, nil),
-		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
-		JobQueue:          queue,
-		VideoService:      videos,
-		Uploads: &edustream.Uploads{
-			Videos: videos,
-			Blobs:  blobs,
-			Jobs:   queue,
-			Events: events,
-			Limits: videoLimits(cfg),
-			TTL:    cfg.UploadTTL,
-		},
+		UserService:        users,
+		CourseService:      sqldb.NewCourseService(db, nil),
+		LectureService:     sqldb.NewLectureService(db, nil),
+		EnrollmentService:  sqldb.NewEnrollmentService(db, nil),
+		JobQueue:           queue,
+		VideoService:       videos,
+		Uploads:            uploads,
 		Events:             events,
 		Playback:           playback,
 		LiveSessionService: live.Sessions,
@@ -227,8 +228,16 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	})
 
 	if cmd == "dev" {
-		if err := seedDemo(ctx, db, users); err != nil {
+		seed, err := seedDemo(ctx, db, users)
+		if err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
+		}
+		if tools, ok := media.(*ffmpeg.Tools); ok && seed != nil {
+			ffmpegPath, _ := tools.Paths()
+			if err := seedDemoVideo(ctx, uploads, ffmpegPath, seed); err != nil {
+				// The demo works without its video.
+				log.Warn("seed the demo video", "error", err)
+			}
 		}
 		if err := printDevBanner(stdout, baseURL, secret); err != nil {
 			return err
