@@ -177,7 +177,7 @@ func TestMeetingDeleteRefusedForActiveSession(t *testing.T) {
 // first import finished) becomes one lecture with one video, downloaded
 // once, and the chain starts.
 func TestRecordingImportedOnce(t *testing.T) {
-	ctx := context.Background()
+	ctx := edustream.NewContextWithLogger(context.Background(), slog.New(slog.DiscardHandler))
 	b := setupLive(t)
 	s := b.schedule(t, "Recorded class")
 	instance, err := b.fake.StartMeeting(s.MeetingID)
@@ -244,7 +244,7 @@ func TestRecordingImportedOnce(t *testing.T) {
 // Recordings of meetings EduStream did not schedule, and recordings in
 // Webex's own format, never become lectures.
 func TestRecordingsThatAreNotImported(t *testing.T) {
-	ctx := context.Background()
+	ctx := edustream.NewContextWithLogger(context.Background(), slog.New(slog.DiscardHandler))
 	b := setupLive(t)
 	s := b.schedule(t, "ARF class")
 	instance, _ := b.fake.StartMeeting(s.MeetingID)
