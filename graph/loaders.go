@@ -34,6 +34,8 @@ type loaders struct {
 	// latestVideos are each lecture's newest video, by lecture id; nil for
 	// a lecture without one.
 	latestVideos *dataloadgen.Loader[int64, *edustream.Video]
+	// live are the courses' live sessions, per filter.
+	live *liveLoaders
 }
 
 func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
@@ -54,6 +56,7 @@ func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
 			m, err := r.EnrollmentService.FindEnrollments(ctx, viewer.ID, ids)
 			return fill(ids, m, err)
 		}, wait),
+		live: newLiveLoaders(r),
 	}
 	if r.VideoService != nil {
 		l.videos = dataloadgen.NewMappedLoader(r.VideoService.FindVideosByIDs, wait)

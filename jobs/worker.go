@@ -88,6 +88,9 @@ type Deps struct {
 	// Media runs ffmpeg and ffprobe (nil: video tasks fail with a reason).
 	Media  edustream.MediaTools
 	Limits edustream.VideoLimits
+	// Live runs the live-class tasks (nil: no Webex on this worker; those
+	// tasks fail and are retried).
+	Live *edustream.LiveClasses
 	// Logger receives one line per task and asynq's own warnings (nil:
 	// slog.Default()).
 	Logger *slog.Logger
@@ -243,10 +246,14 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // retryDelay is asynq's backoff, except for a task whose worker died (its
-// lease expired): that is nobody's fault and runs again at once.
+// lease expired): that is nobody's fault and runs again at once; and for
+// the task types with their own curve in retryDelays.
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return 0
+	}
+	if delay, ok := retryDelays[t.Type()]; ok {
+		return delay(n)
 	}
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }

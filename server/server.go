@@ -1,7 +1,8 @@
 // Package server is EduStream's HTTP edge: it mounts the GraphQL handler at
 // /query behind bearer-token authentication, serves the offline GraphiQL
 // playground, the signed HLS playlists (/play/) and the local blob store
-// (/blobs/), answers the load balancer's /healthz and /readyz, and wraps
+// (/blobs/), receives Webex's signed webhooks (/webhooks/webex), answers
+// the load balancer's /healthz and /readyz, and wraps
 // everything in request ids, access logs, panic recovery and CORS for the SPA
 // origins.
 //
@@ -54,6 +55,9 @@ type Config struct {
 	// Blobs serves the local blob store's signed URLs at /blobs/ (nil: not
 	// mounted; the S3 store's URLs point at S3).
 	Blobs http.Handler
+	// WebexWebhook receives Webex's deliveries at /webhooks/webex (nil:
+	// not mounted, as when live classes are off).
+	WebexWebhook *WebexWebhook
 }
 
 // Check is one dependency /readyz probes, such as the database or Redis.
@@ -91,6 +95,10 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Blobs != nil {
 		outer.Handle("/blobs/", cfg.Blobs)
+	}
+	// Server to server, signed: no CORS, no bearer token.
+	if cfg.WebexWebhook != nil {
+		outer.Handle("/webhooks/webex", webexWebhook(*cfg.WebexWebhook))
 	}
 	return observe(logger, outer)
 }

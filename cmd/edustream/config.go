@@ -10,6 +10,7 @@ import (
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/webex"
 )
 
 // config is every setting of the binary. Each comes from an EDUSTREAM_
@@ -49,6 +50,15 @@ type config struct {
 	PlaybackTTL      time.Duration
 	// WorkDir holds the workers' temporary files (empty: the system's).
 	WorkDir string
+
+	// Live classes: Webex, with a static token or an OAuth integration
+	// (unset: live classes off).
+	WebexBaseURL       string
+	WebexToken         string
+	WebexClientID      string
+	WebexClientSecret  string
+	WebexRefreshToken  string
+	WebexWebhookSecret string
 
 	JWTSecret   string
 	JWKSURL     string
@@ -156,6 +166,12 @@ func (c *config) settings() []setting {
 		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
 		{"PLAYBACK_TTL", "how long a playback URL plays", duration(&c.PlaybackTTL)},
 		{"WORK_DIR", "directory of the workers' temporary files (unset: the system's temp dir)", str(&c.WorkDir)},
+		{"WEBEX_BASE_URL", "Webex REST API root (default " + webex.DefaultBaseURL + "; tests point it at a fake)", str(&c.WebexBaseURL)},
+		{"WEBEX_TOKEN", "Webex bearer token of a bot or user (unset, and no OAuth: live classes off)", str(&c.WebexToken)},
+		{"WEBEX_CLIENT_ID", "Webex integration client id, for OAuth instead of WEBEX_TOKEN", str(&c.WebexClientID)},
+		{"WEBEX_CLIENT_SECRET", "Webex integration client secret", str(&c.WebexClientSecret)},
+		{"WEBEX_REFRESH_TOKEN", "Webex refresh token that bootstraps OAuth; refreshed tokens are kept in the database", str(&c.WebexRefreshToken)},
+		{"WEBEX_WEBHOOK_SECRET", "secret Webex signs webhook deliveries to /webhooks/webex with (unset: webhooks refused)", str(&c.WebexWebhookSecret)},
 		{"JWT_SECRET", "HS256 secret for bearer tokens (dev: generated into DATA_DIR)", str(&c.JWTSecret)},
 		{"JWT_JWKS_URL", "JWKS URL for RS256/ES256 tokens, e.g. Cognito's (instead of JWT_SECRET)", str(&c.JWKSURL)},
 		{"JWT_ISSUER", "required token issuer (iss), if set", str(&c.JWTIssuer)},
@@ -230,7 +246,7 @@ func (c config) validate() error {
 	case c.S3Bucket == "" && (c.S3Endpoint != "" || c.S3PublicEndpoint != ""):
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	}
-	return nil
+	return c.validateWebex()
 }
 
 func splitList(v string) []string {

@@ -65,11 +65,16 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, cfg, log)).Run(ctx)
+	webexClient, err := openWebex(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	live := newLiveClasses(cfg, db, jobs.NewQueue(rds.client), events, blobs, webexClient)
+	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, cfg, log), live).Run(ctx)
 }
 
 func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
-	blobs edustream.BlobStore, media edustream.MediaTools) *jobs.Worker {
+	blobs edustream.BlobStore, media edustream.MediaTools, live *edustream.LiveClasses) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
 			jobs.QueueDefault: cfg.WorkerConcurrency,
@@ -84,6 +89,7 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 		Events:   events,
 		Media:    media,
 		Limits:   videoLimits(cfg),
+		Live:     live,
 		Logger:   log,
 		WorkDir:  cfg.WorkDir,
 	})
@@ -177,6 +183,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Limits: videoLimits(cfg),
 		TTL:    cfg.UploadTTL,
 	}
+	webexClient, err := openWebex(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	live := newLiveClasses(cfg, db, queue, events, blobs, webexClient)
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
@@ -188,16 +199,18 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Auth:           auth,
 		WriteMarks:     marks,
 	}, &graph.Resolver{
-		UserService:       users,
-		CourseService:     sqldb.NewCourseService(db, nil),
-		LectureService:    sqldb.NewLectureService(db, nil),
-		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
-		JobQueue:          queue,
-		VideoService:      videos,
-		Uploads:           uploads,
-		Events:            events,
-		Playback:          playback,
-		PublicCatalog:     cfg.PublicCatalog,
+		UserService:        users,
+		CourseService:      sqldb.NewCourseService(db, nil),
+		LectureService:     sqldb.NewLectureService(db, nil),
+		EnrollmentService:  sqldb.NewEnrollmentService(db, nil),
+		JobQueue:           queue,
+		VideoService:       videos,
+		Uploads:            uploads,
+		Events:             events,
+		Playback:           playback,
+		LiveSessionService: live.Sessions,
+		Live:               live,
+		PublicCatalog:      cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
 		Logger:      log,
@@ -207,10 +220,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		CORSOrigins: cfg.CORSOrigins,
 		Playback:    playback,
 		Blobs:       blobHandler,
-		Checks: []server.Check{
+		Checks: append([]server.Check{
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
-		},
+		}, webexChecks(webexClient)...),
+		WebexWebhook: webexWebhook(cfg, live),
 	})
 
 	if cmd == "dev" {
@@ -252,7 +266,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds, events, blobs, media)
+		worker := newWorker(cfg, log, db, rds, events, blobs, media, live)
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {
