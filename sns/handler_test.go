@@ -389,7 +389,9 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			TopicARNs: []string{b.topic.ARN},
 			// Dials fail: the SNS host is "down".
 			Verifier: sns.NewVerifier(&http.Client{Transport: &http.Transport{
-				DialContext: func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("network is unreachable") },
+				DialContext: func(context.Context, string, string) (net.Conn, error) {
+					return nil, errors.New("network is unreachable")
+				},
 			}}, nil),
 			Log:     b.log,
 			Bucket:  bucket,
