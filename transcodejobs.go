@@ -125,6 +125,11 @@ func (t *TranscodeJobs) Apply(ctx context.Context, job *TranscodeJob) error {
 		return fmt.Errorf("transcode job %s: %w", job.ID, err)
 	}
 	switch {
+	case v.TranscoderJobID == "" && v.Status == VideoProcessing && v.Stage == StageTranscode:
+		// The transcode step has submitted the job but not stored its id
+		// yet (a fast first event), or is about to: ask for the report
+		// again later rather than lose it.
+		return fmt.Errorf("transcode job %s reported before video %d recorded it", job.ID, v.ID)
 	case v.TranscoderJobID != job.ID:
 		// An older job of a retried video, or one a crash left behind.
 		log.Info("ignoring a transcode job that is not the video's current one", slog.String("current_job", v.TranscoderJobID))
@@ -146,11 +151,7 @@ func (t *TranscodeJobs) Apply(ctx context.Context, job *TranscodeJob) error {
 	case TranscodeJobComplete:
 		return t.complete(ctx, v)
 	case TranscodeJobError:
-		reason := fmt.Sprintf("%s could not transcode the video: %s (error %s)", service, job.ErrorMessage, job.ErrorCode)
-		if job.ErrorMessage == "" {
-			reason = fmt.Sprintf("%s could not transcode the video (error %s)", service, job.ErrorCode)
-		}
-		return t.fail(ctx, v, reason)
+		return t.fail(ctx, v, failureReason(service, job))
 	case TranscodeJobCanceled:
 		return t.fail(ctx, v, fmt.Sprintf("the %s job was canceled; retry the video to transcode it again", service))
 	}
@@ -229,4 +230,16 @@ func (t *TranscodeJobs) announce(ctx context.Context, e *EncodingEvent) {
 	if err := t.Events.PublishEvent(ctx, Event{Topic: EncodingTopic(e.LectureID), Encoding: e}); err != nil {
 		Logger(ctx).Warn("publish encoding event", slog.String("error", err.Error()))
 	}
+}
+
+// failureReason says why a job failed, in the transcoder's words and code.
+func failureReason(service string, job *TranscodeJob) string {
+	reason := service + " could not transcode the video"
+	if job.ErrorMessage != "" {
+		reason += ": " + job.ErrorMessage
+	}
+	if job.ErrorCode != "" {
+		reason += " (error " + job.ErrorCode + ")"
+	}
+	return reason
 }

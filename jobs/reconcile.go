@@ -40,6 +40,7 @@ func (w *Worker) reconcilers() []reconciler {
 		{"video chains", w.reconcileVideoChains},
 		{"expired uploads", w.reconcileExpiredUploads},
 		{"replaced videos", w.reconcileReplacedVideos},
+		{"transcoder jobs", w.reconcileTranscoderJobs},
 	}
 }
 

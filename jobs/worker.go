@@ -73,6 +73,10 @@ type WorkerConfig struct {
 	// a change before the reconciler enqueues its step again (0: 2 minutes).
 	// Running steps touch the video at least this often.
 	StuckAfter time.Duration
+	// TranscoderSilentAfter is how long an external transcoder's job may
+	// go without a report before the reconciler asks about it (0:
+	// DefaultTranscoderSilentAfter).
+	TranscoderSilentAfter time.Duration
 }
 
 // Deps is everything the handlers use, in one place: adding a task family
@@ -84,7 +88,11 @@ type Deps struct {
 	Blobs    edustream.BlobStore
 	Events   edustream.EventService
 	// Media runs ffmpeg and ffprobe (nil: video tasks fail with a reason).
-	Media  edustream.MediaTools
+	Media edustream.MediaTools
+	// Transcoder, if set, transcodes instead of Media: the transcode step
+	// submits a job and its reports move the video on (Media still
+	// probes, and makes thumbnails for videos it transcoded).
+	Transcoder edustream.TranscodeService
 	Limits edustream.VideoLimits
 	// Logger receives one line per task and asynq's own warnings (nil:
 	// slog.Default()).
@@ -105,6 +113,8 @@ type Worker struct {
 	mux     *asynq.ServeMux
 	enq     *enqueuer
 	running atomic.Bool
+	// transcodes applies what the reconciler learns of external jobs.
+	transcodes *edustream.TranscodeJobs
 }
 
 // NewWorker returns a Worker that takes tasks from rdb, the process's one
@@ -131,6 +141,9 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	if cfg.StuckAfter <= 0 {
 		cfg.StuckAfter = 2 * time.Minute
 	}
+	if cfg.TranscoderSilentAfter <= 0 {
+		cfg.TranscoderSilentAfter = DefaultTranscoderSilentAfter
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -141,6 +154,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 		deps.Limits = edustream.DefaultVideoLimits()
 	}
 	w := &Worker{rdb: rdb, cfg: cfg, deps: &deps, enq: newEnqueuer(rdb)}
+	w.transcodes = &edustream.TranscodeJobs{Videos: deps.Videos, Jobs: &Queue{enq: w.enq}, Events: deps.Events, Now: deps.Now}
 	w.mux = newMux(w.deps, w.enq)
 	return w
 }
