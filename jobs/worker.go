@@ -93,7 +93,7 @@ type Deps struct {
 	// submits a job and its reports move the video on (Media still
 	// probes, and makes thumbnails for videos it transcoded).
 	Transcoder edustream.TranscodeService
-	Limits edustream.VideoLimits
+	Limits     edustream.VideoLimits
 	// Logger receives one line per task and asynq's own warnings (nil:
 	// slog.Default()).
 	Logger *slog.Logger
