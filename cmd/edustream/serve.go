@@ -65,11 +65,15 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, log)).Run(ctx)
+	transcoder, err := newTranscoder(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, log), transcoder).Run(ctx)
 }
 
 func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
-	blobs edustream.BlobStore, media edustream.MediaTools) *jobs.Worker {
+	blobs edustream.BlobStore, media edustream.MediaTools, transcoder edustream.TranscodeService) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
 			jobs.QueueDefault: cfg.WorkerConcurrency,
@@ -77,15 +81,16 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}, jobs.Deps{
-		Courses:  sqldb.NewCourseService(db, nil),
-		Lectures: sqldb.NewLectureService(db, nil),
-		Videos:   sqldb.NewVideoService(db, nil),
-		Blobs:    blobs,
-		Events:   events,
-		Media:    media,
-		Limits:   videoLimits(cfg),
-		Logger:   log,
-		WorkDir:  cfg.WorkDir,
+		Courses:    sqldb.NewCourseService(db, nil),
+		Lectures:   sqldb.NewLectureService(db, nil),
+		Videos:     sqldb.NewVideoService(db, nil),
+		Blobs:      blobs,
+		Events:     events,
+		Media:      media,
+		Transcoder: transcoder,
+		Limits:     videoLimits(cfg),
+		Logger:     log,
+		WorkDir:    cfg.WorkDir,
 	})
 }
 
@@ -157,13 +162,21 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs})
+	cdn, err := newCDN(cfg, log)
+	if err != nil {
+		return err
+	}
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs, CDN: cdn})
 	if err != nil {
 		return err
 	}
 	var media edustream.MediaTools
+	var transcoder edustream.TranscodeService
 	if cfg.Work {
 		media = newMediaTools(ctx, log)
+		if transcoder, err = newTranscoder(ctx, cfg, log); err != nil {
+			return err
+		}
 	}
 
 	users := sqldb.NewUserService(db)
@@ -172,6 +185,19 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
+	}
+	uploads := &edustream.Uploads{
+		Videos: videos,
+		Blobs:  blobs,
+		Jobs:   queue,
+		Events: events,
+		Limits: videoLimits(cfg),
+		TTL:    cfg.UploadTTL,
+	}
+	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, uploads,
+		&edustream.TranscodeJobs{Videos: videos, Jobs: queue, Events: events})
+	if err != nil {
+		return err
 	}
 	auth := server.NewAuthenticator(verifier, users)
 	gql := graph.NewHandler(graph.Config{
@@ -186,17 +212,10 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          queue,
 		VideoService:      videos,
-		Uploads: &edustream.Uploads{
-			Videos: videos,
-			Blobs:  blobs,
-			Jobs:   queue,
-			Events: events,
-			Limits: videoLimits(cfg),
-			TTL:    cfg.UploadTTL,
-		},
-		Events:        events,
-		Playback:      playback,
-		PublicCatalog: cfg.PublicCatalog,
+		Uploads:           uploads,
+		Events:            events,
+		Playback:          playback,
+		PublicCatalog:     cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
 		Logger:      log,
@@ -206,6 +225,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		CORSOrigins: cfg.CORSOrigins,
 		Playback:    playback,
 		Blobs:       blobHandler,
+		SNS:         snsHandler,
 		Checks: []server.Check{
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
@@ -243,7 +263,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds, events, blobs, media)
+		worker := newWorker(cfg, log, db, rds, events, blobs, media, transcoder)
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {
