@@ -44,9 +44,9 @@ func cdnPlayback(t *testing.T, now time.Time) (*server.Playback, *rsa.PublicKey)
 	}
 	v := &edustream.Video{ID: 12}
 	for k, body := range map[string]string{
-		v.MasterPlaylistKey(): "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=3162000,RESOLUTION=1280x720\nmaster_720p.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=640x360\nmaster_360p.m3u8\n",
+		v.MasterPlaylistKey():              "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=3162000,RESOLUTION=1280x720\nmaster_720p.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=640x360\nmaster_360p.m3u8\n",
 		v.HLSPrefix() + "master_720p.m3u8": "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\nmaster_720p_00001.ts\n#EXTINF:4.0,\nmaster_720p_00002.ts\n#EXT-X-ENDLIST\n",
-		v.StoryboardVTTKey():                "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nstoryboard.jpg#xywh=0,0,160,90\n\n00:00:01.000 --> 00:00:02.000\nstoryboard.jpg#xywh=160,0,160,90\n",
+		v.StoryboardVTTKey():               "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nstoryboard.jpg#xywh=0,0,160,90\n\n00:00:01.000 --> 00:00:02.000\nstoryboard.jpg#xywh=160,0,160,90\n",
 	} {
 		if err := blobs.Put(context.Background(), k, strings.NewReader(body), int64(len(body)), edustream.BlobMeta{}); err != nil {
 			t.Fatal(err)
