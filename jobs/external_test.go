@@ -204,7 +204,9 @@ func TestTranscodeSubmitsOneJob(t *testing.T) {
 	if got.Stage != edustream.StageTranscode || got.Status != edustream.VideoProcessing {
 		t.Errorf("the step moved the video to %s %s; it waits for the job", got.Status, got.Stage)
 	}
-	// A crash after the store: the step runs again and submits nothing.
+	// A crash after the store: the step runs again, later than the token
+	// remembers its job, and submits nothing.
+	b.fake.ForgetTokens()
 	for range 2 {
 		if err := b.chain.runStage(ctx, edustream.StageTranscode, v.ID); err != nil {
 			t.Fatal(err)
@@ -309,7 +311,16 @@ func TestMediaConvertErrorFailsTheVideo(t *testing.T) {
 	}
 	jobs := b.fake.Jobs()
 	if len(jobs) != 2 || jobs[1].Token == jobs[0].Token || b.find(t, v.ID).TranscoderJobID != jobs[1].ID {
-		t.Errorf("after the retry the jobs are %+v; want a second job with its own token, stored", jobs)
+		t.Fatalf("after the retry the jobs are %+v; want a second job with its own token, stored", jobs)
+	}
+	// Late reports of the first job change nothing for the second.
+	for _, status := range []edustream.TranscodeJobStatus{edustream.TranscodeJobError, edustream.TranscodeJobComplete} {
+		if err := b.transcodes.Apply(ctx, &edustream.TranscodeJob{ID: first, VideoID: v.ID, Status: status, ErrorCode: "1040"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.find(t, v.ID); got.Status != edustream.VideoProcessing || got.Stage != edustream.StageTranscode {
+		t.Errorf("a stale report of the first job moved the retried video to %s at %s", got.Status, got.Stage)
 	}
 }
 

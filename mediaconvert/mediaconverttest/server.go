@@ -155,6 +155,14 @@ func (s *Server) LoseAnswers(n int) {
 	s.lose = n
 }
 
+// ForgetTokens makes the tokens of the jobs made so far no longer find
+// them, as MediaConvert's do after about a minute (TokenWindow).
+func (s *Server) ForgetTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tokens)
+}
+
 // RejectNext makes the next CreateJob answer BadRequestException.
 func (s *Server) RejectNext(message string) {
 	s.mu.Lock()
