@@ -181,3 +181,33 @@ func TestPlaybackThroughCloudFront(t *testing.T) {
 		t.Errorf("forged expiry: %d, want 403", w.Code)
 	}
 }
+
+// /sns is mounted outside the API's auth and CORS: SNS presents no token,
+// and the handler checks every message itself.
+func TestSNSRoute(t *testing.T) {
+	var got []string
+	h := server.New(server.Config{
+		CORSOrigins: []string{"https://app.example.test"},
+		SNS: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = append(got, r.Method+" "+r.URL.Path)
+			w.WriteHeader(http.StatusNoContent)
+		}),
+	})
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(method, "/sns", strings.NewReader("{}"))
+		r.Header.Set("Authorization", "Bearer not-a-token")
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("%s /sns: %d %v, want the SNS handler's answer without CORS", method, w.Code, w.Header())
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("the SNS handler saw %v", got)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/sns/x", nil))
+	if w.Code != http.StatusNotFound || len(got) != 2 {
+		t.Errorf("POST /sns/x: %d, and the SNS handler saw %v; want 404 before it", w.Code, got)
+	}
+}
