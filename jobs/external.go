@@ -118,7 +118,7 @@ func (c *chain) thumbnailsFromCaptures(ctx context.Context, run *stepRun) (edust
 	slices.Sort(posters)
 	slices.Sort(tiles)
 	if len(posters) == 0 {
-		return edustream.VideoUpdate{}, edustream.Errorf(edustream.EINVALID, "the transcoder made no poster frame; retry the video")
+		return edustream.VideoUpdate{}, edustream.Errorf(edustream.EINVALID, "the transcoder made no poster frame; upload the file again")
 	}
 	if err := c.d.Blobs.Copy(ctx, posters[len(posters)-1], v.PosterKey(), blobMeta(v.PosterKey())); err != nil {
 		return edustream.VideoUpdate{}, fmt.Errorf("publish the poster: %w", err)
