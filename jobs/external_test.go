@@ -48,6 +48,34 @@ type mcBundle struct {
 	opt asynq.RedisConnOpt
 	// ctx carries the test's logger, as a task's context does.
 	ctx context.Context
+	// published are the events the chain and the reports published.
+	published *recordedEvents
+}
+
+// recordedEvents is an EventService that keeps what is published.
+type recordedEvents struct {
+	edustream.EventService
+	mu     sync.Mutex
+	events []edustream.Event
+}
+
+func (r *recordedEvents) PublishEvent(_ context.Context, e edustream.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recordedEvents) encoding() []edustream.EncodingEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []edustream.EncodingEvent
+	for _, e := range r.events {
+		if e.Encoding != nil {
+			out = append(out, *e.Encoding)
+		}
+	}
+	return out
 }
 
 // setupMediaConvert returns a chain whose transcoder is MediaConvert on a
@@ -56,7 +84,7 @@ type mcBundle struct {
 func setupMediaConvert(t *testing.T) *mcBundle {
 	t.Helper()
 	ctx := context.Background()
-	b := &mcBundle{now: time.Now()}
+	b := &mcBundle{now: time.Now(), published: &recordedEvents{}}
 	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "edustream.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +139,7 @@ func setupMediaConvert(t *testing.T) *mcBundle {
 	rdb := clientOf(t, b.opt)
 	b.worker = NewWorker(rdb, WorkerConfig{ReconcileInterval: -1}, Deps{
 		Courses: courses, Lectures: lectures, Videos: b.videos, Blobs: b.blobs,
-		Transcoder: client, Logger: logger, WorkDir: t.TempDir(),
+		Transcoder: client, Events: b.published, Logger: logger, WorkDir: t.TempDir(),
 		Now: func() time.Time { return b.now },
 	})
 	b.chain = &chain{d: b.worker.deps, enq: b.worker.enq}
@@ -156,9 +184,19 @@ func (b *mcBundle) find(t *testing.T, id int64) *edustream.Video {
 // as SNS would, and returns how many it delivered.
 func (b *mcBundle) deliver(t *testing.T) int {
 	t.Helper()
+	return b.deliverFirst(t, -1)
+}
+
+// deliverFirst delivers the first n pending events (n < 0: all of them)
+// and keeps the rest pending.
+func (b *mcBundle) deliverFirst(t *testing.T, n int) int {
+	t.Helper()
 	b.mu.Lock()
-	events := b.events
-	b.events = nil
+	if n < 0 || n > len(b.events) {
+		n = len(b.events)
+	}
+	events := b.events[:n]
+	b.events = b.events[n:]
 	b.mu.Unlock()
 	h := &mediaconvert.Events{Jobs: b.transcodes}
 	for _, ev := range events {
@@ -280,6 +318,35 @@ func TestMediaConvertChainToReady(t *testing.T) {
 	vtt := read(t, b, done.StoryboardVTTKey())
 	if n := strings.Count(vtt, "-->"); n != sb.Count {
 		t.Errorf("the track has %d cues, want %d", n, sb.Count)
+	}
+}
+
+// STATUS_UPDATE moves the video's progress, and subscribers hear it.
+func TestStatusUpdateMovesProgress(t *testing.T) {
+	b := setupMediaConvert(t)
+	v := b.video(t)
+	if err := b.chain.runStage(b.ctx, edustream.StageTranscode, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.fake.Run(b.find(t, v.ID).TranscoderJobID); err != nil {
+		t.Fatal(err)
+	}
+	// PROGRESSING and the STATUS_UPDATE at 50 %; COMPLETE stays pending.
+	if n := b.deliverFirst(t, 2); n != 2 {
+		t.Fatalf("delivered %d events", n)
+	}
+	want := edustream.StageTranscode.OverallProgress(0.5)
+	if got := b.find(t, v.ID); got.Progress != want || got.Stage != edustream.StageTranscode {
+		t.Errorf("the video is at %s with %.1f %%, want TRANSCODE with %.1f %%", got.Stage, got.Progress, want)
+	}
+	var heard bool
+	for _, e := range b.published.encoding() {
+		if e.VideoID == v.ID && e.Progress == want && e.Message == "transcoding on MediaConvert: 50 %" {
+			heard = true
+		}
+	}
+	if !heard {
+		t.Errorf("no encoding event at %.1f %%: %+v", want, b.published.encoding())
 	}
 }
 
