@@ -90,8 +90,8 @@ type Deps struct {
 	// Media runs ffmpeg and ffprobe (nil: video tasks fail with a reason).
 	Media edustream.MediaTools
 	// Transcoder, if set, transcodes instead of Media: the transcode step
-	// submits a job and its reports move the video on (Media still
-	// probes, and makes thumbnails for videos it transcoded).
+	// submits a job and its reports move the video on. Media still probes;
+	// the thumbnails of such videos come from the job's frame captures.
 	Transcoder edustream.TranscodeService
 	Limits     edustream.VideoLimits
 	// Logger receives one line per task and asynq's own warnings (nil:
