@@ -2,9 +2,7 @@ package edustream
 
 import (
 	"context"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Course is a published or draft course taught by one instructor. A deleted
@@ -73,45 +71,33 @@ type CourseService interface {
 	FindHiddenCourseIDs(ctx context.Context) ([]int64, error)
 }
 
-// Validate checks the fields a user typed.
+// Validate checks the fields a user typed and puts them in their stored
+// form (see NormalizeText): it is the gate every write of a course passes,
+// in the resolvers and again in storage. EINVALID names the field.
 func (c *Course) Validate() error {
-	if err := validateTitle("course", c.Title); err != nil {
+	if err := normalizeTitle("course", &c.Title); err != nil {
 		return err
 	}
-	return validateDescription("course", c.Description)
+	return normalizeDescription("course", &c.Description)
 }
 
-// Validate checks the fields being changed.
-func (u CourseUpdate) Validate() error {
+// Validate checks the fields being changed and puts them in their stored
+// form, like Course.Validate. The strings it points at are not modified:
+// cleaned values get fresh pointers.
+func (u *CourseUpdate) Validate() error {
 	if u.Title != nil {
-		if err := validateTitle("course", *u.Title); err != nil {
+		title := *u.Title
+		if err := normalizeTitle("course", &title); err != nil {
 			return err
 		}
+		u.Title = &title
 	}
 	if u.Description != nil {
-		return validateDescription("course", *u.Description)
-	}
-	return nil
-}
-
-func validateTitle(what, title string) error {
-	switch n := utf8.RuneCountInString(title); {
-	case !utf8.ValidString(title):
-		return Errorf(EINVALID, "%s title must be valid UTF-8", what)
-	case strings.TrimSpace(title) == "":
-		return Errorf(EINVALID, "%s title must not be empty", what)
-	case n > MaxTitleLength:
-		return Errorf(EINVALID, "%s title must be at most %d characters, got %d", what, MaxTitleLength, n)
-	}
-	return nil
-}
-
-func validateDescription(what, description string) error {
-	switch n := utf8.RuneCountInString(description); {
-	case !utf8.ValidString(description):
-		return Errorf(EINVALID, "%s description must be valid UTF-8", what)
-	case n > MaxDescriptionLength:
-		return Errorf(EINVALID, "%s description must be at most %d characters, got %d", what, MaxDescriptionLength, n)
+		description := *u.Description
+		if err := normalizeDescription("course", &description); err != nil {
+			return err
+		}
+		u.Description = &description
 	}
 	return nil
 }

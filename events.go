@@ -19,6 +19,11 @@ type EventService interface {
 	// reader has not taken are dropped rather than held without bound;
 	// Subscription.Dropped counts them.
 	Subscribe(ctx context.Context, topic string) (*Subscription, error)
+	// SubscribeFunc calls fn with the events of topic until ctx ends, in
+	// order, on the service's own delivery goroutine: fn must not block
+	// (hand slow work to a goroutine of its own). It costs no goroutine per
+	// subscriber, for those held by the thousand.
+	SubscribeFunc(ctx context.Context, topic string, fn func(Event)) error
 }
 
 // Subscription is one subscriber's stream of events.

@@ -52,26 +52,34 @@ type LectureService interface {
 	DeleteLecture(ctx context.Context, id int64) error
 }
 
-// Validate checks the fields a user typed.
+// Validate checks the fields a user typed and puts them in their stored
+// form (see NormalizeText), like Course.Validate.
 func (l *Lecture) Validate() error {
-	if err := validateTitle("lecture", l.Title); err != nil {
+	if err := normalizeTitle("lecture", &l.Title); err != nil {
 		return err
 	}
 	if l.Position < 0 {
 		return Errorf(EINVALID, "lecture position must be positive")
 	}
-	return validateDescription("lecture", l.Description)
+	return normalizeDescription("lecture", &l.Description)
 }
 
-// Validate checks the fields being changed.
-func (u LectureUpdate) Validate() error {
+// Validate checks the fields being changed and puts them in their stored
+// form, like CourseUpdate.Validate.
+func (u *LectureUpdate) Validate() error {
 	if u.Title != nil {
-		if err := validateTitle("lecture", *u.Title); err != nil {
+		title := *u.Title
+		if err := normalizeTitle("lecture", &title); err != nil {
 			return err
 		}
+		u.Title = &title
 	}
 	if u.Description != nil {
-		return validateDescription("lecture", *u.Description)
+		description := *u.Description
+		if err := normalizeDescription("lecture", &description); err != nil {
+			return err
+		}
+		u.Description = &description
 	}
 	return nil
 }

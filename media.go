@@ -32,10 +32,10 @@ type TranscodeProgress struct {
 // Transcoder turns a source into an HLS ladder.
 type Transcoder interface {
 	// Transcode writes into dir the master playlist (MasterPlaylistName)
-	// and, per rendition, "<name>/index.m3u8" with its segments, and
-	// returns the renditions made. progress is called as the work goes on
-	// (throttling is the caller's). EINVALID when the source turns out to be
-	// broken; other errors may be retried.
+	// and, per rendition of ladder, "<name>/index.m3u8" with its segments.
+	// progress is called as the work goes on (throttling is the caller's).
+	// EINVALID when the source turns out to be broken; other errors may be
+	// retried.
 	Transcode(ctx context.Context, src string, info *MediaInfo, ladder []Rendition, dir string, progress func(TranscodeProgress)) error
 }
 

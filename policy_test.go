@@ -102,11 +102,11 @@ func TestValidation(t *testing.T) {
 		{"long title", (&edustream.Course{Title: strings.Repeat("é", edustream.MaxTitleLength+1)}).Validate(), "at most 200"},
 		{"invalid UTF-8", (&edustream.Course{Title: "\xff\xfe"}).Validate(), "UTF-8"},
 		{"long description", (&edustream.Course{Title: "x", Description: strings.Repeat("x", edustream.MaxDescriptionLength+1)}).Validate(), "description must be at most"},
-		{"empty update", edustream.CourseUpdate{}.Validate(), ""},
-		{"update to empty title", edustream.CourseUpdate{Title: str("")}.Validate(), "must not be empty"},
+		{"empty update", (&edustream.CourseUpdate{}).Validate(), ""},
+		{"update to empty title", (&edustream.CourseUpdate{Title: str("")}).Validate(), "must not be empty"},
 		{"lecture", (&edustream.Lecture{Title: "Intro"}).Validate(), ""},
 		{"lecture at a negative position", (&edustream.Lecture{Title: "Intro", Position: -1}).Validate(), "position"},
-		{"lecture update", edustream.LectureUpdate{Description: str(strings.Repeat("x", edustream.MaxDescriptionLength+1))}.Validate(), "description must be at most"},
+		{"lecture update", (&edustream.LectureUpdate{Description: str(strings.Repeat("x", edustream.MaxDescriptionLength+1))}).Validate(), "description must be at most"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,14 +1,69 @@
 package edustream
 
 import (
+	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
-// validText reports whether s is valid UTF-8 free of control characters
-// (newlines and tabs are allowed when multiline) and of the bidi override
-// and isolate characters that make text display differently from what it
-// says.
+// TextKind says which layout characters a user-visible string may hold.
+type TextKind int
+
+const (
+	// SingleLine text (titles, names) holds no control characters at all,
+	// and leading and trailing white space is dropped.
+	SingleLine TextKind = iota
+	// MultiLine text (descriptions) may also hold newlines and tabs. Line
+	// breaks are stored as LF: CRLF and a lone CR become LF, so what a
+	// Windows browser sends reads the same everywhere.
+	MultiLine
+)
+
+// NormalizeText returns s in the form user-visible text is stored in, or an
+// EINVALID error naming field ("course title"). Every string a user types
+// and others read goes through it before storage, so that:
+//
+//   - it is valid UTF-8 (invalid bytes are refused, not replaced);
+//   - it is in Unicode Normalization Form C, so equal-looking text is equal
+//     bytes (search, uniqueness and length limits agree with what people see);
+//   - it holds no control characters (C0, DEL, C1): no NUL, bell or terminal
+//     escape sequences reach another user's screen or a log line; MultiLine
+//     text keeps \n and \t, with line breaks normalised to \n;
+//   - it holds no bidi embedding, override or isolate characters (U+202A–U+202E,
+//     U+2066–U+2069), which make text display differently from what it says.
+//     The bidi marks U+200E, U+200F and U+061C stay: right-to-left writing
+//     needs them and they cannot reorder a whole run of text.
+//
+// Length limits are the caller's, counted in characters of the result.
+func NormalizeText(field, s string, kind TextKind) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", Errorf(EINVALID, "%s must be valid UTF-8", field)
+	}
+	if kind == MultiLine && strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
+	s = norm.NFC.String(s)
+	if kind == SingleLine {
+		s = strings.TrimSpace(s)
+	}
+	for i, r := range s {
+		switch {
+		case kind == MultiLine && (r == '\n' || r == '\t'):
+		case unicode.IsControl(r):
+			return "", Errorf(EINVALID, "%s must not contain control characters (%s at character %d)", field, codePoint(r), utf8.RuneCountInString(s[:i])+1)
+		case isBidiControl(r):
+			return "", Errorf(EINVALID, "%s must not contain bidi override or isolate characters (%s at character %d)", field, codePoint(r), utf8.RuneCountInString(s[:i])+1)
+		}
+	}
+	return s, nil
+}
+
+// validText reports whether s would pass NormalizeText's character checks
+// as it is, for values that are checked but not rewritten (file names).
 func validText(s string, multiline bool) bool {
 	if !utf8.ValidString(s) {
 		return false
@@ -23,8 +78,39 @@ func validText(s string, multiline bool) bool {
 	return true
 }
 
+func codePoint(r rune) string { return fmt.Sprintf("U+%04X", r) }
+
 // isBidiControl reports whether r is an explicit bidi embedding, override
 // or isolate (U+202A–U+202E, U+2066–U+2069).
 func isBidiControl(r rune) bool {
 	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
+}
+
+// normalizeField cleans *s in place (see NormalizeText) and checks its
+// length in characters.
+func normalizeField(field string, s *string, kind TextKind, maxLen int) error {
+	clean, err := NormalizeText(field, *s, kind)
+	if err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(clean); n > maxLen {
+		return Errorf(EINVALID, "%s must be at most %d characters, got %d", field, maxLen, n)
+	}
+	*s = clean
+	return nil
+}
+
+func normalizeTitle(what string, title *string) error {
+	field := what + " title"
+	if err := normalizeField(field, title, SingleLine, MaxTitleLength); err != nil {
+		return err
+	}
+	if *title == "" {
+		return Errorf(EINVALID, "%s must not be empty", field)
+	}
+	return nil
+}
+
+func normalizeDescription(what string, description *string) error {
+	return normalizeField(what+" description", description, MultiLine, MaxDescriptionLength)
 }

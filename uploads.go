@@ -3,6 +3,7 @@ package edustream
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -62,10 +63,7 @@ func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileN
 	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
 		return nil, err
 	}
-	ttl := u.TTL
-	if ttl <= 0 {
-		ttl = DefaultUploadTTL
-	}
+	ttl := u.ttl()
 	v := &Video{
 		LectureID:       lectureID,
 		UploaderID:      uploaderID,
@@ -105,15 +103,17 @@ func (u *Uploads) Complete(ctx context.Context, v *Video, parts []UploadPart) (*
 	if done, err := u.pastCompletion(ctx, v); done || err != nil {
 		return v, err
 	}
+	if v.UploadID == "" {
+		return nil, Errorf(ECONFLICT, "upload %d was never opened; start a new upload", v.ID)
+	}
 	if err := checkParts(v, parts); err != nil {
 		return nil, err
 	}
 	if err := u.Blobs.CompleteMultipartUpload(ctx, v.SourceKey(), v.UploadID, parts); err != nil {
 		switch ErrorCode(err) {
 		case ENOTFOUND:
-			// A concurrent call completed it a moment ago, or it was
-			// aborted; the row says which.
-			return u.completedElsewhere(ctx, v.ID)
+			// A concurrent call is completing it, or it was aborted.
+			return u.awaitCompletion(ctx, v.ID)
 		case EINVALID:
 			// The parts are not what was uploaded: the bytes cannot be
 			// trusted, so the upload ends here.
@@ -142,8 +142,14 @@ func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
 	if err != nil {
 		return nil, fmt.Errorf("check the upload of video %d: %w", v.ID, err)
 	}
-	if limit := u.limits().MaxUploadBytes; info.Size > limit {
-		reason := fmt.Sprintf("the file is %s; uploads may be at most %s", FormatBytes(info.Size), FormatBytes(limit))
+	reason := ""
+	switch limit := u.limits().MaxUploadBytes; {
+	case info.Size == 0:
+		reason = "the file is empty"
+	case info.Size > limit:
+		reason = fmt.Sprintf("the file is %s; uploads may be at most %s", FormatBytes(info.Size), FormatBytes(limit))
+	}
+	if reason != "" {
 		u.fail(ctx, v, reason)
 		return nil, Errorf(EINVALID, "%s", reason)
 	}
@@ -157,6 +163,70 @@ func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
 	u.Announce(ctx, moved)
 	u.enqueue(ctx, moved)
 	return moved, nil
+}
+
+// Ingest stores a file the server itself fetched (a demo clip, a meeting's
+// recording) as a new video of the lecture and starts the chain, as if it
+// had been uploaded. The reader is consumed; size must be its length.
+func (u *Uploads) Ingest(ctx context.Context, uploaderID, lectureID int64, fileName, contentType string, body io.Reader, size int64) (*Video, error) {
+	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
+		return nil, err
+	}
+	v := &Video{
+		LectureID:       lectureID,
+		UploaderID:      uploaderID,
+		FileName:        fileName,
+		ContentType:     contentType,
+		SizeBytes:       size,
+		UploadExpiresAt: u.now().Add(u.ttl()),
+	}
+	if err := u.Videos.CreateVideo(ctx, v); err != nil {
+		return nil, err
+	}
+	if err := u.Blobs.Put(ctx, v.SourceKey(), body, size, BlobMeta{ContentType: contentType}); err != nil {
+		// The row expires like an abandoned upload.
+		return nil, fmt.Errorf("store the source of video %d: %w", v.ID, err)
+	}
+	return u.Stored(ctx, v.ID)
+}
+
+func (u *Uploads) ttl() time.Duration {
+	if u.TTL <= 0 {
+		return DefaultUploadTTL
+	}
+	return u.TTL
+}
+
+// completionWait bounds how long a completion that lost the race waits
+// for the winner to finish assembling the object.
+const completionWait = 30 * time.Second
+
+// awaitCompletion answers a completion whose upload another call is
+// completing: once the object exists, the video moves on (by whichever call
+// gets there first) and the answer is the video; if the upload was aborted
+// instead, the video never moves and the answer is ECONFLICT.
+func (u *Uploads) awaitCompletion(ctx context.Context, videoID int64) (*Video, error) {
+	ctx, cancel := context.WithTimeout(ctx, completionWait)
+	defer cancel()
+	for {
+		v, err := u.Videos.FindVideoByID(ctx, videoID)
+		if err != nil {
+			return nil, err
+		}
+		if v.Status != VideoAwaitingUpload {
+			return u.completedElsewhere(ctx, videoID)
+		}
+		if _, err := u.Blobs.Head(ctx, v.SourceKey()); err == nil {
+			return u.Stored(ctx, videoID)
+		} else if ErrorCode(err) != ENOTFOUND {
+			return nil, fmt.Errorf("check the upload of video %d: %w", videoID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, Errorf(ECONFLICT, "upload %d is no longer open; start a new upload", videoID)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // completedElsewhere is the answer to a completion that lost a race: the
@@ -181,9 +251,6 @@ func (u *Uploads) pastCompletion(ctx context.Context, v *Video) (bool, error) {
 	case v.ReplacedAt != nil:
 		return true, Errorf(ECONFLICT, "upload %d was replaced by a newer upload", v.ID)
 	case v.Status == VideoAwaitingUpload:
-		if v.UploadID == "" {
-			return true, Errorf(ECONFLICT, "upload %d was never opened; start a new upload", v.ID)
-		}
 		return false, nil
 	case v.Status == VideoFailed && v.Stage == StageUpload:
 		return true, Errorf(ECONFLICT, "upload %d failed: %s", v.ID, v.Error)

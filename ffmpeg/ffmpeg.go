@@ -41,8 +41,10 @@ var ErrNotInstalled = edustream.Errorf(edustream.EINVALID, "ffmpeg is not instal
 // it reads a byte past the header.
 const formatWhitelist = "mov,matroska,avi,mpeg,mpegts"
 
-// x264Presets are the presets libx264 knows; Config.Preset must be one.
-var x264Presets = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
+// x264Presets are the libx264 presets Config.Preset may name. Not
+// ultrafast: it turns off CABAC and the 8x8 transform, so the streams would
+// be Constrained Baseline while the ladder's CODECS say High.
+var x264Presets = []string{"superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
 
 // Config configures Tools. The zero value is usable.
 type Config struct {

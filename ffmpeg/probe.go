@@ -25,6 +25,10 @@ const probeEntries = "format=format_name,start_time,duration,size,bit_rate" +
 	":stream_side_data=side_data_type,rotation" +
 	":stream_tags=rotate"
 
+// errNotAccepted is the refusal of a file whose container is not on
+// formatWhitelist.
+var errNotAccepted = edustream.Errorf(edustream.EINVALID, "not a video file in a format we accept (MP4, MOV, WebM, MKV, AVI or MPEG)")
+
 // maxProbeOutput bounds ffprobe's JSON. A lecture has a handful of streams;
 // a file with thousands is built to exhaust something.
 const maxProbeOutput = 1 << 20
@@ -191,9 +195,8 @@ type probeStream struct {
 // readHeaders reads the container and stream headers of src. It also returns
 // the format's start time, which the end check needs.
 func (t *Tools) readHeaders(ctx context.Context, src string, head []byte) (*edustream.MediaInfo, float64, error) {
-	args := append([]string{"-hide_banner", "-loglevel", "error", "-of", "json", "-show_entries", probeEntries}, inputArgs(src)...)
 	out := &limitBuffer{max: maxProbeOutput}
-	res, err := t.run(ctx, proc{bin: t.ffprobe, args: args, stdout: out})
+	res, err := t.run(ctx, proc{bin: t.ffprobe, args: probeArgs(src), stdout: out})
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {
@@ -212,6 +215,22 @@ func (t *Tools) readHeaders(ctx context.Context, src string, head []byte) (*edus
 	return info, parseFloat(po.Format.StartTime), err
 }
 
+// probeArgs is the ffprobe command line that reads the headers of src.
+func probeArgs(src string) []string {
+	return append([]string{"-hide_banner", "-loglevel", "error", "-of", "json", "-show_entries", probeEntries}, inputArgs(src)...)
+}
+
+// endArgs is the ffprobe command line that lists the timing of the packets
+// of src from the second from on.
+func endArgs(src string, from float64) []string {
+	return append([]string{
+		"-hide_banner", "-loglevel", "error",
+		"-read_intervals", strconv.FormatFloat(from, 'f', 3, 64) + "%",
+		"-show_entries", "packet=pts_time,duration_time",
+		"-of", "csv=p=0",
+	}, inputArgs(src)...)
+}
+
 // probeFailure turns ffprobe's refusal to open a file into the reason a
 // person can act on.
 func probeFailure(ee *exitError, head []byte) error {
@@ -223,7 +242,7 @@ func probeFailure(ee *exitError, head []byte) error {
 	case strings.Contains(ee.stderr, "Permission denied"), strings.Contains(ee.stderr, "No such file or directory"):
 		return fmt.Errorf("probe: %w", ee)
 	case strings.Contains(ee.stderr, "not on whitelist"):
-		return edustream.Errorf(edustream.EINVALID, "not a video file in a format we accept (MP4, MOV, WebM, MKV, AVI or MPEG)")
+		return errNotAccepted
 	case looksLikeContainer(head):
 		// Not "moov atom not found" alone: for a name ending in .mp4
 		// ffprobe tries the mov demuxer on anything, text included.
@@ -309,13 +328,6 @@ func rotation(s *probeStream) int {
 // stream, as the format's duration is the longest stream's) with the
 // duration.
 func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float64) error {
-	from := start + max(duration-5, 0)
-	args := append([]string{
-		"-hide_banner", "-loglevel", "error",
-		"-read_intervals", strconv.FormatFloat(from, 'f', 3, 64) + "%",
-		"-show_entries", "packet=pts_time,duration_time",
-		"-of", "csv=p=0",
-	}, inputArgs(src)...)
 	// Packets come in decode order and streams interleave, so the latest
 	// one is among the last few lines, not necessarily the last.
 	var tail []string
@@ -324,7 +336,7 @@ func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float6
 			tail = tail[1:]
 		}
 	}}
-	_, err := t.run(ctx, proc{bin: t.ffprobe, args: args, stdout: lw})
+	_, err := t.run(ctx, proc{bin: t.ffprobe, args: endArgs(src, start+max(duration-5, 0)), stdout: lw})
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) && !ee.status.Signaled() {

@@ -204,7 +204,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 var logPrefix = regexp.MustCompile(`\[([^\]@]+?) @ 0x[0-9a-f]+\] ?`)
 
 // genericLines are ffmpeg's closing words, which say nothing about why.
-var genericLines = []string{"Conversion failed!", "Exiting normally", "Received"}
+var genericLines = []string{"Conversion failed!", "Exiting normally", "Received", "To ignore this"}
 
 // lastLine returns the last line of stderr that says something, made safe
 // to show to a user: no addresses, no control characters, at most 160

@@ -24,6 +24,9 @@ import (
 // long ffmpeg through Tools and prints its pid (see TestWorkerDeathKillsFFmpeg).
 const workerEnv = "EDUSTREAM_FFMPEG_TEST_WORKER"
 
+// workerSource is what the worker's ffmpeg reads.
+const workerSource = "testsrc2=size=64x64:rate=5:duration=300"
+
 func runWorker() int {
 	bin := os.Getenv(workerEnv)
 	tools := New(Config{FFmpegPath: bin})
@@ -32,7 +35,7 @@ func runWorker() int {
 	// minutes and costs almost nothing.
 	_, err := tools.run(context.Background(), proc{bin: tools.ffmpeg, args: []string{
 		"-hide_banner", "-nostdin", "-loglevel", "error",
-		"-re", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=5:duration=300", "-f", "null", "-",
+		"-re", "-f", "lavfi", "-i", workerSource, "-f", "null", "-",
 	}})
 	fmt.Fprintln(os.Stderr, "worker: ffmpeg ended:", err)
 	return 1
@@ -156,6 +159,14 @@ func TestWorkerDeathKillsFFmpeg(t *testing.T) {
 	if err != nil {
 		t.Fatalf("worker said %q", line)
 	}
+	// Should the kernel not kill it, the test does, so a failure leaves
+	// nothing running.
+	t.Cleanup(func() {
+		// Only if the pid is still that ffmpeg, not a reuse.
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(cmd), workerSource) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	state, pgrp, ok := procState(pid)
 	if !ok || state == 'Z' {
 		t.Fatalf("ffmpeg %d is not running before the worker dies\n%s", pid, stderr.String())

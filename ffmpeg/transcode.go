@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -79,8 +80,16 @@ func (t *Tools) transcode(ctx context.Context, src string, info *edustream.Media
 	return res, nil
 }
 
+// Rendition names become directory names and playlist lines, CODECS a
+// quoted attribute; nothing else may get in.
+var (
+	renditionName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
+	codecsValue   = regexp.MustCompile(`^[A-Za-z0-9.,]*$`)
+)
+
 // checkLadder refuses a ladder that would make ffmpeg write outside its
-// directory or fail for reasons that are not the source's.
+// directory, break the master playlist, or fail for reasons that are not
+// the source's.
 func checkLadder(ladder []edustream.Rendition) error {
 	if len(ladder) == 0 {
 		return errors.New("transcode: empty ladder")
@@ -88,8 +97,10 @@ func checkLadder(ladder []edustream.Rendition) error {
 	seen := map[string]bool{}
 	for _, r := range ladder {
 		switch {
-		case r.Name == "" || r.Name == "." || r.Name == ".." || strings.ContainsAny(r.Name, `/\%`) || seen[r.Name]:
+		case !renditionName.MatchString(r.Name) || seen[r.Name]:
 			return fmt.Errorf("transcode: bad rendition name %q", r.Name)
+		case !codecsValue.MatchString(r.Codecs):
+			return fmt.Errorf("transcode: rendition %s: bad CODECS %q", r.Name, r.Codecs)
 		case r.Width <= 0 || r.Height <= 0 || r.Width%2 != 0 || r.Height%2 != 0:
 			return fmt.Errorf("transcode: rendition %s: bad size %dx%d", r.Name, r.Width, r.Height)
 		case r.VideoBitrate <= 0:
@@ -100,9 +111,15 @@ func checkLadder(ladder []edustream.Rendition) error {
 	return nil
 }
 
+// absPaths makes src and dir absolute and checks that src is there: a
+// missing source is the caller's mistake, not a broken upload, and must not
+// come back as EINVALID from ffmpeg.
 func absPaths(src, dir string) (string, string, error) {
 	src, err := filepath.Abs(src)
 	if err != nil {
+		return "", "", err
+	}
+	if _, err := os.Stat(src); err != nil {
 		return "", "", err
 	}
 	dir, err = filepath.Abs(dir)
@@ -156,7 +173,10 @@ func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []ed
 	seg := strconv.Itoa(t.segment)
 	for i, r := range ladder {
 		// The cap is what the ladder's BANDWIDTH assumes (1.1× the
-		// target); a one-second buffer keeps any segment near it.
+		// target). The buffer lets a segment exceed it by buffer/segment
+		// length at worst; one second of it (≤ 25 % over with 4 s
+		// segments, and far less in practice, as CRF rarely fills it)
+		// is the usual trade of quality against peaks.
 		capKbps := kbps(r.VideoBitrate * 11 / 10)
 		args = append(args,
 			"-map", fmt.Sprintf("[v%d]", i),
@@ -179,7 +199,9 @@ func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []ed
 		args = append(args,
 			"-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod",
 			"-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
-			"-hls_segment_filename", "file:"+filepath.Join(dir, r.Name, segmentPattern))
+			// Relative to ffmpeg's working directory, dir: the name is a
+			// pattern, and the hls muxer would take a % in dir for one.
+			"-hls_segment_filename", "file:"+r.Name+"/"+segmentPattern)
 		args = append(args, outputArgs(filepath.Join(dir, r.Name, "index.m3u8"))...)
 	}
 	return args
@@ -277,14 +299,21 @@ func (t *Tools) failure(ctx context.Context, step string, err error, where, src,
 			return fmt.Errorf("%s: %w", step, err)
 		}
 	}
+	if strings.Contains(ee.stderr, "not on whitelist") {
+		// The caller skipped Probe, or the file changed since.
+		return fmt.Errorf("%s: %w", step, errNotAccepted)
+	}
 	line := lastLine(ee.stderr, "file:"+src, "input", src, "input", dir+string(filepath.Separator), "")
 	return fmt.Errorf("%s: %w", step, edustream.Errorf(edustream.EINVALID, "ffmpeg failed %s: %s", where, line))
 }
 
-// writeMaster writes the master playlist from the ladder, so BANDWIDTH,
-// RESOLUTION and CODECS are exactly what the ladder promises (ffmpeg's own
-// master would guess them from the bytes written). AVERAGE-BANDWIDTH is
-// measured from the segments.
+// writeMaster writes the master playlist from the ladder, so RESOLUTION,
+// CODECS and FRAME-RATE are exactly what the ladder and the encoder
+// settings promise (ffmpeg's own master would guess them from the bytes
+// written). BANDWIDTH is the ladder's too, unless a segment came out above
+// it: RFC 8216 requires BANDWIDTH to cover the peak segment, and the rate
+// cap allows short bursts past it (see transcodeArgs). AVERAGE-BANDWIDTH
+// is measured.
 func writeMaster(dir string, ladder []edustream.Rendition, fps float64) error {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
@@ -293,7 +322,7 @@ func writeMaster(dir string, ladder []edustream.Rendition, fps float64) error {
 		if err != nil {
 			return fmt.Errorf("rendition %s: %w", r.Name, err)
 		}
-		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d", r.Bitrate)
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d", max(r.Bitrate, st.peakBitrate()))
 		if avg := st.averageBitrate(); avg > 0 {
 			fmt.Fprintf(&b, ",AVERAGE-BANDWIDTH=%d", avg)
 		}
@@ -320,6 +349,18 @@ type segment struct {
 	bytes    int64
 }
 
+// peakBitrate is the highest bit rate of any segment.
+func (m *mediaPlaylist) peakBitrate() int {
+	peak := 0.0
+	for _, s := range m.segments {
+		if s.duration > 0 {
+			peak = max(peak, float64(s.bytes)*8/s.duration)
+		}
+	}
+	return int(math.Ceil(peak))
+}
+
+// averageBitrate is the bit rate of the whole rendition.
 func (m *mediaPlaylist) averageBitrate() int {
 	var bytes int64
 	var secs float64

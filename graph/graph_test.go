@@ -12,12 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph"
+	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/storage/local"
 	"github.com/edustream/edustream/storage/sqldb"
 )
 
@@ -32,6 +35,8 @@ type bundle struct {
 	admin, instructor, otherInstructor, student *edustream.User
 	courses                                     edustream.CourseService
 	lectures                                    edustream.LectureService
+	videos                                      *sqldb.VideoService
+	blobs                                       *local.Store
 }
 
 type option func(*graph.Config, *graph.Resolver)
@@ -57,6 +62,16 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 	users := sqldb.NewUserService(db)
 	b.courses = sqldb.NewCourseService(db, nil)
 	b.lectures = sqldb.NewLectureService(db, nil)
+	b.videos = sqldb.NewVideoService(db, nil)
+	blobs, err := local.New(local.Config{Dir: t.TempDir(), BaseURL: "http://edustream.test", SigningKey: []byte(strings.Repeat("k", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.blobs = blobs
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: "http://edustream.test", Key: []byte(strings.Repeat("p", 32)), Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := graph.Config{Introspection: true}
 	r := &graph.Resolver{
 		UserService:       users,
@@ -64,6 +79,9 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 		LectureService:    b.lectures,
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          b.jobs,
+		VideoService:      b.videos,
+		Uploads:           &edustream.Uploads{Videos: b.videos, Blobs: blobs, Jobs: b.jobs},
+		Playback:          playback,
 		PublicCatalog:     true,
 	}
 	for _, o := range opts {

@@ -1,24 +1,19 @@
 package graph
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph/generated"
@@ -37,8 +32,16 @@ type Config struct {
 	MaxDepth int
 	// TokenLimit caps the tokens the parser reads from one document.
 	TokenLimit int
+	// MaxSelections caps the field selections and fragment spreads of a
+	// document, counting a fragment's at every spread (and once for its
+	// definition), so that fragments cannot make a document select more
+	// than its tokens could spell out.
+	MaxSelections int
 	// MaxBodyBytes caps a POST body; larger ones get 413.
 	MaxBodyBytes int64
+	// WebsocketInitTimeout is how long a websocket may take to send
+	// connection_init.
+	WebsocketInitTimeout time.Duration
 	// AllowedOrigins are the SPA origins (e.g. https://app.example.com) that
 	// may open a websocket from another host; same-host pages always may.
 	AllowedOrigins []string
@@ -54,42 +57,62 @@ const (
 	DefaultComplexityLimit = 50000
 	DefaultMaxDepth        = 12
 	DefaultTokenLimit      = 10000
+	DefaultMaxSelections   = DefaultTokenLimit
 	DefaultMaxBodyBytes    = 1 << 20
 )
 
 // NewHandler returns the /query endpoint: POST and GET (queries only) over
-// HTTP, and websockets with the graphql-transport-ws protocol.
+// HTTP, and websockets with the graphql-transport-ws protocol. Documents
+// are priced before validation and costed before execution; see limits.go.
 func NewHandler(cfg Config, r *Resolver) http.Handler {
 	cfg = cfg.withDefaults()
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()}))
-	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originHosts(cfg.AllowedOrigins)},
-		},
-		InitFunc:              websocketInit(cfg.Auth),
-		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: 15 * time.Second,
-	})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: r, Complexity: complexity()})
+	ruleSet := validationRules(es.Schema(), cfg.Introspection)
+	cache := lru.New[*ast.QueryDocument](1000)
 
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.SetParserTokenLimit(cfg.TokenLimit)
-	srv.SetErrorPresenter(presentError)
-	srv.SetRecoverFunc(recoverPanic)
+	inner := executor.New(es)
+	inner.SetQueryCache(cache)
+	inner.SetParserTokenLimit(cfg.TokenLimit)
+	inner.SetDisableSuggestion(!cfg.Introspection)
+	inner.SetDefaultRulesFn(rulesFunc(ruleSet))
+	inner.SetErrorPresenter(presentError)
+	inner.SetRecoverFunc(recoverPanic)
 	if cfg.Introspection {
-		srv.Use(extension.Introspection{})
-	} else {
-		srv.Use(noIntrospection{})
+		inner.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	// Depth first: it is the cheaper check, and it keeps the complexity
-	// arithmetic of absurd documents from ever running.
-	srv.Use(depthLimit{Max: cfg.MaxDepth})
-	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
-	srv.AroundOperations(aroundOperation(r, cfg.WriteMarks))
+	inner.Use(costLimit{es: es, max: cfg.ComplexityLimit, introspection: cfg.Introspection})
+	inner.AroundOperations(aroundOperation(r, cfg.WriteMarks))
+	inner.AroundResponses(boundErrors)
 
-	return &httpGuard{next: srv, maxBody: cfg.MaxBodyBytes}
+	exec := &guardedExecutor{
+		Executor:          inner,
+		es:                es,
+		schema:            es.Schema(),
+		cache:             cache,
+		apq:               extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)},
+		rules:             ruleSet,
+		rulesWithoutMerge: withoutMergeRules(ruleSet),
+		tokenLimit:        cfg.TokenLimit,
+		maxDepth:          cfg.MaxDepth,
+		maxSelections:     cfg.MaxSelections,
+		complexityLimit:   cfg.ComplexityLimit,
+	}
+	ws := transport.Websocket{
+		Implementation: checkedWebsocket{transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originHosts(cfg.AllowedOrigins)},
+		}},
+		InitFunc:              websocketInit(cfg.Auth),
+		InitTimeout:           cfg.WebsocketInitTimeout,
+		KeepAlivePingInterval: 15 * time.Second,
+	}
+	h := &httpTransport{exec: exec, maxBody: cfg.MaxBodyBytes}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if ws.Supports(req) {
+			ws.Do(w, req, exec)
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
 }
 
 func (c Config) withDefaults() Config {
@@ -101,6 +124,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TokenLimit <= 0 {
 		c.TokenLimit = DefaultTokenLimit
+	}
+	if c.MaxSelections <= 0 {
+		c.MaxSelections = DefaultMaxSelections
+	}
+	if c.WebsocketInitTimeout <= 0 {
+		c.WebsocketInitTimeout = 10 * time.Second
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
@@ -132,11 +161,15 @@ func aroundOperation(r *Resolver, marks edustream.WriteMarks) graphql.OperationM
 				ctx = edustream.NewContextReadingPrimary(ctx)
 			}
 		}
-		ctx = withLoaders(ctx, newLoaders(r, u))
+		isSubscription := oc.Operation != nil && oc.Operation.Operation == ast.Subscription
+		if isSubscription {
+			ctx = withLoaderFactory(ctx, r, u)
+		} else {
+			ctx = withLoaders(ctx, newLoaders(r, u))
+		}
 
 		start := time.Now()
 		respond := next(ctx)
-		isSubscription := oc.Operation != nil && oc.Operation.Operation == ast.Subscription
 		return func(ctx context.Context) *graphql.Response {
 			if isSubscription {
 				// gqlgen calls this once per event: each event's fields
@@ -191,96 +224,4 @@ func originHosts(origins []string) []string {
 		}
 	}
 	return hosts
-}
-
-// httpGuard refuses, before gqlgen sees them, the requests gqlgen would
-// answer badly: oversized bodies (413 instead of a truncated read),
-// malformed JSON (a coded error instead of one that echoes the body back),
-// other content types (415) and methods (405), and mutations over GET (405,
-// as GraphQL over HTTP requires).
-type httpGuard struct {
-	next    http.Handler
-	maxBody int64
-}
-
-func (g *httpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodPost:
-		if !isJSON(r.Header.Get("Content-Type")) {
-			writeError(w, http.StatusUnsupportedMediaType, "POST bodies must be application/json")
-			return
-		}
-		if r.ContentLength > g.maxBody {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", g.maxBody))
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, g.maxBody+1))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "could not read the request body")
-			return
-		}
-		if int64(len(body)) > g.maxBody {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", g.maxBody))
-			return
-		}
-		if !json.Valid(body) {
-			writeError(w, http.StatusBadRequest, "request body is not valid JSON")
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	case http.MethodGet:
-		params := r.URL.Query()
-		for _, name := range []string{"variables", "extensions"} {
-			if v := params.Get(name); v != "" && !json.Valid([]byte(v)) {
-				writeError(w, http.StatusBadRequest, name+" is not valid JSON")
-				return
-			}
-		}
-		if q := params.Get("query"); q != "" && !isQueryOperation(q, params.Get("operationName")) {
-			w.Header().Set("Allow", "POST")
-			writeError(w, http.StatusMethodNotAllowed, "GET requests may carry queries only; send mutations with POST")
-			return
-		}
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		writeError(w, http.StatusMethodNotAllowed, "use POST, or GET for queries")
-		return
-	}
-	g.next.ServeHTTP(w, r)
-}
-
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && mt == "application/json"
-}
-
-// isQueryOperation reports whether the operation a GET would run is a query.
-// A document that does not parse is let through for gqlgen to report.
-func isQueryOperation(query, operationName string) bool {
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, DefaultTokenLimit)
-	if err != nil {
-		return true
-	}
-	if op := doc.Operations.ForName(operationName); op != nil {
-		return op.Operation == ast.Query
-	}
-	for _, op := range doc.Operations {
-		if op.Operation != ast.Query {
-			return false
-		}
-	}
-	return true
-}
-
-// writeError answers with a GraphQL-shaped error, coded BAD_USER_INPUT: every
-// refusal here is about the shape of the caller's request.
-func writeError(w http.ResponseWriter, status int, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{
-			"message":    message,
-			"extensions": map[string]any{"code": CodeBadUserInput},
-		}},
-	})
 }

@@ -132,7 +132,27 @@ func withLoaders(ctx context.Context, l *loaders) context.Context {
 	return context.WithValue(ctx, loadersContextKey{}, l)
 }
 
-// loadersFrom returns the operation's loaders.
+// loaderFactory stands in for the loaders of a subscription: an operation
+// that lives for hours must not keep what its start loaded (nor the memory
+// to hold it), so each use gets fresh loaders, and each event's fields get
+// their own (see aroundOperation).
+type loaderFactory struct {
+	r      *Resolver
+	viewer *edustream.User
+}
+
+func withLoaderFactory(ctx context.Context, r *Resolver, viewer *edustream.User) context.Context {
+	return context.WithValue(ctx, loadersContextKey{}, loaderFactory{r, viewer})
+}
+
+// loadersFrom returns the operation's loaders (fresh ones in a
+// subscription's context).
 func loadersFrom(ctx context.Context) *loaders {
-	return ctx.Value(loadersContextKey{}).(*loaders)
+	switch v := ctx.Value(loadersContextKey{}).(type) {
+	case *loaders:
+		return v
+	case loaderFactory:
+		return newLoaders(v.r, v.viewer)
+	}
+	panic("graph: no loaders in the context")
 }

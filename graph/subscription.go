@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edustream/edustream"
@@ -13,17 +15,29 @@ import (
 // every waiting subscriber a Redis scan.
 const queuePositionEvery = time.Second
 
+// followerBuffer is how many events a subscriber's websocket may fall
+// behind before progress events are coalesced (state changes never are).
+const followerBuffer = 8
+
 // encodingProgress follows a lecture's newest video: the state in the
 // database first, then every change the workers publish. Events travel
 // through the event service, so the worker and this API instance may be
 // different processes; out-of-order and stale events are dropped
 // (EncodingEvent.Newer), and after a lost connection the database is read
 // again.
+//
+// A subscription holds no goroutine of its own while idle: events arrive on
+// the event service's delivery goroutine (SubscribeFunc) and go straight to
+// gqlgen's channel. Only the rare steps that need I/O (re-checking access
+// when the state changes, re-reading the database, the queue position) run
+// on a short-lived goroutine. Thousands of idle subscriptions per instance
+// are the common case; see the IdleSubscriptions benchmark.
 func (r *Resolver) encodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error) {
 	if edustream.UserFromContext(ctx) == nil {
 		return nil, errUnauthenticated()
 	}
-	a, err := r.accessToLecture(ctx, lectureID)
+	// One set of loaders for the check, dropped after it.
+	a, err := r.accessToLecture(withLoaders(ctx, newLoaders(r, edustream.UserFromContext(ctx))), lectureID)
 	if err != nil {
 		return nil, err
 	}
@@ -33,125 +47,250 @@ func (r *Resolver) encodingProgress(ctx context.Context, lectureID int64) (<-cha
 	if r.Events == nil {
 		return nil, edustream.Errorf(edustream.EINTERNAL, "events are not configured")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	f := &follower{r: r, ctx: ctx, cancel: cancel, lectureID: lectureID,
+		out: make(chan *edustream.EncodingEvent, followerBuffer), starting: true}
 	// Subscribe before reading the state: an event published in between is
-	// then delivered, and dropped if the state read already covers it.
-	progress, err := r.Events.Subscribe(ctx, edustream.EncodingTopic(lectureID))
-	if err != nil {
-		return nil, err
+	// held, and sent after the state if it is newer.
+	for _, topic := range []string{edustream.EncodingTopic(lectureID), edustream.VideoQueueTopic} {
+		if err := r.Events.SubscribeFunc(ctx, topic, f.onEvent); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
-	queue, err := r.Events.Subscribe(ctx, edustream.VideoQueueTopic)
-	if err != nil {
-		return nil, err
-	}
-	f := &follower{r: r, lectureID: lectureID, out: make(chan *edustream.EncodingEvent, 1)}
 	first, err := f.current(ctx)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	go f.run(ctx, first, progress.C, queue.C)
+	f.mu.Lock()
+	f.starting = false
+	held := f.held
+	f.held = nil
+	f.offer(first)
+	if held != nil && held.Newer(first) {
+		f.offer(held)
+	}
+	f.mu.Unlock()
+	context.AfterFunc(ctx, f.close)
 	return f.out, nil
 }
 
-// follower is one encodingProgress subscription.
+// follower is one encodingProgress subscription. Every field below mu is
+// guarded by it.
 type follower struct {
 	r         *Resolver
+	ctx       context.Context
+	cancel    context.CancelFunc
 	lectureID int64
 	out       chan *edustream.EncodingEvent
-	last      *edustream.EncodingEvent
-	// lastQueueCheck throttles queue position reads.
-	lastQueueCheck time.Time
+	// lastQueueCheck is when the queue position was last read (unix nano).
+	lastQueueCheck atomic.Int64
+
+	mu sync.Mutex
+	// starting says the state is being read: events are held meanwhile.
+	starting bool
+	closed   bool
+	// last is the last event handed to out.
+	last *edustream.EncodingEvent
+	// held is the newest event waiting because out is full or an access
+	// check runs; flushing says a goroutine is delivering it.
+	held     *edustream.EncodingEvent
+	flushing bool
+	// checking says an access check runs; events wait in held meanwhile.
+	checking bool
+	// queueRead says a queue position read is scheduled or running.
+	queueRead bool
+	outClosed bool
 }
 
-func (f *follower) run(ctx context.Context, first *edustream.EncodingEvent, progress, queue <-chan edustream.Event) {
-	defer close(f.out)
-	if !f.send(ctx, first) {
+// onEvent runs on the event service's delivery goroutine and must not block.
+func (f *follower) onEvent(e edustream.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
 		return
 	}
-	var recheck <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
+	if f.starting {
+		if e.Encoding != nil && e.Encoding.LectureID == f.lectureID && e.Encoding.Newer(f.held) {
+			f.held = e.Encoding
+		}
+		return
+	}
+	switch {
+	case e.Resync:
+		f.background(f.resync)
+	case e.Encoding != nil:
+		next := e.Encoding
+		if next.LectureID != f.lectureID || !next.Newer(f.newest()) {
 			return
-		case e, ok := <-progress:
-			if !ok {
-				return
-			}
-			var next *edustream.EncodingEvent
-			if e.Resync {
-				var err error
-				if next, err = f.current(ctx); err != nil {
-					edustream.Logger(ctx).Warn("resync encoding progress", slog.String("error", err.Error()))
-					continue
+		}
+		if f.checking {
+			f.held = next
+			return
+		}
+		if f.last != nil && (next.VideoID != f.last.VideoID || next.Version != f.last.Version) {
+			// A change of state is when access may have changed too (the
+			// course unpublished or deleted): ask again before showing it.
+			f.checking, f.held = true, next
+			f.background(f.recheck)
+			return
+		}
+		f.offer(next)
+	case e.QueueMoved != nil:
+		if f.waiting() && !f.queueRead {
+			f.queueRead = true
+			wait := queuePositionEvery - time.Since(time.Unix(0, f.lastQueueCheck.Load()))
+			f.background(func() {
+				if wait > 0 {
+					// Coalesce a burst of moves into one read.
+					select {
+					case <-time.After(wait):
+					case <-f.ctx.Done():
+						return
+					}
 				}
-			} else if e.Encoding != nil {
-				next = e.Encoding
-			}
-			if next == nil || !next.Newer(f.last) {
-				continue
-			}
-			if next.VideoID != f.last.VideoID || next.Version != f.last.Version {
-				// A change of state is when access may have changed too
-				// (the course unpublished or deleted): ask again, with
-				// fresh loaders, since this context's are as old as the
-				// subscription.
-				fresh := withLoaders(ctx, newLoaders(f.r, edustream.UserFromContext(ctx)))
-				if a, err := f.r.accessToLecture(fresh, f.lectureID); err != nil || !a.watch {
-					return
-				}
-			}
-			if !f.send(ctx, next) {
-				return
-			}
-		case _, ok := <-queue:
-			if !ok {
-				return
-			}
-			if !f.waiting() {
-				continue
-			}
-			if wait := queuePositionEvery - time.Since(f.lastQueueCheck); wait > 0 {
-				// Coalesce a burst of moves into one read.
-				if recheck == nil {
-					recheck = time.After(wait)
-				}
-				continue
-			}
-			if !f.sendQueuePosition(ctx) {
-				return
-			}
-		case <-recheck:
-			recheck = nil
-			if f.waiting() && !f.sendQueuePosition(ctx) {
-				return
-			}
+				f.sendQueuePosition()
+			})
 		}
 	}
 }
 
-// waiting reports whether the video waits for a worker.
-func (f *follower) waiting() bool {
-	return f.last != nil && f.last.VideoID != 0 && f.last.Status == edustream.VideoUploaded
-}
-
-// sendQueuePosition sends the last event again with the current queue
-// position, if it changed.
-func (f *follower) sendQueuePosition(ctx context.Context) bool {
-	e := *f.last
-	e.QueuePosition = f.queuePosition(ctx, e.VideoID)
-	e.At = time.Now()
-	if !e.Newer(f.last) {
-		return true
+// newest is the newest event seen: held if one waits, else the last sent.
+func (f *follower) newest() *edustream.EncodingEvent {
+	if f.held != nil {
+		return f.held
 	}
-	return f.send(ctx, &e)
+	return f.last
 }
 
-func (f *follower) send(ctx context.Context, e *edustream.EncodingEvent) bool {
+// offer hands e to the websocket, or holds it (replacing an older held
+// one) while the websocket is behind.
+func (f *follower) offer(e *edustream.EncodingEvent) {
+	if f.flushing {
+		f.held = e
+		return
+	}
 	select {
 	case f.out <- e:
 		f.last = e
-		return true
-	case <-ctx.Done():
-		return false
+	default:
+		f.held, f.flushing = e, true
+		f.background(f.flush)
+	}
+}
+
+// flush delivers held events, blocking, until none is left.
+func (f *follower) flush() {
+	for {
+		f.mu.Lock()
+		e := f.held
+		if e == nil || f.closed || f.checking {
+			f.flushing = false
+			f.mu.Unlock()
+			return
+		}
+		f.held = nil
+		f.mu.Unlock()
+		select {
+		case f.out <- e:
+			f.mu.Lock()
+			f.last = e
+			f.mu.Unlock()
+		case <-f.ctx.Done():
+			// The subscription ended while the websocket was behind; the
+			// channel is this goroutine's to close (see closeLocked).
+			f.mu.Lock()
+			f.flushing = false
+			f.closeLocked()
+			f.mu.Unlock()
+			return
+		}
+	}
+}
+
+// background runs work on a goroutine of its own. Called with mu held.
+func (f *follower) background(work func()) {
+	go work()
+}
+
+// recheck asks again whether the subscriber may watch, with fresh loaders
+// (this context's are as old as the subscription), then releases the held
+// event or ends the subscription.
+func (f *follower) recheck() {
+	fresh := withLoaders(f.ctx, newLoaders(f.r, edustream.UserFromContext(f.ctx)))
+	a, err := f.r.accessToLecture(fresh, f.lectureID)
+	allowed := err == nil && a.watch
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checking = false
+	if !allowed {
+		f.closeLocked()
+		return
+	}
+	if e := f.held; e != nil {
+		f.held = nil
+		f.offer(e)
+	}
+}
+
+// resync re-reads the state after the event connection dropped.
+func (f *follower) resync() {
+	e, err := f.current(f.ctx)
+	if err != nil {
+		edustream.Logger(f.ctx).Warn("resync encoding progress", slog.String("error", err.Error()))
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed && !f.checking && e.Newer(f.newest()) {
+		f.offer(e)
+	}
+}
+
+// waiting reports whether the video waits for a worker. Called with mu held.
+func (f *follower) waiting() bool {
+	e := f.newest()
+	return e != nil && e.VideoID != 0 && e.Status == edustream.VideoUploaded
+}
+
+// sendQueuePosition sends the newest event again with the current queue
+// position, if it changed.
+func (f *follower) sendQueuePosition() {
+	f.mu.Lock()
+	base := f.newest()
+	f.mu.Unlock()
+	pos := f.queuePosition(f.ctx, base.VideoID)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queueRead = false
+	if f.closed || f.checking || f.newest() != base {
+		return // something newer came meanwhile; it has its own position
+	}
+	e := *base
+	e.QueuePosition, e.At = pos, time.Now()
+	if e.Newer(base) {
+		f.offer(&e)
+	}
+}
+
+func (f *follower) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closeLocked()
+}
+
+// closeLocked ends the subscription: gqlgen sees the channel close and
+// completes it. While a flush may be sending, the channel is left to it:
+// cancelling the context stops the flush, which then closes the channel.
+func (f *follower) closeLocked() {
+	if !f.closed {
+		f.closed = true
+		f.cancel()
+	}
+	if !f.flushing && !f.outClosed {
+		f.outClosed = true
+		close(f.out)
 	}
 }
 
@@ -183,7 +322,7 @@ func (f *follower) current(ctx context.Context) (*edustream.EncodingEvent, error
 // queuePosition returns the video's place in the video queue, or nil when it
 // is not waiting there (its next step runs on another queue, or has begun).
 func (f *follower) queuePosition(ctx context.Context, videoID int64) *int {
-	f.lastQueueCheck = time.Now()
+	f.lastQueueCheck.Store(time.Now().UnixNano())
 	pos, waiting, err := f.r.JobQueue.VideoQueuePosition(ctx, videoID)
 	if err != nil {
 		edustream.Logger(ctx).Warn("read the video queue", slog.String("error", err.Error()))

@@ -69,9 +69,11 @@ type WorkerConfig struct {
 	// at start (0: DefaultReconcileInterval; negative: none, for tests or a
 	// fleet where other processes reconcile).
 	ReconcileInterval time.Duration
-	// StuckAfter is how long a video may sit in a non-terminal state without
-	// a change before the reconciler enqueues its step again (0: 2 minutes).
-	// Running steps touch the video at least this often.
+	// StuckAfter is how long a video must have sat in a non-terminal state
+	// without a change before the reconciler enqueues its step again (0:
+	// no wait). Waiting is never needed for correctness: a step whose task
+	// is queued, running or retrying has the same task id, so the enqueue
+	// collapses into it; it only spares Redis a few lookups.
 	StuckAfter time.Duration
 	// TranscoderSilentAfter is how long an external transcoder's job may
 	// go without a report before the reconciler asks about it (0:
@@ -137,9 +139,6 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	}
 	if cfg.ReconcileInterval == 0 {
 		cfg.ReconcileInterval = DefaultReconcileInterval
-	}
-	if cfg.StuckAfter <= 0 {
-		cfg.StuckAfter = 2 * time.Minute
 	}
 	if cfg.TranscoderSilentAfter <= 0 {
 		cfg.TranscoderSilentAfter = DefaultTranscoderSilentAfter

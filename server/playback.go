@@ -151,11 +151,13 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
-	sig, _ := hex.DecodeString(q.Get("sig"))
+	exp, expErr := strconv.ParseInt(q.Get("exp"), 10, 64)
+	// DecodeString returns what it decoded before a bad character: the
+	// error must count, or a signature with junk appended would pass.
+	sig, sigErr := hex.DecodeString(q.Get("sig"))
 	want, _ := hex.DecodeString(p.signature(videoID, exp))
 	switch {
-	case err != nil || !hmac.Equal(sig, want):
+	case expErr != nil || sigErr != nil || !hmac.Equal(sig, want):
 		playbackError(w, http.StatusForbidden, "the playback URL is not valid")
 		return
 	case p.cfg.Now().Unix() > exp:

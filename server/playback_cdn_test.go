@@ -81,8 +81,8 @@ func viaCDN(t *testing.T, h http.Handler, rawURL string) string {
 	return w.Body.String()
 }
 
-// uris returns the URI lines of a playlist or track.
-func uris(body string) []string {
+// cdnURIs returns the URI lines of a playlist or track.
+func cdnURIs(body string) []string {
 	var out []string
 	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, "https://") {
@@ -121,14 +121,14 @@ func TestPlaybackThroughCloudFront(t *testing.T) {
 		t.Errorf("playback URL %s", playback)
 	}
 
-	master := uris(viaCDN(t, p, playback))
+	master := cdnURIs(viaCDN(t, p, playback))
 	if len(master) != 2 {
 		t.Fatalf("master names %v", master)
 	}
 	for _, u := range master {
 		verify(t, u)
 	}
-	segments := uris(viaCDN(t, p, master[0]))
+	segments := cdnURIs(viaCDN(t, p, master[0]))
 	if len(segments) != 2 {
 		t.Fatalf("media playlist names %v", segments)
 	}

@@ -46,6 +46,10 @@ func newTranscoder(ctx context.Context, cfg config, log *slog.Logger) (edustream
 		RoleARN:  cfg.MediaConvertRoleARN,
 		Queue:    cfg.MediaConvertQueue,
 		Bucket:   cfg.S3Bucket,
+		// The S3 store's credentials: the same identity reads and writes
+		// the bucket and submits its jobs.
+		AccessKeyID:     cfg.AWSAccessKeyID,
+		SecretAccessKey: cfg.AWSSecretAccessKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("EDUSTREAM_TRANSCODER=mediaconvert: %w", err)

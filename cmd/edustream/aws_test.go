@@ -13,8 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,13 +91,6 @@ func newAWSStack(t *testing.T) *awsStack {
 	}
 	fake := httptest.NewServer(gofakes3.New(backend).Server())
 	t.Cleanup(fake.Close)
-	// The binary takes S3 credentials from the default chain; nothing may
-	// reach a real AWS account or the machine's profile.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEDUSTREAMTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "edustream-test-secret")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	store, err := s3.New(context.Background(), s3.Config{
 		Bucket: awsBucket, Endpoint: fake.URL, PathStyle: true, Region: "us-east-1",
 		AccessKeyID: "AKIAEDUSTREAMTEST", SecretAccessKey: "edustream-test-secret",
@@ -115,6 +106,10 @@ func newAWSStack(t *testing.T) *awsStack {
 		"EDUSTREAM_S3_ENDPOINT":    fake.URL,
 		"EDUSTREAM_S3_PATH_STYLE":  "true",
 		"EDUSTREAM_SNS_TOPIC_ARNS": st.uploads.ARN,
+		// Static credentials: nothing asks the machine's AWS profile or
+		// instance role.
+		"AWS_ACCESS_KEY_ID":     "AKIAEDUSTREAMTEST",
+		"AWS_SECRET_ACCESS_KEY": "edustream-test-secret",
 	} {
 		st.env[k] = v
 	}
@@ -233,16 +228,7 @@ func (st *awsStack) video(t *testing.T, tok, lectureID string) map[string]any {
 // lectureClip makes a 3-second 640×360 clip with sound.
 func lectureClip(t *testing.T) string {
 	t.Helper()
-	ff := testenv.FFmpeg(t)
-	out := filepath.Join(t.TempDir(), "clip.mp4")
-	cmd := exec.Command(ff.FFmpeg, "-nostdin", "-v", "error",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3",
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
-		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	return out
+	return testenv.MakeClip(t, testenv.Clip{Width: 640, Height: 360, Seconds: 3, Audio: true})
 }
 
 func readFile(t *testing.T, path string) []byte {

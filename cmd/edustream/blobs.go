@@ -26,6 +26,8 @@ func openBlobStore(ctx context.Context, cfg config, baseURL string, key []byte, 
 			Endpoint:        cfg.S3Endpoint,
 			PresignEndpoint: cfg.S3PublicEndpoint,
 			PathStyle:       cfg.S3PathStyle,
+			AccessKeyID:     cfg.AWSAccessKeyID,
+			SecretAccessKey: cfg.AWSSecretAccessKey,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("EDUSTREAM_S3_BUCKET: %w", err)

@@ -33,9 +33,16 @@ type config struct {
 	// URLSigningKey signs playback and local blob URLs; the same on every
 	// instance.
 	URLSigningKey string
+	// AWSAccessKeyID and AWSSecretAccessKey are AWS's own variables, read
+	// through getenv like everything else so a run is configured by what it
+	// is given; empty means the SDK's default chain (IAM roles).
+	AWSAccessKeyID     string
+	AWSSecretAccessKey string
 
 	// Transcoder is "ffmpeg" (the workers run it) or "mediaconvert".
-	Transcoder string
+	Transcoder  string
+	FFmpegPath  string
+	FFprobePath string
 	// MediaConvert, when Transcoder is "mediaconvert".
 	MediaConvertRoleARN  string
 	MediaConvertQueue    string
@@ -153,6 +160,8 @@ func (c *config) settings() []setting {
 		{"S3_PATH_STYLE", "address buckets by path (most S3-compatible servers)", boolean(&c.S3PathStyle)},
 		{"URL_SIGNING_KEY", "key of playback and blob URLs, 32+ bytes, the same on every instance (unset: derived from JWT_SECRET; dev: generated)", str(&c.URLSigningKey)},
 		{"TRANSCODER", "ffmpeg (run by the workers) or mediaconvert (AWS Elemental MediaConvert; needs S3_BUCKET and MEDIACONVERT_ROLE_ARN)", str(&c.Transcoder)},
+		{"FFMPEG_PATH", "ffmpeg binary (unset: ffmpeg on PATH)", str(&c.FFmpegPath)},
+		{"FFPROBE_PATH", "ffprobe binary (unset: ffprobe on PATH)", str(&c.FFprobePath)},
 		{"MEDIACONVERT_ROLE_ARN", "IAM role MediaConvert jobs run as: reads the sources and writes the outputs in S3_BUCKET", str(&c.MediaConvertRoleARN)},
 		{"MEDIACONVERT_QUEUE", "MediaConvert queue ARN (unset: the account's Default queue)", str(&c.MediaConvertQueue)},
 		{"MEDIACONVERT_ENDPOINT", "MediaConvert endpoint URL (unset: the regional endpoint of S3_REGION)", str(&c.MediaConvertEndpoint)},
@@ -211,6 +220,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (config,
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%s: unexpected arguments %q", cmd, fs.Args())
 	}
+	c.AWSAccessKeyID, c.AWSSecretAccessKey = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	return c, c.validate()
 }
 

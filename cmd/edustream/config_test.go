@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
-	"github.com/edustream/edustream/server"
 )
 
 func TestConfigPrecedence(t *testing.T) {
@@ -98,34 +95,6 @@ func TestMigrateTwice(t *testing.T) {
 	for range 2 {
 		if err := runErr(t, env, "migrate"); err != nil {
 			t.Fatal(err)
-		}
-	}
-}
-
-func TestTokenCommand(t *testing.T) {
-	env := map[string]string{"EDUSTREAM_JWT_SECRET": testSecret}
-	var out strings.Builder
-	err := run(context.Background(), []string{"token", "-sub", "u-1", "-role", "INSTRUCTOR", "-email", "u@example.test", "-name", "U", "-ttl", "5m"},
-		func(k string) string { return env[k] }, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	claims, err := server.NewHS256Verifier([]byte(testSecret), "", "").Verify(context.Background(), strings.TrimSpace(out.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := edustream.Claims{Subject: "u-1", Role: edustream.RoleInstructor, Email: "u@example.test", Name: "U"}
-	if claims != want {
-		t.Errorf("claims = %+v, want %+v", claims, want)
-	}
-
-	for _, args := range [][]string{
-		{"token", "-role", "ADMIN"},
-		{"token", "-sub", "x", "-role", "ROOT"},
-		{"token", "-sub", "x", "-role", "ADMIN", "-ttl", "-1h"},
-	} {
-		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out); err == nil {
-			t.Errorf("%v: want an error", args)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,34 +30,53 @@ var devUsers = []edustream.Claims{
 
 // devSecret returns the HS256 secret of dev mode, creating it on first use.
 func devSecret(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, devSecretFile)
-	if b, err := os.ReadFile(path); err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	secret, err := readDevSecret(dataDir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return secret, err
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
 	}
-	secret := hex.EncodeToString(raw)
+	hexSecret := hex.EncodeToString(raw)
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dataDir, devSecretFile), []byte(hexSecret+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	return []byte(secret), nil
+	return []byte(hexSecret), nil
+}
+
+// readDevSecret reads the dev secret, refusing one too short for serve:
+// dev and token use it alike. fs.ErrNotExist if there is none.
+func readDevSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, devSecretFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	secret := []byte(strings.TrimSpace(string(b)))
+	if len(secret) < minSecretBytes {
+		return nil, fmt.Errorf("the dev secret in %s is %d bytes, shorter than the %d serve requires: delete the file and run `edustream dev` to make a new one", path, len(secret), minSecretBytes)
+	}
+	return secret, nil
+}
+
+// demoSeed is what seedDemo made the first time: where the demo video goes.
+type demoSeed struct {
+	instructorID, lectureID int64
 }
 
 // seedDemo creates the demo users and, the first time only, a published demo
-// course with lectures, so the playground has something to show.
-func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) error {
+// course with lectures, so the playground has something to show. It returns
+// nil when the course already existed.
+func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) (*demoSeed, error) {
 	var instructor *edustream.User
 	for _, c := range devUsers {
 		u, err := users.UpsertUser(ctx, c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if u.Role == edustream.RoleInstructor {
 			instructor = u
@@ -65,7 +85,7 @@ func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) er
 	courses := sqldb.NewCourseService(db, nil)
 	existing, _, err := courses.FindCourses(ctx, edustream.CourseFilter{MineOf: instructor.ID, DraftsOf: instructor.ID, Limit: 1})
 	if err != nil || len(existing) > 0 {
-		return err
+		return nil, err
 	}
 	course := &edustream.Course{
 		InstructorID: instructor.ID,
@@ -73,8 +93,9 @@ func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) er
 		Description:  "How a lecture recording becomes an adaptive HLS stream: codecs, containers, ladders and CDNs.",
 	}
 	if err := courses.CreateCourse(ctx, course); err != nil {
-		return err
+		return nil, err
 	}
+	seed := &demoSeed{instructorID: instructor.ID}
 	lectures := sqldb.NewLectureService(db, nil)
 	for _, title := range []string{
 		"Pixels, frames and codecs",
@@ -83,12 +104,48 @@ func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) er
 		"HLS playlists and segments",
 		"Delivering through a CDN",
 	} {
-		if err := lectures.CreateLecture(ctx, &edustream.Lecture{CourseID: course.ID, Title: title}); err != nil {
-			return err
+		l := &edustream.Lecture{CourseID: course.ID, Title: title}
+		if err := lectures.CreateLecture(ctx, l); err != nil {
+			return nil, err
+		}
+		if seed.lectureID == 0 {
+			seed.lectureID = l.ID
 		}
 	}
 	publish := true
-	_, err = courses.UpdateCourse(ctx, course.ID, edustream.CourseUpdate{Published: &publish})
+	if _, err = courses.UpdateCourse(ctx, course.ID, edustream.CourseUpdate{Published: &publish}); err != nil {
+		return nil, err
+	}
+	return seed, nil
+}
+
+// seedDemoVideo gives the demo's first lecture a short generated video (a
+// test pattern and a tone), which the workers turn into a stream like any
+// upload, so the playground has something to play.
+func seedDemoVideo(ctx context.Context, uploads *edustream.Uploads, ffmpegPath string, seed *demoSeed) error {
+	dir, err := os.MkdirTemp("", "edustream-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	clip := filepath.Join(dir, "demo.mp4")
+	out, err := exec.CommandContext(ctx, ffmpegPath, "-v", "error", "-nostdin",
+		"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000",
+		"-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("make the demo clip: %v: %s", err, out)
+	}
+	f, err := os.Open(clip)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	_, err = uploads.Ingest(ctx, seed.instructorID, seed.lectureID, "demo.mp4", "video/mp4", f, st.Size())
 	return err
 }
 

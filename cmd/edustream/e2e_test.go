@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -24,7 +25,7 @@ const testSecret = "e2e-secret-that-is-at-least-32-bytes-long"
 // backendEnv points a serve at the test's backends: MariaDB and Redis when
 // the EDUSTREAM_TEST_* variables name them (CI), SQLite in a temp dir and a
 // miniredis otherwise. openDB opens the same database for assertions.
-func backendEnv(t *testing.T) (env map[string]string, openDB func() *sqldb.DB) {
+func backendEnv(t testing.TB) (env map[string]string, openDB func() *sqldb.DB) {
 	t.Helper()
 	env = map[string]string{
 		"EDUSTREAM_HTTP_ADDR":  "127.0.0.1:0",
@@ -164,7 +165,7 @@ func TestJourney(t *testing.T) {
 }
 
 // expiredToken is correctly signed but expired a minute ago.
-func expiredToken(t *testing.T, sub string, role edustream.Role) string {
+func expiredToken(t testing.TB, sub string, role edustream.Role) string {
 	t.Helper()
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": sub, "role": string(role), "exp": time.Now().Add(-time.Minute).Unix(),
@@ -209,5 +210,46 @@ func TestDev(t *testing.T) {
 	second := start(t, env, "dev", "-http-addr", "127.0.0.1:0")
 	if again := second.graphql(t, student, demo, nil).ok(t); again.Raw != r.Raw {
 		t.Errorf("after a restart the catalog is %s, want %s", again.Raw, r.Raw)
+	}
+	if _, err := exec.LookPath("ffmpeg"); err == nil || testenv.Required("ffmpeg") {
+		// With ffmpeg, the first lecture has a demo video, made once.
+		instructor := tokens[1][2]
+		query := `{ courses { edges { node { lectures { video { id status playbackUrl } } } } } }`
+		var raw string
+		testenv.Eventually(t, "the demo video to be READY", func() bool {
+			raw = second.graphql(t, instructor, query, nil).ok(t).Raw
+			return strings.Contains(raw, `"status":"READY"`)
+		})
+		if strings.Count(raw, `"video":{`) != 1 || !strings.Contains(raw, "/play/") {
+			t.Errorf("demo lectures: %s, want one READY video with a playback URL", raw)
+		}
+	}
+}
+
+// Without ffmpeg, dev still starts, says so once, and an upload ends FAILED
+// with the reason instead of waiting for ever.
+func TestDevWithoutFFmpeg(t *testing.T) {
+	env := map[string]string{"EDUSTREAM_DATA_DIR": t.TempDir(), "EDUSTREAM_FFMPEG_PATH": "/nonexistent/ffmpeg"}
+	in := start(t, env, "dev", "-http-addr", "127.0.0.1:0")
+	if n := strings.Count(in.out.String(), "ffmpeg is not usable"); n != 1 {
+		t.Errorf("dev said %d times that ffmpeg is missing, want once:\n%s", n, in.out)
+	}
+	tokens := regexp.MustCompile(`(?m)^\s+(ADMIN|INSTRUCTOR|STUDENT)\s+(\S+)$`).FindAllStringSubmatch(in.out.String(), -1)
+	instructor := tokens[1][2]
+	var lectures struct {
+		Courses struct{ Edges []struct{ Node struct{ Lectures []struct{ ID string } } } }
+	}
+	decode(t, in.graphql(t, instructor, `{ courses { edges { node { lectures { id } } } } }`, nil).ok(t), &lectures)
+	lectureID := lectures.Courses.Edges[0].Node.Lectures[0].ID
+	progress, err := in.subscribe(t, instructor, lectureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadID, parts := in.uploadParts(t, instructor, lectureID, []byte("any bytes: the probe needs ffmpeg to say what they are"))
+	in.graphql(t, instructor, `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"uploadId": uploadID, "parts": parts}}).ok(t)
+	events := progress.until(t, "FAILED", time.Minute)
+	if last := events[len(events)-1]; deref(last.Message) != "ffmpeg is not installed on the worker" {
+		t.Errorf("failed with %q, want that ffmpeg is not installed", deref(last.Message))
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"strings"
 )
 
 const usage = `usage: edustream <command> [flags]
@@ -49,6 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	routeLibraryLogs(log)
 	switch cmd {
 	case "migrate":
 		return runMigrate(ctx, cfg, log)
@@ -57,16 +56,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	default:
 		return runServe(ctx, cmd, cfg, log, stdout)
 	}
-}
-
-func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return nil, fmt.Errorf("EDUSTREAM_LOG_LEVEL: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(cfg.LogFormat, "text") {
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
 }

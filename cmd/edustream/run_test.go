@@ -28,7 +28,7 @@ type instance struct {
 
 // start runs the command with env and waits until it listens. The test's
 // cleanup stops it and checks it shut down cleanly.
-func start(t *testing.T, env map[string]string, args ...string) *instance {
+func start(t testing.TB, env map[string]string, args ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{out: newLogBuffer(), cancel: cancel, done: make(chan error, 1)}
@@ -49,7 +49,7 @@ func start(t *testing.T, env map[string]string, args ...string) *instance {
 }
 
 // stop sends the equivalent of SIGTERM and waits for a clean exit.
-func (in *instance) stop(t *testing.T) {
+func (in *instance) stop(t testing.TB) {
 	t.Helper()
 	if in.cancel == nil {
 		return
@@ -105,7 +105,7 @@ func (r gqlResponse) code() string {
 	return c
 }
 
-func (r gqlResponse) ok(t *testing.T) gqlResponse {
+func (r gqlResponse) ok(t testing.TB) gqlResponse {
 	t.Helper()
 	if r.Status != http.StatusOK || len(r.Errors) > 0 {
 		t.Fatalf("status %d: %s", r.Status, r.Raw)
@@ -114,7 +114,7 @@ func (r gqlResponse) ok(t *testing.T) gqlResponse {
 }
 
 // graphql POSTs a document with the bearer token (empty: anonymous).
-func (in *instance) graphql(t *testing.T, token, query string, vars map[string]any) gqlResponse {
+func (in *instance) graphql(t testing.TB, token, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequest(http.MethodPost, in.url+"/query", bytes.NewReader(body))
@@ -138,7 +138,7 @@ func (in *instance) graphql(t *testing.T, token, query string, vars map[string]a
 	return r
 }
 
-func (in *instance) getStatus(t *testing.T, path string) int {
+func (in *instance) getStatus(t testing.TB, path string) int {
 	t.Helper()
 	resp, err := http.Get(in.url + path)
 	if err != nil {
@@ -148,7 +148,7 @@ func (in *instance) getStatus(t *testing.T, path string) int {
 	return resp.StatusCode
 }
 
-func token(t *testing.T, secret, sub string, role edustream.Role, ttl time.Duration) string {
+func token(t testing.TB, secret, sub string, role edustream.Role, ttl time.Duration) string {
 	t.Helper()
 	tok, err := server.IssueToken([]byte(secret), edustream.Claims{Subject: sub, Role: role, Email: sub + "@example.test", Name: sub}, "", "", ttl)
 	if err != nil {
@@ -157,7 +157,7 @@ func token(t *testing.T, secret, sub string, role edustream.Role, ttl time.Durat
 	return tok
 }
 
-func runErr(t *testing.T, env map[string]string, args ...string) error {
+func runErr(t testing.TB, env map[string]string, args ...string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -69,7 +69,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, log), transcoder).Run(ctx)
+	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, cfg, log), transcoder).Run(ctx)
 }
 
 func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
@@ -97,8 +97,8 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 // newMediaTools returns ffmpeg, or nil when it cannot run here: the API
 // still starts, says so once, and every upload then ends FAILED with
 // "ffmpeg is not installed" instead of waiting for ever.
-func newMediaTools(ctx context.Context, log *slog.Logger) edustream.MediaTools {
-	tools := ffmpeg.New(ffmpeg.Config{})
+func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.MediaTools {
+	tools := ffmpeg.New(ffmpeg.Config{FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath})
 	if err := tools.Check(ctx); err != nil {
 		log.Warn("ffmpeg is not usable: uploads will fail until it is installed", "error", err)
 		return nil
@@ -173,7 +173,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	var media edustream.MediaTools
 	var transcoder edustream.TranscodeService
 	if cfg.Work {
-		media = newMediaTools(ctx, log)
+		media = newMediaTools(ctx, cfg, log)
 		if transcoder, err = newTranscoder(ctx, cfg, log); err != nil {
 			return err
 		}
@@ -182,10 +182,6 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	users := sqldb.NewUserService(db)
 	videos := sqldb.NewVideoService(db, nil)
 	queue := jobs.NewQueue(rds.client)
-	var marks edustream.WriteMarks
-	if cfg.MySQLReplicaDSN != "" {
-		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
-	}
 	uploads := &edustream.Uploads{
 		Videos: videos,
 		Blobs:  blobs,
@@ -193,6 +189,10 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Events: events,
 		Limits: videoLimits(cfg),
 		TTL:    cfg.UploadTTL,
+	}
+	var marks edustream.WriteMarks
+	if cfg.MySQLReplicaDSN != "" {
+		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
 	}
 	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, uploads,
 		&edustream.TranscodeJobs{Videos: videos, Jobs: queue, Events: events})
@@ -233,8 +233,16 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	})
 
 	if cmd == "dev" {
-		if err := seedDemo(ctx, db, users); err != nil {
+		seed, err := seedDemo(ctx, db, users)
+		if err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
+		}
+		if tools, ok := media.(*ffmpeg.Tools); ok && seed != nil {
+			ffmpegPath, _ := tools.Paths()
+			if err := seedDemoVideo(ctx, uploads, ffmpegPath, seed); err != nil {
+				// The demo works without its video.
+				log.Warn("seed the demo video", "error", err)
+			}
 		}
 		if err := printDevBanner(stdout, baseURL, secret); err != nil {
 			return err

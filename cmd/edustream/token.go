@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -12,8 +13,13 @@ import (
 	"github.com/edustream/edustream/server"
 )
 
-// runToken prints a JWT signed with the configured HS256 secret, or with the
-// dev secret in the data dir when none is configured.
+// minSecretBytes is the shortest HS256 secret serve accepts.
+const minSecretBytes = 32
+
+// runToken prints a JWT signed with the secret dev or serve would check it
+// with: EDUSTREAM_JWT_SECRET, else the dev secret in the data dir. It never
+// creates a secret (its tokens would fail against every running server)
+// and never signs with one serve would refuse.
 func runToken(args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	var claims edustream.Claims
@@ -35,16 +41,9 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 	case *ttl <= 0:
 		return errors.New("token: -ttl must be positive")
 	}
-	secret := []byte(getenv("EDUSTREAM_JWT_SECRET"))
-	if len(secret) == 0 {
-		dataDir := getenv("EDUSTREAM_DATA_DIR")
-		if dataDir == "" {
-			dataDir = defaultsFor("dev").DataDir
-		}
-		var err error
-		if secret, err = devSecret(dataDir); err != nil {
-			return fmt.Errorf("token: no EDUSTREAM_JWT_SECRET and no dev secret in %s: %w", filepath.Join(dataDir, devSecretFile), err)
-		}
+	secret, err := signingSecret(getenv)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
 	}
 	token, err := server.IssueToken(secret, claims, getenv("EDUSTREAM_JWT_ISSUER"), getenv("EDUSTREAM_JWT_AUDIENCE"), *ttl)
 	if err != nil {
@@ -52,4 +51,34 @@ func runToken(args []string, getenv func(string) string, stdout io.Writer) error
 	}
 	_, err = fmt.Fprintln(stdout, token)
 	return err
+}
+
+// signingSecret returns the HS256 secret the API checks tokens with, as
+// serve and dev choose it, without creating one.
+func signingSecret(getenv func(string) string) ([]byte, error) {
+	secret, jwks := getenv("EDUSTREAM_JWT_SECRET"), getenv("EDUSTREAM_JWT_JWKS_URL")
+	switch {
+	case secret != "" && jwks != "":
+		return nil, errors.New("set EDUSTREAM_JWT_SECRET or EDUSTREAM_JWT_JWKS_URL, not both (serve refuses both)")
+	case jwks != "":
+		return nil, errors.New("EDUSTREAM_JWT_JWKS_URL is set: the API takes tokens from your identity provider, not signed with a secret")
+	case secret != "":
+		if len(secret) < minSecretBytes {
+			return nil, fmt.Errorf("EDUSTREAM_JWT_SECRET must be at least %d bytes, as serve requires; it is %d", minSecretBytes, len(secret))
+		}
+		return []byte(secret), nil
+	}
+	dataDir := getenv("EDUSTREAM_DATA_DIR")
+	if dataDir == "" {
+		dataDir = defaultsFor("dev").DataDir
+	}
+	path := filepath.Join(dataDir, devSecretFile)
+	s, err := readDevSecret(dataDir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no EDUSTREAM_JWT_SECRET and no dev secret at %s: set EDUSTREAM_JWT_SECRET to the server's secret, or run `edustream dev` once (with the same EDUSTREAM_DATA_DIR) to create the dev secret", path)
+	case err != nil:
+		return nil, fmt.Errorf("read the dev secret: %w", err)
+	}
+	return s, nil
 }

@@ -305,7 +305,8 @@ func (b *byteBar) reader(r io.Reader) io.Reader {
 
 func (b *byteBar) add(n int64) {
 	b.sent += n
-	if time.Since(b.lastDrawn) < 200*time.Millisecond && b.sent < b.total {
+	// The last draw is done's, so the final line shows the whole run's rate.
+	if time.Since(b.lastDrawn) < 200*time.Millisecond || b.sent >= b.total {
 		return
 	}
 	b.lastDrawn = time.Now()

@@ -127,6 +127,7 @@ type ComplexityRoot struct {
 
 	Rendition struct {
 		Bitrate func(childComplexity int) int
+		Codecs  func(childComplexity int) int
 		Height  func(childComplexity int) int
 		Name    func(childComplexity int) int
 		Width   func(childComplexity int) int
@@ -655,6 +656,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Rendition.Bitrate(childComplexity), true
+	case "Rendition.codecs":
+		if e.ComplexityRoot.Rendition.Codecs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Rendition.Codecs(childComplexity), true
 	case "Rendition.height":
 		if e.ComplexityRoot.Rendition.Height == nil {
 			break
@@ -1045,6 +1052,8 @@ type Rendition {
   height: Int!
   "Peak bits per second, video and audio: the master playlist's BANDWIDTH."
   bitrate: Int!
+  "RFC 6381 codecs, the master playlist's CODECS."
+  codecs: String!
 }
 
 type Video {
@@ -1352,6 +1361,8 @@ func (ec *executionContext) childFields_Rendition(ctx context.Context, field gra
 		return ec.fieldContext_Rendition_height(ctx, field)
 	case "bitrate":
 		return ec.fieldContext_Rendition_bitrate(ctx, field)
+	case "codecs":
+		return ec.fieldContext_Rendition_codecs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Rendition", field.Name)
 }
@@ -3677,6 +3688,29 @@ func (ec *executionContext) _Rendition_bitrate(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Rendition_bitrate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Rendition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Rendition_codecs(ctx context.Context, field graphql.CollectedField, obj *edustream.Rendition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Rendition_codecs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Codecs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Rendition_codecs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Rendition", field, false, false, "String")
 }
 
 func (ec *executionContext) _Subscription_encodingProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -6489,6 +6523,11 @@ func (ec *executionContext) _Rendition(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "codecs":
+			out.Values[i] = ec._Rendition_codecs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7283,13 +7322,13 @@ func (ec *executionContext) marshalNID2int64(ctx context.Context, sel ast.Select
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
-	res, err := graphql.UnmarshalInt(v)
+	res, err := scalar.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := scalar.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
@@ -7723,7 +7762,7 @@ func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*i
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalInt(v)
+	res, err := scalar.UnmarshalInt(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -7733,7 +7772,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt(*v)
+	res := scalar.MarshalInt(*v)
 	return res
 }
 

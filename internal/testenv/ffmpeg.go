@@ -1,8 +1,11 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -28,4 +31,31 @@ func FFmpeg(t testing.TB) FFmpegPaths {
 		t.Skipf("ffmpeg not installed: skipping (%v)", err)
 	}
 	return p
+}
+
+// Clip describes a test video that MakeClip generates with ffmpeg's lavfi
+// sources: a moving test pattern, and a tone when Audio is set.
+type Clip struct {
+	Width, Height int
+	Seconds       float64
+	Audio         bool
+}
+
+// MakeClip writes the clip as an H.264/AAC MP4 into the test's temp dir and
+// returns its path. It needs ffmpeg (see FFmpeg).
+func MakeClip(t testing.TB, c Clip) string {
+	t.Helper()
+	bins := FFmpeg(t)
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("clip-%dx%d-%gs.mp4", c.Width, c.Height, c.Seconds))
+	args := []string{"-v", "error", "-nostdin", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=25", c.Width, c.Height)}
+	if c.Audio {
+		args = append(args, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-c:a", "aac", "-b:a", "96k")
+	}
+	args = append(args, "-t", strconv.FormatFloat(c.Seconds, 'f', -1, 64),
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", path)
+	if out, err := exec.Command(bins.FFmpeg, args...).CombinedOutput(); err != nil {
+		t.Fatalf("make clip %+v: %v\n%s", c, err, out)
+	}
+	return path
 }

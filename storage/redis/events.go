@@ -63,9 +63,43 @@ type Events struct {
 
 var _ edustream.EventService = (*Events)(nil)
 
+// subscriber is one Subscribe or SubscribeFunc.
 type subscriber struct {
+	// deliver is called on the delivery goroutine, in order; it must not
+	// block.
+	deliver func(edustream.Event)
+	// end is called once, when the subscription ends.
+	end func()
+}
+
+// channelSubscriber turns deliveries into a bounded channel.
+type channelSubscriber struct {
+	mu      sync.Mutex
 	ch      chan edustream.Event
+	closed  bool
 	dropped atomic.Int64
+}
+
+func (c *channelSubscriber) deliver(e edustream.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	select {
+	case c.ch <- e:
+	default:
+		c.dropped.Add(1)
+	}
+}
+
+func (c *channelSubscriber) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		close(c.ch)
+	}
 }
 
 // NewEvents returns an event service on rdb, which it shares and does not
@@ -100,14 +134,26 @@ func (s *Events) PublishEvent(ctx context.Context, e edustream.Event) error {
 
 // Subscribe returns the events of topic until ctx ends.
 func (s *Events) Subscribe(ctx context.Context, topic string) (*edustream.Subscription, error) {
-	if err := s.start(ctx); err != nil {
+	c := &channelSubscriber{ch: make(chan edustream.Event, subscriberBuffer)}
+	if err := s.subscribe(ctx, topic, &subscriber{deliver: c.deliver, end: c.end}); err != nil {
 		return nil, err
 	}
-	sub := &subscriber{ch: make(chan edustream.Event, subscriberBuffer)}
+	return &edustream.Subscription{C: c.ch, Dropped: c.dropped.Load}, nil
+}
+
+// SubscribeFunc calls fn with the events of topic until ctx ends.
+func (s *Events) SubscribeFunc(ctx context.Context, topic string, fn func(edustream.Event)) error {
+	return s.subscribe(ctx, topic, &subscriber{deliver: fn, end: func() {}})
+}
+
+func (s *Events) subscribe(ctx context.Context, topic string, sub *subscriber) error {
+	if err := s.start(ctx); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, errors.New("subscribe: event service is closed")
+		return errors.New("subscribe: event service is closed")
 	}
 	if s.topics[topic] == nil {
 		s.topics[topic] = map[*subscriber]struct{}{}
@@ -117,18 +163,20 @@ func (s *Events) Subscribe(ctx context.Context, topic string) (*edustream.Subscr
 
 	context.AfterFunc(ctx, func() {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		if subs, ok := s.topics[topic]; ok {
-			if _, ok := subs[sub]; ok {
-				delete(subs, sub)
-				close(sub.ch)
-			}
+		subs, ok := s.topics[topic]
+		_, mine := subs[sub]
+		if ok && mine {
+			delete(subs, sub)
 			if len(subs) == 0 {
 				delete(s.topics, topic)
 			}
 		}
+		s.mu.Unlock()
+		if mine {
+			sub.end()
+		}
 	})
-	return &edustream.Subscription{C: sub.ch, Dropped: sub.dropped.Load}, nil
+	return nil
 }
 
 // start opens the process's pub/sub connection and waits for Redis to
@@ -196,29 +244,30 @@ func (s *Events) deliver(ch <-chan any) {
 	}
 }
 
+// fanOut hands e to the topic's subscribers. The list is copied first, so
+// a subscriber's callback may subscribe or end subscriptions without
+// deadlocking.
 func (s *Events) fanOut(topic string, e edustream.Event) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	subs := make([]*subscriber, 0, len(s.topics[topic]))
 	for sub := range s.topics[topic] {
-		select {
-		case sub.ch <- e:
-		default:
-			sub.dropped.Add(1)
-		}
+		subs = append(subs, sub)
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		sub.deliver(e)
 	}
 }
 
 func (s *Events) broadcastResync() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for topic, subs := range s.topics {
-		for sub := range subs {
-			select {
-			case sub.ch <- edustream.Event{Topic: topic, Resync: true}:
-			default:
-				sub.dropped.Add(1)
-			}
-		}
+	var topics []string
+	for topic := range s.topics {
+		topics = append(topics, topic)
+	}
+	s.mu.Unlock()
+	for _, topic := range topics {
+		s.fanOut(topic, edustream.Event{Topic: topic, Resync: true})
 	}
 }
 
@@ -231,13 +280,17 @@ func (s *Events) Close() error {
 		return nil
 	}
 	s.closed = true
+	var ended []*subscriber
 	for topic, subs := range s.topics {
 		for sub := range subs {
-			close(sub.ch)
+			ended = append(ended, sub)
 		}
 		delete(s.topics, topic)
 	}
 	s.mu.Unlock()
+	for _, sub := range ended {
+		sub.end()
+	}
 	s.startMu.Lock()
 	ps := s.pubsub
 	s.startMu.Unlock()

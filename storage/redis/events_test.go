@@ -209,3 +209,45 @@ func TestEventsUnreachableRedis(t *testing.T) {
 		t.Fatal("PublishEvent succeeded without a Redis")
 	}
 }
+
+// SubscribeFunc delivers in order on the service's goroutine, and stops
+// when its context ends.
+func TestEventsSubscribeFunc(t *testing.T) {
+	ctx := context.Background()
+	events := NewEvents(newRedis(t), nil)
+	defer events.Close()
+	subCtx, cancel := context.WithCancel(ctx)
+	got := make(chan float64, 100)
+	if err := events.SubscribeFunc(subCtx, "f", func(e edustream.Event) { got <- e.Encoding.Progress }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := events.PublishEvent(ctx, edustream.Event{Topic: "f", Encoding: &edustream.EncodingEvent{Progress: float64(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		select {
+		case p := <-got:
+			if p != float64(i) {
+				t.Fatalf("event %d has progress %v: out of order", i, p)
+			}
+		case <-time.After(testenv.WaitLimit):
+			t.Fatalf("event %d never came", i)
+		}
+	}
+	cancel()
+	testenv.Eventually(t, "the subscription to end", func() bool {
+		events.mu.Lock()
+		defer events.mu.Unlock()
+		return len(events.topics) == 0
+	})
+	if err := events.PublishEvent(ctx, edustream.Event{Topic: "f", Encoding: &edustream.EncodingEvent{Progress: 99}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		t.Errorf("event %v after the subscription ended", p)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
+)
+
+// execEnv, when set, makes this test binary run the edustream command it
+// names instead of the tests, so a test can start a worker as a process of
+// its own and kill it.
+const execEnv = "EDUSTREAM_TEST_EXEC"
+
+func TestMain(m *testing.M) {
+	if runHelperProcess() {
+		os.Exit(0)
+	}
+	if args := os.Getenv(execEnv); args != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, strings.Fields(args), os.Getenv, os.Stdout)
+		stop()
+		if err != nil {
+			os.Stderr.WriteString("edustream: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// process is an edustream command in a process of its own.
+type process struct {
+	cmd *exec.Cmd
+	out *testenv.LogBuffer
+}
+
+// startProcess runs `edustream args...` as a child process with env.
+func startProcess(t testing.TB, env map[string]string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), execEnv+"="+strings.Join(args, " "))
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &process{cmd: cmd, out: &testenv.LogBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%v (pid %d) wrote:\n%s", args, cmd.Process.Pid, p.out)
+		}
+	})
+	return p
+}
+
+// processesUnder returns the pids of processes whose command line names
+// dir: the ffmpeg runs of a worker whose work dir it is.
+func processesUnder(t testing.TB, dir string) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc to look for ffmpeg processes: %v", err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// A worker killed in the middle of a transcode leaves no ffmpeg behind, and
+// once a worker runs again the video ends READY, once. asynq hands the dead
+// worker's task back when its lease has expired (about a minute), so this
+// test takes that long.
+func TestWorkerKilledMidTranscode(t *testing.T) {
+	testenv.FFmpeg(t)
+	if testing.Short() {
+		t.Skip("waits out a task lease")
+	}
+	env, _ := backendEnv(t)
+	env["EDUSTREAM_WORK"] = "false"
+	workDir := t.TempDir()
+	env["EDUSTREAM_WORK_DIR"] = workDir
+	in := start(t, env, "serve")
+	ada := token(t, testSecret, "ada", edustream.RoleInstructor, time.Hour)
+	_, lectureID := in.publishedLecture(t, ada)
+	progress, err := in.subscribe(t, ada, lectureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first := startProcess(t, env, "work")
+	data, err := os.ReadFile(testenv.MakeClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 20, Audio: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadID, parts := in.uploadParts(t, ada, lectureID, data)
+	in.graphql(t, ada, `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"uploadId": uploadID, "parts": parts}}).ok(t)
+
+	var events []encodingEvent
+	for {
+		e := progress.next(t)
+		events = append(events, e)
+		if e.Stage == "TRANSCODE" && e.Progress > 5 {
+			break
+		}
+	}
+	if len(processesUnder(t, workDir)) == 0 {
+		t.Fatal("no ffmpeg runs while the worker transcodes: the test would prove nothing")
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	first.cmd.Wait()
+	testenv.Eventually(t, "the dead worker's ffmpeg to be gone", func() bool { return len(processesUnder(t, workDir)) == 0 })
+
+	second := startProcess(t, env, "work")
+	events = append(events, progress.until(t, "READY", 4*time.Minute)...)
+	if n := countEvents(events, "READY"); n != 1 {
+		t.Errorf("READY seen %d times, want once", n)
+	}
+	completed := `"task_id":"video:complete:` + uploadID + `"`
+	if n := strings.Count(second.out.String(), completed); n != 1 || strings.Contains(first.out.String(), completed) {
+		t.Errorf("the complete step ran %d times in the second worker (want 1, and never in the first)", n)
+	}
+	if !strings.Contains(second.out.String(), "removed the work files of a dead worker") {
+		t.Error("the second worker did not clear the dead worker's files")
+	}
+}

@@ -1,0 +1,298 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// The media types of GraphQL over HTTP.
+const (
+	mediaJSON            = "application/json"
+	mediaGraphQLResponse = "application/graphql-response+json"
+)
+
+// httpTransport serves GraphQL over HTTP as the GraphQL-over-HTTP draft
+// specifies, for both response media types:
+//
+//   - POST with an application/json body (415 otherwise, 413 beyond the body
+//     limit); GET with the parameters in the URL, for queries only (405 with
+//     Allow: POST for a mutation); other methods 405.
+//   - The response is application/graphql-response+json when the Accept
+//     header prefers it, and application/json otherwise (also when Accept is
+//     missing, */*, or names neither).
+//   - A request error (a body or parameters that do not decode, a document
+//     that does not parse or validate, variables that do not coerce, a
+//     limit) has no data entry. Its status is 400 in
+//     application/graphql-response+json; in application/json it is 200 once
+//     the parameters decoded (the legacy media type's convention) and 400
+//     before.
+//   - An executed operation has a data entry (null if a non-null field
+//     failed) and status 200, with or without field errors.
+//
+// No error message echoes the body back or names a Go type.
+type httpTransport struct {
+	exec    graphql.GraphExecutor
+	maxBody int64
+}
+
+func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	media := negotiate(r.Header.Values("Accept"))
+	var params *graphql.RawParams
+	var problem string
+	status := http.StatusBadRequest
+	switch r.Method {
+	case http.MethodPost:
+		if !isJSON(r.Header.Get("Content-Type")) {
+			status, problem = http.StatusUnsupportedMediaType, "POST bodies must be application/json"
+			break
+		}
+		var body []byte
+		if body, status, problem = readBody(r, t.maxBody); problem == "" {
+			status = http.StatusBadRequest
+			params, problem = decodeBody(body)
+		}
+	case http.MethodGet:
+		params, problem = decodeURL(r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		status, problem = http.StatusMethodNotAllowed, "use POST, or GET for queries"
+	}
+	if problem != "" {
+		writeRequestError(w, media, status, &gqlerror.Error{Message: problem, Extensions: map[string]any{"code": CodeBadUserInput}})
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
+
+	ctx := graphql.StartOperationTrace(r.Context())
+	opCtx, errs := t.exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := t.exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
+		status := http.StatusOK
+		if media == mediaGraphQLResponse {
+			status = http.StatusBadRequest
+		}
+		writeRequestError(w, media, status, resp.Errors...)
+		return
+	}
+	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
+		w.Header().Set("Allow", "POST")
+		writeRequestError(w, media, http.StatusMethodNotAllowed, &gqlerror.Error{
+			Message:    "GET requests may carry queries only; send mutations with POST",
+			Extensions: map[string]any{"code": CodeBadUserInput},
+		})
+		return
+	}
+	responses, ctx := t.exec.DispatchOperation(ctx, opCtx)
+	resp := responses(ctx)
+	if resp == nil {
+		// Only a subscription ends without a response, and those need a
+		// websocket.
+		resp = &graphql.Response{Data: json.RawMessage("null")}
+	}
+	writeResponse(w, media, http.StatusOK, resp)
+}
+
+// negotiate picks the response media type from Accept headers: the
+// acceptable one with the highest q, application/graphql-response+json on a
+// tie if named, and application/json when neither is acceptable (the spec
+// lets a server disregard Accept rather than answer 406).
+func negotiate(accept []string) string {
+	bestJSON, bestGQL := -1.0, -1.0
+	namedGQL := false
+	for _, header := range accept {
+		for part := range strings.SplitSeq(header, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if v, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(v, 64); err != nil {
+					continue
+				}
+			}
+			switch mt {
+			case mediaGraphQLResponse:
+				bestGQL, namedGQL = max(bestGQL, q), true
+			case mediaJSON:
+				bestJSON = max(bestJSON, q)
+			case "application/*", "*/*":
+				// Wildcards stand for the legacy type, which every client
+				// that does not name the new one understands.
+				bestJSON = max(bestJSON, q)
+			}
+		}
+	}
+	if namedGQL && bestGQL > 0 && bestGQL >= bestJSON {
+		return mediaGraphQLResponse
+	}
+	return mediaJSON
+}
+
+func readBody(r *http.Request, maxBody int64) ([]byte, int, string) {
+	tooLarge := fmt.Sprintf("request body is larger than %d bytes", maxBody)
+	if r.ContentLength > maxBody {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	// Sized from Content-Length when the client sent one, so a large
+	// document is read without regrowing the buffer.
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxBody)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
+	body := buf.Bytes()
+	switch {
+	case err != nil:
+		return nil, http.StatusBadRequest, "could not read the request body"
+	case int64(len(body)) > maxBody:
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	return body, 0, ""
+}
+
+// decodeBody reads a POST body: a JSON object whose query is a string,
+// operationName a string or null, variables and extensions objects or null.
+// Unknown members are ignored. The problem, if any, says which rule the
+// body broke without quoting it.
+func decodeBody(body []byte) (*graphql.RawParams, string) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, "request body is empty; send a JSON object with a query"
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, "request body is not valid JSON"
+		}
+		return nil, "request body must be a JSON object"
+	}
+	params := &graphql.RawParams{}
+	if problem := decodeString(members["query"], "query", &params.Query); problem != "" {
+		return nil, problem
+	}
+	if problem := decodeString(members["operationName"], "operationName", &params.OperationName); problem != "" {
+		return nil, problem
+	}
+	if problem := decodeObject(members["variables"], "variables", &params.Variables); problem != "" {
+		return nil, problem
+	}
+	if problem := decodeObject(members["extensions"], "extensions", &params.Extensions); problem != "" {
+		return nil, problem
+	}
+	return params, missingQuery(params)
+}
+
+// decodeURL reads the parameters of a GET: the same as decodeBody's, with
+// variables and extensions as JSON text.
+func decodeURL(r *http.Request) (*graphql.RawParams, string) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, "the query string is not URL-encoded"
+	}
+	params := &graphql.RawParams{Query: values.Get("query"), OperationName: values.Get("operationName")}
+	for name, dst := range map[string]*map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
+		v := values.Get(name)
+		if v == "" {
+			continue
+		}
+		if !json.Valid([]byte(v)) {
+			return nil, name + " is not valid JSON"
+		}
+		if problem := decodeObject(json.RawMessage(v), name, dst); problem != "" {
+			return nil, problem
+		}
+	}
+	return params, missingQuery(params)
+}
+
+func missingQuery(params *graphql.RawParams) string {
+	if params.Query == "" && params.Extensions["persistedQuery"] == nil {
+		return "query is required"
+	}
+	return ""
+}
+
+func decodeString(raw json.RawMessage, name string, dst *string) string {
+	if isNull(raw) {
+		return ""
+	}
+	if raw[0] != '"' {
+		return name + " must be a string"
+	}
+	// The body was valid JSON, so a string without escapes is its bytes:
+	// no need to scan a large document twice more.
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		*dst = string(inner)
+		return ""
+	}
+	if json.Unmarshal(raw, dst) != nil {
+		return name + " must be a string"
+	}
+	return ""
+}
+
+func decodeObject(raw json.RawMessage, name string, dst *map[string]any) string {
+	if isNull(raw) {
+		return ""
+	}
+	if bytes.TrimSpace(raw)[0] != '{' {
+		return name + " must be an object"
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(dst) != nil {
+		return name + " must be an object"
+	}
+	return ""
+}
+
+func isNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == mediaJSON
+}
+
+// requestError is the body of a request error: errors and no data entry.
+type requestError struct {
+	Errors     gqlerror.List  `json:"errors"`
+	Extensions map[string]any `json:"extensions,omitempty"`
+}
+
+func writeRequestError(w http.ResponseWriter, media string, status int, errs ...*gqlerror.Error) {
+	writeJSON(w, media, status, requestError{Errors: errs})
+}
+
+func writeResponse(w http.ResponseWriter, media string, status int, resp *graphql.Response) {
+	writeJSON(w, media, status, resp)
+}
+
+func writeJSON(w http.ResponseWriter, media string, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// gqlgen's marshalers wrote the data already; only an error value
+		// that cannot be encoded gets here.
+		status = http.StatusInternalServerError
+		body = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", media+"; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,242 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/graph"
+	"github.com/edustream/edustream/internal/testenv"
+	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/storage/sqldb"
+)
+
+// progressSetup is the GraphQL endpoint with real events (Redis or
+// miniredis), a published course with one lecture whose video is being
+// transcoded, and an event service of its own standing in for a worker.
+type progressSetup struct {
+	srv     *httptest.Server
+	b       *bundle
+	worker  *redis.Events
+	course  *edustream.Course
+	lecture *edustream.Lecture
+	video   *edustream.Video
+}
+
+func setupProgress(t *testing.T) *progressSetup {
+	t.Helper()
+	opts, err := goredis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	api := redis.NewEvents(rdb, nil)
+	t.Cleanup(func() { api.Close() })
+	p := &progressSetup{worker: redis.NewEvents(rdb, nil)}
+	t.Cleanup(func() { p.worker.Close() })
+	p.b = setup(t, func(c *graph.Config, r *graph.Resolver) {
+		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService))
+		r.Events = api
+	})
+	p.srv = httptest.NewServer(p.b.handler)
+	t.Cleanup(p.srv.Close)
+	p.course = p.b.seedCourse(t, p.b.instructor, "Course", 1, true)
+	p.lecture = p.b.firstLecture(t, p.course)
+	p.video = p.moveTo(t, nil, edustream.VideoProcessing, edustream.StageTranscode)
+	return p
+}
+
+// moveTo creates (v nil) or moves the lecture's video to status and stage.
+func (p *progressSetup) moveTo(t *testing.T, v *edustream.Video, status edustream.VideoStatus, stage edustream.VideoStage) *edustream.Video {
+	t.Helper()
+	ctx := context.Background()
+	if v == nil {
+		v = &edustream.Video{LectureID: p.lecture.ID, UploaderID: p.b.instructor.ID, FileName: "x.mp4", ContentType: "video/mp4", SizeBytes: 1,
+			UploadExpiresAt: time.Now().Add(time.Hour)}
+		if err := p.b.videos.CreateVideo(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved, err := p.b.videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &status, Stage: &stage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return moved
+}
+
+// publish sends an event for the video as a worker would.
+func (p *progressSetup) publish(t *testing.T, v *edustream.Video, progress float64) {
+	t.Helper()
+	e := edustream.EncodingEventOf(v, time.Now())
+	e.Progress = progress
+	if err := p.worker.PublishEvent(context.Background(), edustream.Event{Topic: edustream.EncodingTopic(v.LectureID), Encoding: e}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type progressEvent struct {
+	Status, Stage string
+	Progress      float64
+}
+
+// follow subscribes as user; next returns the next event, or ok=false when
+// the server completed the subscription.
+func (p *progressSetup) follow(t *testing.T, user string, role edustream.Role) (next func(time.Duration) (progressEvent, bool)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, _, err := dial(t, ctx, p.srv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	tok, err := server.IssueToken([]byte(wsSecret), edustream.Claims{Subject: user, Role: role, Name: user}, "", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tok}})
+	if m, err := nextMsg(ctx, c); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("connection_init: %+v %v", m, err)
+	}
+	send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+		"query":     `subscription($l: ID!) { encodingProgress(lectureId: $l) { status stage progress } }`,
+		"variables": map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)},
+	}})
+	return func(limit time.Duration) (progressEvent, bool) {
+		t.Helper()
+		readCtx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		m, err := nextMsg(readCtx, c)
+		if err != nil {
+			t.Fatalf("no message within %v: %v", limit, err)
+		}
+		switch m.Type {
+		case "complete":
+			return progressEvent{}, false
+		case "next":
+			var r struct {
+				Data   struct{ EncodingProgress progressEvent }
+				Errors []any
+			}
+			json.Unmarshal(m.Payload, &r)
+			if len(r.Errors) > 0 {
+				t.Fatalf("error event: %s", m.Payload)
+			}
+			return r.Data.EncodingProgress, true
+		}
+		t.Fatalf("unexpected %s: %s", m.Type, m.Payload)
+		return progressEvent{}, false
+	}
+}
+
+func nextMsg(ctx context.Context, c *websocket.Conn) (wsMessage, error) {
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return wsMessage{}, err
+		}
+		var m wsMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return wsMessage{}, err
+		}
+		if m.Type != "ping" && m.Type != "pong" {
+			return m, nil
+		}
+	}
+}
+
+// The state first, then only what is newer: a stale event from a slow
+// worker, or a repeat, never moves the bar back.
+func TestEncodingProgressOrder(t *testing.T) {
+	p := setupProgress(t)
+	next := p.follow(t, "ada", edustream.RoleInstructor)
+	if e, _ := next(testenv.WaitLimit); e.Status != "PROCESSING" || e.Stage != "TRANSCODE" {
+		t.Fatalf("first event = %+v, want the state in the database", e)
+	}
+	for _, progress := range []float64{10, 5, 10, 20} {
+		p.publish(t, p.video, progress)
+	}
+	published := p.moveTo(t, p.video, edustream.VideoProcessing, edustream.StagePublish)
+	p.publish(t, published, 90)
+	p.publish(t, p.video, 50) // the old version, after the new one: dropped
+	p.publish(t, published, 90)
+	p.publish(t, published, 91)
+	// Events that arrive while the new state's access check runs are
+	// coalesced: 90 may be skipped for 91, and 50 (stale) must never show.
+	var got []float64
+	for len(got) == 0 || got[len(got)-1] != 91 {
+		e, ok := next(testenv.WaitLimit)
+		if !ok {
+			t.Fatal("the subscription ended")
+		}
+		got = append(got, e.Progress)
+	}
+	if len(got) < 3 || got[0] != 10 || got[1] != 20 || got[2] < 90 {
+		t.Errorf("progress seen %v, want 10, 20, then 90 or 91, ending at 91", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Errorf("progress seen %v does not only rise", got)
+		}
+	}
+}
+
+// A change of state re-checks access: a student whose course was
+// unpublished stops hearing about it.
+func TestEncodingProgressEndsWhenAccessEnds(t *testing.T) {
+	p := setupProgress(t)
+	p.b.post(t, p.b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(p.course)}).noErrors(t)
+	next := p.follow(t, p.b.student.Subject, edustream.RoleStudent)
+	if _, ok := next(testenv.WaitLimit); !ok {
+		t.Fatal("an enrolled student was refused")
+	}
+	p.publish(t, p.video, 30)
+	if e, ok := next(testenv.WaitLimit); !ok || e.Progress != 30 {
+		t.Fatalf("progress = %+v, %v", e, ok)
+	}
+	unpublish := false
+	if _, err := p.b.courses.UpdateCourse(context.Background(), p.course.ID, edustream.CourseUpdate{Published: &unpublish}); err != nil {
+		t.Fatal(err)
+	}
+	p.publish(t, p.moveTo(t, p.video, edustream.VideoProcessing, edustream.StagePublish), 90)
+	if e, ok := next(testenv.WaitLimit); ok {
+		t.Errorf("after the course was unpublished the student got %+v", e)
+	}
+}
+
+// A websocket that does not read falls behind; what it gets when it reads
+// again ends with the newest state, not an old one.
+func TestEncodingProgressSlowReader(t *testing.T) {
+	p := setupProgress(t)
+	next := p.follow(t, "ada", edustream.RoleInstructor)
+	next(testenv.WaitLimit)
+	for i := 1; i <= 100; i++ {
+		p.publish(t, p.video, float64(i)*0.8)
+	}
+	ready := p.moveTo(t, p.moveTo(t, p.video, edustream.VideoProcessing, edustream.StageComplete), edustream.VideoReady, edustream.StageComplete)
+	p.publish(t, ready, 100)
+	var last progressEvent
+	var n int
+	for last.Status != "READY" {
+		e, ok := next(testenv.WaitLimit)
+		if !ok {
+			t.Fatal("the subscription ended")
+		}
+		if e.Progress < last.Progress {
+			t.Errorf("progress went back from %v to %v", last.Progress, e.Progress)
+		}
+		last, n = e, n+1
+	}
+	if n > 101 {
+		t.Errorf("%d events for 101 published", n)
+	}
+}

@@ -1,0 +1,217 @@
+package graph_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/edustream/edustream"
+)
+
+const createUpload = `mutation($in: CreateVideoUploadInput!) {
+  createVideoUpload(input: $in) { id partSize expiresAt parts { partNumber url } video { id status stage fileName } }
+}`
+
+func uploadInput(lectureID int64, size int64) map[string]any {
+	return map[string]any{"in": map[string]any{
+		"lectureId": strconv.FormatInt(lectureID, 10), "fileName": "talk.mp4", "contentType": "video/mp4", "sizeBytes": size,
+	}}
+}
+
+// firstLecture returns the first lecture of a course.
+func (b *bundle) firstLecture(t *testing.T, c *edustream.Course) *edustream.Lecture {
+	t.Helper()
+	ls, err := b.lectures.FindLecturesByCourseIDs(context.Background(), []int64{c.ID})
+	if err != nil || len(ls[c.ID]) == 0 {
+		t.Fatalf("lectures of course %d: %v, %v", c.ID, ls, err)
+	}
+	return ls[c.ID][0]
+}
+
+func TestCreateVideoUpload(t *testing.T) {
+	b := setup(t)
+	published := b.seedCourse(t, b.instructor, "Published", 1, true)
+	draft := b.seedCourse(t, b.otherInstructor, "Draft", 1, false)
+	lecture := b.firstLecture(t, published)
+
+	t.Run("the instructor gets part URLs", func(t *testing.T) {
+		const size = 40<<20 + 5 // three parts of 16 MiB
+		r := b.post(t, b.instructor, createUpload, uploadInput(lecture.ID, size)).noErrors(t)
+		up := r.Data["createVideoUpload"].(map[string]any)
+		parts := up["parts"].([]any)
+		if up["partSize"] != float64(16<<20) || len(parts) != 3 {
+			t.Fatalf("upload = %v, want 3 parts of 16 MiB", up)
+		}
+		for i, p := range parts {
+			p := p.(map[string]any)
+			if p["partNumber"] != float64(i+1) || !strings.HasPrefix(p["url"].(string), "http://edustream.test/blobs/videos/") {
+				t.Errorf("part %d = %v", i+1, p)
+			}
+		}
+		video := up["video"].(map[string]any)
+		if video["status"] != "AWAITING_UPLOAD" || video["stage"] != "UPLOAD" || video["fileName"] != "talk.mp4" || video["id"] != up["id"] {
+			t.Errorf("video = %v", video)
+		}
+	})
+	t.Run("sizes beyond 32 bits", func(t *testing.T) {
+		r := b.post(t, b.admin, createUpload, uploadInput(lecture.ID, 5<<30)).noErrors(t)
+		if n := len(r.Data["createVideoUpload"].(map[string]any)["parts"].([]any)); n != 320 {
+			t.Errorf("a 5 GiB upload has %d parts, want 320", n)
+		}
+	})
+
+	tests := []struct {
+		name string
+		user *edustream.User
+		vars map[string]any
+		code string
+		msg  string
+	}{
+		{"anonymous", nil, uploadInput(lecture.ID, 100), "UNAUTHENTICATED", ""},
+		{"student", b.student, uploadInput(lecture.ID, 100), "FORBIDDEN", ""},
+		{"another instructor", b.otherInstructor, uploadInput(lecture.ID, 100), "FORBIDDEN", ""},
+		{"someone else's draft", b.instructor, uploadInput(b.firstLecture(t, draft).ID, 100), "NOT_FOUND", ""},
+		{"missing lecture", b.instructor, uploadInput(424242, 100), "NOT_FOUND", ""},
+		{"too large", b.instructor, uploadInput(lecture.ID, edustream.DefaultMaxUploadBytes+1), "BAD_USER_INPUT", "at most 10.0 GiB"},
+		{"empty", b.instructor, uploadInput(lecture.ID, 0), "BAD_USER_INPUT", "positive"},
+		{"not a video type", b.instructor, map[string]any{"in": map[string]any{
+			"lectureId": strconv.FormatInt(lecture.ID, 10), "fileName": "notes.txt", "contentType": "text/plain", "sizeBytes": 10,
+		}}, "BAD_USER_INPUT", "contentType"},
+		{"control characters in the name", b.instructor, map[string]any{"in": map[string]any{
+			"lectureId": strconv.FormatInt(lecture.ID, 10), "fileName": "a\x07b.mp4", "contentType": "video/mp4", "sizeBytes": 10,
+		}}, "BAD_USER_INPUT", "fileName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.post(t, tt.user, createUpload, tt.vars)
+			if code := r.code(t); code != tt.code || !strings.Contains(r.Errors[0].Message, tt.msg) {
+				t.Errorf("got %s, want %s mentioning %q", r.Raw, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+func TestCompleteAndRetryRefusals(t *testing.T) {
+	b := setup(t)
+	lecture := b.firstLecture(t, b.seedCourse(t, b.instructor, "Course", 1, true))
+	r := b.post(t, b.instructor, createUpload, uploadInput(lecture.ID, 100)).noErrors(t)
+	uploadID := r.Data["createVideoUpload"].(map[string]any)["id"].(string)
+	complete := `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id status } }`
+	in := func(id string, parts ...map[string]any) map[string]any {
+		return map[string]any{"in": map[string]any{"uploadId": id, "parts": parts}}
+	}
+	part := func(n int, etag string) map[string]any { return map[string]any{"partNumber": n, "etag": etag} }
+
+	tests := []struct {
+		name  string
+		user  *edustream.User
+		query string
+		vars  map[string]any
+		code  string
+	}{
+		{"another instructor completes", b.otherInstructor, complete, in(uploadID, part(1, `"x"`)), "FORBIDDEN"},
+		{"a student completes", b.student, complete, in(uploadID, part(1, `"x"`)), "FORBIDDEN"},
+		{"unknown upload", b.instructor, complete, in("424242", part(1, `"x"`)), "NOT_FOUND"},
+		{"no parts", b.instructor, complete, in(uploadID), "BAD_USER_INPUT"},
+		{"parts out of order", b.instructor, complete, in(uploadID, part(2, `"x"`)), "BAD_USER_INPUT"},
+		{"part without an ETag", b.instructor, complete, in(uploadID, part(1, "")), "BAD_USER_INPUT"},
+		{"retry without a failed video", b.instructor, `mutation($l: ID!) { retryVideo(lectureId: $l) { id } }`,
+			map[string]any{"l": strconv.FormatInt(lecture.ID, 10)}, "CONFLICT"},
+		{"retry by a student", b.student, `mutation($l: ID!) { retryVideo(lectureId: $l) { id } }`,
+			map[string]any{"l": strconv.FormatInt(lecture.ID, 10)}, "FORBIDDEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if r := b.post(t, tt.user, tt.query, tt.vars); r.code(t) != tt.code {
+				t.Errorf("got %s, want %s", r.Raw, tt.code)
+			}
+		})
+	}
+	// None of the refusals moved the upload or started a chain.
+	v, err := b.videos.FindVideoByID(context.Background(), mustID(t, uploadID))
+	if err != nil || v.Status != edustream.VideoAwaitingUpload {
+		t.Errorf("after the refusals the upload is %+v, %v", v, err)
+	}
+	if len(b.jobs.stages) != 0 {
+		t.Errorf("refusals enqueued %v", b.jobs.stages)
+	}
+}
+
+func mustID(t *testing.T, s string) int64 {
+	t.Helper()
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Whoever sees the lecture sees its video's progress; only those who may
+// watch get URLs, and only editors see the file name and failure reason.
+func TestVideoFieldsFollowThePolicy(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	course := b.seedCourse(t, b.instructor, "Course", 1, true)
+	lecture := b.firstLecture(t, course)
+	v := &edustream.Video{LectureID: lecture.ID, UploaderID: b.instructor.ID, FileName: "secret-name.mp4", ContentType: "video/mp4", SizeBytes: 10}
+	if err := b.videos.CreateVideo(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	uploaded, probe, processing := edustream.VideoUploaded, edustream.StageProbe, edustream.VideoProcessing
+	var err error
+	if v, err = b.videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &uploaded, Stage: &probe}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err = b.videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &processing}); err != nil {
+		t.Fatal(err)
+	}
+	media := &edustream.MediaInfo{DurationSeconds: 12, Width: 1280, Height: 720, VideoCodec: "h264"}
+	for v.Stage != edustream.StageComplete {
+		next, _ := v.Stage.Next()
+		upd := edustream.VideoUpdate{Stage: &next}
+		if next == edustream.StageTranscode {
+			upd.Media = media
+			upd.Renditions = edustream.Ladder(media)
+		}
+		if v, err = b.videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, upd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := b.videos.CompleteVideo(ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	enrolled := b.student
+	b.post(t, enrolled, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(course)}).noErrors(t)
+
+	query := `query($l: ID!) { lecture(id: $l) { video { status durationSeconds width height renditions { name } playbackUrl thumbnailUrl storyboardUrl fileName } nextVideo { id } } }`
+	vars := map[string]any{"l": strconv.FormatInt(lecture.ID, 10)}
+	tests := []struct {
+		name           string
+		user           *edustream.User
+		urls, seesName bool
+	}{
+		{"instructor", b.instructor, true, true},
+		{"admin", b.admin, true, true},
+		{"enrolled student", enrolled, true, false},
+		{"another instructor", b.otherInstructor, false, false},
+		{"anonymous", nil, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.post(t, tt.user, query, vars).noErrors(t)
+			lec := r.Data["lecture"].(map[string]any)
+			video := lec["video"].(map[string]any)
+			if video["status"] != "READY" || video["durationSeconds"] != float64(12) || len(video["renditions"].([]any)) != 3 || lec["nextVideo"] != nil {
+				t.Errorf("video = %v", lec)
+			}
+			urls := video["playbackUrl"] != nil && video["thumbnailUrl"] != nil && video["storyboardUrl"] != nil
+			if urls != tt.urls || (video["fileName"] != nil) != tt.seesName {
+				t.Errorf("urls %v (want %v), fileName %v (want shown %v)", urls, tt.urls, video["fileName"], tt.seesName)
+			}
+			if tt.urls && !strings.HasPrefix(video["playbackUrl"].(string), "http://edustream.test/play/") {
+				t.Errorf("playbackUrl = %v", video["playbackUrl"])
+			}
+		})
+	}
+}
