@@ -42,6 +42,7 @@ func (w *Worker) reconcilers() []reconciler {
 		{"replaced videos", w.reconcileReplacedVideos},
 		{"pending meeting deletes", w.reconcileMeetingDeletes},
 		{"live meetings", w.reconcileLiveMeetings},
+		{"transcoder jobs", w.reconcileTranscoderJobs},
 	}
 }
 

@@ -69,12 +69,26 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	transcoder, err := newTranscoder(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	live := newLiveClasses(cfg, db, jobs.NewQueue(rds.client), events, blobs, webexClient)
-	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, cfg, log), live).Run(ctx)
+	return newWorker(cfg, log, db, rds, workerServices{
+		events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, live: live,
+	}).Run(ctx)
 }
 
-func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
-	blobs edustream.BlobStore, media edustream.MediaTools, live *edustream.LiveClasses) *jobs.Worker {
+// workerServices are what a worker's handlers use besides the database.
+type workerServices struct {
+	events     edustream.EventService
+	blobs      edustream.BlobStore
+	media      edustream.MediaTools
+	transcoder edustream.TranscodeService
+	live       *edustream.LiveClasses
+}
+
+func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, s workerServices) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
 			jobs.QueueDefault: cfg.WorkerConcurrency,
@@ -82,16 +96,17 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}, jobs.Deps{
-		Courses:  sqldb.NewCourseService(db, nil),
-		Lectures: sqldb.NewLectureService(db, nil),
-		Videos:   sqldb.NewVideoService(db, nil),
-		Blobs:    blobs,
-		Events:   events,
-		Media:    media,
-		Limits:   videoLimits(cfg),
-		Live:     live,
-		Logger:   log,
-		WorkDir:  cfg.WorkDir,
+		Courses:    sqldb.NewCourseService(db, nil),
+		Lectures:   sqldb.NewLectureService(db, nil),
+		Videos:     sqldb.NewVideoService(db, nil),
+		Blobs:      s.blobs,
+		Events:     s.events,
+		Media:      s.media,
+		Transcoder: s.transcoder,
+		Live:       s.live,
+		Limits:     videoLimits(cfg),
+		Logger:     log,
+		WorkDir:    cfg.WorkDir,
 	})
 }
 
@@ -163,13 +178,21 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs})
+	cdn, err := newCDN(cfg, log)
+	if err != nil {
+		return err
+	}
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs, CDN: cdn})
 	if err != nil {
 		return err
 	}
 	var media edustream.MediaTools
+	var transcoder edustream.TranscodeService
 	if cfg.Work {
 		media = newMediaTools(ctx, cfg, log)
+		if transcoder, err = newTranscoder(ctx, cfg, log); err != nil {
+			return err
+		}
 	}
 
 	users := sqldb.NewUserService(db)
@@ -191,6 +214,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
+	}
+	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, uploads,
+		&edustream.TranscodeJobs{Videos: videos, Jobs: queue, Events: events})
+	if err != nil {
+		return err
 	}
 	auth := server.NewAuthenticator(verifier, users)
 	gql := graph.NewHandler(graph.Config{
@@ -220,6 +248,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		CORSOrigins: cfg.CORSOrigins,
 		Playback:    playback,
 		Blobs:       blobHandler,
+		SNS:         snsHandler,
 		Checks: append([]server.Check{
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
@@ -266,7 +295,9 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds, events, blobs, media, live)
+		worker := newWorker(cfg, log, db, rds, workerServices{
+			events: events, blobs: blobs, media: media, transcoder: transcoder, live: live,
+		})
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {
