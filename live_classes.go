@@ -28,6 +28,9 @@ const compensationTimeout = 30 * time.Second
 // changed in Webex behind EduStream's back.
 type LiveClasses struct {
 	Sessions LiveSessionService
+	// Courses, if set, lets SyncMeetings cancel the classes of deleted
+	// courses.
+	Courses CourseService
 	// Meetings is Webex. Nil turns live classes off: the mutations refuse
 	// with a clear error, and nothing else changes.
 	Meetings MeetingService

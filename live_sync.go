@@ -16,8 +16,10 @@ const syncLookback = 24 * time.Hour
 // Webex and repairs what changed there behind EduStream's back: a meeting
 // deleted in Webex cancels its scheduled session, one moved or renamed in
 // Webex moves or renames its session (Webex is what participants' e-mails
-// and calendars show), and a meeting that is over ends a session whose
-// "ended" delivery was lost. It returns how many sessions it repaired.
+// and calendars show), a meeting that is over ends a session whose
+// "ended" delivery was lost, and the scheduled classes of a deleted course
+// are cancelled (their meetings deleted). It returns how many sessions it
+// repaired.
 //
 // A session changed by EduStream while the comparison ran is left for the
 // next round: updates are conditional on the session's version.
@@ -28,6 +30,10 @@ func (l *LiveClasses) SyncMeetings(ctx context.Context) (repaired int, err error
 	sessions, err := l.Sessions.FindActiveLiveSessions(ctx, l.now().Add(-syncLookback))
 	if err != nil || len(sessions) == 0 {
 		return 0, err
+	}
+	sessions, repaired, err = l.cancelOrphans(ctx, sessions)
+	if err != nil || len(sessions) == 0 {
+		return repaired, err
 	}
 	from, to := sessions[0].StartsAt, sessions[0].EndsAt
 	for _, s := range sessions {
@@ -60,6 +66,37 @@ func (l *LiveClasses) SyncMeetings(ctx context.Context) (repaired int, err error
 		}
 	}
 	return repaired, nil
+}
+
+// cancelOrphans cancels the scheduled sessions whose course was deleted
+// (hidden or purged), and returns the others. Deleting a course does not
+// touch Webex itself; this round does, with the same retried delete as a
+// cancel.
+func (l *LiveClasses) cancelOrphans(ctx context.Context, sessions []*LiveSession) (kept []*LiveSession, cancelled int, err error) {
+	if l.Courses == nil {
+		return sessions, 0, nil
+	}
+	ids := make([]int64, len(sessions))
+	for i, s := range sessions {
+		ids[i] = s.CourseID
+	}
+	visible, err := l.Courses.FindCoursesByIDs(ctx, ids)
+	if err != nil {
+		return nil, 0, fmt.Errorf("find the courses of live sessions: %w", err)
+	}
+	for _, s := range sessions {
+		if visible[s.CourseID] != nil || s.Status != LiveScheduled {
+			kept = append(kept, s)
+			continue
+		}
+		if _, err := l.Cancel(ctx, s); err != nil {
+			Logger(ctx).Warn("cancel a class of a deleted course", slog.Int64("live_session_id", s.ID), slog.String("error", err.Error()))
+			continue
+		}
+		Logger(ctx).Info("cancelled a class of a deleted course", slog.Int64("live_session_id", s.ID), slog.Int64("course_id", s.CourseID))
+		cancelled++
+	}
+	return kept, cancelled, nil
 }
 
 // repair brings s in line with its meeting and reports whether it changed.

@@ -54,6 +54,7 @@ func setupLive(t *testing.T) *liveBundle {
 	queue := jobs.NewQueue(b.rdb)
 	b.live = &edustream.LiveClasses{
 		Sessions: b.sessions,
+		Courses:  b.courses,
 		Meetings: webex.NewMeetingService(client),
 		Jobs:     queue,
 		Uploads:  &edustream.Uploads{Videos: b.videos, Blobs: b.blobs, Jobs: queue},
@@ -311,6 +312,35 @@ func TestSyncRepairsDrift(t *testing.T) {
 	})
 	if s := b.session(t, untouched.ID); s.Version != untouched.Version || s.Status != edustream.LiveScheduled {
 		t.Errorf("an unchanged class changed: %+v", s)
+	}
+}
+
+// Deleting a course cancels its scheduled classes and deletes their
+// meetings, through the sync's next round; other courses' classes stay.
+func TestSyncCancelsClassesOfDeletedCourses(t *testing.T) {
+	b := setupLive(t)
+	ctx := context.Background()
+	doomed := b.schedule(t, "Of a course about to go")
+	now := time.Now()
+	other := &edustream.Course{InstructorID: b.teacher.ID, Title: "Kept", PublishedAt: &now}
+	if err := b.courses.CreateCourse(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(2 * time.Hour)
+	kept, err := b.live.Schedule(ctx, b.teacher, other, edustream.LiveSessionInput{Title: "Kept", StartsAt: start, EndsAt: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.courses.HideCourse(ctx, b.course.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.runLiveWorker(t, 50*time.Millisecond)
+	testenv.Eventually(t, "the deleted course's class to be cancelled and its meeting deleted", func() bool {
+		s := b.session(t, doomed.ID)
+		return s.Status == edustream.LiveCancelled && !s.MeetingDeletePending && b.meetingDeleted(doomed.MeetingID)
+	})
+	if s := b.session(t, kept.ID); s.Status != edustream.LiveScheduled || b.meetingDeleted(kept.MeetingID) {
+		t.Errorf("another course's class changed: %+v", s)
 	}
 }
 

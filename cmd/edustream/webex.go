@@ -83,6 +83,7 @@ func openWebex(ctx context.Context, cfg config, db *sqldb.DB, log *slog.Logger) 
 func newLiveClasses(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, blobs edustream.BlobStore, client *webex.Client) *edustream.LiveClasses {
 	live := &edustream.LiveClasses{
 		Sessions: sqldb.NewLiveSessionService(db, nil),
+		Courses:  sqldb.NewCourseService(db, nil),
 		Jobs:     queue,
 		Events:   events,
 		// The same flow as uploads, so a recording becomes a video like
