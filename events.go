@@ -42,6 +42,8 @@ type Event struct {
 	// QueueMoved says the video queue advanced, so those waiting in it may
 	// want to recompute their position.
 	QueueMoved *struct{} `json:"queueMoved,omitempty"`
+	// LiveSession says a live session of the topic's course changed.
+	LiveSession *LiveSessionEvent `json:"liveSession,omitempty"`
 	// Resync, set by the event service itself, says events may have been
 	// lost (the connection to the other processes dropped): subscribers
 	// re-read the state they follow.

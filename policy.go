@@ -50,3 +50,19 @@ func CatalogFilter(u *User, f CourseFilter) CourseFilter {
 	}
 	return f
 }
+
+// CanScheduleLiveSession reports whether u may schedule, change and cancel
+// the live sessions of c: its instructor and admins.
+func CanScheduleLiveSession(u *User, c *Course) bool { return CanEditCourse(u, c) }
+
+// CanJoinLiveSession reports whether u may see how to join the live
+// sessions of c (link, meeting number, password): the instructor, admins,
+// and students enrolled in the published course. enrolled says whether u
+// is enrolled in c. Whoever sees the course sees that a session exists.
+func CanJoinLiveSession(u *User, c *Course, enrolled bool) bool {
+	return CanWatchLecture(u, c, enrolled)
+}
+
+// CanHostLiveSession reports whether u may have the host key of the live
+// sessions of c: the instructor and admins.
+func CanHostLiveSession(u *User, c *Course) bool { return CanEditCourse(u, c) }

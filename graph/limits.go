@@ -367,6 +367,13 @@ func complexity() generated.ComplexityRoot {
 		return saturatingAdd(1, saturatingMul(n, child))
 	}
 	c.Course.Lectures = func(child int) int { return saturatingAdd(1, saturatingMul(lecturesEstimate, child)) }
+	c.Course.LiveSessions = func(child int, _ *bool, first *int) int {
+		n := defaultLiveSessions
+		if first != nil {
+			n = min(max(*first, 1), MaxFirst)
+		}
+		return saturatingAdd(1, saturatingMul(n, child))
+	}
 	return c
 }
 

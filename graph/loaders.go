@@ -40,10 +40,12 @@ type loaders struct {
 	// latestVideos are each lecture's newest video, by lecture id; nil for
 	// a lecture without one.
 	latestVideos lazyLoader[*edustream.Video]
+	// live are the courses' live sessions, per filter.
+	live *liveLoaders
 }
 
 func newLoaders(r *Resolver, viewer *edustream.User) *loaders {
-	return &loaders{r: r, viewer: viewer}
+	return &loaders{r: r, viewer: viewer, live: newLiveLoaders(r)}
 }
 
 // lazyLoader holds a loader built on first use. Resolvers of one operation

@@ -28,6 +28,11 @@ type Resolver struct {
 	Events  edustream.EventService
 	// Playback signs the URLs of READY videos (nil: none are handed out).
 	Playback edustream.PlaybackURLs
+	// LiveSessionService reads live sessions (nil: courses have none).
+	LiveSessionService edustream.LiveSessionService
+	// Live schedules and cancels live classes (nil or without Webex: the
+	// live mutations refuse with a clear error).
+	Live *edustream.LiveClasses
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool

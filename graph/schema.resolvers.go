@@ -29,6 +29,10 @@ func (r *courseResolver) Enrolled(ctx context.Context, obj *edustream.Course) (b
 	return e != nil, err
 }
 
+func (r *courseResolver) LiveSessions(ctx context.Context, obj *edustream.Course, past *bool, first *int) ([]*edustream.LiveSession, error) {
+	return r.courseLiveSessions(ctx, obj, past, first)
+}
+
 func (r *encodingEventResolver) VideoID(ctx context.Context, obj *edustream.EncodingEvent) (*int64, error) {
 	if obj.VideoID == 0 {
 		return nil, nil
@@ -50,6 +54,34 @@ func (r *lectureResolver) Video(ctx context.Context, obj *edustream.Lecture) (*e
 
 func (r *lectureResolver) NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
 	return r.nextVideo(ctx, obj)
+}
+
+func (r *liveSessionResolver) Course(ctx context.Context, obj *edustream.LiveSession) (*edustream.Course, error) {
+	return r.visibleCourse(ctx, obj.CourseID)
+}
+
+func (r *liveSessionResolver) JoinURL(ctx context.Context, obj *edustream.LiveSession) (*string, error) {
+	return r.joinField(ctx, obj, obj.JoinURL)
+}
+
+func (r *liveSessionResolver) MeetingNumber(ctx context.Context, obj *edustream.LiveSession) (*string, error) {
+	return r.joinField(ctx, obj, obj.MeetingNumber)
+}
+
+func (r *liveSessionResolver) Password(ctx context.Context, obj *edustream.LiveSession) (*string, error) {
+	return r.joinField(ctx, obj, obj.Password)
+}
+
+func (r *liveSessionResolver) SipAddress(ctx context.Context, obj *edustream.LiveSession) (*string, error) {
+	return r.joinField(ctx, obj, obj.SIPAddress)
+}
+
+func (r *liveSessionResolver) HostKey(ctx context.Context, obj *edustream.LiveSession) (*string, error) {
+	return r.hostKey(ctx, obj)
+}
+
+func (r *liveSessionResolver) RecordingLecture(ctx context.Context, obj *edustream.LiveSession) (*edustream.Lecture, error) {
+	return r.recordingLecture(ctx, obj)
 }
 
 func (r *mutationResolver) CreateCourse(ctx context.Context, input model.CreateCourseInput) (*edustream.Course, error) {
@@ -174,6 +206,18 @@ func (r *mutationResolver) RetryVideo(ctx context.Context, lectureID int64) (*ed
 	return r.retryVideo(ctx, lectureID)
 }
 
+func (r *mutationResolver) CreateLiveSession(ctx context.Context, input model.CreateLiveSessionInput) (*edustream.LiveSession, error) {
+	return r.createLiveSession(ctx, input)
+}
+
+func (r *mutationResolver) UpdateLiveSession(ctx context.Context, id int64, input model.UpdateLiveSessionInput) (*edustream.LiveSession, error) {
+	return r.updateLiveSession(ctx, id, input)
+}
+
+func (r *mutationResolver) CancelLiveSession(ctx context.Context, id int64) (*edustream.LiveSession, error) {
+	return r.cancelLiveSession(ctx, id)
+}
+
 func (r *queryResolver) Me(ctx context.Context) (*edustream.User, error) {
 	return edustream.UserFromContext(ctx), nil
 }
@@ -237,8 +281,16 @@ func (r *queryResolver) Lecture(ctx context.Context, id int64) (*edustream.Lectu
 	return r.visibleLecture(ctx, id)
 }
 
+func (r *queryResolver) LiveSession(ctx context.Context, id int64) (*edustream.LiveSession, error) {
+	return r.visibleLiveSession(ctx, id)
+}
+
 func (r *subscriptionResolver) EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error) {
 	return r.encodingProgress(ctx, lectureID)
+}
+
+func (r *subscriptionResolver) LiveSessionUpdated(ctx context.Context, courseID int64) (<-chan *edustream.LiveSession, error) {
+	return r.liveSessionUpdated(ctx, courseID)
 }
 
 func (r *userResolver) Email(ctx context.Context, obj *edustream.User) (*string, error) {
@@ -302,6 +354,8 @@ func (r *Resolver) Enrollment() generated.EnrollmentResolver { return &enrollmen
 
 func (r *Resolver) Lecture() generated.LectureResolver { return &lectureResolver{r} }
 
+func (r *Resolver) LiveSession() generated.LiveSessionResolver { return &liveSessionResolver{r} }
+
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
@@ -317,6 +371,7 @@ type (
 	encodingEventResolver struct{ *Resolver }
 	enrollmentResolver    struct{ *Resolver }
 	lectureResolver       struct{ *Resolver }
+	liveSessionResolver   struct{ *Resolver }
 	mutationResolver      struct{ *Resolver }
 	queryResolver         struct{ *Resolver }
 	subscriptionResolver  struct{ *Resolver }

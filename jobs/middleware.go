@@ -33,6 +33,7 @@ func newMux(d *Deps, enq *enqueuer) *asynq.ServeMux {
 	}
 	handle(mux, videoCleanup, c.cleanup)
 	handle(mux, uploadExpire, c.expireUpload)
+	handleLive(mux, d)
 	return mux
 }
 

@@ -40,6 +40,9 @@ func (w *Worker) reconcilers() []reconciler {
 		{"video chains", w.reconcileVideoChains},
 		{"expired uploads", w.reconcileExpiredUploads},
 		{"replaced videos", w.reconcileReplacedVideos},
+		{"pending meeting deletes", w.reconcileMeetingDeletes},
+		{"live meetings", w.reconcileLiveMeetings},
+		{"transcoder jobs", w.reconcileTranscoderJobs},
 	}
 }
 

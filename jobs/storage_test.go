@@ -23,6 +23,7 @@ import (
 // Redis (miniredis unless EDUSTREAM_TEST_REDIS_URL is set).
 
 type bundle struct {
+	db          *sqldb.DB
 	rdb         *redis.Client
 	courses     *sqldb.CourseService
 	lectures    *sqldb.LectureService
@@ -56,6 +57,7 @@ func setup(t *testing.T) *bundle {
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 	return &bundle{
+		db:          db,
 		rdb:         rdb,
 		courses:     sqldb.NewCourseService(db, nil),
 		lectures:    sqldb.NewLectureService(db, nil),

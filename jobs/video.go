@@ -76,6 +76,11 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		return fmt.Errorf("find video %d: %w", videoID, err)
 	}
 	switch {
+	case v.ReplacedAt != nil:
+		// A newer upload replaced it, or its lecture is gone: the cleanup
+		// owns it now.
+		log.Info("video is replaced; not running its step")
+		return nil
 	case v.Status == edustream.VideoAwaitingUpload, v.Status.Terminal():
 		// Not uploaded yet (a stray task), or done or failed: a retry or a
 		// new upload enqueues again.
@@ -105,7 +110,7 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		return c.complete(ctx, v)
 	}
 
-	if c.d.Media == nil && (stage == edustream.StageProbe || stage == edustream.StageTranscode || stage == edustream.StageThumbnails) {
+	if c.d.Media == nil && c.needsMedia(stage, v) {
 		return c.fail(ctx, v, edustream.Errorf(edustream.EINVALID, "ffmpeg is not installed on the worker"))
 	}
 	dir, err := os.MkdirTemp(c.d.WorkDir, fmt.Sprintf("video-%d-%s-", v.ID, strings.ToLower(string(stage))))
@@ -115,7 +120,9 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	defer os.RemoveAll(dir)
 
 	upd, err := c.steps()[stage](ctx, &stepRun{video: v, dir: dir})
-	if err != nil {
+	if errors.Is(err, errHandedOff) {
+		return nil // an external transcoder's reports move the video on
+	} else if err != nil {
 		return c.fail(ctx, v, err)
 	}
 	next, _ := stage.Next()
@@ -222,6 +229,9 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 	if v.Media == nil {
 		return edustream.VideoUpdate{}, fmt.Errorf("video %d reached transcode without probe results", v.ID)
 	}
+	if c.d.Transcoder != nil {
+		return c.submitTranscode(ctx, run)
+	}
 	src, err := c.fetchSource(ctx, run)
 	if err != nil {
 		return edustream.VideoUpdate{}, err
@@ -294,6 +304,9 @@ func rankForPublish(key string) int {
 // thumbnails makes the poster and the storyboard.
 func (c *chain) thumbnails(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
 	v := run.video
+	if v.TranscoderJobID != "" {
+		return c.thumbnailsFromCaptures(ctx, run)
+	}
 	src, err := c.fetchSource(ctx, run)
 	if err != nil {
 		return edustream.VideoUpdate{}, err

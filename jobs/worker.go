@@ -75,6 +75,10 @@ type WorkerConfig struct {
 	// is queued, running or retrying has the same task id, so the enqueue
 	// collapses into it; it only spares Redis a few lookups.
 	StuckAfter time.Duration
+	// TranscoderSilentAfter is how long an external transcoder's job may
+	// go without a report before the reconciler asks about it (0:
+	// DefaultTranscoderSilentAfter).
+	TranscoderSilentAfter time.Duration
 }
 
 // Deps is everything the handlers use, in one place: adding a task family
@@ -86,8 +90,15 @@ type Deps struct {
 	Blobs    edustream.BlobStore
 	Events   edustream.EventService
 	// Media runs ffmpeg and ffprobe (nil: video tasks fail with a reason).
-	Media  edustream.MediaTools
-	Limits edustream.VideoLimits
+	Media edustream.MediaTools
+	// Transcoder, if set, transcodes instead of Media: the transcode step
+	// submits a job and its reports move the video on. Media still probes;
+	// the thumbnails of such videos come from the job's frame captures.
+	Transcoder edustream.TranscodeService
+	Limits     edustream.VideoLimits
+	// Live runs the live-class tasks (nil: no Webex on this worker; those
+	// tasks fail and are retried).
+	Live *edustream.LiveClasses
 	// Logger receives one line per task and asynq's own warnings (nil:
 	// slog.Default()).
 	Logger *slog.Logger
@@ -107,6 +118,8 @@ type Worker struct {
 	mux     *asynq.ServeMux
 	enq     *enqueuer
 	running atomic.Bool
+	// transcodes applies what the reconciler learns of external jobs.
+	transcodes *edustream.TranscodeJobs
 }
 
 // NewWorker returns a Worker that takes tasks from rdb, the process's one
@@ -130,6 +143,9 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	if cfg.ReconcileInterval == 0 {
 		cfg.ReconcileInterval = DefaultReconcileInterval
 	}
+	if cfg.TranscoderSilentAfter <= 0 {
+		cfg.TranscoderSilentAfter = DefaultTranscoderSilentAfter
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -140,6 +156,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 		deps.Limits = edustream.DefaultVideoLimits()
 	}
 	w := &Worker{rdb: rdb, cfg: cfg, deps: &deps, enq: newEnqueuer(rdb)}
+	w.transcodes = &edustream.TranscodeJobs{Videos: deps.Videos, Jobs: &Queue{enq: w.enq}, Events: deps.Events, Now: deps.Now}
 	w.mux = newMux(w.deps, w.enq)
 	return w
 }
@@ -243,10 +260,14 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // retryDelay is asynq's backoff, except for a task whose worker died (its
-// lease expired): that is nobody's fault and runs again at once.
+// lease expired): that is nobody's fault and runs again at once; and for
+// the task types with their own curve in retryDelays.
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return 0
+	}
+	if delay, ok := retryDelays[t.Type()]; ok {
+		return delay(n)
 	}
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }

@@ -49,6 +49,10 @@ type PlaybackConfig struct {
 	// segment URLs in it must still work at the end.
 	TTL   time.Duration
 	Blobs edustream.BlobStore
+	// CDN, if set, is where players fetch everything: the playlists (from
+	// this handler, through the CDN) and the objects, with the CDN's own
+	// signed URLs of the same expiry (see CDN).
+	CDN CDN
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -84,17 +88,20 @@ func NewPlayback(cfg PlaybackConfig) (*Playback, error) {
 
 // PlaybackURL returns the signed URL of v's master playlist.
 func (p *Playback) PlaybackURL(_ context.Context, v *edustream.Video) (string, error) {
-	return p.signedURL(v.ID, edustream.MasterPlaylistName, p.expiry()), nil
+	return p.streamURL(v.ID, edustream.MasterPlaylistName, p.expiry())
 }
 
 // StoryboardURL returns the signed URL of v's WebVTT thumbnails track.
 func (p *Playback) StoryboardURL(_ context.Context, v *edustream.Video) (string, error) {
-	return p.signedURL(v.ID, edustream.StoryboardVTTFileName, p.expiry()), nil
+	return p.streamURL(v.ID, edustream.StoryboardVTTFileName, p.expiry())
 }
 
 // ThumbnailURL returns a presigned URL of v's poster, served by the blob
-// store itself.
+// store itself (or the CDN).
 func (p *Playback) ThumbnailURL(ctx context.Context, v *edustream.Video) (string, error) {
+	if p.cfg.CDN != nil {
+		return p.cfg.CDN.SignedURL(p.cfg.CDN.URL("/"+v.PosterKey()), time.Unix(p.expiry(), 0))
+	}
 	return p.cfg.Blobs.PresignGet(ctx, v.PosterKey(), p.cfg.TTL)
 }
 
@@ -112,7 +119,21 @@ func (p *Playback) signature(videoID, exp int64) string {
 }
 
 func (p *Playback) signedURL(videoID int64, name string, exp int64) string {
-	return fmt.Sprintf("%s%s%d/%s?exp=%d&sig=%s", p.cfg.BaseURL, playPrefix, videoID, name, exp, p.signature(videoID, exp))
+	return p.cfg.BaseURL + p.signedPath(videoID, name, exp)
+}
+
+func (p *Playback) signedPath(videoID int64, name string, exp int64) string {
+	return fmt.Sprintf("%s%d/%s?exp=%d&sig=%s", playPrefix, videoID, name, exp, p.signature(videoID, exp))
+}
+
+// streamURL is the URL a player fetches a playlist (or the storyboard
+// track) with: this handler's signed URL, or that URL on the CDN, signed
+// for the CDN too.
+func (p *Playback) streamURL(videoID int64, name string, exp int64) (string, error) {
+	if p.cfg.CDN == nil {
+		return p.signedURL(videoID, name, exp), nil
+	}
+	return p.cfg.CDN.SignedURL(p.cfg.CDN.URL(p.signedPath(videoID, name, exp)), time.Unix(exp, 0))
 }
 
 // ServeHTTP answers GET and HEAD of /play/<video id>/<playlist or vtt>.
@@ -159,14 +180,18 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := path.Dir(key) + "/"
+	cdn := &cdnObjects{cdn: p.cfg.CDN, stream: v.HLSPrefix(), exp: time.Unix(exp, 0)}
 	out, err := p.rewrite(r.Context(), body, func(uri string) (string, error) {
 		target := path.Clean(dir + uri)
 		rel, ok := strings.CutPrefix(target, v.HLSPrefix())
 		if strings.HasSuffix(uri, ".m3u8") && ok && validStreamPath(rel) {
-			return p.signedURL(videoID, rel, exp), nil
+			return p.streamURL(videoID, rel, exp)
 		}
 		if !strings.HasPrefix(target, edustream.VideoPrefix(videoID)) {
 			return "", fmt.Errorf("playlist %s names %q outside its video", key, uri)
+		}
+		if p.cfg.CDN != nil {
+			return cdn.url(target)
 		}
 		// Segments expire with the playback URL, not later.
 		ttl := time.Unix(exp, 0).Sub(p.cfg.Now())

@@ -23,12 +23,35 @@ import (
 var playgroundFiles embed.FS
 
 // playgroundCSP keeps the playground to this origin: it may load only our own
-// scripts and styles and talk only to our own /query. GraphiQL sets inline
-// styles and its CSS inlines its fonts, hence 'unsafe-inline' for styles and
-// data: for fonts and images.
-const playgroundCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; " +
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// scripts and styles and talk only to our own /query, over HTTP and (for
+// subscriptions) websockets. GraphiQL sets inline styles and its CSS inlines
+// its fonts, hence 'unsafe-inline' for styles and data: for fonts and images.
+// Older browsers do not count ws:// as 'self', so the page's own host is
+// named for websockets too (host is the request's, so a forged Host only
+// changes the forger's own page).
+func playgroundCSP(host string) string {
+	ws := ""
+	if isPlainHost(host) {
+		ws = " ws://" + host + " wss://" + host
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+		"img-src 'self' data:; font-src 'self' data:; connect-src 'self'" + ws + "; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+// isPlainHost reports whether host is a host[:port] that cannot break out
+// of a CSP source expression.
+func isPlainHost(host string) bool {
+	if host == "" || len(host) > 255 {
+		return false
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':' || r == '[' || r == ']') {
+			return false
+		}
+	}
+	return true
+}
 
 // Cache policies: vendored files have the version in their name, so they can
 // be cached for a year; our own files must be revalidated (cheap, by ETag)
@@ -93,7 +116,7 @@ var assets = sync.OnceValue(func() map[string]*asset {
 // playgroundIndex serves the GraphiQL page at /.
 func playgroundIndex(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", playgroundCSP)
+	h.Set("Content-Security-Policy", playgroundCSP(r.Host))
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	assets()["index.html"].serve(w, r)

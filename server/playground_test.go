@@ -43,8 +43,15 @@ func TestPlaygroundServed(t *testing.T) {
 	if ct := h.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "connect-src 'self'") {
-		t.Errorf("Content-Security-Policy = %q, want scripts and connections limited to this origin", csp)
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") ||
+		!strings.Contains(csp, "connect-src 'self' ws://example.com wss://example.com;") {
+		t.Errorf("Content-Security-Policy = %q, want scripts and connections (websockets too) limited to this origin", csp)
+	}
+	// A Host that could add sources to the policy gets no websocket sources.
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Host = "evil.example; script-src *"
+	if csp := b.do(t, req).Header().Get("Content-Security-Policy"); strings.Contains(csp, "evil") || strings.Contains(csp, "script-src *") {
+		t.Errorf("a forged Host reached the policy: %q", csp)
 	}
 	if cc := h.Get("Cache-Control"); cc != "no-cache" {
 		t.Errorf("index Cache-Control = %q, want no-cache", cc)

@@ -1,9 +1,10 @@
 // Package server is EduStream's HTTP edge: it mounts the GraphQL handler at
 // /query behind bearer-token authentication, serves the offline GraphiQL
 // playground, the signed HLS playlists (/play/) and the local blob store
-// (/blobs/), answers the load balancer's /healthz and /readyz, and wraps
-// everything in request ids, access logs, panic recovery and CORS for the SPA
-// origins.
+// (/blobs/), receives Webex's signed webhooks (/webhooks/webex), mounts the
+// Amazon SNS endpoint (/sns), answers the load balancer's /healthz and
+// /readyz, and wraps everything in request ids, access logs, panic recovery
+// and CORS for the SPA origins.
 //
 // Tokens are JWTs: HS256 with a shared secret (NewHS256Verifier, IssueToken
 // for the dev and token commands) or RS256/ES256 from a JWKS URL such as
@@ -54,6 +55,12 @@ type Config struct {
 	// Blobs serves the local blob store's signed URLs at /blobs/ (nil: not
 	// mounted; the S3 store's URLs point at S3).
 	Blobs http.Handler
+	// WebexWebhook receives Webex's deliveries at /webhooks/webex (nil:
+	// not mounted, as when live classes are off).
+	WebexWebhook *WebexWebhook
+	// SNS is the Amazon SNS endpoint at /sns (nil: not mounted). It checks
+	// every message itself: SNS signs, it does not authenticate.
+	SNS http.Handler
 }
 
 // Check is one dependency /readyz probes, such as the database or Redis.
@@ -91,6 +98,13 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Blobs != nil {
 		outer.Handle("/blobs/", cfg.Blobs)
+	}
+	// Server to server, signed: no CORS, no bearer token.
+	if cfg.WebexWebhook != nil {
+		outer.Handle("/webhooks/webex", webexWebhook(*cfg.WebexWebhook))
+	}
+	if cfg.SNS != nil {
+		outer.Handle("/sns", cfg.SNS)
 	}
 	return observe(logger, outer)
 }

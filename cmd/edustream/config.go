@@ -4,12 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/webex"
 )
 
 // config is every setting of the binary. Each comes from an EDUSTREAM_
@@ -38,10 +40,21 @@ type config struct {
 	AWSAccessKeyID     string
 	AWSSecretAccessKey string
 
-	// Transcoder is "ffmpeg" (the workers run it).
-	Transcoder       string
-	FFmpegPath       string
-	FFprobePath      string
+	// Transcoder is "ffmpeg" (the workers run it) or "mediaconvert".
+	Transcoder  string
+	FFmpegPath  string
+	FFprobePath string
+	// MediaConvert, when Transcoder is "mediaconvert".
+	MediaConvertRoleARN  string
+	MediaConvertQueue    string
+	MediaConvertEndpoint string
+	// SNSTopicARNs are the topics /sns accepts; none: /sns is not served.
+	SNSTopicARNs []string
+	// CloudFront serves playback when all three are set.
+	CloudFrontDomain     string
+	CloudFrontKeyID      string
+	CloudFrontPrivateKey string
+
 	VideoConcurrency int
 	MaxUploadBytes   int64
 	MaxVideoDuration time.Duration
@@ -49,6 +62,15 @@ type config struct {
 	PlaybackTTL      time.Duration
 	// WorkDir holds the workers' temporary files (empty: the system's).
 	WorkDir string
+
+	// Live classes: Webex, with a static token or an OAuth integration
+	// (unset: live classes off).
+	WebexBaseURL       string
+	WebexToken         string
+	WebexClientID      string
+	WebexClientSecret  string
+	WebexRefreshToken  string
+	WebexWebhookSecret string
 
 	JWTSecret   string
 	JWKSURL     string
@@ -147,15 +169,28 @@ func (c *config) settings() []setting {
 		{"S3_REGION", "S3 region", str(&c.S3Region)},
 		{"S3_PATH_STYLE", "address buckets by path (most S3-compatible servers)", boolean(&c.S3PathStyle)},
 		{"URL_SIGNING_KEY", "key of playback and blob URLs, 32+ bytes, the same on every instance (unset: derived from JWT_SECRET; dev: generated)", str(&c.URLSigningKey)},
-		{"TRANSCODER", "ffmpeg (run by the workers)", str(&c.Transcoder)},
+		{"TRANSCODER", "ffmpeg (run by the workers) or mediaconvert (AWS Elemental MediaConvert; needs S3_BUCKET and MEDIACONVERT_ROLE_ARN)", str(&c.Transcoder)},
 		{"FFMPEG_PATH", "ffmpeg binary (unset: ffmpeg on PATH)", str(&c.FFmpegPath)},
 		{"FFPROBE_PATH", "ffprobe binary (unset: ffprobe on PATH)", str(&c.FFprobePath)},
+		{"MEDIACONVERT_ROLE_ARN", "IAM role MediaConvert jobs run as: reads the sources and writes the outputs in S3_BUCKET", str(&c.MediaConvertRoleARN)},
+		{"MEDIACONVERT_QUEUE", "MediaConvert queue ARN (unset: the account's Default queue)", str(&c.MediaConvertQueue)},
+		{"MEDIACONVERT_ENDPOINT", "MediaConvert endpoint URL (unset: the regional endpoint of S3_REGION)", str(&c.MediaConvertEndpoint)},
+		{"SNS_TOPIC_ARNS", "comma-separated SNS topics whose messages /sns accepts: S3 events of S3_BUCKET, MediaConvert job events (unset: no /sns)", list(&c.SNSTopicARNs)},
+		{"CLOUDFRONT_DOMAIN", "CloudFront distribution that serves playback, e.g. d111111abcdef8.cloudfront.net (unset: the API and the blob store serve it)", str(&c.CloudFrontDomain)},
+		{"CLOUDFRONT_KEY_ID", "ID of the CloudFront public key (in a trusted key group) that signs playback URLs", str(&c.CloudFrontKeyID)},
+		{"CLOUDFRONT_PRIVATE_KEY", "PEM of that key's RSA private key (PKCS#1 or PKCS#8)", str(&c.CloudFrontPrivateKey)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
 		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
 		{"PLAYBACK_TTL", "how long a playback URL plays", duration(&c.PlaybackTTL)},
 		{"WORK_DIR", "directory of the workers' temporary files (unset: the system's temp dir)", str(&c.WorkDir)},
+		{"WEBEX_BASE_URL", "Webex REST API root (default " + webex.DefaultBaseURL + "; tests point it at a fake)", str(&c.WebexBaseURL)},
+		{"WEBEX_TOKEN", "Webex bearer token of a bot or user (unset, and no OAuth: live classes off)", str(&c.WebexToken)},
+		{"WEBEX_CLIENT_ID", "Webex integration client id, for OAuth instead of WEBEX_TOKEN", str(&c.WebexClientID)},
+		{"WEBEX_CLIENT_SECRET", "Webex integration client secret", str(&c.WebexClientSecret)},
+		{"WEBEX_REFRESH_TOKEN", "Webex refresh token that bootstraps OAuth; refreshed tokens are kept in the database", str(&c.WebexRefreshToken)},
+		{"WEBEX_WEBHOOK_SECRET", "secret Webex signs webhook deliveries to /webhooks/webex with (unset: webhooks refused)", str(&c.WebexWebhookSecret)},
 		{"JWT_SECRET", "HS256 secret for bearer tokens (dev: generated into DATA_DIR)", str(&c.JWTSecret)},
 		{"JWT_JWKS_URL", "JWKS URL for RS256/ES256 tokens, e.g. Cognito's (instead of JWT_SECRET)", str(&c.JWKSURL)},
 		{"JWT_ISSUER", "required token issuer (iss), if set", str(&c.JWTIssuer)},
@@ -217,8 +252,12 @@ func (c config) validate() error {
 		return fmt.Errorf("EDUSTREAM_WORKER_CONCURRENCY must be at least 1, got %d", c.WorkerConcurrency)
 	case c.VideoConcurrency < 1:
 		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY must be at least 1, got %d", c.VideoConcurrency)
-	case c.Transcoder != "ffmpeg":
-		return fmt.Errorf("EDUSTREAM_TRANSCODER must be ffmpeg, got %q", c.Transcoder)
+	case c.Transcoder != "ffmpeg" && c.Transcoder != "mediaconvert":
+		return fmt.Errorf("EDUSTREAM_TRANSCODER must be ffmpeg or mediaconvert, got %q", c.Transcoder)
+	case c.Transcoder == "mediaconvert" && (c.S3Bucket == "" || c.MediaConvertRoleARN == ""):
+		return errors.New("EDUSTREAM_TRANSCODER=mediaconvert needs EDUSTREAM_S3_BUCKET and EDUSTREAM_MEDIACONVERT_ROLE_ARN: MediaConvert reads and writes S3 as that role")
+	case (c.CloudFrontDomain == "") != (c.CloudFrontKeyID == "") || (c.CloudFrontDomain == "") != (c.CloudFrontPrivateKey == ""):
+		return errors.New("set EDUSTREAM_CLOUDFRONT_DOMAIN, EDUSTREAM_CLOUDFRONT_KEY_ID and EDUSTREAM_CLOUDFRONT_PRIVATE_KEY together, or none of them")
 	case c.MaxUploadBytes < 1:
 		return fmt.Errorf("EDUSTREAM_MAX_UPLOAD_BYTES must be positive, got %d", c.MaxUploadBytes)
 	case c.MaxVideoDuration <= 0 || c.UploadTTL <= 0 || c.PlaybackTTL <= 0:
@@ -230,8 +269,16 @@ func (c config) validate() error {
 	case c.S3Bucket == "" && (c.S3Endpoint != "" || c.S3PublicEndpoint != ""):
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	}
-	return nil
+	for _, arn := range c.SNSTopicARNs {
+		if !snsTopicARN.MatchString(arn) {
+			return fmt.Errorf("EDUSTREAM_SNS_TOPIC_ARNS: %q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", arn)
+		}
+	}
+	return c.validateWebex()
 }
+
+// snsTopicARN is the shape of a topic ARN in any AWS partition.
+var snsTopicARN = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$`)
 
 func splitList(v string) []string {
 	var out []string

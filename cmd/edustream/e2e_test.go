@@ -237,7 +237,11 @@ func TestDevWithoutFFmpeg(t *testing.T) {
 	tokens := regexp.MustCompile(`(?m)^\s+(ADMIN|INSTRUCTOR|STUDENT)\s+(\S+)$`).FindAllStringSubmatch(in.out.String(), -1)
 	instructor := tokens[1][2]
 	var lectures struct {
-		Courses struct{ Edges []struct{ Node struct{ Lectures []struct{ ID string } } } }
+		Courses struct {
+			Edges []struct {
+				Node struct{ Lectures []struct{ ID string } }
+			}
+		}
 	}
 	decode(t, in.graphql(t, instructor, `{ courses { edges { node { lectures { id } } } } }`, nil).ok(t), &lectures)
 	lectureID := lectures.Courses.Edges[0].Node.Lectures[0].ID

@@ -16,6 +16,7 @@ commands:
   migrate  apply database migrations and exit
   token    print a signed JWT: token -sub ID -role ADMIN|INSTRUCTOR|STUDENT [-email -name -ttl]
   upload   upload a lecture video and follow its encoding: upload -lecture ID [-url -token] FILE
+  webex    register the Webex webhooks: webex register-webhooks -target https://HOST/webhooks/webex
 
 Every setting is an EDUSTREAM_ environment variable or a flag; see
 "edustream <command> -h".`
@@ -33,6 +34,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runToken(args, getenv, stdout)
 	case "upload":
 		return runUpload(ctx, args, getenv, stdout)
+	case "webex":
+		return runWebex(ctx, args, getenv, stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -65,11 +65,30 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return newWorker(cfg, log, db, rds, events, blobs, newMediaTools(ctx, cfg, log)).Run(ctx)
+	webexClient, err := openWebex(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	transcoder, err := newTranscoder(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	live := newLiveClasses(cfg, db, jobs.NewQueue(rds.client), events, blobs, webexClient)
+	return newWorker(cfg, log, db, rds, workerServices{
+		events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, live: live,
+	}).Run(ctx)
 }
 
-func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, events edustream.EventService,
-	blobs edustream.BlobStore, media edustream.MediaTools) *jobs.Worker {
+// workerServices are what a worker's handlers use besides the database.
+type workerServices struct {
+	events     edustream.EventService
+	blobs      edustream.BlobStore
+	media      edustream.MediaTools
+	transcoder edustream.TranscodeService
+	live       *edustream.LiveClasses
+}
+
+func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, s workerServices) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
 			jobs.QueueDefault: cfg.WorkerConcurrency,
@@ -77,15 +96,17 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, ev
 		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}, jobs.Deps{
-		Courses:  sqldb.NewCourseService(db, nil),
-		Lectures: sqldb.NewLectureService(db, nil),
-		Videos:   sqldb.NewVideoService(db, nil),
-		Blobs:    blobs,
-		Events:   events,
-		Media:    media,
-		Limits:   videoLimits(cfg),
-		Logger:   log,
-		WorkDir:  cfg.WorkDir,
+		Courses:    sqldb.NewCourseService(db, nil),
+		Lectures:   sqldb.NewLectureService(db, nil),
+		Videos:     sqldb.NewVideoService(db, nil),
+		Blobs:      s.blobs,
+		Events:     s.events,
+		Media:      s.media,
+		Transcoder: s.transcoder,
+		Live:       s.live,
+		Limits:     videoLimits(cfg),
+		Logger:     log,
+		WorkDir:    cfg.WorkDir,
 	})
 }
 
@@ -157,13 +178,21 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs})
+	cdn, err := newCDN(cfg, log)
+	if err != nil {
+		return err
+	}
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs, CDN: cdn})
 	if err != nil {
 		return err
 	}
 	var media edustream.MediaTools
+	var transcoder edustream.TranscodeService
 	if cfg.Work {
 		media = newMediaTools(ctx, cfg, log)
+		if transcoder, err = newTranscoder(ctx, cfg, log); err != nil {
+			return err
+		}
 	}
 
 	users := sqldb.NewUserService(db)
@@ -177,9 +206,19 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Limits: videoLimits(cfg),
 		TTL:    cfg.UploadTTL,
 	}
+	webexClient, err := openWebex(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	live := newLiveClasses(cfg, db, queue, events, blobs, webexClient)
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
+	}
+	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, uploads,
+		&edustream.TranscodeJobs{Videos: videos, Jobs: queue, Events: events})
+	if err != nil {
+		return err
 	}
 	auth := server.NewAuthenticator(verifier, users)
 	gql := graph.NewHandler(graph.Config{
@@ -188,16 +227,18 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Auth:           auth,
 		WriteMarks:     marks,
 	}, &graph.Resolver{
-		UserService:       users,
-		CourseService:     sqldb.NewCourseService(db, nil),
-		LectureService:    sqldb.NewLectureService(db, nil),
-		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
-		JobQueue:          queue,
-		VideoService:      videos,
-		Uploads:           uploads,
-		Events:            events,
-		Playback:          playback,
-		PublicCatalog:     cfg.PublicCatalog,
+		UserService:        users,
+		CourseService:      sqldb.NewCourseService(db, nil),
+		LectureService:     sqldb.NewLectureService(db, nil),
+		EnrollmentService:  sqldb.NewEnrollmentService(db, nil),
+		JobQueue:           queue,
+		VideoService:       videos,
+		Uploads:            uploads,
+		Events:             events,
+		Playback:           playback,
+		LiveSessionService: live.Sessions,
+		Live:               live,
+		PublicCatalog:      cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
 		Logger:      log,
@@ -207,10 +248,12 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		CORSOrigins: cfg.CORSOrigins,
 		Playback:    playback,
 		Blobs:       blobHandler,
-		Checks: []server.Check{
+		SNS:         snsHandler,
+		Checks: append([]server.Check{
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
-		},
+		}, webexChecks(webexClient)...),
+		WebexWebhook: webexWebhook(cfg, live),
 	})
 
 	if cmd == "dev" {
@@ -252,7 +295,9 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds, events, blobs, media)
+		worker := newWorker(cfg, log, db, rds, workerServices{
+			events: events, blobs: blobs, media: media, transcoder: transcoder, live: live,
+		})
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {

@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	EncodingEvent() EncodingEventResolver
 	Enrollment() EnrollmentResolver
 	Lecture() LectureResolver
+	LiveSession() LiveSessionResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
@@ -47,16 +48,17 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Course struct {
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
-		Enrolled    func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Instructor  func(childComplexity int) int
-		Lectures    func(childComplexity int) int
-		Published   func(childComplexity int) int
-		PublishedAt func(childComplexity int) int
-		Title       func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Description  func(childComplexity int) int
+		Enrolled     func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Instructor   func(childComplexity int) int
+		Lectures     func(childComplexity int) int
+		LiveSessions func(childComplexity int, past *bool, first *int) int
+		Published    func(childComplexity int) int
+		PublishedAt  func(childComplexity int) int
+		Title        func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
 	}
 
 	CourseConnection struct {
@@ -98,10 +100,30 @@ type ComplexityRoot struct {
 		Video       func(childComplexity int) int
 	}
 
+	LiveSession struct {
+		Agenda           func(childComplexity int) int
+		Course           func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		EndsAt           func(childComplexity int) int
+		HostKey          func(childComplexity int) int
+		ID               func(childComplexity int) int
+		JoinURL          func(childComplexity int) int
+		MeetingNumber    func(childComplexity int) int
+		Password         func(childComplexity int) int
+		RecordingLecture func(childComplexity int) int
+		SipAddress       func(childComplexity int) int
+		StartsAt         func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Title            func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+	}
+
 	Mutation struct {
+		CancelLiveSession   func(childComplexity int, id int64) int
 		CompleteVideoUpload func(childComplexity int, input model.CompleteVideoUploadInput) int
 		CreateCourse        func(childComplexity int, input model.CreateCourseInput) int
 		CreateLecture       func(childComplexity int, input model.CreateLectureInput) int
+		CreateLiveSession   func(childComplexity int, input model.CreateLiveSessionInput) int
 		CreateVideoUpload   func(childComplexity int, input model.CreateVideoUploadInput) int
 		DeleteCourse        func(childComplexity int, id int64) int
 		DeleteLecture       func(childComplexity int, id int64) int
@@ -111,6 +133,7 @@ type ComplexityRoot struct {
 		RetryVideo          func(childComplexity int, lectureID int64) int
 		UpdateCourse        func(childComplexity int, id int64, input model.UpdateCourseInput) int
 		UpdateLecture       func(childComplexity int, id int64, input model.UpdateLectureInput) int
+		UpdateLiveSession   func(childComplexity int, id int64, input model.UpdateLiveSessionInput) int
 	}
 
 	PageInfo struct {
@@ -119,10 +142,11 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Course  func(childComplexity int, id int64) int
-		Courses func(childComplexity int, first *int, after *string, filter *model.CourseFilter) int
-		Lecture func(childComplexity int, id int64) int
-		Me      func(childComplexity int) int
+		Course      func(childComplexity int, id int64) int
+		Courses     func(childComplexity int, first *int, after *string, filter *model.CourseFilter) int
+		Lecture     func(childComplexity int, id int64) int
+		LiveSession func(childComplexity int, id int64) int
+		Me          func(childComplexity int) int
 	}
 
 	Rendition struct {
@@ -134,7 +158,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		EncodingProgress func(childComplexity int, lectureID int64) int
+		EncodingProgress   func(childComplexity int, lectureID int64) int
+		LiveSessionUpdated func(childComplexity int, courseID int64) int
 	}
 
 	UploadPart struct {
@@ -185,6 +210,7 @@ type CourseResolver interface {
 	Instructor(ctx context.Context, obj *edustream.Course) (*edustream.User, error)
 	Lectures(ctx context.Context, obj *edustream.Course) ([]*edustream.Lecture, error)
 	Enrolled(ctx context.Context, obj *edustream.Course) (bool, error)
+	LiveSessions(ctx context.Context, obj *edustream.Course, past *bool, first *int) ([]*edustream.LiveSession, error)
 }
 type EncodingEventResolver interface {
 	VideoID(ctx context.Context, obj *edustream.EncodingEvent) (*int64, error)
@@ -196,6 +222,16 @@ type LectureResolver interface {
 	Course(ctx context.Context, obj *edustream.Lecture) (*edustream.Course, error)
 	Video(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
 	NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
+}
+type LiveSessionResolver interface {
+	Course(ctx context.Context, obj *edustream.LiveSession) (*edustream.Course, error)
+
+	JoinURL(ctx context.Context, obj *edustream.LiveSession) (*string, error)
+	MeetingNumber(ctx context.Context, obj *edustream.LiveSession) (*string, error)
+	Password(ctx context.Context, obj *edustream.LiveSession) (*string, error)
+	SipAddress(ctx context.Context, obj *edustream.LiveSession) (*string, error)
+	HostKey(ctx context.Context, obj *edustream.LiveSession) (*string, error)
+	RecordingLecture(ctx context.Context, obj *edustream.LiveSession) (*edustream.Lecture, error)
 }
 type MutationResolver interface {
 	CreateCourse(ctx context.Context, input model.CreateCourseInput) (*edustream.Course, error)
@@ -210,15 +246,20 @@ type MutationResolver interface {
 	CreateVideoUpload(ctx context.Context, input model.CreateVideoUploadInput) (*model.VideoUpload, error)
 	CompleteVideoUpload(ctx context.Context, input model.CompleteVideoUploadInput) (*edustream.Video, error)
 	RetryVideo(ctx context.Context, lectureID int64) (*edustream.Video, error)
+	CreateLiveSession(ctx context.Context, input model.CreateLiveSessionInput) (*edustream.LiveSession, error)
+	UpdateLiveSession(ctx context.Context, id int64, input model.UpdateLiveSessionInput) (*edustream.LiveSession, error)
+	CancelLiveSession(ctx context.Context, id int64) (*edustream.LiveSession, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*edustream.User, error)
 	Courses(ctx context.Context, first *int, after *string, filter *model.CourseFilter) (*model.CourseConnection, error)
 	Course(ctx context.Context, id int64) (*edustream.Course, error)
 	Lecture(ctx context.Context, id int64) (*edustream.Lecture, error)
+	LiveSession(ctx context.Context, id int64) (*edustream.LiveSession, error)
 }
 type SubscriptionResolver interface {
 	EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error)
+	LiveSessionUpdated(ctx context.Context, courseID int64) (<-chan *edustream.LiveSession, error)
 }
 type UserResolver interface {
 	Email(ctx context.Context, obj *edustream.User) (*string, error)
@@ -289,6 +330,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Course.Lectures(childComplexity), true
+	case "Course.liveSessions":
+		if e.ComplexityRoot.Course.LiveSessions == nil {
+			break
+		}
+
+		args, err := ec.field_Course_liveSessions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Course.LiveSessions(childComplexity, args["past"].(*bool), args["first"].(*int)), true
 	case "Course.published":
 		if e.ComplexityRoot.Course.Published == nil {
 			break
@@ -463,6 +515,108 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Lecture.Video(childComplexity), true
 
+	case "LiveSession.agenda":
+		if e.ComplexityRoot.LiveSession.Agenda == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.Agenda(childComplexity), true
+	case "LiveSession.course":
+		if e.ComplexityRoot.LiveSession.Course == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.Course(childComplexity), true
+	case "LiveSession.createdAt":
+		if e.ComplexityRoot.LiveSession.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.CreatedAt(childComplexity), true
+	case "LiveSession.endsAt":
+		if e.ComplexityRoot.LiveSession.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.EndsAt(childComplexity), true
+	case "LiveSession.hostKey":
+		if e.ComplexityRoot.LiveSession.HostKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.HostKey(childComplexity), true
+	case "LiveSession.id":
+		if e.ComplexityRoot.LiveSession.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.ID(childComplexity), true
+	case "LiveSession.joinUrl":
+		if e.ComplexityRoot.LiveSession.JoinURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.JoinURL(childComplexity), true
+	case "LiveSession.meetingNumber":
+		if e.ComplexityRoot.LiveSession.MeetingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.MeetingNumber(childComplexity), true
+	case "LiveSession.password":
+		if e.ComplexityRoot.LiveSession.Password == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.Password(childComplexity), true
+	case "LiveSession.recordingLecture":
+		if e.ComplexityRoot.LiveSession.RecordingLecture == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.RecordingLecture(childComplexity), true
+	case "LiveSession.sipAddress":
+		if e.ComplexityRoot.LiveSession.SipAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.SipAddress(childComplexity), true
+	case "LiveSession.startsAt":
+		if e.ComplexityRoot.LiveSession.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.StartsAt(childComplexity), true
+	case "LiveSession.status":
+		if e.ComplexityRoot.LiveSession.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.Status(childComplexity), true
+	case "LiveSession.title":
+		if e.ComplexityRoot.LiveSession.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.Title(childComplexity), true
+	case "LiveSession.updatedAt":
+		if e.ComplexityRoot.LiveSession.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LiveSession.UpdatedAt(childComplexity), true
+
+	case "Mutation.cancelLiveSession":
+		if e.ComplexityRoot.Mutation.CancelLiveSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelLiveSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelLiveSession(childComplexity, args["id"].(int64)), true
 	case "Mutation.completeVideoUpload":
 		if e.ComplexityRoot.Mutation.CompleteVideoUpload == nil {
 			break
@@ -496,6 +650,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateLecture(childComplexity, args["input"].(model.CreateLectureInput)), true
+	case "Mutation.createLiveSession":
+		if e.ComplexityRoot.Mutation.CreateLiveSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLiveSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLiveSession(childComplexity, args["input"].(model.CreateLiveSessionInput)), true
 	case "Mutation.createVideoUpload":
 		if e.ComplexityRoot.Mutation.CreateVideoUpload == nil {
 			break
@@ -595,6 +760,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateLecture(childComplexity, args["id"].(int64), args["input"].(model.UpdateLectureInput)), true
+	case "Mutation.updateLiveSession":
+		if e.ComplexityRoot.Mutation.UpdateLiveSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLiveSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLiveSession(childComplexity, args["id"].(int64), args["input"].(model.UpdateLiveSessionInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -643,6 +819,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Lecture(childComplexity, args["id"].(int64)), true
+	case "Query.liveSession":
+		if e.ComplexityRoot.Query.LiveSession == nil {
+			break
+		}
+
+		args, err := ec.field_Query_liveSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LiveSession(childComplexity, args["id"].(int64)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -692,6 +879,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.EncodingProgress(childComplexity, args["lectureId"].(int64)), true
+	case "Subscription.liveSessionUpdated":
+		if e.ComplexityRoot.Subscription.LiveSessionUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_liveSessionUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.LiveSessionUpdated(childComplexity, args["courseId"].(int64)), true
 
 	case "UploadPart.partNumber":
 		if e.ComplexityRoot.UploadPart.PartNumber == nil {
@@ -873,9 +1071,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CourseFilter", ec.unmarshalInputCourseFilter),
 			graphql.NewInputUnmarshaler("CreateCourseInput", ec.unmarshalInputCreateCourseInput),
 			graphql.NewInputUnmarshaler("CreateLectureInput", ec.unmarshalInputCreateLectureInput),
+			graphql.NewInputUnmarshaler("CreateLiveSessionInput", ec.unmarshalInputCreateLiveSessionInput),
 			graphql.NewInputUnmarshaler("CreateVideoUploadInput", ec.unmarshalInputCreateVideoUploadInput),
 			graphql.NewInputUnmarshaler("UpdateCourseInput", ec.unmarshalInputUpdateCourseInput),
 			graphql.NewInputUnmarshaler("UpdateLectureInput", ec.unmarshalInputUpdateLectureInput),
+			graphql.NewInputUnmarshaler("UpdateLiveSessionInput", ec.unmarshalInputUpdateLiveSessionInput),
 		)
 	}
 	first := true
@@ -1229,6 +1429,104 @@ type Subscription {
   """
   encodingProgress(lectureId: ID!): EncodingEvent!
 }
+
+# Live classes: Webex meetings scheduled by a course's instructor.
+
+enum LiveSessionStatus {
+  SCHEDULED
+  LIVE
+  ENDED
+  CANCELLED
+}
+
+"A live class of a course, held as a Webex meeting."
+type LiveSession {
+  id: ID!
+  course: Course!
+  title: String!
+  agenda: String!
+  status: LiveSessionStatus!
+  "Kept to the minute, as Webex keeps it."
+  startsAt: Time!
+  endsAt: Time!
+  "The Webex join link. For the instructor, admins and enrolled students; null for everyone else."
+  joinUrl: String
+  "For the instructor, admins and enrolled students; null for everyone else."
+  meetingNumber: String
+  "The meeting password. For the instructor, admins and enrolled students; null for everyone else."
+  password: String
+  "The address video systems dial. For the instructor, admins and enrolled students; null for everyone else."
+  sipAddress: String
+  "The key that makes its holder the host. For the course's instructor and admins only."
+  hostKey: String
+  "The lecture made from the class's recording, once Webex delivered it; it then goes through the video pipeline."
+  recordingLecture: Lecture
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+input CreateLiveSessionInput {
+  courseId: ID!
+  "At most 128 characters."
+  title: String!
+  "Kept to the minute; must be in the future."
+  startsAt: Time!
+  "10 minutes to 24 hours after startsAt."
+  endsAt: Time!
+  "At most 1300 characters."
+  agenda: String = ""
+  """
+  A key of the client's choosing that makes the mutation safe to retry: a
+  second call with the same key by the same user returns the class the
+  first one scheduled, and schedules nothing more.
+  """
+  clientMutationId: String
+}
+
+"Fields to change; omitted ones stay as they are."
+input UpdateLiveSessionInput {
+  title: String
+  agenda: String
+  startsAt: Time
+  endsAt: Time
+}
+
+extend type Course {
+  """
+  The course's live classes: upcoming ones (scheduled or live) soonest
+  first, then past ones (ended, cancelled, or over) latest first. past
+  keeps only past (true) or upcoming (false) ones. first is at most 100.
+  """
+  liveSessions(past: Boolean, first: Int = 20): [LiveSession!]!
+}
+
+extend type Query {
+  liveSession(id: ID!): LiveSession
+}
+
+extend type Mutation {
+  """
+  Schedules a live class as a Webex meeting (the course's instructor or an
+  admin). The input is checked before Webex is called. Fails with CONFLICT
+  when this server has no Webex account.
+  """
+  createLiveSession(input: CreateLiveSessionInput!): LiveSession!
+  "Changes a scheduled class, in Webex too."
+  updateLiveSession(id: ID!, input: UpdateLiveSessionInput!): LiveSession!
+  """
+  Cancels a scheduled class at once; its Webex meeting is deleted in the
+  background, retried until Webex confirms. Cancelling twice is harmless.
+  """
+  cancelLiveSession(id: ID!): LiveSession!
+}
+
+extend type Subscription {
+  """
+  Every change of the course's live classes (scheduled, changed, started,
+  ended, cancelled, recording imported), for whoever may see the course.
+  """
+  liveSessionUpdated(courseId: ID!): LiveSession!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1259,6 +1557,8 @@ func (ec *executionContext) childFields_Course(ctx context.Context, field graphq
 		return ec.fieldContext_Course_lectures(ctx, field)
 	case "enrolled":
 		return ec.fieldContext_Course_enrolled(ctx, field)
+	case "liveSessions":
+		return ec.fieldContext_Course_liveSessions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Course", field.Name)
 }
@@ -1339,6 +1639,42 @@ func (ec *executionContext) childFields_Lecture(ctx context.Context, field graph
 		return ec.fieldContext_Lecture_nextVideo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lecture", field.Name)
+}
+
+func (ec *executionContext) childFields_LiveSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LiveSession_id(ctx, field)
+	case "course":
+		return ec.fieldContext_LiveSession_course(ctx, field)
+	case "title":
+		return ec.fieldContext_LiveSession_title(ctx, field)
+	case "agenda":
+		return ec.fieldContext_LiveSession_agenda(ctx, field)
+	case "status":
+		return ec.fieldContext_LiveSession_status(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_LiveSession_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_LiveSession_endsAt(ctx, field)
+	case "joinUrl":
+		return ec.fieldContext_LiveSession_joinUrl(ctx, field)
+	case "meetingNumber":
+		return ec.fieldContext_LiveSession_meetingNumber(ctx, field)
+	case "password":
+		return ec.fieldContext_LiveSession_password(ctx, field)
+	case "sipAddress":
+		return ec.fieldContext_LiveSession_sipAddress(ctx, field)
+	case "hostKey":
+		return ec.fieldContext_LiveSession_hostKey(ctx, field)
+	case "recordingLecture":
+		return ec.fieldContext_LiveSession_recordingLecture(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_LiveSession_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_LiveSession_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LiveSession", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1561,6 +1897,42 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Course_liveSessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "past",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["past"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelLiveSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_completeVideoUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1595,6 +1967,20 @@ func (ec *executionContext) field_Mutation_createLecture_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateLectureInput, error) {
 			return ec.unmarshalNCreateLectureInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateLectureInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createLiveSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateLiveSessionInput, error) {
+			return ec.unmarshalNCreateLiveSessionInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateLiveSessionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1761,6 +2147,28 @@ func (ec *executionContext) field_Mutation_updateLecture_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateLiveSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateLiveSessionInput, error) {
+			return ec.unmarshalNUpdateLiveSessionInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUpdateLiveSessionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1833,6 +2241,20 @@ func (ec *executionContext) field_Query_lecture_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_liveSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_encodingProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1844,6 +2266,20 @@ func (ec *executionContext) field_Subscription_encodingProgress_args(ctx context
 		return nil, err
 	}
 	args["lectureId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_liveSessionUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "courseId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["courseId"] = arg0
 	return args, nil
 }
 
@@ -2167,6 +2603,50 @@ func (ec *executionContext) _Course_enrolled(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Course_enrolled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Course", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Course_liveSessions(ctx context.Context, field graphql.CollectedField, obj *edustream.Course) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Course_liveSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Course().LiveSessions(ctx, obj, fc.Args["past"].(*bool), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*edustream.LiveSession) graphql.Marshaler {
+			return ec.marshalNLiveSession2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSessionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Course_liveSessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Course",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Course_liveSessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CourseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CourseConnection) (ret graphql.Marshaler) {
@@ -2784,6 +3264,369 @@ func (ec *executionContext) fieldContext_Lecture_nextVideo(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _LiveSession_id(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LiveSession_course(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_course(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveSession().Course(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Course) graphql.Marshaler {
+			return ec.marshalNCourse2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourse(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_course(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Course(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveSession_title(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "String")
+}
+
+func (ec *executionContext) _LiveSession_agenda(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_agenda(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agenda, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_agenda(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "String")
+}
+
+func (ec *executionContext) _LiveSession_status(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.LiveSessionStatus) graphql.Marshaler {
+			return ec.marshalNLiveSessionStatus2githubᚗcomᚋedustreamᚋedustreamᚐLiveSessionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "LiveSessionStatus")
+}
+
+func (ec *executionContext) _LiveSession_startsAt(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LiveSession_endsAt(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LiveSession_joinUrl(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_joinUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveSession().JoinURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_joinUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, true, true, "String")
+}
+
+func (ec *executionContext) _LiveSession_meetingNumber(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_meetingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveSession().MeetingNumber(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_meetingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, true, true, "String")
+}
+
+func (ec *executionContext) _LiveSession_password(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_password(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveSession().Password(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_password(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, true, true, "String")
+}
+
+func (ec *executionContext) _LiveSession_sipAddress(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_sipAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveSession().SipAddress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_sipAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, true, true, "String")
+}
+
+func (ec *executionContext) _LiveSession_hostKey(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_hostKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveSession().HostKey(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_hostKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, true, true, "String")
+}
+
+func (ec *executionContext) _LiveSession_recordingLecture(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_recordingLecture(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LiveSession().RecordingLecture(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Lecture) graphql.Marshaler {
+			return ec.marshalOLecture2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLecture(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_recordingLecture(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LiveSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lecture(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LiveSession_createdAt(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LiveSession_updatedAt(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LiveSession_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LiveSession_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LiveSession", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Mutation_createCourse(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3312,6 +4155,138 @@ func (ec *executionContext) fieldContext_Mutation_retryVideo(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createLiveSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createLiveSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateLiveSession(ctx, fc.Args["input"].(model.CreateLiveSessionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {
+			return ec.marshalNLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createLiveSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createLiveSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateLiveSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLiveSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLiveSession(ctx, fc.Args["id"].(int64), fc.Args["input"].(model.UpdateLiveSessionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {
+			return ec.marshalNLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLiveSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLiveSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelLiveSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelLiveSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelLiveSession(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {
+			return ec.marshalNLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelLiveSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelLiveSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3516,6 +4491,50 @@ func (ec *executionContext) fieldContext_Query_lecture(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_lecture_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_liveSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_liveSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LiveSession(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {
+			return ec.marshalOLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_liveSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_liveSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3751,6 +4770,50 @@ func (ec *executionContext) fieldContext_Subscription_encodingProgress(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_encodingProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_liveSessionUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_liveSessionUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().LiveSessionUpdated(ctx, fc.Args["courseId"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {
+			return ec.marshalNLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_liveSessionUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LiveSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_liveSessionUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5745,6 +6808,87 @@ func UnmarshalCreateLectureInput(ctx context.Context, raw any) (model.CreateLect
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateLiveSessionInput(ctx context.Context, obj any) (model.CreateLiveSessionInput, error) {
+	var it model.CreateLiveSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["agenda"]; !present {
+		asMap["agenda"] = ""
+	}
+
+	fieldsInOrder := [...]string{"courseId", "title", "startsAt", "endsAt", "agenda", "clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "courseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("courseId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CourseID = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		case "agenda":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agenda"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Agenda = data
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateLiveSessionInput unmarshals raw into the CreateLiveSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateLiveSessionInput(ctx context.Context, raw any) (model.CreateLiveSessionInput, error) {
+	var out model.CreateLiveSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateLiveSessionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateVideoUploadInput(ctx context.Context, obj any) (model.CreateVideoUploadInput, error) {
 	var it model.CreateVideoUploadInput
 	if obj == nil {
@@ -5906,6 +7050,69 @@ func UnmarshalUpdateLectureInput(ctx context.Context, raw any) (model.UpdateLect
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateLiveSessionInput(ctx context.Context, obj any) (model.UpdateLiveSessionInput, error) {
+	var it model.UpdateLiveSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "agenda", "startsAt", "endsAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "agenda":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agenda"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Agenda = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateLiveSessionInput unmarshals raw into the UpdateLiveSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateLiveSessionInput(ctx context.Context, raw any) (model.UpdateLiveSessionInput, error) {
+	var out model.UpdateLiveSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateLiveSessionInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -5977,6 +7184,12 @@ func (ec *executionContext) _Course(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Course_enrolled(ctx, field, obj)
+				})
+		case "liveSessions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Course_liveSessions(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6260,6 +7473,116 @@ func (ec *executionContext) _Lecture(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var liveSessionImplementors = []string{"LiveSession"}
+
+func (ec *executionContext) _LiveSession(ctx context.Context, sel ast.SelectionSet, obj *edustream.LiveSession) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, liveSessionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LiveSession")
+		case "id":
+			out.Values[i] = ec._LiveSession_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "course":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LiveSession_course(ctx, field, obj)
+				})
+		case "title":
+			out.Values[i] = ec._LiveSession_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "agenda":
+			out.Values[i] = ec._LiveSession_agenda(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._LiveSession_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startsAt":
+			out.Values[i] = ec._LiveSession_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endsAt":
+			out.Values[i] = ec._LiveSession_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "joinUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LiveSession_joinUrl(ctx, field, obj)
+				})
+		case "meetingNumber":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LiveSession_meetingNumber(ctx, field, obj)
+				})
+		case "password":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LiveSession_password(ctx, field, obj)
+				})
+		case "sipAddress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LiveSession_sipAddress(ctx, field, obj)
+				})
+		case "hostKey":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LiveSession_hostKey(ctx, field, obj)
+				})
+		case "recordingLecture":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LiveSession_recordingLecture(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._LiveSession_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._LiveSession_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -6363,6 +7686,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createLiveSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createLiveSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateLiveSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLiveSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelLiveSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelLiveSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6460,6 +7804,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_lecture(ctx, field)
+				})
+		case "liveSession":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_liveSession(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -6560,6 +7910,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "encodingProgress":
 		return ec._Subscription_encodingProgress(ctx, fields[0])
+	case "liveSessionUpdated":
+		return ec._Subscription_liveSessionUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -7272,6 +8624,11 @@ func (ec *executionContext) unmarshalNCreateLectureInput2githubᚗcomᚋedustrea
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateLiveSessionInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateLiveSessionInput(ctx context.Context, v any) (model.CreateLiveSessionInput, error) {
+	res, err := ec.unmarshalInputCreateLiveSessionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateVideoUploadInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateVideoUploadInput(ctx context.Context, v any) (model.CreateVideoUploadInput, error) {
 	res, err := ec.unmarshalInputCreateVideoUploadInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7359,6 +8716,45 @@ func (ec *executionContext) marshalNLecture2ᚖgithubᚗcomᚋedustreamᚋedustr
 	return ec._Lecture(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNLiveSession2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.LiveSession) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx context.Context, sel ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LiveSession!")
+		return graphql.Null
+	}
+	return ec._LiveSession(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLiveSessionStatus2githubᚗcomᚋedustreamᚋedustreamᚐLiveSessionStatus(ctx context.Context, v any) (edustream.LiveSessionStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.LiveSessionStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLiveSessionStatus2githubᚗcomᚋedustreamᚋedustreamᚐLiveSessionStatus(ctx context.Context, sel ast.SelectionSet, v edustream.LiveSessionStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "LiveSessionStatus!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNLong2int64(ctx context.Context, v any) (int64, error) {
 	res, err := scalar.UnmarshalLong(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7435,13 +8831,13 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
-	res, err := graphql.UnmarshalTime(v)
+	res, err := scalar.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalTime(v)
+	res := scalar.MarshalTime(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
@@ -7455,6 +8851,11 @@ func (ec *executionContext) unmarshalNUpdateCourseInput2githubᚗcomᚋedustream
 
 func (ec *executionContext) unmarshalNUpdateLectureInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUpdateLectureInput(ctx context.Context, v any) (model.UpdateLectureInput, error) {
 	res, err := ec.unmarshalInputUpdateLectureInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateLiveSessionInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUpdateLiveSessionInput(ctx context.Context, v any) (model.UpdateLiveSessionInput, error) {
+	res, err := ec.unmarshalInputUpdateLiveSessionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -7783,6 +9184,13 @@ func (ec *executionContext) marshalOLecture2ᚖgithubᚗcomᚋedustreamᚋedustr
 	return ec._Lecture(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx context.Context, sel ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LiveSession(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7817,7 +9225,7 @@ func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalTime(v)
+	res, err := scalar.UnmarshalTime(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -7827,7 +9235,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalTime(*v)
+	res := scalar.MarshalTime(*v)
 	return res
 }
 

@@ -49,6 +49,22 @@ type CreateLectureInput struct {
 	Position *int `json:"position,omitempty"`
 }
 
+type CreateLiveSessionInput struct {
+	CourseID int64 `json:"courseId"`
+	// At most 128 characters.
+	Title string `json:"title"`
+	// Kept to the minute; must be in the future.
+	StartsAt time.Time `json:"startsAt"`
+	// 10 minutes to 24 hours after startsAt.
+	EndsAt time.Time `json:"endsAt"`
+	// At most 1300 characters.
+	Agenda *string `json:"agenda,omitempty"`
+	// A key of the client's choosing that makes the mutation safe to retry: a
+	// second call with the same key by the same user returns the class the
+	// first one scheduled, and schedules nothing more.
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
 type CreateVideoUploadInput struct {
 	LectureID int64  `json:"lectureId"`
 	FileName  string `json:"fileName"`
@@ -79,6 +95,14 @@ type UpdateCourseInput struct {
 type UpdateLectureInput struct {
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
+}
+
+// Fields to change; omitted ones stay as they are.
+type UpdateLiveSessionInput struct {
+	Title    *string    `json:"title,omitempty"`
+	Agenda   *string    `json:"agenda,omitempty"`
+	StartsAt *time.Time `json:"startsAt,omitempty"`
+	EndsAt   *time.Time `json:"endsAt,omitempty"`
 }
 
 // Where to PUT one part of an upload.

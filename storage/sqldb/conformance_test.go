@@ -30,6 +30,10 @@ func testConformance(t *testing.T, e engine) {
 	t.Run("Errors", func(t *testing.T) { t.Parallel(); testErrors(t, e) })
 	t.Run("Videos", func(t *testing.T) { t.Parallel(); testVideos(t, e) })
 	t.Run("VideoLifecycle", func(t *testing.T) { t.Parallel(); testVideoLifecycle(t, e) })
+	t.Run("LiveSessions", func(t *testing.T) { t.Parallel(); testLiveSessions(t, e) })
+	t.Run("LiveSessionLists", func(t *testing.T) { t.Parallel(); testLiveSessionLists(t, e) })
+	t.Run("LiveRecordings", func(t *testing.T) { t.Parallel(); testLiveRecordings(t, e) })
+	t.Run("OAuthTokens", func(t *testing.T) { t.Parallel(); testOAuthTokens(t, e) })
 }
 
 func testMigrate(t *testing.T, e engine) {

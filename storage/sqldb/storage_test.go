@@ -69,6 +69,8 @@ type fixture struct {
 	lectures    *LectureService
 	enrollments *EnrollmentService
 	videos      *VideoService
+	live        *LiveSessionService
+	tokens      *OAuthTokenService
 }
 
 func newFixture(t *testing.T, e engine) *fixture {
@@ -92,6 +94,8 @@ func fixtureOn(db *DB) *fixture {
 		lectures:    NewLectureService(db, clock.Now),
 		enrollments: NewEnrollmentService(db, clock.Now),
 		videos:      NewVideoService(db, clock.Now),
+		live:        NewLiveSessionService(db, clock.Now),
+		tokens:      NewOAuthTokenService(db, clock.Now),
 	}
 }
 

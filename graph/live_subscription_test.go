@@ -1,0 +1,238 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/graph"
+	"github.com/edustream/edustream/internal/testenv"
+	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/storage/sqldb"
+	"github.com/edustream/edustream/webex"
+	"github.com/edustream/edustream/webex/webextest"
+)
+
+// liveWS is a websocket endpoint with live classes and real events.
+type liveWS struct {
+	*liveBundle
+	srv    *httptest.Server
+	events *redis.Events
+}
+
+func setupLiveWS(t *testing.T) *liveWS {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := goredis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	w := &liveWS{liveBundle: &liveBundle{fake: webextest.New(t, webextest.Config{}), jobs: &liveQueue{}}, events: redis.NewEvents(rdb, slog.New(slog.DiscardHandler))}
+	t.Cleanup(func() { w.events.Close() })
+	client, err := webex.New(webex.Config{BaseURL: w.fake.URL, Token: w.fake.IssueAccessToken(0), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.bundle = newBundle(t, db, func(c *graph.Config, r *graph.Resolver) {
+		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService))
+		w.sessions = sqldb.NewLiveSessionService(db, nil)
+		w.live = &edustream.LiveClasses{Sessions: w.sessions, Meetings: webex.NewMeetingService(client), Jobs: w.jobs, Events: w.events}
+		r.LiveSessionService, r.Live, r.Events = w.sessions, w.live, w.events
+	})
+	w.srv = httptest.NewServer(w.handler)
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+// follow subscribes user to the course's live sessions and returns the
+// data of each message (nil once the subscription completes).
+func (w *liveWS) follow(t *testing.T, user *edustream.User, courseID string) <-chan map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
+	t.Cleanup(cancel)
+	c, _, err := dial(t, ctx, w.srv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	tok, err := server.IssueToken([]byte(wsSecret), edustream.Claims{Subject: user.Subject, Role: user.Role, Name: user.Name}, "", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tok}})
+	if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("connection_init: %+v %v", m, err)
+	}
+	send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+		"query":     `subscription($c: ID!) { liveSessionUpdated(courseId: $c) { id status joinUrl hostKey } }`,
+		"variables": map[string]any{"c": courseID},
+	}})
+	out := make(chan map[string]any, 16)
+	go func() {
+		defer close(out)
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var m wsMessage
+			json.Unmarshal(b, &m)
+			switch m.Type {
+			case "next":
+				var p struct {
+					Data   map[string]any
+					Errors []map[string]any
+				}
+				json.Unmarshal(m.Payload, &p)
+				if len(p.Errors) > 0 {
+					out <- map[string]any{"error": p.Errors[0]}
+					continue
+				}
+				out <- p.Data["liveSessionUpdated"].(map[string]any)
+			case "error":
+				var errs []map[string]any
+				json.Unmarshal(m.Payload, &errs)
+				out <- map[string]any{"error": errs[0]}
+				return
+			case "complete":
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// await returns the next message, failing after the wait limit.
+func await(t *testing.T, ch <-chan map[string]any) map[string]any {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("the subscription ended")
+		}
+		return m
+	case <-time.After(testenv.WaitLimit):
+		t.Fatal("no message")
+	}
+	return nil
+}
+
+// quiet fails if a message arrives within a moment.
+func quiet(t *testing.T, ch <-chan map[string]any) {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if ok {
+			t.Errorf("unexpected message %v", m)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// probe schedules classes until the subscribers see one: the server
+// subscribes to the events a moment after the subscribe message.
+func (w *liveWS) probe(t *testing.T, c *edustream.Course, subs ...<-chan map[string]any) {
+	t.Helper()
+	for i := 0; ; i++ {
+		id := w.create(t, c)["id"]
+		seen := true
+		for _, sub := range subs {
+			select {
+			case m := <-sub:
+				seen = seen && m["id"] == id
+			case <-time.After(time.Second):
+				seen = false
+			}
+		}
+		if seen {
+			return
+		}
+		if i == 5 {
+			t.Fatal("the subscribers saw none of the probes")
+		}
+	}
+}
+
+func TestLiveSessionUpdated(t *testing.T) {
+	w := setupLiveWS(t)
+	ctx := context.Background()
+	course := w.seedCourse(t, w.instructor, "Live", 0, true)
+	enrolled := w.seedUser(t, "enrolled", edustream.RoleStudent)
+	if _, err := sqldb.NewEnrollmentService(w.db, nil).Enroll(ctx, enrolled.ID, course.ID); err != nil {
+		t.Fatal(err)
+	}
+	class := w.create(t, course)
+	s, err := w.sessions.FindLiveSessionByID(ctx, mustID(t, class["id"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mine, stranger := w.follow(t, enrolled, idOf(course)), w.follow(t, w.student, idOf(course))
+	w.probe(t, course, mine, stranger)
+
+	t.Run("a change reaches every subscriber, with what each may see", func(t *testing.T) {
+		if _, err := w.live.Cancel(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		for name, tt := range map[string]struct {
+			ch   <-chan map[string]any
+			join bool
+		}{"enrolled": {mine, true}, "stranger": {stranger, false}} {
+			m := await(t, tt.ch)
+			if m["id"] != class["id"] || m["status"] != "CANCELLED" || (m["joinUrl"] != nil) != tt.join || m["hostKey"] != nil {
+				t.Errorf("%s got %v", name, m)
+			}
+		}
+	})
+	t.Run("repeated and stale events are not sent again", func(t *testing.T) {
+		stale := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &edustream.LiveSessionEvent{SessionID: s.ID, CourseID: course.ID, Version: 1}}
+		for range 3 {
+			if err := w.events.PublishEvent(ctx, stale); err != nil {
+				t.Fatal(err)
+			}
+		}
+		other := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &edustream.LiveSessionEvent{SessionID: s.ID, CourseID: course.ID + 1}}
+		w.events.PublishEvent(ctx, other)
+		quiet(t, mine)
+	})
+	t.Run("unpublishing the course ends a student's subscription", func(t *testing.T) {
+		unpublish := false
+		if _, err := w.courses.UpdateCourse(ctx, course.ID, edustream.CourseUpdate{Published: &unpublish}); err != nil {
+			t.Fatal(err)
+		}
+		w.create(t, course) // an event, which finds the course hidden
+		select {
+		case m, ok := <-stranger:
+			if ok {
+				t.Errorf("after the course was unpublished the student got %v", m)
+			}
+		case <-time.After(testenv.WaitLimit):
+			t.Error("the subscription did not end")
+		}
+	})
+	t.Run("a course the caller may not see", func(t *testing.T) {
+		draft := w.seedCourse(t, w.otherInstructor, "Draft", 0, false)
+		m := await(t, w.follow(t, w.student, idOf(draft)))
+		if e, _ := m["error"].(map[string]any); e == nil || e["extensions"].(map[string]any)["code"] != graph.CodeNotFound {
+			t.Errorf("subscribe to a draft: %v", m)
+		}
+	})
+}

@@ -1,0 +1,328 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/storage/sqldb"
+)
+
+var webhookSecret = []byte("webhook-secret-for-the-tests")
+
+// events records what was published.
+type events struct {
+	mu  sync.Mutex
+	got []edustream.Event
+}
+
+func (e *events) PublishEvent(_ context.Context, ev edustream.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, ev)
+	return nil
+}
+
+func (e *events) Subscribe(context.Context, string) (*edustream.Subscription, error) {
+	panic("the webhook does not subscribe")
+}
+
+func (e *events) SubscribeFunc(context.Context, string, func(edustream.Event)) error {
+	panic("the webhook does not subscribe")
+}
+
+func (e *events) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.got)
+}
+
+// imports records the recording imports enqueued.
+type imports struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (q *imports) EnqueueMeetingDelete(context.Context, string) error {
+	panic("the webhook deletes no meeting")
+}
+
+func (q *imports) EnqueueRecordingImport(_ context.Context, id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.ids = append(q.ids, id)
+	return nil
+}
+
+// webhookBundle is the server with the webhook on real storage.
+type webhookBundle struct {
+	*bundle
+	sessions *sqldb.LiveSessionService
+	events   *events
+	imports  *imports
+	session  *edustream.LiveSession
+}
+
+func setupWebhook(t *testing.T) *webhookBundle {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "edustream.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wb := &webhookBundle{sessions: sqldb.NewLiveSessionService(db, nil), events: &events{}, imports: &imports{}}
+	live := &edustream.LiveClasses{Sessions: wb.sessions, Jobs: wb.imports, Events: wb.events}
+	wb.bundle = setup(t, func(c *Config) {
+		c.WebexWebhook = &WebexWebhook{Secret: webhookSecret, Events: live, MaxBodyBytes: 4096}
+	})
+	teacher, err := sqldb.NewUserService(db).UpsertUser(ctx, edustream.Claims{Subject: "teacher", Role: edustream.RoleInstructor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(time.Hour)
+	wb.session = &edustream.LiveSession{CourseID: 1, CreatorID: teacher.ID, Title: "Class", StartsAt: start, EndsAt: start.Add(time.Hour),
+		MeetingID: "0123456789abcdef0123456789abcdef", MeetingNumber: "2512345678"}
+	if err := wb.sessions.CreateLiveSession(ctx, wb.session); err != nil {
+		t.Fatal(err)
+	}
+	return wb
+}
+
+// envelope is a delivery body as Webex sends it.
+func envelope(resource, event string, data map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"id": "Y2lzY29zcGFyazovL3VzL1dFQkhPT0svYWJj", "name": "EduStream", "targetUrl": "https://api.example/webhooks/webex",
+		"resource": resource, "event": event, "orgId": "org", "createdBy": "me", "appId": "app", "ownedBy": "creator",
+		"status": "active", "created": "2030-01-01T00:00:00Z", "actorId": "me", "data": data,
+	})
+	return b
+}
+
+func signature(body, secret []byte) string {
+	m := hmac.New(sha1.New, secret)
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// deliver POSTs body with the signature header (none when sig is "-").
+func (wb *webhookBundle) deliver(t *testing.T, body []byte, sig string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/webhooks/webex", strings.NewReader(string(body)))
+	r.Header.Set("Content-Type", "application/json")
+	if sig != "-" {
+		r.Header.Set("X-Spark-Signature", sig)
+	}
+	return wb.do(t, r)
+}
+
+func (wb *webhookBundle) signed(t *testing.T, body []byte) *httptest.ResponseRecorder {
+	t.Helper()
+	return wb.deliver(t, body, signature(body, webhookSecret))
+}
+
+func (wb *webhookBundle) state(t *testing.T) *edustream.LiveSession {
+	t.Helper()
+	s, err := wb.sessions.FindLiveSessionByID(context.Background(), wb.session.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// instance is a meeting instance's data, as meetings started and ended
+// carry it.
+func (wb *webhookBundle) instance(withSeries bool) map[string]any {
+	d := map[string]any{
+		"id": wb.session.MeetingID + "_I_204857392817465819", "scheduledMeetingId": wb.session.MeetingID + "_20300101T100000Z",
+		"meetingNumber": wb.session.MeetingNumber, "title": "Class", "meetingType": "meeting", "state": "inProgress",
+	}
+	if withSeries {
+		d["meetingSeriesId"] = wb.session.MeetingID
+	}
+	return d
+}
+
+// A bad, missing or forged signature is refused with 401 and changes
+// nothing; so are deliveries too large to read or in the wrong method.
+func TestWebexWebhookRefusals(t *testing.T) {
+	wb := setupWebhook(t)
+	started := envelope("meetings", "started", wb.instance(true))
+	tests := []struct {
+		name   string
+		body   []byte
+		sig    string
+		status int
+	}{
+		{"missing signature", started, "-", http.StatusUnauthorized},
+		{"empty signature", started, "", http.StatusUnauthorized},
+		{"other secret", started, signature(started, []byte("not-the-secret")), http.StatusUnauthorized},
+		{"signature of another body", started, signature(envelope("meetings", "ended", wb.instance(true)), webhookSecret), http.StatusUnauthorized},
+		{"not hex", started, strings.Repeat("zz", sha1.Size), http.StatusUnauthorized},
+		{"truncated", started, signature(started, webhookSecret)[:20], http.StatusUnauthorized},
+		{"SHA-256 length", started, strings.Repeat("ab", 32), http.StatusUnauthorized},
+		{"too large", append(started, strings.Repeat(" ", 4096)...), "-", http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := wb.deliver(t, tt.body, tt.sig)
+			if w.Code != tt.status {
+				t.Fatalf("status %d (%s), want %d", w.Code, w.Body, tt.status)
+			}
+			if w.Header().Get("WWW-Authenticate") != "" {
+				t.Error("a webhook refusal offers a bearer challenge")
+			}
+		})
+	}
+	t.Run("signed garbage", func(t *testing.T) {
+		for _, body := range [][]byte{[]byte("{"), []byte(`{"resource":"meetings","event":"started"}`), []byte(`{"resource":"meetings","event":"started","data":"x"}`)} {
+			if w := wb.signed(t, body); w.Code != http.StatusBadRequest {
+				t.Errorf("%s: status %d, want 400", body, w.Code)
+			}
+		}
+	})
+	t.Run("GET", func(t *testing.T) {
+		w := wb.do(t, httptest.NewRequest(http.MethodGet, "/webhooks/webex", nil))
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != http.MethodPost {
+			t.Errorf("GET: %d %v", w.Code, w.Header())
+		}
+	})
+	if s := wb.state(t); s.Status != edustream.LiveScheduled || s.Version != 1 || wb.events.count() != 0 {
+		t.Errorf("after refused deliveries the session is %s v%d with %d events", s.Status, s.Version, wb.events.count())
+	}
+	if lines := wb.logs.Records(t, "refused a Webex webhook delivery with a missing or wrong signature"); len(lines) != 7 {
+		t.Errorf("%d refusals logged, want 7", len(lines))
+	}
+}
+
+// Started makes the session LIVE and ended ENDED, whichever way Webex
+// names the meeting (an instance id with or without its series, or only
+// the meeting number); repeats and late starts change nothing.
+func TestWebexWebhookMeetingEvents(t *testing.T) {
+	type step struct {
+		event  string
+		data   func(*webhookBundle) map[string]any
+		status edustream.LiveSessionStatus
+		events int
+	}
+	withSeries := func(wb *webhookBundle) map[string]any { return wb.instance(true) }
+	instanceOnly := func(wb *webhookBundle) map[string]any { return wb.instance(false) }
+	numberOnly := func(wb *webhookBundle) map[string]any {
+		return map[string]any{"meetingNumber": wb.session.MeetingNumber, "meetingType": "meeting"}
+	}
+	foreign := func(*webhookBundle) map[string]any {
+		return map[string]any{"id": "fedcba9876543210fedcba9876543210_I_1", "meetingSeriesId": "fedcba9876543210fedcba9876543210", "meetingNumber": "2599999999"}
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"in order", []step{
+			{"started", withSeries, edustream.LiveLive, 1},
+			{"ended", withSeries, edustream.LiveEnded, 2},
+		}},
+		{"instance id without series", []step{
+			{"started", instanceOnly, edustream.LiveLive, 1},
+			{"ended", instanceOnly, edustream.LiveEnded, 2},
+		}},
+		{"meeting number only", []step{
+			{"started", numberOnly, edustream.LiveLive, 1},
+		}},
+		{"duplicates", []step{
+			{"started", withSeries, edustream.LiveLive, 1},
+			{"started", withSeries, edustream.LiveLive, 1},
+			{"ended", withSeries, edustream.LiveEnded, 2},
+			{"ended", instanceOnly, edustream.LiveEnded, 2},
+		}},
+		{"out of order", []step{
+			{"ended", withSeries, edustream.LiveEnded, 1},
+			{"started", withSeries, edustream.LiveEnded, 1},
+		}},
+		{"another meeting", []step{
+			{"started", foreign, edustream.LiveScheduled, 0},
+			{"ended", foreign, edustream.LiveScheduled, 0},
+		}},
+		{"events EduStream ignores", []step{
+			{"updated", withSeries, edustream.LiveScheduled, 0},
+			{"deleted", withSeries, edustream.LiveScheduled, 0},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wb := setupWebhook(t)
+			for i, st := range tt.steps {
+				if w := wb.signed(t, envelope("meetings", st.event, st.data(wb))); w.Code != http.StatusNoContent {
+					t.Fatalf("step %d (%s): status %d: %s", i, st.event, w.Code, w.Body)
+				}
+				if s := wb.state(t); s.Status != st.status || wb.events.count() != st.events {
+					t.Errorf("step %d (%s): session %s with %d events, want %s with %d", i, st.event, s.Status, wb.events.count(), st.status, st.events)
+				}
+			}
+		})
+	}
+	t.Run("events name the course and the version", func(t *testing.T) {
+		wb := setupWebhook(t)
+		wb.signed(t, envelope("meetings", "started", wb.instance(true)))
+		e := wb.events.got[0]
+		if e.Topic != edustream.LiveSessionTopic(1) || e.LiveSession == nil || e.LiveSession.SessionID != wb.session.ID ||
+			e.LiveSession.Status != edustream.LiveLive || e.LiveSession.Version != 2 {
+			t.Errorf("event %+v", e)
+		}
+	})
+}
+
+// A recording of a session's meeting is enqueued for import, by the id of
+// the recording (duplicates collapse in the queue); recordings of other
+// meetings are not.
+func TestWebexWebhookRecordings(t *testing.T) {
+	wb := setupWebhook(t)
+	rec := func(id, meetingID, series string) []byte {
+		d := map[string]any{"id": id, "meetingId": meetingID, "topic": "Class", "format": "MP4"}
+		if series != "" {
+			d["meetingSeriesId"] = series
+		}
+		return envelope("recordings", "created", d)
+	}
+	instance := wb.session.MeetingID + "_I_204857392817465819"
+	for _, body := range [][]byte{
+		rec("rec-1", instance, wb.session.MeetingID),
+		rec("rec-1", instance, wb.session.MeetingID),
+		rec("rec-2", instance, ""),
+		rec("rec-3", "fedcba9876543210fedcba9876543210_I_1", "fedcba9876543210fedcba9876543210"),
+	} {
+		if w := wb.signed(t, body); w.Code != http.StatusNoContent {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	if want := []string{"rec-1", "rec-1", "rec-2"}; !slices.Equal(wb.imports.ids, want) {
+		t.Errorf("imports enqueued %v, want %v", wb.imports.ids, want)
+	}
+	if w := wb.signed(t, rec("", instance, wb.session.MeetingID)); w.Code != http.StatusBadRequest {
+		t.Errorf("a recording without an id: %d", w.Code)
+	}
+}
+
+// Without the webhook configured the route does not exist.
+func TestWebexWebhookNotMounted(t *testing.T) {
+	b := setup(t, nil)
+	body := []byte(`{}`)
+	r := httptest.NewRequest(http.MethodPost, "/webhooks/webex", strings.NewReader(string(body)))
+	r.Header.Set("X-Spark-Signature", signature(body, webhookSecret))
+	if w := b.do(t, r); w.Code != http.StatusNotFound {
+		t.Errorf("status %d, want 404", w.Code)
+	}
+}

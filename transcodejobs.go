@@ -1,0 +1,245 @@
+package edustream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+)
+
+// An external transcoder (AWS Elemental MediaConvert) works on its own: the
+// transcode step submits a job and returns, and the transcoder reports the
+// job's state later, through events (EventBridge → SNS → /sns) and to the
+// reconciler's questions (GetJob). TranscodeJobs turns either report into a
+// move of the video, so both paths agree and either alone is enough.
+
+// TranscodeJobStatus is where an external transcoder's job is.
+type TranscodeJobStatus string
+
+// Job statuses, MediaConvert's words. Progress reports of a running job
+// (STATUS_UPDATE, INPUT_INFORMATION, ...) are TranscodeJobProgressing.
+const (
+	TranscodeJobSubmitted   TranscodeJobStatus = "SUBMITTED"
+	TranscodeJobProgressing TranscodeJobStatus = "PROGRESSING"
+	TranscodeJobComplete    TranscodeJobStatus = "COMPLETE"
+	TranscodeJobError       TranscodeJobStatus = "ERROR"
+	TranscodeJobCanceled    TranscodeJobStatus = "CANCELED"
+)
+
+// Done reports whether the job will not change any more.
+func (s TranscodeJobStatus) Done() bool {
+	return s == TranscodeJobComplete || s == TranscodeJobError || s == TranscodeJobCanceled
+}
+
+// TranscodeJob is what an external transcoder says about one of its jobs.
+type TranscodeJob struct {
+	// Service names the transcoder in messages people read ("MediaConvert").
+	Service string
+	ID      string
+	// VideoID is the video the job was submitted for, from the metadata
+	// the job carries; 0 for a job EduStream did not submit.
+	VideoID int64
+	Status  TranscodeJobStatus
+	// Progress is the job's percent complete, 0..100, or negative while
+	// the transcoder has not said.
+	Progress float64
+	// Phase is the transcoder's word for what it does now (PROBING,
+	// TRANSCODING, UPLOADING), when it says.
+	Phase string
+	// ErrorCode and ErrorMessage are the transcoder's reason for an ERROR.
+	ErrorCode    string
+	ErrorMessage string
+}
+
+// TranscodeService is an external transcoder.
+type TranscodeService interface {
+	// SubmitTranscode starts a job that makes ladder from v's source: the
+	// HLS stream under v.WorkPrefix() (MasterPlaylistName and the
+	// renditions' playlists and segments), and frame captures under
+	// v.CapturePrefix() (see PosterCaptureName). token names the attempt:
+	// a second submission with the same token within the transcoder's
+	// window returns the first job. EINVALID when the transcoder refuses
+	// the job for what it is; other errors may be retried.
+	SubmitTranscode(ctx context.Context, v *Video, ladder []Rendition, token string) (jobID string, err error)
+	// FindTranscodeJob returns a job's state. ENOTFOUND.
+	FindTranscodeJob(ctx context.Context, jobID string) (*TranscodeJob, error)
+}
+
+// CapturePrefix is where an external transcoder leaves the frame captures
+// the thumbnails step makes the poster and storyboard from.
+func (v *Video) CapturePrefix() string { return VideoPrefix(v.ID) + "captures/" }
+
+// The frame captures under CapturePrefix, named <name>.<7-digit number>.jpg
+// as MediaConvert numbers them: the last PosterCaptureName capture is the
+// poster; the StoryboardCaptureName captures are the storyboard's tiles in
+// time order, one every StoryboardFor(...).Interval seconds.
+const (
+	PosterCaptureName     = "poster"
+	StoryboardCaptureName = "storyboard"
+)
+
+// TranscodeToken is the ClientRequestToken of v's transcode: the same for
+// every attempt of one run of the step, and new after a retry of the video
+// (which moves its version), so a lost answer is asked again without a
+// second job and a retried video gets a fresh one.
+func TranscodeToken(v *Video) string {
+	return fmt.Sprintf("edustream-video-%d-v%d", v.ID, v.Version)
+}
+
+// TranscodeJobs applies external transcoders' reports to videos. It is
+// shared by the SNS endpoint (events) and the reconciler (GetJob).
+type TranscodeJobs struct {
+	Videos VideoService
+	Jobs   JobQueue
+	// Events, if set, hears every move and every progress report.
+	Events EventService
+	Now    Clock
+}
+
+func (t *TranscodeJobs) now() time.Time {
+	if t.Now == nil {
+		return time.Now()
+	}
+	return t.Now()
+}
+
+// Apply moves the video of job as the job's state says: progress while it
+// runs, on to PUBLISH (with the renditions, and the publish step queued)
+// when it is COMPLETE, FAILED with the transcoder's reason after an ERROR
+// or a cancel. A report about a job that is not the video's current one,
+// about a video that moved on, or about a job EduStream did not submit is
+// stale or foreign: it is logged and nil is returned. Errors are the
+// database's or the queue's, worth retrying.
+func (t *TranscodeJobs) Apply(ctx context.Context, job *TranscodeJob) error {
+	log := Logger(ctx).With(slog.String("transcode_job", job.ID), slog.Int64("video_id", job.VideoID), slog.String("job_status", string(job.Status)))
+	if job.VideoID <= 0 {
+		log.Info("ignoring a transcode job EduStream did not submit")
+		return nil
+	}
+	v, err := t.Videos.FindVideoByID(ctx, job.VideoID)
+	if ErrorCode(err) == ENOTFOUND {
+		log.Info("ignoring a transcode job of a video that no longer exists")
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("transcode job %s: %w", job.ID, err)
+	}
+	switch {
+	case v.TranscoderJobID == "" && v.Status == VideoProcessing && v.Stage == StageTranscode:
+		// The transcode step has submitted the job but not stored its id
+		// yet (a fast first event), or is about to: ask for the report
+		// again later rather than lose it.
+		return fmt.Errorf("transcode job %s reported before video %d recorded it", job.ID, v.ID)
+	case v.TranscoderJobID != job.ID:
+		// An older job of a retried video, or one a crash left behind.
+		log.Info("ignoring a transcode job that is not the video's current one", slog.String("current_job", v.TranscoderJobID))
+		return nil
+	case v.Status != VideoProcessing || v.Stage != StageTranscode:
+		if job.Status == TranscodeJobComplete && (v.Status == VideoProcessing || v.Status == VideoUploaded) {
+			// A repeated COMPLETE: the first moved the video, but its
+			// enqueue may have been lost.
+			return t.enqueue(ctx, v)
+		}
+		log.Info("ignoring a report about a video past transcoding", slog.String("status", string(v.Status)), slog.String("stage", string(v.Stage)))
+		return nil
+	}
+	service := job.Service
+	if service == "" {
+		service = "the transcoder"
+	}
+	switch job.Status {
+	case TranscodeJobComplete:
+		return t.complete(ctx, v)
+	case TranscodeJobError:
+		return t.fail(ctx, v, failureReason(service, job))
+	case TranscodeJobCanceled:
+		return t.fail(ctx, v, fmt.Sprintf("the %s job was canceled; retry the video to transcode it again", service))
+	}
+	return t.progress(ctx, v, job, service)
+}
+
+// complete records the renditions the job made (the ladder it was given)
+// and hands the video to the publish step.
+func (t *TranscodeJobs) complete(ctx context.Context, v *Video) error {
+	if v.Media == nil {
+		return fmt.Errorf("video %d finished transcoding without probe results", v.ID)
+	}
+	publish, progress := StagePublish, StagePublish.OverallProgress(0)
+	moved, err := t.Videos.TransitionVideo(ctx, v.ID, VideoProcessing, StageTranscode,
+		VideoUpdate{Stage: &publish, Progress: &progress, Renditions: Ladder(v.Media)})
+	if ErrorCode(err) == ECONFLICT {
+		return nil // a concurrent report of the same completion won
+	} else if err != nil {
+		return fmt.Errorf("move video %d past transcoding: %w", v.ID, err)
+	}
+	t.announce(ctx, EncodingEventOf(moved, t.now()))
+	return t.enqueue(ctx, moved)
+}
+
+// fail ends the video FAILED with reason. The job id is cleared so that
+// retrying the video submits a new job rather than waiting on this one.
+func (t *TranscodeJobs) fail(ctx context.Context, v *Video, reason string) error {
+	failed, noJob := VideoFailed, ""
+	moved, err := t.Videos.TransitionVideo(ctx, v.ID, VideoProcessing, StageTranscode,
+		VideoUpdate{Status: &failed, Error: &reason, TranscoderJobID: &noJob})
+	if ErrorCode(err) == ECONFLICT {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("record the failed transcode of video %d: %w", v.ID, err)
+	}
+	Logger(ctx).Warn("transcode job failed", slog.Int64("video_id", v.ID), slog.String("transcode_job", v.TranscoderJobID), slog.String("reason", reason))
+	t.announce(ctx, EncodingEventOf(moved, t.now()))
+	return nil
+}
+
+// progress records how far the job is. It also touches the video, which
+// is how the reconciler knows the job is not silent.
+func (t *TranscodeJobs) progress(ctx context.Context, v *Video, job *TranscodeJob, service string) error {
+	overall := v.Progress
+	if job.Progress >= 0 {
+		overall = max(overall, StageTranscode.OverallProgress(job.Progress/100))
+	}
+	if err := t.Videos.SetVideoProgress(ctx, v.ID, StageTranscode, overall); err != nil {
+		return fmt.Errorf("record the transcode progress of video %d: %w", v.ID, err)
+	}
+	e := EncodingEventOf(v, t.now())
+	e.Progress = overall
+	switch {
+	case job.Status == TranscodeJobSubmitted:
+		e.Message = "waiting in the " + service + " queue"
+	case job.Progress >= 0:
+		e.Message = fmt.Sprintf("transcoding on %s: %.0f %%", service, math.Floor(job.Progress))
+	default:
+		e.Message = "transcoding on " + service
+	}
+	t.announce(ctx, e)
+	return nil
+}
+
+func (t *TranscodeJobs) enqueue(ctx context.Context, v *Video) error {
+	if err := t.Jobs.EnqueueVideoStage(ctx, v.ID, v.Stage); err != nil {
+		return fmt.Errorf("enqueue %s of video %d: %w", v.Stage, v.ID, err)
+	}
+	return nil
+}
+
+func (t *TranscodeJobs) announce(ctx context.Context, e *EncodingEvent) {
+	if t.Events == nil {
+		return
+	}
+	if err := t.Events.PublishEvent(ctx, Event{Topic: EncodingTopic(e.LectureID), Encoding: e}); err != nil {
+		Logger(ctx).Warn("publish encoding event", slog.String("error", err.Error()))
+	}
+}
+
+// failureReason says why a job failed, in the transcoder's words and code.
+func failureReason(service string, job *TranscodeJob) string {
+	reason := service + " could not transcode the video"
+	if job.ErrorMessage != "" {
+		reason += ": " + job.ErrorMessage
+	}
+	if job.ErrorCode != "" {
+		reason += " (error " + job.ErrorCode + ")"
+	}
+	return reason
+}
