@@ -26,6 +26,18 @@ type EventService interface {
 	SubscribeFunc(ctx context.Context, topic string, fn func(Event)) error
 }
 
+// ConfirmedPublisher is implemented by event services that can wait for an
+// event to reach every process. A write that must be visible on the
+// writer's next read, wherever that read lands, waits for the invalidation
+// it publishes.
+type ConfirmedPublisher interface {
+	// PublishEventConfirmed publishes e like PublishEvent, and returns once
+	// every process listening for events has handed it to its
+	// subscribers. An error after publishing says that some may not have
+	// (one did not answer in time, or ctx ended); the event still went out.
+	PublishEventConfirmed(ctx context.Context, e Event) error
+}
+
 // Subscription is one subscriber's stream of events.
 type Subscription struct {
 	// C delivers the events; it is closed when the subscription ends.
@@ -44,6 +56,8 @@ type Event struct {
 	QueueMoved *struct{} `json:"queueMoved,omitempty"`
 	// LiveSession says a live session of the topic's course changed.
 	LiveSession *LiveSessionEvent `json:"liveSession,omitempty"`
+	// Content says something that shared reads show changed (ContentTopic).
+	Content *ContentChange `json:"content,omitempty"`
 	// Resync, set by the event service itself, says events may have been
 	// lost (the connection to the other processes dropped): subscribers
 	// re-read the state they follow.

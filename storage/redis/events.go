@@ -59,9 +59,18 @@ type Events struct {
 	mu     sync.Mutex
 	topics map[string]map[*subscriber]struct{}
 	closed bool
+
+	// confirmations are the PublishEventConfirmed calls waiting for their
+	// acknowledgements, by id.
+	confirmMu     sync.Mutex
+	confirmations map[string]*confirmation
+	confirmWait   time.Duration
 }
 
-var _ edustream.EventService = (*Events)(nil)
+var (
+	_ edustream.EventService       = (*Events)(nil)
+	_ edustream.ConfirmedPublisher = (*Events)(nil)
+)
 
 // subscriber is one Subscribe or SubscribeFunc.
 type subscriber struct {
@@ -114,22 +123,35 @@ func NewEvents(rdb goredis.UniversalClient, logger *slog.Logger) *Events {
 		logger: logger.With(slog.String("component", "events")),
 		done:   make(chan struct{}),
 		topics: map[string]map[*subscriber]struct{}{},
+
+		confirmations: map[string]*confirmation{},
+		confirmWait:   defaultConfirmWait,
 	}
 }
 
 // PublishEvent publishes e on its topic's channel.
 func (s *Events) PublishEvent(ctx context.Context, e edustream.Event) error {
-	if e.Topic == "" {
-		return errors.New("publish event: empty topic")
+	_, err := s.publish(ctx, wireEvent{Event: e})
+	return err
+}
+
+// publish sends w and returns how many connections received it.
+func (s *Events) publish(ctx context.Context, w wireEvent) (int64, error) {
+	if w.Topic == "" {
+		return 0, errors.New("publish event: empty topic")
 	}
-	payload, err := json.Marshal(e)
+	if strings.HasPrefix(w.Topic, ackTopicPrefix) {
+		return 0, fmt.Errorf("publish event: topic %s is reserved", w.Topic)
+	}
+	payload, err := json.Marshal(w)
 	if err != nil {
-		return fmt.Errorf("publish event on %s: %w", e.Topic, err)
+		return 0, fmt.Errorf("publish event on %s: %w", w.Topic, err)
 	}
-	if err := s.rdb.Publish(ctx, s.prefix+e.Topic, payload).Err(); err != nil {
-		return fmt.Errorf("publish event on %s: %w", e.Topic, err)
+	n, err := s.rdb.Publish(ctx, s.prefix+w.Topic, payload).Result()
+	if err != nil {
+		return 0, fmt.Errorf("publish event on %s: %w", w.Topic, err)
 	}
-	return nil
+	return n, nil
 }
 
 // Subscribe returns the events of topic until ctx ends.
@@ -233,13 +255,22 @@ func (s *Events) deliver(ch <-chan any) {
 			if !ok {
 				continue
 			}
-			var e edustream.Event
-			if err := json.Unmarshal([]byte(msg.Payload), &e); err != nil {
+			if id, ok := strings.CutPrefix(topic, ackTopicPrefix); ok {
+				s.acknowledged(id)
+				continue
+			}
+			var w wireEvent
+			if err := json.Unmarshal([]byte(msg.Payload), &w); err != nil {
 				s.logger.Warn("undecodable event", slog.String("topic", topic), slog.String("error", err.Error()))
 				continue
 			}
-			e.Topic = topic
-			s.fanOut(topic, e)
+			w.Topic = topic
+			s.fanOut(topic, w.Event)
+			if w.Ack != "" {
+				// Off the delivery goroutine: a round trip to Redis
+				// would hold up every other event.
+				go s.acknowledge(w.Ack)
+			}
 		}
 	}
 }
