@@ -37,6 +37,8 @@ type bundle struct {
 	lectures                                    edustream.LectureService
 	videos                                      *sqldb.VideoService
 	blobs                                       *local.Store
+	// cache is the handler's response cache, if an option gave it one.
+	cache *graph.ResponseCache
 }
 
 type option func(*graph.Config, *graph.Resolver)
@@ -88,6 +90,7 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 		o(&cfg, r)
 	}
 	b.handler = graph.NewHandler(cfg, r)
+	b.cache = cfg.ResponseCache
 	upsert := func(sub string, role edustream.Role) *edustream.User {
 		u, err := users.UpsertUser(context.Background(), edustream.Claims{Subject: sub, Role: role, Email: sub + "@example.test", Name: sub})
 		if err != nil {

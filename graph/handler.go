@@ -50,6 +50,13 @@ type Config struct {
 	// WriteMarks, when set, sends a user's reads to the primary for a while
 	// after they wrote (see edustream.WriteMarks). Leave nil without a replica.
 	WriteMarks edustream.WriteMarks
+	// ResponseCache holds the responses that callers share (nil: none are
+	// held). Mutations empty it, here and on every instance.
+	ResponseCache *ResponseCache
+	// PublicMaxAge is how long a CDN may keep a GET response that every
+	// anonymous caller shares (Cache-Control: public). Zero means
+	// DefaultPublicMaxAge; negative keeps them private like the rest.
+	PublicMaxAge time.Duration
 }
 
 // Defaults for Config.
@@ -81,7 +88,7 @@ func NewHandler(cfg Config, r *Resolver) http.Handler {
 		inner.Use(extension.Introspection{})
 	}
 	inner.Use(costLimit{es: es, max: cfg.ComplexityLimit, introspection: cfg.Introspection})
-	inner.AroundOperations(aroundOperation(r, cfg.WriteMarks))
+	inner.AroundOperations(aroundOperation(r, cfg.WriteMarks, cfg.ResponseCache))
 	inner.AroundResponses(boundErrors)
 
 	exec := &guardedExecutor{
@@ -105,7 +112,7 @@ func NewHandler(cfg Config, r *Resolver) http.Handler {
 		InitTimeout:           cfg.WebsocketInitTimeout,
 		KeepAlivePingInterval: 15 * time.Second,
 	}
-	h := &httpTransport{exec: exec, maxBody: cfg.MaxBodyBytes}
+	h := &httpTransport{exec: exec, maxBody: cfg.MaxBodyBytes, cache: cfg.ResponseCache, publicCacheControl: cacheControlPublic(cfg.PublicMaxAge)}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if ws.Supports(req) {
 			ws.Do(w, req, exec)
@@ -134,6 +141,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if c.PublicMaxAge == 0 {
+		c.PublicMaxAge = DefaultPublicMaxAge
+	}
 	return c
 }
 
@@ -143,7 +153,7 @@ func (c Config) withDefaults() Config {
 // the operation's own: building one cost every request a handler clone,
 // for the rare resolver that logs (and the request id and user id, which
 // that line carries, find the operation).
-func aroundOperation(r *Resolver, marks edustream.WriteMarks) graphql.OperationMiddleware {
+func aroundOperation(r *Resolver, marks edustream.WriteMarks, cache *ResponseCache) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		oc := graphql.GetOperationContext(ctx)
 		u := edustream.UserFromContext(ctx)
@@ -180,6 +190,11 @@ func aroundOperation(r *Resolver, marks edustream.WriteMarks) graphql.OperationM
 				ctx = withLoaders(ctx, newLoaders(r, u))
 			}
 			resp := respond(ctx)
+			if isMutation && cache != nil && changesSharedReads(oc, resp) {
+				// Before the answer: the caller's next read, on any
+				// instance, must show the write.
+				cache.Invalidate(ctx, edustream.ContentChange{})
+			}
 			if isMutation && u != nil && marks != nil {
 				if err := marks.MarkWrite(ctx, u.ID); err != nil {
 					log.Warn("mark write; this user may read stale data from the replica for a moment", "error", err)

@@ -120,10 +120,10 @@ func TestPrivateCatalog(t *testing.T) {
 	b.post(t, b.student, `query($id: ID!) { course(id: $id) { title } }`, map[string]any{"id": idOf(c)}).noErrors(t)
 }
 
-// The read-your-writes rule of edustream.ReadsPrimary, on a primary and a
-// replica that never catches up: mutations read the primary, the writer's
-// next reads do too (write marks), everyone else reads the replica.
-func TestReadYourWrites(t *testing.T) {
+// replicaThatNeverCatchesUp returns a database whose replica is a copy of
+// the primary taken once the bundle's users existed, and never updated.
+func replicaThatNeverCatchesUp(t *testing.T) *sqldb.DB {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	primaryPath, replicaPath := filepath.Join(dir, "primary.db"), filepath.Join(dir, "replica.db")
@@ -143,6 +143,14 @@ func TestReadYourWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// The read-your-writes rule of edustream.ReadsPrimary, on a primary and a
+// replica that never catches up: mutations read the primary, the writer's
+// next reads do too (write marks), everyone else reads the replica.
+func TestReadYourWrites(t *testing.T) {
+	db := replicaThatNeverCatchesUp(t)
 	opts, err := goredis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)

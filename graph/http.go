@@ -16,6 +16,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/edustream/edustream"
 )
 
 // The media types of GraphQL over HTTP.
@@ -43,13 +45,24 @@ const (
 //     failed) and status 200, with or without field errors.
 //
 // No error message echoes the body back or names a Go type.
+//
+// Responses that callers share are answered from the response cache when
+// there is one, and are cacheable over HTTP as httpcache.go says.
 type httpTransport struct {
 	exec    graphql.GraphExecutor
 	maxBody int64
+	// cache holds the shared responses (nil: none are held).
+	cache *ResponseCache
+	// publicCacheControl is the Cache-Control of public responses ("":
+	// private like the rest).
+	publicCacheControl string
 }
 
 func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	media := negotiate(r.Header.Values("Accept"))
+	h := w.Header()
+	h.Add("Vary", varyQuery)
+	h.Set("Cache-Control", cacheControlPrivate)
 	var params *graphql.RawParams
 	var problem string
 	status := http.StatusBadRequest
@@ -77,6 +90,23 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 
+	class := classOf(edustream.UserFromContext(r.Context()))
+	var key string
+	var gen uint64
+	cacheable := t.cache != nil && class != 0
+	if cacheable {
+		if key, cacheable = responseKey(class, params); cacheable {
+			// A document sent with its persisted-query hash registers the
+			// hash as it runs; answered from the cache, it would not.
+			registers := params.Query != "" && params.Extensions["persistedQuery"] != nil
+			if e, ok := t.cache.get(key); ok && !registers {
+				t.writeData(w, r, media, class == classPublic, e)
+				return
+			}
+			gen = t.cache.generation()
+		}
+	}
+
 	ctx := graphql.StartOperationTrace(r.Context())
 	opCtx, errs := t.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
@@ -96,6 +126,13 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	sharedByClass := class != 0 && sharedBy(opCtx.Operation)&class != 0
+	keep := cacheable && sharedByClass
+	if keep {
+		// What is kept is served until the next write empties the cache,
+		// so it must show that write: a replica may not have it yet.
+		ctx = edustream.NewContextReadingPrimary(ctx)
+	}
 	responses, ctx := t.exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
 	if resp == nil {
@@ -103,7 +140,18 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// websocket.
 		resp = &graphql.Response{Data: json.RawMessage("null")}
 	}
-	writeResponse(w, media, http.StatusOK, resp)
+	body, ok := dataOnlyBody(resp)
+	if !ok {
+		// Errors are not cached, and not cacheable.
+		writeResponse(w, media, http.StatusOK, resp)
+		return
+	}
+	e := &cachedResponse{body: body}
+	if keep {
+		e = newCachedResponse(body)
+		t.cache.put(key, e, gen)
+	}
+	t.writeData(w, r, media, class == classPublic && sharedByClass, e)
 }
 
 // negotiate picks the response media type from Accept headers: the
