@@ -32,10 +32,14 @@ import (
 
 const benchCatalogQuery = `{ courses(first: 20) { edges { node { id title description instructor { id name } lectures { id position title } } } } }`
 
-// benchEnv is one engine's seeded database, the full handler over it, and a
-// raw connection for the floor.
+// benchEnv is one engine's seeded database, the full handler over it
+// (without and with the response cache), and a raw connection for the
+// floor.
 type benchEnv struct {
 	handler http.Handler
+	// cached is the handler with a response cache, as serve runs it.
+	cached  http.Handler
+	cache   *graph.ResponseCache
 	raw     *sql.DB
 	token   string
 	lecture int64
@@ -108,14 +112,18 @@ func newBenchEnv(b *testing.B, db *sqldb.DB, raw *sql.DB) *benchEnv {
 	}
 	secret := []byte(testSecret)
 	auth := server.NewAuthenticator(server.NewHS256Verifier(secret, "", ""), users)
-	gql := graph.NewHandler(graph.Config{Auth: auth}, &graph.Resolver{
+	resolver := &graph.Resolver{
 		UserService:       users,
 		CourseService:     courses,
 		LectureService:    lectures,
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		PublicCatalog:     true,
-	})
+	}
+	gql := graph.NewHandler(graph.Config{Auth: auth}, resolver)
 	env.handler = server.New(server.Config{Logger: slog.New(slog.DiscardHandler), GraphQL: gql, Auth: auth})
+	env.cache = graph.NewResponseCache(graph.ResponseCacheConfig{MaxBytes: defaultsFor("serve").ResponseCacheBytes})
+	cached := graph.NewHandler(graph.Config{Auth: auth, ResponseCache: env.cache}, resolver)
+	env.cached = server.New(server.Config{Logger: slog.New(slog.DiscardHandler), GraphQL: cached, Auth: auth})
 	tok, err := server.IssueToken(secret, edustream.Claims{Subject: "student", Role: edustream.RoleStudent, Name: "Student"}, "", "", time.Hour)
 	if err != nil {
 		b.Fatal(err)
@@ -127,11 +135,19 @@ func newBenchEnv(b *testing.B, db *sqldb.DB, raw *sql.DB) *benchEnv {
 
 // post runs one GraphQL request through the handler and checks it.
 func (env *benchEnv) post(b *testing.B, body []byte, want string) {
+	env.postTo(b, env.handler, env.token, body, want)
+}
+
+// postTo runs one request through h, as the student (or anonymously, with
+// no token), and checks it.
+func (env *benchEnv) postTo(b *testing.B, h http.Handler, token string, body []byte, want string) {
 	req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+env.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	rec := httptest.NewRecorder()
-	env.handler.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(want)) || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
 		b.Fatalf("status %d: %.300s", rec.Code, rec.Body.String())
 	}
@@ -141,20 +157,56 @@ func (env *benchEnv) reportQueries(b *testing.B) {
 	b.ReportMetric(float64(env.queries.Load())/float64(b.N), "queries/op")
 }
 
-// BenchmarkCatalog is the catalog page through the real handler.
+// parallel runs op on every P (2 on the machine of the results), so ns/op
+// is the inverse of throughput; it reports allocations and CPU time.
+func parallel(b *testing.B, op func()) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer testenv.ReportCPU(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			op()
+		}
+	})
+}
+
+// BenchmarkCatalog is the catalog page, per engine, four ways; with
+// -count N the four run interleaved, N times each:
+//
+//   - floor: the same three SQL queries by hand and encoding/json of the
+//     same response, no auth, no GraphQL: the least any implementation
+//     must do;
+//   - graphql: the full handler as the student, no response cache;
+//   - cached: the same with the response cache, every request a hit;
+//   - cached-anonymous: the same without a token (no JWT to verify).
 func BenchmarkCatalog(b *testing.B) {
 	forEachEngine(b, func(b *testing.B, env *benchEnv) {
 		body, _ := json.Marshal(map[string]string{"query": benchCatalogQuery})
-		env.post(b, body, "Lecture 0.9") // warms the query cache and the auth cache
-		env.queries.Store(0)
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				env.post(b, body, "Lecture 0.9")
+		b.Run("floor", func(b *testing.B) {
+			if out := catalogFloor(b, env.raw); !bytes.Contains(out, []byte("Lecture 0.9")) {
+				b.Fatalf("floor output: %.300s", out)
 			}
+			parallel(b, func() { catalogFloor(b, env.raw) })
+			b.ReportMetric(3, "queries/op")
 		})
-		env.reportQueries(b)
+		b.Run("graphql", func(b *testing.B) {
+			env.post(b, body, "Lecture 0.9") // warms the query cache and the auth cache
+			env.queries.Store(0)
+			parallel(b, func() { env.post(b, body, "Lecture 0.9") })
+			env.reportQueries(b)
+		})
+		for _, who := range []struct{ name, token string }{{"cached", env.token}, {"cached-anonymous", ""}} {
+			b.Run(who.name, func(b *testing.B) {
+				env.postTo(b, env.cached, who.token, body, "Lecture 0.9") // fills the cache
+				env.queries.Store(0)
+				hits := env.cache.Stats().Hits
+				parallel(b, func() { env.postTo(b, env.cached, who.token, body, "Lecture 0.9") })
+				if got := env.cache.Stats().Hits - hits; got < int64(b.N) {
+					b.Fatalf("%d of %d requests were cache hits", got, b.N)
+				}
+				env.reportQueries(b)
+			})
+		}
 	})
 }
 
@@ -167,32 +219,8 @@ func BenchmarkLecture(b *testing.B) {
 		})
 		env.post(b, body, "Lecture 19.9")
 		env.queries.Store(0)
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				env.post(b, body, "Lecture 19.9")
-			}
-		})
+		parallel(b, func() { env.post(b, body, "Lecture 19.9") })
 		env.reportQueries(b)
-	})
-}
-
-// BenchmarkCatalogFloor is the least any implementation must do for the
-// catalog: the same three queries, hand-written, and encoding/json.
-func BenchmarkCatalogFloor(b *testing.B) {
-	forEachEngine(b, func(b *testing.B, env *benchEnv) {
-		if out := catalogFloor(b, env.raw); !bytes.Contains(out, []byte("Lecture 0.9")) {
-			b.Fatalf("floor output: %.300s", out)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				catalogFloor(b, env.raw)
-			}
-		})
-		b.ReportMetric(3, "queries/op")
 	})
 }
 

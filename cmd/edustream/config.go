@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/webex"
@@ -82,6 +83,14 @@ type config struct {
 	Introspection bool
 	PublicCatalog bool
 
+	// ResponseCacheBytes bounds the shared reads an API process holds (0:
+	// none are held); ResponseCacheTTL is how long one is served at most.
+	ResponseCacheBytes int64
+	ResponseCacheTTL   time.Duration
+	// PublicMaxAge is how long a CDN may keep what every anonymous caller
+	// shares (0: it may not).
+	PublicMaxAge time.Duration
+
 	// Work runs the workers in the serve process too, as on the EC2 fleet.
 	Work bool
 	// Migrate applies migrations when serve starts.
@@ -111,6 +120,9 @@ func defaultsFor(cmd string) config {
 		HTTPAddr:             ":8080",
 		DataDir:              "./data",
 		PublicCatalog:        true,
+		ResponseCacheBytes:   64 << 20,
+		ResponseCacheTTL:     graph.DefaultResponseCacheTTL,
+		PublicMaxAge:         graph.DefaultPublicMaxAge,
 		Migrate:              true,
 		WorkerConcurrency:    10,
 		ReadYourWritesWindow: 10 * time.Second,
@@ -199,6 +211,9 @@ func (c *config) settings() []setting {
 		{"PLAYGROUND", "serve the GraphiQL playground at / (dev: true)", boolean(&c.Playground)},
 		{"INTROSPECTION", "allow GraphQL introspection (dev: true)", boolean(&c.Introspection)},
 		{"PUBLIC_CATALOG", "let anonymous callers see the published catalog", boolean(&c.PublicCatalog)},
+		{"RESPONSE_CACHE_BYTES", "bytes of shared read responses an API process holds (0: none)", integer64(&c.ResponseCacheBytes)},
+		{"RESPONSE_CACHE_TTL", "how long a held response is served at most", duration(&c.ResponseCacheTTL)},
+		{"PUBLIC_MAX_AGE", "how long a CDN may keep the GET responses every anonymous caller shares (0: private)", duration(&c.PublicMaxAge)},
 		{"WORK", "serve: also run the workers in this process (dev: true)", boolean(&c.Work)},
 		{"MIGRATE", "serve: apply migrations at start", boolean(&c.Migrate)},
 		{"WORKER_CONCURRENCY", "short tasks (not ffmpeg) a worker process runs at once", integer(&c.WorkerConcurrency)},
@@ -266,6 +281,8 @@ func (c config) validate() error {
 		return errors.New("EDUSTREAM_UPLOAD_TTL must be at most 7 days, the longest a presigned S3 URL lives")
 	case c.URLSigningKey != "" && len(c.URLSigningKey) < 32:
 		return errors.New("EDUSTREAM_URL_SIGNING_KEY must be at least 32 bytes")
+	case c.ResponseCacheBytes < 0 || c.ResponseCacheTTL <= 0 || c.PublicMaxAge < 0:
+		return errors.New("EDUSTREAM_RESPONSE_CACHE_BYTES and EDUSTREAM_PUBLIC_MAX_AGE must not be negative, EDUSTREAM_RESPONSE_CACHE_TTL must be positive")
 	case c.S3Bucket == "" && (c.S3Endpoint != "" || c.S3PublicEndpoint != ""):
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	}

@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	routeLibraryLogs(log)
+	if cmd != "migrate" {
+		applyGCDefaults(getenv, log)
+	}
 	switch cmd {
 	case "migrate":
 		return runMigrate(ctx, cfg, log)

@@ -98,7 +98,7 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, s 
 	}, jobs.Deps{
 		Courses:    sqldb.NewCourseService(db, nil),
 		Lectures:   sqldb.NewLectureService(db, nil),
-		Videos:     sqldb.NewVideoService(db, nil),
+		Videos:     edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), s.events),
 		Blobs:      s.blobs,
 		Events:     s.events,
 		Media:      s.media,
@@ -195,8 +195,9 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		}
 	}
 
-	users := sqldb.NewUserService(db)
-	videos := sqldb.NewVideoService(db, nil)
+	// Writes that shared reads show are announced, for the response caches.
+	users := edustream.AnnouncingUsers(sqldb.NewUserService(db), events)
+	videos := edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), events)
 	queue := jobs.NewQueue(rds.client)
 	uploads := &edustream.Uploads{
 		Videos: videos,
@@ -220,12 +221,18 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
+	responses, err := newResponseCache(ctx, cfg, events)
+	if err != nil {
+		return err
+	}
 	auth := server.NewAuthenticator(verifier, users)
 	gql := graph.NewHandler(graph.Config{
 		Introspection:  cfg.Introspection,
 		AllowedOrigins: cfg.CORSOrigins,
 		Auth:           auth,
 		WriteMarks:     marks,
+		ResponseCache:  responses,
+		PublicMaxAge:   publicMaxAge(cfg),
 	}, &graph.Resolver{
 		UserService:        users,
 		CourseService:      sqldb.NewCourseService(db, nil),
@@ -337,4 +344,29 @@ func newVerifier(ctx context.Context, cmd string, cfg config) (server.Verifier, 
 		return server.NewHS256Verifier(secret, cfg.JWTIssuer, cfg.JWTAudience), secret, nil
 	}
 	return nil, nil, errors.New("set EDUSTREAM_JWT_SECRET (HS256) or EDUSTREAM_JWT_JWKS_URL (RS256/ES256) so the API can check tokens")
+}
+
+// newResponseCache returns the cache of shared reads, following the other
+// processes' changes until ctx ends; nil when EDUSTREAM_RESPONSE_CACHE_BYTES
+// is 0.
+func newResponseCache(ctx context.Context, cfg config, events edustream.EventService) (*graph.ResponseCache, error) {
+	if cfg.ResponseCacheBytes == 0 {
+		return nil, nil
+	}
+	c := graph.NewResponseCache(graph.ResponseCacheConfig{MaxBytes: cfg.ResponseCacheBytes, TTL: cfg.ResponseCacheTTL, Events: events})
+	// Without the other processes' changes, the cache would serve their
+	// writes' old versions: no cache rather than that.
+	if err := c.Listen(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// publicMaxAge turns EDUSTREAM_PUBLIC_MAX_AGE into graph.Config's, where 0
+// means the default and a negative value keeps responses private.
+func publicMaxAge(cfg config) time.Duration {
+	if cfg.PublicMaxAge == 0 {
+		return -1
+	}
+	return cfg.PublicMaxAge
 }

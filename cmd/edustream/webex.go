@@ -82,14 +82,14 @@ func openWebex(ctx context.Context, cfg config, db *sqldb.DB, log *slog.Logger) 
 // are off: sessions stored earlier still read, the mutations refuse.
 func newLiveClasses(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, blobs edustream.BlobStore, client *webex.Client) *edustream.LiveClasses {
 	live := &edustream.LiveClasses{
-		Sessions: sqldb.NewLiveSessionService(db, nil),
+		Sessions: edustream.AnnouncingLiveSessions(sqldb.NewLiveSessionService(db, nil), events),
 		Courses:  sqldb.NewCourseService(db, nil),
 		Jobs:     queue,
 		Events:   events,
 		// The same flow as uploads, so a recording becomes a video like
 		// any other.
 		Uploads: &edustream.Uploads{
-			Videos: sqldb.NewVideoService(db, nil),
+			Videos: edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), events),
 			Blobs:  blobs,
 			Jobs:   queue,
 			Events: events,
