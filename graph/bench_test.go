@@ -18,13 +18,18 @@ import (
 	"github.com/edustream/edustream/internal/testenv"
 )
 
-// BenchmarkCatalogInMemory measures the GraphQL layer alone: the /query
-// handler (body decoding, the executor, resolvers, loaders, the response)
-// over services that answer from memory, on the catalog of
-// cmd/edustream's benchmarks (20 courses × 10 lectures, 5 instructors).
-// BenchmarkCatalogJSON is encoding/json writing the same bytes from plain
-// structs: the least any Go implementation must do to answer. Results:
-// docs/benchmarks.md.
+// BenchmarkCatalogInMemory measures the GraphQL layer alone, next to the
+// least any Go implementation must do for the same bytes; with -count N the
+// two run interleaved:
+//
+//   - gqlgen: the /query handler (body decoding, the executor, resolvers,
+//     loaders, the response) over services that answer from memory, on
+//     the catalog of cmd/edustream's benchmarks (20 courses × 10
+//     lectures, 5 instructors), as a student, without the response cache;
+//   - encoding-json: encoding/json writing the same bytes from plain
+//     structs, built from the same copies the services hand out.
+//
+// Results: docs/benchmarks.md.
 func BenchmarkCatalogInMemory(b *testing.B) {
 	mem := newMemCatalog(20, 10, 5)
 	h := graph.NewHandler(graph.Config{}, mem.resolver())
@@ -42,29 +47,29 @@ func BenchmarkCatalogInMemory(b *testing.B) {
 	if got := run().Body.Bytes(); !bytes.Equal(bytes.TrimSpace(got), want) {
 		b.Fatalf("the handler and the floor answer differently:\n%.400s\n%.400s", got, want)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	defer testenv.ReportCPU(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
+	b.Run("gqlgen", func(b *testing.B) {
+		parallel(b, func() {
 			if rec := run(); rec.Code != http.StatusOK {
 				b.Fatalf("status %d: %.300s", rec.Code, rec.Body.String())
 			}
-		}
+		})
+		b.SetBytes(int64(len(want)))
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		parallel(b, func() { mem.catalogJSON(b) })
+		b.SetBytes(int64(len(want)))
 	})
 }
 
-// BenchmarkCatalogJSON is encoding/json of the bytes
-// BenchmarkCatalogInMemory's handler answers with.
-func BenchmarkCatalogJSON(b *testing.B) {
-	mem := newMemCatalog(20, 10, 5)
-	mem.catalogJSON(b)
+// parallel runs op on every P, so ns/op is the inverse of throughput; it
+// reports allocations and CPU time.
+func parallel(b *testing.B, op func()) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	defer testenv.ReportCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			mem.catalogJSON(b)
+			op()
 		}
 	})
 }
