@@ -263,6 +263,9 @@ func (c *ResponseCache) Invalidate(ctx context.Context, change edustream.Content
 	if c.events == nil {
 		return
 	}
+	// The write is done: a client that hung up must not keep the other
+	// instances from hearing of it. The wait for them is bounded anyway.
+	ctx = context.WithoutCancel(ctx)
 	e := edustream.Event{Topic: edustream.ContentTopic, Content: &change}
 	var err error
 	if confirmer, ok := c.events.(edustream.ConfirmedPublisher); ok {

@@ -362,3 +362,22 @@ func TestKeptResponsesReadThePrimary(t *testing.T) {
 		}
 	}
 }
+
+// A mutation's client may hang up as the write completes: the other
+// instances still hear of the write.
+func TestInvalidationOutlivesTheRequest(t *testing.T) {
+	redisURL := testenv.RedisURL(t)
+	a, b := newCache(newEvents(t, redisURL)), newCache(newEvents(t, redisURL))
+	for _, c := range []*graph.ResponseCache{a, b} {
+		if err := c.Listen(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hungUp, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := b.Stats().Purges
+	a.Invalidate(hungUp, edustream.ContentChange{CourseID: 1})
+	if b.Stats().Purges == before {
+		t.Error("the other instance kept its cache")
+	}
+}
