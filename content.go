@@ -12,7 +12,8 @@ import (
 // through GraphQL announce themselves there; the writes made elsewhere (the
 // workers moving a video through the chain, a recording becoming a lecture,
 // a user's name refreshed from their token) are announced by the wrappers
-// below, so that no code path can forget to.
+// below, so that no code path can forget to. A course's purge is not: its
+// deletion hid it from every reader, and was announced then.
 
 // ContentTopic is the topic of ContentChange events.
 const ContentTopic = "content"
