@@ -271,6 +271,9 @@ type LiveSessionService interface {
 	// FindActiveLiveSessions returns the SCHEDULED and LIVE sessions that
 	// end after since: those whose meeting may still change in Webex.
 	FindActiveLiveSessions(ctx context.Context, since time.Time) ([]*LiveSession, error)
+	// FindEndedWithoutRecording returns the ENDED sessions that ended after
+	// since and have no recording lecture yet.
+	FindEndedWithoutRecording(ctx context.Context, since time.Time) ([]*LiveSession, error)
 	// SetRecordingLecture links the session to the lecture of its recording
 	// unless it has one, and returns the session and whether it changed.
 	SetRecordingLecture(ctx context.Context, id, lectureID int64) (s *LiveSession, changed bool, err error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -143,4 +144,44 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// recordingLookback is how long after a class ends its recording is looked
+// for: Webex makes recordings available minutes to hours after a meeting.
+const recordingLookback = 3 * 24 * time.Hour
+
+// DiscoverRecordings asks Webex for the recordings of the classes that ended
+// recently without one, and enqueues their imports. The "recording created"
+// webhook normally does this; this finds what a lost delivery, or an import
+// that ran out of retries, left behind. Imports are idempotent per
+// recording, so finding one twice imports it once. It returns how many
+// imports it enqueued.
+func (l *LiveClasses) DiscoverRecordings(ctx context.Context) (int, error) {
+	if !l.Enabled() {
+		return 0, nil
+	}
+	sessions, err := l.Sessions.FindEndedWithoutRecording(ctx, l.now().Add(-recordingLookback))
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for _, s := range sessions {
+		if s.MeetingID == "" {
+			continue
+		}
+		recs, err := l.Meetings.ListRecordings(ctx, s.MeetingID, s.StartsAt.Add(-time.Hour), l.now())
+		if err != nil {
+			return queued, fmt.Errorf("list the recordings of live session %d: %w", s.ID, err)
+		}
+		for _, r := range recs {
+			if !strings.EqualFold(r.Format, RecordingFormatMP4) {
+				continue
+			}
+			if err := l.Jobs.EnqueueRecordingImport(ctx, r.ID); err != nil {
+				return queued, fmt.Errorf("enqueue the import of recording %s: %w", r.ID, err)
+			}
+			queued++
+		}
+	}
+	return queued, nil
 }

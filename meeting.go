@@ -67,6 +67,9 @@ type MeetingService interface {
 	DeleteMeeting(ctx context.Context, id string) error
 	// GetRecording returns a recording. ENOTFOUND once it is deleted.
 	GetRecording(ctx context.Context, id string) (*MeetingRecording, error)
+	// ListRecordings returns the recordings of a meeting series made
+	// between from and to.
+	ListRecordings(ctx context.Context, seriesID string, from, to time.Time) ([]*MeetingRecording, error)
 	// OpenRecording starts downloading a recording's file; the size is -1
 	// when unknown. The caller closes the body.
 	OpenRecording(ctx context.Context, id string) (body io.ReadCloser, size int64, err error)

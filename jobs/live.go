@@ -150,6 +150,9 @@ func handleLive(mux *asynq.ServeMux, d *Deps) {
 		if _, err := d.Live.SyncMeetings(ctx); err != nil {
 			return fmt.Errorf("sync live sessions with Webex: %w", err)
 		}
+		if _, err := d.Live.DiscoverRecordings(ctx); err != nil {
+			return fmt.Errorf("look for the recordings of live sessions: %w", err)
+		}
 		return nil
 	})
 }
@@ -173,7 +176,8 @@ func (w *Worker) reconcileMeetingDeletes(ctx context.Context) (int, error) {
 
 // reconcileLiveMeetings enqueues the comparison of the active sessions
 // with Webex, whose changes nothing tells EduStream about (a meeting
-// deleted or moved in Webex's own pages). The fixed task id makes the
+// deleted or moved in Webex's own pages), and the search for recordings no
+// webhook brought. The fixed task id makes the
 // workers of the fleet share one sync at a time. It reports 0: a sync is
 // periodic work, not work Redis lost.
 func (w *Worker) reconcileLiveMeetings(ctx context.Context) (int, error) {

@@ -344,6 +344,37 @@ func TestSyncCancelsClassesOfDeletedCourses(t *testing.T) {
 	}
 }
 
+// No webhook arrives at all (lost, or no webhooks registered): the sync
+// ends the class whose meeting is over, finds its recording and imports it,
+// once, however many rounds run.
+func TestSyncFindsRecordingsNoWebhookBrought(t *testing.T) {
+	b := setupLive(t)
+	s := b.schedule(t, "Unannounced recording")
+	instance, err := b.fake.StartMeeting(s.MeetingID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.fake.EndMeeting(instance); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.fake.AddRecording(instance, webextest.RecordingSpec{Data: []byte("recording bytes"), DurationSeconds: 4}); err != nil {
+		t.Fatal(err)
+	}
+	b.runLiveWorker(t, 50*time.Millisecond)
+	testenv.Eventually(t, "the class to end and link its recording's lecture", func() bool {
+		got := b.session(t, s.ID)
+		return got.Status == edustream.LiveEnded && got.RecordingLectureID != nil
+	})
+	time.Sleep(200 * time.Millisecond) // a few more rounds
+	lectures, err := b.lectures.FindLecturesByCourseIDs(context.Background(), []int64{b.course.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lectures[b.course.ID]; len(got) != 1 || got[0].Title != "Unannounced recording (recording)" {
+		t.Errorf("course lectures = %+v, want one recording lecture", got)
+	}
+}
+
 func statuses(reqs []webextest.Request) []int {
 	out := make([]int, len(reqs))
 	for i, r := range reqs {

@@ -108,6 +108,23 @@ func (s *MeetingService) GetRecording(ctx context.Context, id string) (*edustrea
 	}, nil
 }
 
+// ListRecordings returns the recordings of a meeting series made between
+// from and to.
+func (s *MeetingService) ListRecordings(ctx context.Context, seriesID string, from, to time.Time) ([]*edustream.MeetingRecording, error) {
+	recs, err := s.c.ListRecordings(ctx, ListRecordingsOptions{MeetingID: seriesID, From: from, To: to})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*edustream.MeetingRecording, len(recs))
+	for i, r := range recs {
+		out[i] = &edustream.MeetingRecording{
+			ID: r.ID, SeriesID: r.SeriesID(), Topic: r.Topic, Format: r.Format,
+			SizeBytes: r.SizeBytes, DurationSeconds: r.DurationSeconds,
+		}
+	}
+	return out, nil
+}
+
 // OpenRecording downloads a recording through a fresh temporary link.
 func (s *MeetingService) OpenRecording(ctx context.Context, id string) (io.ReadCloser, int64, error) {
 	return s.c.OpenRecording(ctx, &Recording{ID: id})

@@ -285,6 +285,15 @@ func (ls *LiveSessionService) FindActiveLiveSessions(ctx context.Context, since 
 	return sessions, dbError(err, "find active", "live sessions", 0)
 }
 
+// FindEndedWithoutRecording returns the ENDED sessions that ended after
+// since without a recording lecture, oldest end first.
+func (ls *LiveSessionService) FindEndedWithoutRecording(ctx context.Context, since time.Time) ([]*edustream.LiveSession, error) {
+	sessions, err := queryAll(ctx, ls.db.writer(), scanLiveSession,
+		"SELECT "+liveSessionColumns+" FROM live_sessions s WHERE s.status = ? AND s.ends_at > ? AND s.recording_lecture_id IS NULL ORDER BY s.ends_at, s.id",
+		edustream.LiveEnded, utcMicro(since))
+	return sessions, dbError(err, "find ended without recording", "live sessions", 0)
+}
+
 // SetRecordingLecture links the session to lectureID unless it has a
 // recording lecture already.
 func (ls *LiveSessionService) SetRecordingLecture(ctx context.Context, id, lectureID int64) (*edustream.LiveSession, bool, error) {

@@ -306,6 +306,24 @@ func testLiveSessionLists(t *testing.T, e engine) {
 			t.Errorf("FindActiveLiveSessions (-want +got):\n%s", diff)
 		}
 	})
+	t.Run("ended without a recording", func(t *testing.T) {
+		got, err := f.live.FindEndedWithoutRecording(ctx, now.Add(-3*day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"ended"}, liveIDs(got)); diff != "" {
+			t.Errorf("FindEndedWithoutRecording (-want +got):\n%s", diff)
+		}
+		if got, _ := f.live.FindEndedWithoutRecording(ctx, now); len(got) != 0 {
+			t.Errorf("sessions that ended before since: %v", liveIDs(got))
+		}
+		if _, _, err := f.live.SetRecordingLecture(ctx, got[0].ID, f.lecture(t, a.ID, "rec", 0).ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := f.live.FindEndedWithoutRecording(ctx, now.Add(-3*day)); len(got) != 0 {
+			t.Errorf("a session with its recording is still found: %v", liveIDs(got))
+		}
+	})
 }
 
 func testLiveRecordings(t *testing.T, e engine) {
