@@ -157,25 +157,7 @@ func (c *chain) startWorker(t testing.TB, o workerOptions) (stop func()) {
 		Videos: c.videos, Lectures: c.lectures, Courses: nopCourses{}, Blobs: c.blobs, Events: c.events,
 		Media: media, Limits: o.limits, Logger: c.logger, WorkDir: c.workDir, Now: c.clock.Now,
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Worker.Run: %v", err)
-				}
-			case <-time.After(testenv.WaitLimit):
-				t.Error("Worker.Run did not return after cancel")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return runUntilStopped(t, w)
 }
 
 // nopCourses has no hidden courses to purge.

@@ -74,24 +74,10 @@ func setupLive(t *testing.T) *liveBundle {
 // runLiveWorker runs a worker with the live tasks until the test ends.
 func (b *liveBundle) runLiveWorker(t *testing.T, reconcile time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	w := jobs.NewWorker(b.rdb, jobs.WorkerConfig{PollInterval: 20 * time.Millisecond, ReconcileInterval: reconcile}, jobs.Deps{
+	runUntilStopped(t, jobs.NewWorker(b.rdb, jobs.WorkerConfig{PollInterval: 20 * time.Millisecond, ReconcileInterval: reconcile}, jobs.Deps{
 		Courses: b.courses, Lectures: b.lectures, Videos: b.videos, Blobs: b.blobs, Live: b.live,
 		Logger: slog.New(slog.DiscardHandler),
-	})
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Worker.Run: %v", err)
-			}
-		case <-time.After(testenv.WaitLimit):
-			t.Error("Worker.Run did not return after cancel")
-		}
-	})
+	}))
 }
 
 // schedule schedules a class starting in an hour.

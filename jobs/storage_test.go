@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,21 +118,33 @@ func (b *bundle) rows(t *testing.T, courseID int64) int {
 func (b *bundle) runWorker(t *testing.T, cfg jobs.WorkerConfig) {
 	t.Helper()
 	cfg.PollInterval = 20 * time.Millisecond
+	deps := jobs.Deps{Courses: b.courses, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	runUntilStopped(t, jobs.NewWorker(b.rdb, cfg, deps))
+}
+
+// runUntilStopped runs w until stop is called or the test ends, and checks
+// that it stops cleanly.
+func runUntilStopped(t testing.TB, w *jobs.Worker) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	deps := jobs.Deps{Courses: b.courses, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	go func() { done <- jobs.NewWorker(b.rdb, cfg, deps).Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Worker.Run: %v", err)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Worker.Run: %v", err)
+				}
+			case <-time.After(testenv.WaitLimit):
+				t.Error("Worker.Run did not return after cancel")
 			}
-		case <-time.After(testenv.WaitLimit):
-			t.Error("Worker.Run did not return after cancel")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func TestPurgeEndToEnd(t *testing.T) {
