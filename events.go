@@ -14,15 +14,11 @@ import (
 type EventService interface {
 	// PublishEvent sends e to the subscribers of e.Topic on every instance.
 	PublishEvent(ctx context.Context, e Event) error
-	// Subscribe returns the events published to topic from the moment it
-	// returns until ctx ends, when the channel is closed. Events a slow
-	// reader has not taken are dropped rather than held without bound;
-	// Subscription.Dropped counts them.
-	Subscribe(ctx context.Context, topic string) (*Subscription, error)
-	// SubscribeFunc calls fn with the events of topic until ctx ends, in
-	// order, on the service's own delivery goroutine: fn must not block
-	// (hand slow work to a goroutine of its own). It costs no goroutine per
-	// subscriber, for those held by the thousand.
+	// SubscribeFunc calls fn with the events published to topic from the
+	// moment it returns until ctx ends, in order, on the service's own
+	// delivery goroutine: fn must not block (hand slow work to a goroutine
+	// of its own). It costs no goroutine per subscriber, for those held by
+	// the thousand.
 	SubscribeFunc(ctx context.Context, topic string, fn func(Event)) error
 }
 
@@ -36,14 +32,6 @@ type ConfirmedPublisher interface {
 	// subscribers. An error after publishing says that some may not have
 	// (one did not answer in time, or ctx ended); the event still went out.
 	PublishEventConfirmed(ctx context.Context, e Event) error
-}
-
-// Subscription is one subscriber's stream of events.
-type Subscription struct {
-	// C delivers the events; it is closed when the subscription ends.
-	C <-chan Event
-	// Dropped reports how many events were dropped because C was full.
-	Dropped func() int64
 }
 
 // Event is one thing that happened, on one topic. Exactly one of the

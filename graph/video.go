@@ -14,10 +14,8 @@ import (
 
 // lectureAccess is what the caller may do with a lecture's videos.
 type lectureAccess struct {
-	lecture *edustream.Lecture
-	course  *edustream.Course
-	watch   bool
-	edit    bool
+	watch bool
+	edit  bool
 }
 
 // accessToLecture loads the lecture (NOT_FOUND if the caller may not see it)
@@ -32,7 +30,7 @@ func (r *Resolver) accessToLecture(ctx context.Context, lectureID int64) (*lectu
 		return nil, err
 	}
 	u := edustream.UserFromContext(ctx)
-	a := &lectureAccess{lecture: l, course: c, edit: edustream.CanEditCourse(u, c)}
+	a := &lectureAccess{edit: edustream.CanEditCourse(u, c)}
 	a.watch = a.edit
 	if !a.watch && u != nil {
 		e, err := loadersFrom(ctx).enrollmentLoader().Load(ctx, c.ID)

@@ -240,21 +240,18 @@ func (c *chain) record(t *testing.T) func() []edustream.EncodingEvent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sub, err := c.events.Subscribe(ctx, edustream.EncodingTopic(c.lecture.ID))
+	var mu sync.Mutex
+	var got []edustream.EncodingEvent
+	err := c.events.SubscribeFunc(ctx, edustream.EncodingTopic(c.lecture.ID), func(e edustream.Event) {
+		if e.Encoding != nil {
+			mu.Lock()
+			got = append(got, *e.Encoding)
+			mu.Unlock()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var got []edustream.EncodingEvent
-	go func() {
-		for e := range sub.C {
-			if e.Encoding != nil {
-				mu.Lock()
-				got = append(got, *e.Encoding)
-				mu.Unlock()
-			}
-		}
-	}()
 	return func() []edustream.EncodingEvent {
 		mu.Lock()
 		defer mu.Unlock()

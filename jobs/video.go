@@ -241,7 +241,7 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 	if err := os.Mkdir(out, 0o700); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
-	report := c.progressReporter(ctx, v)
+	report := c.progressReporter(ctx, v, ladder)
 	if err := c.d.Media.Transcode(ctx, src, v.Media, ladder, out, report); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
@@ -419,7 +419,12 @@ func (c *chain) expireUpload(ctx context.Context, p VideoPayload) error {
 
 // progressReporter returns the transcoder's progress callback: events at
 // most every progressEventEvery, the database every progressStoreEvery.
-func (c *chain) progressReporter(ctx context.Context, v *edustream.Video) func(edustream.TranscodeProgress) {
+func (c *chain) progressReporter(ctx context.Context, v *edustream.Video, ladder []edustream.Rendition) func(edustream.TranscodeProgress) {
+	names := make([]string, len(ladder))
+	for i, r := range ladder {
+		names[i] = r.Name
+	}
+	what := strings.Join(names, "/")
 	var lastEvent, lastStore time.Time
 	var lastOverall float64
 	return func(p edustream.TranscodeProgress) {
@@ -431,7 +436,7 @@ func (c *chain) progressReporter(ctx context.Context, v *edustream.Video) func(e
 		lastEvent, lastOverall = now, overall
 		e := edustream.EncodingEventOf(v, now)
 		e.Progress = overall
-		e.Message = fmt.Sprintf("transcoding %s: %.0f %%", renditionNames(v), p.Fraction*100)
+		e.Message = fmt.Sprintf("transcoding %s: %.0f %%", what, p.Fraction*100)
 		if p.ETA > 0 {
 			eta := int(p.ETA.Round(time.Second).Seconds())
 			e.ETASeconds = &eta
@@ -444,14 +449,6 @@ func (c *chain) progressReporter(ctx context.Context, v *edustream.Video) func(e
 			}
 		}
 	}
-}
-
-func renditionNames(v *edustream.Video) string {
-	var names []string
-	for _, r := range edustream.Ladder(v.Media) {
-		names = append(names, r.Name)
-	}
-	return strings.Join(names, "/")
 }
 
 // announce tells subscribers where v is now. Events are best effort: a

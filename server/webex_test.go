@@ -34,10 +34,6 @@ func (e *events) PublishEvent(_ context.Context, ev edustream.Event) error {
 	return nil
 }
 
-func (e *events) Subscribe(context.Context, string) (*edustream.Subscription, error) {
-	panic("the webhook does not subscribe")
-}
-
 func (e *events) SubscribeFunc(context.Context, string, func(edustream.Event)) error {
 	panic("the webhook does not subscribe")
 }

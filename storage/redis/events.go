@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -29,17 +28,12 @@ func eventChannelPrefix(rdb goredis.UniversalClient) string {
 	return "edustream:" + strconv.Itoa(db) + ":events:"
 }
 
-// subscriberBuffer is how many events one subscriber may fall behind before
-// events are dropped for it. Progress events are throttled at the source
-// (a few a second per video), so a reader this far behind is stuck.
-const subscriberBuffer = 32
-
 // Events implements edustream.EventService on Redis pub/sub.
 //
 // Each process holds ONE pub/sub connection, pattern-subscribed to every
 // EduStream channel, and fans events out to its local subscribers in
 // memory. So a thousand websocket subscriptions cost one Redis connection,
-// and a new local subscriber is listening the moment Subscribe returns,
+// and a new local subscriber is listening the moment SubscribeFunc returns,
 // with no SUBSCRIBE round trip to wait for. The price is that every process
 // receives every event; events are few (progress is throttled per video,
 // the rest are state changes), so that is cheap.
@@ -72,43 +66,11 @@ var (
 	_ edustream.ConfirmedPublisher = (*Events)(nil)
 )
 
-// subscriber is one Subscribe or SubscribeFunc.
+// subscriber is one SubscribeFunc; the pointer is its identity in topics.
 type subscriber struct {
 	// deliver is called on the delivery goroutine, in order; it must not
 	// block.
 	deliver func(edustream.Event)
-	// end is called once, when the subscription ends.
-	end func()
-}
-
-// channelSubscriber turns deliveries into a bounded channel.
-type channelSubscriber struct {
-	mu      sync.Mutex
-	ch      chan edustream.Event
-	closed  bool
-	dropped atomic.Int64
-}
-
-func (c *channelSubscriber) deliver(e edustream.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	select {
-	case c.ch <- e:
-	default:
-		c.dropped.Add(1)
-	}
-}
-
-func (c *channelSubscriber) end() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closed {
-		c.closed = true
-		close(c.ch)
-	}
 }
 
 // NewEvents returns an event service on rdb, which it shares and does not
@@ -154,21 +116,9 @@ func (s *Events) publish(ctx context.Context, w wireEvent) (int64, error) {
 	return n, nil
 }
 
-// Subscribe returns the events of topic until ctx ends.
-func (s *Events) Subscribe(ctx context.Context, topic string) (*edustream.Subscription, error) {
-	c := &channelSubscriber{ch: make(chan edustream.Event, subscriberBuffer)}
-	if err := s.subscribe(ctx, topic, &subscriber{deliver: c.deliver, end: c.end}); err != nil {
-		return nil, err
-	}
-	return &edustream.Subscription{C: c.ch, Dropped: c.dropped.Load}, nil
-}
-
 // SubscribeFunc calls fn with the events of topic until ctx ends.
 func (s *Events) SubscribeFunc(ctx context.Context, topic string, fn func(edustream.Event)) error {
-	return s.subscribe(ctx, topic, &subscriber{deliver: fn, end: func() {}})
-}
-
-func (s *Events) subscribe(ctx context.Context, topic string, sub *subscriber) error {
+	sub := &subscriber{deliver: fn}
 	if err := s.start(ctx); err != nil {
 		return err
 	}
@@ -185,17 +135,12 @@ func (s *Events) subscribe(ctx context.Context, topic string, sub *subscriber) e
 
 	context.AfterFunc(ctx, func() {
 		s.mu.Lock()
-		subs, ok := s.topics[topic]
-		_, mine := subs[sub]
-		if ok && mine {
+		defer s.mu.Unlock()
+		if subs, ok := s.topics[topic]; ok {
 			delete(subs, sub)
 			if len(subs) == 0 {
 				delete(s.topics, topic)
 			}
-		}
-		s.mu.Unlock()
-		if mine {
-			sub.end()
 		}
 	})
 	return nil
@@ -311,17 +256,8 @@ func (s *Events) Close() error {
 		return nil
 	}
 	s.closed = true
-	var ended []*subscriber
-	for topic, subs := range s.topics {
-		for sub := range subs {
-			ended = append(ended, sub)
-		}
-		delete(s.topics, topic)
-	}
+	clear(s.topics)
 	s.mu.Unlock()
-	for _, sub := range ended {
-		sub.end()
-	}
 	s.startMu.Lock()
 	ps := s.pubsub
 	s.startMu.Unlock()
