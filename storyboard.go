@@ -9,7 +9,7 @@ import (
 // Poster and storyboard geometry, the same whichever tool makes them: an
 // external transcoder is asked for frame captures at these sizes and times
 // (see TranscodeService), and the thumbnails step lays them out with
-// Storyboard. They match the ffmpeg package's.
+// Storyboard. The ffmpeg package lays out its own sprite with them too.
 const (
 	// PosterAt is where the poster is taken, as a share of the duration:
 	// past the opening black or title card, early enough to be the topic.

@@ -78,7 +78,7 @@ func TestTranscodeArgs(t *testing.T) {
 
 func TestThumbnailArgs(t *testing.T) {
 	info := &edustream.MediaInfo{DurationSeconds: 3600, Width: 1920, Height: 1080, FrameRate: 30, VideoCodec: "h264", AudioCodec: "aac"}
-	args := thumbnailArgs("/work/job/source", info, storyboardLayout(info.DurationSeconds, info.Width, info.Height), "/work/job/thumbs")
+	args := thumbnailArgs("/work/job/source", info, edustream.StoryboardFor(info.DurationSeconds, info.Width, info.Height), "/work/job/thumbs")
 	golden(t, "thumbnails_1h_1080p.sh", shellLine("ffmpeg", args))
 }
 

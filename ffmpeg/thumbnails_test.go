@@ -3,7 +3,6 @@ package ffmpeg
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"image"
 	"image/jpeg"
 	"math"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/edustream/edustream"
@@ -145,8 +143,8 @@ func TestThumbnails(t *testing.T) {
 			sprite := decodeJPEG(t, filepath.Join(dir, edustream.StoryboardSpriteFileName))
 			sb := sprite.Bounds()
 			rows := (tt.tiles + tt.cols - 1) / tt.cols
-			if sb.Dx() != tt.cols*tileWidth || sb.Dy() != rows*tt.tileH {
-				t.Errorf("sprite %dx%d, want %dx%d", sb.Dx(), sb.Dy(), tt.cols*tileWidth, rows*tt.tileH)
+			if sb.Dx() != tt.cols*edustream.StoryboardTileWidth || sb.Dy() != rows*tt.tileH {
+				t.Errorf("sprite %dx%d, want %dx%d", sb.Dx(), sb.Dy(), tt.cols*edustream.StoryboardTileWidth, rows*tt.tileH)
 			}
 
 			cues := parseVTT(t, filepath.Join(dir, edustream.StoryboardVTTFileName))
@@ -171,8 +169,8 @@ func TestThumbnails(t *testing.T) {
 					t.Errorf("cue %d points at %q", i, c.file)
 				}
 				r := image.Rect(c.x, c.y, c.x+c.w, c.y+c.h)
-				if c.w != tileWidth || c.h != tt.tileH || !r.In(sb) {
-					t.Errorf("cue %d: tile %v outside the %v sprite or not %dx%d", i, r, sb, tileWidth, tt.tileH)
+				if c.w != edustream.StoryboardTileWidth || c.h != tt.tileH || !r.In(sb) {
+					t.Errorf("cue %d: tile %v outside the %v sprite or not %dx%d", i, r, sb, edustream.StoryboardTileWidth, tt.tileH)
 					continue
 				}
 				if seen[r.Min] {
@@ -184,45 +182,6 @@ func TestThumbnails(t *testing.T) {
 				if l := meanLuma(sprite, r); l < 40 {
 					t.Errorf("cue %d: tile %v is dark (luma %.0f), not a frame", i, r, l)
 				}
-			}
-		})
-	}
-}
-
-func TestStoryboardLayout(t *testing.T) {
-	tests := []struct {
-		duration               float64
-		width, height          int
-		interval, count, cols  int
-		rows, tileW, tileH     int
-		lastCueStart, lastCueE string
-	}{
-		{0.4, 1280, 720, 1, 1, 1, 1, 160, 90, "00:00:00.000", "00:00:00.400"},
-		{10, 1280, 720, 1, 10, 10, 1, 160, 90, "00:00:09.000", "00:00:10.000"},
-		{10.5, 1280, 720, 1, 10, 10, 1, 160, 90, "00:00:09.000", "00:00:10.500"},
-		{100, 1920, 1080, 1, 100, 10, 10, 160, 90, "00:01:39.000", "00:01:40.000"},
-		{101, 1920, 1080, 2, 50, 10, 5, 160, 90, "00:01:38.000", "00:01:41.000"},
-		{4 * 3600, 1920, 1080, 144, 100, 10, 10, 160, 90, "03:57:36.000", "04:00:00.000"},
-		{3599.9, 720, 1280, 36, 99, 10, 10, 160, 284, "00:58:48.000", "00:59:59.900"},
-		{30, 1440, 1080, 1, 30, 10, 3, 160, 120, "00:00:29.000", "00:00:30.000"},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.duration), func(t *testing.T) {
-			sb := storyboardLayout(tt.duration, tt.width, tt.height)
-			want := storyboard{interval: tt.interval, count: tt.count, cols: tt.cols, rows: tt.rows, tileW: tt.tileW, tileH: tt.tileH}
-			if sb != want {
-				t.Errorf("layout = %+v, want %+v", sb, want)
-			}
-			if sb.count > maxTiles {
-				t.Errorf("%d tiles, more than %d", sb.count, maxTiles)
-			}
-			vtt := sb.vtt("s.jpg", tt.duration)
-			if n := strings.Count(vtt, " --> "); n != sb.count {
-				t.Errorf("%d cues, want %d", n, sb.count)
-			}
-			lines := strings.Split(strings.TrimSpace(vtt), "\n")
-			if got, want := lines[len(lines)-2], tt.lastCueStart+" --> "+tt.lastCueE; got != want {
-				t.Errorf("last cue %q, want %q", got, want)
 			}
 		})
 	}
