@@ -55,6 +55,11 @@ const (
 	StoryboardVTTFileName    = "storyboard.vtt"
 )
 
+// ErrNoMediaTools is why a step that needs ffmpeg fails on a worker
+// without it. EINVALID, so the video fails for good with this reason
+// instead of waiting for a worker that will never come.
+var ErrNoMediaTools = Errorf(EINVALID, "ffmpeg is not installed on the worker")
+
 // MediaTools bundles what the workers run on media.
 type MediaTools interface {
 	Prober

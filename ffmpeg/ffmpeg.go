@@ -32,7 +32,7 @@ const (
 // ErrNotInstalled is the error of every method when ffmpeg or ffprobe cannot
 // be run. It is EINVALID because the job layer treats EINVALID as
 // permanent: retrying on the same worker cannot succeed.
-var ErrNotInstalled = edustream.Errorf(edustream.EINVALID, "ffmpeg is not installed on the worker")
+var ErrNotInstalled = edustream.ErrNoMediaTools
 
 // formatWhitelist lists the demuxers ffmpeg may use on an upload: the
 // containers of edustream.UploadContentTypes (mov covers mp4 and m4v,

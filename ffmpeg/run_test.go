@@ -222,15 +222,20 @@ func TestRemovedAfterStart(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
-	for name, cfg := range map[string]Config{
-		"preset":  {Preset: "ludicrous"},
-		"segment": {SegmentSeconds: -4},
-		"timeout": {ProbeTimeout: -time.Second},
+	for name, tt := range map[string]struct {
+		cfg  Config
+		want string
+	}{
+		"preset":  {Config{Preset: "ludicrous"}, "unknown x264 preset"},
+		"segment": {Config{SegmentSeconds: -4}, "segment length"},
+		"timeout": {Config{ProbeTimeout: -time.Second}, "negative probe timeout"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg.FFmpegPath, cfg.FFprobePath = "/bin/true", "/bin/true"
-			if err := New(cfg).Check(context.Background()); err == nil {
-				t.Errorf("Check accepted %+v", cfg)
+			// Real binaries, so that only the configuration can be wrong.
+			bins := testenv.FFmpeg(t)
+			tt.cfg.FFmpegPath, tt.cfg.FFprobePath = bins.FFmpeg, bins.FFprobe
+			if err := New(tt.cfg).Check(context.Background()); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Check = %v, want an error saying %q", err, tt.want)
 			}
 		})
 	}

@@ -402,22 +402,27 @@ func TestTranscodeRefusesBadLadders(t *testing.T) {
 	tools := New(Config{FFmpegPath: "/bin/true", FFprobePath: "/bin/true"})
 	info := &edustream.MediaInfo{DurationSeconds: 2, Width: 640, Height: 360}
 	good := edustream.Ladder(info)[0]
-	for name, ladder := range map[string][]edustream.Rendition{
-		"empty":           nil,
-		"escaping name":   {{Name: "../x", Width: 640, Height: 360, VideoBitrate: 1}},
-		"pattern name":    {{Name: "a%d", Width: 640, Height: 360, VideoBitrate: 1}},
-		"odd size":        {{Name: "x", Width: 641, Height: 360, VideoBitrate: 1}},
-		"no bitrate":      {{Name: "x", Width: 640, Height: 360}},
-		"duplicate name":  {good, good},
-		"playlist line":   {{Name: "x\n#EXT-X-ENDLIST", Width: 640, Height: 360, VideoBitrate: 1}},
-		"hidden name":     {{Name: ".x", Width: 640, Height: 360, VideoBitrate: 1}},
-		"quote in codecs": {{Name: "x", Width: 640, Height: 360, VideoBitrate: 1, Codecs: `avc1",X="y`}},
+	// The source exists, so only the ladder can be what is refused.
+	src := writeFile(t, t.TempDir(), "in.mp4", []byte("x"))
+	for name, tt := range map[string]struct {
+		ladder []edustream.Rendition
+		want   string
+	}{
+		"empty":           {nil, "empty ladder"},
+		"escaping name":   {[]edustream.Rendition{{Name: "../x", Width: 640, Height: 360, VideoBitrate: 1}}, "bad rendition name"},
+		"pattern name":    {[]edustream.Rendition{{Name: "a%d", Width: 640, Height: 360, VideoBitrate: 1}}, "bad rendition name"},
+		"odd size":        {[]edustream.Rendition{{Name: "x", Width: 641, Height: 360, VideoBitrate: 1}}, "bad size"},
+		"no bitrate":      {[]edustream.Rendition{{Name: "x", Width: 640, Height: 360}}, "no video bitrate"},
+		"duplicate name":  {[]edustream.Rendition{good, good}, "bad rendition name"},
+		"playlist line":   {[]edustream.Rendition{{Name: "x\n#EXT-X-ENDLIST", Width: 640, Height: 360, VideoBitrate: 1}}, "bad rendition name"},
+		"hidden name":     {[]edustream.Rendition{{Name: ".x", Width: 640, Height: 360, VideoBitrate: 1}}, "bad rendition name"},
+		"quote in codecs": {[]edustream.Rendition{{Name: "x", Width: 640, Height: 360, VideoBitrate: 1, Codecs: `avc1",X="y`}}, "bad CODECS"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			err := tools.Transcode(context.Background(), "in.mp4", info, ladder, dir, nil)
-			if err == nil || edustream.ErrorCode(err) != edustream.EINTERNAL {
-				t.Errorf("Transcode = %v, want an internal error", err)
+			err := tools.Transcode(context.Background(), src, info, tt.ladder, dir, nil)
+			if edustream.ErrorCode(err) != edustream.EINTERNAL || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Transcode = %v, want an internal error saying %q", err, tt.want)
 			}
 			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
 				t.Errorf("wrote %v", entries)

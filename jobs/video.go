@@ -111,7 +111,7 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	}
 
 	if c.d.Media == nil && c.needsMedia(stage, v) {
-		return c.fail(ctx, v, edustream.Errorf(edustream.EINVALID, "ffmpeg is not installed on the worker"))
+		return c.fail(ctx, v, edustream.ErrNoMediaTools)
 	}
 	dir, err := os.MkdirTemp(c.d.WorkDir, fmt.Sprintf("video-%d-%s-", v.ID, strings.ToLower(string(stage))))
 	if err != nil {
