@@ -163,7 +163,7 @@ func aroundOperation(r *Resolver, marks edustream.WriteMarks, cache *ResponseCac
 		switch {
 		case isMutation:
 			ctx = edustream.NewContextReadingPrimary(ctx)
-		case u != nil && marks != nil:
+		case u != nil && marks != nil && !edustream.ReadsPrimary(ctx):
 			wrote, err := marks.WroteRecently(ctx, u.ID)
 			if err != nil {
 				// Reading the primary is always correct, only dearer.
@@ -174,9 +174,9 @@ func aroundOperation(r *Resolver, marks edustream.WriteMarks, cache *ResponseCac
 			}
 		}
 		isSubscription := oc.Operation != nil && oc.Operation.Operation == ast.Subscription
-		if isSubscription {
-			ctx = withLoaderFactory(ctx, r, u)
-		} else {
+		if !isSubscription {
+			// A subscription's resolver builds loaders for its own checks
+			// (withFreshLoaders), and each event gets new ones below.
 			ctx = withLoaders(ctx, newLoaders(r, u))
 		}
 

@@ -118,6 +118,15 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeRequestError(w, media, status, resp.Errors...)
 		return
 	}
+	if opCtx.Operation.Operation == ast.Subscription {
+		// Over HTTP a subscription would hold the request until its first
+		// event, which may never come.
+		writeRequestError(w, media, http.StatusBadRequest, &gqlerror.Error{
+			Message:    "subscriptions need a websocket (graphql-transport-ws) on this path",
+			Extensions: map[string]any{"code": CodeBadUserInput},
+		})
+		return
+	}
 	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
 		w.Header().Set("Allow", "POST")
 		writeRequestError(w, media, http.StatusMethodNotAllowed, &gqlerror.Error{
@@ -135,11 +144,6 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	responses, ctx := t.exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
-	if resp == nil {
-		// Only a subscription ends without a response, and those need a
-		// websocket.
-		resp = &graphql.Response{Data: json.RawMessage("null")}
-	}
 	body, ok := dataOnlyBody(resp)
 	if !ok {
 		// Errors are not cached, and not cacheable.

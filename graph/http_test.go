@@ -58,6 +58,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "variable coercion, graphql-response+json", method: "POST", accept: gql, body: `{"query":"query($id: ID!) { __typename }","variables":{"id":null}}`, status: 400, media: gql, message: "id"},
 		{name: "variable coercion, json", method: "POST", accept: plain, body: `{"query":"query($id: ID!) { __typename }","variables":{"id":null}}`, status: 200, media: plain, message: "id"},
 		{name: "limit, graphql-response+json", method: "POST", accept: gql, body: `{"query":"{ a: courses(first: 100) { edges { node { lectures { course { lectures { title } } } } } } }"}`, status: 400, media: gql, message: "complexity"},
+		{name: "subscription over POST", method: "POST", accept: gql, body: `{"query":"subscription { encodingProgress(lectureId: 1) { status } }"}`, status: 400, media: gql, message: "subscriptions need a websocket"},
 		{name: "unknown operation", method: "POST", accept: gql, body: `{"query":"query A { __typename }","operationName":"B"}`, status: 400, media: gql, message: "operation B not found"},
 		{name: "Int literal beyond 32 bits", method: "POST", accept: gql, body: `{"query":"{ courses(first: 2147483648) { edges { cursor } } }"}`, status: 400, media: gql, message: "non 32-bit"},
 		{name: "Int variable beyond 32 bits", method: "POST", accept: gql, body: `{"query":"query($n: Int) { courses(first: $n) { edges { cursor } } }","variables":{"n":4294967296}}`, status: 400, media: gql, message: "not a 32-bit integer"},

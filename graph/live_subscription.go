@@ -26,7 +26,7 @@ const liveFollowerBuffer = 8
 // checks access with fresh loaders and sends them, then exits.
 func (r *Resolver) liveSessionUpdated(ctx context.Context, courseID int64) (<-chan *edustream.LiveSession, error) {
 	// One set of loaders for the check, dropped after it.
-	if _, err := r.visibleCourse(withLoaders(ctx, newLoaders(r, edustream.UserFromContext(ctx))), courseID); err != nil {
+	if _, err := r.visibleCourse(withFreshLoaders(ctx, r), courseID); err != nil {
 		return nil, err
 	}
 	if r.Events == nil || r.LiveSessionService == nil {
@@ -113,7 +113,7 @@ func (f *liveFollower) read() {
 		}
 		// Access may have changed since the subscription began (the
 		// course unpublished or deleted): ask again with fresh loaders.
-		fresh := withLoaders(f.ctx, newLoaders(f.r, edustream.UserFromContext(f.ctx)))
+		fresh := withFreshLoaders(f.ctx, f.r)
 		if _, err := f.r.visibleCourse(fresh, f.courseID); err != nil {
 			f.close()
 			continue

@@ -194,27 +194,15 @@ func withLoaders(ctx context.Context, l *loaders) context.Context {
 	return context.WithValue(ctx, loadersContextKey{}, l)
 }
 
-// loaderFactory stands in for the loaders of a subscription: an operation
-// that lives for hours must not keep what its start loaded (nor the memory
-// to hold it), so each use gets fresh loaders, and each event's fields get
-// their own (see aroundOperation).
-type loaderFactory struct {
-	r      *Resolver
-	viewer *edustream.User
+// withFreshLoaders returns ctx with loaders of its own, for the checks a
+// subscription makes: an operation that lives for hours must not keep what
+// its start loaded, nor the memory to hold it. (Each event's fields get
+// their own loaders too, see aroundOperation.)
+func withFreshLoaders(ctx context.Context, r *Resolver) context.Context {
+	return withLoaders(ctx, newLoaders(r, edustream.UserFromContext(ctx)))
 }
 
-func withLoaderFactory(ctx context.Context, r *Resolver, viewer *edustream.User) context.Context {
-	return context.WithValue(ctx, loadersContextKey{}, loaderFactory{r, viewer})
-}
-
-// loadersFrom returns the operation's loaders (fresh ones in a
-// subscription's context).
+// loadersFrom returns the operation's loaders.
 func loadersFrom(ctx context.Context) *loaders {
-	switch v := ctx.Value(loadersContextKey{}).(type) {
-	case *loaders:
-		return v
-	case loaderFactory:
-		return newLoaders(v.r, v.viewer)
-	}
-	panic("graph: no loaders in the context")
+	return ctx.Value(loadersContextKey{}).(*loaders)
 }

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -333,6 +334,32 @@ func TestRefusedMutationsKeepTheCache(t *testing.T) {
 	b.post(t, b.instructor, `mutation($id: ID!) { updateCourse(id: $id, input: {title: "Renamed"}) { id } }`, vars).noErrors(t)
 	if cache.Stats().Purges == before {
 		t.Error("updateCourse kept the cache")
+	}
+}
+
+// failingUsers is a user store whose lookups fail, so a payload field
+// resolved after a write errs.
+type failingUsers struct{ edustream.UserService }
+
+func (failingUsers) FindUsersByIDs(context.Context, []int64) (map[int64]*edustream.User, error) {
+	return nil, errors.New("users are down")
+}
+
+// A mutation that wrote, with an error only in its payload's fields, still
+// empties the cache: the write happened.
+func TestWritesWithPayloadErrorsEmptyTheCache(t *testing.T) {
+	cache := newCache(nil)
+	b := setup(t, withCache(cache), func(_ *graph.Config, r *graph.Resolver) { r.UserService = failingUsers{r.UserService} })
+	course := b.seedCourse(t, b.instructor, "Old title", 1, true)
+	const catalog = `{ courses { edges { node { title } } } }`
+	b.post(t, nil, catalog, nil).noErrors(t)
+	r := b.post(t, b.instructor, `mutation($id: ID!) { updateCourse(id: $id, input: {title: "New title"}) { id instructor { name } } }`,
+		map[string]any{"id": idOf(course)})
+	if len(r.Errors) == 0 || r.Data["updateCourse"] == nil && len(r.Errors[0].Path) < 2 {
+		t.Fatalf("want the write to succeed with an error under its payload: %s", r.Raw)
+	}
+	if got := b.post(t, nil, catalog, nil).noErrors(t).Raw; !strings.Contains(got, "New title") {
+		t.Errorf("after the write the catalog still reads %s", got)
 	}
 }
 

@@ -246,11 +246,12 @@ func changesSharedReads(oc *graphql.OperationContext, resp *graphql.Response) bo
 	return false
 }
 
-// failed reports whether resp has an error at or under the root field
-// alias.
+// failed reports whether the root field alias itself failed: an error on
+// a field of its payload (the course's instructor, say) comes after the
+// write, which still happened.
 func failed(resp *graphql.Response, alias string) bool {
 	for _, e := range resp.Errors {
-		if len(e.Path) > 0 && e.Path[0] == ast.PathName(alias) {
+		if len(e.Path) == 1 && e.Path[0] == ast.PathName(alias) {
 			return true
 		}
 	}

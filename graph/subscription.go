@@ -37,7 +37,7 @@ func (r *Resolver) encodingProgress(ctx context.Context, lectureID int64) (<-cha
 		return nil, errUnauthenticated()
 	}
 	// One set of loaders for the check, dropped after it.
-	a, err := r.accessToLecture(withLoaders(ctx, newLoaders(r, edustream.UserFromContext(ctx))), lectureID)
+	a, err := r.accessToLecture(withFreshLoaders(ctx, r), lectureID)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (f *follower) onEvent(e edustream.Event) {
 	}
 	switch {
 	case e.Resync:
-		f.background(f.resync)
+		go f.resync()
 	case e.Encoding != nil:
 		next := e.Encoding
 		if next.LectureID != f.lectureID || !next.Newer(f.newest()) {
@@ -133,7 +133,7 @@ func (f *follower) onEvent(e edustream.Event) {
 			// A change of state is when access may have changed too (the
 			// course unpublished or deleted): ask again before showing it.
 			f.checking, f.held = true, next
-			f.background(f.recheck)
+			go f.recheck()
 			return
 		}
 		f.offer(next)
@@ -141,7 +141,7 @@ func (f *follower) onEvent(e edustream.Event) {
 		if f.waiting() && !f.queueRead {
 			f.queueRead = true
 			wait := queuePositionEvery - time.Since(time.Unix(0, f.lastQueueCheck.Load()))
-			f.background(func() {
+			go func() {
 				if wait > 0 {
 					// Coalesce a burst of moves into one read.
 					select {
@@ -151,7 +151,7 @@ func (f *follower) onEvent(e edustream.Event) {
 					}
 				}
 				f.sendQueuePosition()
-			})
+			}()
 		}
 	}
 }
@@ -176,7 +176,7 @@ func (f *follower) offer(e *edustream.EncodingEvent) {
 		f.last = e
 	default:
 		f.held, f.flushing = e, true
-		f.background(f.flush)
+		go f.flush()
 	}
 }
 
@@ -187,6 +187,11 @@ func (f *follower) flush() {
 		e := f.held
 		if e == nil || f.closed || f.checking {
 			f.flushing = false
+			if f.closed {
+				// Closed while this goroutine sent: the channel was left
+				// to it (see closeLocked).
+				f.closeLocked()
+			}
 			f.mu.Unlock()
 			return
 		}
@@ -209,16 +214,11 @@ func (f *follower) flush() {
 	}
 }
 
-// background runs work on a goroutine of its own. Called with mu held.
-func (f *follower) background(work func()) {
-	go work()
-}
-
 // recheck asks again whether the subscriber may watch, with fresh loaders
 // (this context's are as old as the subscription), then releases the held
 // event or ends the subscription.
 func (f *follower) recheck() {
-	fresh := withLoaders(f.ctx, newLoaders(f.r, edustream.UserFromContext(f.ctx)))
+	fresh := withFreshLoaders(f.ctx, f.r)
 	a, err := f.r.accessToLecture(fresh, f.lectureID)
 	allowed := err == nil && a.watch
 	f.mu.Lock()
