@@ -377,6 +377,10 @@ func even(n int) int {
 	return max(n, 2)
 }
 
+// MaxVideoErrorLength bounds Video.Error, in characters: reasons come from
+// ffmpeg and from AWS as well as from EduStream, and are cut to fit.
+const MaxVideoErrorLength = 1000
+
 // VideoUpdate is a change the chain makes to a video, applied only if the
 // video is still where the step found it (see VideoService.TransitionVideo).
 // Nil fields are unchanged.

@@ -259,6 +259,14 @@ func TestTranscodeSubmitsOneJob(t *testing.T) {
 	if ids := queuedTaskIDs(t, b.opt); len(ids) != 0 {
 		t.Errorf("tasks queued while the job runs: %v", ids)
 	}
+	// Nor does the reconciler run the step again while the job runs.
+	b.now = b.now.Add(time.Hour)
+	if n, err := b.worker.reconcileVideoChains(ctx); err != nil || n != 0 {
+		t.Errorf("reconcileVideoChains = %d, %v; want nothing queued for a video the job owns", n, err)
+	}
+	if ids := queuedTaskIDs(t, b.opt); len(ids) != 0 {
+		t.Errorf("tasks queued by the reconciler while the job runs: %v", ids)
+	}
 }
 
 // The job's events move the video through the rest of the chain, which

@@ -114,9 +114,10 @@ func (w *Worker) reconcileCoursePurges(ctx context.Context) (int, error) {
 }
 
 // reconcileVideoChains enqueues the current step of every video the chain
-// still owes work and that has not moved for StuckAfter. A step that runs
-// keeps touching its video, so only lost tasks (and tasks waiting behind a
-// long queue, which collapse into themselves) are found.
+// still owes work and that has not moved for StuckAfter. A step whose task
+// is queued, running or retrying has the same task id, so only lost tasks
+// are added. A video handed to an external transcoder is not: its job's
+// reports move it on, and reconcileTranscoderJobs asks about silent ones.
 func (w *Worker) reconcileVideoChains(ctx context.Context) (int, error) {
 	if w.deps.Videos == nil {
 		return 0, nil
@@ -128,7 +129,7 @@ func (w *Worker) reconcileVideoChains(ctx context.Context) (int, error) {
 	queued := 0
 	for _, v := range videos {
 		tt, ok := stageTasks[v.Stage]
-		if !ok {
+		if !ok || (v.Stage == edustream.StageTranscode && v.TranscoderJobID != "") {
 			continue
 		}
 		added, err := enqueue(ctx, w.enq, tt, VideoPayload{VideoID: v.ID})

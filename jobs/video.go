@@ -179,8 +179,9 @@ func (c *chain) fail(ctx context.Context, v *edustream.Video, stepErr error) err
 		return fmt.Errorf("%w (the video had moved on): %w", stepErr, asynq.SkipRetry)
 	case err != nil:
 		// Not recorded: let asynq retry, the step will fail again and
-		// record it then.
-		return errors.Join(stepErr, fmt.Errorf("record the failure: %w", err))
+		// record it then. %v, so the step's code (EINVALID) does not make
+		// the middleware skip the retry.
+		return fmt.Errorf("record the failure (%v): %w", stepErr, err)
 	}
 	c.announce(ctx, moved)
 	return fmt.Errorf("%w: %w", stepErr, asynq.SkipRetry)

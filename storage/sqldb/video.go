@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edustream/edustream"
 )
@@ -184,6 +185,10 @@ func (s *VideoService) TransitionVideo(ctx context.Context, id int64, status edu
 	renditions, err := jsonOrNull(upd.Renditions, upd.Renditions == nil)
 	if err != nil {
 		return nil, err
+	}
+	if upd.Error != nil && utf8.RuneCountInString(*upd.Error) > edustream.MaxVideoErrorLength {
+		cut := string([]rune(*upd.Error)[:edustream.MaxVideoErrorLength-1]) + "…"
+		upd.Error = &cut
 	}
 	bump := 0
 	if (upd.Status != nil && *upd.Status != status) || (upd.Stage != nil && *upd.Stage != stage) {

@@ -2,9 +2,11 @@ package sqldb
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -107,6 +109,15 @@ func testVideos(t *testing.T, e engine) {
 		moved = f.move(t, moved, edustream.VideoUpdate{Stage: ptr(edustream.StagePublish), Renditions: ladder, TranscoderJobID: ptr("job-1")})
 		if diff := cmp.Diff(ladder, moved.Renditions); diff != "" || moved.TranscoderJobID != "job-1" {
 			t.Errorf("renditions (-want +got):\n%s job %q", diff, moved.TranscoderJobID)
+		}
+	})
+	t.Run("a long failure reason is cut to fit", func(t *testing.T) {
+		other := f.lecture(t, course.ID, "long reason", 0)
+		ov := f.video(t, other.ID, inst.ID)
+		long := strings.Repeat("é", 2*edustream.MaxVideoErrorLength)
+		got := f.move(t, ov, edustream.VideoUpdate{Status: ptr(edustream.VideoFailed), Error: &long})
+		if n := utf8.RuneCountInString(got.Error); n != edustream.MaxVideoErrorLength || !strings.HasSuffix(got.Error, "é…") {
+			t.Errorf("stored a reason of %d characters ending %q, want %d ending with an ellipsis", n, got.Error[len(got.Error)-8:], edustream.MaxVideoErrorLength)
 		}
 	})
 	t.Run("a second upload waits for the one in progress", func(t *testing.T) {
