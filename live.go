@@ -313,4 +313,8 @@ type LiveJobQueue interface {
 	// EnqueueRecordingImport schedules the import of a Webex recording as a
 	// lecture.
 	EnqueueRecordingImport(ctx context.Context, recordingID string) error
+	// EnqueueRecordingImportOnce is EnqueueRecordingImport unless the
+	// import was enqueued before and failed for good: for imports found
+	// by looking, which nothing in the database marks as tried.
+	EnqueueRecordingImportOnce(ctx context.Context, recordingID string) error
 }

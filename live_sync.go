@@ -152,10 +152,10 @@ const recordingLookback = 3 * 24 * time.Hour
 
 // DiscoverRecordings asks Webex for the recordings of the classes that ended
 // recently without one, and enqueues their imports. The "recording created"
-// webhook normally does this; this finds what a lost delivery, or an import
-// that ran out of retries, left behind. Imports are idempotent per
-// recording, so finding one twice imports it once. It returns how many
-// imports it enqueued.
+// webhook normally does this; this finds what a lost delivery left behind.
+// Imports are idempotent per recording, so finding one twice imports it
+// once; one that failed for good is not tried again (see
+// EnqueueRecordingImportOnce). It returns how many imports it enqueued.
 func (l *LiveClasses) DiscoverRecordings(ctx context.Context) (int, error) {
 	if !l.Enabled() {
 		return 0, nil
@@ -177,7 +177,7 @@ func (l *LiveClasses) DiscoverRecordings(ctx context.Context) (int, error) {
 			if !strings.EqualFold(r.Format, RecordingFormatMP4) {
 				continue
 			}
-			if err := l.Jobs.EnqueueRecordingImport(ctx, r.ID); err != nil {
+			if err := l.Jobs.EnqueueRecordingImportOnce(ctx, r.ID); err != nil {
 				return queued, fmt.Errorf("enqueue the import of recording %s: %w", r.ID, err)
 			}
 			queued++

@@ -43,6 +43,10 @@ func (q *liveQueue) EnqueueMeetingDelete(_ context.Context, id string) error {
 	return q.failWith
 }
 
+func (q *liveQueue) EnqueueRecordingImportOnce(ctx context.Context, id string) error {
+	return q.EnqueueRecordingImport(ctx, id)
+}
+
 func (q *liveQueue) EnqueueRecordingImport(_ context.Context, id string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()

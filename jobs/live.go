@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -134,6 +135,21 @@ func (q *Queue) EnqueueMeetingDelete(ctx context.Context, meetingID string) erro
 func (q *Queue) EnqueueRecordingImport(ctx context.Context, recordingID string) error {
 	_, err := enqueue(ctx, q.enq, liveRecordingImport, LiveRecordingPayload{RecordingID: recordingID})
 	return err
+}
+
+// EnqueueRecordingImportOnce schedules the import of a Webex recording
+// unless its task exists in any state, archived included: an import that
+// failed for good stays in asynq's archive for an operator, instead of
+// being retried every time the sync finds the recording again.
+func (q *Queue) EnqueueRecordingImportOnce(ctx context.Context, recordingID string) error {
+	task, err := liveRecordingImport.newTask(LiveRecordingPayload{RecordingID: recordingID})
+	if err != nil {
+		return err
+	}
+	if _, err := q.enq.client.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue the import of recording %s: %w", recordingID, err)
+	}
+	return nil
 }
 
 // handleLive registers the live-class handlers. Without Deps.Live (no

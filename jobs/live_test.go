@@ -361,6 +361,37 @@ func TestSyncFindsRecordingsNoWebhookBrought(t *testing.T) {
 	}
 }
 
+// An import found by the sync that fails for good (its course is gone) is
+// left in asynq's archive, not tried again every round.
+func TestSyncDoesNotRetryFailedImports(t *testing.T) {
+	b := setupLive(t)
+	s := b.schedule(t, "Of a course that goes")
+	instance, err := b.fake.StartMeeting(s.MeetingID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.fake.EndMeeting(instance); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.live.MeetingEnded(context.Background(), edustream.MeetingEvent{MeetingID: instance, SeriesID: s.MeetingID}); err != nil {
+		t.Fatal(err)
+	}
+	recID, err := b.fake.AddRecording(instance, webextest.RecordingSpec{Data: []byte("recording bytes"), DurationSeconds: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.courses.HideCourse(context.Background(), b.course.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.runLiveWorker(t, 50*time.Millisecond)
+	gets := func() int { return len(b.fake.Requests(http.MethodGet, "/recordings/"+recID)) }
+	testenv.Eventually(t, "the import to be tried", func() bool { return gets() > 0 })
+	time.Sleep(500 * time.Millisecond) // about ten more rounds of the sync
+	if n := gets(); n != 1 {
+		t.Errorf("the recording was fetched %d times, want once: a failed import is not retried by the sync", n)
+	}
+}
+
 func statuses(reqs []webextest.Request) []int {
 	out := make([]int, len(reqs))
 	for i, r := range reqs {

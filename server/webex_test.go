@@ -54,6 +54,10 @@ func (q *imports) EnqueueMeetingDelete(context.Context, string) error {
 	panic("the webhook deletes no meeting")
 }
 
+func (q *imports) EnqueueRecordingImportOnce(context.Context, string) error {
+	panic("the webhook imports every recording it hears of")
+}
+
 func (q *imports) EnqueueRecordingImport(_ context.Context, id string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
