@@ -73,7 +73,8 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	live := newLiveClasses(cfg, db, jobs.NewQueue(rds.client), events, blobs, webexClient)
+	queue := jobs.NewQueue(rds.client)
+	live := newLiveClasses(cfg, db, queue, events, newUploads(cfg, db, queue, events, blobs), webexClient)
 	return newWorker(cfg, log, db, rds, workerServices{
 		events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, live: live,
 	}).Run(ctx)
@@ -122,6 +123,20 @@ func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.
 	ffmpegPath, ffprobePath := tools.Paths()
 	log.Info("transcoder", "kind", "ffmpeg", "ffmpeg", ffmpegPath, "ffprobe", ffprobePath)
 	return tools
+}
+
+// newUploads is the upload flow of a process: the API's mutations, and the
+// recordings live classes import, go through the same one.
+func newUploads(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, blobs edustream.BlobStore) *edustream.Uploads {
+	return &edustream.Uploads{
+		// Video writes are announced, for the response caches.
+		Videos: edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), events),
+		Blobs:  blobs,
+		Jobs:   queue,
+		Events: events,
+		Limits: videoLimits(cfg),
+		TTL:    cfg.UploadTTL,
+	}
 }
 
 func videoLimits(cfg config) edustream.VideoLimits {
@@ -197,21 +212,14 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 
 	// Writes that shared reads show are announced, for the response caches.
 	users := edustream.AnnouncingUsers(sqldb.NewUserService(db), events)
-	videos := edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), events)
 	queue := jobs.NewQueue(rds.client)
-	uploads := &edustream.Uploads{
-		Videos: videos,
-		Blobs:  blobs,
-		Jobs:   queue,
-		Events: events,
-		Limits: videoLimits(cfg),
-		TTL:    cfg.UploadTTL,
-	}
+	uploads := newUploads(cfg, db, queue, events, blobs)
+	videos := uploads.Videos
 	webexClient, err := openWebex(ctx, cfg, db, log)
 	if err != nil {
 		return err
 	}
-	live := newLiveClasses(cfg, db, queue, events, blobs, webexClient)
+	live := newLiveClasses(cfg, db, queue, events, uploads, webexClient)
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)

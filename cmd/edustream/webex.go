@@ -80,7 +80,7 @@ func openWebex(ctx context.Context, cfg config, db *sqldb.DB, log *slog.Logger) 
 
 // newLiveClasses wires the live-class flow. With a nil client live classes
 // are off: sessions stored earlier still read, the mutations refuse.
-func newLiveClasses(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, blobs edustream.BlobStore, client *webex.Client) *edustream.LiveClasses {
+func newLiveClasses(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, uploads *edustream.Uploads, client *webex.Client) *edustream.LiveClasses {
 	live := &edustream.LiveClasses{
 		Sessions: edustream.AnnouncingLiveSessions(sqldb.NewLiveSessionService(db, nil), events),
 		Courses:  sqldb.NewCourseService(db, nil),
@@ -88,14 +88,7 @@ func newLiveClasses(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustrea
 		Events:   events,
 		// The same flow as uploads, so a recording becomes a video like
 		// any other.
-		Uploads: &edustream.Uploads{
-			Videos: edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), events),
-			Blobs:  blobs,
-			Jobs:   queue,
-			Events: events,
-			Limits: videoLimits(cfg),
-			TTL:    cfg.UploadTTL,
-		},
+		Uploads: uploads,
 		TempDir: cfg.WorkDir,
 	}
 	if client != nil {
