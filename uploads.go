@@ -14,7 +14,7 @@ const DefaultUploadTTL = 24 * time.Hour
 
 // Uploads is the upload flow, shared by every way in: the GraphQL mutations
 // and, on AWS, the S3 event saying an upload's object exists. Callers decide
-// who may upload (CanUploadVideo); Uploads does the rest. It only uses the
+// who may upload (CanEditCourse); Uploads does the rest. It only uses the
 // domain's interfaces, so it lives here rather than in one adapter.
 //
 // Every step is safe to repeat and to race: one conditional update wins each

@@ -433,10 +433,6 @@ type VideoService interface {
 	DeleteVideo(ctx context.Context, id int64) error
 }
 
-// CanUploadVideo reports whether u may upload videos to a lecture of c:
-// the course's instructor and admins.
-func CanUploadVideo(u *User, c *Course) bool { return CanEditCourse(u, c) }
-
 // CanWatchLecture reports whether u may watch the lecture videos of c (and
 // follow their encoding): the instructor, admins, and enrolled students.
 // enrolled says whether u is enrolled in c.

@@ -97,17 +97,6 @@ var (
 	}
 )
 
-// NewLiveMeetingDeleteTask returns the task that deletes a Webex meeting.
-// EINVALID for an id Webex would not make.
-func NewLiveMeetingDeleteTask(meetingID string) (*asynq.Task, error) {
-	return liveMeetingDelete.newTask(LiveMeetingPayload{MeetingID: meetingID})
-}
-
-// NewLiveRecordingImportTask returns the task that imports a recording.
-func NewLiveRecordingImportTask(recordingID string) (*asynq.Task, error) {
-	return liveRecordingImport.newTask(LiveRecordingPayload{RecordingID: recordingID})
-}
-
 // retryDelays are the task types that do not retry on asynq's default
 // curve (n⁴+15 s, tuned for database failovers). Webex outages are mostly
 // short, and a cancelled class's meeting should go soon after Webex is

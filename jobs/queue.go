@@ -109,8 +109,6 @@ func enqueue[P any](ctx context.Context, e *enqueuer, tt taskType[P], p P) (bool
 		switch {
 		case err == nil:
 			return true, nil
-		case errors.Is(err, asynq.ErrDuplicateTask):
-			return false, nil
 		case !errors.Is(err, asynq.ErrTaskIDConflict):
 			return false, fmt.Errorf("enqueue task %s: %w", id, err)
 		case attempt > 0:

@@ -193,13 +193,3 @@ var stageTasks = map[edustream.VideoStage]taskType[VideoPayload]{
 	edustream.StageMetadata:   videoMetadata,
 	edustream.StageComplete:   videoComplete,
 }
-
-// NewVideoStageTask returns the task that runs stage for the video. EINVALID
-// for a stage without a task (UPLOAD) or a bad id.
-func NewVideoStageTask(videoID int64, stage edustream.VideoStage) (*asynq.Task, error) {
-	tt, ok := stageTasks[stage]
-	if !ok {
-		return nil, edustream.Errorf(edustream.EINVALID, "stage %s has no task", stage)
-	}
-	return tt.newTask(VideoPayload{VideoID: videoID})
-}
