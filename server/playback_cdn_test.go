@@ -182,32 +182,48 @@ func TestPlaybackThroughCloudFront(t *testing.T) {
 	}
 }
 
-// /sns is mounted outside the API's auth and CORS: SNS presents no token,
-// and the handler checks every message itself.
-func TestSNSRoute(t *testing.T) {
-	var got []string
-	h := server.New(server.Config{
-		CORSOrigins: []string{"https://app.example.test"},
-		SNS: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			got = append(got, r.Method+" "+r.URL.Path)
-			w.WriteHeader(http.StatusNoContent)
-		}),
-	})
-	for _, method := range []string{http.MethodPost, http.MethodGet} {
-		w := httptest.NewRecorder()
-		r := httptest.NewRequest(method, "/sns", strings.NewReader("{}"))
-		r.Header.Set("Authorization", "Bearer not-a-token")
-		h.ServeHTTP(w, r)
-		if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != "" {
-			t.Errorf("%s /sns: %d %v, want the SNS handler's answer without CORS", method, w.Code, w.Header())
-		}
-	}
-	if len(got) != 2 {
-		t.Errorf("the SNS handler saw %v", got)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/sns/x", nil))
-	if w.Code != http.StatusNotFound || len(got) != 2 {
-		t.Errorf("POST /sns/x: %d, and the SNS handler saw %v; want 404 before it", w.Code, got)
+// /sns and /webhooks/webex are mounted outside the API's auth and CORS:
+// SNS and Webex present no token, and their handlers check every message
+// themselves. Unconfigured, they do not exist.
+func TestServerToServerRoutes(t *testing.T) {
+	for _, route := range []string{"/sns", "/webhooks/webex"} {
+		t.Run(route, func(t *testing.T) {
+			var got []string
+			handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = append(got, r.Method+" "+r.URL.Path)
+				w.WriteHeader(http.StatusNoContent)
+			})
+			cfg := server.Config{CORSOrigins: []string{"https://app.example.test"}}
+			unmounted := server.New(cfg)
+			if route == "/sns" {
+				cfg.SNS = handler
+			} else {
+				cfg.WebexWebhook = handler
+			}
+			h := server.New(cfg)
+			for _, method := range []string{http.MethodPost, http.MethodGet} {
+				w := httptest.NewRecorder()
+				r := httptest.NewRequest(method, route, strings.NewReader("{}"))
+				r.Header.Set("Authorization", "Bearer not-a-token")
+				r.Header.Set("Origin", "https://app.example.test")
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != "" {
+					t.Errorf("%s %s: %d %v, want the handler's answer without CORS", method, route, w.Code, w.Header())
+				}
+			}
+			if len(got) != 2 {
+				t.Errorf("the handler saw %v", got)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, route+"/x", nil))
+			if w.Code != http.StatusNotFound || len(got) != 2 {
+				t.Errorf("POST %s/x: %d, and the handler saw %v; want 404 before it", route, w.Code, got)
+			}
+			w = httptest.NewRecorder()
+			unmounted.ServeHTTP(w, httptest.NewRequest(http.MethodPost, route, strings.NewReader("{}")))
+			if w.Code != http.StatusNotFound {
+				t.Errorf("POST %s unconfigured: %d, want 404", route, w.Code)
+			}
+		})
 	}
 }

@@ -1,8 +1,8 @@
 // Package server is EduStream's HTTP edge: it mounts the GraphQL handler at
 // /query behind bearer-token authentication, serves the offline GraphiQL
 // playground, the signed HLS playlists (/play/) and the local blob store
-// (/blobs/), receives Webex's signed webhooks (/webhooks/webex), mounts the
-// Amazon SNS endpoint (/sns), answers the load balancer's /healthz and
+// (/blobs/), mounts the Webex webhook (/webhooks/webex) and the Amazon SNS
+// endpoint (/sns), answers the load balancer's /healthz and
 // /readyz, and wraps everything in request ids, access logs, panic recovery
 // and CORS for the SPA origins.
 //
@@ -56,8 +56,9 @@ type Config struct {
 	// mounted; the S3 store's URLs point at S3).
 	Blobs http.Handler
 	// WebexWebhook receives Webex's deliveries at /webhooks/webex (nil:
-	// not mounted, as when live classes are off).
-	WebexWebhook *WebexWebhook
+	// not mounted, as when live classes are off). It checks every
+	// delivery's signature itself.
+	WebexWebhook http.Handler
 	// SNS is the Amazon SNS endpoint at /sns (nil: not mounted). It checks
 	// every message itself: SNS signs, it does not authenticate.
 	SNS http.Handler
@@ -101,7 +102,7 @@ func New(cfg Config) http.Handler {
 	}
 	// Server to server, signed: no CORS, no bearer token.
 	if cfg.WebexWebhook != nil {
-		outer.Handle("/webhooks/webex", webexWebhook(*cfg.WebexWebhook))
+		outer.Handle("/webhooks/webex", cfg.WebexWebhook)
 	}
 	if cfg.SNS != nil {
 		outer.Handle("/sns", cfg.SNS)

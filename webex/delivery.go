@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -16,10 +14,6 @@ import (
 // SignatureHeader carries the hex HMAC-SHA1 of a delivery's raw body,
 // keyed with the webhook's secret.
 const SignatureHeader = "X-Spark-Signature"
-
-// ErrBadSignature is returned by ReadDelivery for a delivery whose
-// signature is missing or wrong.
-var ErrBadSignature = errors.New("webex: webhook signature missing or invalid")
 
 // VerifySignature reports whether header is the hex HMAC-SHA1 of body
 // keyed with secret, comparing in constant time. An empty secret verifies
@@ -78,23 +72,6 @@ func ParseDelivery(body []byte) (*Delivery, error) {
 		return nil, errors.New("webex: webhook delivery without resource, event or data")
 	}
 	return &d, nil
-}
-
-// ReadDelivery reads a delivery from r (at most maxBytes), verifies its
-// signature with secret and decodes it. A bad signature is ErrBadSignature:
-// answer 401 or 403 and do nothing else.
-func ReadDelivery(r *http.Request, secret []byte, maxBytes int64) (*Delivery, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("webex: read webhook delivery: %w", err)
-	}
-	if int64(len(body)) > maxBytes {
-		return nil, fmt.Errorf("webex: webhook delivery larger than %d bytes", maxBytes)
-	}
-	if !VerifySignature(body, r.Header.Get(SignatureHeader), secret) {
-		return nil, ErrBadSignature
-	}
-	return ParseDelivery(body)
 }
 
 // Meeting decodes the data of a meetings delivery: for started and ended,

@@ -7,12 +7,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/webex"
 	"github.com/edustream/edustream/webex/webextest"
 )
 
 // A live session's lifecycle: schedule, survive a lost answer, register
-// webhooks, and match deliveries to the session by series.
+// the webhooks and their handler.
 func Example() {
 	fake := webextest.Start(webextest.Config{})
 	defer fake.Close()
@@ -40,27 +41,14 @@ func Example() {
 	}
 	// Store m.ID (the series), m.WebLink, m.MeetingNumber, m.Password and
 	// m.HostKey on the session.
+	log.Printf("session %s: meeting series %s at %s", session, m.ID, m.WebLink)
 
 	secret := "from WEBEX_WEBHOOK_SECRET"
-	http.HandleFunc("/webhooks/webex", func(w http.ResponseWriter, r *http.Request) {
-		d, err := webex.ReadDelivery(r, []byte(secret), 1<<20)
-		if errors.Is(err, webex.ErrBadSignature) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		} else if err != nil {
-			http.Error(w, "bad delivery", http.StatusBadRequest)
-			return
-		}
-		if d.Resource == webex.ResourceMeetings {
-			inst, err := d.Meeting()
-			// inst.ID is the instance, never equal to m.ID; the series is
-			// what the session stored.
-			if err == nil && inst.SeriesID() == m.ID {
-				log.Printf("session %s: meeting %s", session, inst.State)
-			}
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	// The handler verifies each delivery and hands it to the domain, which
+	// matches it to the session by series: a delivery names the meeting's
+	// instance, never equal to m.ID.
+	var live edustream.MeetingEvents // *edustream.LiveClasses in production
+	http.Handle("/webhooks/webex", webex.NewWebhookHandler(webex.WebhookConfig{Secret: []byte(secret), Events: live}))
 	if _, err := c.EnsureWebhooks(ctx, "https://api.edustream.example/webhooks/webex", secret); err != nil {
 		log.Fatal(err)
 	}

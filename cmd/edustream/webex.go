@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -97,13 +98,13 @@ func newLiveClasses(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustrea
 	return live
 }
 
-// webexWebhook is the /webhooks/webex configuration, nil when live classes
-// or the webhook secret are unset.
-func webexWebhook(cfg config, live *edustream.LiveClasses) *server.WebexWebhook {
+// webexWebhook is the handler of /webhooks/webex, nil when live classes or
+// the webhook secret are unset.
+func webexWebhook(cfg config, live *edustream.LiveClasses) http.Handler {
 	if !live.Enabled() || cfg.WebexWebhookSecret == "" {
 		return nil
 	}
-	return &server.WebexWebhook{Secret: []byte(cfg.WebexWebhookSecret), Events: live}
+	return webex.NewWebhookHandler(webex.WebhookConfig{Secret: []byte(cfg.WebexWebhookSecret), Events: live})
 }
 
 // webexChecks are the /readyz checks of Webex: its credentials, which an

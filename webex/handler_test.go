@@ -1,11 +1,11 @@
-package server
+package webex_test
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/storage/sqldb"
+	"github.com/edustream/edustream/webex"
 )
 
 var webhookSecret = []byte("webhook-secret-for-the-tests")
@@ -65,9 +67,10 @@ func (q *imports) EnqueueRecordingImport(_ context.Context, id string) error {
 	return nil
 }
 
-// webhookBundle is the server with the webhook on real storage.
+// webhookBundle is the webhook handler on real storage.
 type webhookBundle struct {
-	*bundle
+	handler  http.Handler
+	logs     *testenv.LogBuffer
 	sessions *sqldb.LiveSessionService
 	events   *events
 	imports  *imports
@@ -85,11 +88,9 @@ func setupWebhook(t *testing.T) *webhookBundle {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wb := &webhookBundle{sessions: sqldb.NewLiveSessionService(db, nil), events: &events{}, imports: &imports{}}
+	wb := &webhookBundle{logs: &testenv.LogBuffer{}, sessions: sqldb.NewLiveSessionService(db, nil), events: &events{}, imports: &imports{}}
 	live := &edustream.LiveClasses{Sessions: wb.sessions, Jobs: wb.imports, Events: wb.events}
-	wb.bundle = setup(t, func(c *Config) {
-		c.WebexWebhook = &WebexWebhook{Secret: webhookSecret, Events: live, MaxBodyBytes: 4096}
-	})
+	wb.handler = webex.NewWebhookHandler(webex.WebhookConfig{Secret: webhookSecret, Events: live, MaxBodyBytes: 4096})
 	teacher, err := sqldb.NewUserService(db).UpsertUser(ctx, edustream.Claims{Subject: "teacher", Role: edustream.RoleInstructor})
 	if err != nil {
 		t.Fatal(err)
@@ -113,10 +114,16 @@ func envelope(resource, event string, data map[string]any) []byte {
 	return b
 }
 
-func signature(body, secret []byte) string {
-	m := hmac.New(sha1.New, secret)
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+func signature(body, secret []byte) string { return webex.Sign(body, secret) }
+
+// do serves r with a logger in its context, as the server's middleware
+// puts there.
+func (wb *webhookBundle) do(t *testing.T, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(wb.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w := httptest.NewRecorder()
+	wb.handler.ServeHTTP(w, r.WithContext(edustream.NewContextWithLogger(r.Context(), log)))
+	return w
 }
 
 // deliver POSTs body with the signature header (none when sig is "-").
@@ -159,7 +166,7 @@ func (wb *webhookBundle) instance(withSeries bool) map[string]any {
 
 // A bad, missing or forged signature is refused with 401 and changes
 // nothing; so are deliveries too large to read or in the wrong method.
-func TestWebexWebhookRefusals(t *testing.T) {
+func TestWebhookHandlerRefusals(t *testing.T) {
 	wb := setupWebhook(t)
 	started := envelope("meetings", "started", wb.instance(true))
 	tests := []struct {
@@ -212,7 +219,7 @@ func TestWebexWebhookRefusals(t *testing.T) {
 // Started makes the session LIVE and ended ENDED, whichever way Webex
 // names the meeting (an instance id with or without its series, or only
 // the meeting number); repeats and late starts change nothing.
-func TestWebexWebhookMeetingEvents(t *testing.T) {
+func TestWebhookHandlerMeetingEvents(t *testing.T) {
 	type step struct {
 		event  string
 		data   func(*webhookBundle) map[string]any
@@ -288,7 +295,7 @@ func TestWebexWebhookMeetingEvents(t *testing.T) {
 // A recording of a session's meeting is enqueued for import, by the id of
 // the recording (duplicates collapse in the queue); recordings of other
 // meetings are not.
-func TestWebexWebhookRecordings(t *testing.T) {
+func TestWebhookHandlerRecordings(t *testing.T) {
 	wb := setupWebhook(t)
 	rec := func(id, meetingID, series string) []byte {
 		d := map[string]any{"id": id, "meetingId": meetingID, "topic": "Class", "format": "MP4"}
@@ -316,13 +323,25 @@ func TestWebexWebhookRecordings(t *testing.T) {
 	}
 }
 
-// Without the webhook configured the route does not exist.
-func TestWebexWebhookNotMounted(t *testing.T) {
-	b := setup(t, nil)
-	body := []byte(`{}`)
-	r := httptest.NewRequest(http.MethodPost, "/webhooks/webex", strings.NewReader(string(body)))
-	r.Header.Set("X-Spark-Signature", signature(body, webhookSecret))
-	if w := b.do(t, r); w.Code != http.StatusNotFound {
-		t.Errorf("status %d, want 404", w.Code)
+// failingEvents is a domain that cannot record anything.
+type failingEvents struct{ err error }
+
+func (f failingEvents) MeetingStarted(context.Context, edustream.MeetingEvent) error { return f.err }
+func (f failingEvents) MeetingEnded(context.Context, edustream.MeetingEvent) error   { return f.err }
+func (f failingEvents) RecordingCreated(context.Context, edustream.RecordingEvent) error {
+	return f.err
+}
+
+// A delivery the domain fails to handle is a 503, so Webex delivers it
+// again, and the cause is logged but not told to the caller.
+func TestWebhookHandlerFailureIsRetryable(t *testing.T) {
+	wb := setupWebhook(t)
+	wb.handler = webex.NewWebhookHandler(webex.WebhookConfig{Secret: webhookSecret, Events: failingEvents{errors.New("database at 10.0.0.5 unreachable")}})
+	w := wb.signed(t, envelope("meetings", "started", wb.instance(true)))
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "10.0.0.5") {
+		t.Errorf("status %d: %s", w.Code, w.Body)
+	}
+	if lines := wb.logs.Records(t, "webex webhook failed; Webex will deliver it again"); len(lines) != 1 || !strings.Contains(lines[0]["error"].(string), "10.0.0.5") {
+		t.Errorf("logged %v", lines)
 	}
 }
