@@ -52,7 +52,8 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*redisBackend
 	var mini *miniredis.Miniredis
 	if url == "" {
 		mini = miniredis.NewMiniRedis()
-		// Without clock-driven TTLs, asynq's unique locks never expire.
+		// Without clock-driven TTLs no key expires: not the write marks,
+		// the SNS message log's leases, nor asynq's server heartbeats.
 		mini.ClockTTL(true)
 		if err := mini.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("embedded redis: %w", err)

@@ -36,7 +36,7 @@ func readableDurations(_ []string, a slog.Attr) slog.Attr {
 // JSON log stays JSON: go-redis's pool messages (a Redis outage prints
 // "failed to dial" lines) and anything written with the standard log
 // package (gqlgen's websocket upgrade failures, for one). asynq logs through
-// l already (jobs.WorkerConfig.Logger). Both hooks are process-wide.
+// l already (jobs.Deps.Logger). Both hooks are process-wide.
 func routeLibraryLogs(l *slog.Logger) {
 	redis.SetLogger(redisLogger{l.With(slog.String("component", "redis"))})
 	slog.SetDefault(l)
