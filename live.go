@@ -3,9 +3,7 @@ package edustream
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // LiveSessionStatus is where a live class is in its life.
@@ -88,17 +86,13 @@ type LiveSessionInput struct {
 	IdempotencyKey string
 }
 
-// Normalize keeps the times to the minute, as Webex does, so what is
-// validated is what Webex will hold.
-func (in *LiveSessionInput) Normalize() {
-	in.StartsAt = in.StartsAt.UTC().Truncate(time.Minute)
-	in.EndsAt = in.EndsAt.UTC().Truncate(time.Minute)
-}
-
-// Validate checks a normalized input against the rules Webex applies, so a
-// bad input is refused before Webex is called. EINVALID.
-func (in LiveSessionInput) Validate(now time.Time) error {
-	if err := validateLiveText(in.Title, in.Agenda); err != nil {
+// Validate puts the input in its stored form (text as NormalizeText leaves
+// it, times to the minute as Webex keeps them, so what is checked is what
+// Webex will hold) and checks it against the rules Webex applies, so a bad
+// input is refused before Webex is called. EINVALID.
+func (in *LiveSessionInput) Validate(now time.Time) error {
+	in.StartsAt, in.EndsAt = toTheMinute(in.StartsAt), toTheMinute(in.EndsAt)
+	if err := normalizeLiveText(&in.Title, &in.Agenda); err != nil {
 		return err
 	}
 	if err := validateLiveTimes(in.StartsAt, in.EndsAt, now); err != nil {
@@ -113,6 +107,8 @@ func (in LiveSessionInput) Validate(now time.Time) error {
 	return nil
 }
 
+func toTheMinute(t time.Time) time.Time { return t.UTC().Truncate(time.Minute) }
+
 // LiveSessionChange is what an instructor changes of a scheduled class;
 // nil fields are unchanged.
 type LiveSessionChange struct {
@@ -122,10 +118,12 @@ type LiveSessionChange struct {
 	EndsAt   *time.Time
 }
 
-// Apply returns s's input with c applied and normalized, and whether the
-// times changed.
-func (c LiveSessionChange) Apply(s *LiveSession) (in LiveSessionInput, timesChanged bool) {
-	in = LiveSessionInput{Title: s.Title, Agenda: s.Agenda, StartsAt: s.StartsAt, EndsAt: s.EndsAt}
+// Apply returns the input the change makes of s, in its stored form and
+// checked like LiveSessionInput.Validate, except that times that do not
+// change are not held against the clock: a class may be renamed after its
+// start time has passed. EINVALID.
+func (c LiveSessionChange) Apply(s *LiveSession, now time.Time) (LiveSessionInput, error) {
+	in := LiveSessionInput{Title: s.Title, Agenda: s.Agenda, StartsAt: s.StartsAt, EndsAt: s.EndsAt}
 	if c.Title != nil {
 		in.Title = *c.Title
 	}
@@ -138,40 +136,26 @@ func (c LiveSessionChange) Apply(s *LiveSession) (in LiveSessionInput, timesChan
 	if c.EndsAt != nil {
 		in.EndsAt = *c.EndsAt
 	}
-	in.Normalize()
-	return in, !in.StartsAt.Equal(s.StartsAt) || !in.EndsAt.Equal(s.EndsAt)
+	in.StartsAt, in.EndsAt = toTheMinute(in.StartsAt), toTheMinute(in.EndsAt)
+	if err := normalizeLiveText(&in.Title, &in.Agenda); err != nil {
+		return in, err
+	}
+	if !in.StartsAt.Equal(s.StartsAt) || !in.EndsAt.Equal(s.EndsAt) {
+		return in, validateLiveTimes(in.StartsAt, in.EndsAt, now)
+	}
+	return in, nil
 }
 
-// ValidateChange checks the session c would make of s. Times that do not
-// change are not checked against the clock: a class may be renamed after
-// its start time has passed in the input's sense of "now". EINVALID.
-func (c LiveSessionChange) ValidateChange(s *LiveSession, now time.Time) error {
-	in, timesChanged := c.Apply(s)
-	if err := validateLiveText(in.Title, in.Agenda); err != nil {
+// normalizeLiveText puts a class's title and agenda in their stored form
+// (see NormalizeText) within Webex's limits.
+func normalizeLiveText(title, agenda *string) error {
+	if err := normalizeField("title", title, SingleLine, MaxLiveTitleLength); err != nil {
 		return err
 	}
-	if timesChanged {
-		return validateLiveTimes(in.StartsAt, in.EndsAt, now)
-	}
-	return nil
-}
-
-func validateLiveText(title, agenda string) error {
-	switch n := utf8.RuneCountInString(title); {
-	case !validText(title, false):
-		return Errorf(EINVALID, "title must be valid UTF-8 without control characters")
-	case strings.TrimSpace(title) == "":
+	if *title == "" {
 		return Errorf(EINVALID, "title must not be empty")
-	case n > MaxLiveTitleLength:
-		return Errorf(EINVALID, "title must be at most %d characters, got %d", MaxLiveTitleLength, n)
 	}
-	switch n := utf8.RuneCountInString(agenda); {
-	case !validText(agenda, true):
-		return Errorf(EINVALID, "agenda must be valid UTF-8 without control characters")
-	case n > MaxLiveAgendaLength:
-		return Errorf(EINVALID, "agenda must be at most %d characters, got %d", MaxLiveAgendaLength, n)
-	}
-	return nil
+	return normalizeField("agenda", agenda, MultiLine, MaxLiveAgendaLength)
 }
 
 func validateLiveTimes(start, end, now time.Time) error {

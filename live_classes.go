@@ -74,7 +74,6 @@ func (l *LiveClasses) Schedule(ctx context.Context, creator *User, c *Course, in
 	if !l.Enabled() {
 		return nil, ErrLiveClassesOff()
 	}
-	in.Normalize()
 	if err := in.Validate(l.now()); err != nil {
 		return nil, err
 	}
@@ -177,10 +176,10 @@ func (l *LiveClasses) Reschedule(ctx context.Context, s *LiveSession, change Liv
 	if s.Status != LiveScheduled {
 		return nil, Errorf(ECONFLICT, "only a scheduled class can be changed; this one is %s", s.Status)
 	}
-	if err := change.ValidateChange(s, l.now()); err != nil {
+	in, err := change.Apply(s, l.now())
+	if err != nil {
 		return nil, err
 	}
-	in, _ := change.Apply(s)
 	m, err := l.Meetings.UpdateMeeting(ctx, s.MeetingID, MeetingSpec{Title: in.Title, Agenda: in.Agenda, StartsAt: in.StartsAt, EndsAt: in.EndsAt})
 	if ErrorCode(err) == ENOTFOUND {
 		l.meetingGone(ctx, s)

@@ -21,7 +21,8 @@ func TestLiveSessionInputValidate(t *testing.T) {
 		{"129 characters", func(in *edustream.LiveSessionInput) { in.Title = strings.Repeat("名", 129) }, "at most 128"},
 		{"blank title", func(in *edustream.LiveSessionInput) { in.Title = " \u00a0" }, "must not be empty"},
 		{"newline in title", func(in *edustream.LiveSessionInput) { in.Title = "a\nb" }, "control characters"},
-		{"bidi override in title", func(in *edustream.LiveSessionInput) { in.Title = "a\u202ebc" }, "control characters"},
+		{"bidi override in title", func(in *edustream.LiveSessionInput) { in.Title = "a\u202ebc" }, "bidi override"},
+		{"bidi isolate in agenda", func(in *edustream.LiveSessionInput) { in.Agenda = "a\u2066bc" }, "agenda must not contain bidi"},
 		{"invalid UTF-8", func(in *edustream.LiveSessionInput) { in.Title = "a\xffb" }, "UTF-8"},
 		{"agenda of 1300", func(in *edustream.LiveSessionInput) { in.Agenda = strings.Repeat("a", 1300) }, ""},
 		{"agenda of 1301", func(in *edustream.LiveSessionInput) { in.Agenda = strings.Repeat("a", 1301) }, "at most 1300"},
@@ -48,7 +49,6 @@ func TestLiveSessionInputValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := ok
 			tt.edit(&in)
-			in.Normalize()
 			err := in.Validate(now)
 			switch {
 			case tt.want == "" && err != nil:
@@ -60,17 +60,27 @@ func TestLiveSessionInputValidate(t *testing.T) {
 	}
 }
 
-func TestLiveSessionInputNormalize(t *testing.T) {
+// Validate leaves the input as Webex and the database will hold it: times
+// to the minute in UTC, text in its stored form.
+func TestLiveSessionInputValidateNormalizes(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	in := edustream.LiveSessionInput{
+		Title:    "  Cafe\u0301 hours\t",
+		Agenda:   "one\r\ntwo\rthree",
 		StartsAt: time.Date(2030, 1, 1, 10, 0, 59, 999, time.FixedZone("X", 3600)),
 		EndsAt:   time.Date(2030, 1, 1, 11, 30, 1, 0, time.UTC),
 	}
-	in.Normalize()
+	if err := in.Validate(now); err != nil {
+		t.Fatal(err)
+	}
 	if want := time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC); in.StartsAt != want {
 		t.Errorf("StartsAt = %v, want %v", in.StartsAt, want)
 	}
 	if want := time.Date(2030, 1, 1, 11, 30, 0, 0, time.UTC); in.EndsAt != want {
 		t.Errorf("EndsAt = %v, want %v", in.EndsAt, want)
+	}
+	if in.Title != "Caf\u00e9 hours" || in.Agenda != "one\ntwo\nthree" {
+		t.Errorf("title %q, agenda %q", in.Title, in.Agenda)
 	}
 }
 
@@ -81,26 +91,31 @@ func TestLiveSessionChange(t *testing.T) {
 	s := &edustream.LiveSession{Title: "Old", Agenda: "a", StartsAt: now.Add(-time.Hour), EndsAt: now.Add(time.Hour)}
 	title, long := "New", strings.Repeat("t", 129)
 	later, tooSoon := now.Add(2*time.Hour), now.Add(time.Hour+5*time.Minute)
+	padded := " New\u200f "
 	tests := []struct {
 		name    string
 		change  edustream.LiveSessionChange
 		wantErr bool
-		changed bool
+		want    edustream.LiveSessionInput
 	}{
-		{"title only, start passed", edustream.LiveSessionChange{Title: &title}, false, false},
-		{"bad title", edustream.LiveSessionChange{Title: &long}, true, false},
-		{"move start from the past", edustream.LiveSessionChange{StartsAt: &later, EndsAt: ptr(later.Add(time.Hour))}, false, true},
-		{"end only, start passed", edustream.LiveSessionChange{EndsAt: &later}, true, true},
-		{"too short", edustream.LiveSessionChange{StartsAt: &later, EndsAt: &tooSoon}, true, true},
+		{"title only, start passed", edustream.LiveSessionChange{Title: &title}, false,
+			edustream.LiveSessionInput{Title: "New", Agenda: "a", StartsAt: s.StartsAt, EndsAt: s.EndsAt}},
+		{"title stored as typed text is", edustream.LiveSessionChange{Title: &padded}, false,
+			edustream.LiveSessionInput{Title: "New\u200f", Agenda: "a", StartsAt: s.StartsAt, EndsAt: s.EndsAt}},
+		{"bad title", edustream.LiveSessionChange{Title: &long}, true, edustream.LiveSessionInput{}},
+		{"move start from the past", edustream.LiveSessionChange{StartsAt: &later, EndsAt: ptr(later.Add(time.Hour))}, false,
+			edustream.LiveSessionInput{Title: "Old", Agenda: "a", StartsAt: later, EndsAt: later.Add(time.Hour)}},
+		{"end only, start passed", edustream.LiveSessionChange{EndsAt: &later}, true, edustream.LiveSessionInput{}},
+		{"too short", edustream.LiveSessionChange{StartsAt: &later, EndsAt: &tooSoon}, true, edustream.LiveSessionInput{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.change.ValidateChange(s, now)
+			in, err := tt.change.Apply(s, now)
 			if (err != nil) != tt.wantErr {
-				t.Errorf("ValidateChange = %v, want error %v", err, tt.wantErr)
+				t.Fatalf("Apply = %v, want error %v", err, tt.wantErr)
 			}
-			if _, changed := tt.change.Apply(s); changed != tt.changed {
-				t.Errorf("times changed = %v, want %v", changed, tt.changed)
+			if err == nil && in != tt.want {
+				t.Errorf("Apply = %+v, want %+v", in, tt.want)
 			}
 		})
 	}
