@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/edustream/edustream"
@@ -19,8 +18,9 @@ type S3Record struct {
 	Bucket    string
 	// Key is decoded: S3 sends it form-encoded ("+" for a space, "%2B"
 	// for a plus).
-	Key  string
-	Size int64
+	// The record's size and ETag are not read: the upload flow asks the
+	// store for the object itself.
+	Key string
 	// Sequencer orders the events of one key; see NormalizeSequencer.
 	Sequencer string
 }
@@ -34,10 +34,8 @@ type s3Record struct {
 			Name string `json:"name"`
 		} `json:"bucket"`
 		Object struct {
-			Key       string      `json:"key"`
-			Size      json.Number `json:"size"`
-			ETag      string      `json:"eTag"`
-			Sequencer string      `json:"sequencer"`
+			Key       string `json:"key"`
+			Sequencer string `json:"sequencer"`
 		} `json:"object"`
 	} `json:"s3"`
 }
@@ -55,12 +53,6 @@ func ParseS3Records(raw json.RawMessage) ([]S3Record, error) {
 		if err != nil || w.S3.Object.Key == "" {
 			return nil, edustream.Errorf(edustream.EINVALID, "record %d has no readable object key", i)
 		}
-		var size int64
-		if w.S3.Object.Size != "" {
-			if size, err = strconv.ParseInt(string(w.S3.Object.Size), 10, 64); err != nil || size < 0 {
-				return nil, edustream.Errorf(edustream.EINVALID, "record %d has a bad size %q", i, w.S3.Object.Size)
-			}
-		}
 		seq, err := NormalizeSequencer(w.S3.Object.Sequencer)
 		if err != nil {
 			return nil, edustream.Errorf(edustream.EINVALID, "record %d: %v", i, err)
@@ -68,7 +60,7 @@ func ParseS3Records(raw json.RawMessage) ([]S3Record, error) {
 		if w.EventName == "" || w.S3.Bucket.Name == "" {
 			return nil, edustream.Errorf(edustream.EINVALID, "record %d names no event or bucket", i)
 		}
-		out = append(out, S3Record{EventName: w.EventName, Bucket: w.S3.Bucket.Name, Key: key, Size: size, Sequencer: seq})
+		out = append(out, S3Record{EventName: w.EventName, Bucket: w.S3.Bucket.Name, Key: key, Sequencer: seq})
 	}
 	return out, nil
 }
