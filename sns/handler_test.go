@@ -458,12 +458,31 @@ func TestSubscriptionConfirmation(t *testing.T) {
 		t.Errorf("confirmed %d subscriptions, want only the first", len(got))
 	}
 
+	// A token SNS will never take is a 400, so SNS stops delivering the
+	// confirmation; an SNS outage is a 503, so it delivers it again, and
+	// the retry confirms.
+	t.Run("SNS refuses the token", func(t *testing.T) {
+		b.sns.RefuseConfirmations(http.StatusBadRequest, "InvalidParameter")
+		defer b.sns.RefuseConfirmations(0, "")
+		b.deliver(t, b.topic.Confirmation(sns.TypeSubscriptionConfirmation), http.StatusBadRequest)
+	})
+	t.Run("SNS is down", func(t *testing.T) {
+		m := b.topic.Confirmation(sns.TypeSubscriptionConfirmation)
+		b.sns.RefuseConfirmations(http.StatusInternalServerError, "InternalError")
+		b.deliver(t, m, http.StatusServiceUnavailable)
+		b.sns.RefuseConfirmations(0, "")
+		b.deliver(t, m, http.StatusOK)
+		if got := b.sns.Confirmed(); len(got) != 2 || got[1] != m.Token {
+			t.Errorf("confirmed tokens = %v, want the retried one last", got)
+		}
+	})
+
 	t.Run("unsubscribe is logged", func(t *testing.T) {
 		b.deliver(t, b.topic.Confirmation(sns.TypeUnsubscribeConfirmation), http.StatusOK)
 		if lines := b.logs.Records(t, "this endpoint was unsubscribed from an sns topic; resubscribe it to keep receiving events"); len(lines) != 1 || lines[0]["level"] != "WARN" {
 			t.Errorf("unsubscribe log lines = %v, want one warning", lines)
 		}
-		if got := b.sns.Confirmed(); len(got) != 1 {
+		if got := b.sns.Confirmed(); len(got) != 2 {
 			t.Errorf("an unsubscribe confirmed a subscription")
 		}
 	})

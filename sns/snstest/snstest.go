@@ -63,7 +63,10 @@ type Server struct {
 	files     map[string][]byte
 	fetches   map[string]int
 	confirmed []string
-	seq       int
+	// refuse, when set, is the status ConfirmSubscription answers with.
+	refuse     int
+	refuseCode string
+	seq        int
 }
 
 // NewServer starts a fake SNS with a fresh RSA signing key and a
@@ -200,6 +203,13 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.URL.Path == "/" && r.URL.Query().Get("Action") == "ConfirmSubscription" {
+		if s.refuse != 0 {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(s.refuse)
+			fmt.Fprintf(w, `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>%s</Code><Message>refused by the fake</Message></Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>`,
+				s.refuseCode)
+			return
+		}
 		s.confirmed = append(s.confirmed, r.URL.Query().Get("Token"))
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprintf(w, `<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ConfirmSubscriptionResult><SubscriptionArn>%s:sub</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>`,
@@ -214,6 +224,16 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-x509-ca-cert")
 	_, _ = w.Write(body)
+}
+
+// RefuseConfirmations makes ConfirmSubscription answer status with SNS's
+// error document carrying code, as SNS does for an expired or used token
+// (400, "InvalidParameter") or in an outage (500, "InternalError"). Status
+// 0 accepts confirmations again.
+func (s *Server) RefuseConfirmations(status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse, s.refuseCode = status, code
 }
 
 // Client returns an http.Client that reaches every SNS host name at the
