@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/local"
+	"github.com/edustream/edustream/storage/s3"
 )
 
 // playbackSetup is the API's /play/ and the local store's /blobs/ on one
@@ -207,5 +210,43 @@ func TestNewPlaybackRefusesBadConfig(t *testing.T) {
 		if _, err := server.NewPlayback(cfg); err == nil {
 			t.Errorf("%s: NewPlayback accepted it", name)
 		}
+	}
+}
+
+// A store that fails (here an S3 endpoint whose bucket refuses every
+// read) is a 503 the player may retry, with the cause in the log and not
+// in the answer.
+func TestPlaybackStorageFailure(t *testing.T) {
+	s3srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && r.URL.Path == "/videos" {
+			return // the bucket exists
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>R1</RequestId></Error>`)
+	}))
+	t.Cleanup(s3srv.Close)
+	blobs, err := s3.New(context.Background(), s3.Config{Bucket: "videos", Endpoint: s3srv.URL, PathStyle: true, Region: "us-east-1", AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testenv.LogBuffer{}
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: "https://api.example.test", Key: bytes.Repeat([]byte("p"), 32), TTL: time.Hour, Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, err := playback.PlaybackURL(context.Background(), &edustream.Video{ID: 7, Status: edustream.VideoReady})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, master, nil)
+	r = r.WithContext(edustream.NewContextWithLogger(r.Context(), slog.New(slog.NewJSONHandler(logs, nil))))
+	w := httptest.NewRecorder()
+	playback.ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable || strings.Contains(w.Body.String(), "AccessDenied") {
+		t.Errorf("GET = %d %q, want 503 without the cause", w.Code, w.Body)
+	}
+	if lines := logs.Records(t, "read a playlist"); len(lines) != 1 || !strings.Contains(lines[0]["error"].(string), "AccessDenied") {
+		t.Errorf("logged %v, want the cause", lines)
 	}
 }
