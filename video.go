@@ -336,9 +336,9 @@ func Ladder(m *MediaInfo) []Rendition {
 		if m.HasAudio() {
 			r.AudioBitrate = audioKbps * 1000
 		}
-		// BANDWIDTH is a peak: the encoder caps video at 1.1× its target
-		// (maxrate), plus audio and about 5 % of container overhead.
-		r.Bitrate = int(float64(r.VideoBitrate)*1.1*1.05) + r.AudioBitrate
+		// BANDWIDTH is a peak: the encoder's cap on video, plus audio and
+		// about 5 % of container overhead.
+		r.Bitrate = int(float64(r.PeakVideoBitrate())*1.05) + r.AudioBitrate
 		r.Codecs = hlsCodecs(height, m.HasAudio())
 		out = append(out, r)
 	}
@@ -368,6 +368,49 @@ func hlsCodecs(height int, audio bool) string {
 		return level + ",mp4a.40.2"
 	}
 	return level
+}
+
+// The rules both transcoders follow, so a stream is the same whichever
+// made it.
+const (
+	// DefaultSegmentSeconds is the HLS segment length, and so the keyframe
+	// interval of every rendition.
+	DefaultSegmentSeconds = 4
+	// MaxFrameRate is the highest frame rate a rendition gets: the
+	// ladder's CODECS levels assume 30 fps, and a lecture gains nothing
+	// from more.
+	MaxFrameRate = 30
+)
+
+// OutputFrameRate is the frame rate the renditions of a src fps source
+// get: src, halved until it is at most MaxFrameRate (60 → 30, 50 → 25), so
+// motion stays even. 0 (unknown) stays 0.
+func OutputFrameRate(src float64) float64 {
+	for src > MaxFrameRate {
+		src /= 2
+	}
+	return src
+}
+
+// PeakVideoBitrate is the cap the encoder holds the rendition's video to:
+// 1.1× its target, which BANDWIDTH assumes.
+func (r Rendition) PeakVideoBitrate() int { return r.VideoBitrate * 11 / 10 }
+
+// H264Level returns the level ("3.1") the rendition's CODECS names, which
+// the stream must keep to; "" if it names none.
+func (r Rendition) H264Level() string {
+	for c := range strings.SplitSeq(r.Codecs, ",") {
+		hex, ok := strings.CutPrefix(strings.TrimSpace(c), "avc1.")
+		if !ok || len(hex) != 6 {
+			continue
+		}
+		lvl, err := strconv.ParseUint(hex[4:], 16, 8)
+		if err != nil || lvl == 0 {
+			continue
+		}
+		return fmt.Sprintf("%d.%d", lvl/10, lvl%10)
+	}
+	return ""
 }
 
 func even(n int) int {

@@ -24,7 +24,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultSegmentSeconds = 4
+	DefaultSegmentSeconds = edustream.DefaultSegmentSeconds
 	DefaultProbeTimeout   = 30 * time.Second
 	DefaultPreset         = "veryfast"
 )

@@ -21,10 +21,6 @@ import (
 // the cap, and only motion reaches it.
 const crf = 23
 
-// maxFrameRate is the highest frame rate a rendition gets. The ladder's
-// CODECS levels assume 30 fps, and a lecture gains nothing from more.
-const maxFrameRate = 30
-
 // segmentPattern names the segments in each rendition's directory.
 const segmentPattern = "seg_%05d.ts"
 
@@ -74,7 +70,7 @@ func (t *Tools) transcode(ctx context.Context, src string, info *edustream.Media
 		return res, fmt.Errorf("transcode: %w", edustream.Errorf(edustream.EINVALID, "the file is damaged or truncated: ffmpeg could read only %s of its %s",
 			edustream.FormatDuration(pr.outTime), edustream.FormatDuration(d)))
 	}
-	if err := writeMaster(dir, ladder, outputFrameRate(info.FrameRate)); err != nil {
+	if err := writeMaster(dir, ladder, edustream.OutputFrameRate(info.FrameRate)); err != nil {
 		return res, fmt.Errorf("transcode: %w", err)
 	}
 	return res, nil
@@ -152,7 +148,7 @@ func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []ed
 	args := append(globalArgs(), "-progress", "pipe:1")
 	args = append(args, inputArgs(src)...)
 
-	fps := outputFrameRate(info.FrameRate)
+	fps := edustream.OutputFrameRate(info.FrameRate)
 	var fc strings.Builder
 	// 0:V is the first video stream that is not cover art, as Probe chose.
 	fc.WriteString("[0:V:0]")
@@ -172,16 +168,15 @@ func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []ed
 
 	seg := strconv.Itoa(t.segment)
 	for i, r := range ladder {
-		// The cap is what the ladder's BANDWIDTH assumes (1.1× the
-		// target). The buffer lets a segment exceed it by buffer/segment
+		// The cap is what the ladder's BANDWIDTH assumes. The buffer lets a segment exceed it by buffer/segment
 		// length at worst; one second of it (≤ 25 % over with 4 s
 		// segments, and far less in practice, as CRF rarely fills it)
 		// is the usual trade of quality against peaks.
-		capKbps := kbps(r.VideoBitrate * 11 / 10)
+		capKbps := kbps(r.PeakVideoBitrate())
 		args = append(args,
 			"-map", fmt.Sprintf("[v%d]", i),
 			"-c:v", "libx264", "-preset", t.preset, "-profile:v", "high")
-		if lvl := h264Level(r.Codecs); lvl != "" {
+		if lvl := r.H264Level(); lvl != "" {
 			args = append(args, "-level:v", lvl)
 		}
 		args = append(args,
@@ -208,33 +203,6 @@ func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []ed
 }
 
 func kbps(bps int) string { return strconv.Itoa(max(bps/1000, 1)) + "k" }
-
-// outputFrameRate is the frame rate the renditions get: the source's,
-// halved until it is at most maxFrameRate (60 → 30, 50 → 25), so motion
-// stays even. 0 (unknown) stays 0: ffmpeg keeps the source's timing.
-func outputFrameRate(src float64) float64 {
-	for src > maxFrameRate {
-		src /= 2
-	}
-	return src
-}
-
-// h264Level returns the level ("3.1") an RFC 6381 avc1 string names, so
-// the stream says what the master playlist promises; "" if there is none.
-func h264Level(codecs string) string {
-	for c := range strings.SplitSeq(codecs, ",") {
-		hex, ok := strings.CutPrefix(strings.TrimSpace(c), "avc1.")
-		if !ok || len(hex) != 6 {
-			continue
-		}
-		lvl, err := strconv.ParseUint(hex[4:], 16, 8)
-		if err != nil || lvl == 0 {
-			continue
-		}
-		return fmt.Sprintf("%d.%d", lvl/10, lvl%10)
-	}
-	return ""
-}
 
 // progressReader follows ffmpeg's -progress output: blocks of key=value
 // lines, each ended by progress=continue or progress=end.

@@ -134,7 +134,7 @@ func checkRendition(t *testing.T, bins testenv.FFmpegPaths, tr transcoded, r edu
 			if s.Width != r.Width || s.Height != r.Height {
 				t.Errorf("%s: %dx%d, want %dx%d", r.Name, s.Width, s.Height, r.Width, r.Height)
 			}
-			if want, _ := strconv.ParseFloat(h264Level(r.Codecs), 64); s.Level != int(math.Round(want*10)) {
+			if want, _ := strconv.ParseFloat(r.H264Level(), 64); s.Level != int(math.Round(want*10)) {
 				t.Errorf("%s: level %d, CODECS %s promises %v", r.Name, s.Level, r.Codecs, want)
 			}
 			for _, sd := range s.SideData {
@@ -448,27 +448,5 @@ func TestProgressReader(t *testing.T) {
 	}
 	if pr.percent() != 100 {
 		t.Errorf("percent = %d", pr.percent())
-	}
-}
-
-func TestH264Level(t *testing.T) {
-	for codecs, want := range map[string]string{
-		"avc1.640028,mp4a.40.2": "4.0",
-		"avc1.64001f":           "3.1",
-		"mp4a.40.2,avc1.64001e": "3.0",
-		"hvc1.1.6.L93.B0":       "",
-		"":                      "",
-	} {
-		if got := h264Level(codecs); got != want {
-			t.Errorf("h264Level(%q) = %q, want %q", codecs, got, want)
-		}
-	}
-}
-
-func TestOutputFrameRate(t *testing.T) {
-	for in, want := range map[float64]float64{0: 0, 24: 24, 29.97: 29.97, 30: 30, 50: 25, 59.94: 29.97, 60: 30, 120: 30, 240: 30} {
-		if got := outputFrameRate(in); math.Abs(got-want) > 1e-9 {
-			t.Errorf("outputFrameRate(%v) = %v, want %v", in, got, want)
-		}
 	}
 }

@@ -3,7 +3,6 @@ package mediaconvert
 import (
 	"errors"
 	"math"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/mediaconvert/types"
@@ -17,13 +16,11 @@ import (
 const masterBase = "master"
 
 // Qualities. QVBR 7 is MediaConvert's suggestion for 1080p and below; it
-// is capped at the ladder's peak (1.1× the target), as ffmpeg's CRF 23 is.
+// is capped at the rendition's peak, as ffmpeg's CRF 23 is.
 const (
 	qvbrQuality       = 7
 	posterQuality     = 85
 	storyboardQuality = 70
-	// maxFrameRate is the highest frame rate a rendition gets, as ffmpeg's.
-	maxFrameRate = 30
 )
 
 // jobSettings is the job equivalent to the ffmpeg transcoder's: one HLS
@@ -95,10 +92,10 @@ func jobSettings(v *edustream.Video, ladder []edustream.Rendition, bucket string
 func rendition(r edustream.Rendition, m *edustream.MediaInfo, segment int) types.Output {
 	h264 := &types.H264Settings{
 		CodecProfile:    types.H264CodecProfileHigh,
-		CodecLevel:      codecLevel(r.Codecs),
+		CodecLevel:      codecLevel(r),
 		RateControlMode: types.H264RateControlModeQvbr,
 		QvbrSettings:    &types.H264QvbrSettings{QvbrQualityLevel: aws.Int32(qvbrQuality)},
-		MaxBitrate:      aws.Int32(int32(r.VideoBitrate * 11 / 10)),
+		MaxBitrate:      aws.Int32(int32(r.PeakVideoBitrate())),
 		// A keyframe at every segment boundary and nowhere else, the same
 		// in every rendition, so players can switch at any segment.
 		GopSize:           aws.Float64(float64(segment)),
@@ -170,26 +167,28 @@ func captures(name string, destination *string, width, height, interval, count, 
 	}
 }
 
-// codecLevel is the H.264 level the ladder's CODECS string names.
-func codecLevel(codecs string) types.H264CodecLevel {
-	switch {
-	case strings.HasPrefix(codecs, "avc1.64001e"):
+// codecLevel is the H.264 level the rendition's CODECS names.
+func codecLevel(r edustream.Rendition) types.H264CodecLevel {
+	switch r.H264Level() {
+	case "3.0":
 		return types.H264CodecLevelLevel3
-	case strings.HasPrefix(codecs, "avc1.64001f"):
+	case "3.1":
 		return types.H264CodecLevelLevel31
+	case "4.0":
+		return types.H264CodecLevelLevel4
+	case "4.1":
+		return types.H264CodecLevelLevel41
 	}
-	return types.H264CodecLevelLevel4
+	return types.H264CodecLevelAuto
 }
 
 // frameRate returns the frame rate a rendition gets when it is not the
-// source's: above maxFrameRate it is halved until it fits (60 → 30, 50 →
-// 25), as a fraction over 1001 so NTSC rates stay exact (59.94 → 30000/1001).
+// source's (edustream.OutputFrameRate), as a fraction over 1001 so NTSC
+// rates stay exact (59.94 → 30000/1001).
 func frameRate(src float64) (num, den int32, ok bool) {
-	if src <= maxFrameRate {
+	out := edustream.OutputFrameRate(src)
+	if out == src {
 		return 0, 0, false
 	}
-	for src > maxFrameRate {
-		src /= 2
-	}
-	return int32(math.Round(src * 1001)), 1001, true
+	return int32(math.Round(out * 1001)), 1001, true
 }

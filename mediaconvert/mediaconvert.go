@@ -59,7 +59,7 @@ type Config struct {
 	// Bucket holds the sources and the outputs (required).
 	Bucket string
 	// SegmentSeconds is the HLS segment length and keyframe interval
-	// (0: 4, the ffmpeg transcoder's).
+	// (0: edustream.DefaultSegmentSeconds).
 	SegmentSeconds int
 	// AccessKeyID and SecretAccessKey are static credentials; empty means
 	// the default chain (environment, shared files, IAM role).
@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.SegmentSeconds == 0 {
-		cfg.SegmentSeconds = 4
+		cfg.SegmentSeconds = edustream.DefaultSegmentSeconds
 	}
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
 	if cfg.AccessKeyID != "" {

@@ -1,0 +1,30 @@
+package edustream_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/edustream/edustream"
+)
+
+func TestH264Level(t *testing.T) {
+	for codecs, want := range map[string]string{
+		"avc1.640028,mp4a.40.2": "4.0",
+		"avc1.64001f":           "3.1",
+		"mp4a.40.2,avc1.64001e": "3.0",
+		"hvc1.1.6.L93.B0":       "",
+		"":                      "",
+	} {
+		if got := (edustream.Rendition{Codecs: codecs}.H264Level()); got != want {
+			t.Errorf("H264Level of %q = %q, want %q", codecs, got, want)
+		}
+	}
+}
+
+func TestOutputFrameRate(t *testing.T) {
+	for in, want := range map[float64]float64{0: 0, 24: 24, 29.97: 29.97, 30: 30, 50: 25, 59.94: 29.97, 60: 30, 120: 30, 240: 30} {
+		if got := edustream.OutputFrameRate(in); math.Abs(got-want) > 1e-9 {
+			t.Errorf("OutputFrameRate(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
