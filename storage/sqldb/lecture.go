@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"time"
 
 	"github.com/edustream/edustream"
 )
@@ -108,9 +109,43 @@ func (s *LectureService) FindLecturesByCourseIDs(ctx context.Context, courseIDs 
 // lockCourse locks a visible course for the rest of tx (on SQLite the
 // transaction already holds the write lock). sql.ErrNoRows if the course is
 // missing or hidden.
-func (s *LectureService) lockCourse(ctx context.Context, tx handle, courseID int64) error {
+func (db *DB) lockCourse(ctx context.Context, tx handle, courseID int64) error {
 	var id int64
-	return tx.queryRow(ctx, "SELECT id FROM courses WHERE id = ? AND deleted_at IS NULL"+s.db.dialect.forUpdate, courseID).Scan(&id)
+	return tx.queryRow(ctx, "SELECT id FROM courses WHERE id = ? AND deleted_at IS NULL"+db.dialect.forUpdate, courseID).Scan(&id)
+}
+
+// insertLecture inserts l into its course, which tx has locked, at
+// l.Position (0 or past the end: append), moving the lectures at and after
+// it down by one, and sets its ID, final position and timestamps.
+// ECONFLICT when the course already has MaxLecturesPerCourse.
+func insertLecture(ctx context.Context, tx handle, l *edustream.Lecture, now time.Time) error {
+	var n int
+	if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM lectures WHERE course_id = ?", l.CourseID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= edustream.MaxLecturesPerCourse {
+		return edustream.Errorf(edustream.ECONFLICT, "course %d already has the maximum of %d lectures", l.CourseID, edustream.MaxLecturesPerCourse)
+	}
+	pos := l.Position
+	if pos <= 0 || pos > n {
+		pos = n + 1
+	} else if _, err := tx.exec(ctx,
+		"UPDATE lectures SET position = position + 1, updated_at = ? WHERE course_id = ? AND position >= ?",
+		now, l.CourseID, pos); err != nil {
+		return err
+	}
+	res, err := tx.exec(ctx,
+		"INSERT INTO lectures (course_id, position, title, description, video_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		l.CourseID, pos, l.Title, l.Description, orNull(l.VideoID), now, now)
+	if err != nil {
+		return err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	l.ID, l.Position, l.CreatedAt, l.UpdatedAt = id, pos, now, now
+	return nil
 }
 
 // CreateLecture inserts l at l.Position (0 or past the end: append), moving
@@ -122,40 +157,15 @@ func (s *LectureService) CreateLecture(ctx context.Context, l *edustream.Lecture
 		return err
 	}
 	now := utcMicro(s.now())
-	var id int64
-	var pos int
 	err := s.db.inTx(ctx, func(tx handle) error {
-		if err := s.lockCourse(ctx, tx, l.CourseID); err != nil {
+		if err := s.db.lockCourse(ctx, tx, l.CourseID); err != nil {
 			return dbError(err, "lock", "course", l.CourseID)
 		}
-		var n int
-		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM lectures WHERE course_id = ?", l.CourseID).Scan(&n); err != nil {
-			return err
-		}
-		if n >= edustream.MaxLecturesPerCourse {
-			return edustream.Errorf(edustream.ECONFLICT, "course %d already has the maximum of %d lectures", l.CourseID, edustream.MaxLecturesPerCourse)
-		}
-		pos = l.Position
-		if pos <= 0 || pos > n {
-			pos = n + 1
-		} else if _, err := tx.exec(ctx,
-			"UPDATE lectures SET position = position + 1, updated_at = ? WHERE course_id = ? AND position >= ?",
-			now, l.CourseID, pos); err != nil {
-			return err
-		}
-		res, err := tx.exec(ctx,
-			"INSERT INTO lectures (course_id, position, title, description, video_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			l.CourseID, pos, l.Title, l.Description, orNull(l.VideoID), now, now)
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+		return insertLecture(ctx, tx, l, now)
 	})
 	if err != nil {
 		return dbError(err, "create lecture in", "course", l.CourseID)
 	}
-	l.ID, l.Position, l.CreatedAt, l.UpdatedAt = id, pos, now, now
 	return nil
 }
 
@@ -208,7 +218,7 @@ func (s *LectureService) MoveLecture(ctx context.Context, id int64, position int
 	now := utcMicro(s.now())
 	var l *edustream.Lecture
 	err = s.db.inTx(ctx, func(tx handle) error {
-		if err := s.lockCourse(ctx, tx, courseID); err != nil {
+		if err := s.db.lockCourse(ctx, tx, courseID); err != nil {
 			return err // ErrNoRows: a lecture of a hidden course is not found
 		}
 		var old, n int
@@ -252,7 +262,7 @@ func (s *LectureService) DeleteLecture(ctx context.Context, id int64) error {
 	}
 	now := utcMicro(s.now())
 	err = s.db.inTx(ctx, func(tx handle) error {
-		if err := s.lockCourse(ctx, tx, courseID); err != nil {
+		if err := s.db.lockCourse(ctx, tx, courseID); err != nil {
 			return err
 		}
 		var pos int

@@ -48,37 +48,21 @@ func (ls *LiveSessionService) ClaimLiveRecording(ctx context.Context, r *edustre
 		if err := find(""); !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var courseID int64
-		if err := tx.queryRow(ctx, "SELECT id FROM courses WHERE id = ? AND deleted_at IS NULL"+ls.db.dialect.forUpdate,
-			lecture.CourseID).Scan(&courseID); err != nil {
+		if err := ls.db.lockCourse(ctx, tx, lecture.CourseID); err != nil {
 			return dbError(err, "lock", "course", lecture.CourseID)
 		}
 		if err := find(ls.db.dialect.forUpdate); !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var n int
-		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM lectures WHERE course_id = ?", courseID).Scan(&n); err != nil {
-			return err
-		}
-		if n >= edustream.MaxLecturesPerCourse {
-			return edustream.Errorf(edustream.ECONFLICT, "course %d already has the maximum of %d lectures", courseID, edustream.MaxLecturesPerCourse)
-		}
-		res, err := tx.exec(ctx,
-			"INSERT INTO lectures (course_id, position, title, description, video_id, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-			courseID, n+1, lecture.Title, lecture.Description, now, now)
-		if err != nil {
-			return err
-		}
-		lectureID, err := res.LastInsertId()
-		if err != nil {
+		lecture.Position, lecture.VideoID = 0, nil
+		if err := insertLecture(ctx, tx, lecture, now); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO live_recordings (recording_id, session_id, lecture_id, video_id, imported_at, created_at, updated_at)
-VALUES (?, ?, ?, NULL, NULL, ?, ?)`, r.RecordingID, r.SessionID, lectureID, now, now); err != nil {
+VALUES (?, ?, ?, NULL, NULL, ?, ?)`, r.RecordingID, r.SessionID, lecture.ID, now, now); err != nil {
 			return err
 		}
-		lecture.ID, lecture.Position, lecture.VideoID, lecture.CreatedAt, lecture.UpdatedAt = lectureID, n+1, nil, now, now
-		out = &edustream.LiveRecording{RecordingID: r.RecordingID, SessionID: r.SessionID, LectureID: lectureID, CreatedAt: now}
+		out = &edustream.LiveRecording{RecordingID: r.RecordingID, SessionID: r.SessionID, LectureID: lecture.ID, CreatedAt: now}
 		return nil
 	})
 	if err != nil {
