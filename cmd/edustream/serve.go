@@ -339,8 +339,8 @@ func newVerifier(ctx context.Context, cmd string, cfg config) (server.Verifier, 
 		}
 		return v, nil, nil
 	case cfg.JWTSecret != "":
-		if len(cfg.JWTSecret) < 32 {
-			return nil, nil, errors.New("EDUSTREAM_JWT_SECRET must be at least 32 bytes")
+		if len(cfg.JWTSecret) < minSecretBytes {
+			return nil, nil, fmt.Errorf("EDUSTREAM_JWT_SECRET must be at least %d bytes", minSecretBytes)
 		}
 		secret := []byte(cfg.JWTSecret)
 		return server.NewHS256Verifier(secret, cfg.JWTIssuer, cfg.JWTAudience), secret, nil
