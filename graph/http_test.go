@@ -61,8 +61,8 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "subscription over POST", method: "POST", accept: gql, body: `{"query":"subscription { encodingProgress(lectureId: 1) { status } }"}`, status: 400, media: gql, message: "subscriptions need a websocket"},
 		{name: "unknown operation", method: "POST", accept: gql, body: `{"query":"query A { __typename }","operationName":"B"}`, status: 400, media: gql, message: "operation B not found"},
 		{name: "Int literal beyond 32 bits", method: "POST", accept: gql, body: `{"query":"{ courses(first: 2147483648) { edges { cursor } } }"}`, status: 400, media: gql, message: "non 32-bit"},
-		{name: "Int variable beyond 32 bits", method: "POST", accept: gql, body: `{"query":"query($n: Int) { courses(first: $n) { edges { cursor } } }","variables":{"n":4294967296}}`, status: 400, media: gql, message: "not a 32-bit integer"},
-		{name: "Int in an input object beyond 32 bits", method: "POST", accept: gql, body: `{"query":"mutation($p: Int) { createLecture(input: {courseId: 1, title: \"x\", position: $p}) { id } }","variables":{"p":-2147483649}}`, status: 400, media: gql, message: "not a 32-bit integer"},
+		{name: "Int variable beyond 32 bits", method: "POST", accept: gql, body: `{"query":"query($n: Int) { courses(first: $n) { edges { cursor } } }","variables":{"n":4294967296}}`, status: 400, media: gql, message: "must be a 32-bit integer"},
+		{name: "Int in an input object beyond 32 bits", method: "POST", accept: gql, body: `{"query":"mutation($p: Int) { createLecture(input: {courseId: 1, title: \"x\", position: $p}) { id } }","variables":{"p":-2147483649}}`, status: 400, media: gql, message: "must be a 32-bit integer"},
 
 		// Field errors: data, and 200 for both.
 		{name: "field error, graphql-response+json", method: "POST", accept: gql, body: `{"query":"{ course(id: 999999) { id } }"}`, status: 200, media: gql, data: true, message: "not found"},

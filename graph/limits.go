@@ -2,18 +2,18 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
-	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph/generated"
 	"github.com/edustream/edustream/graph/model"
+	"github.com/edustream/edustream/graph/scalar"
 )
 
 // Every document is priced in time linear in its size before anything
@@ -635,8 +635,8 @@ func checkInt32(schema *ast.Schema, t *ast.Type, v any) error {
 	switch {
 	case def == nil:
 	case def.Name == "Int":
-		if n, ok := wholeNumber(v); ok && (n < math.MinInt32 || n > math.MaxInt32) {
-			return fmt.Errorf("Int cannot represent %s: it is not a 32-bit integer", truncateName(fmt.Sprint(v)))
+		if _, err := scalar.UnmarshalInt(v); err != nil {
+			return errors.New(edustream.ErrorMessage(err))
 		}
 	case def.Kind == ast.InputObject:
 		if obj, ok := v.(map[string]any); ok {
@@ -648,31 +648,6 @@ func checkInt32(schema *ast.Schema, t *ast.Type, v any) error {
 		}
 	}
 	return nil
-}
-
-// wholeNumber reads the integers variable coercion leaves behind; a number
-// that does not even fit 64 bits reports the ceiling.
-func wholeNumber(v any) (int64, bool) {
-	switch v := v.(type) {
-	case int:
-		return int64(v), true
-	case int64:
-		return v, true
-	case int32:
-		return int64(v), true
-	case float64:
-		return int64(max(min(v, math.MaxInt64/2), math.MinInt64/2)), true
-	case json.Number:
-		n, err := strconv.ParseInt(string(v), 10, 64)
-		if err != nil {
-			if _, ferr := strconv.ParseFloat(string(v), 64); ferr == nil {
-				return math.MaxInt64, true
-			}
-			return 0, false
-		}
-		return n, true
-	}
-	return 0, false
 }
 
 // eachField calls visit for every field selected in set, at any depth and
