@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -23,7 +24,9 @@ const liveFollowerBuffer = 8
 // Like encodingProgress, an idle subscription holds no goroutine: events
 // arrive on the event service's delivery goroutine (SubscribeFunc), which
 // only notes which sessions changed; a short-lived goroutine reads them,
-// checks access with fresh loaders and sends them, then exits.
+// checks access with fresh loaders and sends them, then exits. An event
+// for a version the subscriber has already been sent reads nothing, and
+// the subscribers of one process share the read of each new version.
 func (r *Resolver) liveSessionUpdated(ctx context.Context, courseID int64) (<-chan *edustream.LiveSession, error) {
 	// One set of loaders for the check, dropped after it.
 	if _, err := r.visibleCourse(withFreshLoaders(ctx, r), courseID); err != nil {
@@ -34,7 +37,7 @@ func (r *Resolver) liveSessionUpdated(ctx context.Context, courseID int64) (<-ch
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &liveFollower{r: r, ctx: ctx, cancel: cancel, courseID: courseID,
-		out: make(chan *edustream.LiveSession, liveFollowerBuffer), pending: map[int64]bool{}, sent: map[int64]int64{}}
+		out: make(chan *edustream.LiveSession, liveFollowerBuffer), pending: map[int64]int64{}, sent: map[int64]int64{}}
 	if err := r.Events.SubscribeFunc(ctx, edustream.LiveSessionTopic(courseID), f.onEvent); err != nil {
 		cancel()
 		return nil, err
@@ -55,9 +58,10 @@ type liveFollower struct {
 	sent map[int64]int64
 
 	mu sync.Mutex
-	// pending are the sessions changed since the reader last looked;
-	// repeated events of one session collapse here.
-	pending map[int64]bool
+	// pending are the sessions changed since the reader last looked, with
+	// the highest version an event named; repeated events of one session
+	// collapse here.
+	pending map[int64]int64
 	// resync says the course's upcoming sessions must be read again.
 	resync bool
 	// reading says a goroutine is reading and sending; it owns out then.
@@ -77,7 +81,8 @@ func (f *liveFollower) onEvent(e edustream.Event) {
 	case e.Resync:
 		f.resync = true
 	case e.LiveSession != nil && e.LiveSession.CourseID == f.courseID:
-		f.pending[e.LiveSession.SessionID] = true
+		id := e.LiveSession.SessionID
+		f.pending[id] = max(f.pending[id], e.LiveSession.Version)
 	default:
 		return
 	}
@@ -100,7 +105,7 @@ func (f *liveFollower) read() {
 			return
 		}
 		ids, resync := f.pending, f.resync
-		f.pending, f.resync = map[int64]bool{}, false
+		f.pending, f.resync = map[int64]int64{}, false
 		f.mu.Unlock()
 
 		sessions, err := f.changed(ids, resync)
@@ -134,9 +139,10 @@ func (f *liveFollower) read() {
 	}
 }
 
-// changed reads, from the primary, the sessions with ids and, on resync,
-// the course's upcoming ones.
-func (f *liveFollower) changed(ids map[int64]bool, resync bool) ([]*edustream.LiveSession, error) {
+// changed reads, from the primary, the sessions with ids at the versions
+// named, skipping those already sent, and on resync the course's upcoming
+// ones.
+func (f *liveFollower) changed(ids map[int64]int64, resync bool) ([]*edustream.LiveSession, error) {
 	ctx := edustream.NewContextReadingPrimary(f.ctx)
 	var out []*edustream.LiveSession
 	if resync {
@@ -148,14 +154,33 @@ func (f *liveFollower) changed(ids map[int64]bool, resync bool) ([]*edustream.Li
 		}
 		out = append(out, m[f.courseID]...)
 	}
-	for id := range ids {
-		s, err := f.r.LiveSessionService.FindLiveSessionByID(ctx, id)
+	for id, version := range ids {
+		if version > 0 && version <= f.sent[id] {
+			continue // a repeated or stale event
+		}
+		s, err := f.r.liveSessionAt(ctx, id, version)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// liveSessionAt reads the session, at version or later. Only readers of
+// the same version share a read: it began after that version's event, so
+// it sees the version. It runs apart from any one subscriber's context,
+// so a subscriber leaving does not fail the others' read.
+func (r *Resolver) liveSessionAt(ctx context.Context, id, version int64) (*edustream.LiveSession, error) {
+	v, err, _ := r.liveSessionReads.Do(fmt.Sprintf("%d@%d", id, version), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return r.LiveSessionService.FindLiveSessionByID(ctx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*edustream.LiveSession), nil
 }
 
 func (f *liveFollower) close() {

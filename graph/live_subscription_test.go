@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,19 @@ type liveWS struct {
 	*liveBundle
 	srv    *httptest.Server
 	events *redis.Events
+	// reads counts the sessions the resolvers read one by one.
+	reads *countingSessions
+}
+
+// countingSessions counts FindLiveSessionByID calls.
+type countingSessions struct {
+	edustream.LiveSessionService
+	byID atomic.Int64
+}
+
+func (c *countingSessions) FindLiveSessionByID(ctx context.Context, id int64) (*edustream.LiveSession, error) {
+	c.byID.Add(1)
+	return c.LiveSessionService.FindLiveSessionByID(ctx, id)
 }
 
 func setupLiveWS(t *testing.T) *liveWS {
@@ -55,7 +69,8 @@ func setupLiveWS(t *testing.T) *liveWS {
 		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService))
 		w.sessions = sqldb.NewLiveSessionService(db, nil)
 		w.live = &edustream.LiveClasses{Sessions: w.sessions, Meetings: webex.NewMeetingService(client), Jobs: w.jobs, Events: w.events}
-		r.LiveSessionService, r.Live, r.Events = w.sessions, w.live, w.events
+		w.reads = &countingSessions{LiveSessionService: w.sessions}
+		r.LiveSessionService, r.Live, r.Events = w.reads, w.live, w.events
 	})
 	w.srv = httptest.NewServer(w.handler)
 	t.Cleanup(w.srv.Close)
@@ -202,7 +217,8 @@ func TestLiveSessionUpdated(t *testing.T) {
 			}
 		}
 	})
-	t.Run("repeated and stale events are not sent again", func(t *testing.T) {
+	t.Run("repeated and stale events are not sent again, nor read", func(t *testing.T) {
+		reads := w.reads.byID.Load()
 		stale := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &edustream.LiveSessionEvent{SessionID: s.ID, CourseID: course.ID, Version: 1}}
 		for range 3 {
 			if err := w.events.PublishEvent(ctx, stale); err != nil {
@@ -212,6 +228,9 @@ func TestLiveSessionUpdated(t *testing.T) {
 		other := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &edustream.LiveSessionEvent{SessionID: s.ID, CourseID: course.ID + 1}}
 		w.events.PublishEvent(ctx, other)
 		quiet(t, mine)
+		if n := w.reads.byID.Load() - reads; n != 0 {
+			t.Errorf("the stale events cost %d reads", n)
+		}
 	})
 	t.Run("unpublishing the course ends a student's subscription", func(t *testing.T) {
 		unpublish := false
