@@ -44,9 +44,6 @@ type TranscodeJob struct {
 	// Progress is the job's percent complete, 0..100, or negative while
 	// the transcoder has not said.
 	Progress float64
-	// Phase is the transcoder's word for what it does now (PROBING,
-	// TRANSCODING, UPLOADING), when it says.
-	Phase string
 	// ErrorCode and ErrorMessage are the transcoder's reason for an ERROR.
 	ErrorCode    string
 	ErrorMessage string

@@ -85,10 +85,6 @@ func parsePrivateKey(pemBytes []byte) (*rsa.PrivateKey, error) {
 	return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
 }
 
-// PublicKey returns the public half of the key, the one uploaded to
-// CloudFront.
-func (s *Signer) PublicKey() *rsa.PublicKey { return &s.key.PublicKey }
-
 // URL returns the distribution's unsigned URL of path, which starts with
 // "/" and may carry a query.
 func (s *Signer) URL(path string) string {

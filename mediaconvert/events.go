@@ -103,7 +103,6 @@ func ParseEvent(detail json.RawMessage) (*edustream.TranscodeJob, error) {
 		return nil, nil
 	}
 	if p := d.JobProgress; p != nil && job.Status == edustream.TranscodeJobProgressing {
-		job.Phase = p.CurrentPhase
 		if p.JobPercentComplete != nil {
 			job.Progress = *p.JobPercentComplete
 		} else if len(p.PhaseProgress) > 0 {

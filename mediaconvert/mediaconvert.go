@@ -158,7 +158,6 @@ func (c *Client) FindTranscodeJob(ctx context.Context, jobID string) (*edustream
 		VideoID:      videoIDOf(j.UserMetadata),
 		Status:       edustream.TranscodeJobStatus(j.Status),
 		Progress:     -1,
-		Phase:        string(j.CurrentPhase),
 		ErrorCode:    errorCodeString(j.ErrorCode),
 		ErrorMessage: aws.ToString(j.ErrorMessage),
 	}

@@ -371,9 +371,9 @@ func TestParseEvent(t *testing.T) {
 	}{
 		{"progressing.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobProgressing, Progress: -1}},
 		{"input_information.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobProgressing, Progress: -1}},
-		{"status_update.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobProgressing, Progress: 7, Phase: "TRANSCODING"}},
+		{"status_update.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobProgressing, Progress: 7}},
 		// Without the job's percent: probing's 5 plus 40 % of transcoding's 85.
-		{"status_update_phases_only.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobProgressing, Progress: 39, Phase: "TRANSCODING"}},
+		{"status_update_phases_only.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobProgressing, Progress: 39}},
 		{"queue_hop.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobProgressing, Progress: -1}},
 		{"complete.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobComplete, Progress: 100}},
 		{"error.json", &edustream.TranscodeJob{Status: edustream.TranscodeJobError, Progress: -1, ErrorCode: "1040",

@@ -21,7 +21,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,13 +98,12 @@ type Job struct {
 	Queue        string
 	UserMetadata map[string]string
 	// Request is the CreateJob body as it arrived.
-	Request    *CreateJobRequest
-	CreatedAt  time.Time
-	Percent    *int
-	Phase      string
-	ErrorCode  int
-	ErrorMsg   string
-	outputKeys []string
+	Request   *CreateJobRequest
+	CreatedAt time.Time
+	Percent   *int
+	Phase     string
+	ErrorCode int
+	ErrorMsg  string
 }
 
 // New starts a fake MediaConvert endpoint, stopped when the test ends.
@@ -436,9 +434,7 @@ func (s *Server) key(s3url string) string {
 
 // writeOutputs writes what the job's output groups make.
 func (s *Server) writeOutputs(ctx context.Context, job *Job) error {
-	var keys []string
 	put := func(key, contentType string, body []byte) error {
-		keys = append(keys, key)
 		return s.cfg.Storage.Put(ctx, key, bytes.NewReader(body), int64(len(body)), edustream.BlobMeta{ContentType: contentType})
 	}
 	for _, g := range job.Request.Settings.OutputGroups {
@@ -453,9 +449,6 @@ func (s *Server) writeOutputs(ctx context.Context, job *Job) error {
 			return fmt.Errorf("job %s: %w", job.ID, err)
 		}
 	}
-	s.mu.Lock()
-	job.outputKeys = keys
-	s.mu.Unlock()
 	return nil
 }
 
@@ -519,17 +512,4 @@ func (s *Server) writeCaptures(g OutputGroup, put func(key, contentType string, 
 func splitBase(key string) (dir, name string) {
 	i := strings.LastIndex(key, "/")
 	return key[:i+1], key[i+1:]
-}
-
-// OutputKeys returns the keys a finished job wrote, sorted.
-func (s *Server) OutputKeys(id string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, ok := s.jobs[id]
-	if !ok {
-		return nil
-	}
-	out := slices.Clone(j.outputKeys)
-	slices.Sort(out)
-	return out
 }
