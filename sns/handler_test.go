@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,13 @@ type bundle struct {
 // SNS, with its message log on a miniredis the test may stop.
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWithClock(t, nil)
+}
+
+// setupWithClock is setup with the clock certificates are checked by (nil:
+// time.Now).
+func setupWithClock(t *testing.T, now func() time.Time) *bundle {
+	t.Helper()
 	b := &bundle{sns: snstest.NewServer(t), uploads: &fakeUploads{}, events: &fakeEvents{}, logs: &testenv.LogBuffer{}}
 	b.topic = b.sns.Topic("uploads")
 	b.mini = miniredis.RunT(t)
@@ -52,7 +60,7 @@ func setup(t *testing.T) *bundle {
 	b.log = redis.NewMessageLog(rdb)
 	h, err := sns.NewHandler(sns.Config{
 		TopicARNs:    []string{b.topic.ARN},
-		Verifier:     sns.NewVerifier(b.sns.Client(), nil),
+		Verifier:     sns.NewVerifier(b.sns.Client(), now),
 		Log:          b.log,
 		Client:       b.sns.Client(),
 		Bucket:       bucket,
@@ -656,6 +664,24 @@ func TestEventBridgeEvents(t *testing.T) {
 				t.Errorf("handler got %q %s", b.events.got[0], b.events.detail[0])
 			}
 		})
+	}
+}
+
+// A certificate is checked for its validity on every use, not only when
+// fetched: once the cached one expires, messages signed with it are
+// refused.
+func TestCachedCertificateExpires(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Now().Unix())
+	b := setupWithClock(t, func() time.Time { return time.Unix(clock.Load(), 0) })
+	b.deliver(t, b.topic.Notification(sourceEvent("1", "01"), nil), http.StatusOK)
+	clock.Add(int64(48 * time.Hour / time.Second)) // the fake's certificate lasts a day
+	body := b.deliver(t, b.topic.Notification(sourceEvent("2", "01"), nil), http.StatusForbidden)
+	if !strings.Contains(body, "not now") || b.sns.Fetches(snstest.CertPath) != 1 {
+		t.Errorf("answer %q after %d fetches; want the cached certificate refused", body, b.sns.Fetches(snstest.CertPath))
+	}
+	if got := b.uploads.calls(); !slices.Equal(got, []int64{1}) {
+		t.Errorf("stored %v, want only the message before the expiry", got)
 	}
 }
 
