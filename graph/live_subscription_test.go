@@ -150,13 +150,16 @@ func await(t *testing.T, ch <-chan map[string]any) map[string]any {
 	return nil
 }
 
-// quiet fails if a message arrives within a moment.
+// quiet fails if a message arrives, or the subscription ends, within a
+// moment.
 func quiet(t *testing.T, ch <-chan map[string]any) {
 	t.Helper()
 	select {
 	case m, ok := <-ch:
 		if ok {
 			t.Errorf("unexpected message %v", m)
+		} else {
+			t.Error("the subscription ended")
 		}
 	case <-time.After(300 * time.Millisecond):
 	}
