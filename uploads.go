@@ -49,12 +49,7 @@ func (u *Uploads) now() time.Time {
 	return u.Now()
 }
 
-func (u *Uploads) limits() VideoLimits {
-	if u.Limits == (VideoLimits{}) {
-		return DefaultVideoLimits()
-	}
-	return u.Limits
-}
+func (u *Uploads) limits() VideoLimits { return u.Limits.WithDefaults() }
 
 // Create opens an upload of a new video for the lecture by uploader.
 // EINVALID for a file the limits refuse, ECONFLICT while another video of

@@ -238,7 +238,8 @@ const (
 	MaxFileNameLength       = 255
 )
 
-// VideoLimits bounds what an upload may be.
+// VideoLimits bounds what an upload may be. A zero field is its default
+// (see WithDefaults), so setting one limit leaves the others in force.
 type VideoLimits struct {
 	MaxUploadBytes int64
 	MaxDuration    time.Duration
@@ -254,6 +255,24 @@ func DefaultVideoLimits() VideoLimits {
 		MaxWidth:       DefaultMaxVideoSide,
 		MaxHeight:      DefaultMaxVideoSide,
 	}
+}
+
+// WithDefaults returns lim with each zero field set to its default.
+func (lim VideoLimits) WithDefaults() VideoLimits {
+	def := DefaultVideoLimits()
+	if lim.MaxUploadBytes == 0 {
+		lim.MaxUploadBytes = def.MaxUploadBytes
+	}
+	if lim.MaxDuration == 0 {
+		lim.MaxDuration = def.MaxDuration
+	}
+	if lim.MaxWidth == 0 {
+		lim.MaxWidth = def.MaxWidth
+	}
+	if lim.MaxHeight == 0 {
+		lim.MaxHeight = def.MaxHeight
+	}
+	return lim
 }
 
 // UploadContentTypes are the media types createVideoUpload accepts. The

@@ -3,6 +3,7 @@ package edustream_test
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/edustream/edustream"
 )
@@ -26,5 +27,23 @@ func TestOutputFrameRate(t *testing.T) {
 		if got := edustream.OutputFrameRate(in); math.Abs(got-want) > 1e-9 {
 			t.Errorf("OutputFrameRate(%v) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// Setting one limit leaves the others at their defaults, rather than
+// refusing every upload or lifting a limit.
+func TestVideoLimitsWithDefaults(t *testing.T) {
+	lim := edustream.VideoLimits{MaxDuration: time.Minute}.WithDefaults()
+	want := edustream.DefaultVideoLimits()
+	want.MaxDuration = time.Minute
+	if lim != want {
+		t.Errorf("WithDefaults = %+v, want %+v", lim, want)
+	}
+	if err := lim.ValidateUpload("talk.mp4", "video/mp4", 1<<20); err != nil {
+		t.Errorf("a 1 MiB upload: %v", err)
+	}
+	huge := &edustream.MediaInfo{DurationSeconds: 30, Width: 8192, Height: 8192}
+	if err := lim.CheckMedia(huge); edustream.ErrorCode(err) != edustream.EINVALID {
+		t.Errorf("an 8192x8192 source: %v, want the default size limit", err)
 	}
 }

@@ -152,9 +152,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if deps.Limits == (edustream.VideoLimits{}) {
-		deps.Limits = edustream.DefaultVideoLimits()
-	}
+	deps.Limits = deps.Limits.WithDefaults()
 	w := &Worker{rdb: rdb, cfg: cfg, deps: &deps, enq: newEnqueuer(rdb)}
 	w.transcodes = &edustream.TranscodeJobs{Videos: deps.Videos, Jobs: &Queue{enq: w.enq}, Events: deps.Events, Now: deps.Now}
 	w.mux = newMux(w.deps, w.enq)

@@ -140,9 +140,7 @@ func newUploads(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.Ev
 }
 
 func videoLimits(cfg config) edustream.VideoLimits {
-	lim := edustream.DefaultVideoLimits()
-	lim.MaxUploadBytes, lim.MaxDuration = cfg.MaxUploadBytes, cfg.MaxVideoDuration
-	return lim
+	return edustream.VideoLimits{MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxVideoDuration}.WithDefaults()
 }
 
 // runServe runs the API, and the workers too for dev, -work, or an embedded
