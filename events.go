@@ -34,22 +34,45 @@ type ConfirmedPublisher interface {
 	PublishEventConfirmed(ctx context.Context, e Event) error
 }
 
-// Event is one thing that happened, on one topic. Exactly one of the
-// payload fields is set.
+// Event is one thing that happened, published once on its Topic.
+//
+// Events carry the state they announce, as the write that made it left it
+// (a video's encoding state, a live session), with the version that orders
+// it: whoever publishes has just written that state, while a thin event
+// (an id and a version) would make every instance of the fleet read the
+// primary again for each subscriber's event, and progress within a step is
+// not in the database at every beat anyway. Subscribers drop what is older
+// than what they have shown, and after a Resync read the database.
 type Event struct {
-	Topic    string         `json:"topic"`
+	Topic string `json:"topic"`
+	// Encoding is where a lecture's newest video is (EncodingTopic).
 	Encoding *EncodingEvent `json:"encoding,omitempty"`
 	// QueueMoved says the video queue advanced, so those waiting in it may
 	// want to recompute their position.
 	QueueMoved *struct{} `json:"queueMoved,omitempty"`
-	// LiveSession says a live session of the topic's course changed.
-	LiveSession *LiveSessionEvent `json:"liveSession,omitempty"`
-	// Content says something that shared reads show changed (ContentTopic).
+	// LiveSession is a live session of the topic's course as it is after
+	// a change (LiveSessionTopic).
+	LiveSession *LiveSession `json:"liveSession,omitempty"`
+	// Content says something that shared reads show changed. It rides
+	// along with the event of the change (a video's move) or alone on
+	// ContentTopic; either way it reaches ContentTopic's subscribers (see
+	// Topics).
 	Content *ContentChange `json:"content,omitempty"`
 	// Resync, set by the event service itself, says events may have been
 	// lost (the connection to the other processes dropped): subscribers
 	// re-read the state they follow.
 	Resync bool `json:"-"`
+}
+
+// Topics returns the topics whose subscribers receive e: its own, and
+// ContentTopic when it carries a content change. A change that both moves
+// a video and changes what shared reads show is one event, published once,
+// and every event service delivers it to both.
+func (e Event) Topics() []string {
+	if e.Content != nil && e.Topic != ContentTopic {
+		return []string{e.Topic, ContentTopic}
+	}
+	return []string{e.Topic}
 }
 
 // EncodingTopic is the topic of a lecture's encoding events.

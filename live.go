@@ -280,15 +280,6 @@ func LiveSessionTopic(courseID int64) string {
 	return "course." + strconv.FormatInt(courseID, 10) + ".live"
 }
 
-// LiveSessionEvent says a session changed. Subscribers read the session
-// again: the event only names it.
-type LiveSessionEvent struct {
-	SessionID int64             `json:"sessionId"`
-	CourseID  int64             `json:"courseId"`
-	Status    LiveSessionStatus `json:"status"`
-	Version   int64             `json:"version"`
-}
-
 // LiveJobQueue is the background work of live classes.
 type LiveJobQueue interface {
 	// EnqueueMeetingDelete schedules the deletion of a Webex meeting: one

@@ -332,9 +332,7 @@ func (l *LiveClasses) announce(ctx context.Context, s *LiveSession) {
 	if l.Events == nil {
 		return
 	}
-	e := Event{Topic: LiveSessionTopic(s.CourseID), LiveSession: &LiveSessionEvent{
-		SessionID: s.ID, CourseID: s.CourseID, Status: s.Status, Version: s.Version,
-	}}
+	e := Event{Topic: LiveSessionTopic(s.CourseID), LiveSession: s}
 	if err := l.Events.PublishEvent(ctx, e); err != nil {
 		Logger(ctx).Warn("publish live session event", slog.String("error", err.Error()))
 	}

@@ -2,8 +2,8 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,17 +16,15 @@ const liveFollowerBuffer = 8
 
 // liveSessionUpdated follows a course's live sessions: every change
 // LiveClasses publishes (from any API instance or worker, through the
-// event service) is read again from the primary and sent, unless this
-// subscriber has already seen that version. Events only name the session,
-// so what is sent is never staler than the database. After a lost
-// connection (Resync) the course's upcoming sessions are read again.
+// event service) carries the session as the change left it, and is sent
+// unless this subscriber has already been sent that version or a later
+// one. After a lost connection (Resync) the course's upcoming sessions are
+// read again from the primary.
 //
 // Like encodingProgress, an idle subscription holds no goroutine: events
 // arrive on the event service's delivery goroutine (SubscribeFunc), which
-// only notes which sessions changed; a short-lived goroutine reads them,
-// checks access with fresh loaders and sends them, then exits. An event
-// for a version the subscriber has already been sent reads nothing, and
-// the subscribers of one process share the read of each new version.
+// only keeps the newest version of each session; a short-lived goroutine
+// checks access with fresh loaders and sends them, then exits.
 func (r *Resolver) liveSessionUpdated(ctx context.Context, courseID int64) (<-chan *edustream.LiveSession, error) {
 	// One set of loaders for the check, dropped after it.
 	if _, err := r.visibleCourse(withFreshLoaders(ctx, r), courseID); err != nil {
@@ -37,7 +35,7 @@ func (r *Resolver) liveSessionUpdated(ctx context.Context, courseID int64) (<-ch
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &liveFollower{r: r, ctx: ctx, cancel: cancel, courseID: courseID,
-		out: make(chan *edustream.LiveSession, liveFollowerBuffer), pending: map[int64]int64{}, sent: map[int64]int64{}}
+		out: make(chan *edustream.LiveSession, liveFollowerBuffer), pending: map[int64]*edustream.LiveSession{}, sent: map[int64]int64{}}
 	if err := r.Events.SubscribeFunc(ctx, edustream.LiveSessionTopic(courseID), f.onEvent); err != nil {
 		cancel()
 		return nil, err
@@ -58,10 +56,10 @@ type liveFollower struct {
 	sent map[int64]int64
 
 	mu sync.Mutex
-	// pending are the sessions changed since the reader last looked, with
-	// the highest version an event named; repeated events of one session
+	// pending are the sessions changed since the reader last looked, at
+	// the newest version an event brought; repeated events of one session
 	// collapse here.
-	pending map[int64]int64
+	pending map[int64]*edustream.LiveSession
 	// resync says the course's upcoming sessions must be read again.
 	resync bool
 	// reading says a goroutine is reading and sending; it owns out then.
@@ -75,14 +73,15 @@ type liveFollower struct {
 func (f *liveFollower) onEvent(e edustream.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch {
+	switch s := e.LiveSession; {
 	case f.closed:
 		return
 	case e.Resync:
 		f.resync = true
-	case e.LiveSession != nil && e.LiveSession.CourseID == f.courseID:
-		id := e.LiveSession.SessionID
-		f.pending[id] = max(f.pending[id], e.LiveSession.Version)
+	case s != nil && s.CourseID == f.courseID:
+		if prev := f.pending[s.ID]; prev == nil || s.Version > prev.Version {
+			f.pending[s.ID] = s
+		}
 	default:
 		return
 	}
@@ -104,13 +103,13 @@ func (f *liveFollower) read() {
 			f.mu.Unlock()
 			return
 		}
-		ids, resync := f.pending, f.resync
-		f.pending, f.resync = map[int64]int64{}, false
+		changed, resync := f.pending, f.resync
+		f.pending, f.resync = map[int64]*edustream.LiveSession{}, false
 		f.mu.Unlock()
 
-		sessions, err := f.changed(ids, resync)
+		sessions, err := f.toSend(changed, resync)
 		if err != nil {
-			edustream.Logger(f.ctx).Warn("read changed live sessions", slog.Int64("course_id", f.courseID), slog.String("error", err.Error()))
+			edustream.Logger(f.ctx).Warn("read the upcoming live sessions", slog.Int64("course_id", f.courseID), slog.String("error", err.Error()))
 			continue
 		}
 		if len(sessions) == 0 {
@@ -125,9 +124,6 @@ func (f *liveFollower) read() {
 		}
 	send:
 		for _, s := range sessions {
-			if s.CourseID != f.courseID || s.Version <= f.sent[s.ID] {
-				continue // stale or repeated
-			}
 			select {
 			case f.out <- s:
 				f.sent[s.ID] = s.Version
@@ -139,48 +135,31 @@ func (f *liveFollower) read() {
 	}
 }
 
-// changed reads, from the primary, the sessions with ids at the versions
-// named, skipping those already sent, and on resync the course's upcoming
-// ones.
-func (f *liveFollower) changed(ids map[int64]int64, resync bool) ([]*edustream.LiveSession, error) {
-	ctx := edustream.NewContextReadingPrimary(f.ctx)
-	var out []*edustream.LiveSession
+// toSend returns the changed sessions this subscriber has not been sent
+// yet, oldest change first, and on resync the course's upcoming ones read
+// again from the primary.
+func (f *liveFollower) toSend(changed map[int64]*edustream.LiveSession, resync bool) ([]*edustream.LiveSession, error) {
+	var all []*edustream.LiveSession
 	if resync {
 		upcoming := false
-		m, err := f.r.LiveSessionService.FindLiveSessionsByCourseIDs(ctx, []int64{f.courseID},
+		m, err := f.r.LiveSessionService.FindLiveSessionsByCourseIDs(edustream.NewContextReadingPrimary(f.ctx), []int64{f.courseID},
 			edustream.LiveSessionFilter{Past: &upcoming, Now: time.Now(), Limit: MaxFirst})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m[f.courseID]...)
+		all = append(all, m[f.courseID]...)
 	}
-	for id, version := range ids {
-		if version > 0 && version <= f.sent[id] {
-			continue // a repeated or stale event
-		}
-		s, err := f.r.liveSessionAt(ctx, id, version)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
+	for _, s := range changed {
+		all = append(all, s)
 	}
+	var out []*edustream.LiveSession
+	for _, s := range all {
+		if s.CourseID == f.courseID && s.Version > f.sent[s.ID] {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b *edustream.LiveSession) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
 	return out, nil
-}
-
-// liveSessionAt reads the session, at version or later. Only readers of
-// the same version share a read: it began after that version's event, so
-// it sees the version. It runs apart from any one subscriber's context,
-// so a subscriber leaving does not fail the others' read.
-func (r *Resolver) liveSessionAt(ctx context.Context, id, version int64) (*edustream.LiveSession, error) {
-	v, err, _ := r.liveSessionReads.Do(fmt.Sprintf("%d@%d", id, version), func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		return r.LiveSessionService.FindLiveSessionByID(ctx, id)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*edustream.LiveSession), nil
 }
 
 func (f *liveFollower) close() {

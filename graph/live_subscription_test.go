@@ -222,13 +222,17 @@ func TestLiveSessionUpdated(t *testing.T) {
 	})
 	t.Run("repeated and stale events are not sent again, nor read", func(t *testing.T) {
 		reads := w.reads.byID.Load()
-		stale := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &edustream.LiveSessionEvent{SessionID: s.ID, CourseID: course.ID, Version: 1}}
+		old := *s
+		old.Version = 1
+		stale := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &old}
 		for range 3 {
 			if err := w.events.PublishEvent(ctx, stale); err != nil {
 				t.Fatal(err)
 			}
 		}
-		other := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &edustream.LiveSessionEvent{SessionID: s.ID, CourseID: course.ID + 1}}
+		elsewhere := *s
+		elsewhere.CourseID, elsewhere.Version = course.ID+1, 99
+		other := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &elsewhere}
 		w.events.PublishEvent(ctx, other)
 		quiet(t, mine)
 		if n := w.reads.byID.Load() - reads; n != 0 {

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/edustream/edustream"
 )
 
@@ -38,10 +36,6 @@ type Resolver struct {
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool
-
-	// liveSessionReads shares, among the process's subscribers, the read
-	// of a session after an event: they all hear it at once.
-	liveSessionReads singleflight.Group
 }
 
 // The helpers below are the only way resolvers obtain a course or a lecture;

@@ -285,7 +285,7 @@ func TestWebhookHandlerMeetingEvents(t *testing.T) {
 		wb := setupWebhook(t)
 		wb.signed(t, envelope("meetings", "started", wb.instance(true)))
 		e := wb.events.got[0]
-		if e.Topic != edustream.LiveSessionTopic(1) || e.LiveSession == nil || e.LiveSession.SessionID != wb.session.ID ||
+		if e.Topic != edustream.LiveSessionTopic(1) || e.LiveSession == nil || e.LiveSession.ID != wb.session.ID ||
 			e.LiveSession.Status != edustream.LiveLive || e.LiveSession.Version != 2 {
 			t.Errorf("event %+v", e)
 		}

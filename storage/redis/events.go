@@ -210,7 +210,9 @@ func (s *Events) deliver(ch <-chan any) {
 				continue
 			}
 			w.Topic = topic
-			s.fanOut(topic, w.Event)
+			for _, t := range w.Event.Topics() {
+				s.fanOut(t, w.Event)
+			}
 			if w.Ack != "" {
 				// Off the delivery goroutine: a round trip to Redis
 				// would hold up every other event.
