@@ -2,7 +2,6 @@ package edustream
 
 import (
 	"context"
-	"log/slog"
 	"time"
 )
 
@@ -14,32 +13,6 @@ import (
 // a user's name refreshed from their token) are announced by the wrappers
 // below, so that no code path can forget to. A course's purge is not: its
 // deletion hid it from every reader, and was announced then.
-
-// ContentTopic is the topic of ContentChange events.
-const ContentTopic = "content"
-
-// ContentChange says that something shared reads show has changed. The ids
-// are for logs; caches drop every shared read, since a catalog page shows
-// many courses.
-type ContentChange struct {
-	CourseID  int64 `json:"courseId,omitempty"`
-	LectureID int64 `json:"lectureId,omitempty"`
-	VideoID   int64 `json:"videoId,omitempty"`
-	UserID    int64 `json:"userId,omitempty"`
-}
-
-// AnnounceContentChange publishes c on ContentTopic. Best effort: a cache
-// that misses it serves what it holds until its entries expire, or until
-// its event connection comes back and it drops everything.
-func AnnounceContentChange(ctx context.Context, events EventService, c ContentChange) {
-	if events == nil {
-		return
-	}
-	if err := events.PublishEvent(ctx, Event{Topic: ContentTopic, Content: &c}); err != nil {
-		Logger(ctx).Warn("publish content change; caches of shared reads may serve the old version until they expire",
-			slog.String("error", err.Error()))
-	}
-}
 
 // AnnouncingVideos returns videos, announcing every write that changes
 // what a reader sees of a video or of which video a lecture plays.

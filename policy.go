@@ -66,3 +66,13 @@ func CanJoinLiveSession(u *User, c *Course, enrolled bool) bool {
 // CanHostLiveSession reports whether u may have the host key of the live
 // sessions of c: the instructor and admins.
 func CanHostLiveSession(u *User, c *Course) bool { return CanEditCourse(u, c) }
+
+// CanWatchLecture reports whether u may watch the lecture videos of c (and
+// follow their encoding): the instructor, admins, and enrolled students.
+// enrolled says whether u is enrolled in c.
+func CanWatchLecture(u *User, c *Course, enrolled bool) bool {
+	if u == nil || c == nil || c.DeletedAt != nil {
+		return false
+	}
+	return CanEditCourse(u, c) || (enrolled && c.Published())
+}
