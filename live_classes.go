@@ -326,15 +326,21 @@ func (l *LiveClasses) meetingGone(ctx context.Context, s *LiveSession) bool {
 	return true
 }
 
-// announce tells the course's subscribers that s changed. Best effort: a
-// subscriber who misses it reads the database.
+// announce tells the course's subscribers that s changed, with the
+// session as the change left it.
 func (l *LiveClasses) announce(ctx context.Context, s *LiveSession) {
+	l.publish(ctx, Event{Topic: LiveSessionTopic(s.CourseID), LiveSession: s})
+}
+
+// publish is where every event of live classes goes out. Best effort: a
+// subscriber who misses one reads the database after its next resync, and
+// a cache serves what it holds until its entries expire.
+func (l *LiveClasses) publish(ctx context.Context, e Event) {
 	if l.Events == nil {
 		return
 	}
-	e := Event{Topic: LiveSessionTopic(s.CourseID), LiveSession: s}
 	if err := l.Events.PublishEvent(ctx, e); err != nil {
-		Logger(ctx).Warn("publish live session event", slog.String("error", err.Error()))
+		Logger(ctx).Warn("publish a live class event", slog.String("topic", e.Topic), slog.String("error", err.Error()))
 	}
 }
 

@@ -82,7 +82,7 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          b.jobs,
 		VideoService:      b.videos,
-		Uploads:           &edustream.Uploads{Videos: b.videos, Blobs: blobs, Jobs: b.jobs},
+		Uploads:           &edustream.Uploads{Life: &edustream.VideoLifecycle{Videos: b.videos, Jobs: b.jobs, Blobs: blobs}, Blobs: blobs},
 		Playback:          playback,
 		PublicCatalog:     true,
 	}
@@ -224,6 +224,13 @@ func (q *recordingQueue) EnqueueVideoStage(_ context.Context, videoID int64, sta
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.stages = append(q.stages, fmt.Sprintf("%s:%d", stage, videoID))
+	return nil
+}
+
+func (q *recordingQueue) EnqueueVideoRemoval(_ context.Context, videoID int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stages = append(q.stages, fmt.Sprintf("remove:%d", videoID))
 	return nil
 }
 

@@ -270,6 +270,10 @@ func (brokenQueue) EnqueueVideoStage(context.Context, int64, edustream.VideoStag
 	return errors.New("redis: connection refused")
 }
 
+func (brokenQueue) EnqueueVideoRemoval(context.Context, int64) error {
+	return errors.New("redis: connection refused")
+}
+
 func (brokenQueue) VideoQueuePosition(context.Context, int64) (int, bool, error) {
 	return 0, false, errors.New("redis: connection refused")
 }

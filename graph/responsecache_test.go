@@ -185,7 +185,7 @@ func TestWritesReachTheNextRead(t *testing.T) {
 	a := setup(t, withCache(cacheA))
 	b := newBundle(t, a.db, withCache(cacheB))
 	uncached := newBundle(t, a.db)
-	workerVideos := edustream.AnnouncingVideos(a.videos, worker)
+	workerLife := &edustream.VideoLifecycle{Videos: a.videos, Jobs: &recordingQueue{}, Events: worker}
 	workerUsers := edustream.AnnouncingUsers(sqldb.NewUserService(a.db), worker)
 
 	course := a.seedCourse(t, a.instructor, "Course", 3, true)
@@ -224,11 +224,10 @@ func TestWritesReachTheNextRead(t *testing.T) {
 			func() map[string]any { return lectureVars(first) })},
 		{name: "a video made READY by a worker", announced: true, write: func(t *testing.T) {
 			v := &edustream.Video{LectureID: first.ID, UploaderID: a.instructor.ID, FileName: "v.mp4", ContentType: "video/mp4", SizeBytes: 1}
-			if err := workerVideos.CreateVideo(ctx, v); err != nil {
+			if err := workerLife.Create(ctx, v); err != nil {
 				t.Fatal(err)
 			}
-			uploaded, probe := edustream.VideoUploaded, edustream.StageProbe
-			if _, err := workerVideos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &uploaded, Stage: &probe}); err != nil {
+			if _, err := workerLife.Stored(ctx, v); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -32,6 +32,7 @@ const mcBucket = "edustream-videos"
 
 type mcBundle struct {
 	chain      *chain
+	lectures   *sqldb.LectureService
 	worker     *Worker
 	videos     *sqldb.VideoService
 	blobs      *local.Store
@@ -137,14 +138,17 @@ func setupMediaConvert(t *testing.T) *mcBundle {
 	})
 	b.opt = redisOpt(t)
 	rdb := clientOf(t, b.opt)
+	b.lectures = lectures
+	clock := func() time.Time { return b.now }
+	life := &edustream.VideoLifecycle{Videos: b.videos, Jobs: NewQueue(rdb), Events: b.published, Blobs: b.blobs, Now: clock}
+	b.uploads = &edustream.Uploads{Life: life, Blobs: b.blobs}
 	b.worker = NewWorker(rdb, WorkerConfig{ReconcileInterval: -1}, Deps{
-		Courses: courses, Lectures: lectures, Videos: b.videos, Blobs: b.blobs,
+		Courses: courses, Videos: b.videos, Life: life, Uploads: b.uploads, Blobs: b.blobs,
 		Transcoder: client, Events: b.published, Logger: logger, WorkDir: t.TempDir(),
-		Now: func() time.Time { return b.now },
+		Now: clock,
 	})
 	b.chain = &chain{d: b.worker.deps, enq: b.worker.enq}
 	b.transcodes = b.worker.transcodes
-	b.uploads = &edustream.Uploads{Videos: b.videos, Blobs: b.blobs, Jobs: &Queue{enq: b.worker.enq}}
 	return b
 }
 
@@ -534,7 +538,7 @@ func (b *mcBundle) video2(t *testing.T) *edustream.Video {
 	t.Helper()
 	ctx := context.Background()
 	l := &edustream.Lecture{CourseID: b.courseOf(t), Title: "More"}
-	if err := b.worker.deps.Lectures.CreateLecture(ctx, l); err != nil {
+	if err := b.lectures.CreateLecture(ctx, l); err != nil {
 		t.Fatal(err)
 	}
 	saved := b.lectureID
@@ -545,7 +549,7 @@ func (b *mcBundle) video2(t *testing.T) *edustream.Video {
 
 func (b *mcBundle) courseOf(t *testing.T) int64 {
 	t.Helper()
-	l, err := b.worker.deps.Lectures.FindLectureByID(context.Background(), b.lectureID)
+	l, err := b.lectures.FindLectureByID(context.Background(), b.lectureID)
 	if err != nil {
 		t.Fatal(err)
 	}
