@@ -176,8 +176,9 @@ func (l *VideoLifecycle) check(move VideoMove, v *Video) (VideoState, error) {
 }
 
 // transition makes move from v's state with upd, announces where it led
-// (with message, if not empty) and queues what comes next.
-func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Video, upd VideoUpdate, message string) (*Video, error) {
+// (with message, if not empty) and, for the moves that lead to a step
+// (queueNext), queues it.
+func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Video, upd VideoUpdate, message string, queueNext bool) (*Video, error) {
 	to, err := l.check(move, v)
 	if err != nil {
 		return nil, err
@@ -201,7 +202,9 @@ func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Vide
 		e.Message = message
 	}
 	l.announce(ctx, e, true)
-	l.Requeue(ctx, moved)
+	if queueNext {
+		l.Requeue(ctx, moved)
+	}
 	return moved, nil
 }
 
@@ -219,25 +222,25 @@ func (l *VideoLifecycle) Create(ctx context.Context, v *Video) error {
 
 // OpenUpload records the storage upload that takes v's bytes.
 func (l *VideoLifecycle) OpenUpload(ctx context.Context, v *Video, uploadID string) (*Video, error) {
-	return l.transition(ctx, MoveOpenUpload, v, VideoUpdate{UploadID: &uploadID}, "")
+	return l.transition(ctx, MoveOpenUpload, v, VideoUpdate{UploadID: &uploadID}, "", false)
 }
 
 // Stored moves v, whose source object now exists, to UPLOADED and queues
 // the probe.
 func (l *VideoLifecycle) Stored(ctx context.Context, v *Video) (*Video, error) {
-	return l.transition(ctx, MoveStore, v, VideoUpdate{}, "")
+	return l.transition(ctx, MoveStore, v, VideoUpdate{}, "", true)
 }
 
 // Expire ends v's upload, never completed, FAILED.
 func (l *VideoLifecycle) Expire(ctx context.Context, v *Video) (*Video, error) {
 	reason := "the upload expired before it was completed"
-	return l.transition(ctx, MoveExpire, v, VideoUpdate{Error: &reason}, "")
+	return l.transition(ctx, MoveExpire, v, VideoUpdate{Error: &reason}, "", false)
 }
 
 // Start moves v, waiting for a worker, to PROCESSING at its stage: a
 // worker took up the step.
 func (l *VideoLifecycle) Start(ctx context.Context, v *Video) (*Video, error) {
-	return l.transition(ctx, MoveStart, v, VideoUpdate{}, "")
+	return l.transition(ctx, MoveStart, v, VideoUpdate{}, "", false)
 }
 
 // HandOff records the external transcoder's job that v's transcode step
@@ -246,7 +249,7 @@ func (l *VideoLifecycle) HandOff(ctx context.Context, v *Video, jobID string) (*
 	if v.TranscoderJobID != "" {
 		return nil, Errorf(ECONFLICT, "video %d was handed to transcoder job %s already", v.ID, v.TranscoderJobID)
 	}
-	return l.transition(ctx, MoveHandOff, v, VideoUpdate{TranscoderJobID: &jobID}, "submitted for transcoding")
+	return l.transition(ctx, MoveHandOff, v, VideoUpdate{TranscoderJobID: &jobID}, "submitted for transcoding", false)
 }
 
 // StepProgress is how far a running step has got.
@@ -295,7 +298,7 @@ func (l *VideoLifecycle) Progress(ctx context.Context, v *Video, p StepProgress)
 // probe's media, the transcode's renditions) and queues the next step.
 func (l *VideoLifecycle) Advance(ctx context.Context, v *Video, results VideoUpdate) (*Video, error) {
 	results.Status, results.Stage, results.Progress = nil, nil, nil
-	return l.transition(ctx, MoveAdvance, v, results, "")
+	return l.transition(ctx, MoveAdvance, v, results, "", true)
 }
 
 // Complete makes v READY and its lecture's current video, marks the video
@@ -338,7 +341,7 @@ func (l *VideoLifecycle) end(ctx context.Context, move VideoMove, v *Video, reas
 		noJob := ""
 		upd.TranscoderJobID = &noJob
 	}
-	moved, err := l.transition(ctx, move, v, upd, "")
+	moved, err := l.transition(ctx, move, v, upd, "", false)
 	if err == nil {
 		Logger(ctx).Info("video failed", slog.Int64("video_id", v.ID), slog.String("stage", string(v.Stage)),
 			slog.String("move", string(move)), slog.String("reason", reason))
@@ -349,7 +352,7 @@ func (l *VideoLifecycle) end(ctx context.Context, move VideoMove, v *Video, reas
 // Retry runs v, FAILED after its upload, again from the step it failed at.
 func (l *VideoLifecycle) Retry(ctx context.Context, v *Video) (*Video, error) {
 	cleared := ""
-	return l.transition(ctx, MoveRetry, v, VideoUpdate{Error: &cleared}, "")
+	return l.transition(ctx, MoveRetry, v, VideoUpdate{Error: &cleared}, "", true)
 }
 
 // Remove deletes the outputs of v, a replaced video (a newer one of its
