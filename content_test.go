@@ -2,34 +2,12 @@ package edustream_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 )
-
-// recordedEvents is an EventService that records what is published.
-type recordedEvents struct {
-	edustream.EventService
-	mu        sync.Mutex
-	published []edustream.Event
-}
-
-func (r *recordedEvents) PublishEvent(_ context.Context, e edustream.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.published = append(r.published, e)
-	return nil
-}
-
-func (r *recordedEvents) take() []edustream.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.published
-	r.published = nil
-	return out
-}
 
 // stubUsers returns the user with the times the test gives.
 type stubUsers struct {
@@ -57,12 +35,12 @@ func TestAnnouncingUsers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			events := &recordedEvents{}
+			events := &edustreamtest.Events{}
 			users := edustream.AnnouncingUsers(stubUsers{created: tt.created, updated: tt.updated}, events)
 			if _, err := users.UpsertUser(context.Background(), edustream.Claims{Subject: "ada"}); err != nil {
 				t.Fatal(err)
 			}
-			got := events.take()
+			got := events.Take()
 			if announced := len(got) == 1 && got[0].Content != nil && got[0].Content.UserID == 5; announced != tt.announce || len(got) > 1 {
 				t.Errorf("announced %+v, want announced: %v", got, tt.announce)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/local"
@@ -30,7 +29,9 @@ type bundle struct {
 	db      *sqldb.DB
 	handler http.Handler
 	queries atomic.Int64
-	jobs    *recordingQueue
+	// jobs records what the API enqueued; the real queue and worker are
+	// exercised end to end in cmd/edustream.
+	jobs *edustreamtest.Jobs
 
 	admin, instructor, otherInstructor, student *edustream.User
 	courses                                     edustream.CourseService
@@ -59,7 +60,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 
 func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 	t.Helper()
-	b := &bundle{db: db, jobs: &recordingQueue{}}
+	b := &bundle{db: db, jobs: &edustreamtest.Jobs{}}
 	db.SetQueryHook(func(string) { b.queries.Add(1) })
 	users := sqldb.NewUserService(db)
 	b.courses = sqldb.NewCourseService(db, nil)
@@ -202,40 +203,6 @@ func (b *bundle) snapshot(t *testing.T) string {
 		lectures { id position title description updatedAt } } } } }`, nil).noErrors(t)
 	out, _ := json.Marshal(r.Data)
 	return string(out)
-}
-
-// recordingQueue is the job queue of these tests: it records what the API
-// enqueued. The real queue and worker are exercised end to end in
-// cmd/edustream.
-type recordingQueue struct {
-	mu     sync.Mutex
-	purged []int64
-	stages []string
-}
-
-func (q *recordingQueue) EnqueueCoursePurge(_ context.Context, id int64) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.purged = append(q.purged, id)
-	return nil
-}
-
-func (q *recordingQueue) EnqueueVideoStage(_ context.Context, videoID int64, stage edustream.VideoStage) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.stages = append(q.stages, fmt.Sprintf("%s:%d", stage, videoID))
-	return nil
-}
-
-func (q *recordingQueue) EnqueueVideoRemoval(_ context.Context, videoID int64) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.stages = append(q.stages, fmt.Sprintf("remove:%d", videoID))
-	return nil
-}
-
-func (q *recordingQueue) VideoQueuePosition(context.Context, int64) (int, bool, error) {
-	return 0, false, nil
 }
 
 func idOf(c *edustream.Course) string { return strconv.FormatInt(c.ID, 10) }

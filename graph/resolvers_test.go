@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/graph"
 )
 
@@ -155,8 +156,8 @@ func TestCourseLifecycle(t *testing.T) {
 	}
 
 	r = b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": id}).noErrors(t)
-	if r.Data["deleteCourse"] != id || len(b.jobs.purged) != 1 {
-		t.Errorf("deleteCourse = %v, purges enqueued %v", r.Data, b.jobs.purged)
+	if purges := b.jobs.Purges(); r.Data["deleteCourse"] != id || len(purges) != 1 {
+		t.Errorf("deleteCourse = %v, purges enqueued %v", r.Data, purges)
 	}
 	if r := b.post(t, b.student, `query($id: ID!) { course(id: $id) { id } }`, map[string]any{"id": id}); r.code(t) != "NOT_FOUND" {
 		t.Errorf("a deleted course is still visible: %s", r.Raw)
@@ -234,8 +235,8 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	if after := b.snapshot(t); after != before {
 		t.Errorf("refused requests changed the database:\nbefore %s\nafter  %s", before, after)
 	}
-	if len(b.jobs.purged) != 0 {
-		t.Errorf("refused requests enqueued purges %v", b.jobs.purged)
+	if purges := b.jobs.Purges(); len(purges) != 0 {
+		t.Errorf("refused requests enqueued purges %v", purges)
 	}
 }
 
@@ -260,28 +261,12 @@ func TestLimitsNameTheirReason(t *testing.T) {
 	}
 }
 
-type brokenQueue struct{}
-
-func (brokenQueue) EnqueueCoursePurge(context.Context, int64) error {
-	return errors.New("redis: connection refused")
-}
-
-func (brokenQueue) EnqueueVideoStage(context.Context, int64, edustream.VideoStage) error {
-	return errors.New("redis: connection refused")
-}
-
-func (brokenQueue) EnqueueVideoRemoval(context.Context, int64) error {
-	return errors.New("redis: connection refused")
-}
-
-func (brokenQueue) VideoQueuePosition(context.Context, int64) (int, bool, error) {
-	return 0, false, errors.New("redis: connection refused")
-}
-
 // With the queue down, deleting still succeeds: the course is hidden in the
 // database, which the reconciler reads to enqueue the purge later.
 func TestDeleteCourseSurvivesAQueueOutage(t *testing.T) {
-	b := setup(t, func(_ *graph.Config, r *graph.Resolver) { r.JobQueue = brokenQueue{} })
+	broken := &edustreamtest.Jobs{}
+	broken.SetError(errors.New("redis: connection refused"))
+	b := setup(t, func(_ *graph.Config, r *graph.Resolver) { r.JobQueue = broken })
 	c := b.seedCourse(t, b.instructor, "Doomed", 1, true)
 	r := b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": idOf(c)}).noErrors(t)
 	if r.Data["deleteCourse"] != idOf(c) {

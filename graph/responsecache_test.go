@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/storage/redis"
@@ -185,7 +186,7 @@ func TestWritesReachTheNextRead(t *testing.T) {
 	a := setup(t, withCache(cacheA))
 	b := newBundle(t, a.db, withCache(cacheB))
 	uncached := newBundle(t, a.db)
-	workerLife := &edustream.VideoLifecycle{Videos: a.videos, Jobs: &recordingQueue{}, Events: worker}
+	workerLife := &edustream.VideoLifecycle{Videos: a.videos, Jobs: &edustreamtest.Jobs{}, Events: worker}
 	workerUsers := edustream.AnnouncingUsers(sqldb.NewUserService(a.db), worker)
 
 	course := a.seedCourse(t, a.instructor, "Course", 3, true)

@@ -133,8 +133,8 @@ func TestCompleteAndRetryRefusals(t *testing.T) {
 	if err != nil || v.Status != edustream.VideoAwaitingUpload {
 		t.Errorf("after the refusals the upload is %+v, %v", v, err)
 	}
-	if len(b.jobs.stages) != 0 {
-		t.Errorf("refusals enqueued %v", b.jobs.stages)
+	if tasks := b.jobs.VideoTasks(); len(tasks) != 0 {
+		t.Errorf("refusals enqueued %v", tasks)
 	}
 }
 
