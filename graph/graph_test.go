@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/edustreamtest"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/local"
@@ -39,7 +39,7 @@ type bundle struct {
 	videos                                      *sqldb.VideoService
 	blobs                                       *local.Store
 	// cache is the handler's response cache, if an option gave it one.
-	cache *graph.ResponseCache
+	cache *gqlhttp.ResponseCache
 }
 
 type option func(*graph.Config, *graph.Resolver)
@@ -75,7 +75,7 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := graph.Config{Introspection: true}
+	cfg := graph.Config{Config: gqlhttp.Config{Introspection: true}}
 	r := &graph.Resolver{
 		UserService:       users,
 		CourseService:     b.courses,
@@ -164,11 +164,6 @@ func (b *bundle) raw(t *testing.T, user *edustream.User, method, target, content
 		t.Fatalf("response is not JSON (status %d): %q", rec.Code, rec.Body.String())
 	}
 	return resp
-}
-
-func (b *bundle) get(t *testing.T, user *edustream.User, query string) response {
-	t.Helper()
-	return b.raw(t, user, http.MethodGet, "/query?query="+url.QueryEscape(query), "", nil)
 }
 
 // seedCourse creates a course of instructor with n lectures, published or

@@ -104,6 +104,7 @@ func (lb *liveBundle) create(t *testing.T, c *edustream.Course) map[string]any {
 
 // Bad input is refused before Webex hears of it, whoever asks.
 func TestCreateLiveSessionValidatesBeforeWebex(t *testing.T) {
+	t.Parallel()
 	lb := setupLive(t)
 	course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
 	draft := lb.seedCourse(t, lb.otherInstructor, "Draft", 0, false)
@@ -152,6 +153,7 @@ func TestCreateLiveSessionValidatesBeforeWebex(t *testing.T) {
 // how, and only the instructor and admins the host key. Refusals are
 // nulls, never errors.
 func TestLiveSessionJoinFields(t *testing.T) {
+	t.Parallel()
 	lb := setupLive(t)
 	course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
 	created := lb.create(t, course)
@@ -237,6 +239,7 @@ func (lb *liveBundle) meetingID(t *testing.T, id string) string {
 // A retried create with the same clientMutationId returns the first
 // session and schedules one meeting.
 func TestCreateLiveSessionIdempotent(t *testing.T) {
+	t.Parallel()
 	lb := setupLive(t)
 	course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
 	other := lb.seedCourse(t, lb.instructor, "Other", 0, true)
@@ -267,6 +270,7 @@ func TestCreateLiveSessionIdempotent(t *testing.T) {
 // Webex failing and the database failing after Webex: a clear error, and
 // neither side keeps anything.
 func TestCreateLiveSessionFailures(t *testing.T) {
+	t.Parallel()
 	t.Run("Webex 500", func(t *testing.T) {
 		lb := setupLive(t)
 		course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
@@ -327,6 +331,7 @@ func (lb *liveBundle) countSessions(t *testing.T) int {
 // Update and cancel go to Webex (the cancel through a task); the course
 // lists upcoming sessions first and past ones on request.
 func TestLiveSessionUpdateCancelAndList(t *testing.T) {
+	t.Parallel()
 	lb := setupLive(t)
 	course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
 	a, b := lb.create(t, course), lb.create(t, course)

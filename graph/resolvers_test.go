@@ -25,6 +25,7 @@ const catalogQuery = `query Catalog($first: Int, $after: String) {
 // one for the page, then one per kind of related row (instructors, lectures,
 // the caller's enrollments), each batched by a dataloader.
 func TestCatalogRoundTripsAreConstant(t *testing.T) {
+	t.Parallel()
 	roundTrips := func(t *testing.T, courses int) int64 {
 		b := setup(t)
 		instructors := []*edustream.User{b.instructor, b.otherInstructor, b.admin}
@@ -58,6 +59,7 @@ func TestCatalogRoundTripsAreConstant(t *testing.T) {
 }
 
 func TestCatalogPagination(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	var want []string
 	for i := range 5 {
@@ -100,6 +102,7 @@ func TestCatalogPagination(t *testing.T) {
 // The course life cycle as the resolvers see it: create, add and reorder
 // lectures, publish, enroll, filter by "mine", delete.
 func TestCourseLifecycle(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	r := b.post(t, b.instructor, `mutation { createCourse(input: {title: "Go for video"}) { id title published instructor { name email } } }`, nil).noErrors(t)
 	course := r.Data["createCourse"].(map[string]any)
@@ -166,6 +169,7 @@ func TestCourseLifecycle(t *testing.T) {
 
 // Every refusal has its code, a clear message, and changes nothing.
 func TestRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	mine := b.seedCourse(t, b.instructor, "Mine", 2, true)
 	draft := b.seedCourse(t, b.instructor, "My draft", 1, false)
@@ -241,6 +245,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 }
 
 func TestLimitsNameTheirReason(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	nested := "{ course(id: 1) { " + strings.Repeat("lectures { course { ", 25) + "id" + strings.Repeat(" } }", 25) + " } }"
 	r := b.post(t, b.admin, nested, nil)
@@ -264,6 +269,7 @@ func TestLimitsNameTheirReason(t *testing.T) {
 // With the queue down, deleting still succeeds: the course is hidden in the
 // database, which the reconciler reads to enqueue the purge later.
 func TestDeleteCourseSurvivesAQueueOutage(t *testing.T) {
+	t.Parallel()
 	broken := &edustreamtest.Jobs{}
 	broken.SetError(errors.New("redis: connection refused"))
 	b := setup(t, func(_ *graph.Config, r *graph.Resolver) { r.JobQueue = broken })

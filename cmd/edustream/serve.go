@@ -15,6 +15,7 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/ffmpeg"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
@@ -207,12 +208,14 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	}
 	auth := server.NewAuthenticator(verifier, svc.users)
 	gql := graph.NewHandler(graph.Config{
-		Introspection:  cfg.Introspection,
-		AllowedOrigins: cfg.CORSOrigins,
-		Auth:           auth,
-		WriteMarks:     marks,
-		ResponseCache:  responses,
-		PublicMaxAge:   publicMaxAge(cfg),
+		Config: gqlhttp.Config{
+			Introspection:  cfg.Introspection,
+			AllowedOrigins: cfg.CORSOrigins,
+			Auth:           auth,
+			ResponseCache:  responses,
+			PublicMaxAge:   publicMaxAge(cfg),
+		},
+		WriteMarks: marks,
 	}, &graph.Resolver{
 		UserService:        svc.users,
 		CourseService:      svc.courses,
@@ -327,11 +330,11 @@ func newVerifier(ctx context.Context, cmd string, cfg config) (server.Verifier, 
 // newResponseCache returns the cache of shared reads, following the other
 // processes' changes until ctx ends; nil when EDUSTREAM_RESPONSE_CACHE_BYTES
 // is 0.
-func newResponseCache(ctx context.Context, cfg config, events edustream.EventService) (*graph.ResponseCache, error) {
+func newResponseCache(ctx context.Context, cfg config, events edustream.EventService) (*gqlhttp.ResponseCache, error) {
 	if cfg.ResponseCacheBytes == 0 {
 		return nil, nil
 	}
-	c := graph.NewResponseCache(graph.ResponseCacheConfig{MaxBytes: cfg.ResponseCacheBytes, TTL: cfg.ResponseCacheTTL, Events: events})
+	c := gqlhttp.NewResponseCache(gqlhttp.ResponseCacheConfig{MaxBytes: cfg.ResponseCacheBytes, TTL: cfg.ResponseCacheTTL, Events: events})
 	// Without the other processes' changes, the cache would serve their
 	// writes' old versions: no cache rather than that.
 	if err := c.Listen(ctx); err != nil {
@@ -340,7 +343,7 @@ func newResponseCache(ctx context.Context, cfg config, events edustream.EventSer
 	return c, nil
 }
 
-// publicMaxAge turns EDUSTREAM_PUBLIC_MAX_AGE into graph.Config's, where 0
+// publicMaxAge turns EDUSTREAM_PUBLIC_MAX_AGE into gqlhttp.Config's, where 0
 // means the default and a negative value keeps responses private.
 func publicMaxAge(cfg config) time.Duration {
 	if cfg.PublicMaxAge == 0 {
