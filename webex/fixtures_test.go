@@ -76,7 +76,7 @@ func TestDecodesTheDocumentedRecordingAndWebhookShapes(t *testing.T) {
 		!links.Expiration.Equal(time.Date(2030, 5, 1, 16, 41, 2, 0, time.UTC)) {
 		t.Errorf("links = %+v", links)
 	}
-	if rec.Format != webex.FormatMP4 || rec.DurationSeconds != 5073 || rec.SizeBytes != 283115520 || rec.SeriesID() != fixtureSeries ||
+	if rec.Format != "MP4" || rec.DurationSeconds != 5073 || rec.SizeBytes != 283115520 || rec.SeriesID() != fixtureSeries ||
 		rec.Status != "available" || rec.Topic == "" || rec.CreateTime.IsZero() || rec.TimeRecorded.IsZero() {
 		t.Errorf("recording = %+v", rec)
 	}

@@ -53,24 +53,6 @@ func TestOccurrenceIDRoundTrips(t *testing.T) {
 	}
 }
 
-func TestSameSeries(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want bool
-	}{
-		{"abc", "abc_I_1", true},
-		{"abc_20300306T103000Z", "abc_I_99", true},
-		{"abc_I_1", "abd_I_1", false},
-		{"", "", false},
-		{"garbage!", "garbage!", false},
-	}
-	for _, tt := range tests {
-		if got := webex.SameSeries(tt.a, tt.b); got != tt.want {
-			t.Errorf("SameSeries(%q, %q) = %v", tt.a, tt.b, got)
-		}
-	}
-}
-
 func TestMeetingSeriesIDPrefersTheField(t *testing.T) {
 	// A personal-room style id cannot be parsed; the field still answers.
 	m := webex.Meeting{ID: "weird-id", MeetingSeriesID: "abc"}

@@ -62,7 +62,7 @@ func TestFindAndDownloadASessionsRecording(t *testing.T) {
 	if links == nil || links.RecordingDownloadLink == "" || !links.Expiration.After(b.clock.Now()) {
 		t.Fatalf("download links = %+v", links)
 	}
-	if rec.Format != webex.FormatMP4 || rec.SizeBytes != int64(len(data)) || rec.DurationSeconds != 3000 ||
+	if rec.Format != "MP4" || rec.SizeBytes != int64(len(data)) || rec.DurationSeconds != 3000 ||
 		rec.MeetingSeriesID != m.ID || rec.ScheduledMeetingID != webex.OccurrenceID(m.ID, m.Start) || rec.Topic != m.Title ||
 		rec.CreateTime.IsZero() || rec.TimeRecorded.IsZero() || rec.DownloadURL == "" {
 		t.Errorf("recording = %+v", rec)
