@@ -35,6 +35,7 @@ func recorded(t *testing.T, b *bundle, data []byte) (*webex.Meeting, string, str
 }
 
 func TestFindAndDownloadASessionsRecording(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("\x00\x00\x00\x18ftypmp42"), 1000)
@@ -106,6 +107,7 @@ func download(t *testing.T, c *webex.Client, rec *webex.Recording) []byte {
 }
 
 func TestRecordingsOlderThanAWeekNeedARange(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	m, _, recID := recorded(t, b, []byte("mp4"))
@@ -124,6 +126,7 @@ func TestRecordingsOlderThanAWeekNeedARange(t *testing.T) {
 }
 
 func TestRecordingWithDownloadsPrevented(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.meeting(t, "No downloads")
 	inst, _ := b.fake.StartMeeting(m.ID)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestVerifySignature(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"id":"Y2lz","resource":"meetings","event":"started","data":{"id":"abc_I_1"}}`)
 	secret := []byte("webhook-secret-0451")
 	mac := hmac.New(sha1.New, secret)
@@ -105,6 +106,7 @@ func (rc *receiver) got() []*webex.Delivery {
 }
 
 func TestEnsureWebhooksIsIdempotent(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	const secret = "first-secret-7c2e"
@@ -182,6 +184,7 @@ func TestEnsureWebhooksIsIdempotent(t *testing.T) {
 }
 
 func TestEnsureWebhooksRefusesNoSecret(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	if _, err := b.client.EnsureWebhooks(context.Background(), "https://edustream.example/hook", ""); err == nil {
 		t.Error("registered webhooks whose deliveries cannot be verified")
@@ -189,6 +192,7 @@ func TestEnsureWebhooksRefusesNoSecret(t *testing.T) {
 }
 
 func TestWebhooksFromAMeetingsLife(t *testing.T) {
+	t.Parallel()
 	const secret = "delivery-secret-b7"
 	b := setup(t)
 	ctx := context.Background()
@@ -262,6 +266,7 @@ func TestWebhooksFromAMeetingsLife(t *testing.T) {
 }
 
 func TestDeliveriesWithAnotherSecretAreRefused(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	rc := newReceiver(t, "the-right-secret")
 	if _, err := b.client.EnsureWebhooks(context.Background(), rc.URL, "a-wrong-secret"); err != nil {
@@ -280,6 +285,7 @@ func TestDeliveriesWithAnotherSecretAreRefused(t *testing.T) {
 }
 
 func TestChangesBehindOurBackAreDelivered(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	rc := newReceiver(t, "s3cret-x")
