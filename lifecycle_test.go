@@ -50,7 +50,7 @@ func newLife(t *testing.T) *life {
 // withBlobs gives l a blob store.
 func (l *life) withBlobs(t *testing.T) *life {
 	l.blobs = newBlobs(t)
-	l.Blobs = l.blobs
+	l.Blobs = edustream.CheckedBlobStore(l.blobs)
 	return l
 }
 

@@ -42,7 +42,7 @@ func newUploads(t *testing.T) *uploads {
 	u.Now = func() time.Time { return time.Unix(0, u.now.Load()) }
 	u.reads = &countingVideos{VideoService: u.store}
 	u.Videos = u.reads
-	u.Uploads = &edustream.Uploads{Life: u.VideoLifecycle, Blobs: u.blobs, TTL: time.Hour}
+	u.Uploads = &edustream.Uploads{Life: u.VideoLifecycle, Blobs: edustream.CheckedBlobStore(u.blobs), TTL: time.Hour}
 	return u
 }
 

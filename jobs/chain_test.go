@@ -95,8 +95,9 @@ func setupChain(t testing.TB) *chain {
 	c.videos = sqldb.NewVideoService(db, c.clock.clockFunc())
 	c.lectures = sqldb.NewLectureService(db, nil)
 	c.media = ffmpeg.New(ffmpeg.Config{FFmpegPath: bins.FFmpeg, FFprobePath: bins.FFprobe})
-	c.life = &edustream.VideoLifecycle{Videos: c.videos, Jobs: c.queue, Events: c.events, Blobs: c.blobs, Now: c.clock.Now}
-	c.uploads = &edustream.Uploads{Life: c.life, Blobs: c.blobs}
+	checked := edustream.CheckedBlobStore(c.blobs)
+	c.life = &edustream.VideoLifecycle{Videos: c.videos, Jobs: c.queue, Events: c.events, Blobs: checked, Now: c.clock.Now}
+	c.uploads = &edustream.Uploads{Life: c.life, Blobs: checked}
 
 	users := sqldb.NewUserService(db)
 	c.instructor, err = users.UpsertUser(ctx, edustream.Claims{Subject: "ada", Role: edustream.RoleInstructor, Name: "Ada"})
@@ -158,9 +159,10 @@ func (c *chain) newWorker(o workerOptions) *jobs.Worker {
 	if o.reconcile == 0 {
 		o.reconcile = -1
 	}
-	blobs := edustream.BlobStore(c.blobs)
+	// Checked, as production's stores are.
+	blobs := edustream.CheckedBlobStore(c.blobs)
 	if o.blobs != nil {
-		blobs = o.blobs
+		blobs = edustream.CheckedBlobStore(o.blobs)
 	}
 	life := c.life
 	if o.videos != nil {
