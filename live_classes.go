@@ -80,6 +80,9 @@ func (l *LiveClasses) Schedule(ctx context.Context, creator *User, c *Course, in
 	if s, err := l.byIdempotencyKey(ctx, creator.ID, in.IdempotencyKey, c); s != nil || err != nil {
 		return s, err
 	}
+	if err := l.checkRoom(ctx, c); err != nil {
+		return nil, err
+	}
 	m, err := l.Meetings.CreateMeeting(ctx, MeetingSpec{
 		Title: in.Title, Agenda: in.Agenda, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Tag: newMeetingTag(),
 	})
@@ -102,6 +105,20 @@ func (l *LiveClasses) Schedule(ctx context.Context, creator *User, c *Course, in
 	}
 	l.announce(ctx, s)
 	return s, nil
+}
+
+// checkRoom refuses a class for a course that has MaxLiveSessionsPerCourse
+// upcoming ones already. ECONFLICT.
+func (l *LiveClasses) checkRoom(ctx context.Context, c *Course) error {
+	upcoming := false
+	m, err := l.Sessions.FindLiveSessionsByCourseIDs(ctx, []int64{c.ID}, LiveSessionFilter{Past: &upcoming, Now: l.now(), Limit: MaxLiveSessionsPerCourse})
+	if err != nil {
+		return err
+	}
+	if len(m[c.ID]) >= MaxLiveSessionsPerCourse {
+		return Errorf(ECONFLICT, "a course may have at most %d upcoming live classes; cancel one first", MaxLiveSessionsPerCourse)
+	}
+	return nil
 }
 
 // byIdempotencyKey returns the session the creator made with key, if any
