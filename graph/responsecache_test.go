@@ -230,7 +230,7 @@ func TestWritesReachTheNextRead(t *testing.T) {
 	b := newBundle(t, a.db, withCache(cacheB))
 	uncached := newBundle(t, a.db)
 	workerLife := &edustream.VideoLifecycle{Videos: a.videos, Jobs: &edustreamtest.Jobs{}, Events: worker}
-	workerUsers := edustream.AnnouncingUsers(sqldb.NewUserService(a.db), worker)
+	workerUsers := sqldb.NewUserService(a.db)
 
 	course := a.seedCourse(t, a.instructor, "Course", 3, true)
 	lectures, err := a.lectures.FindLecturesByCourseIDs(ctx, []int64{course.ID})
@@ -276,7 +276,7 @@ func TestWritesReachTheNextRead(t *testing.T) {
 			}
 		}},
 		{name: "the instructor's name from a new token", announced: true, write: func(t *testing.T) {
-			if _, err := workerUsers.UpsertUser(ctx, edustream.Claims{Subject: "ada", Role: edustream.RoleInstructor, Email: "ada@example.test", Name: "Ada L."}); err != nil {
+			if _, err := edustream.SignIn(ctx, workerUsers, worker, edustream.Claims{Subject: "ada", Role: edustream.RoleInstructor, Email: "ada@example.test", Name: "Ada L."}); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -24,7 +24,7 @@ const wsSecret = "websocket-test-secret-of-32-bytes-or-more"
 func wsServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	b := setup(t, func(c *graph.Config, r *graph.Resolver) {
-		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService))
+		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
 	})
 	srv := httptest.NewServer(b.handler)
 	t.Cleanup(srv.Close)

@@ -112,7 +112,7 @@ func newBenchEnv(b *testing.B, db *sqldb.DB, raw *sql.DB) *benchEnv {
 		}
 	}
 	secret := []byte(testSecret)
-	auth := server.NewAuthenticator(server.NewHS256Verifier(secret, "", ""), users)
+	auth := server.NewAuthenticator(server.NewHS256Verifier(secret, "", ""), users, nil)
 	resolver := &graph.Resolver{
 		UserService:       users,
 		CourseService:     courses,

@@ -206,7 +206,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	auth := server.NewAuthenticator(verifier, svc.users)
+	auth := server.NewAuthenticator(verifier, svc.users, events)
 	gql := graph.NewHandler(graph.Config{
 		Config: gqlhttp.Config{
 			Introspection:  cfg.Introspection,

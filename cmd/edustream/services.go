@@ -29,8 +29,7 @@ type services struct {
 // stored earlier still read, the mutations refuse.
 func newServices(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, blobs edustream.BlobStore, client *webex.Client) *services {
 	s := &services{
-		// A user's new name is announced, for the response caches.
-		users:       edustream.AnnouncingUsers(sqldb.NewUserService(db), events),
+		users:       sqldb.NewUserService(db),
 		courses:     sqldb.NewCourseService(db, nil),
 		lectures:    sqldb.NewLectureService(db, nil),
 		enrollments: sqldb.NewEnrollmentService(db, nil),

@@ -21,7 +21,8 @@ func (s stubUsers) UpsertUser(_ context.Context, c edustream.Claims) (*edustream
 
 // A user is announced when a known user changed (UpsertUser moved
 // updated_at), not when one is new or the same as before.
-func TestAnnouncingUsers(t *testing.T) {
+func TestSignInAnnouncesChangedUsers(t *testing.T) {
+	t.Parallel()
 	longAgo := time.Now().Add(-time.Hour)
 	later := time.Now().Add(time.Minute)
 	tests := []struct {
@@ -36,8 +37,8 @@ func TestAnnouncingUsers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			events := &edustreamtest.Events{}
-			users := edustream.AnnouncingUsers(stubUsers{created: tt.created, updated: tt.updated}, events)
-			if _, err := users.UpsertUser(context.Background(), edustream.Claims{Subject: "ada"}); err != nil {
+			users := stubUsers{created: tt.created, updated: tt.updated}
+			if _, err := edustream.SignIn(context.Background(), users, events, edustream.Claims{Subject: "ada"}); err != nil {
 				t.Fatal(err)
 			}
 			got := events.Take()
