@@ -13,7 +13,7 @@ import (
 // (package jobs), the S3 event path and the external transcoder's reports
 // (TranscodeJobs). A move is
 //
-//   - legal only from the states VideoMoves lists for it (ECONFLICT from
+//   - legal only from the states the table (videoMoves) lists for it (ECONFLICT from
 //     anywhere else, before anything is written);
 //   - one conditional write: the video must still be where the caller
 //     found it, or the move is ECONFLICT (another attempt got there first,
@@ -122,12 +122,6 @@ func buildVideoMoves() []VideoTransition {
 		VideoTransition{MoveHandOff, VideoState{VideoProcessing, StageTranscode}, VideoState{VideoProcessing, StageTranscode}},
 		VideoTransition{MoveComplete, VideoState{VideoProcessing, StageComplete}, VideoState{VideoReady, StageComplete}},
 	)
-}
-
-// VideoMoves returns the table of legal moves. Every move of
-// VideoLifecycle is refused from a state the table does not list for it.
-func VideoMoves() []VideoTransition {
-	return append([]VideoTransition(nil), videoMoves...)
 }
 
 // NextVideoState returns where move leads from, and false if the move is

@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/edustream/edustream"
 )
 
@@ -11,4 +13,10 @@ import (
 func (w *Worker) RunStage(ctx context.Context, stage edustream.VideoStage, videoID int64) error {
 	c := &chain{d: w.deps, enq: w.enq}
 	return c.runStage(ctx, stage, videoID)
+}
+
+// NewCoursePurgeTask returns the task that purges the hidden course
+// courseID. EINVALID if the id is not positive.
+func NewCoursePurgeTask(courseID int64) (*asynq.Task, error) {
+	return coursePurge.newTask(CoursePurgePayload{CourseID: courseID})
 }
