@@ -13,8 +13,8 @@ import (
 // (package jobs), the S3 event path and the external transcoder's reports
 // (TranscodeJobs). A move is
 //
-//   - legal only from the states the table (videoMoves) lists for it (ECONFLICT from
-//     anywhere else, before anything is written);
+//   - legal only from the states the table (videoMoves) lists for it
+//     (ECONFLICT from anywhere else, before anything is written);
 //   - one conditional write: the video must still be where the caller
 //     found it, or the move is ECONFLICT (another attempt got there first,
 //     which callers treat as done);
