@@ -20,6 +20,7 @@ import (
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // runMigrate applies the migrations and exits.
@@ -207,6 +208,9 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return err
 	}
 	auth := server.NewAuthenticator(verifier, svc.users)
+	// The admins' view of the queues is this Redis's, whichever processes
+	// run the workers.
+	ops := &edustream.Operations{Tasks: jobs.NewAdmin(rds.client), Life: svc.life, Audit: sqldb.NewAuditLog(db, nil)}
 	gql := graph.NewHandler(graph.Config{
 		Config: gqlhttp.Config{
 			Introspection:  cfg.Introspection,
@@ -228,6 +232,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Playback:           playback,
 		LiveSessionService: svc.sessions,
 		Live:               svc.live,
+		Operations:         ops,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
