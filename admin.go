@@ -593,7 +593,7 @@ var secretPatterns = []struct {
 	// AWS access key ids.
 	{regexp.MustCompile(`\b(AKIA|ASIA)[A-Z0-9]{16}\b`), "REDACTED"},
 	// name=value and name: value pairs whose name says secret.
-	{regexp.MustCompile(`(?i)\b((?:x-amz-)?(?:password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|api_key|apikey|signature|credential|security-token|authorization|host_key|hostkey))(\s*[=:]\s*"?)[^\s&",;)\]]+`), "${1}${2}REDACTED"},
+	{regexp.MustCompile(`(?i)\b((?:x-amz-)?(?:password|passwd|pwd|secret|client_secret|token|access_token|refresh_token|api_key|apikey|signature|credential|security-token|host_key|hostkey))("?\s*[=:]\s*"?)[^\s&",;)\]]+`), "${1}${2}REDACTED"},
 }
 
 // RedactSecrets returns s with what looks like a secret replaced by
