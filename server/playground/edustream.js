@@ -177,9 +177,11 @@ query AuditLog($first: Int = 20, $after: String) {
 
   var h = React.createElement;
 
-  // openInNewTab opens op in a tab of its own. addTab switches the editors
-  // to the new tab when React renders it; the operation goes in after.
+  // openInNewTab opens op in a tab of its own, with the headers (the
+  // token) of the tab it was opened from. addTab switches the editors to
+  // the new tab when React renders it; the operation goes in after.
   function openInNewTab(editor, op) {
+    var headers = editor.headerEditor ? editor.headerEditor.getValue() : '';
     editor.addTab();
     window.setTimeout(function () {
       if (editor.queryEditor) {
@@ -187,6 +189,9 @@ query AuditLog($first: Int = 20, $after: String) {
       }
       if (editor.variableEditor) {
         editor.variableEditor.setValue(op.variables);
+      }
+      if (editor.headerEditor && headers) {
+        editor.headerEditor.setValue(headers);
       }
     }, 0);
   }
@@ -238,7 +243,8 @@ query AuditLog($first: Int = 20, $after: String) {
     props.visiblePlugin = operate;
   }
   if (token) {
-    props.headers = JSON.stringify({ Authorization: 'Bearer ' + token }, null, 2);
+    // New tabs (GraphiQL's + button) start with the token too.
+    props.headers = props.defaultHeaders = JSON.stringify({ Authorization: 'Bearer ' + token }, null, 2);
   }
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(React.createElement(GraphiQL, props));
