@@ -168,7 +168,7 @@ type TaskQueues interface {
 	// and the task is archived once its worker let go of it; a waiting one
 	// is archived at once. A task whose worker does not let go in time is
 	// returned active. ENOTFOUND, also for a task that finished before it
-	// could be stopped.
+	// could be stopped; ECONFLICT for a completed one that is kept.
 	CancelTask(ctx context.Context, id string) (*TaskInfo, error)
 	// PauseQueue stops workers from taking the queue's tasks (running ones
 	// finish) and returns the queue. ENOTFOUND for an unknown queue.
