@@ -329,8 +329,13 @@ func TestAdminRunsAnArchivedTask(t *testing.T) {
 	if got := receive(t, ran); got != id {
 		t.Fatalf("%s ran, want the task run again", got)
 	}
+	// It finished once its handler returned; none is kept.
+	testenv.Eventually(t, "the task to finish", func() bool {
+		_, err := e.admin.Task(ctx, jobs.QueueDefault, id)
+		return edustream.ErrorCode(err) == edustream.ENOTFOUND
+	})
 	_, err = e.admin.RunTask(ctx, jobs.QueueDefault, id)
-	wantCode(t, err, edustream.ENOTFOUND) // it finished; none is kept
+	wantCode(t, err, edustream.ENOTFOUND)
 
 	t.Run("delete", func(t *testing.T) {
 		if err := e.queue.EnqueueVideoStage(ctx, 8, edustream.StageProbe); err != nil {
