@@ -224,6 +224,12 @@ type LiveSessionService interface {
 	CreateLiveSession(ctx context.Context, s *LiveSession) error
 	// FindLiveSessionByID returns a session. ENOTFOUND.
 	FindLiveSessionByID(ctx context.Context, id int64) (*LiveSession, error)
+	// FindLiveSessionsByIDs returns the sessions that exist among ids,
+	// keyed by id.
+	FindLiveSessionsByIDs(ctx context.Context, ids []int64) (map[int64]*LiveSession, error)
+	// FindLiveSessionsByMeetingIDs returns the sessions of the Webex
+	// meeting series among meetingIDs, keyed by meeting id.
+	FindLiveSessionsByMeetingIDs(ctx context.Context, meetingIDs []string) (map[string]*LiveSession, error)
 	// FindLiveSessionByIdempotencyKey returns the session the creator made
 	// with key. ENOTFOUND.
 	FindLiveSessionByIdempotencyKey(ctx context.Context, creatorID int64, key string) (*LiveSession, error)
@@ -274,6 +280,9 @@ type LiveSessionService interface {
 	// MarkLiveRecordingImported records that the recording's video is
 	// uploaded and its chain started.
 	MarkLiveRecordingImported(ctx context.Context, recordingID string) error
+	// FindLiveRecordingsByIDs returns the recordings claimed among
+	// recordingIDs, keyed by recording id.
+	FindLiveRecordingsByIDs(ctx context.Context, recordingIDs []string) (map[string]*LiveRecording, error)
 }
 
 // LiveSessionTopic is the topic of a course's live session events.

@@ -364,6 +364,10 @@ type VideoService interface {
 	// DeleteVideo removes a video's row, once its blobs are gone. A missing
 	// video is not an error; the lecture's current video is ECONFLICT.
 	DeleteVideo(ctx context.Context, id int64) error
+	// FindVideos returns one page of the videos of every visible lecture,
+	// not replaced, newest first, and whether more follow: what admins
+	// look through (see VideoFilter). EINVALID for a negative limit.
+	FindVideos(ctx context.Context, f VideoFilter) (videos []*Video, hasMore bool, err error)
 }
 
 // FormatBytes prints a size for people: "1.5 GiB".

@@ -37,6 +37,8 @@ type Store struct {
 	sessions    map[int64]*edustream.LiveSession
 	recordings  map[string]*edustream.LiveRecording
 	tokens      map[string]edustream.OAuthToken
+	// audit is the audit log in id order (see store_admin.go).
+	audit []*edustream.AuditEntry
 }
 
 type enrollmentKey struct{ userID, courseID int64 }

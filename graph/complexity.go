@@ -33,5 +33,6 @@ func complexity() generated.ComplexityRoot {
 		}
 		return gqlhttp.ListCost(n, child)
 	}
+	adminComplexity(&c)
 	return c
 }

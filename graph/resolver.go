@@ -34,6 +34,9 @@ type Resolver struct {
 	// Live schedules and cancels live classes (nil or without Webex: the
 	// live mutations refuse with a clear error).
 	Live *edustream.LiveClasses
+	// Operations are the admins' queues, tasks, workers, videos and audit
+	// log (nil: the admin fields refuse with a clear error).
+	Operations *edustream.Operations
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool

@@ -218,6 +218,34 @@ func (r *mutationResolver) CancelLiveSession(ctx context.Context, id int64) (*ed
 	return r.cancelLiveSession(ctx, id)
 }
 
+func (r *mutationResolver) RunTask(ctx context.Context, queue string, id string) (*model.Task, error) {
+	return r.runTask(ctx, queue, id)
+}
+
+func (r *mutationResolver) ArchiveTask(ctx context.Context, queue string, id string) (*model.Task, error) {
+	return r.archiveTask(ctx, queue, id)
+}
+
+func (r *mutationResolver) DeleteTask(ctx context.Context, queue string, id string) (string, error) {
+	return r.deleteTask(ctx, queue, id)
+}
+
+func (r *mutationResolver) CancelTask(ctx context.Context, id string) (*model.Task, error) {
+	return r.cancelTask(ctx, id)
+}
+
+func (r *mutationResolver) PauseQueue(ctx context.Context, name string) (*model.Queue, error) {
+	return r.pauseQueue(ctx, name, true)
+}
+
+func (r *mutationResolver) ResumeQueue(ctx context.Context, name string) (*model.Queue, error) {
+	return r.pauseQueue(ctx, name, false)
+}
+
+func (r *mutationResolver) RunAllArchivedTasks(ctx context.Context, queue string) (*model.Queue, error) {
+	return r.runAllArchivedTasks(ctx, queue)
+}
+
 func (r *queryResolver) Me(ctx context.Context) (*edustream.User, error) {
 	return edustream.UserFromContext(ctx), nil
 }
@@ -285,6 +313,30 @@ func (r *queryResolver) LiveSession(ctx context.Context, id int64) (*edustream.L
 	return r.visibleLiveSession(ctx, id)
 }
 
+func (r *queryResolver) Queues(ctx context.Context) ([]*model.Queue, error) {
+	return r.adminQueues(ctx)
+}
+
+func (r *queryResolver) Queue(ctx context.Context, name string) (*model.Queue, error) {
+	return r.adminQueue(ctx, name)
+}
+
+func (r *queryResolver) Tasks(ctx context.Context, queue string, state model.TaskState, first *int, after *string) (*model.TaskConnection, error) {
+	return r.adminTasks(ctx, queue, state, first, after)
+}
+
+func (r *queryResolver) Workers(ctx context.Context) ([]*model.Worker, error) {
+	return r.adminWorkers(ctx)
+}
+
+func (r *queryResolver) Videos(ctx context.Context, status *edustream.VideoStatus, first *int, after *string) (*model.VideoConnection, error) {
+	return r.adminVideos(ctx, status, first, after)
+}
+
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string) (*model.AuditLogConnection, error) {
+	return r.adminAuditLog(ctx, first, after)
+}
+
 func (r *subscriptionResolver) EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error) {
 	return r.encodingProgress(ctx, lectureID)
 }
@@ -344,6 +396,18 @@ func (r *videoResolver) Error(ctx context.Context, obj *edustream.Video) (*strin
 
 func (r *videoResolver) FileName(ctx context.Context, obj *edustream.Video) (*string, error) {
 	return r.editorsOnly(ctx, obj, obj.FileName)
+}
+
+func (r *videoResolver) Lecture(ctx context.Context, obj *edustream.Video) (*edustream.Lecture, error) {
+	return r.videoLecture(ctx, obj)
+}
+
+func (r *videoResolver) Course(ctx context.Context, obj *edustream.Video) (*edustream.Course, error) {
+	return r.videoCourse(ctx, obj)
+}
+
+func (r *videoResolver) AgeSeconds(ctx context.Context, obj *edustream.Video) (int, error) {
+	return videoAge(obj), nil
 }
 
 func (r *Resolver) Course() generated.CourseResolver { return &courseResolver{r} }

@@ -13,6 +13,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // hostURL matches absolute and protocol-relative URLs such as
@@ -241,6 +244,52 @@ func TestPlaygroundVendorChecksums(t *testing.T) {
 		}
 		if !strings.HasPrefix(e.Name(), "LICENSE") && !strings.Contains(page, "/playground/vendor/"+e.Name()) {
 			t.Errorf("vendor/%s is not used by index.html", e.Name())
+		}
+	}
+}
+
+// adminOperations is the document of saved operations in edustream.js.
+var adminOperations = regexp.MustCompile("(?s)var adminOperations = `(.*?)`;")
+
+// The Operate panel's saved operations are valid against the schema, one
+// operation each, and there is one for every admin field, so that the
+// panel keeps up with the schema.
+func TestPlaygroundSavedOperations(t *testing.T) {
+	script, err := playgroundFiles.ReadFile("playground/edustream.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := adminOperations.FindSubmatch(script)
+	if m == nil {
+		t.Fatal("edustream.js has no adminOperations document")
+	}
+	schemaText, err := os.ReadFile("../schema.graphqls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, gerr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(schemaText)})
+	if gerr != nil {
+		t.Fatalf("schema: %v", gerr)
+	}
+	doc, errs := gqlparser.LoadQuery(schema, string(m[1]))
+	if len(errs) > 0 {
+		t.Fatalf("the saved operations are not valid against the schema: %v", errs)
+	}
+	used := map[string]bool{}
+	for _, op := range doc.Operations {
+		if op.Name == "" {
+			t.Errorf("an operation without a name: the panel lists them by name")
+		}
+		for _, sel := range op.SelectionSet {
+			if f, ok := sel.(*ast.Field); ok {
+				used[f.Name] = true
+			}
+		}
+	}
+	for _, field := range []string{"queues", "workers", "tasks", "videos", "auditLog", "retryVideo",
+		"runTask", "archiveTask", "deleteTask", "cancelTask", "pauseQueue", "resumeQueue", "runAllArchivedTasks"} {
+		if !used[field] {
+			t.Errorf("no saved operation uses %s", field)
 		}
 	}
 }

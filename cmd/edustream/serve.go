@@ -207,6 +207,9 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return err
 	}
 	auth := server.NewAuthenticator(verifier, svc.users, events)
+	// The admins' view of the queues is this Redis's, whichever processes
+	// run the workers.
+	ops := &edustream.Operations{Tasks: jobs.NewAdmin(rds.client), Life: svc.life, Audit: svc.audit}
 	gql := graph.NewHandler(graph.Config{
 		Config: gqlhttp.Config{
 			Introspection:  cfg.Introspection,
@@ -228,6 +231,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Playback:           playback,
 		LiveSessionService: svc.sessions,
 		Live:               svc.live,
+		Operations:         ops,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{

@@ -16,6 +16,7 @@ type services struct {
 	enrollments *sqldb.EnrollmentService
 	videos      *sqldb.VideoService
 	sessions    *sqldb.LiveSessionService
+	audit       *sqldb.AuditLog
 	// life makes every move of a video; uploads, transcodes (an external
 	// transcoder's reports) and live (recordings) go through it.
 	life       *edustream.VideoLifecycle
@@ -35,6 +36,7 @@ func newServices(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.E
 		enrollments: sqldb.NewEnrollmentService(db, nil),
 		videos:      sqldb.NewVideoService(db, nil),
 		sessions:    sqldb.NewLiveSessionService(db, nil),
+		audit:       sqldb.NewAuditLog(db, nil),
 	}
 	s.life = &edustream.VideoLifecycle{Videos: s.videos, Jobs: queue, Events: events, Blobs: blobs}
 	s.uploads = &edustream.Uploads{Life: s.life, Blobs: blobs, Limits: videoLimits(cfg), TTL: cfg.UploadTTL}

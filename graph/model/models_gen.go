@@ -3,10 +3,37 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/edustream/edustream"
 )
+
+// One admin action.
+type AuditEntry struct {
+	ID    int64           `json:"id"`
+	Actor *edustream.User `json:"actor"`
+	// The mutation: pauseQueue, cancelTask…
+	Action string `json:"action"`
+	// What it was done to: queue video, task video:transcode:12 in queue video…
+	Target string `json:"target"`
+	// ok (with what it did), or failed: CODE: why.
+	Result string    `json:"result"`
+	At     time.Time `json:"at"`
+}
+
+type AuditEntryEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *AuditEntry `json:"node"`
+}
+
+type AuditLogConnection struct {
+	Edges    []*AuditEntryEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
 
 type CompleteVideoUploadInput struct {
 	UploadID int64            `json:"uploadId"`
@@ -84,7 +111,82 @@ type PageInfo struct {
 type Query struct {
 }
 
+// A queue of background tasks, as it is now.
+type Queue struct {
+	Name string `json:"name"`
+	// Paused queues keep their tasks; no worker takes them until resumed.
+	Paused bool `json:"paused"`
+	// Tasks pending, running, scheduled, retrying or archived.
+	Size      int `json:"size"`
+	Pending   int `json:"pending"`
+	Active    int `json:"active"`
+	Scheduled int `json:"scheduled"`
+	Retry     int `json:"retry"`
+	Archived  int `json:"archived"`
+	Completed int `json:"completed"`
+	// Attempts since midnight UTC, failed ones included.
+	ProcessedToday int `json:"processedToday"`
+	// Failed attempts since midnight UTC.
+	FailedToday int `json:"failedToday"`
+	// The age of the oldest pending task, in seconds; 0 when none waits. What to scale workers on.
+	LatencySeconds float64 `json:"latencySeconds"`
+	// What the queue takes in Redis, in bytes (sampled).
+	MemoryBytes int64 `json:"memoryBytes"`
+}
+
+// A task a worker runs now.
+type RunningTask struct {
+	TaskID    string    `json:"taskId"`
+	Type      string    `json:"type"`
+	Queue     string    `json:"queue"`
+	StartedAt time.Time `json:"startedAt"`
+	// When the worker gives up on it.
+	Deadline    *time.Time             `json:"deadline,omitempty"`
+	Video       *edustream.Video       `json:"video,omitempty"`
+	Lecture     *edustream.Lecture     `json:"lecture,omitempty"`
+	LiveSession *edustream.LiveSession `json:"liveSession,omitempty"`
+	Course      *edustream.Course      `json:"course,omitempty"`
+}
+
 type Subscription struct {
+}
+
+// A background task. What it is about is one of video, lecture, liveSession
+// and course (the others null): never its raw payload.
+type Task struct {
+	ID    string `json:"id"`
+	Queue string `json:"queue"`
+	// The task type, such as video:transcode:v1.
+	Type  string    `json:"type"`
+	State TaskState `json:"state"`
+	// Attempts that failed so far.
+	Retried  int `json:"retried"`
+	MaxRetry int `json:"maxRetry"`
+	// Why the last attempt failed, with URL queries, passwords and tokens removed.
+	LastError    *string    `json:"lastError,omitempty"`
+	LastFailedAt *time.Time `json:"lastFailedAt,omitempty"`
+	// When a waiting task runs next.
+	NextProcessAt *time.Time `json:"nextProcessAt,omitempty"`
+	CompletedAt   *time.Time `json:"completedAt,omitempty"`
+	// The video a step of the chain (or its cleanup) is about.
+	Video *edustream.Video `json:"video,omitempty"`
+	// The lecture of the video, or the one a recording is imported as.
+	Lecture *edustream.Lecture `json:"lecture,omitempty"`
+	// The live class whose meeting or recording the task is about.
+	LiveSession *edustream.LiveSession `json:"liveSession,omitempty"`
+	// The course of any of the above; null for a course that is hidden (a purge's).
+	Course *edustream.Course `json:"course,omitempty"`
+}
+
+// A page of a queue's tasks. Tasks move all the time: a page is a snapshot.
+type TaskConnection struct {
+	Edges    []*TaskEdge `json:"edges"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+}
+
+type TaskEdge struct {
+	Cursor string `json:"cursor"`
+	Node   *Task  `json:"node"`
 }
 
 type UpdateCourseInput struct {
@@ -112,6 +214,16 @@ type UploadPart struct {
 	URL string `json:"url"`
 }
 
+type VideoConnection struct {
+	Edges    []*VideoEdge `json:"edges"`
+	PageInfo *PageInfo    `json:"pageInfo"`
+}
+
+type VideoEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   *edustream.Video `json:"node"`
+}
+
 type VideoUpload struct {
 	// Pass to completeVideoUpload.
 	ID int64 `json:"id"`
@@ -121,4 +233,93 @@ type VideoUpload struct {
 	// The part URLs and the upload expire at this time.
 	ExpiresAt time.Time        `json:"expiresAt"`
 	Video     *edustream.Video `json:"video"`
+}
+
+// A running worker process, from the heartbeats it writes every few seconds.
+type Worker struct {
+	Host      string         `json:"host"`
+	Pid       int            `json:"pid"`
+	Queues    []*WorkerQueue `json:"queues"`
+	StartedAt time.Time      `json:"startedAt"`
+	// active, or stopped while it shuts down.
+	Status string `json:"status"`
+	// What it runs now, the longest-running first.
+	Running []*RunningTask `json:"running"`
+}
+
+// A queue a worker takes tasks from.
+type WorkerQueue struct {
+	Name string `json:"name"`
+	// How many of the queue's tasks the worker runs at once.
+	Concurrency int `json:"concurrency"`
+}
+
+// Where a task is in its queue.
+type TaskState string
+
+const (
+	// Waiting for a worker.
+	TaskStatePending TaskState = "PENDING"
+	// A worker runs it.
+	TaskStateActive TaskState = "ACTIVE"
+	// Waiting for its time.
+	TaskStateScheduled TaskState = "SCHEDULED"
+	// Failed; waiting for its next attempt.
+	TaskStateRetry TaskState = "RETRY"
+	// Failed for good, or stopped by an admin: it runs only if run again.
+	TaskStateArchived TaskState = "ARCHIVED"
+	// Done and kept for a while.
+	TaskStateCompleted TaskState = "COMPLETED"
+)
+
+var AllTaskState = []TaskState{
+	TaskStatePending,
+	TaskStateActive,
+	TaskStateScheduled,
+	TaskStateRetry,
+	TaskStateArchived,
+	TaskStateCompleted,
+}
+
+func (e TaskState) IsValid() bool {
+	switch e {
+	case TaskStatePending, TaskStateActive, TaskStateScheduled, TaskStateRetry, TaskStateArchived, TaskStateCompleted:
+		return true
+	}
+	return false
+}
+
+func (e TaskState) String() string {
+	return string(e)
+}
+
+func (e *TaskState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskState", str)
+	}
+	return nil
+}
+
+func (e TaskState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -91,6 +91,7 @@ func storeOn(db *DB, now edustream.Clock) storetest.Store {
 		Videos:      NewVideoService(db, now),
 		Live:        NewLiveSessionService(db, now),
 		Tokens:      NewOAuthTokenService(db, now),
+		Audit:       NewAuditLog(db, now),
 	}
 }
 

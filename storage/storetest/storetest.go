@@ -31,6 +31,7 @@ type Store struct {
 	Videos      edustream.VideoService
 	Live        edustream.LiveSessionService
 	Tokens      edustream.OAuthTokenService
+	Audit       edustream.AuditLog
 }
 
 // Run runs the suite. open returns a new, empty store whose services stamp
@@ -57,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T, now edustream.Clock) Store) {
 		{"LiveSessionLists", testLiveSessionLists},
 		{"LiveRecordings", testLiveRecordings},
 		{"OAuthTokens", testOAuthTokens},
+		{"AdminVideos", testAdminVideos},
+		{"LiveLookups", testLiveLookups},
+		{"AuditLog", testAuditLog},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,11 +105,12 @@ type fixture struct {
 	videos      edustream.VideoService
 	live        edustream.LiveSessionService
 	tokens      edustream.OAuthTokenService
+	audit       edustream.AuditLog
 }
 
 func newFixture(t *testing.T, s Store, clock *Clock) *fixture {
 	t.Helper()
-	if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil {
+	if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil {
 		t.Fatalf("open returned a store without some of its services: %+v", s)
 	}
 	return &fixture{
@@ -117,6 +122,7 @@ func newFixture(t *testing.T, s Store, clock *Clock) *fixture {
 		videos:      s.Videos,
 		live:        s.Live,
 		tokens:      s.Tokens,
+		audit:       s.Audit,
 	}
 }
 
