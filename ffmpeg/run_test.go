@@ -76,6 +76,7 @@ func groupMembers(t testing.TB, pgid int) []int {
 }
 
 func TestTranscodeCanceledLeavesNoFFmpeg(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc on this system")
@@ -133,6 +134,7 @@ func TestTranscodeCanceledLeavesNoFFmpeg(t *testing.T) {
 // TestWorkerDeathKillsFFmpeg kills a worker process with SIGKILL (no
 // cleanup runs) and checks that its ffmpeg dies with it.
 func TestWorkerDeathKillsFFmpeg(t *testing.T) {
+	t.Parallel()
 	bins := testenv.FFmpeg(t)
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc on this system")
@@ -186,6 +188,7 @@ func TestWorkerDeathKillsFFmpeg(t *testing.T) {
 }
 
 func TestNotInstalled(t *testing.T) {
+	t.Parallel()
 	tools := New(Config{FFmpegPath: filepath.Join(t.TempDir(), "ffmpeg"), FFprobePath: filepath.Join(t.TempDir(), "ffprobe")})
 	ctx := context.Background()
 	if err := tools.Check(ctx); !errors.Is(err, ErrNotInstalled) {
@@ -207,6 +210,7 @@ func TestNotInstalled(t *testing.T) {
 // TestRemovedAfterStart covers a binary that New found and that is gone
 // when a run starts.
 func TestRemovedAfterStart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "ffprobe")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -222,6 +226,7 @@ func TestRemovedAfterStart(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
+	t.Parallel()
 	for name, tt := range map[string]struct {
 		cfg  Config
 		want string
@@ -242,6 +247,7 @@ func TestBadConfig(t *testing.T) {
 }
 
 func TestTailBuffer(t *testing.T) {
+	t.Parallel()
 	b := &tailBuffer{max: 8}
 	for _, s := range []string{"abc", "defgh", "ij", "0123456789xyz"} {
 		b.Write([]byte(s))
@@ -256,6 +262,7 @@ func TestTailBuffer(t *testing.T) {
 }
 
 func TestLineWriter(t *testing.T) {
+	t.Parallel()
 	var lines []string
 	w := &lineWriter{fn: func(l string) { lines = append(lines, l) }}
 	w.Write([]byte("frame=1\r\nout_ti"))
@@ -270,6 +277,7 @@ func TestLineWriter(t *testing.T) {
 }
 
 func TestLastLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, stderr, want string
 	}{
