@@ -229,6 +229,7 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() bool
 // real binary and the Webex fake: schedule, follow live, turn the recording
 // into a playable lecture, cancel; and the failure paths.
 func TestLiveClassJourney(t *testing.T) {
+	t.Parallel()
 	clip := testClip(t)
 	env, openDB, fake := liveEnv(t)
 	in := start(t, env, "serve")
@@ -455,6 +456,7 @@ func TestLiveClassJourney(t *testing.T) {
 
 // Without Webex configured, live classes are off and nothing else breaks.
 func TestLiveClassesOff(t *testing.T) {
+	t.Parallel()
 	env, _ := backendEnv(t)
 	in := start(t, env, "serve")
 	ada := token(t, testSecret, "ada", edustream.RoleInstructor, time.Hour)
@@ -485,6 +487,7 @@ func TestLiveClassesOff(t *testing.T) {
 
 // The Webex settings are checked at start-up.
 func TestWebexConfigErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -516,6 +519,7 @@ func TestWebexConfigErrors(t *testing.T) {
 // result kept in the database; a revoked one stops the start with an error
 // that names the setting and not the token.
 func TestWebexOAuthStartup(t *testing.T) {
+	t.Parallel()
 	fake := webextest.New(t, webextest.Config{})
 	fake.AddClient("client-1", "secret-1")
 	refresh := fake.IssueRefreshToken("client-1")
