@@ -54,15 +54,16 @@ type Subscription struct {
 type EventOutcome int
 
 const (
-	// EventSent: handed to the client's websocket.
+	// EventSent means the event was handed to the client's websocket.
 	EventSent EventOutcome = iota + 1
-	// EventDropped: nothing of it will reach the client, because it is
-	// stale, a repeat, another lecture's or course's, superseded by a
+	// EventDropped means nothing of the event will reach the client: it
+	// is stale, a repeat, another lecture's or course's, superseded by a
 	// newer one before it was sent, or the subscription is ending.
 	EventDropped
-	// EventHeld: kept for later, while the client catches up, access is
-	// checked again, the state is read or the queue position is; it is
-	// sent then unless something newer replaces it.
+	// EventHeld means the event was kept for later, while the client
+	// catches up, access is checked again, the state is read again or
+	// the queue position is; it is sent then unless something newer
+	// replaces it.
 	EventHeld
 )
 

@@ -63,8 +63,8 @@ type WorkerConfig struct {
 	// an empty queue (0: DefaultPollInterval).
 	PollInterval time.Duration
 	// RetryCheckInterval is asynq's DelayedTaskCheckInterval: how often
-	// the tasks waiting for a retry, or for their lease to be recovered,
-	// are moved back to their queue once their time has come (0: asynq's
+	// the tasks waiting for a retry (a dead worker's among them) are
+	// moved back to their queue once their backoff is over (0: asynq's
 	// 5 s). It adds up to that much to every retry's backoff.
 	RetryCheckInterval time.Duration
 	// ShutdownTimeout is how long running tasks may take to finish once Run's
