@@ -13,12 +13,18 @@ import (
 //
 // Keys are slash-separated paths without a leading slash (see Video's key
 // methods and ValidateBlobKey).
+//
+// Stores are used through CheckedBlobStore, which refuses malformed
+// arguments before any store sees them, so an implementation may trust
+// its arguments.
 type BlobStore interface {
 	// CreateMultipartUpload starts an upload of key and returns its id.
 	CreateMultipartUpload(ctx context.Context, key, contentType string) (uploadID string, err error)
 	// PresignUploadPart returns a URL that accepts one HTTP PUT of part
 	// partNumber (1-based) until ttl has passed; the response's ETag header
-	// is what CompleteMultipartUpload needs back.
+	// is what CompleteMultipartUpload needs back. The upload need not be
+	// looked up, so a URL for an unknown upload may fail only when used;
+	// ENOTFOUND for an id that cannot name one (empty, for a start).
 	PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error)
 	// CompleteMultipartUpload assembles the parts, in partNumber order, into
 	// key. EINVALID when a part is missing, too small or has another ETag;

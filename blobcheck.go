@@ -1,14 +1,17 @@
 package edustream
 
 import (
+	"context"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
 // The checks below are the BlobStore rules that do not depend on where the
-// bytes live; every implementation applies them before talking to its
-// backend, so the same call fails the same way everywhere.
+// bytes live. CheckedBlobStore applies them once, in front of every store,
+// so the same call fails the same way everywhere and a store implements
+// only what its backend does.
 
 // Limits on what a BlobStore accepts. MaxPresignTTL is the longest a SigV4
 // presigned URL may live; the local store keeps the same bound so nothing
@@ -123,4 +126,151 @@ func ValidatePresignTTL(ttl time.Duration) error {
 		return Errorf(EINVALID, "presigned URLs live between 1s and %v, not %v", MaxPresignTTL, ttl)
 	}
 	return nil
+}
+
+// CheckedBlobStore returns s behind the argument checks every BlobStore call
+// must pass, whatever the backend: every key (ValidateBlobKey), metadata
+// (BlobMeta.Validate), sizes and offsets, part numbers and part lists,
+// presigned URL lifetimes and upload ids. A refused call never reaches s.
+// cmd/edustream wraps every store it opens and the conformance suite tests
+// stores through it; a store used bare trusts its caller's arguments.
+//
+// An empty upload id names no upload: CompleteMultipartUpload and
+// PresignUploadPart answer ENOTFOUND and AbortMultipartUpload nil, as for
+// any unknown upload, without asking s (S3's SDK refuses an empty id with
+// an error of its own). Every other refusal is EINVALID.
+func CheckedBlobStore(s BlobStore) BlobStore {
+	if c, ok := s.(checkedBlobStore); ok {
+		return c
+	}
+	return checkedBlobStore{s: s}
+}
+
+// checkedBlobStore does not embed BlobStore: a method added to the
+// interface must be given its checks here before anything compiles.
+type checkedBlobStore struct{ s BlobStore }
+
+var _ BlobStore = checkedBlobStore{}
+
+func noSuchUpload(key string) error {
+	return Errorf(ENOTFOUND, "upload of %s not found: no upload id", key)
+}
+
+func (c checkedBlobStore) CreateMultipartUpload(ctx context.Context, key, contentType string) (string, error) {
+	if err := ValidateBlobKey(key); err != nil {
+		return "", err
+	}
+	if err := (BlobMeta{ContentType: contentType}).Validate(); err != nil {
+		return "", err
+	}
+	return c.s.CreateMultipartUpload(ctx, key, contentType)
+}
+
+func (c checkedBlobStore) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error) {
+	if err := ValidateBlobKey(key); err != nil {
+		return "", err
+	}
+	if err := ValidatePartNumber(partNumber); err != nil {
+		return "", err
+	}
+	if err := ValidatePresignTTL(ttl); err != nil {
+		return "", err
+	}
+	if uploadID == "" {
+		return "", noSuchUpload(key)
+	}
+	return c.s.PresignUploadPart(ctx, key, uploadID, partNumber, ttl)
+}
+
+func (c checkedBlobStore) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []UploadPart) error {
+	if err := ValidateBlobKey(key); err != nil {
+		return err
+	}
+	if err := ValidateUploadParts(parts); err != nil {
+		return err
+	}
+	if uploadID == "" {
+		return noSuchUpload(key)
+	}
+	return c.s.CompleteMultipartUpload(ctx, key, uploadID, parts)
+}
+
+func (c checkedBlobStore) AbortMultipartUpload(ctx context.Context, key, uploadID string) error {
+	if err := ValidateBlobKey(key); err != nil {
+		return err
+	}
+	if uploadID == "" {
+		return nil
+	}
+	return c.s.AbortMultipartUpload(ctx, key, uploadID)
+}
+
+func (c checkedBlobStore) Put(ctx context.Context, key string, body io.Reader, size int64, meta BlobMeta) error {
+	if err := ValidateBlobKey(key); err != nil {
+		return err
+	}
+	if err := meta.Validate(); err != nil {
+		return err
+	}
+	if size < 0 {
+		return Errorf(EINVALID, "blob size must not be negative")
+	}
+	return c.s.Put(ctx, key, body, size, meta)
+}
+
+func (c checkedBlobStore) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := ValidateBlobKey(key); err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, Errorf(EINVALID, "offset must not be negative")
+	}
+	return c.s.Get(ctx, key, offset, length)
+}
+
+func (c checkedBlobStore) Head(ctx context.Context, key string) (*BlobInfo, error) {
+	if err := ValidateBlobKey(key); err != nil {
+		return nil, err
+	}
+	return c.s.Head(ctx, key)
+}
+
+// List checks nothing: a prefix is not a key, and one that no valid key
+// starts with ("a/../") lists nothing on every store.
+func (c checkedBlobStore) List(ctx context.Context, prefix string) ([]BlobInfo, error) {
+	return c.s.List(ctx, prefix)
+}
+
+func (c checkedBlobStore) Copy(ctx context.Context, src, dst string, meta BlobMeta) error {
+	if err := ValidateBlobKey(src); err != nil {
+		return err
+	}
+	if err := ValidateBlobKey(dst); err != nil {
+		return err
+	}
+	if err := meta.Validate(); err != nil {
+		return err
+	}
+	return c.s.Copy(ctx, src, dst, meta)
+}
+
+// Delete checks every key before any is deleted, so a refused call deletes
+// nothing.
+func (c checkedBlobStore) Delete(ctx context.Context, keys ...string) error {
+	for _, key := range keys {
+		if err := ValidateBlobKey(key); err != nil {
+			return err
+		}
+	}
+	return c.s.Delete(ctx, keys...)
+}
+
+func (c checkedBlobStore) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := ValidateBlobKey(key); err != nil {
+		return "", err
+	}
+	if err := ValidatePresignTTL(ttl); err != nil {
+		return "", err
+	}
+	return c.s.PresignGet(ctx, key, ttl)
 }

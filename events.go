@@ -170,6 +170,15 @@ func (v *Video) StatusMessage() string {
 	return string(v.Stage)
 }
 
+// Shared reads (the published catalog, a published course or lecture) are
+// answered from caches in every API process (see gqlhttp), which drop what
+// they hold when something those reads show changes. Writes made through
+// GraphQL announce themselves there; the writes made elsewhere are
+// announced by their owners: VideoLifecycle (a video's moves), LiveClasses
+// (a recording becoming a lecture), SignIn (a user's name refreshed from
+// their token). A course's purge is not: its deletion hid it from every
+// reader, and was announced then.
+
 // ContentTopic is the topic of ContentChange events.
 const ContentTopic = "content"
 

@@ -12,6 +12,9 @@ type JobQueue interface {
 	// EnqueueVideoStage schedules the chain's step stage for a video.
 	// EINVALID for a stage without a task (StageUpload).
 	EnqueueVideoStage(ctx context.Context, videoID int64, stage VideoStage) error
+	// EnqueueVideoRemoval schedules the deletion of a replaced video's
+	// outputs and row (VideoLifecycle.Remove).
+	EnqueueVideoRemoval(ctx context.Context, videoID int64) error
 	// VideoQueuePosition returns how many tasks wait ahead of the video's
 	// next task in the video queue (0: it runs next), and false when the
 	// video has no task waiting there.

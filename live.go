@@ -22,7 +22,8 @@ const (
 
 // Limits on live sessions. Webex's own: a meeting title of at most 128
 // characters, an agenda of at most 1300, and 10 minutes to 24 hours between
-// start and end.
+// start and end. EduStream's: at most MaxLiveSessionsPerCourse upcoming
+// classes per course (what a course page lists at most).
 const (
 	MaxLiveTitleLength       = 128
 	MaxLiveAgendaLength      = 1300

@@ -80,6 +80,9 @@ func (l *LiveClasses) Schedule(ctx context.Context, creator *User, c *Course, in
 	if s, err := l.byIdempotencyKey(ctx, creator.ID, in.IdempotencyKey, c); s != nil || err != nil {
 		return s, err
 	}
+	if err := l.checkRoom(ctx, c); err != nil {
+		return nil, err
+	}
 	m, err := l.Meetings.CreateMeeting(ctx, MeetingSpec{
 		Title: in.Title, Agenda: in.Agenda, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Tag: newMeetingTag(),
 	})
@@ -102,6 +105,20 @@ func (l *LiveClasses) Schedule(ctx context.Context, creator *User, c *Course, in
 	}
 	l.announce(ctx, s)
 	return s, nil
+}
+
+// checkRoom refuses a class for a course that has MaxLiveSessionsPerCourse
+// upcoming ones already. ECONFLICT.
+func (l *LiveClasses) checkRoom(ctx context.Context, c *Course) error {
+	upcoming := false
+	m, err := l.Sessions.FindLiveSessionsByCourseIDs(ctx, []int64{c.ID}, LiveSessionFilter{Past: &upcoming, Now: l.now(), Limit: MaxLiveSessionsPerCourse})
+	if err != nil {
+		return err
+	}
+	if len(m[c.ID]) >= MaxLiveSessionsPerCourse {
+		return Errorf(ECONFLICT, "a course may have at most %d upcoming live classes; cancel one first", MaxLiveSessionsPerCourse)
+	}
+	return nil
 }
 
 // byIdempotencyKey returns the session the creator made with key, if any
@@ -326,15 +343,21 @@ func (l *LiveClasses) meetingGone(ctx context.Context, s *LiveSession) bool {
 	return true
 }
 
-// announce tells the course's subscribers that s changed. Best effort: a
-// subscriber who misses it reads the database.
+// announce tells the course's subscribers that s changed, with the
+// session as the change left it.
 func (l *LiveClasses) announce(ctx context.Context, s *LiveSession) {
+	l.publish(ctx, Event{Topic: LiveSessionTopic(s.CourseID), LiveSession: s})
+}
+
+// publish is where every event of live classes goes out. Best effort: a
+// subscriber who misses one reads the database after its next resync, and
+// a cache serves what it holds until its entries expire.
+func (l *LiveClasses) publish(ctx context.Context, e Event) {
 	if l.Events == nil {
 		return
 	}
-	e := Event{Topic: LiveSessionTopic(s.CourseID), LiveSession: s}
 	if err := l.Events.PublishEvent(ctx, e); err != nil {
-		Logger(ctx).Warn("publish live session event", slog.String("error", err.Error()))
+		Logger(ctx).Warn("publish a live class event", slog.String("topic", e.Topic), slog.String("error", err.Error()))
 	}
 }
 

@@ -63,6 +63,9 @@ func (l *LiveClasses) ImportRecording(ctx context.Context, recordingID string) e
 		return fmt.Errorf("claim recording %s for live session %d: %w", rec.ID, s.ID, err)
 	}
 	if claim.ImportedAt == nil {
+		// The claim made the lecture (or a repeat found it unfinished):
+		// shared reads of the course show it.
+		l.publish(ctx, Event{Topic: ContentTopic, Content: &ContentChange{CourseID: s.CourseID, LectureID: claim.LectureID}})
 		if err := l.storeRecording(ctx, s, claim, rec); err != nil {
 			return err
 		}
@@ -100,7 +103,7 @@ func (l *LiveClasses) storeRecording(ctx context.Context, s *LiveSession, claim 
 			UploadID:        recordingUploadPrefix + rec.ID,
 			UploadExpiresAt: up.now().Add(ttl),
 		}
-		if err := up.Videos.CreateVideo(ctx, v); err != nil {
+		if err := up.Life.Create(ctx, v); err != nil {
 			return fmt.Errorf("create the video of recording %s: %w", rec.ID, err)
 		}
 		if err := l.Sessions.SetLiveRecordingVideo(ctx, rec.ID, v.ID); err != nil {
@@ -108,7 +111,7 @@ func (l *LiveClasses) storeRecording(ctx context.Context, s *LiveSession, claim 
 		}
 		videoID = v.ID
 	}
-	v, err := up.Videos.FindVideoByID(ctx, videoID)
+	v, err := up.videos().FindVideoByID(ctx, videoID)
 	if err != nil {
 		return err
 	}

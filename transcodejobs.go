@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"time"
 )
 
 // An external transcoder (AWS Elemental MediaConvert) works on its own: the
@@ -87,18 +86,7 @@ func TranscodeToken(v *Video) string {
 // TranscodeJobs applies external transcoders' reports to videos. It is
 // shared by the SNS endpoint (events) and the reconciler (GetJob).
 type TranscodeJobs struct {
-	Videos VideoService
-	Jobs   JobQueue
-	// Events, if set, hears every move and every progress report.
-	Events EventService
-	Now    Clock
-}
-
-func (t *TranscodeJobs) now() time.Time {
-	if t.Now == nil {
-		return time.Now()
-	}
-	return t.Now()
+	Life *VideoLifecycle
 }
 
 // Apply moves the video of job as the job's state says: progress while it
@@ -107,14 +95,14 @@ func (t *TranscodeJobs) now() time.Time {
 // or a cancel. A report about a job that is not the video's current one,
 // about a video that moved on, or about a job EduStream did not submit is
 // stale or foreign: it is logged and nil is returned. Errors are the
-// database's or the queue's, worth retrying.
+// database's, worth retrying.
 func (t *TranscodeJobs) Apply(ctx context.Context, job *TranscodeJob) error {
 	log := Logger(ctx).With(slog.String("transcode_job", job.ID), slog.Int64("video_id", job.VideoID), slog.String("job_status", string(job.Status)))
 	if job.VideoID <= 0 {
 		log.Info("ignoring a transcode job EduStream did not submit")
 		return nil
 	}
-	v, err := t.Videos.FindVideoByID(ctx, job.VideoID)
+	v, err := t.Life.Videos.FindVideoByID(ctx, job.VideoID)
 	if ErrorCode(err) == ENOTFOUND {
 		log.Info("ignoring a transcode job of a video that no longer exists")
 		return nil
@@ -132,12 +120,10 @@ func (t *TranscodeJobs) Apply(ctx context.Context, job *TranscodeJob) error {
 		log.Info("ignoring a transcode job that is not the video's current one", slog.String("current_job", v.TranscoderJobID))
 		return nil
 	case v.Status != VideoProcessing || v.Stage != StageTranscode:
-		if job.Status == TranscodeJobComplete && (v.Status == VideoProcessing || v.Status == VideoUploaded) {
-			// A repeated COMPLETE: the first moved the video, but its
-			// enqueue may have been lost.
-			return t.enqueue(ctx, v)
-		}
-		log.Info("ignoring a report about a video past transcoding", slog.String("status", string(v.Status)), slog.String("stage", string(v.Stage)))
+		// A repeated COMPLETE finds the video past transcoding; the first
+		// moved it, but its enqueue may have been lost.
+		t.Life.Requeue(ctx, v)
+		log.Info("a report about a video past transcoding", slog.String("status", string(v.Status)), slog.String("stage", string(v.Stage)))
 		return nil
 	}
 	service := job.Service
@@ -146,87 +132,35 @@ func (t *TranscodeJobs) Apply(ctx context.Context, job *TranscodeJob) error {
 	}
 	switch job.Status {
 	case TranscodeJobComplete:
-		return t.complete(ctx, v)
+		if v.Media == nil {
+			return fmt.Errorf("video %d finished transcoding without probe results", v.ID)
+		}
+		// The renditions are the ladder the job was given.
+		_, err = t.Life.Advance(ctx, v, VideoUpdate{Renditions: Ladder(v.Media)})
 	case TranscodeJobError:
-		return t.fail(ctx, v, failureReason(service, job))
+		_, err = t.Life.Fail(ctx, v, failureReason(service, job))
 	case TranscodeJobCanceled:
-		return t.fail(ctx, v, fmt.Sprintf("the %s job was canceled; retry the video to transcode it again", service))
+		_, err = t.Life.Cancel(ctx, v, fmt.Sprintf("the %s job was canceled; retry the video to transcode it again", service))
+	default:
+		// Progress also touches the video, which is how the reconciler
+		// knows the job is not silent.
+		err = t.Life.Progress(ctx, v, StepProgress{Fraction: max(job.Progress, 0) / 100, Message: progressMessage(service, job), Store: true})
 	}
-	return t.progress(ctx, v, job, service)
-}
-
-// complete records the renditions the job made (the ladder it was given)
-// and hands the video to the publish step.
-func (t *TranscodeJobs) complete(ctx context.Context, v *Video) error {
-	if v.Media == nil {
-		return fmt.Errorf("video %d finished transcoding without probe results", v.ID)
-	}
-	publish, progress := StagePublish, StagePublish.OverallProgress(0)
-	moved, err := t.Videos.TransitionVideo(ctx, v.ID, VideoProcessing, StageTranscode,
-		VideoUpdate{Stage: &publish, Progress: &progress, Renditions: Ladder(v.Media)})
 	if ErrorCode(err) == ECONFLICT {
-		return nil // a concurrent report of the same completion won
-	} else if err != nil {
-		return fmt.Errorf("move video %d past transcoding: %w", v.ID, err)
+		return nil // a concurrent report of the same change won
 	}
-	t.announce(ctx, EncodingEventOf(moved, t.now()))
-	return t.enqueue(ctx, moved)
+	return err
 }
 
-// fail ends the video FAILED with reason. The job id is cleared so that
-// retrying the video submits a new job rather than waiting on this one.
-func (t *TranscodeJobs) fail(ctx context.Context, v *Video, reason string) error {
-	failed, noJob := VideoFailed, ""
-	moved, err := t.Videos.TransitionVideo(ctx, v.ID, VideoProcessing, StageTranscode,
-		VideoUpdate{Status: &failed, Error: &reason, TranscoderJobID: &noJob})
-	if ErrorCode(err) == ECONFLICT {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("record the failed transcode of video %d: %w", v.ID, err)
-	}
-	Logger(ctx).Warn("transcode job failed", slog.Int64("video_id", v.ID), slog.String("transcode_job", v.TranscoderJobID), slog.String("reason", reason))
-	t.announce(ctx, EncodingEventOf(moved, t.now()))
-	return nil
-}
-
-// progress records how far the job is. It also touches the video, which
-// is how the reconciler knows the job is not silent.
-func (t *TranscodeJobs) progress(ctx context.Context, v *Video, job *TranscodeJob, service string) error {
-	overall := v.Progress
-	if job.Progress >= 0 {
-		overall = max(overall, StageTranscode.OverallProgress(job.Progress/100))
-	}
-	if err := t.Videos.SetVideoProgress(ctx, v.ID, StageTranscode, overall); err != nil {
-		return fmt.Errorf("record the transcode progress of video %d: %w", v.ID, err)
-	}
-	e := EncodingEventOf(v, t.now())
-	e.Progress = overall
+// progressMessage says how far a job running on service is.
+func progressMessage(service string, job *TranscodeJob) string {
 	switch {
 	case job.Status == TranscodeJobSubmitted:
-		e.Message = "waiting in the " + service + " queue"
+		return "waiting in the " + service + " queue"
 	case job.Progress >= 0:
-		e.Message = fmt.Sprintf("transcoding on %s: %.0f %%", service, math.Floor(job.Progress))
-	default:
-		e.Message = "transcoding on " + service
+		return fmt.Sprintf("transcoding on %s: %.0f %%", service, math.Floor(job.Progress))
 	}
-	t.announce(ctx, e)
-	return nil
-}
-
-func (t *TranscodeJobs) enqueue(ctx context.Context, v *Video) error {
-	if err := t.Jobs.EnqueueVideoStage(ctx, v.ID, v.Stage); err != nil {
-		return fmt.Errorf("enqueue %s of video %d: %w", v.Stage, v.ID, err)
-	}
-	return nil
-}
-
-func (t *TranscodeJobs) announce(ctx context.Context, e *EncodingEvent) {
-	if t.Events == nil {
-		return
-	}
-	if err := t.Events.PublishEvent(ctx, Event{Topic: EncodingTopic(e.LectureID), Encoding: e}); err != nil {
-		Logger(ctx).Warn("publish encoding event", slog.String("error", err.Error()))
-	}
+	return "transcoding on " + service
 }
 
 // failureReason says why a job failed, in the transcoder's words and code.

@@ -22,15 +22,12 @@ const DefaultUploadTTL = 24 * time.Hour
 // however many completions arrive (a client retrying, an S3 event, both),
 // there is one chain.
 type Uploads struct {
-	Videos VideoService
+	// Life makes every move of the videos; its Videos are read here too.
+	Life   *VideoLifecycle
 	Blobs  BlobStore
-	Jobs   JobQueue
-	// Events, if set, hears every move of a video.
-	Events EventService
 	Limits VideoLimits
 	// TTL is how long an upload stays open (0: DefaultUploadTTL).
 	TTL time.Duration
-	Now Clock
 }
 
 // Upload is an open upload: where to PUT each part.
@@ -42,12 +39,9 @@ type Upload struct {
 	ExpiresAt time.Time
 }
 
-func (u *Uploads) now() time.Time {
-	if u.Now == nil {
-		return time.Now()
-	}
-	return u.Now()
-}
+func (u *Uploads) now() time.Time { return u.Life.now() }
+
+func (u *Uploads) videos() VideoService { return u.Life.Videos }
 
 func (u *Uploads) limits() VideoLimits { return u.Limits.WithDefaults() }
 
@@ -67,7 +61,7 @@ func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileN
 		SizeBytes:       size,
 		UploadExpiresAt: u.now().Add(ttl),
 	}
-	if err := u.Videos.CreateVideo(ctx, v); err != nil {
+	if err := u.Life.Create(ctx, v); err != nil {
 		return nil, err
 	}
 	uploadID, err := u.Blobs.CreateMultipartUpload(ctx, v.SourceKey(), contentType)
@@ -76,7 +70,7 @@ func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileN
 		// reconciler marks it failed. The caller may simply try again.
 		return nil, fmt.Errorf("start the upload of video %d: %w", v.ID, err)
 	}
-	if v, err = u.Videos.TransitionVideo(ctx, v.ID, VideoAwaitingUpload, StageUpload, VideoUpdate{UploadID: &uploadID}); err != nil {
+	if v, err = u.Life.OpenUpload(ctx, v, uploadID); err != nil {
 		return nil, err
 	}
 	up := &Upload{Video: v, PartSize: PartSize(size), ExpiresAt: v.UploadExpiresAt}
@@ -118,18 +112,23 @@ func (u *Uploads) Complete(ctx context.Context, v *Video, parts []UploadPart) (*
 		}
 		return nil, fmt.Errorf("complete the upload of video %d: %w", v.ID, err)
 	}
-	return u.Stored(ctx, v.ID)
+	return u.stored(ctx, v)
 }
 
 // Stored moves a video whose source object exists to UPLOADED and starts
-// the chain: the end of Complete, and what an S3 ObjectCreated event for the
-// source key does. A video past that point is returned as it is (after
-// making sure its step is queued).
+// the chain: what an S3 ObjectCreated event for the source key does, and
+// the end of a recording's import. A video past that point is returned as
+// it is (after making sure its step is queued).
 func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
-	v, err := u.Videos.FindVideoByID(ctx, videoID)
+	v, err := u.videos().FindVideoByID(ctx, videoID)
 	if err != nil {
 		return nil, err
 	}
+	return u.stored(ctx, v)
+}
+
+// stored is Stored of v as the caller found it.
+func (u *Uploads) stored(ctx context.Context, v *Video) (*Video, error) {
 	if done, err := u.pastCompletion(ctx, v); done || err != nil {
 		return v, err
 	}
@@ -148,16 +147,11 @@ func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
 		u.fail(ctx, v, reason)
 		return nil, Errorf(EINVALID, "%s", reason)
 	}
-	uploaded, probe := VideoUploaded, StageProbe
-	moved, err := u.Videos.TransitionVideo(ctx, v.ID, VideoAwaitingUpload, StageUpload, VideoUpdate{Status: &uploaded, Stage: &probe})
+	moved, err := u.Life.Stored(ctx, v)
 	if ErrorCode(err) == ECONFLICT {
 		return u.completedElsewhere(ctx, v.ID)
-	} else if err != nil {
-		return nil, err
 	}
-	u.Announce(ctx, moved)
-	u.enqueue(ctx, moved)
-	return moved, nil
+	return moved, err
 }
 
 // Ingest stores a file the server itself fetched (a demo clip, a meeting's
@@ -175,14 +169,14 @@ func (u *Uploads) Ingest(ctx context.Context, uploaderID, lectureID int64, fileN
 		SizeBytes:       size,
 		UploadExpiresAt: u.now().Add(u.ttl()),
 	}
-	if err := u.Videos.CreateVideo(ctx, v); err != nil {
+	if err := u.Life.Create(ctx, v); err != nil {
 		return nil, err
 	}
 	if err := u.Blobs.Put(ctx, v.SourceKey(), body, size, BlobMeta{ContentType: contentType}); err != nil {
 		// The row expires like an abandoned upload.
 		return nil, fmt.Errorf("store the source of video %d: %w", v.ID, err)
 	}
-	return u.Stored(ctx, v.ID)
+	return u.stored(ctx, v)
 }
 
 func (u *Uploads) ttl() time.Duration {
@@ -204,7 +198,7 @@ func (u *Uploads) awaitCompletion(ctx context.Context, videoID int64) (*Video, e
 	ctx, cancel := context.WithTimeout(ctx, completionWait)
 	defer cancel()
 	for {
-		v, err := u.Videos.FindVideoByID(ctx, videoID)
+		v, err := u.videos().FindVideoByID(ctx, videoID)
 		if err != nil {
 			return nil, err
 		}
@@ -212,7 +206,7 @@ func (u *Uploads) awaitCompletion(ctx context.Context, videoID int64) (*Video, e
 			return u.completedElsewhere(ctx, videoID)
 		}
 		if _, err := u.Blobs.Head(ctx, v.SourceKey()); err == nil {
-			return u.Stored(ctx, videoID)
+			return u.stored(ctx, v)
 		} else if ErrorCode(err) != ENOTFOUND {
 			return nil, fmt.Errorf("check the upload of video %d: %w", videoID, err)
 		}
@@ -227,7 +221,7 @@ func (u *Uploads) awaitCompletion(ctx context.Context, videoID int64) (*Video, e
 // completedElsewhere is the answer to a completion that lost a race: the
 // video as the winner left it.
 func (u *Uploads) completedElsewhere(ctx context.Context, videoID int64) (*Video, error) {
-	v, err := u.Videos.FindVideoByID(ctx, videoID)
+	v, err := u.videos().FindVideoByID(ctx, videoID)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +244,7 @@ func (u *Uploads) pastCompletion(ctx context.Context, v *Video) (bool, error) {
 	case v.Status == VideoFailed && v.Stage == StageUpload:
 		return true, Errorf(ECONFLICT, "upload %d failed: %s", v.ID, v.Error)
 	}
-	u.enqueue(ctx, v)
+	u.Life.Requeue(ctx, v)
 	return true, nil
 }
 
@@ -282,19 +276,15 @@ func (u *Uploads) fail(ctx context.Context, v *Video, reason string) {
 	if err := u.Blobs.Delete(ctx, v.SourceKey()); err != nil {
 		log.Warn("delete a refused upload", slog.String("error", err.Error()))
 	}
-	failed := VideoFailed
-	moved, err := u.Videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, VideoUpdate{Status: &failed, Error: &reason})
-	if err != nil {
+	if _, err := u.Life.Fail(ctx, v, reason); err != nil {
 		log.Warn("record a refused upload", slog.String("error", err.Error()))
-		return
 	}
-	u.Announce(ctx, moved)
 }
 
 // Retry runs the lecture's newest video again from the step it failed at.
 // ENOTFOUND without a video; ECONFLICT unless it FAILED after its upload.
 func (u *Uploads) Retry(ctx context.Context, lectureID int64) (*Video, error) {
-	latest, err := u.Videos.FindLatestVideosByLectureIDs(ctx, []int64{lectureID})
+	latest, err := u.videos().FindLatestVideosByLectureIDs(ctx, []int64{lectureID})
 	if err != nil {
 		return nil, err
 	}
@@ -307,36 +297,30 @@ func (u *Uploads) Retry(ctx context.Context, lectureID int64) (*Video, error) {
 	case v.Stage == StageUpload:
 		return nil, Errorf(ECONFLICT, "the upload itself failed (%s); upload the file again", v.Error)
 	}
-	uploaded, cleared := VideoUploaded, ""
-	moved, err := u.Videos.TransitionVideo(ctx, v.ID, VideoFailed, v.Stage, VideoUpdate{Status: &uploaded, Error: &cleared})
-	if err != nil {
-		return nil, err
-	}
-	u.Announce(ctx, moved)
-	u.enqueue(ctx, moved)
-	return moved, nil
+	return u.Life.Retry(ctx, v)
 }
 
-// enqueue queues the video's step. Failing here loses nothing: the video is
-// in the database, and the reconciler enqueues what Redis lacks.
-func (u *Uploads) enqueue(ctx context.Context, v *Video) {
-	if v.Status != VideoUploaded && v.Status != VideoProcessing {
-		return
+// Expire ends an upload that was never completed: its parts are discarded,
+// so they do not stay in storage, and the video says why. A video that is
+// not an expired upload (completed at the last moment, or gone) is left
+// alone.
+func (u *Uploads) Expire(ctx context.Context, videoID int64) error {
+	v, err := u.videos().FindVideoByID(ctx, videoID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
 	}
-	if err := u.Jobs.EnqueueVideoStage(ctx, v.ID, v.Stage); err != nil {
-		Logger(ctx).Warn("enqueue a video step; the reconciler will retry",
-			slog.Int64("video_id", v.ID), slog.String("stage", string(v.Stage)), slog.String("error", err.Error()))
+	if v.Status != VideoAwaitingUpload || v.ReplacedAt != nil || u.now().Before(v.UploadExpiresAt) {
+		return nil
 	}
-}
-
-// Announce tells subscribers where v is. Best effort: a subscriber who
-// misses it reads the database.
-func (u *Uploads) Announce(ctx context.Context, v *Video) {
-	if u.Events == nil {
-		return
+	if v.UploadID != "" {
+		if err := u.Blobs.AbortMultipartUpload(ctx, v.SourceKey(), v.UploadID); err != nil {
+			return fmt.Errorf("abort the upload of video %d: %w", v.ID, err)
+		}
 	}
-	e := Event{Topic: EncodingTopic(v.LectureID), Encoding: EncodingEventOf(v, u.now())}
-	if err := u.Events.PublishEvent(ctx, e); err != nil {
-		Logger(ctx).Warn("publish encoding event", slog.String("error", err.Error()))
+	if _, err := u.Life.Expire(ctx, v); err != nil && ErrorCode(err) != ECONFLICT {
+		return err
 	}
+	return nil
 }

@@ -59,6 +59,23 @@ type UserService interface {
 	FindUsersByIDs(ctx context.Context, ids []int64) (map[int64]*User, error)
 }
 
+// SignIn brings the user a verified token names up to date with its
+// claims, creating it the first time, and announces on events (nil: no
+// one listens) when a known user's name, email or role changed: a course
+// shows its instructor's name, so the caches of shared reads drop it. A
+// new user is not announced: no shared read shows a user before they
+// teach a course. EINVALID for claims the store refuses.
+func SignIn(ctx context.Context, users UserService, events EventService, claims Claims) (*User, error) {
+	// UpsertUser moves updated_at only when something changed; its times
+	// are kept to the microsecond.
+	before := time.Now().Truncate(time.Microsecond)
+	u, err := users.UpsertUser(ctx, claims)
+	if err == nil && u.CreatedAt.Before(before) && !u.UpdatedAt.Before(before) {
+		AnnounceContentChange(ctx, events, ContentChange{UserID: u.ID})
+	}
+	return u, err
+}
+
 // Authenticator turns a bearer token into the user it names. It is shared by
 // the HTTP middleware and the websocket connection_init handler so both
 // transports apply the same checks.

@@ -45,6 +45,7 @@ func newSigner(t *testing.T) (*cloudfront.Signer, *rsa.PrivateKey) {
 }
 
 func TestSignedURLVerifiesWithThePublicKey(t *testing.T) {
+	t.Parallel()
 	s, key := newSigner(t)
 	now := time.Now()
 	exp := now.Add(6 * time.Hour).Truncate(time.Second)
@@ -93,6 +94,7 @@ func TestSignedURLVerifiesWithThePublicKey(t *testing.T) {
 // One prefix signature admits every URL under the prefix, and nothing
 // outside it.
 func TestPrefixQuery(t *testing.T) {
+	t.Parallel()
 	s, key := newSigner(t)
 	now := time.Now()
 	exp := now.Add(time.Hour)
@@ -116,6 +118,7 @@ func TestPrefixQuery(t *testing.T) {
 }
 
 func TestNewChecksConfig(t *testing.T) {
+	t.Parallel()
 	_, pkcs1 := newKey(t, false)
 	_, pkcs8 := newKey(t, true)
 	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -171,9 +171,20 @@ func hasEncoder(list, name string) bool {
 // Paths returns the ffmpeg and ffprobe binaries in use, for start-up logs.
 func (t *Tools) Paths() (ffmpeg, ffprobe string) { return t.ffmpeg, t.ffprobe }
 
+// A source is where ffmpeg reads a video from: a local file, or an
+// http:// URL on the worker's own loopback that answers range requests,
+// through which the chain lets ffmpeg read a stored blob without
+// downloading all of it (see package jobs).
+func isURL(src string) bool { return strings.HasPrefix(src, "http://") }
+
 // inputArgs are the options that confine how ffmpeg reads an upload,
-// followed by the input itself. They must precede every -i.
+// followed by the input itself. They must precede every -i. A URL may use
+// http (and the tcp under it) and nothing else: no demuxer on the
+// whitelist opens further URLs, and none could open a local file.
 func inputArgs(src string) []string {
+	if isURL(src) {
+		return []string{"-protocol_whitelist", "http,tcp", "-format_whitelist", formatWhitelist, "-i", src}
+	}
 	return []string{
 		"-protocol_whitelist", "file",
 		"-format_whitelist", formatWhitelist,
@@ -181,6 +192,14 @@ func inputArgs(src string) []string {
 		// from being read as a protocol.
 		"-i", "file:" + src,
 	}
+}
+
+// renditionInputArgs confine how ffmpeg reads a rendition EduStream made
+// (an HLS media playlist and its MPEG-TS segments, at a loopback URL):
+// the playlist demuxer, trusted here because the playlist is the
+// transcoder's own, opens the segments over the same http.
+func renditionInputArgs(playlistURL string) []string {
+	return []string{"-protocol_whitelist", "http,tcp", "-format_whitelist", "hls,mpegts", "-i", playlistURL}
 }
 
 // outputArgs are the options every output file gets before its name.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,11 +41,7 @@ func (t *Tools) Probe(ctx context.Context, path string) (*edustream.MediaInfo, e
 	if t.err != nil {
 		return nil, t.err
 	}
-	src, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("probe %s: %w", path, err)
-	}
-	head, size, err := readHead(src)
+	src, head, size, err := openSource(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", path, err)
 	}
@@ -74,6 +71,54 @@ func (t *Tools) Probe(ctx context.Context, path string) (*edustream.MediaInfo, e
 	return info, nil
 }
 
+// openSource returns src (a path made absolute, or a URL), its first bytes
+// and its size.
+func openSource(ctx context.Context, src string) (string, []byte, int64, error) {
+	if isURL(src) {
+		head, size, err := readHeadURL(ctx, src)
+		return src, head, size, err
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	head, size, err := readHead(abs)
+	return abs, head, size, err
+}
+
+// headBytes is how much of a file sniff looks at.
+const headBytes = 512
+
+// readHeadURL returns the first bytes of the source at url and its size,
+// with one range request.
+func readHeadURL(ctx context.Context, url string) ([]byte, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=0-%d", headBytes-1))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+	case http.StatusRequestedRangeNotSatisfiable:
+		return nil, 0, nil // empty
+	default:
+		return nil, 0, fmt.Errorf("read the start of the source: %s", resp.Status)
+	}
+	// Content-Range: bytes 0-511/12345
+	_, total, ok := strings.Cut(resp.Header.Get("Content-Range"), "/")
+	size, err := strconv.ParseInt(total, 10, 64)
+	if !ok || err != nil || size < 0 {
+		return nil, 0, fmt.Errorf("read the start of the source: bad Content-Range %q", resp.Header.Get("Content-Range"))
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, headBytes))
+	return head, size, err
+}
+
 // readHead returns the first bytes of the file at path and its size.
 func readHead(path string) ([]byte, int64, error) {
 	f, err := os.Open(path)
@@ -88,7 +133,7 @@ func readHead(path string) ([]byte, int64, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, 0, fmt.Errorf("%s is not a regular file", path)
 	}
-	head := make([]byte, 512)
+	head := make([]byte, headBytes)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, 0, err
@@ -239,7 +284,10 @@ func probeFailure(ee *exitError, head []byte) error {
 		// Nothing in a file makes ffprobe die of a signal; the machine
 		// did (out of memory), so the job may try again.
 		return fmt.Errorf("probe: %w", ee)
-	case strings.Contains(ee.stderr, "Permission denied"), strings.Contains(ee.stderr, "No such file or directory"):
+	case strings.Contains(ee.stderr, "Permission denied"), strings.Contains(ee.stderr, "No such file or directory"),
+		strings.Contains(ee.stderr, "Server returned"), strings.Contains(ee.stderr, "Connection refused"):
+		// The file could not be read (for a URL, the server that reads it
+		// from storage failed): not the file's fault, so worth a retry.
 		return fmt.Errorf("probe: %w", ee)
 	case strings.Contains(ee.stderr, "not on whitelist"):
 		return errNotAccepted

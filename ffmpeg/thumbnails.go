@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/edustream/edustream"
 )
@@ -16,12 +17,18 @@ import (
 // Thumbnails implements edustream.Thumbnailer. One ffmpeg process makes
 // both images: the poster from a seek to 10 % of the video, the sprite from
 // one pass over it. The WebVTT track is written from the same layout and
-// checked against the sprite's real size.
+// checked against the sprite's real size. src is a video file, or the URL
+// of a rendition's HLS playlist on the worker's loopback.
 func (t *Tools) Thumbnails(ctx context.Context, src string, info *edustream.MediaInfo, dir string) error {
 	if t.err != nil {
 		return t.err
 	}
-	src, dir, err := absPaths(src, dir)
+	var err error
+	if isURL(src) {
+		dir, err = filepath.Abs(dir)
+	} else {
+		src, dir, err = absPaths(src, dir)
+	}
 	if err != nil {
 		return fmt.Errorf("thumbnails: %w", err)
 	}
@@ -74,10 +81,14 @@ func thumbnailArgs(src string, info *edustream.MediaInfo, sb edustream.Storyboar
 	pw, ph := edustream.PosterSize(info.Width, info.Height)
 	at := strconv.FormatFloat(info.DurationSeconds*edustream.PosterAt, 'f', 3, 64)
 
+	input := inputArgs
+	if isURL(src) && strings.HasSuffix(src, ".m3u8") {
+		input = renditionInputArgs
+	}
 	args := globalArgs()
 	args = append(args, "-ss", at)
-	args = append(args, inputArgs(src)...)
-	args = append(args, inputArgs(src)...)
+	args = append(args, input(src)...)
+	args = append(args, input(src)...)
 	args = append(args,
 		"-filter_complex", fmt.Sprintf("[0:V:0]scale=%d:%d,setsar=1[poster]", pw, ph),
 		// fps first, so only the frames kept are scaled.

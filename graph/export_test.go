@@ -1,10 +1,7 @@
 package graph
 
 import (
-	"context"
-
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/edustream/edustream/graph/generated"
 )
@@ -13,19 +10,4 @@ import (
 // uses, without resolvers.
 func ExecutableSchemaForTest() graphql.ExecutableSchema {
 	return generated.NewExecutableSchema(generated.Config{Complexity: complexity()})
-}
-
-// ComplexityForTest prices op as costLimit does.
-func ComplexityForTest(ctx context.Context, es graphql.ExecutableSchema, op *ast.OperationDefinition, vars map[string]any) int {
-	return newPricer(ctx, es, vars, nil).operation(op)
-}
-
-// LowerBoundForTest prices a document that validation has not seen, as
-// guardedExecutor does before validating it.
-func LowerBoundForTest(ctx context.Context, es graphql.ExecutableSchema, doc *ast.QueryDocument) int {
-	byName := map[string]*ast.FragmentDefinition{}
-	for _, f := range doc.Fragments {
-		byName[f.Name] = f
-	}
-	return newPricer(ctx, es, nil, byName).operation(doc.Operations[0])
 }

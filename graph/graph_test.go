@@ -4,20 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/local"
@@ -30,7 +29,9 @@ type bundle struct {
 	db      *sqldb.DB
 	handler http.Handler
 	queries atomic.Int64
-	jobs    *recordingQueue
+	// jobs records what the API enqueued; the real queue and worker are
+	// exercised end to end in cmd/edustream.
+	jobs *edustreamtest.Jobs
 
 	admin, instructor, otherInstructor, student *edustream.User
 	courses                                     edustream.CourseService
@@ -38,7 +39,7 @@ type bundle struct {
 	videos                                      *sqldb.VideoService
 	blobs                                       *local.Store
 	// cache is the handler's response cache, if an option gave it one.
-	cache *graph.ResponseCache
+	cache *gqlhttp.ResponseCache
 }
 
 type option func(*graph.Config, *graph.Resolver)
@@ -59,7 +60,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 
 func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 	t.Helper()
-	b := &bundle{db: db, jobs: &recordingQueue{}}
+	b := &bundle{db: db, jobs: &edustreamtest.Jobs{}}
 	db.SetQueryHook(func(string) { b.queries.Add(1) })
 	users := sqldb.NewUserService(db)
 	b.courses = sqldb.NewCourseService(db, nil)
@@ -74,7 +75,7 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := graph.Config{Introspection: true}
+	cfg := graph.Config{Config: gqlhttp.Config{Introspection: true}}
 	r := &graph.Resolver{
 		UserService:       users,
 		CourseService:     b.courses,
@@ -82,7 +83,7 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		JobQueue:          b.jobs,
 		VideoService:      b.videos,
-		Uploads:           &edustream.Uploads{Videos: b.videos, Blobs: blobs, Jobs: b.jobs},
+		Uploads:           &edustream.Uploads{Life: &edustream.VideoLifecycle{Videos: b.videos, Jobs: b.jobs, Blobs: blobs}, Blobs: blobs},
 		Playback:          playback,
 		PublicCatalog:     true,
 	}
@@ -165,11 +166,6 @@ func (b *bundle) raw(t *testing.T, user *edustream.User, method, target, content
 	return resp
 }
 
-func (b *bundle) get(t *testing.T, user *edustream.User, query string) response {
-	t.Helper()
-	return b.raw(t, user, http.MethodGet, "/query?query="+url.QueryEscape(query), "", nil)
-}
-
 // seedCourse creates a course of instructor with n lectures, published or
 // not, straight through sqldb.
 func (b *bundle) seedCourse(t *testing.T, instructor *edustream.User, title string, lectures int, published bool) *edustream.Course {
@@ -202,33 +198,6 @@ func (b *bundle) snapshot(t *testing.T) string {
 		lectures { id position title description updatedAt } } } } }`, nil).noErrors(t)
 	out, _ := json.Marshal(r.Data)
 	return string(out)
-}
-
-// recordingQueue is the job queue of these tests: it records what the API
-// enqueued. The real queue and worker are exercised end to end in
-// cmd/edustream.
-type recordingQueue struct {
-	mu     sync.Mutex
-	purged []int64
-	stages []string
-}
-
-func (q *recordingQueue) EnqueueCoursePurge(_ context.Context, id int64) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.purged = append(q.purged, id)
-	return nil
-}
-
-func (q *recordingQueue) EnqueueVideoStage(_ context.Context, videoID int64, stage edustream.VideoStage) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.stages = append(q.stages, fmt.Sprintf("%s:%d", stage, videoID))
-	return nil
-}
-
-func (q *recordingQueue) VideoQueuePosition(context.Context, int64) (int, bool, error) {
-	return 0, false, nil
 }
 
 func idOf(c *edustream.Course) string { return strconv.FormatInt(c.ID, 10) }

@@ -69,7 +69,7 @@ func setupLiveWS(t *testing.T) *liveWS {
 		t.Fatal(err)
 	}
 	w.bundle = newBundle(t, db, func(c *graph.Config, r *graph.Resolver) {
-		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService))
+		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
 		w.sessions = sqldb.NewLiveSessionService(db, nil)
 		w.live = &edustream.LiveClasses{Sessions: w.sessions, Meetings: webex.NewMeetingService(client), Jobs: w.jobs, Events: w.events}
 		w.reads = &countingSessions{LiveSessionService: w.sessions}

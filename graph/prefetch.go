@@ -78,3 +78,25 @@ func (r *Resolver) prefetchCourses(ctx context.Context, courses []*edustream.Cou
 	}
 	return nil
 }
+
+// eachField calls visit for every field selected in set, at any depth and
+// through fragments, until visit returns false; it reports whether the walk
+// finished. Validation has already rejected fragment cycles, and gqlhttp
+// bounds the fields this can reach.
+func eachField(set ast.SelectionSet, visit func(*ast.Field) bool) bool {
+	for _, sel := range set {
+		var more bool
+		switch sel := sel.(type) {
+		case *ast.Field:
+			more = visit(sel) && eachField(sel.SelectionSet, visit)
+		case *ast.InlineFragment:
+			more = eachField(sel.SelectionSet, visit)
+		case *ast.FragmentSpread:
+			more = sel.Definition == nil || eachField(sel.Definition.SelectionSet, visit)
+		}
+		if !more {
+			return false
+		}
+	}
+	return true
+}

@@ -1,6 +1,7 @@
-// Package graph is the GraphQL adapter: gqlgen resolvers over the domain
-// services, per-operation dataloaders, the error presenter that maps domain
-// codes to extensions.code, and the limits that keep hostile documents cheap.
+// Package graph is EduStream's GraphQL schema: gqlgen resolvers over the
+// domain services, per-operation dataloaders, the error presenter that maps
+// domain codes to extensions.code, subscriptions, the complexity table and
+// which responses callers may share. NewHandler serves it through gqlhttp.
 package graph
 
 import (

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/graph"
 )
 
@@ -24,6 +25,7 @@ const catalogQuery = `query Catalog($first: Int, $after: String) {
 // one for the page, then one per kind of related row (instructors, lectures,
 // the caller's enrollments), each batched by a dataloader.
 func TestCatalogRoundTripsAreConstant(t *testing.T) {
+	t.Parallel()
 	roundTrips := func(t *testing.T, courses int) int64 {
 		b := setup(t)
 		instructors := []*edustream.User{b.instructor, b.otherInstructor, b.admin}
@@ -57,6 +59,7 @@ func TestCatalogRoundTripsAreConstant(t *testing.T) {
 }
 
 func TestCatalogPagination(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	var want []string
 	for i := range 5 {
@@ -99,6 +102,7 @@ func TestCatalogPagination(t *testing.T) {
 // The course life cycle as the resolvers see it: create, add and reorder
 // lectures, publish, enroll, filter by "mine", delete.
 func TestCourseLifecycle(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	r := b.post(t, b.instructor, `mutation { createCourse(input: {title: "Go for video"}) { id title published instructor { name email } } }`, nil).noErrors(t)
 	course := r.Data["createCourse"].(map[string]any)
@@ -155,8 +159,8 @@ func TestCourseLifecycle(t *testing.T) {
 	}
 
 	r = b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": id}).noErrors(t)
-	if r.Data["deleteCourse"] != id || len(b.jobs.purged) != 1 {
-		t.Errorf("deleteCourse = %v, purges enqueued %v", r.Data, b.jobs.purged)
+	if purges := b.jobs.Purges(); r.Data["deleteCourse"] != id || len(purges) != 1 {
+		t.Errorf("deleteCourse = %v, purges enqueued %v", r.Data, purges)
 	}
 	if r := b.post(t, b.student, `query($id: ID!) { course(id: $id) { id } }`, map[string]any{"id": id}); r.code(t) != "NOT_FOUND" {
 		t.Errorf("a deleted course is still visible: %s", r.Raw)
@@ -165,6 +169,7 @@ func TestCourseLifecycle(t *testing.T) {
 
 // Every refusal has its code, a clear message, and changes nothing.
 func TestRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	mine := b.seedCourse(t, b.instructor, "Mine", 2, true)
 	draft := b.seedCourse(t, b.instructor, "My draft", 1, false)
@@ -234,12 +239,13 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	if after := b.snapshot(t); after != before {
 		t.Errorf("refused requests changed the database:\nbefore %s\nafter  %s", before, after)
 	}
-	if len(b.jobs.purged) != 0 {
-		t.Errorf("refused requests enqueued purges %v", b.jobs.purged)
+	if purges := b.jobs.Purges(); len(purges) != 0 {
+		t.Errorf("refused requests enqueued purges %v", purges)
 	}
 }
 
 func TestLimitsNameTheirReason(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	nested := "{ course(id: 1) { " + strings.Repeat("lectures { course { ", 25) + "id" + strings.Repeat(" } }", 25) + " } }"
 	r := b.post(t, b.admin, nested, nil)
@@ -260,24 +266,13 @@ func TestLimitsNameTheirReason(t *testing.T) {
 	}
 }
 
-type brokenQueue struct{}
-
-func (brokenQueue) EnqueueCoursePurge(context.Context, int64) error {
-	return errors.New("redis: connection refused")
-}
-
-func (brokenQueue) EnqueueVideoStage(context.Context, int64, edustream.VideoStage) error {
-	return errors.New("redis: connection refused")
-}
-
-func (brokenQueue) VideoQueuePosition(context.Context, int64) (int, bool, error) {
-	return 0, false, errors.New("redis: connection refused")
-}
-
 // With the queue down, deleting still succeeds: the course is hidden in the
 // database, which the reconciler reads to enqueue the purge later.
 func TestDeleteCourseSurvivesAQueueOutage(t *testing.T) {
-	b := setup(t, func(_ *graph.Config, r *graph.Resolver) { r.JobQueue = brokenQueue{} })
+	t.Parallel()
+	broken := &edustreamtest.Jobs{}
+	broken.SetError(errors.New("redis: connection refused"))
+	b := setup(t, func(_ *graph.Config, r *graph.Resolver) { r.JobQueue = broken })
 	c := b.seedCourse(t, b.instructor, "Doomed", 1, true)
 	r := b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": idOf(c)}).noErrors(t)
 	if r.Data["deleteCourse"] != idOf(c) {

@@ -1,12 +1,13 @@
 package graph
 
 import (
-	"strconv"
+	"context"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 )
 
 // Which responses may be shared between callers, from the rules in the
@@ -33,17 +34,28 @@ import (
 // the updatedAt it moves), and for every field of live sessions (their
 // status follows the clock; their join details depend on enrollment).
 
-// viewerClass is a set of callers among whom a response may be shared.
-type viewerClass uint8
-
+// The classes of callers who may share responses.
 const (
-	classPublic  viewerClass = 1 << iota // anonymous callers
-	classStudent                         // signed-in students
+	classPublic  = gqlhttp.Public      // anonymous callers
+	classStudent = gqlhttp.Public << 1 // signed-in students
 )
+
+// sharing is the rule above, for gqlhttp.
+type sharing struct{}
+
+func (sharing) ClassOf(ctx context.Context) gqlhttp.Class {
+	return classOf(edustream.UserFromContext(ctx))
+}
+
+func (sharing) SharedBy(op *ast.OperationDefinition) gqlhttp.Class { return sharedBy(op) }
+
+func (sharing) ChangesSharedReads(oc *graphql.OperationContext, resp *graphql.Response) bool {
+	return changesSharedReads(oc, resp)
+}
 
 // classOf returns the class of u (nil: anonymous), or 0 when u's reads
 // are u's own.
-func classOf(u *edustream.User) viewerClass {
+func classOf(u *edustream.User) gqlhttp.Class {
 	switch {
 	case u == nil:
 		return classPublic
@@ -51,20 +63,6 @@ func classOf(u *edustream.User) viewerClass {
 		return classStudent
 	}
 	return 0
-}
-
-func (c viewerClass) String() string {
-	switch c {
-	case 0:
-		return "nobody"
-	case classPublic:
-		return "public"
-	case classStudent:
-		return "student"
-	case classPublic | classStudent:
-		return "public+student"
-	}
-	return "class(" + strconv.Itoa(int(c)) + ")"
 }
 
 type typeField struct{ typ, field string }
@@ -76,7 +74,7 @@ const (
 
 // sharedFields says, for each field that may be shared, among which
 // callers it is.
-var sharedFields = map[typeField]viewerClass{
+var sharedFields = map[typeField]gqlhttp.Class{
 	{"Query", "courses"}: shared, // see coursesSharing for its filter
 	{"Query", "course"}:  shared,
 	{"Query", "lecture"}: shared,
@@ -141,7 +139,7 @@ var sharedFields = map[typeField]viewerClass{
 // is the same: only queries, and only when every field it may select is
 // shared by the class. op must come from a validated document, whose
 // fields know their object types.
-func sharedBy(op *ast.OperationDefinition) viewerClass {
+func sharedBy(op *ast.OperationDefinition) gqlhttp.Class {
 	if op == nil || op.Operation != ast.Query {
 		return 0
 	}
@@ -151,7 +149,7 @@ func sharedBy(op *ast.OperationDefinition) viewerClass {
 }
 
 type sharingWalk struct {
-	classes viewerClass
+	classes gqlhttp.Class
 	// seen are the fragments walked already: a fragment's fields narrow
 	// the classes the same way at every spread.
 	seen map[string]bool
@@ -196,7 +194,7 @@ func (w *sharingWalk) field(f *ast.Field) {
 // coursesSharing narrows Query.courses by its filter: mine: true makes the
 // page the caller's own. A filter given as a variable might say so; an
 // anonymous caller asking for it gets an error, which is never shared.
-func coursesSharing(f *ast.Field) viewerClass {
+func coursesSharing(f *ast.Field) gqlhttp.Class {
 	arg := f.Arguments.ForName("filter")
 	if arg == nil || arg.Value == nil || arg.Value.Kind == ast.NullValue {
 		return shared

@@ -6,15 +6,17 @@ import (
 	"github.com/vektah/gqlparser/v2"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/graph/generated"
 )
 
 func TestSharedBy(t *testing.T) {
+	t.Parallel()
 	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
 	tests := []struct {
 		name  string
 		query string
-		want  viewerClass
+		want  gqlhttp.Class
 	}{
 		{"catalog", `{ courses { edges { cursor node { id title instructor { name } lectures { id title } } } pageInfo { hasNextPage } } }`, shared},
 		{"enrolled", `{ courses { edges { node { enrolled } } } }`, anonymousOnly},
@@ -52,9 +54,10 @@ func TestSharedBy(t *testing.T) {
 }
 
 func TestClassOf(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		user *edustream.User
-		want viewerClass
+		want gqlhttp.Class
 	}{
 		{nil, classPublic},
 		{&edustream.User{ID: 1, Role: edustream.RoleStudent}, classStudent},

@@ -46,7 +46,7 @@ func setupProgress(t *testing.T) *progressSetup {
 	p := &progressSetup{worker: redis.NewEvents(rdb, nil)}
 	t.Cleanup(func() { p.worker.Close() })
 	p.b = setup(t, func(c *graph.Config, r *graph.Resolver) {
-		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService))
+		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
 		r.Events = api
 		r.TestSignals.Init()
 		p.signals = &r.TestSignals

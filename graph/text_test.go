@@ -8,6 +8,7 @@ import (
 // User-visible text is refused with BAD_USER_INPUT naming the field, or
 // stored in its normal form (see edustream.NormalizeText).
 func TestTextInputs(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	c := b.seedCourse(t, b.instructor, "Existing", 1, false)
 	lecture := func() string {

@@ -30,6 +30,7 @@ func (b *bundle) firstLecture(t *testing.T, c *edustream.Course) *edustream.Lect
 }
 
 func TestCreateVideoUpload(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	published := b.seedCourse(t, b.instructor, "Published", 1, true)
 	draft := b.seedCourse(t, b.otherInstructor, "Draft", 1, false)
@@ -93,6 +94,7 @@ func TestCreateVideoUpload(t *testing.T) {
 }
 
 func TestCompleteAndRetryRefusals(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	lecture := b.firstLecture(t, b.seedCourse(t, b.instructor, "Course", 1, true))
 	r := b.post(t, b.instructor, createUpload, uploadInput(lecture.ID, 100)).noErrors(t)
@@ -133,8 +135,8 @@ func TestCompleteAndRetryRefusals(t *testing.T) {
 	if err != nil || v.Status != edustream.VideoAwaitingUpload {
 		t.Errorf("after the refusals the upload is %+v, %v", v, err)
 	}
-	if len(b.jobs.stages) != 0 {
-		t.Errorf("refusals enqueued %v", b.jobs.stages)
+	if tasks := b.jobs.VideoTasks(); len(tasks) != 0 {
+		t.Errorf("refusals enqueued %v", tasks)
 	}
 }
 
@@ -185,6 +187,7 @@ func (b *bundle) seedReadyVideo(t *testing.T, lecture *edustream.Lecture) *edust
 // Whoever sees the lecture sees its video's progress; only those who may
 // watch get URLs, and only editors see the file name and failure reason.
 func TestVideoFieldsFollowThePolicy(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	course := b.seedCourse(t, b.instructor, "Course", 1, true)
 	lecture := b.firstLecture(t, course)

@@ -38,6 +38,7 @@ type chain struct {
 	blobDir  string
 	rdb      *goredis.Client
 	events   *redis.Events
+	life     *edustream.VideoLifecycle
 	uploads  *edustream.Uploads
 	queue    *jobs.Queue
 	media    edustream.MediaTools
@@ -94,7 +95,9 @@ func setupChain(t testing.TB) *chain {
 	c.videos = sqldb.NewVideoService(db, c.clock.clockFunc())
 	c.lectures = sqldb.NewLectureService(db, nil)
 	c.media = ffmpeg.New(ffmpeg.Config{FFmpegPath: bins.FFmpeg, FFprobePath: bins.FFprobe})
-	c.uploads = &edustream.Uploads{Videos: c.videos, Blobs: c.blobs, Jobs: c.queue, Events: c.events, Now: c.clock.Now}
+	checked := edustream.CheckedBlobStore(c.blobs)
+	c.life = &edustream.VideoLifecycle{Videos: c.videos, Jobs: c.queue, Events: c.events, Blobs: checked, Now: c.clock.Now}
+	c.uploads = &edustream.Uploads{Life: c.life, Blobs: checked}
 
 	users := sqldb.NewUserService(db)
 	c.instructor, err = users.UpsertUser(ctx, edustream.Claims{Subject: "ada", Role: edustream.RoleInstructor, Name: "Ada"})
@@ -131,12 +134,21 @@ type workerOptions struct {
 	reconcile   time.Duration
 	stuckAfter  time.Duration
 	concurrency int
+	// blobs and videos, if set, are the worker's instead of the chain's
+	// (wrappers that count or fail).
+	blobs  edustream.BlobStore
+	videos edustream.VideoService
 }
 
 // startWorker runs a worker until the returned stop is called or the test
 // ends.
 func (c *chain) startWorker(t testing.TB, o workerOptions) (stop func()) {
 	t.Helper()
+	return runUntilStopped(t, c.newWorker(o))
+}
+
+// newWorker returns a worker of the chain, not running.
+func (c *chain) newWorker(o workerOptions) *jobs.Worker {
 	media := c.media
 	if o.media != nil {
 		media = o.media
@@ -147,17 +159,25 @@ func (c *chain) startWorker(t testing.TB, o workerOptions) (stop func()) {
 	if o.reconcile == 0 {
 		o.reconcile = -1
 	}
-	w := jobs.NewWorker(c.rdb, jobs.WorkerConfig{
+	// Checked, as production's stores are.
+	blobs := edustream.CheckedBlobStore(c.blobs)
+	if o.blobs != nil {
+		blobs = edustream.CheckedBlobStore(o.blobs)
+	}
+	life := c.life
+	if o.videos != nil {
+		life = &edustream.VideoLifecycle{Videos: o.videos, Jobs: c.queue, Events: c.events, Blobs: blobs, Now: c.clock.Now}
+	}
+	return jobs.NewWorker(c.rdb, jobs.WorkerConfig{
 		Concurrency:       map[string]int{jobs.QueueDefault: 4, jobs.QueueVideo: max(o.concurrency, 1)},
 		PollInterval:      20 * time.Millisecond,
 		ShutdownTimeout:   5 * time.Second,
 		ReconcileInterval: o.reconcile,
 		StuckAfter:        o.stuckAfter,
 	}, jobs.Deps{
-		Videos: c.videos, Lectures: c.lectures, Courses: nopCourses{}, Blobs: c.blobs, Events: c.events,
+		Videos: c.videos, Life: life, Uploads: c.uploads, Courses: nopCourses{}, Blobs: blobs, Events: c.events,
 		Media: media, Limits: o.limits, Logger: c.logger, WorkDir: c.workDir, Now: c.clock.Now,
 	})
-	return runUntilStopped(t, w)
 }
 
 // nopCourses has no hidden courses to purge.
@@ -307,8 +327,8 @@ func TestChainMakesTheStream(t *testing.T) {
 		}
 	}
 
-	// The subscriber saw every stage in order, progress never going back,
-	// and READY once, last.
+	// The subscriber saw every stage in order (from the upload's opening),
+	// progress never going back, and READY once, last.
 	var stages []edustream.VideoStage
 	last := -1.0
 	for _, e := range events() {
@@ -320,8 +340,7 @@ func TestChainMakesTheStream(t *testing.T) {
 			stages = append(stages, e.Stage)
 		}
 	}
-	want := []edustream.VideoStage{edustream.StageProbe, edustream.StageTranscode, edustream.StagePublish,
-		edustream.StageThumbnails, edustream.StageMetadata, edustream.StageComplete}
+	want := edustream.Stages
 	if !slices.Equal(stages, want) {
 		t.Errorf("stages seen %v, want %v", stages, want)
 	}
@@ -449,6 +468,7 @@ type flakyMedia struct {
 	edustream.MediaTools
 	failTranscodes atomic.Int32
 	probes         atomic.Int32
+	transcodes     atomic.Int32
 }
 
 func (f *flakyMedia) Probe(ctx context.Context, path string) (*edustream.MediaInfo, error) {
@@ -457,6 +477,7 @@ func (f *flakyMedia) Probe(ctx context.Context, path string) (*edustream.MediaIn
 }
 
 func (f *flakyMedia) Transcode(ctx context.Context, src string, info *edustream.MediaInfo, ladder []edustream.Rendition, dir string, progress func(edustream.TranscodeProgress)) error {
+	f.transcodes.Add(1)
 	if f.failTranscodes.Add(-1) >= 0 {
 		return edustream.Errorf(edustream.EINVALID, "ffmpeg failed at 37 %%: injected")
 	}

@@ -63,8 +63,7 @@ func (c *chain) submitTranscode(ctx context.Context, run *stepRun) (edustream.Vi
 	if err != nil {
 		return edustream.VideoUpdate{}, fmt.Errorf("submit the transcode of video %d: %w", v.ID, err)
 	}
-	moved, err := c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoProcessing, edustream.StageTranscode,
-		edustream.VideoUpdate{TranscoderJobID: &jobID})
+	_, err = c.d.Life.HandOff(ctx, v, jobID)
 	switch {
 	case edustream.ErrorCode(err) == edustream.ECONFLICT:
 		log.Warn("the video moved while its transcode was submitted; the job's reports will be ignored", slog.String("transcode_job", jobID))
@@ -74,9 +73,6 @@ func (c *chain) submitTranscode(ctx context.Context, run *stepRun) (edustream.Vi
 		return edustream.VideoUpdate{}, fmt.Errorf("store transcode job %s of video %d: %w", jobID, v.ID, err)
 	}
 	log.Info("submitted the transcode job", slog.String("transcode_job", jobID))
-	e := edustream.EncodingEventOf(moved, c.d.Now())
-	e.Message = "submitted for transcoding"
-	c.announceEvent(ctx, e)
 	return edustream.VideoUpdate{}, errHandedOff
 }
 

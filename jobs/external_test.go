@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/mediaconvert"
 	"github.com/edustream/edustream/mediaconvert/mediaconverttest"
@@ -32,6 +33,7 @@ const mcBucket = "edustream-videos"
 
 type mcBundle struct {
 	chain      *chain
+	lectures   *sqldb.LectureService
 	worker     *Worker
 	videos     *sqldb.VideoService
 	blobs      *local.Store
@@ -49,28 +51,13 @@ type mcBundle struct {
 	// ctx carries the test's logger, as a task's context does.
 	ctx context.Context
 	// published are the events the chain and the reports published.
-	published *recordedEvents
+	published *edustreamtest.Events
 }
 
-// recordedEvents is an EventService that keeps what is published.
-type recordedEvents struct {
-	edustream.EventService
-	mu     sync.Mutex
-	events []edustream.Event
-}
-
-func (r *recordedEvents) PublishEvent(_ context.Context, e edustream.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	return nil
-}
-
-func (r *recordedEvents) encoding() []edustream.EncodingEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// encodingEvents returns the encoding events published so far.
+func encodingEvents(events *edustreamtest.Events) []edustream.EncodingEvent {
 	var out []edustream.EncodingEvent
-	for _, e := range r.events {
+	for _, e := range events.Published() {
 		if e.Encoding != nil {
 			out = append(out, *e.Encoding)
 		}
@@ -84,7 +71,7 @@ func (r *recordedEvents) encoding() []edustream.EncodingEvent {
 func setupMediaConvert(t *testing.T) *mcBundle {
 	t.Helper()
 	ctx := context.Background()
-	b := &mcBundle{now: time.Now(), published: &recordedEvents{}}
+	b := &mcBundle{now: time.Now(), published: &edustreamtest.Events{}}
 	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "edustream.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -137,14 +124,17 @@ func setupMediaConvert(t *testing.T) *mcBundle {
 	})
 	b.opt = redisOpt(t)
 	rdb := clientOf(t, b.opt)
+	b.lectures = lectures
+	clock := func() time.Time { return b.now }
+	life := &edustream.VideoLifecycle{Videos: b.videos, Jobs: NewQueue(rdb), Events: b.published, Blobs: b.blobs, Now: clock}
+	b.uploads = &edustream.Uploads{Life: life, Blobs: b.blobs}
 	b.worker = NewWorker(rdb, WorkerConfig{ReconcileInterval: -1}, Deps{
-		Courses: courses, Lectures: lectures, Videos: b.videos, Blobs: b.blobs,
+		Courses: courses, Videos: b.videos, Life: life, Uploads: b.uploads, Blobs: b.blobs,
 		Transcoder: client, Events: b.published, Logger: logger, WorkDir: t.TempDir(),
-		Now: func() time.Time { return b.now },
+		Now: clock,
 	})
 	b.chain = &chain{d: b.worker.deps, enq: b.worker.enq}
 	b.transcodes = b.worker.transcodes
-	b.uploads = &edustream.Uploads{Videos: b.videos, Blobs: b.blobs, Jobs: &Queue{enq: b.worker.enq}}
 	return b
 }
 
@@ -348,13 +338,13 @@ func TestStatusUpdateMovesProgress(t *testing.T) {
 		t.Errorf("the video is at %s with %.1f %%, want TRANSCODE with %.1f %%", got.Stage, got.Progress, want)
 	}
 	var heard bool
-	for _, e := range b.published.encoding() {
+	for _, e := range encodingEvents(b.published) {
 		if e.VideoID == v.ID && e.Progress == want && e.Message == "transcoding on MediaConvert: 50 %" {
 			heard = true
 		}
 	}
 	if !heard {
-		t.Errorf("no encoding event at %.1f %%: %+v", want, b.published.encoding())
+		t.Errorf("no encoding event at %.1f %%: %+v", want, encodingEvents(b.published))
 	}
 }
 
@@ -534,7 +524,7 @@ func (b *mcBundle) video2(t *testing.T) *edustream.Video {
 	t.Helper()
 	ctx := context.Background()
 	l := &edustream.Lecture{CourseID: b.courseOf(t), Title: "More"}
-	if err := b.worker.deps.Lectures.CreateLecture(ctx, l); err != nil {
+	if err := b.lectures.CreateLecture(ctx, l); err != nil {
 		t.Fatal(err)
 	}
 	saved := b.lectureID
@@ -545,7 +535,7 @@ func (b *mcBundle) video2(t *testing.T) *edustream.Video {
 
 func (b *mcBundle) courseOf(t *testing.T) int64 {
 	t.Helper()
-	l, err := b.worker.deps.Lectures.FindLectureByID(context.Background(), b.lectureID)
+	l, err := b.lectures.FindLectureByID(context.Background(), b.lectureID)
 	if err != nil {
 		t.Fatal(err)
 	}

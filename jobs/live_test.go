@@ -60,7 +60,7 @@ func setupLive(t *testing.T) *liveBundle {
 		Courses:  b.courses,
 		Meetings: webex.NewMeetingService(client),
 		Jobs:     queue,
-		Uploads:  &edustream.Uploads{Videos: b.videos, Blobs: b.blobs, Jobs: queue},
+		Uploads:  &edustream.Uploads{Life: &edustream.VideoLifecycle{Videos: b.videos, Jobs: queue, Blobs: b.blobs}, Blobs: b.blobs},
 	}
 	ctx := context.Background()
 	if b.teacher, err = b.users.UpsertUser(ctx, edustream.Claims{Subject: "teacher", Role: edustream.RoleInstructor, Name: "T"}); err != nil {
@@ -81,7 +81,7 @@ func (b *liveBundle) runLiveWorker(t *testing.T, reconcile time.Duration) *jobs.
 	w := jobs.NewWorker(b.rdb, jobs.WorkerConfig{
 		PollInterval: 20 * time.Millisecond, RetryCheckInterval: 100 * time.Millisecond, ReconcileInterval: reconcile,
 	}, jobs.Deps{
-		Courses: b.courses, Lectures: b.lectures, Videos: b.videos, Blobs: b.blobs, Live: b.live,
+		Courses: b.courses, Videos: b.videos, Life: b.live.Uploads.Life, Uploads: b.live.Uploads, Blobs: b.blobs, Live: b.live,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	w.TestSignals.Init()

@@ -45,6 +45,13 @@ func (q *Queue) EnqueueVideoStage(ctx context.Context, videoID int64, stage edus
 	return err
 }
 
+// EnqueueVideoRemoval schedules the deletion of a replaced video's
+// outputs and row.
+func (q *Queue) EnqueueVideoRemoval(ctx context.Context, videoID int64) error {
+	_, err := enqueue(ctx, q.enq, videoCleanup, VideoPayload{VideoID: videoID})
+	return err
+}
+
 // maxQueueScan bounds how far VideoQueuePosition looks: past it, the exact
 // number matters to no one.
 const maxQueueScan = 1000

@@ -142,12 +142,6 @@ func CoursePurgeTaskID(courseID int64) string {
 	return "course:purge:" + strconv.FormatInt(courseID, 10)
 }
 
-// NewCoursePurgeTask returns the task that purges the hidden course courseID.
-// EINVALID if the id is not positive.
-func NewCoursePurgeTask(courseID int64) (*asynq.Task, error) {
-	return coursePurge.newTask(CoursePurgePayload{CourseID: courseID})
-}
-
 // videoTask is a task type of the video family; its id is
 // "video:<step>:<video id>", so the same step of the same video is one task
 // however often it is enqueued.

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,24 +91,25 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		// Another attempt moved it on, or this task is early: make sure the
 		// stage it is at has its task.
 		log.Info("video is at another stage", slog.String("video_stage", string(v.Stage)))
-		return c.enqueueStage(ctx, v)
+		c.d.Life.Requeue(ctx, v)
+		return nil
 	}
 	if q, _ := asynq.GetQueueName(ctx); q == QueueVideo {
 		// The video queue moved: those waiting in it see their position change.
 		c.announceQueueMoved(ctx)
 	}
 	if v.Status == edustream.VideoUploaded {
-		processing := edustream.VideoProcessing
-		v, err = c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoUploaded, stage, edustream.VideoUpdate{Status: &processing})
-		if edustream.ErrorCode(err) == edustream.ECONFLICT {
+		if v, err = c.d.Life.Start(ctx, v); edustream.ErrorCode(err) == edustream.ECONFLICT {
 			return nil // another attempt took it
 		} else if err != nil {
 			return err
 		}
-		c.announce(ctx, v)
 	}
 	if stage == edustream.StageComplete {
-		return c.complete(ctx, v)
+		if _, err := c.d.Life.Complete(ctx, v); err != nil && edustream.ErrorCode(err) != edustream.ECONFLICT {
+			return err
+		}
+		return nil
 	}
 
 	if c.d.Media == nil && c.needsMedia(stage, v) {
@@ -119,35 +121,16 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	}
 	defer os.RemoveAll(dir)
 
-	upd, err := c.steps()[stage](ctx, &stepRun{video: v, dir: dir})
+	results, err := c.steps()[stage](ctx, &stepRun{video: v, dir: dir})
 	if errors.Is(err, errHandedOff) {
 		return nil // an external transcoder's reports move the video on
 	} else if err != nil {
 		return c.fail(ctx, v, err)
 	}
-	next, _ := stage.Next()
-	progress := next.OverallProgress(0)
-	upd.Stage, upd.Progress = &next, &progress
-	moved, err := c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoProcessing, stage, upd)
-	if edustream.ErrorCode(err) == edustream.ECONFLICT {
+	if _, err := c.d.Life.Advance(ctx, v, results); edustream.ErrorCode(err) == edustream.ECONFLICT {
 		log.Info("another attempt finished this step first")
-		return nil
 	} else if err != nil {
-		return fmt.Errorf("move video %d past %s: %w", v.ID, stage, err)
-	}
-	c.announce(ctx, moved)
-	return c.enqueueStage(ctx, moved)
-}
-
-// enqueueStage queues the task of the stage v is at, if it has one and v
-// is not finished.
-func (c *chain) enqueueStage(ctx context.Context, v *edustream.Video) error {
-	tt, ok := stageTasks[v.Stage]
-	if !ok || v.Status.Terminal() || v.Status == edustream.VideoAwaitingUpload {
-		return nil
-	}
-	if _, err := enqueue(ctx, c.enq, tt, VideoPayload{VideoID: v.ID}); err != nil {
-		return fmt.Errorf("enqueue %s of video %d: %w", v.Stage, v.ID, err)
+		return err
 	}
 	return nil
 }
@@ -172,8 +155,7 @@ func (c *chain) fail(ctx context.Context, v *edustream.Video, stepErr error) err
 	if !permanent {
 		reason = fmt.Sprintf("the %s step failed %d times; retry the video to run it again", strings.ToLower(string(v.Stage)), retried+1)
 	}
-	failed := edustream.VideoFailed
-	moved, err := c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoProcessing, v.Stage, edustream.VideoUpdate{Status: &failed, Error: &reason})
+	_, err := c.d.Life.Fail(ctx, v, reason)
 	switch {
 	case edustream.ErrorCode(err) == edustream.ECONFLICT:
 		return fmt.Errorf("%w (the video had moved on): %w", stepErr, asynq.SkipRetry)
@@ -183,37 +165,26 @@ func (c *chain) fail(ctx context.Context, v *edustream.Video, stepErr error) err
 		// the middleware skip the retry.
 		return fmt.Errorf("record the failure (%v): %w", stepErr, err)
 	}
-	c.announce(ctx, moved)
 	return fmt.Errorf("%w: %w", stepErr, asynq.SkipRetry)
 }
 
-// complete makes the video READY and the lecture's current video, and
-// queues the cleanup of the one it replaced.
-func (c *chain) complete(ctx context.Context, v *edustream.Video) error {
-	ready, replaced, err := c.d.Videos.CompleteVideo(ctx, v.ID)
-	if edustream.ErrorCode(err) == edustream.ECONFLICT {
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("complete video %d: %w", v.ID, err)
-	}
-	c.announce(ctx, ready)
-	if replaced != nil {
-		if _, err := enqueue(ctx, c.enq, videoCleanup, VideoPayload{VideoID: replaced.ID}); err != nil {
-			// The reconciler finds replaced videos; the swap is done.
-			edustream.Logger(ctx).Warn("enqueue cleanup of the replaced video; the reconciler will retry",
-				slog.Int64("replaced_video_id", replaced.ID), slog.String("error", err.Error()))
-		}
-	}
-	return nil
-}
-
-// probe fetches the source and checks that it is a video within the limits.
+// probe checks that the source is a video within the limits. ffprobe
+// reads it through a loopback server (blobServer), so only the bytes it
+// needs leave the store: the headers and the last seconds, not all of a
+// file that may be 10 GiB.
 func (c *chain) probe(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
-	src, err := c.fetchSource(ctx, run)
+	v := run.video
+	if _, err := c.d.Blobs.Head(ctx, v.SourceKey()); edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return edustream.VideoUpdate{}, errSourceMissing
+	} else if err != nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("find the source: %w", err)
+	}
+	srv, err := serveBlobs(ctx, c.d.Blobs, v.SourceKey())
 	if err != nil {
 		return edustream.VideoUpdate{}, err
 	}
-	info, err := c.d.Media.Probe(ctx, src)
+	defer srv.close()
+	info, err := c.d.Media.Probe(ctx, srv.URL())
 	if err != nil {
 		return edustream.VideoUpdate{}, err
 	}
@@ -223,8 +194,15 @@ func (c *chain) probe(ctx context.Context, run *stepRun) (edustream.VideoUpdate,
 	return edustream.VideoUpdate{Media: info}, nil
 }
 
+// errSourceMissing fails a video whose source is not in storage.
+var errSourceMissing = edustream.Errorf(edustream.EINVALID, "the uploaded file is missing from storage; upload it again")
+
 // transcode makes the HLS ladder and leaves it under the video's work
-// prefix for publish.
+// prefix for publish. The source is downloaded (the one step that reads
+// it whole), and the outputs are stored with the master playlist last, so
+// a master in the work prefix means an attempt finished: a step retried
+// after that (the database failed as it moved the video on) finds it and
+// does not transcode again.
 func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
 	v := run.video
 	if v.Media == nil {
@@ -233,11 +211,17 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 	if c.d.Transcoder != nil {
 		return c.submitTranscode(ctx, run)
 	}
+	ladder := edustream.Ladder(v.Media)
+	if done, err := c.transcoded(ctx, v, ladder); err != nil || done {
+		if done {
+			edustream.Logger(ctx).Info("an earlier attempt transcoded the video; keeping its outputs")
+		}
+		return edustream.VideoUpdate{Renditions: ladder}, err
+	}
 	src, err := c.fetchSource(ctx, run)
 	if err != nil {
 		return edustream.VideoUpdate{}, err
 	}
-	ladder := edustream.Ladder(v.Media)
 	out := filepath.Join(run.dir, "hls")
 	if err := os.Mkdir(out, 0o700); err != nil {
 		return edustream.VideoUpdate{}, err
@@ -246,16 +230,37 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 	if err := c.d.Media.Transcode(ctx, src, v.Media, ladder, out, report); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
-	// A retry may follow an attempt that uploaded part of another ladder;
-	// publish copies what the master names, so leftovers do no harm, but
-	// clearing them keeps the work prefix exact.
-	if err := c.deletePrefix(ctx, v.WorkPrefix()); err != nil {
+	// A retry may follow an attempt that stored part of its outputs; the
+	// work prefix holds exactly this attempt's.
+	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
-	if err := c.putDir(ctx, out, v.WorkPrefix()); err != nil {
+	if err := c.putDir(ctx, out, v.WorkPrefix(), edustream.MasterPlaylistName); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
 	return edustream.VideoUpdate{Renditions: ladder}, nil
+}
+
+// transcoded reports whether the work prefix holds a finished transcode of
+// ladder: its master playlist, stored last, naming every rendition.
+func (c *chain) transcoded(ctx context.Context, v *edustream.Video, ladder []edustream.Rendition) (bool, error) {
+	r, err := c.d.Blobs.Get(ctx, v.WorkPrefix()+edustream.MasterPlaylistName, 0, -1)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("look for an earlier transcode: %w", err)
+	}
+	defer r.Close()
+	master, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return false, fmt.Errorf("look for an earlier transcode: %w", err)
+	}
+	for _, rd := range ladder {
+		if !strings.Contains(string(master), rd.Name+"/") {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // publishStream moves the stream from the work prefix to its published place,
@@ -286,7 +291,7 @@ func (c *chain) publishStream(ctx context.Context, run *stepRun) (edustream.Vide
 			return edustream.VideoUpdate{}, fmt.Errorf("publish %s: %w", rel, err)
 		}
 	}
-	if err := c.deletePrefix(ctx, v.WorkPrefix()); err != nil {
+	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
 	return edustream.VideoUpdate{}, nil
@@ -302,33 +307,70 @@ func rankForPublish(key string) int {
 	return 0
 }
 
-// thumbnails makes the poster and the storyboard.
+// thumbnails makes the poster and the storyboard from a published
+// rendition (never the source: the transcode was the one step to read
+// it), read through a loopback server: the smallest rendition as wide as
+// the poster, or the largest. Outputs found complete (the track is stored
+// last) are kept.
 func (c *chain) thumbnails(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
 	v := run.video
 	if v.TranscoderJobID != "" {
 		return c.thumbnailsFromCaptures(ctx, run)
 	}
-	src, err := c.fetchSource(ctx, run)
+	if _, err := c.d.Blobs.Head(ctx, v.StoryboardVTTKey()); err == nil {
+		edustream.Logger(ctx).Info("an earlier attempt made the thumbnails; keeping them")
+		return edustream.VideoUpdate{}, nil
+	} else if edustream.ErrorCode(err) != edustream.ENOTFOUND {
+		return edustream.VideoUpdate{}, fmt.Errorf("look for earlier thumbnails: %w", err)
+	}
+	rendition, ok := thumbnailRendition(v)
+	if !ok {
+		return edustream.VideoUpdate{}, fmt.Errorf("video %d has no rendition to make thumbnails from", v.ID)
+	}
+	srv, err := serveBlobs(ctx, c.d.Blobs, v.HLSPrefix())
 	if err != nil {
 		return edustream.VideoUpdate{}, err
 	}
+	defer srv.close()
 	out := filepath.Join(run.dir, "thumbs")
 	if err := os.Mkdir(out, 0o700); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
-	if err := c.d.Media.Thumbnails(ctx, src, v.Media, out); err != nil {
+	if err := c.d.Media.Thumbnails(ctx, srv.URL()+rendition.Name+"/index.m3u8", v.Media, out); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
-	for name, key := range map[string]string{
-		edustream.PosterFileName:           v.PosterKey(),
-		edustream.StoryboardSpriteFileName: v.StoryboardSpriteKey(),
-		edustream.StoryboardVTTFileName:    v.StoryboardVTTKey(),
+	// The track last: it says the others are there.
+	for _, f := range []struct{ name, key string }{
+		{edustream.PosterFileName, v.PosterKey()},
+		{edustream.StoryboardSpriteFileName, v.StoryboardSpriteKey()},
+		{edustream.StoryboardVTTFileName, v.StoryboardVTTKey()},
 	} {
-		if err := c.putFile(ctx, filepath.Join(out, name), key); err != nil {
+		if err := c.putFile(ctx, filepath.Join(out, f.name), f.key); err != nil {
 			return edustream.VideoUpdate{}, err
 		}
 	}
 	return edustream.VideoUpdate{}, nil
+}
+
+// thumbnailRendition picks the rendition the thumbnails are made from:
+// the smallest at least as wide as the poster, or else the largest.
+func thumbnailRendition(v *edustream.Video) (edustream.Rendition, bool) {
+	if len(v.Renditions) == 0 || v.Media == nil {
+		return edustream.Rendition{}, false
+	}
+	posterWidth, _ := edustream.PosterSize(v.Media.Width, v.Media.Height)
+	var wide, largest *edustream.Rendition
+	for i := range v.Renditions {
+		r := &v.Renditions[i]
+		if r.Width >= posterWidth && (wide == nil || r.Width < wide.Width) {
+			wide = r
+		}
+		if largest == nil || r.Width > largest.Width {
+			largest = r
+		}
+	}
+	best := cmp.Or(wide, largest)
+	return *best, true
 }
 
 // Metadata is the JSON sidecar published next to a video's outputs, for
@@ -372,7 +414,7 @@ func (c *chain) metadata(ctx context.Context, run *stepRun) (edustream.VideoUpda
 	return edustream.VideoUpdate{}, nil
 }
 
-// cleanup deletes a replaced video's blobs, then its row.
+// cleanup deletes a replaced video's outputs, then its row.
 func (c *chain) cleanup(ctx context.Context, p VideoPayload) error {
 	v, err := c.d.Videos.FindVideoByID(ctx, p.VideoID)
 	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
@@ -380,42 +422,7 @@ func (c *chain) cleanup(ctx context.Context, p VideoPayload) error {
 	} else if err != nil {
 		return err
 	}
-	if v.ReplacedAt == nil {
-		return edustream.Errorf(edustream.ECONFLICT, "video %d is not replaced and keeps its outputs", v.ID)
-	}
-	if err := c.deletePrefix(ctx, edustream.VideoPrefix(v.ID)); err != nil {
-		return err
-	}
-	return c.d.Videos.DeleteVideo(ctx, v.ID)
-}
-
-// expireUpload aborts an upload that was never completed, so its parts do
-// not stay in storage, and tells the uploader.
-func (c *chain) expireUpload(ctx context.Context, p VideoPayload) error {
-	v, err := c.d.Videos.FindVideoByID(ctx, p.VideoID)
-	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if v.Status != edustream.VideoAwaitingUpload || c.d.Now().Before(v.UploadExpiresAt) {
-		return nil
-	}
-	if v.UploadID != "" {
-		if err := c.d.Blobs.AbortMultipartUpload(ctx, v.SourceKey(), v.UploadID); err != nil {
-			return fmt.Errorf("abort upload of video %d: %w", v.ID, err)
-		}
-	}
-	failed, reason := edustream.VideoFailed, "the upload expired before it was completed"
-	moved, err := c.d.Videos.TransitionVideo(ctx, v.ID, edustream.VideoAwaitingUpload, edustream.StageUpload,
-		edustream.VideoUpdate{Status: &failed, Error: &reason})
-	if edustream.ErrorCode(err) == edustream.ECONFLICT {
-		return nil // completed at the last moment
-	} else if err != nil {
-		return err
-	}
-	c.announce(ctx, moved)
-	return nil
+	return c.d.Life.Remove(ctx, v)
 }
 
 // progressReporter returns the transcoder's progress callback: events at
@@ -427,43 +434,26 @@ func (c *chain) progressReporter(ctx context.Context, v *edustream.Video, ladder
 	}
 	what := strings.Join(names, "/")
 	var lastEvent, lastStore time.Time
-	var lastOverall float64
+	var lastFraction float64
 	return func(p edustream.TranscodeProgress) {
 		now := c.d.Now()
-		overall := edustream.StageTranscode.OverallProgress(p.Fraction)
-		if overall <= lastOverall || now.Sub(lastEvent) < progressEventEvery {
+		if p.Fraction <= lastFraction || now.Sub(lastEvent) < progressEventEvery {
 			return
 		}
-		lastEvent, lastOverall = now, overall
-		e := edustream.EncodingEventOf(v, now)
-		e.Progress = overall
-		e.Message = fmt.Sprintf("transcoding %s: %.0f %%", what, p.Fraction*100)
-		if p.ETA > 0 {
-			eta := int(p.ETA.Round(time.Second).Seconds())
-			e.ETASeconds = &eta
-		}
-		c.announceEvent(ctx, e)
-		if now.Sub(lastStore) >= progressStoreEvery {
+		lastEvent, lastFraction = now, p.Fraction
+		store := now.Sub(lastStore) >= progressStoreEvery
+		if store {
 			lastStore = now
-			if err := c.d.Videos.SetVideoProgress(ctx, v.ID, edustream.StageTranscode, overall); err != nil {
-				edustream.Logger(ctx).Warn("store progress", slog.String("error", err.Error()))
-			}
 		}
-	}
-}
-
-// announce tells subscribers where v is now. Events are best effort: a
-// subscriber who misses one catches up from the database.
-func (c *chain) announce(ctx context.Context, v *edustream.Video) {
-	c.announceEvent(ctx, edustream.EncodingEventOf(v, c.d.Now()))
-}
-
-func (c *chain) announceEvent(ctx context.Context, e *edustream.EncodingEvent) {
-	if c.d.Events == nil {
-		return
-	}
-	if err := c.d.Events.PublishEvent(ctx, edustream.Event{Topic: edustream.EncodingTopic(e.LectureID), Encoding: e}); err != nil {
-		edustream.Logger(ctx).Warn("publish encoding event", slog.String("error", err.Error()))
+		err := c.d.Life.Progress(ctx, v, edustream.StepProgress{
+			Fraction: p.Fraction,
+			Message:  fmt.Sprintf("transcoding %s: %.0f %%", what, p.Fraction*100),
+			ETA:      p.ETA,
+			Store:    store,
+		})
+		if err != nil {
+			edustream.Logger(ctx).Warn("report transcode progress", slog.String("error", err.Error()))
+		}
 	}
 }
 
@@ -481,7 +471,7 @@ func (c *chain) fetchSource(ctx context.Context, run *stepRun) (string, error) {
 	dst := filepath.Join(run.dir, "source")
 	r, err := c.d.Blobs.Get(ctx, run.video.SourceKey(), 0, -1)
 	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
-		return "", edustream.Errorf(edustream.EINVALID, "the uploaded file is missing from storage; upload it again")
+		return "", errSourceMissing
 	} else if err != nil {
 		return "", fmt.Errorf("fetch source: %w", err)
 	}
@@ -505,18 +495,23 @@ func (c *chain) fetchSource(ctx context.Context, run *stepRun) (string, error) {
 	return dst, nil
 }
 
-// putDir uploads every file under dir to prefix + its relative path.
-func (c *chain) putDir(ctx context.Context, dir, prefix string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// putDir uploads every file under dir to prefix + its relative path, the
+// file named last (if any) after all the others.
+func (c *chain) putDir(ctx context.Context, dir, prefix, last string) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, err := filepath.Rel(dir, p)
-		if err != nil {
+		if err != nil || filepath.ToSlash(rel) == last {
 			return err
 		}
 		return c.putFile(ctx, p, prefix+filepath.ToSlash(rel))
 	})
+	if err != nil || last == "" {
+		return err
+	}
+	return c.putFile(ctx, filepath.Join(dir, filepath.FromSlash(last)), prefix+last)
 }
 
 func (c *chain) putFile(ctx context.Context, file, key string) error {
@@ -531,24 +526,6 @@ func (c *chain) putFile(ctx context.Context, file, key string) error {
 	}
 	if err := c.d.Blobs.Put(ctx, key, f, st.Size(), blobMeta(key)); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
-	}
-	return nil
-}
-
-func (c *chain) deletePrefix(ctx context.Context, prefix string) error {
-	blobs, err := c.d.Blobs.List(ctx, prefix)
-	if err != nil {
-		return fmt.Errorf("list %s: %w", prefix, err)
-	}
-	keys := make([]string, len(blobs))
-	for i, b := range blobs {
-		keys[i] = b.Key
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	if err := c.d.Blobs.Delete(ctx, keys...); err != nil {
-		return fmt.Errorf("delete %s: %w", prefix, err)
 	}
 	return nil
 }

@@ -90,11 +90,16 @@ type WorkerConfig struct {
 // Deps is everything the handlers use, in one place: adding a task family
 // adds fields here, never parameters to a constructor.
 type Deps struct {
-	Courses  edustream.CourseService
-	Lectures edustream.LectureService
-	Videos   edustream.VideoService
-	Blobs    edustream.BlobStore
-	Events   edustream.EventService
+	Courses edustream.CourseService
+	// Videos reads videos; Life makes every move of them, and Uploads
+	// expires the uploads never completed.
+	Videos  edustream.VideoService
+	Life    *edustream.VideoLifecycle
+	Uploads *edustream.Uploads
+	Blobs   edustream.BlobStore
+	// Events carries the video queue's moves (the videos' own go through
+	// Life).
+	Events edustream.EventService
 	// Media runs ffmpeg and ffprobe (nil: video tasks fail with a reason).
 	Media edustream.MediaTools
 	// Transcoder, if set, transcodes instead of Media: the transcode step
@@ -206,7 +211,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	deps.Limits = deps.Limits.WithDefaults()
 	w := &Worker{rdb: rdb, cfg: cfg, deps: &deps, enq: newEnqueuer(rdb)}
 	w.deps.signals = &w.TestSignals
-	w.transcodes = &edustream.TranscodeJobs{Videos: deps.Videos, Jobs: &Queue{enq: w.enq}, Events: deps.Events, Now: deps.Now}
+	w.transcodes = &edustream.TranscodeJobs{Life: deps.Life}
 	w.mux = newMux(w.deps, w.enq)
 	return w
 }

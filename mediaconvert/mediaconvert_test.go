@@ -117,6 +117,7 @@ func video(audio string, fps float64) *edustream.Video {
 // ladder's caps and levels, audio when the source has it, and the captures
 // for the poster and the storyboard.
 func TestCreateJobMatchesTheLadder(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		audio string
@@ -222,6 +223,7 @@ func TestCreateJobMatchesTheLadder(t *testing.T) {
 // A job runs to COMPLETE writing the stream and the captures where the
 // chain expects them, and its events read as the job's states.
 func TestJobRunAndEvents(t *testing.T) {
+	t.Parallel()
 	s := setup(t)
 	v := video("aac", 30)
 	v.Media.Width, v.Media.Height = 1280, 720
@@ -280,6 +282,7 @@ func TestJobRunAndEvents(t *testing.T) {
 }
 
 func TestFailedJob(t *testing.T) {
+	t.Parallel()
 	s := setup(t)
 	v := video("aac", 30)
 	id, err := s.client.SubmitTranscode(context.Background(), v, edustream.Ladder(v.Media), "token-1")
@@ -305,6 +308,7 @@ func TestFailedJob(t *testing.T) {
 // ClientRequestToken makes a repeated submission, and a lost answer that
 // the SDK asks again, the same job.
 func TestSubmissionIsIdempotent(t *testing.T) {
+	t.Parallel()
 	s := setup(t)
 	v := video("aac", 30)
 	ladder := edustream.Ladder(v.Media)
@@ -334,6 +338,7 @@ func TestSubmissionIsIdempotent(t *testing.T) {
 }
 
 func TestAPIErrors(t *testing.T) {
+	t.Parallel()
 	s := setup(t)
 	v := video("aac", 30)
 	s.fake.RejectNext("/settings/outputGroups/0: the role cannot write to the bucket")
@@ -351,6 +356,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestNewChecksConfig(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]mediaconvert.Config{
 		"no role":      {Region: "us-east-1", Bucket: bucket},
 		"no bucket":    {Region: "us-east-1", RoleARN: roleARN},
@@ -365,6 +371,7 @@ func TestNewChecksConfig(t *testing.T) {
 
 // The events of the user guide's examples, with EduStream's metadata.
 func TestParseEvent(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file string
 		want *edustream.TranscodeJob
@@ -422,6 +429,7 @@ func TestParseEvent(t *testing.T) {
 
 // Events hands the jobs it reads to Jobs, and nothing else.
 func TestEventsHandler(t *testing.T) {
+	t.Parallel()
 	var applied []*edustream.TranscodeJob
 	e := &mediaconvert.Events{Jobs: applyFunc(func(_ context.Context, j *edustream.TranscodeJob) error {
 		applied = append(applied, j)

@@ -20,11 +20,13 @@ const (
 
 // NewAuthenticator returns the edustream.Authenticator that the HTTP
 // middleware and the websocket connection_init handler share: it verifies the
-// token with v and upserts the user its claims name with users.
-func NewAuthenticator(v Verifier, users edustream.UserService) edustream.Authenticator {
+// token with v and signs in the user its claims name (edustream.SignIn) with
+// users, announcing a changed profile on events (nil: no one listens).
+func NewAuthenticator(v Verifier, users edustream.UserService, events edustream.EventService) edustream.Authenticator {
 	return &authenticator{
 		verifier: v,
 		users:    users,
+		events:   events,
 		now:      time.Now,
 		ttl:      userCacheTTL,
 		size:     userCacheSize,
@@ -35,6 +37,7 @@ func NewAuthenticator(v Verifier, users edustream.UserService) edustream.Authent
 type authenticator struct {
 	verifier Verifier
 	users    edustream.UserService
+	events   edustream.EventService
 	now      func() time.Time
 	ttl      time.Duration
 	size     int
@@ -59,7 +62,7 @@ func (a *authenticator) Authenticate(ctx context.Context, token string) (*edustr
 	if u := a.cached(claims); u != nil {
 		return u, nil
 	}
-	u, err := a.users.UpsertUser(ctx, claims)
+	u, err := edustream.SignIn(ctx, a.users, a.events, claims)
 	if err != nil {
 		if edustream.ErrorCode(err) == edustream.EINVALID {
 			// The token is signed but its claims are unusable: that is

@@ -37,7 +37,7 @@ func newUsers(t *testing.T) (edustream.UserService, *atomic.Int64) {
 func TestAuthenticator(t *testing.T) {
 	t.Parallel()
 	users, upserts := newUsers(t)
-	a := NewAuthenticator(NewHS256Verifier(testSecret, testIssuer, testAudience), users).(*authenticator)
+	a := NewAuthenticator(NewHS256Verifier(testSecret, testIssuer, testAudience), users, nil).(*authenticator)
 	now := time.Now()
 	a.now = func() time.Time { return now }
 	token := func(edits ...func(jwt.MapClaims)) string {
@@ -104,7 +104,7 @@ func TestAuthenticator(t *testing.T) {
 func TestAuthenticatorRefusedClaims(t *testing.T) {
 	t.Parallel()
 	users, _ := newUsers(t)
-	a := NewAuthenticator(NewHS256Verifier(testSecret, "", ""), users)
+	a := NewAuthenticator(NewHS256Verifier(testSecret, "", ""), users, nil)
 	// Signed, but the user store will not keep a 400-character email.
 	tok := sign(t, jwt.SigningMethodHS256, testSecret, "", claims(set("email", strings.Repeat("a", 390)+"@example.com")))
 	_, err := a.Authenticate(t.Context(), tok)
@@ -119,7 +119,7 @@ func TestAuthenticatorRefusedClaims(t *testing.T) {
 func TestAuthenticatorCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	users, upserts := newUsers(t)
-	a := NewAuthenticator(NewHS256Verifier(testSecret, "", ""), users).(*authenticator)
+	a := NewAuthenticator(NewHS256Verifier(testSecret, "", ""), users, nil).(*authenticator)
 	a.size = 4
 	for i := range 20 {
 		sub := "user-" + string(rune('a'+i))

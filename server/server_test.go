@@ -67,7 +67,7 @@ func setup(t *testing.T, edit func(*Config)) *bundle {
 		Logger:      slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		GraphQL:     b.gql,
 		Playground:  true,
-		Auth:        NewAuthenticator(NewHS256Verifier(testSecret, testIssuer, testAudience), users),
+		Auth:        NewAuthenticator(NewHS256Verifier(testSecret, testIssuer, testAudience), users, nil),
 		CORSOrigins: []string{"https://app.edustream.test", "HTTPS://Admin.EduStream.test/"},
 	}
 	if edit != nil {

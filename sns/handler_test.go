@@ -146,6 +146,7 @@ func (f *fakeEvents) HandleEvent(_ context.Context, detailType string, detail js
 }
 
 func TestAcceptsSignedMessages(t *testing.T) {
+	t.Parallel()
 	subject := "Amazon S3 Notification"
 	empty := ""
 	tests := []struct {
@@ -174,6 +175,7 @@ func TestAcceptsSignedMessages(t *testing.T) {
 // Nothing forged, foreign or malformed gets through: each is refused with
 // a 4xx (which SNS does not retry), and nothing is started.
 func TestRefusesForgedForeignAndMalformed(t *testing.T) {
+	t.Parallel()
 	other := snstest.NewServer(t)
 	tests := []struct {
 		name string
@@ -280,6 +282,7 @@ func TestRefusesForgedForeignAndMalformed(t *testing.T) {
 }
 
 func TestRefusesBadRequests(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.topic.Notification(sourceEvent("12", "0055AED6DCD90281E5"), nil)
 	body, _ := json.Marshal(m)
@@ -331,6 +334,7 @@ func (r *statusRecorder) WriteHeader(s int)           { r.status = s }
 // SNS delivers at least once, and a captured message can be replayed: a
 // message id is handled once.
 func TestReplayedMessageIsHandledOnce(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.topic.Notification(sourceEvent("12", "0055AED6DCD90281E5"), nil)
 	if body := b.deliver(t, m, http.StatusOK); strings.Contains(body, "duplicate") {
@@ -349,6 +353,7 @@ func TestReplayedMessageIsHandledOnce(t *testing.T) {
 // A delivery while another delivery of the same message is being handled
 // is told to come back: if the first fails, the message is not lost.
 func TestMessageInFlightIsRetriedLater(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.topic.Notification(sourceEvent("12", "0055AED6DCD90281E5"), nil)
 	if _, err := b.log.ClaimMessage(context.Background(), m.MessageID, time.Minute); err != nil {
@@ -367,6 +372,7 @@ func TestMessageInFlightIsRetriedLater(t *testing.T) {
 // Trouble on this side is answered with 5xx, so SNS retries, and the
 // retry is handled once the trouble is over.
 func TestTransientFailuresAreRetried(t *testing.T) {
+	t.Parallel()
 	t.Run("database down", func(t *testing.T) {
 		b := setup(t)
 		b.uploads.fail(12, errors.New("dial tcp 10.0.0.5:3306: connection refused"))
@@ -417,6 +423,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 // The signing certificate is fetched once, however many messages use it,
 // including many at once.
 func TestCertificateIsCached(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	var wg sync.WaitGroup
 	for i := range 10 {
@@ -434,6 +441,7 @@ func TestCertificateIsCached(t *testing.T) {
 }
 
 func TestSubscriptionConfirmation(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.topic.Confirmation(sns.TypeSubscriptionConfirmation)
 	b.deliver(t, m, http.StatusOK)
@@ -497,6 +505,7 @@ func TestSubscriptionConfirmation(t *testing.T) {
 }
 
 func TestS3Events(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		message string
@@ -543,6 +552,7 @@ func TestS3Events(t *testing.T) {
 
 // The key in the log line is the decoded one: "+" is a space, "%2B" a plus.
 func TestS3KeyIsDecoded(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	b.deliver(t, b.topic.Notification(snstest.S3Event(snstest.S3Object{Bucket: bucket, Key: "videos/12/my lecture+notes.mp4"}), nil), http.StatusOK)
 	lines := b.logs.Records(t, "ignoring an object under the upload prefix that is not an upload's source")
@@ -552,6 +562,7 @@ func TestS3KeyIsDecoded(t *testing.T) {
 }
 
 func TestParseS3Records(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, key, size, sequencer string
 		want                       sns.S3Record
@@ -592,6 +603,7 @@ func TestParseS3Records(t *testing.T) {
 
 // Sequencers order events per key: padded on the right, then compared.
 func TestNormalizeSequencer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		earlier, later string
 	}{
@@ -620,6 +632,7 @@ func TestNormalizeSequencer(t *testing.T) {
 // several SNS messages starts the chain once, and an older event after a
 // newer one is not acted on.
 func TestS3SequencerPerKey(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	for range 3 {
 		b.deliver(t, b.topic.Notification(sourceEvent("12", "0055AED6DCD90281E5"), nil), http.StatusOK)
@@ -636,6 +649,7 @@ func TestS3SequencerPerKey(t *testing.T) {
 }
 
 func TestEventBridgeEvents(t *testing.T) {
+	t.Parallel()
 	event := func(source string) string {
 		return `{"version":"0","id":"1234abcd-12ab-34cd-56ef-1234567890ab","detail-type":"MediaConvert Job State Change","source":"` + source +
 			`","account":"111122223333","time":"2022-12-19T19:20:21Z","region":"us-east-1","resources":[],"detail":{"jobId":"1671477617078-2886ye","status":"PROGRESSING"}}`
@@ -671,6 +685,7 @@ func TestEventBridgeEvents(t *testing.T) {
 // fetched: once the cached one expires, messages signed with it are
 // refused.
 func TestCachedCertificateExpires(t *testing.T) {
+	t.Parallel()
 	var clock atomic.Int64
 	clock.Store(time.Now().Unix())
 	b := setupWithClock(t, func() time.Time { return time.Unix(clock.Load(), 0) })
@@ -686,6 +701,7 @@ func TestCachedCertificateExpires(t *testing.T) {
 }
 
 func TestNewHandlerChecksConfig(t *testing.T) {
+	t.Parallel()
 	v := sns.NewVerifier(nil, nil)
 	log := redis.NewMessageLog(goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}))
 	tests := []struct {

@@ -31,13 +31,6 @@ func VerifySignature(body []byte, header string, secret []byte) bool {
 	return hmac.Equal(mac.Sum(nil), got)
 }
 
-// Sign returns the X-Spark-Signature of body for secret.
-func Sign(body, secret []byte) string {
-	mac := hmac.New(sha1.New, secret)
-	mac.Write(body)
-	return hex.EncodeToString(mac.Sum(nil))
-}
-
 // Delivery is the envelope Webex POSTs to a webhook's target URL. The
 // envelope describes the webhook; Data is the object the event is about.
 // Deliveries can repeat and arrive out of order, so handlers must be

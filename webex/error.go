@@ -123,22 +123,6 @@ func IsNotFound(err error) bool {
 	return s == http.StatusNotFound || s == http.StatusGone
 }
 
-// IsInvalid reports whether Webex rejected the request's content (400).
-func IsInvalid(err error) bool { return StatusCode(err) == http.StatusBadRequest }
-
-// IsRateLimited reports whether Webex refused the call for now (429 or
-// 423); the *Error's RetryAfter says for how long.
-func IsRateLimited(err error) bool {
-	s := StatusCode(err)
-	return s == http.StatusTooManyRequests || s == http.StatusLocked
-}
-
-// IsUnauthorized reports whether Webex refused our credentials (401 after
-// the one refresh-and-retry) or the token could not be refreshed.
-func IsUnauthorized(err error) bool {
-	return StatusCode(err) == http.StatusUnauthorized || errors.Is(err, ErrRefreshRejected)
-}
-
 // apiErrorBody is the Webex error shape, plus the OAuth error fields the
 // token endpoint may use.
 type apiErrorBody struct {

@@ -37,6 +37,7 @@ func decode[T any](t *testing.T, name string) T {
 const fixtureSeries = "3f2b1c0d9e8f4a7b8c6d5e4f3a2b1c0d"
 
 func TestDecodesTheDocumentedMeetingShapes(t *testing.T) {
+	t.Parallel()
 	series := decode[webex.Meeting](t, "meeting_series.json")
 	want := webex.Meeting{
 		ID: fixtureSeries, MeetingNumber: "2551234567", Title: "Physics 201: Waves", Agenda: "Standing waves and resonance",
@@ -70,13 +71,14 @@ func TestDecodesTheDocumentedMeetingShapes(t *testing.T) {
 }
 
 func TestDecodesTheDocumentedRecordingAndWebhookShapes(t *testing.T) {
+	t.Parallel()
 	rec := decode[webex.Recording](t, "recording_details.json")
 	links := rec.TemporaryDirectDownloadLinks
 	if links == nil || links.RecordingDownloadLink == "" || links.AudioDownloadLink == "" || links.TranscriptDownloadLink == "" ||
 		!links.Expiration.Equal(time.Date(2030, 5, 1, 16, 41, 2, 0, time.UTC)) {
 		t.Errorf("links = %+v", links)
 	}
-	if rec.Format != webex.FormatMP4 || rec.DurationSeconds != 5073 || rec.SizeBytes != 283115520 || rec.SeriesID() != fixtureSeries ||
+	if rec.Format != "MP4" || rec.DurationSeconds != 5073 || rec.SizeBytes != 283115520 || rec.SeriesID() != fixtureSeries ||
 		rec.Status != "available" || rec.Topic == "" || rec.CreateTime.IsZero() || rec.TimeRecorded.IsZero() {
 		t.Errorf("recording = %+v", rec)
 	}
@@ -95,6 +97,7 @@ func TestDecodesTheDocumentedRecordingAndWebhookShapes(t *testing.T) {
 }
 
 func TestDecodesTheDocumentedDeliveries(t *testing.T) {
+	t.Parallel()
 	d, err := webex.ParseDelivery(fixture(t, "delivery_meeting_started.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +141,7 @@ func serve(t *testing.T, status int, name string) string {
 }
 
 func TestReadsTheDocumentedErrorBody(t *testing.T) {
+	t.Parallel()
 	c, err := webex.New(webex.Config{BaseURL: serve(t, 400, "error.json"), Token: "tok"})
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +163,7 @@ func TestReadsTheDocumentedErrorBody(t *testing.T) {
 }
 
 func TestReadsTheDocumentedTokenResponse(t *testing.T) {
+	t.Parallel()
 	tokenURL := serve(t, 200, "token.json")
 	clock := &fakeClock{now: epoch}
 	store := &webex.MemoryTokenStore{}

@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/storage/sqldb"
 	"github.com/edustream/edustream/webex"
@@ -23,57 +23,13 @@ import (
 
 var webhookSecret = []byte("webhook-secret-for-the-tests")
 
-// events records what was published.
-type events struct {
-	mu  sync.Mutex
-	got []edustream.Event
-}
-
-func (e *events) PublishEvent(_ context.Context, ev edustream.Event) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.got = append(e.got, ev)
-	return nil
-}
-
-func (e *events) SubscribeFunc(context.Context, string, func(edustream.Event)) error {
-	panic("the webhook does not subscribe")
-}
-
-func (e *events) count() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.got)
-}
-
-// imports records the recording imports enqueued.
-type imports struct {
-	mu  sync.Mutex
-	ids []string
-}
-
-func (q *imports) EnqueueMeetingDelete(context.Context, string) error {
-	panic("the webhook deletes no meeting")
-}
-
-func (q *imports) EnqueueRecordingImportOnce(context.Context, string) error {
-	panic("the webhook imports every recording it hears of")
-}
-
-func (q *imports) EnqueueRecordingImport(_ context.Context, id string) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.ids = append(q.ids, id)
-	return nil
-}
-
 // webhookBundle is the webhook handler on real storage.
 type webhookBundle struct {
 	handler  http.Handler
 	logs     *testenv.LogBuffer
 	sessions *sqldb.LiveSessionService
-	events   *events
-	imports  *imports
+	events   *edustreamtest.Events
+	imports  *edustreamtest.Jobs
 	session  *edustream.LiveSession
 }
 
@@ -88,7 +44,7 @@ func setupWebhook(t *testing.T) *webhookBundle {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wb := &webhookBundle{logs: &testenv.LogBuffer{}, sessions: sqldb.NewLiveSessionService(db, nil), events: &events{}, imports: &imports{}}
+	wb := &webhookBundle{logs: &testenv.LogBuffer{}, sessions: sqldb.NewLiveSessionService(db, nil), events: &edustreamtest.Events{}, imports: &edustreamtest.Jobs{}}
 	live := &edustream.LiveClasses{Sessions: wb.sessions, Jobs: wb.imports, Events: wb.events}
 	wb.handler = webex.NewWebhookHandler(webex.WebhookConfig{Secret: webhookSecret, Events: live, MaxBodyBytes: 4096})
 	teacher, err := sqldb.NewUserService(db).UpsertUser(ctx, edustream.Claims{Subject: "teacher", Role: edustream.RoleInstructor})
@@ -208,8 +164,8 @@ func TestWebhookHandlerRefusals(t *testing.T) {
 			t.Errorf("GET: %d %v", w.Code, w.Header())
 		}
 	})
-	if s := wb.state(t); s.Status != edustream.LiveScheduled || s.Version != 1 || wb.events.count() != 0 {
-		t.Errorf("after refused deliveries the session is %s v%d with %d events", s.Status, s.Version, wb.events.count())
+	if s, n := wb.state(t), len(wb.events.Published()); s.Status != edustream.LiveScheduled || s.Version != 1 || n != 0 {
+		t.Errorf("after refused deliveries the session is %s v%d with %d events", s.Status, s.Version, n)
 	}
 	if lines := wb.logs.Records(t, "refused a Webex webhook delivery with a missing or wrong signature"); len(lines) != 7 {
 		t.Errorf("%d refusals logged, want 7", len(lines))
@@ -275,8 +231,8 @@ func TestWebhookHandlerMeetingEvents(t *testing.T) {
 				if w := wb.signed(t, envelope("meetings", st.event, st.data(wb))); w.Code != http.StatusNoContent {
 					t.Fatalf("step %d (%s): status %d: %s", i, st.event, w.Code, w.Body)
 				}
-				if s := wb.state(t); s.Status != st.status || wb.events.count() != st.events {
-					t.Errorf("step %d (%s): session %s with %d events, want %s with %d", i, st.event, s.Status, wb.events.count(), st.status, st.events)
+				if s, n := wb.state(t), len(wb.events.Published()); s.Status != st.status || n != st.events {
+					t.Errorf("step %d (%s): session %s with %d events, want %s with %d", i, st.event, s.Status, n, st.status, st.events)
 				}
 			}
 		})
@@ -284,7 +240,7 @@ func TestWebhookHandlerMeetingEvents(t *testing.T) {
 	t.Run("events name the course and the version", func(t *testing.T) {
 		wb := setupWebhook(t)
 		wb.signed(t, envelope("meetings", "started", wb.instance(true)))
-		e := wb.events.got[0]
+		e := wb.events.Published()[0]
 		if e.Topic != edustream.LiveSessionTopic(1) || e.LiveSession == nil || e.LiveSession.ID != wb.session.ID ||
 			e.LiveSession.Status != edustream.LiveLive || e.LiveSession.Version != 2 {
 			t.Errorf("event %+v", e)
@@ -315,8 +271,13 @@ func TestWebhookHandlerRecordings(t *testing.T) {
 			t.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
-	if want := []string{"rec-1", "rec-1", "rec-2"}; !slices.Equal(wb.imports.ids, want) {
-		t.Errorf("imports enqueued %v, want %v", wb.imports.ids, want)
+	if want, got := []string{"rec-1", "rec-1", "rec-2"}, wb.imports.RecordingImports(); !slices.Equal(got, want) {
+		t.Errorf("imports enqueued %v, want %v", got, want)
+	}
+	// The webhook imports every recording it hears of, and deletes no
+	// meeting.
+	if once, deletes := wb.imports.RecordingImportsOnce(), wb.imports.MeetingDeletes(); len(once) != 0 || len(deletes) != 0 {
+		t.Errorf("the webhook enqueued imports once %v and meeting deletes %v", once, deletes)
 	}
 	if w := wb.signed(t, rec("", instance, wb.session.MeetingID)); w.Code != http.StatusBadRequest {
 		t.Errorf("a recording without an id: %d", w.Code)

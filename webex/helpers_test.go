@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -210,8 +209,4 @@ func withRetries(attempts int, base, max time.Duration) option {
 	return func(_ *webextest.Config, c *webex.Config) {
 		c.MaxAttempts, c.BaseBackoff, c.MaxBackoff = attempts, base, max
 	}
-}
-
-func withHTTPClient(hc *http.Client) option {
-	return func(_ *webextest.Config, c *webex.Config) { c.HTTPClient = hc }
 }

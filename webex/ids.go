@@ -20,19 +20,6 @@ const (
 	KindInstance
 )
 
-// String implements fmt.Stringer.
-func (k IDKind) String() string {
-	switch k {
-	case KindSeries:
-		return "series"
-	case KindOccurrence:
-		return "occurrence"
-	case KindInstance:
-		return "instance"
-	}
-	return "unknown"
-}
-
 // occurrenceLayout is the UTC start time in a scheduled meeting's id.
 const occurrenceLayout = "20060102T150405Z"
 
@@ -86,15 +73,3 @@ func validSeries(s string) bool {
 // SeriesID returns the series id of a series, occurrence or instance id,
 // or "" when id is none of those.
 func SeriesID(id string) string { return ParseMeetingID(id).Series }
-
-// OccurrenceID returns the id of the series' scheduled meeting that starts
-// at start.
-func OccurrenceID(series string, start time.Time) string {
-	return series + "_" + start.UTC().Format(occurrenceLayout)
-}
-
-// SameSeries reports whether a and b (any kinds) belong to one series.
-func SameSeries(a, b string) bool {
-	sa := SeriesID(a)
-	return sa != "" && sa == SeriesID(b)
-}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseLinks(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		value string
@@ -38,6 +39,7 @@ func TestParseLinks(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	date := func(t time.Time) string { return t.Format(http.TimeFormat) }
 	tests := []struct {

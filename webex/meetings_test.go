@@ -20,6 +20,7 @@ import (
 )
 
 func TestCreateMeetingSendsFieldsAndReadsTheSeries(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	start := epoch.Add(49 * time.Hour)
@@ -101,6 +102,7 @@ func TestCreateMeetingSendsFieldsAndReadsTheSeries(t *testing.T) {
 }
 
 func TestCreateMeetingGeneratesAPasswordWhenNoneIsGiven(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.meeting(t, "No password given")
 	if m.Password == "" {
@@ -109,6 +111,7 @@ func TestCreateMeetingGeneratesAPasswordWhenNoneIsGiven(t *testing.T) {
 }
 
 func TestCreateMeetingRejectedLikeWebex(t *testing.T) {
+	t.Parallel()
 	start := epoch.Add(24 * time.Hour)
 	tests := []struct {
 		name string
@@ -159,6 +162,7 @@ func TestCreateMeetingRejectedLikeWebex(t *testing.T) {
 }
 
 func TestTitleOf128CharactersIsAccepted(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	start := epoch.Add(time.Hour)
 	m, err := b.client.CreateMeeting(context.Background(), webex.NewMeeting{Title: strings.Repeat("é", 128), Start: start, End: start.Add(10 * time.Minute)})
@@ -171,6 +175,7 @@ func TestTitleOf128CharactersIsAccepted(t *testing.T) {
 }
 
 func TestUpdateMeetingPatchesOnlyWhatIsSet(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	m := b.meeting(t, "Before")
@@ -207,6 +212,7 @@ func TestUpdateMeetingPatchesOnlyWhatIsSet(t *testing.T) {
 }
 
 func TestGetMeetingBySeriesAndOccurrence(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	m := b.meeting(t, "Lookup")
@@ -227,6 +233,7 @@ func TestGetMeetingBySeriesAndOccurrence(t *testing.T) {
 }
 
 func TestDeleteMeeting(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	m := b.meeting(t, "Cancelled class")
@@ -248,6 +255,7 @@ func TestDeleteMeeting(t *testing.T) {
 }
 
 func TestDeleteMeetingWhoseAnswerWasLost(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.meeting(t, "Lost answer")
 	b.fake.DropConnection(http.MethodDelete, "/meetings/*", 1, true)
@@ -263,6 +271,7 @@ func TestDeleteMeetingWhoseAnswerWasLost(t *testing.T) {
 }
 
 func TestEmptyIDsAreRefusedWithoutARequest(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	calls := map[string]func() error{
@@ -283,6 +292,7 @@ func TestEmptyIDsAreRefusedWithoutARequest(t *testing.T) {
 }
 
 func TestListMeetingsFollowsEveryPage(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	want := map[string]bool{}
@@ -329,6 +339,7 @@ func TestListMeetingsFollowsEveryPage(t *testing.T) {
 }
 
 func TestListMeetingsRejectsAPageSizeAbove100(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	_, err := b.client.ListMeetings(context.Background(), webex.ListMeetingsOptions{PageSize: 101})
 	if edustream.ErrorCode(err) != edustream.EINVALID {
@@ -337,6 +348,7 @@ func TestListMeetingsRejectsAPageSizeAbove100(t *testing.T) {
 }
 
 func TestNextLinksOnlyOnTheAPIHost(t *testing.T) {
+	t.Parallel()
 	var evilHits atomic.Int32
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		evilHits.Add(1)
@@ -395,6 +407,7 @@ func TestNextLinksOnlyOnTheAPIHost(t *testing.T) {
 }
 
 func TestErrorKeepsTheTrackingID(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	_, err := b.client.GetMeeting(ctx, "0123456789abcdef0123456789abcdef")

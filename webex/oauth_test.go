@@ -43,6 +43,7 @@ func tokenRequests(s *webextest.Server) []webextest.Request {
 }
 
 func TestOAuthRefreshesBeforeTheAccessTokenExpires(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t, withLifetimes(2*time.Hour, 90*24*time.Hour), withOAuthWindows(30*time.Minute, 0, 0))
 	list(t, b.client)
 	reqs := tokenRequests(b.fake)
@@ -91,6 +92,7 @@ func TestOAuthRefreshesBeforeTheAccessTokenExpires(t *testing.T) {
 }
 
 func TestOAuthRefreshesAfterA401(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t)
 	list(t, b.client)
 	first := lastBearer(t, b.fake)
@@ -111,6 +113,7 @@ func TestOAuthRefreshesAfterA401(t *testing.T) {
 }
 
 func TestOAuthGivesUpAfterOneRefreshAndRetry(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t)
 	list(t, b.client)
 	b.fake.ResetRequests()
@@ -125,6 +128,7 @@ func TestOAuthGivesUpAfterOneRefreshAndRetry(t *testing.T) {
 }
 
 func TestOAuthRefreshIsSingleFlight(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t)
 	run := func() {
 		var wg sync.WaitGroup
@@ -155,6 +159,7 @@ func TestOAuthRefreshIsSingleFlight(t *testing.T) {
 }
 
 func TestOAuthTokenSurvivesARestart(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t)
 	list(t, b.client)
 	used := lastBearer(t, b.fake)
@@ -170,6 +175,7 @@ func TestOAuthTokenSurvivesARestart(t *testing.T) {
 }
 
 func TestOAuthPrefersTheStoredRefreshTokenOverTheConfiguredOne(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t, func(f *webextest.Config, _ *webex.Config) { f.RotateRefreshTokens = true })
 	list(t, b.client)
 	stored, _ := b.store.Load(context.Background())
@@ -188,6 +194,7 @@ func TestOAuthPrefersTheStoredRefreshTokenOverTheConfiguredOne(t *testing.T) {
 }
 
 func TestOAuthRevokedRefreshToken(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t)
 	b.fake.RevokeRefreshToken(b.refreshToken)
 	_, err := b.client.ListMeetings(context.Background(), webex.ListMeetingsOptions{})
@@ -210,6 +217,7 @@ func TestOAuthRevokedRefreshToken(t *testing.T) {
 }
 
 func TestOAuthRecoversWithANewlyConfiguredRefreshToken(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t)
 	list(t, b.client)
 	b.fake.RevokeRefreshToken(b.refreshToken)
@@ -229,6 +237,7 @@ func TestOAuthRecoversWithANewlyConfiguredRefreshToken(t *testing.T) {
 }
 
 func TestOAuthHealthWarnsBeforeTheRefreshTokenExpires(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t, withLifetimes(14*24*time.Hour, 5*24*time.Hour), withOAuthWindows(0, 7*24*time.Hour, 0))
 	if h := b.client.Health(); h.Status != webex.AuthOK || !h.Ready {
 		t.Errorf("health before any call = %+v", h)
@@ -249,6 +258,7 @@ func TestOAuthHealthWarnsBeforeTheRefreshTokenExpires(t *testing.T) {
 }
 
 func TestOAuthKeepsTheOldTokenWhenAnEarlyRefreshFails(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t, withLifetimes(2*time.Hour, 90*24*time.Hour), withOAuthWindows(time.Hour, 0, 0), withRetries(2, time.Second, time.Second))
 	list(t, b.client)
 	old := lastBearer(t, b.fake)
@@ -273,6 +283,7 @@ func TestOAuthKeepsTheOldTokenWhenAnEarlyRefreshFails(t *testing.T) {
 }
 
 func TestOAuthSpacesOutEarlyRefreshes(t *testing.T) {
+	t.Parallel()
 	// A margin longer than the lifetime keeps every new token "due", as
 	// when Webex answers a refresh with the token it already gave.
 	b := setupOAuth(t, withLifetimes(time.Hour, 90*24*time.Hour), withOAuthWindows(2*time.Hour, 0, 10*time.Minute))
@@ -290,6 +301,7 @@ func TestOAuthSpacesOutEarlyRefreshes(t *testing.T) {
 }
 
 func TestStaticTokenRefusedShowsInHealth(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	c, err := webex.New(webex.Config{BaseURL: b.fake.URL, Token: "not-a-token-webex-knows", Clock: b.clock})
 	if err != nil {
@@ -308,6 +320,7 @@ func TestStaticTokenRefusedShowsInHealth(t *testing.T) {
 }
 
 func TestNoSecretInErrorsOrLogs(t *testing.T) {
+	t.Parallel()
 	b := setupOAuth(t, withLifetimes(2*time.Hour, 90*24*time.Hour), withOAuthWindows(time.Hour, 0, 0), withRetries(2, time.Second, time.Second))
 	ctx := context.Background()
 	var errs []error

@@ -11,15 +11,9 @@ import (
 	"time"
 )
 
-// Recording formats.
-const (
-	FormatMP4 = "MP4"
-	// FormatARF is Webex's own format, which needs its player.
-	FormatARF = "ARF"
-)
-
 // Recording is a meeting recording. List calls and webhooks leave
-// TemporaryDirectDownloadLinks nil; GetRecording fills it.
+// TemporaryDirectDownloadLinks nil; GetRecording fills it. Format is MP4,
+// or ARF, Webex's own format, which needs its player.
 type Recording struct {
 	ID string `json:"id"`
 	// MeetingID is the instance that was recorded.

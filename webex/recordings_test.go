@@ -35,6 +35,7 @@ func recorded(t *testing.T, b *bundle, data []byte) (*webex.Meeting, string, str
 }
 
 func TestFindAndDownloadASessionsRecording(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("\x00\x00\x00\x18ftypmp42"), 1000)
@@ -62,7 +63,7 @@ func TestFindAndDownloadASessionsRecording(t *testing.T) {
 	if links == nil || links.RecordingDownloadLink == "" || !links.Expiration.After(b.clock.Now()) {
 		t.Fatalf("download links = %+v", links)
 	}
-	if rec.Format != webex.FormatMP4 || rec.SizeBytes != int64(len(data)) || rec.DurationSeconds != 3000 ||
+	if rec.Format != "MP4" || rec.SizeBytes != int64(len(data)) || rec.DurationSeconds != 3000 ||
 		rec.MeetingSeriesID != m.ID || rec.ScheduledMeetingID != webex.OccurrenceID(m.ID, m.Start) || rec.Topic != m.Title ||
 		rec.CreateTime.IsZero() || rec.TimeRecorded.IsZero() || rec.DownloadURL == "" {
 		t.Errorf("recording = %+v", rec)
@@ -106,6 +107,7 @@ func download(t *testing.T, c *webex.Client, rec *webex.Recording) []byte {
 }
 
 func TestRecordingsOlderThanAWeekNeedARange(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	m, _, recID := recorded(t, b, []byte("mp4"))
@@ -124,6 +126,7 @@ func TestRecordingsOlderThanAWeekNeedARange(t *testing.T) {
 }
 
 func TestRecordingWithDownloadsPrevented(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	m := b.meeting(t, "No downloads")
 	inst, _ := b.fake.StartMeeting(m.ID)

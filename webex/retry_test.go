@@ -16,6 +16,7 @@ import (
 )
 
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	date := time.Date(2030, time.March, 4, 9, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name  string
@@ -56,6 +57,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestRateLimitedCreateIsRetriedAndCreatesOnce(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{429, 423} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
 			b := setup(t)
@@ -75,6 +77,7 @@ func TestRateLimitedCreateIsRetriedAndCreatesOnce(t *testing.T) {
 }
 
 func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		retryAfter string
@@ -111,6 +114,7 @@ func TestRetryAfterTooLongFailsAtOnce(t *testing.T) {
 }
 
 func TestBackoffIsCappedAndAttemptsBounded(t *testing.T) {
+	t.Parallel()
 	b := setup(t, withRetries(6, time.Second, 5*time.Second))
 	m := b.meeting(t, "Flaky")
 	b.fake.Fail(http.MethodGet, "/meetings/*", 100, http.StatusServiceUnavailable)
@@ -128,6 +132,7 @@ func TestBackoffIsCappedAndAttemptsBounded(t *testing.T) {
 }
 
 func TestDefaultJitterStaysUnderTheCeiling(t *testing.T) {
+	t.Parallel()
 	b := setup(t, withRetries(4, 100*time.Millisecond, 250*time.Millisecond), func(_ *webextest.Config, c *webex.Config) { c.Jitter = nil })
 	m := b.meeting(t, "Jitter")
 	for range 20 {
@@ -154,6 +159,7 @@ func TestDefaultJitterStaysUnderTheCeiling(t *testing.T) {
 }
 
 func TestRequestsNotSafeToRepeat(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		inject      func(*webextest.Server)
@@ -197,6 +203,7 @@ func TestRequestsNotSafeToRepeat(t *testing.T) {
 }
 
 func TestSafeRequestsAreRetried(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		method string
@@ -243,6 +250,7 @@ func TestSafeRequestsAreRetried(t *testing.T) {
 }
 
 func TestCreateIsRetriedWhenNoConnectionWasMade(t *testing.T) {
+	t.Parallel()
 	clock := &fakeClock{now: epoch}
 	c, err := webex.New(webex.Config{
 		BaseURL: "http://" + closedAddr(t) + "/v1", Token: "tok", Clock: clock, MaxAttempts: 3,
@@ -265,6 +273,8 @@ func TestCreateIsRetriedWhenNoConnectionWasMade(t *testing.T) {
 }
 
 func TestEveryCallHasADeadline(t *testing.T) {
+	// Not parallel: it races real deadlines of a few hundred
+	// milliseconds, which the package's other tests would eat into.
 	b := setup(t, withTimeouts(400*time.Millisecond, 100*time.Millisecond), withRetries(50, time.Millisecond, time.Millisecond))
 	m := b.meeting(t, "Slow")
 	b.fake.Inject(http.MethodGet, "/meetings/*", 1000, webextest.Fault{Delay: time.Minute})
@@ -278,6 +288,8 @@ func TestEveryCallHasADeadline(t *testing.T) {
 }
 
 func TestACreateCutOffByTheDeadlineMayHaveLanded(t *testing.T) {
+	// Not parallel: it races real deadlines of a few hundred
+	// milliseconds, which the package's other tests would eat into.
 	b := setup(t, withTimeouts(200*time.Millisecond, time.Second))
 	b.fake.Inject(http.MethodPost, "/meetings", 1, webextest.Fault{Delay: time.Minute})
 	start := epoch.Add(time.Hour)

@@ -20,6 +20,7 @@ func spec(b *bundle, title string) edustream.MeetingSpec {
 }
 
 func TestMeetingServiceCreate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("fields", func(t *testing.T) {
 		b := setup(t)
@@ -81,6 +82,7 @@ func TestMeetingServiceCreate(t *testing.T) {
 }
 
 func TestMeetingServiceLifecycle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
 	svc := webex.NewMeetingService(b.client)
@@ -184,6 +186,7 @@ func (m *mapTokens) SaveOAuthToken(_ context.Context, provider string, t edustre
 // A restarted client resumes from the token the first one refreshed and
 // saved through the database store, without refreshing again.
 func TestDatabaseTokenStore(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	b := setupOAuth(t)
 	db := &mapTokens{}

@@ -19,6 +19,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/server"
@@ -39,7 +40,7 @@ type benchEnv struct {
 	handler http.Handler
 	// cached is the handler with a response cache, as serve runs it.
 	cached  http.Handler
-	cache   *graph.ResponseCache
+	cache   *gqlhttp.ResponseCache
 	raw     *sql.DB
 	token   string
 	lecture int64
@@ -111,7 +112,7 @@ func newBenchEnv(b *testing.B, db *sqldb.DB, raw *sql.DB) *benchEnv {
 		}
 	}
 	secret := []byte(testSecret)
-	auth := server.NewAuthenticator(server.NewHS256Verifier(secret, "", ""), users)
+	auth := server.NewAuthenticator(server.NewHS256Verifier(secret, "", ""), users, nil)
 	resolver := &graph.Resolver{
 		UserService:       users,
 		CourseService:     courses,
@@ -119,10 +120,10 @@ func newBenchEnv(b *testing.B, db *sqldb.DB, raw *sql.DB) *benchEnv {
 		EnrollmentService: sqldb.NewEnrollmentService(db, nil),
 		PublicCatalog:     true,
 	}
-	gql := graph.NewHandler(graph.Config{Auth: auth}, resolver)
+	gql := graph.NewHandler(graph.Config{Config: gqlhttp.Config{Auth: auth}}, resolver)
 	env.handler = server.New(server.Config{Logger: slog.New(slog.DiscardHandler), GraphQL: gql, Auth: auth})
-	env.cache = graph.NewResponseCache(graph.ResponseCacheConfig{MaxBytes: defaultsFor("serve").ResponseCacheBytes})
-	cached := graph.NewHandler(graph.Config{Auth: auth, ResponseCache: env.cache}, resolver)
+	env.cache = gqlhttp.NewResponseCache(gqlhttp.ResponseCacheConfig{MaxBytes: defaultsFor("serve").ResponseCacheBytes})
+	cached := graph.NewHandler(graph.Config{Config: gqlhttp.Config{Auth: auth, ResponseCache: env.cache}}, resolver)
 	env.cached = server.New(server.Config{Logger: slog.New(slog.DiscardHandler), GraphQL: cached, Auth: auth})
 	tok, err := server.IssueToken(secret, edustream.Claims{Subject: "student", Role: edustream.RoleStudent, Name: "Student"}, "", "", time.Hour)
 	if err != nil {

@@ -16,7 +16,8 @@ import (
 )
 
 // openBlobStore opens S3 when EDUSTREAM_S3_BUCKET is set, else the local
-// store in the data dir. The local store also returns the handler that
+// store in the data dir, behind edustream.CheckedBlobStore: the stores
+// trust their arguments. The local store also returns the handler that
 // serves its signed URLs at /blobs/; baseURL is where clients reach it.
 func openBlobStore(ctx context.Context, cfg config, baseURL string, key []byte, log *slog.Logger) (edustream.BlobStore, http.Handler, error) {
 	if cfg.S3Bucket != "" {
@@ -33,7 +34,7 @@ func openBlobStore(ctx context.Context, cfg config, baseURL string, key []byte, 
 			return nil, nil, fmt.Errorf("EDUSTREAM_S3_BUCKET: %w", err)
 		}
 		log.Info("blob store", "kind", "s3", "bucket", cfg.S3Bucket, "endpoint", cfg.S3Endpoint)
-		return store, nil, nil
+		return edustream.CheckedBlobStore(store), nil, nil
 	}
 	dir := filepath.Join(cfg.DataDir, "blobs")
 	store, err := local.New(local.Config{Dir: dir, BaseURL: baseURL, SigningKey: key})
@@ -41,7 +42,7 @@ func openBlobStore(ctx context.Context, cfg config, baseURL string, key []byte, 
 		return nil, nil, fmt.Errorf("local blob store in %s: %w", dir, err)
 	}
 	log.Info("blob store", "kind", "local", "dir", dir)
-	return store, store.Handler(), nil
+	return edustream.CheckedBlobStore(store), store.Handler(), nil
 }
 
 // urlSigningKey returns the key that signs playback and local blob URLs:

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
-	"github.com/edustream/edustream/graph"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/webex"
@@ -121,8 +121,8 @@ func defaultsFor(cmd string) config {
 		DataDir:              "./data",
 		PublicCatalog:        true,
 		ResponseCacheBytes:   64 << 20,
-		ResponseCacheTTL:     graph.DefaultResponseCacheTTL,
-		PublicMaxAge:         graph.DefaultPublicMaxAge,
+		ResponseCacheTTL:     gqlhttp.DefaultResponseCacheTTL,
+		PublicMaxAge:         gqlhttp.DefaultPublicMaxAge,
 		Migrate:              true,
 		WorkerConcurrency:    10,
 		ReadYourWritesWindow: 10 * time.Second,

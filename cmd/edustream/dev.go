@@ -16,7 +16,6 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/server"
-	"github.com/edustream/edustream/storage/sqldb"
 )
 
 const devSecretFile = "dev-jwt-secret"
@@ -71,10 +70,10 @@ type demoSeed struct {
 // seedDemo creates the demo users and, the first time only, a published demo
 // course with lectures, so the playground has something to show. It returns
 // nil when the course already existed.
-func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) (*demoSeed, error) {
+func seedDemo(ctx context.Context, svc *services) (*demoSeed, error) {
 	var instructor *edustream.User
 	for _, c := range devUsers {
-		u, err := users.UpsertUser(ctx, c)
+		u, err := svc.users.UpsertUser(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +81,7 @@ func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) (*
 			instructor = u
 		}
 	}
-	courses := sqldb.NewCourseService(db, nil)
+	courses := svc.courses
 	existing, _, err := courses.FindCourses(ctx, edustream.CourseFilter{MineOf: instructor.ID, DraftsOf: instructor.ID, Limit: 1})
 	if err != nil || len(existing) > 0 {
 		return nil, err
@@ -96,7 +95,6 @@ func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) (*
 		return nil, err
 	}
 	seed := &demoSeed{instructorID: instructor.ID}
-	lectures := sqldb.NewLectureService(db, nil)
 	for _, title := range []string{
 		"Pixels, frames and codecs",
 		"Containers: MP4, MPEG-TS and fMP4",
@@ -105,7 +103,7 @@ func seedDemo(ctx context.Context, db *sqldb.DB, users edustream.UserService) (*
 		"Delivering through a CDN",
 	} {
 		l := &edustream.Lecture{CourseID: course.ID, Title: title}
-		if err := lectures.CreateLecture(ctx, l); err != nil {
+		if err := svc.lectures.CreateLecture(ctx, l); err != nil {
 			return nil, err
 		}
 		if seed.lectureID == 0 {

@@ -15,11 +15,11 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/ffmpeg"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
-	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // runMigrate applies the migrations and exits.
@@ -74,22 +74,19 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	queue := jobs.NewQueue(rds.client)
-	live := newLiveClasses(cfg, db, queue, events, newUploads(cfg, db, queue, events, blobs), webexClient)
-	return newWorker(cfg, log, db, rds, workerServices{
-		events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, live: live,
-	}).Run(ctx)
+	svc := newServices(cfg, db, queue, events, blobs, webexClient)
+	return newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder}).Run(ctx)
 }
 
-// workerServices are what a worker's handlers use besides the database.
-type workerServices struct {
+// workerTools are what a worker's handlers use besides the services.
+type workerTools struct {
 	events     edustream.EventService
 	blobs      edustream.BlobStore
 	media      edustream.MediaTools
 	transcoder edustream.TranscodeService
-	live       *edustream.LiveClasses
 }
 
-func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, s workerServices) *jobs.Worker {
+func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t workerTools) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
 			jobs.QueueDefault: cfg.WorkerConcurrency,
@@ -97,14 +94,15 @@ func newWorker(cfg config, log *slog.Logger, db *sqldb.DB, rds *redisBackend, s 
 		},
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}, jobs.Deps{
-		Courses:    sqldb.NewCourseService(db, nil),
-		Lectures:   sqldb.NewLectureService(db, nil),
-		Videos:     edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), s.events),
-		Blobs:      s.blobs,
-		Events:     s.events,
-		Media:      s.media,
-		Transcoder: s.transcoder,
-		Live:       s.live,
+		Courses:    svc.courses,
+		Videos:     svc.videos,
+		Life:       svc.life,
+		Uploads:    svc.uploads,
+		Blobs:      t.blobs,
+		Events:     t.events,
+		Media:      t.media,
+		Transcoder: t.transcoder,
+		Live:       svc.live,
 		Limits:     videoLimits(cfg),
 		Logger:     log,
 		WorkDir:    cfg.WorkDir,
@@ -123,24 +121,6 @@ func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.
 	ffmpegPath, ffprobePath := tools.Paths()
 	log.Info("transcoder", "kind", "ffmpeg", "ffmpeg", ffmpegPath, "ffprobe", ffprobePath)
 	return tools
-}
-
-// newUploads is the upload flow of a process: the API's mutations, and the
-// recordings live classes import, go through the same one.
-func newUploads(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, blobs edustream.BlobStore) *edustream.Uploads {
-	return &edustream.Uploads{
-		// Video writes are announced, for the response caches.
-		Videos: edustream.AnnouncingVideos(sqldb.NewVideoService(db, nil), events),
-		Blobs:  blobs,
-		Jobs:   queue,
-		Events: events,
-		Limits: videoLimits(cfg),
-		TTL:    cfg.UploadTTL,
-	}
-}
-
-func videoLimits(cfg config) edustream.VideoLimits {
-	return edustream.VideoLimits{MaxUploadBytes: cfg.MaxUploadBytes, MaxDuration: cfg.MaxVideoDuration}.WithDefaults()
 }
 
 // runServe runs the API, and the workers too for dev, -work, or an embedded
@@ -208,22 +188,17 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		}
 	}
 
-	// Writes that shared reads show are announced, for the response caches.
-	users := edustream.AnnouncingUsers(sqldb.NewUserService(db), events)
 	queue := jobs.NewQueue(rds.client)
-	uploads := newUploads(cfg, db, queue, events, blobs)
-	videos := uploads.Videos
 	webexClient, err := openWebex(ctx, cfg, db, log)
 	if err != nil {
 		return err
 	}
-	live := newLiveClasses(cfg, db, queue, events, uploads, webexClient)
+	svc := newServices(cfg, db, queue, events, blobs, webexClient)
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
 	}
-	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, uploads,
-		&edustream.TranscodeJobs{Videos: videos, Jobs: queue, Events: events})
+	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, svc.uploads, svc.transcodes)
 	if err != nil {
 		return err
 	}
@@ -231,26 +206,28 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	auth := server.NewAuthenticator(verifier, users)
+	auth := server.NewAuthenticator(verifier, svc.users, events)
 	gql := graph.NewHandler(graph.Config{
-		Introspection:  cfg.Introspection,
-		AllowedOrigins: cfg.CORSOrigins,
-		Auth:           auth,
-		WriteMarks:     marks,
-		ResponseCache:  responses,
-		PublicMaxAge:   publicMaxAge(cfg),
+		Config: gqlhttp.Config{
+			Introspection:  cfg.Introspection,
+			AllowedOrigins: cfg.CORSOrigins,
+			Auth:           auth,
+			ResponseCache:  responses,
+			PublicMaxAge:   publicMaxAge(cfg),
+		},
+		WriteMarks: marks,
 	}, &graph.Resolver{
-		UserService:        users,
-		CourseService:      sqldb.NewCourseService(db, nil),
-		LectureService:     sqldb.NewLectureService(db, nil),
-		EnrollmentService:  sqldb.NewEnrollmentService(db, nil),
+		UserService:        svc.users,
+		CourseService:      svc.courses,
+		LectureService:     svc.lectures,
+		EnrollmentService:  svc.enrollments,
 		JobQueue:           queue,
-		VideoService:       videos,
-		Uploads:            uploads,
+		VideoService:       svc.videos,
+		Uploads:            svc.uploads,
 		Events:             events,
 		Playback:           playback,
-		LiveSessionService: live.Sessions,
-		Live:               live,
+		LiveSessionService: svc.sessions,
+		Live:               svc.live,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
@@ -266,17 +243,17 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
 		}, webexChecks(webexClient)...),
-		WebexWebhook: webexWebhook(cfg, live),
+		WebexWebhook: webexWebhook(cfg, svc.live),
 	})
 
 	if cmd == "dev" {
-		seed, err := seedDemo(ctx, db, users)
+		seed, err := seedDemo(ctx, svc)
 		if err != nil {
 			return fmt.Errorf("seed demo data: %w", err)
 		}
 		if tools, ok := media.(*ffmpeg.Tools); ok && seed != nil {
 			ffmpegPath, _ := tools.Paths()
-			if err := seedDemoVideo(ctx, uploads, ffmpegPath, seed); err != nil {
+			if err := seedDemoVideo(ctx, svc.uploads, ffmpegPath, seed); err != nil {
 				// The demo works without its video.
 				log.Warn("seed the demo video", "error", err)
 			}
@@ -308,9 +285,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, db, rds, workerServices{
-			events: events, blobs: blobs, media: media, transcoder: transcoder, live: live,
-		})
+		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder})
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {
@@ -355,11 +330,11 @@ func newVerifier(ctx context.Context, cmd string, cfg config) (server.Verifier, 
 // newResponseCache returns the cache of shared reads, following the other
 // processes' changes until ctx ends; nil when EDUSTREAM_RESPONSE_CACHE_BYTES
 // is 0.
-func newResponseCache(ctx context.Context, cfg config, events edustream.EventService) (*graph.ResponseCache, error) {
+func newResponseCache(ctx context.Context, cfg config, events edustream.EventService) (*gqlhttp.ResponseCache, error) {
 	if cfg.ResponseCacheBytes == 0 {
 		return nil, nil
 	}
-	c := graph.NewResponseCache(graph.ResponseCacheConfig{MaxBytes: cfg.ResponseCacheBytes, TTL: cfg.ResponseCacheTTL, Events: events})
+	c := gqlhttp.NewResponseCache(gqlhttp.ResponseCacheConfig{MaxBytes: cfg.ResponseCacheBytes, TTL: cfg.ResponseCacheTTL, Events: events})
 	// Without the other processes' changes, the cache would serve their
 	// writes' old versions: no cache rather than that.
 	if err := c.Listen(ctx); err != nil {
@@ -368,7 +343,7 @@ func newResponseCache(ctx context.Context, cfg config, events edustream.EventSer
 	return c, nil
 }
 
-// publicMaxAge turns EDUSTREAM_PUBLIC_MAX_AGE into graph.Config's, where 0
+// publicMaxAge turns EDUSTREAM_PUBLIC_MAX_AGE into gqlhttp.Config's, where 0
 // means the default and a negative value keeps responses private.
 func publicMaxAge(cfg config) time.Duration {
 	if cfg.PublicMaxAge == 0 {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
-	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/sqldb"
 	"github.com/edustream/edustream/webex"
@@ -77,25 +76,6 @@ func openWebex(ctx context.Context, cfg config, db *sqldb.DB, log *slog.Logger) 
 		log.Warn("EDUSTREAM_WEBEX_WEBHOOK_SECRET is unset: /webhooks/webex is off, so classes will not show as live or ended and recordings will not become lectures")
 	}
 	return client, nil
-}
-
-// newLiveClasses wires the live-class flow. With a nil client live classes
-// are off: sessions stored earlier still read, the mutations refuse.
-func newLiveClasses(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.EventService, uploads *edustream.Uploads, client *webex.Client) *edustream.LiveClasses {
-	live := &edustream.LiveClasses{
-		Sessions: edustream.AnnouncingLiveSessions(sqldb.NewLiveSessionService(db, nil), events),
-		Courses:  sqldb.NewCourseService(db, nil),
-		Jobs:     queue,
-		Events:   events,
-		// The same flow as uploads, so a recording becomes a video like
-		// any other.
-		Uploads: uploads,
-		TempDir: cfg.WorkDir,
-	}
-	if client != nil {
-		live.Meetings = webex.NewMeetingService(client)
-	}
-	return live
 }
 
 // webexWebhook is the handler of /webhooks/webex, nil when live classes or

@@ -4,6 +4,9 @@
 // to presigned URLs with a plain http.Client and their ETags read from the
 // response header, and presigned GETs are fetched with and without ranges.
 //
+// Every store is tested behind edustream.CheckedBlobStore, as production
+// runs it: the argument refusals are the wrapper's, the rest the store's.
+//
 // What a backend cannot do (the fake does not check signatures) is declared
 // by its harness in Lacks; the checks that need it say so when they skip.
 package blobtest
@@ -30,7 +33,8 @@ import (
 
 // Harness is one store under test.
 type Harness struct {
-	// Store is the store under test.
+	// Store is the store under test. Run puts it behind
+	// edustream.CheckedBlobStore.
 	Store edustream.BlobStore
 	// Prefix starts every key the test uses. Tests that share a bucket
 	// get different prefixes, so none sees another's blobs.
@@ -88,6 +92,8 @@ func Run(t *testing.T, open func(t *testing.T) *Harness) {
 		{"AbortMultipart", testAbortMultipart},
 		{"PresignedGet", testPresignedGet},
 		{"PresignArguments", testPresignArguments},
+		{"RefusedKeys", testRefusedKeys},
+		{"RefusedArguments", testRefusedArguments},
 		{"TamperedURL", testTamperedURL},
 		{"ExpiredURL", testExpiredURL},
 	}
@@ -95,6 +101,7 @@ func Run(t *testing.T, open func(t *testing.T) *Harness) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := open(t)
+			h.Store = edustream.CheckedBlobStore(h.Store)
 			if h.Client == nil {
 				h.Client = &http.Client{Timeout: time.Minute}
 			}

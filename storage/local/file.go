@@ -40,7 +40,8 @@ func (h *header) encode() ([]byte, error) {
 		return nil, err
 	}
 	if len(b) >= headerSize {
-		// BlobMeta.Validate bounds the fields well below this.
+		// BlobMeta.Validate, which edustream.CheckedBlobStore applies,
+		// bounds the fields well below this.
 		return nil, fmt.Errorf("blob header of %d bytes does not fit in %d", len(b), headerSize)
 	}
 	out := bytes.Repeat([]byte{' '}, headerSize)

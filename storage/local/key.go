@@ -16,11 +16,11 @@ const (
 	dirSuffix  = ".dir"
 )
 
-// checkKey is the domain's rule; it also keeps every key inside the
-// store's directory and every file name within 255 bytes.
-func checkKey(key string) error { return edustream.ValidateBlobKey(key) }
-
-// keyPath is the file of a checked key under root.
+// keyPath is the file of a key under root. Keys reach it checked
+// (edustream.ValidateBlobKey, through edustream.CheckedBlobStore or the
+// handler), which also keeps every file name within 255 bytes; but even an
+// unchecked key stays under root, since every segment gets a suffix and so
+// none is "." or "..".
 func keyPath(root, key string) string {
 	segs := strings.Split(key, "/")
 	parts := make([]string, 0, len(segs)+1)
@@ -39,7 +39,7 @@ func prefixDir(root, prefix string) (string, bool) {
 	if i < 0 {
 		return root, true
 	}
-	if checkKey(prefix[:i]) != nil {
+	if edustream.ValidateBlobKey(prefix[:i]) != nil {
 		return "", false
 	}
 	dir := root
@@ -69,5 +69,5 @@ func keyOf(root, path string) (string, bool) {
 		segs[i] = name
 	}
 	key := strings.Join(segs, "/")
-	return key, checkKey(key) == nil
+	return key, edustream.ValidateBlobKey(key) == nil
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edustream/edustream"
 )
 
 // Query parameters of a signed URL.
@@ -68,8 +70,13 @@ func (s *Store) expiry(ttl time.Duration) int64 {
 
 // verify reports whether r carries a valid, unexpired signature for method
 // on key, and returns what it grants. Repeated parameters are refused, so
-// the handler can never act on another value than the one verified.
+// the handler can never act on another value than the one verified. So is
+// a key that fails edustream.ValidateBlobKey: the store signs whatever it
+// is handed, and only a checked key may reach the files over HTTP.
 func (s *Store) verify(r *http.Request, method, key string) (grant, bool) {
+	if edustream.ValidateBlobKey(key) != nil {
+		return grant{}, false
+	}
 	q := r.URL.Query()
 	for _, name := range []string{paramExpires, paramUploadID, paramPartNumber, paramSignature} {
 		if len(q[name]) > 1 {

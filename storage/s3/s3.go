@@ -3,7 +3,10 @@
 // through aws-sdk-go-v2. Clients upload and read through presigned URLs;
 // objects stay private.
 //
-// S3's error codes become domain codes in one place, s3Error.
+// S3's error codes become domain codes in one place, s3Error. A Store
+// trusts the arguments of its methods: callers reach it through
+// edustream.CheckedBlobStore, which checks keys, metadata and sizes once
+// for every store.
 package s3
 
 import (
@@ -188,15 +191,6 @@ func optional(s string) *string {
 
 // Put implements edustream.BlobStore.
 func (s *Store) Put(ctx context.Context, key string, body io.Reader, size int64, meta edustream.BlobMeta) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	if err := meta.Validate(); err != nil {
-		return err
-	}
-	if size < 0 {
-		return edustream.Errorf(edustream.EINVALID, "blob size must not be negative")
-	}
 	in := &awss3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
@@ -301,12 +295,6 @@ func hasMore(r io.Reader) bool {
 
 // Get implements edustream.BlobStore.
 func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	if offset < 0 {
-		return nil, edustream.Errorf(edustream.EINVALID, "offset must not be negative")
-	}
 	if length == 0 {
 		return s.emptyAt(ctx, key, offset)
 	}
@@ -346,9 +334,6 @@ func (s *Store) emptyAt(ctx context.Context, key string, offset int64) (io.ReadC
 
 // Head implements edustream.BlobStore.
 func (s *Store) Head(ctx context.Context, key string) (*edustream.BlobInfo, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
 		return nil, s3Error(err, "head", key)
@@ -402,12 +387,6 @@ func (s *Store) copySource(key string) string {
 // size decides between CopyObject and, beyond S3's 5 GiB limit on it, a
 // multipart copy; and a missing source is ENOTFOUND on every server.
 func (s *Store) Copy(ctx context.Context, src, dst string, meta edustream.BlobMeta) error {
-	if err := checkKey(dst); err != nil {
-		return err
-	}
-	if err := meta.Validate(); err != nil {
-		return err
-	}
 	info, err := s.Head(ctx, src)
 	if err != nil {
 		return err
@@ -484,11 +463,6 @@ func (s *Store) abortQuietly(key, uploadID string) {
 // Delete implements edustream.BlobStore: DeleteObjects in batches of S3's
 // 1000, or one DeleteObject per key on a server without DeleteObjects.
 func (s *Store) Delete(ctx context.Context, keys ...string) error {
-	for _, key := range keys {
-		if err := checkKey(key); err != nil {
-			return err
-		}
-	}
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), maxDeleteBatch)]
 		keys = keys[len(batch):]
@@ -547,12 +521,6 @@ func notImplemented(err error) bool {
 
 // CreateMultipartUpload implements edustream.BlobStore.
 func (s *Store) CreateMultipartUpload(ctx context.Context, key, contentType string) (string, error) {
-	if err := checkKey(key); err != nil {
-		return "", err
-	}
-	if err := (edustream.BlobMeta{ContentType: contentType}).Validate(); err != nil {
-		return "", err
-	}
 	out, err := s.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{
 		Bucket:      aws.String(s.bucket),
 		Key:         aws.String(key),
@@ -572,15 +540,6 @@ func presignExpiry(ttl time.Duration) func(*awss3.PresignOptions) {
 
 // PresignUploadPart implements edustream.BlobStore.
 func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error) {
-	if err := checkKey(key); err != nil {
-		return "", err
-	}
-	if err := edustream.ValidatePartNumber(partNumber); err != nil {
-		return "", err
-	}
-	if err := edustream.ValidatePresignTTL(ttl); err != nil {
-		return "", err
-	}
 	req, err := s.presign.PresignUploadPart(ctx, &awss3.UploadPartInput{
 		Bucket:     aws.String(s.bucket),
 		Key:        aws.String(key),
@@ -595,12 +554,6 @@ func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, par
 
 // CompleteMultipartUpload implements edustream.BlobStore.
 func (s *Store) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []edustream.UploadPart) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	if err := edustream.ValidateUploadParts(parts); err != nil {
-		return err
-	}
 	completed := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
 		completed[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.PartNumber)), ETag: aws.String(p.ETag)}
@@ -619,9 +572,6 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, key, uploadID strin
 
 // AbortMultipartUpload implements edustream.BlobStore.
 func (s *Store) AbortMultipartUpload(ctx context.Context, key, uploadID string) error {
-	if err := checkKey(key); err != nil {
-		return err
-	}
 	_, err := s.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
 		Bucket:   aws.String(s.bucket),
 		Key:      aws.String(key),
@@ -635,12 +585,6 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, key, uploadID string) 
 
 // PresignGet implements edustream.BlobStore.
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := checkKey(key); err != nil {
-		return "", err
-	}
-	if err := edustream.ValidatePresignTTL(ttl); err != nil {
-		return "", err
-	}
 	req, err := s.presign.PresignGetObject(ctx, &awss3.GetObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(key),
@@ -650,6 +594,3 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 	}
 	return req.URL, nil
 }
-
-// checkKey is the domain's rule, the same as the local store's.
-func checkKey(key string) error { return edustream.ValidateBlobKey(key) }

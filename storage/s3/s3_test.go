@@ -119,6 +119,7 @@ func cleanUp(t *testing.T, s *Store, prefix string) {
 }
 
 func TestConformanceFake(t *testing.T) {
+	t.Parallel()
 	blobtest.Run(t, func(t *testing.T) *blobtest.Harness {
 		return &blobtest.Harness{
 			Store:  openFake(t),
@@ -134,6 +135,7 @@ func TestConformanceFake(t *testing.T) {
 }
 
 func TestConformanceReal(t *testing.T) {
+	t.Parallel()
 	testenv.S3(t) // skip (or fail) once, not in every subtest
 	blobtest.Run(t, func(t *testing.T) *blobtest.Harness {
 		s := openReal(t)
@@ -151,6 +153,7 @@ func TestConformanceReal(t *testing.T) {
 }
 
 func TestNewFails(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	closed := "http://" + testenv.ClosedAddr(t)
 	fake := newFake(t)
@@ -166,6 +169,7 @@ func TestNewFails(t *testing.T) {
 		{"missing bucket", Config{Bucket: "nope", Endpoint: fake, PathStyle: true, AccessKeyID: "a", SecretAccessKey: "b"}, []string{`"nope"`, "does not exist", fake}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
 			_, err := New(ctx, tt.cfg)
@@ -184,6 +188,7 @@ func TestNewFails(t *testing.T) {
 // TestPresignEndpoint: presigned URLs name the host browsers reach, API
 // calls the other.
 func TestPresignEndpoint(t *testing.T) {
+	t.Parallel()
 	s, err := New(context.Background(), Config{
 		Bucket:          fakeBucket,
 		Endpoint:        newFake(t),
@@ -216,8 +221,10 @@ func TestPresignEndpoint(t *testing.T) {
 // TestPutStreams: a body that is not seekable (a pipe from ffmpeg) is
 // sent unsigned-payload with its length, and checked against it.
 func TestPutStreams(t *testing.T) {
+	t.Parallel()
 	for name, open := range map[string]func(*testing.T) *Store{"fake": openFake, "real": openReal} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s := open(t)
 			prefix := testenv.UniquePrefix(t)
 			cleanUp(t, s, prefix)
@@ -258,6 +265,7 @@ func TestPutStreams(t *testing.T) {
 // UploadPartCopy (gofakes3 has no UploadPartCopy, so only against a real
 // server).
 func TestCopyInParts(t *testing.T) {
+	t.Parallel()
 	s := openReal(t)
 	s.maxCopySize, s.copyPartSize = 1<<20, edustream.MinPartSize
 	prefix := testenv.UniquePrefix(t)
@@ -287,6 +295,7 @@ func TestCopyInParts(t *testing.T) {
 }
 
 func TestS3ErrorCodes(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		code string
 		want string
@@ -311,6 +320,7 @@ func TestS3ErrorCodes(t *testing.T) {
 // TestDeleteFallback: a server without DeleteObjects gets one DeleteObject
 // per key, and is not asked again.
 func TestDeleteFallback(t *testing.T) {
+	t.Parallel()
 	backend := s3mem.New()
 	if err := backend.CreateBucket(fakeBucket); err != nil {
 		t.Fatal(err)
@@ -353,8 +363,10 @@ func TestDeleteFallback(t *testing.T) {
 
 // TestDeleteBatches: the servers under test take DeleteObjects.
 func TestDeleteBatches(t *testing.T) {
+	t.Parallel()
 	for name, open := range map[string]func(*testing.T) *Store{"fake": openFake, "real": openReal} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s := open(t)
 			prefix := testenv.UniquePrefix(t)
 			cleanUp(t, s, prefix)

@@ -5,10 +5,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
+	"github.com/edustream/edustream/storage/storetest"
 )
 
 // engine tells the conformance suite how to get databases of one engine.
@@ -21,10 +21,10 @@ type engine struct {
 	open func(t *testing.T, location string) *DB
 }
 
-// TestSQLite runs the conformance suite on SQLite files in temporary
-// directories. It always runs.
+// TestSQLite runs the conformance suite and the SQL tests on SQLite files
+// in temporary directories. It always runs.
 func TestSQLite(t *testing.T) {
-	testConformance(t, engine{
+	engine{
 		location: func(t *testing.T) string {
 			// A directory that does not exist yet: OpenSQLite creates it.
 			return filepath.Join(t.TempDir(), "data", "edustream.db")
@@ -38,14 +38,14 @@ func TestSQLite(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			return db
 		},
-	})
+	}.test(t)
 }
 
-// TestMySQL runs the conformance suite on MySQL or MariaDB, one new database
-// per subtest, when EDUSTREAM_TEST_MYSQL_DSN is set.
+// TestMySQL runs the conformance suite and the SQL tests on MySQL or
+// MariaDB, one new database per test, when EDUSTREAM_TEST_MYSQL_DSN is set.
 func TestMySQL(t *testing.T) {
 	testenv.MySQLDSN(t) // skips, or fails where MySQL is required, before any subtest
-	testConformance(t, engine{
+	engine{
 		location: func(t *testing.T) string { return testenv.MySQLDSN(t) },
 		open: func(t *testing.T, dsn string) *DB {
 			t.Helper()
@@ -56,19 +56,53 @@ func TestMySQL(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			return db
 		},
+	}.test(t)
+}
+
+// test runs the conformance suite, which every store passes, and the tests
+// of what only SQL shows, side by side.
+func (e engine) test(t *testing.T) {
+	t.Run("Conformance", func(t *testing.T) {
+		t.Parallel()
+		storetest.Run(t, func(t *testing.T, now edustream.Clock) storetest.Store {
+			t.Helper()
+			db := e.open(t, e.location(t))
+			if err := db.Migrate(context.Background()); err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+			return storeOn(db, now)
+		})
+	})
+	t.Run("SQL", func(t *testing.T) {
+		t.Parallel()
+		testSQL(t, e)
 	})
 }
 
+// storeOn returns every service on db, stamping times with now.
+func storeOn(db *DB, now edustream.Clock) storetest.Store {
+	users := NewUserService(db)
+	users.now = clockOrNow(now)
+	return storetest.Store{
+		Users:       users,
+		Courses:     NewCourseService(db, now),
+		Lectures:    NewLectureService(db, now),
+		Enrollments: NewEnrollmentService(db, now),
+		Videos:      NewVideoService(db, now),
+		Live:        NewLiveSessionService(db, now),
+		Tokens:      NewOAuthTokenService(db, now),
+	}
+}
+
 // fixture is a migrated database with every service on it, and a clock the
-// test controls.
+// test controls, for the tests that look at the database itself.
 type fixture struct {
 	db          *DB
-	clock       *testClock
+	clock       *storetest.Clock
 	users       *UserService
 	courses     *CourseService
 	lectures    *LectureService
 	enrollments *EnrollmentService
-	videos      *VideoService
 	live        *LiveSessionService
 	tokens      *OAuthTokenService
 }
@@ -83,7 +117,7 @@ func newFixture(t *testing.T, e engine) *fixture {
 }
 
 func fixtureOn(db *DB) *fixture {
-	clock := newTestClock()
+	clock := storetest.NewClock()
 	users := NewUserService(db)
 	users.now = clock.Now
 	return &fixture{
@@ -93,7 +127,6 @@ func fixtureOn(db *DB) *fixture {
 		courses:     NewCourseService(db, clock.Now),
 		lectures:    NewLectureService(db, clock.Now),
 		enrollments: NewEnrollmentService(db, clock.Now),
-		videos:      NewVideoService(db, clock.Now),
 		live:        NewLiveSessionService(db, clock.Now),
 		tokens:      NewOAuthTokenService(db, clock.Now),
 	}
@@ -165,25 +198,6 @@ func recordQueries(t *testing.T, db *DB) func() []string {
 		defer mu.Unlock()
 		return append([]string(nil), seen...)
 	}
-}
-
-// testClock starts at a time that is neither UTC nor whole microseconds, so
-// every test checks that stored times come back in UTC, truncated to the
-// microsecond. Each reading moves it on by a second and a nanosecond.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.FixedZone("CET", 3600))}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second + time.Nanosecond)
-	return c.t
 }
 
 // wantCode fails the test unless err has the domain code (with message, if

@@ -67,6 +67,7 @@ func webexError(t *testing.T, status int, h http.Header, body map[string]any, wa
 }
 
 func TestUnauthorizedAnswers(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := webextest.New(t, webextest.Config{Now: func() time.Time { return now }})
 	short := s.IssueAccessToken(time.Minute)
@@ -83,6 +84,7 @@ func TestUnauthorizedAnswers(t *testing.T) {
 }
 
 func TestCreateValidationAndMediaTypes(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)
 	s := webextest.New(t, webextest.Config{Now: func() time.Time { return now }})
 	tok := s.IssueAccessToken(0)
@@ -120,6 +122,7 @@ func TestCreateValidationAndMediaTypes(t *testing.T) {
 }
 
 func TestListsPageThroughLinkHeaders(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)
 	s := webextest.New(t, webextest.Config{Now: func() time.Time { return now }})
 	tok := s.IssueAccessToken(0)
@@ -163,6 +166,7 @@ func TestListsPageThroughLinkHeaders(t *testing.T) {
 }
 
 func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)
 	s := webextest.New(t, webextest.Config{Now: func() time.Time { return now }, AccessTokenLifetime: time.Hour})
 	s.AddClient("cid", "csecret")
@@ -191,6 +195,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestFaultsAndTheRequestLog(t *testing.T) {
+	t.Parallel()
 	s := webextest.New(t, webextest.Config{})
 	tok := s.IssueAccessToken(0)
 	s.RateLimit("GET", "/meetings", 2, "17")

@@ -91,6 +91,7 @@ func raw(t *testing.T, s *webextest.Server, token, method, path, contentType, bo
 }
 
 func TestTheFakeSpeaksTheDocumentedShapes(t *testing.T) {
+	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(target.Close)
 	now := time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)

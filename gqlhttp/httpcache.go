@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"net/http"
@@ -7,16 +7,16 @@ import (
 	"time"
 )
 
-// HTTP caching of /query responses:
+// HTTP caching of GraphQL responses:
 //
 //   - Every response varies by Accept (the media type) and Authorization
-//     (who asks); the CORS middleware adds Origin where it answers by
-//     origin.
+//     (who asks); a CORS middleware in front adds Origin where it
+//     answers by origin.
 //   - A GET answered with data and no errors carries an ETag, and an
 //     If-None-Match naming it gets 304 Not Modified without a body.
 //   - A GET by an anonymous caller whose response every anonymous caller
-//     shares (see sharing.go) is Cache-Control: public with a short
-//     max-age, so a CDN may answer the catalog for that long. Everything
+//     shares (see Sharing) is Cache-Control: public with a short
+//     max-age, so a CDN may answer it for that long. Everything
 //     else is private, no-store: it is the caller's, or an error, or not
 //     addressable by URL (POST).
 

@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"bytes"
@@ -26,6 +26,10 @@ const (
 	mediaGraphQLResponse = "application/graphql-response+json"
 )
 
+// codeBadUserInput is the extensions.code of every refusal of the request
+// itself, as the domain spells it.
+const codeBadUserInput = edustream.PublicBadUserInput
+
 // httpTransport serves GraphQL over HTTP as the GraphQL-over-HTTP draft
 // specifies, for both response media types:
 //
@@ -52,7 +56,8 @@ type httpTransport struct {
 	exec    graphql.GraphExecutor
 	maxBody int64
 	// cache holds the shared responses (nil: none are held).
-	cache *ResponseCache
+	cache   *ResponseCache
+	sharing Sharing
 	// publicCacheControl is the Cache-Control of public responses ("":
 	// private like the rest).
 	publicCacheControl string
@@ -84,13 +89,13 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, problem = http.StatusMethodNotAllowed, "use POST, or GET for queries"
 	}
 	if problem != "" {
-		writeRequestError(w, media, status, &gqlerror.Error{Message: problem, Extensions: map[string]any{"code": CodeBadUserInput}})
+		writeRequestError(w, media, status, &gqlerror.Error{Message: problem, Extensions: map[string]any{"code": codeBadUserInput}})
 		return
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 
-	class := classOf(edustream.UserFromContext(r.Context()))
+	class := t.sharing.ClassOf(r.Context())
 	var key string
 	var gen uint64
 	cacheable := t.cache != nil && class != 0
@@ -100,7 +105,7 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// hash as it runs; answered from the cache, it would not.
 			registers := params.Query != "" && params.Extensions["persistedQuery"] != nil
 			if e, ok := t.cache.get(key); ok && !registers {
-				t.writeData(w, r, media, class == classPublic, e)
+				t.writeData(w, r, media, class == Public, e)
 				return
 			}
 			gen = t.cache.generation()
@@ -123,7 +128,7 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// event, which may never come.
 		writeRequestError(w, media, http.StatusBadRequest, &gqlerror.Error{
 			Message:    "subscriptions need a websocket (graphql-transport-ws) on this path",
-			Extensions: map[string]any{"code": CodeBadUserInput},
+			Extensions: map[string]any{"code": codeBadUserInput},
 		})
 		return
 	}
@@ -131,11 +136,11 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST")
 		writeRequestError(w, media, http.StatusMethodNotAllowed, &gqlerror.Error{
 			Message:    "GET requests may carry queries only; send mutations with POST",
-			Extensions: map[string]any{"code": CodeBadUserInput},
+			Extensions: map[string]any{"code": codeBadUserInput},
 		})
 		return
 	}
-	sharedByClass := class != 0 && sharedBy(opCtx.Operation)&class != 0
+	sharedByClass := class != 0 && t.sharing.SharedBy(opCtx.Operation)&class != 0
 	keep := cacheable && sharedByClass
 	if keep {
 		// What is kept is served until the next write empties the cache,
@@ -155,7 +160,7 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e = newCachedResponse(body)
 		t.cache.put(key, e, gen)
 	}
-	t.writeData(w, r, media, class == classPublic && sharedByClass, e)
+	t.writeData(w, r, media, class == Public && sharedByClass, e)
 }
 
 // negotiate picks the response media type from Accept headers: the

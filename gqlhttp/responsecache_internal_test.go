@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"encoding/json"
@@ -16,6 +16,7 @@ func entry(name byte, n int) *cachedResponse {
 }
 
 func TestResponseCacheBounds(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	newTestCache := func(maxBytes int64) *ResponseCache {
 		c := NewResponseCache(ResponseCacheConfig{MaxBytes: maxBytes, TTL: time.Minute})
@@ -98,6 +99,7 @@ func TestResponseCacheBounds(t *testing.T) {
 }
 
 func TestResponseKey(t *testing.T) {
+	t.Parallel()
 	vars := func(s string) map[string]any {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -123,22 +125,23 @@ func TestResponseKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, okA := responseKey(classPublic, tt.a)
-			b, okB := responseKey(classPublic, tt.b)
+			a, okA := responseKey(Public, tt.a)
+			b, okB := responseKey(Public, tt.b)
 			if !okA || !okB || (a == b) != tt.same {
 				t.Errorf("keys %q and %q: same %v, want %v", a, b, a == b, tt.same)
 			}
 		})
 	}
-	if a, _ := responseKey(classPublic, &graphql.RawParams{Query: "q"}); a == func() string { k, _ := responseKey(classStudent, &graphql.RawParams{Query: "q"}); return k }() {
+	if a, _ := responseKey(Public, &graphql.RawParams{Query: "q"}); a == func() string { k, _ := responseKey(Public<<1, &graphql.RawParams{Query: "q"}); return k }() {
 		t.Error("two classes share a key")
 	}
-	if _, ok := responseKey(classPublic, &graphql.RawParams{}); ok {
+	if _, ok := responseKey(Public, &graphql.RawParams{}); ok {
 		t.Error("a key for no document")
 	}
 }
 
 func TestMatchesETag(t *testing.T) {
+	t.Parallel()
 	const tag = `"abc"`
 	tests := []struct {
 		header []string

@@ -1,4 +1,4 @@
-package graph
+package gqlhttp
 
 import (
 	"container/list"
@@ -19,7 +19,7 @@ import (
 )
 
 // ResponseCache holds the bytes of responses that callers of a class share
-// (see sharing.go), in this process, least recently used first out when
+// (see Sharing), in this process, least recently used first out when
 // they exceed its size. An entry is found by the caller's class, the
 // operation's name, the document (or its persisted-query hash) and the
 // variables.
@@ -28,8 +28,8 @@ import (
 // instance: mutations through GraphQL do so before they answer, waiting
 // for the other instances when the event service can confirm delivery
 // (edustream.ConfirmedPublisher), so a write is visible on the next read
-// wherever it lands; the workers' writes are announced by the domain's
-// wrappers (edustream.AnnouncingVideos and the others). A response that
+// wherever it lands; other writes (the workers') reach the caches as
+// content changes on edustream.ContentTopic. A response that
 // was being computed while its data changed is not kept (generations),
 // responses to keep are read from the primary (a replica may lag behind
 // the write that emptied the cache), and every entry expires after a TTL,
@@ -160,7 +160,7 @@ func entityTag(body []byte, media string) string {
 // variables as JSON are canonical (encoding/json sorts map keys); the
 // extensions are left out but for the persisted query's hash, which names
 // the document when the text is not sent.
-func responseKey(class viewerClass, params *graphql.RawParams) (string, bool) {
+func responseKey(class Class, params *graphql.RawParams) (string, bool) {
 	kind, document := "query", params.Query
 	if document == "" {
 		pq, _ := params.Extensions["persistedQuery"].(map[string]any)
@@ -178,7 +178,7 @@ func responseKey(class viewerClass, params *graphql.RawParams) (string, bool) {
 		}
 	}
 	// Lengths first, so that no name can run into the next part.
-	return class.String() + " " + kind + " " + strconv.Itoa(len(params.OperationName)) + ":" + params.OperationName +
+	return strconv.Itoa(int(class)) + " " + kind + " " + strconv.Itoa(len(params.OperationName)) + ":" + params.OperationName +
 		strconv.Itoa(len(document)) + ":" + document + string(vars), true
 }
 

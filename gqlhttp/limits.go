@@ -1,19 +1,13 @@
-package graph
+package gqlhttp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-
-	"github.com/edustream/edustream"
-	"github.com/edustream/edustream/graph/generated"
-	"github.com/edustream/edustream/graph/model"
-	"github.com/edustream/edustream/graph/scalar"
 )
 
 // Every document is priced in time linear in its size before anything
@@ -33,8 +27,9 @@ import (
 //  4. validation, which stops after maxErrors errors.
 //
 // Then, for every request, costLimit runs after variable coercion and
-// before any resolver: the complexity with the variables' values (lists at
-// their length, see complexity) and the introspection switch.
+// before any resolver: the schema's scalar check of the variables, the
+// complexity with the variables' values (lists at their length, see
+// ListCost) and the introspection switch.
 //
 // The reasons below go to extensions.reason; they are protocol errors, so
 // the transports treat them like validation failures.
@@ -348,34 +343,9 @@ func truncateName(s string) string {
 	return s
 }
 
-// lecturesEstimate is what the complexity limit charges per course for its
-// lecture list: a typical course, not the MaxLecturesPerCourse worst case,
-// which would make the ordinary catalog page look as dear as an attack.
-// Nesting lists inside lists still multiplies, which is what the limit is for.
-const lecturesEstimate = 30
-
-// complexity makes list fields cost their length times their items.
-func complexity() generated.ComplexityRoot {
-	var c generated.ComplexityRoot
-	c.Query.Courses = func(child int, first *int, _ *string, _ *model.CourseFilter) int {
-		n := 20
-		if first != nil {
-			// Out-of-range values are refused by the resolver with a clearer
-			// message than the complexity limit would give.
-			n = min(max(*first, 1), MaxFirst)
-		}
-		return saturatingAdd(1, saturatingMul(n, child))
-	}
-	c.Course.Lectures = func(child int) int { return saturatingAdd(1, saturatingMul(lecturesEstimate, child)) }
-	c.Course.LiveSessions = func(child int, _ *bool, first *int) int {
-		n := defaultLiveSessions
-		if first != nil {
-			n = min(max(*first, 1), MaxFirst)
-		}
-		return saturatingAdd(1, saturatingMul(n, child))
-	}
-	return c
-}
+// ListCost is the complexity of a list field of n items that cost child
+// each, for a schema's complexity table: the field, and its items.
+func ListCost(n, child int) int { return saturatingAdd(1, saturatingMul(n, child)) }
 
 // saturating arithmetic: a wrapped sum or product of a hostile document
 // could come out small, or negative, and pass a limit.
@@ -393,13 +363,15 @@ func saturatingAdd(a, b int) int { return min(a+b, ceiling) }
 // costLimit refuses, after validation and before any resolver, the
 // operations whose complexity is over Max, and introspection when it is
 // off (so the caller gets one clear error instead of gqlgen's field-level
-// ones; __typename stays allowed: clients need it). It also refuses Int
-// variables beyond 32 bits as a request error, before a resolver would
-// see them. Fragments are priced once per operation.
+// ones; __typename stays allowed: clients need it). It also refuses the
+// variables the schema's scalarCheck refuses (Int beyond 32 bits, say) as
+// a request error, before a resolver would see them. Fragments are priced
+// once per operation.
 type costLimit struct {
 	es            graphql.ExecutableSchema
 	max           int
 	introspection bool
+	scalarCheck   func(scalar string, value any) error
 }
 
 var _ interface {
@@ -415,12 +387,14 @@ func (l costLimit) MutateOperationContext(ctx context.Context, oc *graphql.Opera
 	if op == nil {
 		return nil
 	}
-	schema := l.es.Schema()
-	for _, v := range op.VariableDefinitions {
-		if err := checkInt32(schema, v.Type, oc.Variables[v.Variable]); err != nil {
-			gqlErr := gqlerror.ErrorPosf(v.Position, "variable $%s: %s", v.Variable, err)
-			errcode.Set(gqlErr, errcode.ValidationFailed)
-			return gqlErr
+	if l.scalarCheck != nil {
+		schema := l.es.Schema()
+		for _, v := range op.VariableDefinitions {
+			if err := checkScalars(schema, v.Type, oc.Variables[v.Variable], l.scalarCheck); err != nil {
+				gqlErr := gqlerror.ErrorPosf(v.Position, "variable $%s: %s", v.Variable, err)
+				errcode.Set(gqlErr, errcode.ValidationFailed)
+				return gqlErr
+			}
 		}
 	}
 	p := newPricer(ctx, l.es, oc.Variables, nil)
@@ -614,60 +588,36 @@ func complexityError(op *ast.OperationDefinition, cost, limit int, atLeast bool)
 	return limitError(op.Position, reasonComplexity, "operation has complexity %d, which exceeds the limit of %d", cost, limit)
 }
 
-// checkInt32 reports an Int inside a variable's value that is beyond 32
-// bits, at any depth of lists and input objects.
-func checkInt32(schema *ast.Schema, t *ast.Type, v any) error {
+// checkScalars applies check to the scalars inside a variable's value, at
+// any depth of lists and input objects.
+func checkScalars(schema *ast.Schema, t *ast.Type, v any, check func(string, any) error) error {
 	if v == nil || t == nil {
 		return nil
 	}
 	if t.Elem != nil {
 		if list, ok := v.([]any); ok {
 			for i, item := range list {
-				if err := checkInt32(schema, t.Elem, item); err != nil {
+				if err := checkScalars(schema, t.Elem, item, check); err != nil {
 					return fmt.Errorf("[%d]: %w", i, err)
 				}
 			}
 			return nil
 		}
-		return checkInt32(schema, t.Elem, v)
+		return checkScalars(schema, t.Elem, v, check)
 	}
 	def := schema.Types[t.NamedType]
 	switch {
 	case def == nil:
-	case def.Name == "Int":
-		if _, err := scalar.UnmarshalInt(v); err != nil {
-			return errors.New(edustream.ErrorMessage(err))
-		}
+	case def.Kind == ast.Scalar:
+		return check(def.Name, v)
 	case def.Kind == ast.InputObject:
 		if obj, ok := v.(map[string]any); ok {
 			for _, f := range def.Fields {
-				if err := checkInt32(schema, f.Type, obj[f.Name]); err != nil {
+				if err := checkScalars(schema, f.Type, obj[f.Name], check); err != nil {
 					return fmt.Errorf("%s: %w", f.Name, err)
 				}
 			}
 		}
 	}
 	return nil
-}
-
-// eachField calls visit for every field selected in set, at any depth and
-// through fragments, until visit returns false; it reports whether the walk
-// finished. Validation has already rejected fragment cycles, and
-// checkDocument bounds the fields this can reach.
-func eachField(set ast.SelectionSet, visit func(*ast.Field) bool) bool {
-	for _, sel := range set {
-		var more bool
-		switch sel := sel.(type) {
-		case *ast.Field:
-			more = visit(sel) && eachField(sel.SelectionSet, visit)
-		case *ast.InlineFragment:
-			more = eachField(sel.SelectionSet, visit)
-		case *ast.FragmentSpread:
-			more = sel.Definition == nil || eachField(sel.Definition.SelectionSet, visit)
-		}
-		if !more {
-			return false
-		}
-	}
-	return true
 }

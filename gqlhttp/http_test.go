@@ -1,4 +1,4 @@
-package graph_test
+package gqlhttp_test
 
 import (
 	"crypto/sha256"
@@ -28,6 +28,7 @@ type httpCase struct {
 
 // The GraphQL-over-HTTP rules for both media types, one request each.
 func TestGraphQLOverHTTP(t *testing.T) {
+	t.Parallel()
 	const (
 		gql   = "application/graphql-response+json"
 		plain = "application/json"
@@ -46,9 +47,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "charset in the request", method: "POST", contentType: "application/json; charset=utf-8", body: `{"query":"{ __typename }"}`, status: 200, media: plain, data: true},
 		{name: "null parameters", method: "POST", accept: gql, body: `{"query":"{ __typename }","variables":null,"operationName":null,"extensions":null}`, status: 200, media: gql, data: true},
 		{name: "spaced JSON", method: "POST", accept: gql, body: "{ \"query\" :\n \"{ __typename }\" ,\n \"variables\" : { } }", status: 200, media: gql, data: true},
-		{name: "escapes in the query", method: "POST", accept: gql, body: `{"query":"query Q\n{ \u005f_typename me { name } }"}`, status: 200, media: gql, data: true},
+		{name: "escapes in the query", method: "POST", accept: gql, body: `{"query":"query Q\n{ \u005f_typename me }"}`, status: 200, media: gql, data: true},
 		{name: "non-ASCII in the query", method: "POST", accept: gql, body: `{"query":"# Ünïcödé 🏃\n{ __typename }"}`, status: 200, media: gql, data: true},
-		{name: "operationName", method: "POST", accept: gql, body: `{"query":"query A { __typename } query B { me { id } }","operationName":"A"}`, status: 200, media: gql, data: true},
+		{name: "operationName", method: "POST", accept: gql, body: `{"query":"query A { __typename } query B { me }","operationName":"A"}`, status: 200, media: gql, data: true},
 
 		// Request errors: no data entry; 400 in graphql-response+json, 200 in json.
 		{name: "parse error, graphql-response+json", method: "POST", accept: gql, body: `{"query":"{"}`, status: 400, media: gql, message: "Expected"},
@@ -57,17 +58,18 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "validation error, json", method: "POST", accept: plain, body: `{"query":"{ nope }"}`, status: 200, media: plain, message: "Cannot query field"},
 		{name: "variable coercion, graphql-response+json", method: "POST", accept: gql, body: `{"query":"query($id: ID!) { __typename }","variables":{"id":null}}`, status: 400, media: gql, message: "id"},
 		{name: "variable coercion, json", method: "POST", accept: plain, body: `{"query":"query($id: ID!) { __typename }","variables":{"id":null}}`, status: 200, media: plain, message: "id"},
-		{name: "limit, graphql-response+json", method: "POST", accept: gql, body: `{"query":"{ a: courses(first: 100) { edges { node { lectures { course { lectures { title } } } } } } }"}`, status: 400, media: gql, message: "complexity"},
-		{name: "subscription over POST", method: "POST", accept: gql, body: `{"query":"subscription { encodingProgress(lectureId: 1) { status } }"}`, status: 400, media: gql, message: "subscriptions need a websocket"},
+		{name: "limit, graphql-response+json", method: "POST", accept: gql, body: `{"query":"{ a: books(first: 100) { related(first: 100) { related(first: 100) { title } } } }"}`, status: 400, media: gql, message: "complexity"},
+		{name: "subscription over POST", method: "POST", accept: gql, body: `{"query":"subscription { ticks(n: 1) }"}`, status: 400, media: gql, message: "subscriptions need a websocket"},
 		{name: "unknown operation", method: "POST", accept: gql, body: `{"query":"query A { __typename }","operationName":"B"}`, status: 400, media: gql, message: "operation B not found"},
-		{name: "Int literal beyond 32 bits", method: "POST", accept: gql, body: `{"query":"{ courses(first: 2147483648) { edges { cursor } } }"}`, status: 400, media: gql, message: "non 32-bit"},
-		{name: "Int variable beyond 32 bits", method: "POST", accept: gql, body: `{"query":"query($n: Int) { courses(first: $n) { edges { cursor } } }","variables":{"n":4294967296}}`, status: 400, media: gql, message: "must be a 32-bit integer"},
-		{name: "Int in an input object beyond 32 bits", method: "POST", accept: gql, body: `{"query":"mutation($p: Int) { createLecture(input: {courseId: 1, title: \"x\", position: $p}) { id } }","variables":{"p":-2147483649}}`, status: 400, media: gql, message: "must be a 32-bit integer"},
+		{name: "Int literal beyond 32 bits", method: "POST", accept: gql, body: `{"query":"{ books(first: 2147483648) { id } }"}`, status: 400, media: gql, message: "non 32-bit"},
+		{name: "Int variable beyond 32 bits", method: "POST", accept: gql, body: `{"query":"query($n: Int) { books(first: $n) { id } }","variables":{"n":4294967296}}`, status: 400, media: gql, message: "must be a 32-bit integer"},
+		{name: "Int in an input object beyond 32 bits", method: "POST", accept: gql, body: `{"query":"query($m: Int) { count(filter: {min: $m}) }","variables":{"m":-2147483649}}`, status: 400, media: gql, message: "must be a 32-bit integer"},
+		{name: "Int in a list beyond 32 bits", method: "POST", accept: gql, body: `{"query":"query($f: Filter) { count(filter: $f) }","variables":{"f":{"tags":[1,4294967296]}}}`, status: 400, media: gql, message: "tags: [1]: Int must be a 32-bit integer"},
 
 		// Field errors: data, and 200 for both.
-		{name: "field error, graphql-response+json", method: "POST", accept: gql, body: `{"query":"{ course(id: 999999) { id } }"}`, status: 200, media: gql, data: true, message: "not found"},
-		{name: "field error, json", method: "POST", accept: plain, body: `{"query":"{ course(id: 999999) { id } }"}`, status: 200, media: plain, data: true, message: "not found"},
-		{name: "null data", method: "POST", accept: gql, body: `{"query":"{ courses(after: \"forged\") { edges { cursor } } }"}`, status: 200, media: gql, data: true, message: "invalid cursor"},
+		{name: "field error, graphql-response+json", method: "POST", accept: gql, body: `{"query":"{ book(id: 999999) { id } }"}`, status: 200, media: gql, data: true, message: "not found"},
+		{name: "field error, json", method: "POST", accept: plain, body: `{"query":"{ book(id: 999999) { id } }"}`, status: 200, media: plain, data: true, message: "not found"},
+		{name: "null data", method: "POST", accept: gql, body: `{"query":"{ greeting failHard }"}`, status: 200, media: gql, data: true, message: "hard failure"},
 
 		// The body: each mistake named, nothing echoed.
 		{name: "empty body", method: "POST", accept: gql, body: ``, status: 400, media: gql, message: "request body is empty"},
@@ -88,9 +90,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 
 		// GET.
 		{name: "GET", method: "GET", target: q("{ __typename }"), accept: gql, status: 200, media: gql, data: true},
-		{name: "GET with variables", method: "GET", target: q("query($n: Int) { courses(first: $n) { edges { cursor } } }") + "&variables=" + url.QueryEscape(`{"n":1}`), status: 200, media: plain, data: true},
-		{name: "GET mutation", method: "GET", target: q(`mutation { deleteCourse(id: 1) }`), accept: gql, status: 405, media: gql, message: "queries only", allow: "POST"},
-		{name: "GET named mutation", method: "GET", target: q(`query Q { __typename } mutation M { deleteCourse(id: 1) }`) + "&operationName=M", status: 405, media: plain, message: "queries only", allow: "POST"},
+		{name: "GET with variables", method: "GET", target: q("query($n: Int) { books(first: $n) { id } }") + "&variables=" + url.QueryEscape(`{"n":1}`), status: 200, media: plain, data: true},
+		{name: "GET mutation", method: "GET", target: q(`mutation { setGreeting(text: "x") }`), accept: gql, status: 405, media: gql, message: "queries only", allow: "POST"},
+		{name: "GET named mutation", method: "GET", target: q(`query Q { __typename } mutation M { setGreeting(text: "x") }`) + "&operationName=M", status: 405, media: plain, message: "queries only", allow: "POST"},
 		{name: "GET without query", method: "GET", target: "", accept: gql, status: 400, media: gql, message: "query is required"},
 		{name: "GET variables not JSON", method: "GET", target: q("{ __typename }") + "&variables=%7BSECRET", status: 400, media: plain, message: "variables is not valid JSON"},
 		{name: "GET variables not an object", method: "GET", target: q("{ __typename }") + "&variables=%5B1%5D", status: 400, media: plain, message: "variables must be an object"},
@@ -99,9 +101,10 @@ func TestGraphQLOverHTTP(t *testing.T) {
 		{name: "PUT", method: "PUT", body: `{"query":"{ __typename }"}`, status: 405, media: plain, message: "use POST", allow: "GET, POST"},
 		{name: "HEAD", method: "HEAD", status: 405, media: plain, allow: "GET, POST"},
 	}
-	b := setup(t)
+	s := newServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			req := httptest.NewRequest(tt.method, "/query"+tt.target, strings.NewReader(tt.body))
 			switch {
 			case tt.contentType == "-":
@@ -114,7 +117,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 				req.Header.Set("Accept", tt.accept)
 			}
 			rec := httptest.NewRecorder()
-			b.handler.ServeHTTP(rec, req)
+			s.handler.ServeHTTP(rec, req)
 
 			if rec.Code != tt.status {
 				t.Errorf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
@@ -160,13 +163,14 @@ func TestGraphQLOverHTTP(t *testing.T) {
 // Automatic persisted queries: a hash alone runs a document sent before
 // with it, over POST and GET.
 func TestPersistedQueries(t *testing.T) {
-	b := setup(t)
+	t.Parallel()
+	s := newServer(t)
 	const query = `{ __typename }`
 	sum := sha256.Sum256([]byte(query))
 	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
 	post := func(body map[string]any) response {
 		raw, _ := json.Marshal(body)
-		return b.raw(t, nil, http.MethodPost, "/query", "application/json", raw)
+		return s.raw(t, nil, http.MethodPost, "/query", "application/json", raw)
 	}
 	if r := post(map[string]any{"extensions": ext}); len(r.Errors) != 1 || r.Errors[0].Message != "PersistedQueryNotFound" {
 		t.Errorf("unknown hash: %s", r.Raw)
@@ -174,7 +178,7 @@ func TestPersistedQueries(t *testing.T) {
 	post(map[string]any{"query": query, "extensions": ext}).noErrors(t)
 	post(map[string]any{"extensions": ext}).noErrors(t)
 	extJSON, _ := json.Marshal(ext)
-	b.raw(t, nil, http.MethodGet, "/query?extensions="+url.QueryEscape(string(extJSON)), "", nil).noErrors(t)
+	s.raw(t, nil, http.MethodGet, "/query?extensions="+url.QueryEscape(string(extJSON)), "", nil).noErrors(t)
 
 	wrong := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": strings.Repeat("0", 64)}}
 	if r := post(map[string]any{"query": query, "extensions": wrong}); len(r.Errors) != 1 || r.Data != nil {
@@ -182,63 +186,53 @@ func TestPersistedQueries(t *testing.T) {
 	}
 }
 
-// Pagination edge cases: first: 0 returns no edges and no cursor, and
-// hasNextPage says whether any course follows the cursor.
-func TestPaginationEdges(t *testing.T) {
-	empty := setup(t)
-	b := setup(t)
-	var ids []string
-	for _, title := range []string{"One", "Two", "Three"} {
-		ids = append(ids, idOf(b.seedCourse(t, b.instructor, title, 0, true)))
-	}
-	cursorOf := func(id string) string {
-		var after any
-		for {
-			r := b.post(t, b.student, `query($a: String) { courses(first: 1, after: $a) { edges { cursor node { id } } } }`, map[string]any{"a": after}).noErrors(t)
-			e := r.Data["courses"].(map[string]any)["edges"].([]any)[0].(map[string]any)
-			if e["node"].(map[string]any)["id"] == id {
-				return e["cursor"].(string)
-			}
-			after = e["cursor"]
-		}
-	}
-	oldest, newest := cursorOf(ids[0]), cursorOf(ids[2])
-	const page = `query($n: Int, $a: String) { courses(first: $n, after: $a) { edges { cursor } pageInfo { hasNextPage endCursor } } }`
+// Refused requests say why, echo nothing back and change nothing.
+func TestHTTPRefusals(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	before := s.greetingNow()
+	huge := `{"query":"mutation { setGreeting(text: \"` + strings.Repeat("x", 5<<20) + `\") }"}`
+
 	tests := []struct {
-		name     string
-		b        *bundle
-		first    int
-		after    any
-		edges    int
-		next     bool
-		noCursor bool
+		name        string
+		method      string
+		target      string
+		contentType string
+		body        string
+		status      int
+		message     string
 	}{
-		{"first 0 of a catalog", b, 0, nil, 0, true, true},
-		{"first 0 of an empty catalog", empty, 0, nil, 0, false, true},
-		{"first 0 after the newest", b, 0, newest, 0, true, true},
-		{"first 0 after the oldest", b, 0, oldest, 0, false, true},
-		{"a full page with more", b, 2, nil, 2, true, false},
-		{"an exact last page", b, 2, newest, 2, false, false},
-		{"after the oldest", b, 5, oldest, 0, false, true},
-		{"more than there is", b, 100, nil, 3, false, false},
+		{"5 MB body", http.MethodPost, "/query", "application/json", huge, http.StatusRequestEntityTooLarge, "larger than"},
+		{"malformed JSON", http.MethodPost, "/query", "application/json", `{"query": "{ me }"`, http.StatusBadRequest, "not valid JSON"},
+		{"JSON that is not an object", http.MethodPost, "/query", "application/json", `"{ me }"`, http.StatusBadRequest, "must be a JSON object"},
+		{"mutation over GET", http.MethodGet, getTarget(`mutation { setGreeting(text: "x") }`), "", "", http.StatusMethodNotAllowed, "queries only"},
+		{"form body", http.MethodPost, "/query", "application/x-www-form-urlencoded", `query=mutation+{+setGreeting(text:+"x")+}`, http.StatusUnsupportedMediaType, "application/json"},
+		{"no content type", http.MethodPost, "/query", "", `{"query": "{ me }"}`, http.StatusUnsupportedMediaType, "application/json"},
+		{"PUT", http.MethodPut, "/query", "application/json", `{"query": "{ me }"}`, http.StatusMethodNotAllowed, "use POST"},
+		{"GET with malformed variables", http.MethodGet, "/query?variables=%7Bnope&query=" + url.QueryEscape(`{ me }`), "", "", http.StatusBadRequest, "variables is not valid JSON"},
+		{"GET with a syntax error", http.MethodGet, getTarget(`{ me`), "", "", http.StatusOK, "Expected"},
+		{"named mutation over GET", http.MethodGet, "/query?operationName=M&query=" + url.QueryEscape(`query Q { me } mutation M { setGreeting(text: "x") }`), "", "", http.StatusMethodNotAllowed, "queries only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.b.post(t, tt.b.student, page, map[string]any{"n": tt.first, "a": tt.after}).noErrors(t)
-			conn := r.Data["courses"].(map[string]any)
-			info := conn["pageInfo"].(map[string]any)
-			edges := conn["edges"].([]any)
-			if len(edges) != tt.edges || info["hasNextPage"] != tt.next || (info["endCursor"] == nil) != tt.noCursor {
-				t.Errorf("got %d edges, pageInfo %v; want %d edges, hasNextPage %v, endCursor null %v", len(edges), info, tt.edges, tt.next, tt.noCursor)
+			r := s.raw(t, staff, tt.method, tt.target, tt.contentType, []byte(tt.body))
+			if r.Status != tt.status {
+				t.Errorf("status = %d, want %d: %.300s", r.Status, tt.status, r.Raw)
 			}
-			if len(edges) > 0 && info["endCursor"] != edges[len(edges)-1].(map[string]any)["cursor"] {
-				t.Errorf("endCursor %v is not the last edge's cursor", info["endCursor"])
+			if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, tt.message) {
+				t.Fatalf("errors = %.300s, want one mentioning %q", r.Raw, tt.message)
+			}
+			if len(r.Raw) > 10000 {
+				t.Errorf("the error echoes the request back: %d bytes", len(r.Raw))
 			}
 		})
 	}
-	for _, first := range []int{-1, 101} {
-		if r := b.post(t, b.student, page, map[string]any{"n": first}); r.code(t) != "BAD_USER_INPUT" {
-			t.Errorf("first: %d: %s", first, r.Raw)
-		}
+	if after := s.greetingNow(); after != before {
+		t.Errorf("refused requests changed the greeting to %q", after)
+	}
+
+	r := s.get(t, alice, `{ books { title } }`).noErrors(t)
+	if !strings.Contains(r.Raw, "Dune") {
+		t.Errorf("a query over GET: %s", r.Raw)
 	}
 }

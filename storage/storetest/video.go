@@ -1,4 +1,4 @@
-package sqldb
+package storetest
 
 import (
 	"context"
@@ -47,9 +47,8 @@ func (f *fixture) walkToComplete(t *testing.T, v *edustream.Video) *edustream.Vi
 	return v
 }
 
-func testVideos(t *testing.T, e engine) {
+func testVideos(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	f := newFixture(t, e)
 	inst := f.user(t, "inst", edustream.RoleInstructor)
 	course := f.course(t, inst.ID, "c", true)
 	lecture := f.lecture(t, course.ID, "l", 0)
@@ -186,9 +185,8 @@ func testVideos(t *testing.T, e engine) {
 
 // testVideoLifecycle follows a lecture through two uploads: the first
 // plays until the second is ready, then is replaced and deleted.
-func testVideoLifecycle(t *testing.T, e engine) {
+func testVideoLifecycle(t *testing.T, f *fixture) {
 	ctx := context.Background()
-	f := newFixture(t, e)
 	inst := f.user(t, "inst", edustream.RoleInstructor)
 	course := f.course(t, inst.ID, "c", true)
 	lecture := f.lecture(t, course.ID, "l", 0)
@@ -261,8 +259,9 @@ func testVideoLifecycle(t *testing.T, e engine) {
 				t.Errorf("DeleteVideo(%d): %v", id, err)
 			}
 		}
-		if n := f.count(t, "SELECT COUNT(*) FROM videos WHERE lecture_id = ?", lecture.ID); n != 1 {
-			t.Errorf("%d videos left, want the playing one", n)
+		left, err := f.videos.FindVideosByIDs(ctx, []int64{abandoned.ID, first.ID, second.ID})
+		if err != nil || len(left) != 1 || left[second.ID] == nil {
+			t.Errorf("videos left = %v, %v; want the playing one", left, err)
 		}
 	})
 	t.Run("deleting the lecture replaces its videos", func(t *testing.T) {

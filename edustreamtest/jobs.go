@@ -1,0 +1,199 @@
+package edustreamtest
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/edustream/edustream"
+)
+
+// Jobs is an edustream.JobQueue and edustream.LiveJobQueue that records
+// what is enqueued instead of running it. Every enqueue is recorded, a
+// duplicate included (the real queue collapses it into the queued task).
+// Like the real queue, it refuses with EINVALID what could never be a
+// task: a stage without one (StageUpload), an id that is not positive, an
+// empty Webex id; a refused or failed enqueue is not recorded.
+//
+// The zero value is ready to use.
+type Jobs struct {
+	mu             sync.Mutex
+	err            error
+	purges         []int64
+	videoTasks     []VideoTask
+	removals       []int64
+	meetingDeletes []string
+	imports        []string
+	importsOnce    []string
+	positions      map[int64]int
+}
+
+var (
+	_ edustream.JobQueue     = (*Jobs)(nil)
+	_ edustream.LiveJobQueue = (*Jobs)(nil)
+)
+
+// VideoTask is one enqueued step of a video's chain.
+type VideoTask struct {
+	VideoID int64
+	Stage   edustream.VideoStage
+}
+
+// String returns "STAGE:videoID", e.g. "PROBE:12".
+func (v VideoTask) String() string { return string(v.Stage) + ":" + strconv.FormatInt(v.VideoID, 10) }
+
+// SetError makes every enqueue and VideoQueuePosition fail with err from
+// now on (nil: succeed again), as when Redis is unreachable.
+func (j *Jobs) SetError(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.err = err
+}
+
+// SetQueuePosition makes VideoQueuePosition answer that position tasks
+// wait ahead of the video's.
+func (j *Jobs) SetQueuePosition(videoID int64, position int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.positions == nil {
+		j.positions = map[int64]int{}
+	}
+	j.positions[videoID] = position
+}
+
+// ClearQueuePosition makes VideoQueuePosition answer that the video has
+// no task waiting, as it does for a video no position was set for.
+func (j *Jobs) ClearQueuePosition(videoID int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.positions, videoID)
+}
+
+// record runs add under the lock unless an error is set or refuse
+// refuses.
+func (j *Jobs) record(refuse error, add func()) error {
+	if refuse != nil {
+		return refuse
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return j.err
+	}
+	add()
+	return nil
+}
+
+func positiveID(what string, id int64) error {
+	if id <= 0 {
+		return edustream.Errorf(edustream.EINVALID, "%s id must be positive, got %d", what, id)
+	}
+	return nil
+}
+
+func webexID(what, id string) error {
+	if id == "" {
+		return edustream.Errorf(edustream.EINVALID, "%s id must not be empty", what)
+	}
+	return nil
+}
+
+// EnqueueCoursePurge records the purge of a course. EINVALID for an id
+// that is not positive.
+func (j *Jobs) EnqueueCoursePurge(_ context.Context, courseID int64) error {
+	return j.record(positiveID("course", courseID), func() { j.purges = append(j.purges, courseID) })
+}
+
+// EnqueueVideoStage records a step of a video's chain. EINVALID for a
+// stage without a task (StageUpload, or none of the chain's) or an id that
+// is not positive.
+func (j *Jobs) EnqueueVideoStage(_ context.Context, videoID int64, stage edustream.VideoStage) error {
+	refuse := positiveID("video", videoID)
+	if !stage.Valid() || stage == edustream.StageUpload {
+		refuse = edustream.Errorf(edustream.EINVALID, "stage %s has no task", stage)
+	}
+	return j.record(refuse, func() { j.videoTasks = append(j.videoTasks, VideoTask{videoID, stage}) })
+}
+
+// EnqueueVideoRemoval records the removal of a replaced video. EINVALID
+// for an id that is not positive.
+func (j *Jobs) EnqueueVideoRemoval(_ context.Context, videoID int64) error {
+	return j.record(positiveID("video", videoID), func() { j.removals = append(j.removals, videoID) })
+}
+
+// VideoQueuePosition answers what SetQueuePosition set for the video, and
+// that it has no task waiting otherwise.
+func (j *Jobs) VideoQueuePosition(_ context.Context, videoID int64) (int, bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return 0, false, j.err
+	}
+	position, waiting := j.positions[videoID]
+	return position, waiting, nil
+}
+
+// EnqueueMeetingDelete records the deletion of a Webex meeting. EINVALID
+// for an empty id.
+func (j *Jobs) EnqueueMeetingDelete(_ context.Context, meetingID string) error {
+	return j.record(webexID("meeting", meetingID), func() { j.meetingDeletes = append(j.meetingDeletes, meetingID) })
+}
+
+// EnqueueRecordingImport records the import of a Webex recording.
+// EINVALID for an empty id.
+func (j *Jobs) EnqueueRecordingImport(_ context.Context, recordingID string) error {
+	return j.record(webexID("recording", recordingID), func() { j.imports = append(j.imports, recordingID) })
+}
+
+// EnqueueRecordingImportOnce records the import of a Webex recording found
+// by looking, apart from those of EnqueueRecordingImport. EINVALID for an
+// empty id.
+func (j *Jobs) EnqueueRecordingImportOnce(_ context.Context, recordingID string) error {
+	return j.record(webexID("recording", recordingID), func() { j.importsOnce = append(j.importsOnce, recordingID) })
+}
+
+// Purges returns the courses whose purge was enqueued, in order.
+func (j *Jobs) Purges() []int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.purges)
+}
+
+// VideoTasks returns the video steps enqueued, in order.
+func (j *Jobs) VideoTasks() []VideoTask {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.videoTasks)
+}
+
+// Removals returns the videos whose removal was enqueued, in order.
+func (j *Jobs) Removals() []int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.removals)
+}
+
+// MeetingDeletes returns the meetings whose deletion was enqueued, in
+// order.
+func (j *Jobs) MeetingDeletes() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.meetingDeletes)
+}
+
+// RecordingImports returns the recordings whose import was enqueued with
+// EnqueueRecordingImport, in order.
+func (j *Jobs) RecordingImports() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.imports)
+}
+
+// RecordingImportsOnce returns the recordings whose import was enqueued
+// with EnqueueRecordingImportOnce, in order.
+func (j *Jobs) RecordingImportsOnce() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.importsOnce)
+}

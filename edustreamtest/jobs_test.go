@@ -1,0 +1,127 @@
+package edustreamtest_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
+)
+
+// Every enqueue is recorded in order, duplicates included.
+func TestJobsRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var jobs edustreamtest.Jobs
+	for _, err := range []error{
+		jobs.EnqueueCoursePurge(ctx, 3),
+		jobs.EnqueueCoursePurge(ctx, 3),
+		jobs.EnqueueVideoStage(ctx, 12, edustream.StageProbe),
+		jobs.EnqueueVideoStage(ctx, 12, edustream.StageTranscode),
+		jobs.EnqueueMeetingDelete(ctx, "series-1"),
+		jobs.EnqueueRecordingImport(ctx, "rec-1"),
+		jobs.EnqueueRecordingImportOnce(ctx, "rec-2"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]int64{3, 3}, jobs.Purges()); diff != "" {
+		t.Errorf("purges (-want +got):\n%s", diff)
+	}
+	var stages []string
+	for _, task := range jobs.VideoTasks() {
+		stages = append(stages, task.String())
+	}
+	if diff := cmp.Diff([]string{"PROBE:12", "TRANSCODE:12"}, stages); diff != "" {
+		t.Errorf("video tasks (-want +got):\n%s", diff)
+	}
+	for name, tt := range map[string]struct{ got, want []string }{
+		"meeting deletes":    {jobs.MeetingDeletes(), []string{"series-1"}},
+		"imports":            {jobs.RecordingImports(), []string{"rec-1"}},
+		"imports found once": {jobs.RecordingImportsOnce(), []string{"rec-2"}},
+	} {
+		if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+// What could never be a task is refused with EINVALID, and not recorded.
+func TestJobsRefuse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var jobs edustreamtest.Jobs
+	tests := map[string]error{
+		"upload stage":         jobs.EnqueueVideoStage(ctx, 1, edustream.StageUpload),
+		"unknown stage":        jobs.EnqueueVideoStage(ctx, 1, "CAPTIONS"),
+		"video id 0":           jobs.EnqueueVideoStage(ctx, 0, edustream.StageProbe),
+		"course id -1":         jobs.EnqueueCoursePurge(ctx, -1),
+		"no meeting id":        jobs.EnqueueMeetingDelete(ctx, ""),
+		"no recording id":      jobs.EnqueueRecordingImport(ctx, ""),
+		"no recording id once": jobs.EnqueueRecordingImportOnce(ctx, ""),
+	}
+	for name, err := range tests {
+		if code := edustream.ErrorCode(err); code != edustream.EINVALID {
+			t.Errorf("%s: %v, want EINVALID", name, err)
+		}
+	}
+	if len(jobs.Purges())+len(jobs.VideoTasks())+len(jobs.MeetingDeletes())+len(jobs.RecordingImports())+len(jobs.RecordingImportsOnce()) != 0 {
+		t.Error("a refused enqueue was recorded")
+	}
+}
+
+// With an error set, every call fails with it and nothing is recorded,
+// until it is cleared.
+func TestJobsSetError(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	down := errors.New("redis: connection refused")
+	var jobs edustreamtest.Jobs
+	jobs.SetQueuePosition(1, 2)
+	jobs.SetError(down)
+	_, _, posErr := jobs.VideoQueuePosition(ctx, 1)
+	for name, err := range map[string]error{
+		"EnqueueCoursePurge":         jobs.EnqueueCoursePurge(ctx, 1),
+		"EnqueueVideoStage":          jobs.EnqueueVideoStage(ctx, 1, edustream.StageProbe),
+		"EnqueueMeetingDelete":       jobs.EnqueueMeetingDelete(ctx, "m"),
+		"EnqueueRecordingImport":     jobs.EnqueueRecordingImport(ctx, "r"),
+		"EnqueueRecordingImportOnce": jobs.EnqueueRecordingImportOnce(ctx, "r"),
+		"VideoQueuePosition":         posErr,
+	} {
+		if !errors.Is(err, down) {
+			t.Errorf("%s = %v, want %v", name, err, down)
+		}
+	}
+	if len(jobs.Purges())+len(jobs.VideoTasks())+len(jobs.MeetingDeletes())+len(jobs.RecordingImports())+len(jobs.RecordingImportsOnce()) != 0 {
+		t.Error("a failed enqueue was recorded")
+	}
+	jobs.SetError(nil)
+	if err := jobs.EnqueueCoursePurge(ctx, 1); err != nil || len(jobs.Purges()) != 1 {
+		t.Errorf("after clearing the error: %v, purges %v", err, jobs.Purges())
+	}
+}
+
+// VideoQueuePosition answers what the test set.
+func TestJobsVideoQueuePosition(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var jobs edustreamtest.Jobs
+	check := func(step string, wantPos int, wantWaiting bool) {
+		t.Helper()
+		pos, waiting, err := jobs.VideoQueuePosition(ctx, 5)
+		if err != nil || pos != wantPos || waiting != wantWaiting {
+			t.Errorf("%s: VideoQueuePosition = %d, %v, %v; want %d, %v", step, pos, waiting, err, wantPos, wantWaiting)
+		}
+	}
+	check("nothing set", 0, false)
+	jobs.SetQueuePosition(5, 0)
+	check("next", 0, true)
+	jobs.SetQueuePosition(5, 7)
+	check("seven ahead", 7, true)
+	jobs.ClearQueuePosition(5)
+	check("cleared", 0, false)
+}

@@ -1,0 +1,340 @@
+package gqlhttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
+)
+
+// tokens is an authenticator that knows a fixed set of tokens.
+type tokens map[string]*edustream.User
+
+func (ts tokens) Authenticate(_ context.Context, token string) (*edustream.User, error) {
+	if u, ok := ts[token]; ok {
+		return u, nil
+	}
+	return nil, edustream.Errorf(edustream.EUNAUTHENTICATED, "invalid token")
+}
+
+// wsServer serves a tiny schema with token checks on connection_init,
+// allowing the SPA origin https://app.example.
+func wsServer(t *testing.T, opts ...option) *httptest.Server {
+	t.Helper()
+	s := newServer(t, append([]option{func(_ *gqlhttp.Schema, c *gqlhttp.Config) {
+		c.Auth = tokens{"sams-token": {ID: 7, Name: "Sam", Role: edustream.RoleStudent}}
+		c.AllowedOrigins = []string{"https://app.example"}
+	}}, opts...)...)
+	srv := httptest.NewServer(s.handler)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func dial(t *testing.T, ctx context.Context, srv *httptest.Server, origin string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	header := http.Header{}
+	if origin != "" {
+		header.Set("Origin", origin)
+	}
+	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query", &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader:   header,
+	})
+}
+
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func send(t *testing.T, ctx context.Context, c *websocket.Conn, m any) {
+	t.Helper()
+	b, _ := json.Marshal(m)
+	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// next reads the next message that is not a keep-alive ping.
+func next(t *testing.T, ctx context.Context, c *websocket.Conn) (wsMessage, error) {
+	t.Helper()
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return wsMessage{}, err
+		}
+		var m wsMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("not JSON: %q", b)
+		}
+		if m.Type != "ping" && m.Type != "pong" {
+			return m, nil
+		}
+	}
+}
+
+func TestWebsocketAuth(t *testing.T) {
+	t.Parallel()
+	srv := wsServer(t)
+	const token = "sams-token"
+	tests := []struct {
+		name   string
+		init   map[string]any
+		wantMe string // "" for anonymous
+	}{
+		{"bearer token", map[string]any{"Authorization": "Bearer " + token}, "Sam"},
+		{"lower-case key", map[string]any{"authorization": "Bearer " + token}, "Sam"},
+		{"anonymous", map[string]any{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := dial(t, ctx, srv, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			send(t, ctx, c, map[string]any{"type": "connection_init", "payload": tt.init})
+			if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
+				t.Fatalf("after connection_init: %+v %v", m, err)
+			}
+			send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "{ me }"}})
+			m, err := next(t, ctx, c)
+			if err != nil || m.Type != "next" || m.ID != "1" {
+				t.Fatalf("after subscribe: %+v %v", m, err)
+			}
+			var result struct {
+				Data struct{ Me *string }
+			}
+			json.Unmarshal(m.Payload, &result)
+			got := ""
+			if result.Data.Me != nil {
+				got = *result.Data.Me
+			}
+			if got != tt.wantMe {
+				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, m.Payload)
+			}
+			if m, err := next(t, ctx, c); err != nil || m.Type != "complete" {
+				t.Errorf("want complete, got %+v %v", m, err)
+			}
+		})
+	}
+}
+
+func TestWebsocketRefusals(t *testing.T) {
+	t.Parallel()
+	srv := wsServer(t)
+	withoutAuth := wsServer(t, func(_ *gqlhttp.Schema, c *gqlhttp.Config) { c.Auth = nil })
+	for _, tt := range []struct {
+		name string
+		srv  *httptest.Server
+		auth string
+	}{
+		{"unknown token", srv, "Bearer garbage"},
+		{"not a bearer token", srv, "Basic c2FtOnNhbQ=="},
+		{"a token with nobody to check it", withoutAuth, "Bearer sams-token"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := dial(t, ctx, tt.srv, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			send(t, ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": tt.auth}})
+			for {
+				m, err := next(t, ctx, c)
+				if err != nil {
+					if status := websocket.CloseStatus(err); status != 4403 {
+						t.Errorf("closed with %v (%v), want 4403", status, err)
+					}
+					return
+				}
+				if m.Type == "connection_ack" {
+					t.Fatal("a bad token was acknowledged")
+				}
+			}
+		})
+	}
+
+	t.Run("foreign origin", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, resp, err := dial(t, ctx, srv, "https://evil.example")
+		if err == nil {
+			c.CloseNow()
+			t.Fatal("a page from another origin opened a websocket")
+		}
+		if resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("foreign origin: %v %v", resp, err)
+		}
+	})
+	t.Run("configured origin", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := dial(t, ctx, srv, "https://app.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.CloseNow()
+	})
+}
+
+// Protocol violations close the connection with graphql-transport-ws's
+// codes; a ping is answered even before connection_init.
+func TestWebsocketProtocolErrors(t *testing.T) {
+	t.Parallel()
+	srv := wsServer(t)
+	init := map[string]any{"type": "connection_init"}
+	tests := []struct {
+		name   string
+		before []any // sent first, each expecting the reply in replies
+		send   any   // then this; string is sent as a raw frame
+		code   websocket.StatusCode
+	}{
+		{"garbage frame before init", nil, "garbage", 4400},
+		{"garbage frame after init", []any{init}, "{not json", 4400},
+		{"JSON that is not an object", []any{init}, `[1,2]`, 4400},
+		{"no type", []any{init}, map[string]any{"id": "1"}, 4400},
+		{"unknown type", []any{init}, map[string]any{"type": "hello"}, 4400},
+		{"a server message from the client", []any{init}, map[string]any{"type": "next", "id": "1", "payload": map[string]any{}}, 4400},
+		{"string connection_init payload", nil, map[string]any{"type": "connection_init", "payload": "Bearer x"}, 4400},
+		{"array connection_init payload", nil, map[string]any{"type": "connection_init", "payload": []any{1}}, 4400},
+		{"subscribe without id", []any{init}, map[string]any{"type": "subscribe", "payload": map[string]any{"query": "{ me }"}}, 4400},
+		{"subscribe without query", []any{init}, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"variables": map[string]any{}}}, 4400},
+		{"subscribe with string variables", []any{init}, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": "{ me }", "variables": "x"}}, 4400},
+		{"subscribe before init", nil, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": "{ me }"}}, 4401},
+		{"second connection_init", []any{init}, init, 4429},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := dial(t, ctx, srv, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			for _, m := range tt.before {
+				send(t, ctx, c, m)
+				if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
+					t.Fatalf("after connection_init: %+v %v", m, err)
+				}
+			}
+			if raw, ok := tt.send.(string); ok {
+				if err := c.Write(ctx, websocket.MessageText, []byte(raw)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				send(t, ctx, c, tt.send)
+			}
+			for {
+				_, data, err := c.Read(ctx)
+				if err != nil {
+					if got := websocket.CloseStatus(err); got != tt.code {
+						t.Errorf("closed with %v (%v), want %d", got, err, tt.code)
+					}
+					return
+				}
+				t.Logf("before closing the server sent %s", data)
+			}
+		})
+	}
+
+	t.Run("ping before init", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := dial(t, ctx, srv, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		send(t, ctx, c, map[string]any{"type": "ping"})
+		_, data, err := c.Read(ctx)
+		if err != nil || !strings.Contains(string(data), `"pong"`) {
+			t.Fatalf("after ping: %s %v", data, err)
+		}
+		send(t, ctx, c, init)
+		if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
+			t.Fatalf("after connection_init: %+v %v", m, err)
+		}
+	})
+}
+
+// A connection that never sends connection_init is closed with 4408.
+func TestWebsocketInitTimeout(t *testing.T) {
+	t.Parallel()
+	srv := wsServer(t, func(_ *gqlhttp.Schema, c *gqlhttp.Config) { c.WebsocketInitTimeout = 200 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := dial(t, ctx, srv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, _, err = c.Read(ctx)
+	if got := websocket.CloseStatus(err); got != 4408 {
+		t.Errorf("closed with %v (%v), want 4408", got, err)
+	}
+}
+
+// Subscriptions run over websockets: each event a next message, then
+// complete.
+func TestWebsocketSubscription(t *testing.T) {
+	t.Parallel()
+	srv := wsServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := dial(t, ctx, srv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	send(t, ctx, c, map[string]any{"type": "connection_init"})
+	if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
+		t.Fatalf("after connection_init: %+v %v", m, err)
+	}
+	send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
+		"query": "subscription($n: Int!) { ticks(n: $n) }", "variables": map[string]any{"n": 3}}})
+	var got []string
+	for {
+		m, err := next(t, ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == "complete" {
+			break
+		}
+		if m.Type != "next" || m.ID != "1" {
+			t.Fatalf("want next or complete, got %+v", m)
+		}
+		got = append(got, string(m.Payload))
+	}
+	if want := []string{`{"data":{"ticks":1}}`, `{"data":{"ticks":2}}`, `{"data":{"ticks":3}}`}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events %v, want %v", got, want)
+	}
+
+	// A subscription's document is priced like any other.
+	send(t, ctx, c, map[string]any{"id": "2", "type": "subscribe", "payload": map[string]any{
+		"query": "subscription { " + strings.Repeat("ticks(n: 1) ", 11) + "}"}})
+	if m, err := next(t, ctx, c); err != nil || m.Type != "error" || m.ID != "2" || !strings.Contains(string(m.Payload), "SELECTION_LIMIT_EXCEEDED") {
+		t.Errorf("an over-limit subscription: %+v %v", m, err)
+	}
+}
