@@ -135,7 +135,9 @@ func TestTokenSecret(t *testing.T) {
 func TestTokenWorksAgainstDev(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
-	env := map[string]string{"EDUSTREAM_DATA_DIR": dataDir}
+	// Without ffmpeg dev makes no demo video, which this test would only
+	// spend a core on (TestDev follows it to READY).
+	env := map[string]string{"EDUSTREAM_DATA_DIR": dataDir, "EDUSTREAM_FFMPEG_PATH": "/nonexistent/ffmpeg"}
 	in := start(t, env, "dev", "-http-addr", "127.0.0.1:0")
 	tok, err := runTokenCmd(env, "-sub", "dev-student", "-role", "STUDENT", "-name", "Sam Student", "-ttl", "10m")
 	if err != nil {
