@@ -56,6 +56,7 @@ func golden(t *testing.T, name, got string) {
 // seen in review.
 
 func TestTranscodeArgs(t *testing.T) {
+	t.Parallel()
 	tools := New(Config{FFmpegPath: "/bin/true", FFprobePath: "/bin/true"})
 	info := &edustream.MediaInfo{DurationSeconds: 10, Width: 1920, Height: 1080, FrameRate: 30, VideoCodec: "h264", AudioCodec: "aac"}
 	args := tools.transcodeArgs("/work/job/source", info, edustream.Ladder(info), "/work/job/hls")
@@ -77,16 +78,19 @@ func TestTranscodeArgs(t *testing.T) {
 }
 
 func TestThumbnailArgs(t *testing.T) {
+	t.Parallel()
 	info := &edustream.MediaInfo{DurationSeconds: 3600, Width: 1920, Height: 1080, FrameRate: 30, VideoCodec: "h264", AudioCodec: "aac"}
 	args := thumbnailArgs("/work/job/source", info, edustream.StoryboardFor(info.DurationSeconds, info.Width, info.Height), "/work/job/thumbs")
 	golden(t, "thumbnails_1h_1080p.sh", shellLine("ffmpeg", args))
 }
 
 func TestProbeArgs(t *testing.T) {
+	t.Parallel()
 	golden(t, "probe.sh", shellLine("ffprobe", probeArgs("/work/job/source"))+"\n"+shellLine("ffprobe", endArgs("/work/job/source", 3595)))
 }
 
 func TestSniff(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, head, want string
 	}{
@@ -120,6 +124,7 @@ func TestSniff(t *testing.T) {
 }
 
 func TestLooksLikeContainer(t *testing.T) {
+	t.Parallel()
 	ts := make([]byte, 189)
 	ts[0], ts[188] = 0x47, 0x47
 	for name, head := range map[string][]byte{
@@ -146,6 +151,7 @@ func TestLooksLikeContainer(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
+	t.Parallel()
 	matrix := func(deg float64) *probeStream {
 		s := &probeStream{}
 		s.SideData = append(s.SideData, struct {

@@ -80,6 +80,7 @@ func counter(t *testing.T) (*httptest.Server, *atomic.Int64) {
 // playlist and a concat script named .mp4. Nothing may be fetched, the
 // local file may not even be opened, and its bytes may appear nowhere.
 func TestNoReadsBeyondTheInput(t *testing.T) {
+	t.Parallel()
 	tools, _ := newTools(t)
 	srv, requests := counter(t)
 	dir := t.TempDir()
@@ -159,6 +160,7 @@ func TestNoReadsBeyondTheInput(t *testing.T) {
 // the tripwire sees it: an unconfined ffprobe opens the local file the
 // concat script names.
 func TestTripwireControl(t *testing.T) {
+	t.Parallel()
 	_, bins := newTools(t)
 	dir := t.TempDir()
 	secret := newTripwire(t, filepath.Join(dir, "secret.ts"))
@@ -172,6 +174,7 @@ func TestTripwireControl(t *testing.T) {
 // TestOddFileNames checks that names which look like protocol specs are
 // read as plain files.
 func TestOddFileNames(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	dir := t.TempDir()
 	data, err := os.ReadFile(makeClip(t, bins, clip{width: 320, height: 240, seconds: 2}))
@@ -180,6 +183,7 @@ func TestOddFileNames(t *testing.T) {
 	}
 	for i, name := range []string{"http:", "concat:a.mp4|b.mp4", "subfile,,start,0,end,0,,:x.mp4", "-i"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			d := filepath.Join(dir, fmt.Sprint(i))
 			if err := os.Mkdir(d, 0o755); err != nil {
 				t.Fatal(err)

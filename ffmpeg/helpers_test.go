@@ -72,11 +72,21 @@ func (c clip) name() string {
 }
 
 // clipCache keeps generated clips for the whole test binary: several tests
-// share a source, and encoding is the slow part.
+// share a source, and encoding is the slow part. Each clip is made once,
+// by the first test that asks; tests asking for other clips meanwhile make
+// theirs at the same time. Tests only read the files.
 type clipCache struct {
-	mu    sync.Mutex
-	dir   string
-	paths map[string]string
+	mu      sync.Mutex
+	dir     string
+	dirErr  error
+	entries map[string]*clipEntry
+}
+
+// clipEntry is one clip, made once.
+type clipEntry struct {
+	once sync.Once
+	path string
+	err  error
 }
 
 var clips clipCache
@@ -87,25 +97,49 @@ func (cc *clipCache) cleanup() {
 	}
 }
 
+// entry returns the directory of the clips and the entry of the named one.
+func (cc *clipCache) entry(name string) (string, *clipEntry, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.dir == "" && cc.dirErr == nil {
+		cc.dir, cc.dirErr = os.MkdirTemp("", "edustream-ffmpeg-clips-")
+		cc.entries = map[string]*clipEntry{}
+	}
+	if cc.dirErr != nil {
+		return "", nil, cc.dirErr
+	}
+	e := cc.entries[name]
+	if e == nil {
+		e = &clipEntry{}
+		cc.entries[name] = e
+	}
+	return cc.dir, e, nil
+}
+
 // makeClip returns the path of the clip c, generating it on first use.
 func makeClip(t testing.TB, bins testenv.FFmpegPaths, c clip) string {
 	t.Helper()
-	clips.mu.Lock()
-	defer clips.mu.Unlock()
-	if clips.dir == "" {
-		dir, err := os.MkdirTemp("", "edustream-ffmpeg-clips-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		clips.dir, clips.paths = dir, map[string]string{}
+	dir, e, err := clips.entry(c.name())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p, ok := clips.paths[c.name()]; ok {
-		return p
+	e.once.Do(func() { e.path, e.err = generateClip(bins, dir, c) })
+	if e.err != nil {
+		t.Fatal(e.err)
 	}
+	return e.path
+}
+
+// generateClip writes the clip c into dir and returns its path. It
+// returns its failure rather than failing a test: every test that wants
+// the clip fails with it.
+func generateClip(bins testenv.FFmpegPaths, dir string, c clip) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testenv.WaitLimit)
+	defer cancel()
 	if c.fps == 0 {
 		c.fps = 30
 	}
-	path := filepath.Join(clips.dir, c.name())
+	path := filepath.Join(dir, c.name())
 	dur := strconv.FormatFloat(c.seconds, 'f', -1, 64)
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d:duration=%s", c.width, c.height, c.fps, dur)}
@@ -133,7 +167,7 @@ func makeClip(t testing.TB, bins testenv.FFmpegPaths, c clip) string {
 	case "mpg":
 		args = append(args, "-c:v", "mpeg2video", "-c:a", "mp2", "-f", "vob")
 	default:
-		t.Fatalf("unknown clip container %q", c.ext)
+		return "", fmt.Errorf("unknown clip container %q", c.ext)
 	}
 	if c.faststart {
 		args = append(args, "-movflags", "+faststart")
@@ -145,18 +179,17 @@ func makeClip(t testing.TB, bins testenv.FFmpegPaths, c clip) string {
 		encoded = path + ".unrotated." + filepath.Ext(path)[1:]
 	}
 	args = append(args, encoded)
-	if out, err := testCommand(t, bins.FFmpeg, args...).CombinedOutput(); err != nil {
-		t.Fatalf("generate %s: %v\n%s", c.name(), err, out)
+	if out, err := exec.CommandContext(ctx, bins.FFmpeg, args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("generate %s: %v\n%s", c.name(), err, out)
 	}
 	if c.rotate != 0 {
-		out, err := testCommand(t, bins.FFmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", encoded,
+		out, err := exec.CommandContext(ctx, bins.FFmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", encoded,
 			"-map", "0", "-c", "copy", "-metadata:s:v:0", "rotate="+strconv.Itoa(c.rotate), path).CombinedOutput()
 		if err != nil {
-			t.Fatalf("rotate %s: %v\n%s", c.name(), err, out)
+			return "", fmt.Errorf("rotate %s: %v\n%s", c.name(), err, out)
 		}
 	}
-	clips.paths[c.name()] = path
-	return path
+	return path, nil
 }
 
 // testCommand is a command the test runs itself (to make sources or

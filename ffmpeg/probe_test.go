@@ -14,6 +14,7 @@ import (
 )
 
 func TestProbe(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	tests := []struct {
 		name string
@@ -80,6 +81,7 @@ func TestProbe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			path := makeClip(t, bins, tt.clip)
 			got, err := tools.Probe(context.Background(), path)
 			if err != nil {
@@ -114,6 +116,7 @@ func TestProbe(t *testing.T) {
 // attackers upload on purpose; each must be refused with a reason a person
 // can act on.
 func TestProbeRefuses(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	dir := t.TempDir()
 	mp4 := makeClip(t, bins, clip{width: 320, height: 240, seconds: 4, audio: true})
@@ -159,6 +162,7 @@ func TestProbeRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			info, err := tools.Probe(context.Background(), tt.path)
 			if err == nil {
 				t.Fatalf("Probe accepted it: %+v", info)
@@ -169,6 +173,7 @@ func TestProbeRefuses(t *testing.T) {
 }
 
 func TestProbeTimeout(t *testing.T) {
+	t.Parallel()
 	_, bins := newTools(t)
 	tools := New(Config{FFmpegPath: bins.FFmpeg, FFprobePath: bins.FFprobe, ProbeTimeout: time.Millisecond})
 	path := makeClip(t, bins, clip{width: 320, height: 240, seconds: 2})
@@ -177,6 +182,7 @@ func TestProbeTimeout(t *testing.T) {
 }
 
 func TestProbeCanceled(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	path := makeClip(t, bins, clip{width: 320, height: 240, seconds: 2})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -109,6 +109,7 @@ func meanLuma(img image.Image, r image.Rectangle) float64 {
 }
 
 func TestThumbnails(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	tests := []struct {
 		name               string
@@ -125,6 +126,7 @@ func TestThumbnails(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			src := makeClip(t, bins, tt.clip)
 			info, err := tools.Probe(context.Background(), src)
 			if err != nil {

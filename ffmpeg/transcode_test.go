@@ -179,6 +179,7 @@ func checkRendition(t *testing.T, bins testenv.FFmpegPaths, tr transcoded, r edu
 }
 
 func TestTranscode(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	tr := transcodeClip(t, tools, bins, clip{width: 1280, height: 720, seconds: 10, audio: true})
 
@@ -239,6 +240,7 @@ func TestTranscode(t *testing.T) {
 }
 
 func TestTranscodeRotated(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	tr := transcodeClip(t, tools, bins, clip{width: 640, height: 360, seconds: 5, audio: true, rotate: 90})
 	if tr.info.Width != 360 || tr.info.Height != 640 {
@@ -255,6 +257,7 @@ func TestTranscodeRotated(t *testing.T) {
 }
 
 func TestTranscodeSilent(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	tr := transcodeClip(t, tools, bins, clip{width: 640, height: 360, seconds: 5, fps: 25})
 	if len(tr.ladder) != 1 || tr.ladder[0].Codecs != "avc1.64001e" {
@@ -267,6 +270,7 @@ func TestTranscodeSilent(t *testing.T) {
 // TestTranscodeHighFrameRate checks that 60 fps becomes 30, the rate the
 // ladder's levels are for, and that segment length follows the config.
 func TestTranscodeHighFrameRate(t *testing.T) {
+	t.Parallel()
 	_, bins := newTools(t)
 	tools := New(Config{FFmpegPath: bins.FFmpeg, FFprobePath: bins.FFprobe, SegmentSeconds: 2, Preset: "superfast"})
 	tr := transcodeClip(t, tools, bins, clip{width: 480, height: 270, seconds: 5, fps: 60})
@@ -282,6 +286,7 @@ func TestTranscodeHighFrameRate(t *testing.T) {
 }
 
 func TestTranscodeAnamorphic(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	tr := transcodeClip(t, tools, bins, clip{width: 480, height: 360, seconds: 3, sar: "4/3"})
 	r := tr.ladder[0]
@@ -298,6 +303,7 @@ func TestTranscodeAnamorphic(t *testing.T) {
 // TestTranscodeRerun checks that a retry replaces what an earlier attempt
 // left, including segments the new run does not make.
 func TestTranscodeRerun(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	src := makeClip(t, bins, clip{width: 320, height: 240, seconds: 3})
 	info, err := tools.Probe(context.Background(), src)
@@ -332,6 +338,7 @@ func TestTranscodeRerun(t *testing.T) {
 // probe and fail in ffmpeg: the error is EINVALID with how far it got and
 // a reason without paths.
 func TestTranscodeBrokenSource(t *testing.T) {
+	t.Parallel()
 	tools, bins := newTools(t)
 	dir := t.TempDir()
 	whole := makeClip(t, bins, clip{width: 320, height: 240, seconds: 6, audio: true, faststart: true})
@@ -364,6 +371,7 @@ func TestTranscodeBrokenSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			out := t.TempDir()
 			err := tools.Transcode(context.Background(), tt.src, tt.info, edustream.Ladder(tt.info), out, nil)
 			if code := edustream.ErrorCode(err); code != edustream.EINVALID {
@@ -385,6 +393,7 @@ func TestTranscodeBrokenSource(t *testing.T) {
 }
 
 func TestMissingSource(t *testing.T) {
+	t.Parallel()
 	tools, _ := newTools(t)
 	info := &edustream.MediaInfo{DurationSeconds: 2, Width: 320, Height: 240, FrameRate: 30}
 	missing := filepath.Join(t.TempDir(), "gone.mp4")
@@ -399,6 +408,7 @@ func TestMissingSource(t *testing.T) {
 }
 
 func TestTranscodeRefusesBadLadders(t *testing.T) {
+	t.Parallel()
 	tools := New(Config{FFmpegPath: "/bin/true", FFprobePath: "/bin/true"})
 	info := &edustream.MediaInfo{DurationSeconds: 2, Width: 640, Height: 360}
 	good := edustream.Ladder(info)[0]
@@ -419,6 +429,7 @@ func TestTranscodeRefusesBadLadders(t *testing.T) {
 		"quote in codecs": {[]edustream.Rendition{{Name: "x", Width: 640, Height: 360, VideoBitrate: 1, Codecs: `avc1",X="y`}}, "bad CODECS"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			err := tools.Transcode(context.Background(), src, info, tt.ladder, dir, nil)
 			if edustream.ErrorCode(err) != edustream.EINTERNAL || !strings.Contains(err.Error(), tt.want) {
@@ -432,6 +443,7 @@ func TestTranscodeRefusesBadLadders(t *testing.T) {
 }
 
 func TestProgressReader(t *testing.T) {
+	t.Parallel()
 	var got []edustream.TranscodeProgress
 	pr := &progressReader{duration: 100, fn: func(p edustream.TranscodeProgress) { got = append(got, p) }}
 	w := &lineWriter{fn: pr.line}

@@ -41,6 +41,7 @@ func (r *Resolver) liveSessionUpdated(ctx context.Context, courseID int64) (<-ch
 		return nil, err
 	}
 	context.AfterFunc(ctx, f.close)
+	r.TestSignals.Subscribed.Signal(Subscription{Field: "liveSessionUpdated", ID: courseID})
 	return f.out, nil
 }
 
@@ -70,19 +71,36 @@ type liveFollower struct {
 
 // onEvent runs on the event service's delivery goroutine and must not
 // block.
+//
+// Every event gets one outcome on Resolver.TestSignals.Handled: here when
+// it is dropped at once (another course's, a repeat of a resync, older
+// than the version pending, or replacing a pending one, which is then
+// dropped), else from the reader once it has dealt with it.
 func (f *liveFollower) onEvent(e edustream.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch s := e.LiveSession; {
 	case f.closed:
+		f.handled(EventDropped)
 		return
 	case e.Resync:
+		if f.resync {
+			f.handled(EventDropped)
+		}
 		f.resync = true
 	case s != nil && s.CourseID == f.courseID:
-		if prev := f.pending[s.ID]; prev == nil || s.Version > prev.Version {
+		prev := f.pending[s.ID]
+		switch {
+		case prev == nil:
 			f.pending[s.ID] = s
+		case s.Version > prev.Version:
+			f.pending[s.ID] = s
+			f.handled(EventDropped) // prev's event
+		default:
+			f.handled(EventDropped)
 		}
 	default:
+		f.handled(EventDropped)
 		return
 	}
 	if !f.reading {
@@ -90,6 +108,8 @@ func (f *liveFollower) onEvent(e edustream.Event) {
 		go f.read()
 	}
 }
+
+func (f *liveFollower) handled(o EventOutcome) { f.r.TestSignals.Handled.Signal(o) }
 
 // read sends what changed until nothing is pending, then exits.
 func (f *liveFollower) read() {
@@ -107,30 +127,62 @@ func (f *liveFollower) read() {
 		f.pending, f.resync = map[int64]*edustream.LiveSession{}, false
 		f.mu.Unlock()
 
-		sessions, err := f.toSend(changed, resync)
-		if err != nil {
-			edustream.Logger(f.ctx).Warn("read the upcoming live sessions", slog.Int64("course_id", f.courseID), slog.String("error", err.Error()))
-			continue
-		}
-		if len(sessions) == 0 {
-			continue
-		}
-		// Access may have changed since the subscription began (the
-		// course unpublished or deleted): ask again with fresh loaders.
-		fresh := withFreshLoaders(f.ctx, f.r)
-		if _, err := f.r.visibleCourse(fresh, f.courseID); err != nil {
+		delivered := f.send(changed, resync)
+		f.report(changed, resync, delivered)
+	}
+}
+
+// send sends the sessions of a batch that this subscriber has not been
+// sent yet, and returns those it sent.
+func (f *liveFollower) send(changed map[int64]*edustream.LiveSession, resync bool) (delivered []*edustream.LiveSession) {
+	sessions, err := f.toSend(changed, resync)
+	if err != nil {
+		edustream.Logger(f.ctx).Warn("read the upcoming live sessions", slog.Int64("course_id", f.courseID), slog.String("error", err.Error()))
+		return nil
+	}
+	if len(sessions) == 0 {
+		return nil
+	}
+	// Access may have changed since the subscription began (the course
+	// unpublished or deleted): ask again with fresh loaders.
+	fresh := withFreshLoaders(f.ctx, f.r)
+	if _, err := f.r.visibleCourse(fresh, f.courseID); err != nil {
+		f.close()
+		return nil
+	}
+	for _, s := range sessions {
+		select {
+		case f.out <- s:
+			f.sent[s.ID] = s.Version
+			delivered = append(delivered, s)
+		case <-f.ctx.Done():
 			f.close()
-			continue
+			return delivered
 		}
-	send:
-		for _, s := range sessions {
-			select {
-			case f.out <- s:
-				f.sent[s.ID] = s.Version
-			case <-f.ctx.Done():
-				f.close()
-				break send
-			}
+	}
+	return delivered
+}
+
+// report gives each event of a batch its outcome on
+// Resolver.TestSignals.Handled: a changed session's event was sent if that
+// version was, and a resync was if any session it read again was.
+func (f *liveFollower) report(changed map[int64]*edustream.LiveSession, resync bool, delivered []*edustream.LiveSession) {
+	reread := false
+	for _, s := range delivered {
+		reread = reread || changed[s.ID] != s
+	}
+	for _, s := range changed {
+		if slices.Contains(delivered, s) {
+			f.handled(EventSent)
+		} else {
+			f.handled(EventDropped)
+		}
+	}
+	if resync {
+		if reread {
+			f.handled(EventSent)
+		} else {
+			f.handled(EventDropped)
 		}
 	}
 }

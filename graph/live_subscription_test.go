@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ type liveWS struct {
 	events *redis.Events
 	// reads counts the sessions the resolvers read one by one.
 	reads *countingSessions
+	// signals are the resolver's, on.
+	signals *graph.SubscriptionTestSignals
 }
 
 // countingSessions counts FindLiveSessionByID calls.
@@ -71,6 +74,8 @@ func setupLiveWS(t *testing.T) *liveWS {
 		w.live = &edustream.LiveClasses{Sessions: w.sessions, Meetings: webex.NewMeetingService(client), Jobs: w.jobs, Events: w.events}
 		w.reads = &countingSessions{LiveSessionService: w.sessions}
 		r.LiveSessionService, r.Live, r.Events = w.reads, w.live, w.events
+		r.TestSignals.Init()
+		w.signals = &r.TestSignals
 	})
 	w.srv = httptest.NewServer(w.handler)
 	t.Cleanup(w.srv.Close)
@@ -150,46 +155,27 @@ func await(t *testing.T, ch <-chan map[string]any) map[string]any {
 	return nil
 }
 
-// quiet fails if a message arrives, or the subscription ends, within a
-// moment.
-func quiet(t *testing.T, ch <-chan map[string]any) {
+// subscribed waits until n more subscriptions listen.
+func (w *liveWS) subscribed(t *testing.T, n int) {
 	t.Helper()
-	select {
-	case m, ok := <-ch:
-		if ok {
-			t.Errorf("unexpected message %v", m)
-		} else {
-			t.Error("the subscription ended")
-		}
-	case <-time.After(300 * time.Millisecond):
+	for range n {
+		w.signals.Subscribed.WaitOrTimeout(t)
 	}
 }
 
-// probe schedules classes until the subscribers see one: the server
-// subscribes to the events a moment after the subscribe message.
-func (w *liveWS) probe(t *testing.T, c *edustream.Course, subs ...<-chan map[string]any) {
+// handled waits until the subscriptions have dealt with n more events, and
+// returns what became of them.
+func (w *liveWS) handled(t *testing.T, n int) []graph.EventOutcome {
 	t.Helper()
-	for i := 0; ; i++ {
-		id := w.create(t, c)["id"]
-		seen := true
-		for _, sub := range subs {
-			select {
-			case m := <-sub:
-				seen = seen && m["id"] == id
-			case <-time.After(time.Second):
-				seen = false
-			}
-		}
-		if seen {
-			return
-		}
-		if i == 5 {
-			t.Fatal("the subscribers saw none of the probes")
-		}
+	out := make([]graph.EventOutcome, n)
+	for i := range out {
+		out[i] = w.signals.Handled.WaitOrTimeout(t)
 	}
+	return out
 }
 
 func TestLiveSessionUpdated(t *testing.T) {
+	t.Parallel()
 	w := setupLiveWS(t)
 	ctx := context.Background()
 	course := w.seedCourse(t, w.instructor, "Live", 0, true)
@@ -204,7 +190,7 @@ func TestLiveSessionUpdated(t *testing.T) {
 	}
 
 	mine, stranger := w.follow(t, enrolled, idOf(course)), w.follow(t, w.student, idOf(course))
-	w.probe(t, course, mine, stranger)
+	w.subscribed(t, 2)
 
 	t.Run("a change reaches every subscriber, with what each may see", func(t *testing.T) {
 		if _, err := w.live.Cancel(ctx, s); err != nil {
@@ -218,6 +204,9 @@ func TestLiveSessionUpdated(t *testing.T) {
 			if m["id"] != class["id"] || m["status"] != "CANCELLED" || (m["joinUrl"] != nil) != tt.join || m["hostKey"] != nil {
 				t.Errorf("%s got %v", name, m)
 			}
+		}
+		if got := w.handled(t, 2); !slices.Equal(got, []graph.EventOutcome{graph.EventSent, graph.EventSent}) {
+			t.Errorf("the cancel's event was %v, want sent to both subscribers", got)
 		}
 	})
 	t.Run("repeated and stale events are not sent again, nor read", func(t *testing.T) {
@@ -233,10 +222,26 @@ func TestLiveSessionUpdated(t *testing.T) {
 		elsewhere := *s
 		elsewhere.CourseID, elsewhere.Version = course.ID+1, 99
 		other := edustream.Event{Topic: edustream.LiveSessionTopic(course.ID), LiveSession: &elsewhere}
-		w.events.PublishEvent(ctx, other)
-		quiet(t, mine)
+		if err := w.events.PublishEvent(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		// Four events, two subscribers.
+		for i, o := range w.handled(t, 8) {
+			if o != graph.EventDropped {
+				t.Errorf("event %d of 8 was %v, want dropped", i, o)
+			}
+		}
 		if n := w.reads.byID.Load() - reads; n != 0 {
 			t.Errorf("the stale events cost %d reads", n)
+		}
+		// A new class: had anything been sent before it, it would come
+		// first.
+		next := w.create(t, course)
+		if m := await(t, mine); m["id"] != next["id"] {
+			t.Errorf("after the stale events the subscriber got %v, want the new class %v", m, next["id"])
+		}
+		if m := await(t, stranger); m["id"] != next["id"] {
+			t.Errorf("after the stale events the other subscriber got %v, want the new class %v", m, next["id"])
 		}
 	})
 	t.Run("unpublishing the course ends a student's subscription", func(t *testing.T) {

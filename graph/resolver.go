@@ -40,6 +40,8 @@ type Resolver struct {
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool
+	// TestSignals tell a test what the subscriptions did.
+	TestSignals SubscriptionTestSignals
 }
 
 // The helpers below are the only way resolvers obtain a course or a lecture;

@@ -3,11 +3,13 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testsignal"
 )
 
 // queuePositionEvery bounds how often one subscription re-reads its place
@@ -18,6 +20,64 @@ const queuePositionEvery = time.Second
 // followerBuffer is how many events a subscriber's websocket may fall
 // behind before progress events are coalesced (state changes never are).
 const followerBuffer = 8
+
+// SubscriptionTestSignals are the moments of a subscription's life that
+// tests wait for, so that a test proving a subscriber was not sent
+// something waits until the event was dealt with instead of sleeping (see
+// internal/testsignal). Each is off, and costs an atomic load, until a
+// test calls Init; Resolver.TestSignals holds them.
+type SubscriptionTestSignals struct {
+	// Subscribed is sent when a subscription listens: every event
+	// published from then on reaches it.
+	Subscribed testsignal.Signal[Subscription]
+	// Handled is sent once for every event a subscription receives,
+	// when it is done with it (EventOutcome).
+	Handled testsignal.Signal[EventOutcome]
+}
+
+// Init turns every signal on.
+func (s *SubscriptionTestSignals) Init() {
+	s.Subscribed.Init()
+	s.Handled.Init()
+}
+
+// Subscription names a subscription that began listening.
+type Subscription struct {
+	// Field is the subscription field: encodingProgress or
+	// liveSessionUpdated.
+	Field string
+	// ID is its argument: the lecture's or the course's id.
+	ID int64
+}
+
+// EventOutcome is what a subscription did with an event it received.
+type EventOutcome int
+
+const (
+	// EventSent means the event was handed to the client's websocket.
+	EventSent EventOutcome = iota + 1
+	// EventDropped means nothing of the event will reach the client: it
+	// is stale, a repeat, another lecture's or course's, superseded by a
+	// newer one before it was sent, or the subscription is ending.
+	EventDropped
+	// EventHeld means the event was kept for later, while the client
+	// catches up, access is checked again, the state is read again or
+	// the queue position is; it is sent then unless something newer
+	// replaces it.
+	EventHeld
+)
+
+func (o EventOutcome) String() string {
+	switch o {
+	case EventSent:
+		return "sent"
+	case EventDropped:
+		return "dropped"
+	case EventHeld:
+		return "held"
+	}
+	return "EventOutcome(" + strconv.Itoa(int(o)) + ")"
+}
 
 // encodingProgress follows a lecture's newest video: the state in the
 // database first, then every change the workers publish. Events travel
@@ -73,6 +133,7 @@ func (r *Resolver) encodingProgress(ctx context.Context, lectureID int64) (<-cha
 	}
 	f.mu.Unlock()
 	context.AfterFunc(ctx, f.close)
+	r.TestSignals.Subscribed.Signal(Subscription{Field: "encodingProgress", ID: lectureID})
 	return f.out, nil
 }
 
@@ -108,35 +169,46 @@ type follower struct {
 func (f *follower) onEvent(e edustream.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.r.TestSignals.Handled.Signal(f.receive(e))
+}
+
+// receive deals with an event and says what became of it. Called with mu
+// held.
+func (f *follower) receive(e edustream.Event) EventOutcome {
 	if f.closed {
-		return
+		return EventDropped
 	}
 	if f.starting {
 		if e.Encoding != nil && e.Encoding.LectureID == f.lectureID && e.Encoding.Newer(f.held) {
 			f.held = e.Encoding
+			return EventHeld
 		}
-		return
+		return EventDropped
 	}
 	switch {
 	case e.Resync:
 		go f.resync()
+		return EventHeld
 	case e.Encoding != nil:
 		next := e.Encoding
 		if next.LectureID != f.lectureID || !next.Newer(f.newest()) {
-			return
+			return EventDropped
 		}
 		if f.checking {
 			f.held = next
-			return
+			return EventHeld
 		}
 		if f.last != nil && (next.VideoID != f.last.VideoID || next.Version != f.last.Version) {
 			// A change of state is when access may have changed too (the
 			// course unpublished or deleted): ask again before showing it.
 			f.checking, f.held = true, next
 			go f.recheck()
-			return
+			return EventHeld
 		}
-		f.offer(next)
+		if f.offer(next) {
+			return EventSent
+		}
+		return EventHeld
 	case e.QueueMoved != nil:
 		if f.waiting() && !f.queueRead {
 			f.queueRead = true
@@ -152,8 +224,10 @@ func (f *follower) onEvent(e edustream.Event) {
 				}
 				f.sendQueuePosition()
 			}()
+			return EventHeld
 		}
 	}
+	return EventDropped
 }
 
 // newest is the newest event seen: held if one waits, else the last sent.
@@ -165,18 +239,20 @@ func (f *follower) newest() *edustream.EncodingEvent {
 }
 
 // offer hands e to the websocket, or holds it (replacing an older held
-// one) while the websocket is behind.
-func (f *follower) offer(e *edustream.EncodingEvent) {
+// one) while the websocket is behind, and reports whether it was handed.
+func (f *follower) offer(e *edustream.EncodingEvent) (sent bool) {
 	if f.flushing {
 		f.held = e
-		return
+		return false
 	}
 	select {
 	case f.out <- e:
 		f.last = e
+		return true
 	default:
 		f.held, f.flushing = e, true
 		go f.flush()
+		return false
 	}
 }
 

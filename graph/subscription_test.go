@@ -29,6 +29,8 @@ type progressSetup struct {
 	course  *edustream.Course
 	lecture *edustream.Lecture
 	video   *edustream.Video
+	// signals are the resolver's, on.
+	signals *graph.SubscriptionTestSignals
 }
 
 func setupProgress(t *testing.T) *progressSetup {
@@ -46,6 +48,8 @@ func setupProgress(t *testing.T) *progressSetup {
 	p.b = setup(t, func(c *graph.Config, r *graph.Resolver) {
 		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
 		r.Events = api
+		r.TestSignals.Init()
+		p.signals = &r.TestSignals
 	})
 	p.srv = httptest.NewServer(p.b.handler)
 	t.Cleanup(p.srv.Close)
@@ -157,6 +161,7 @@ func nextMsg(ctx context.Context, c *websocket.Conn) (wsMessage, error) {
 // The state first, then only what is newer: a stale event from a slow
 // worker, or a repeat, never moves the bar back.
 func TestEncodingProgressOrder(t *testing.T) {
+	t.Parallel()
 	p := setupProgress(t)
 	next := p.follow(t, "ada", edustream.RoleInstructor)
 	if e, _ := next(testenv.WaitLimit); e.Status != "PROCESSING" || e.Stage != "TRANSCODE" {
@@ -190,9 +195,53 @@ func TestEncodingProgressOrder(t *testing.T) {
 	}
 }
 
+// An event that is not newer than what the subscriber was sent (a repeat,
+// a lower progress, an older version, another lecture's) is dropped, and
+// the next newer one is what the subscriber gets.
+func TestEncodingProgressDropsStaleEvents(t *testing.T) {
+	t.Parallel()
+	p := setupProgress(t)
+	next := p.follow(t, "ada", edustream.RoleInstructor)
+	if e, _ := next(testenv.WaitLimit); e.Status != "PROCESSING" {
+		t.Fatalf("first event = %+v, want the state in the database", e)
+	}
+	if s := p.signals.Subscribed.WaitOrTimeout(t); s.Field != "encodingProgress" || s.ID != p.lecture.ID {
+		t.Errorf("subscribed = %+v, want encodingProgress of lecture %d", s, p.lecture.ID)
+	}
+	p.publish(t, p.video, 40)
+	if o := p.signals.Handled.WaitOrTimeout(t); o != graph.EventSent {
+		t.Fatalf("progress 40 was %v, want sent", o)
+	}
+	if e, _ := next(testenv.WaitLimit); e.Progress != 40 {
+		t.Fatalf("got %+v, want progress 40", e)
+	}
+
+	older := *p.video
+	older.Version--
+	elsewhere := edustream.EncodingEventOf(p.video, time.Now())
+	elsewhere.LectureID, elsewhere.Progress = p.lecture.ID+1, 99
+	p.publish(t, p.video, 40) // a repeat
+	p.publish(t, p.video, 30)
+	p.publish(t, &older, 95)
+	if err := p.worker.PublishEvent(context.Background(), edustream.Event{Topic: edustream.EncodingTopic(p.lecture.ID), Encoding: elsewhere}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if o := p.signals.Handled.WaitOrTimeout(t); o != graph.EventDropped {
+			t.Errorf("stale event %d was %v, want dropped", i, o)
+		}
+	}
+	// Had any of them been sent, it would come before this one.
+	p.publish(t, p.video, 50)
+	if e, _ := next(testenv.WaitLimit); e.Progress != 50 {
+		t.Errorf("after the stale events got %+v, want progress 50", e)
+	}
+}
+
 // A change of state re-checks access: a student whose course was
 // unpublished stops hearing about it.
 func TestEncodingProgressEndsWhenAccessEnds(t *testing.T) {
+	t.Parallel()
 	p := setupProgress(t)
 	p.b.post(t, p.b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(p.course)}).noErrors(t)
 	next := p.follow(t, p.b.student.Subject, edustream.RoleStudent)
@@ -216,6 +265,7 @@ func TestEncodingProgressEndsWhenAccessEnds(t *testing.T) {
 // A websocket that does not read falls behind; what it gets when it reads
 // again ends with the newest state, not an old one.
 func TestEncodingProgressSlowReader(t *testing.T) {
+	t.Parallel()
 	p := setupProgress(t)
 	next := p.follow(t, "ada", edustream.RoleInstructor)
 	next(testenv.WaitLimit)

@@ -152,14 +152,27 @@ func handleLive(mux *asynq.ServeMux, d *Deps) {
 		return d.Live.ImportRecording(ctx, p.RecordingID)
 	})
 	handle(mux, liveMeetingSync, func(ctx context.Context, _ LiveSyncPayload) error {
-		if _, err := d.Live.SyncMeetings(ctx); err != nil {
-			return fmt.Errorf("sync live sessions with Webex: %w", err)
+		var done LiveSync
+		done.Err = syncMeetings(ctx, d.Live, &done)
+		if d.signals != nil { // nil: a mux built without a Worker
+			d.signals.LiveSync.Signal(done)
 		}
-		if _, err := d.Live.DiscoverRecordings(ctx); err != nil {
-			return fmt.Errorf("look for the recordings of live sessions: %w", err)
-		}
-		return nil
+		return done.Err
 	})
+}
+
+// syncMeetings repairs the drift between the active sessions and Webex,
+// then looks for recordings no webhook brought, and counts what it did in
+// done.
+func syncMeetings(ctx context.Context, live *edustream.LiveClasses, done *LiveSync) error {
+	var err error
+	if done.Repaired, err = live.SyncMeetings(ctx); err != nil {
+		return fmt.Errorf("sync live sessions with Webex: %w", err)
+	}
+	if done.Imports, err = live.DiscoverRecordings(ctx); err != nil {
+		return fmt.Errorf("look for the recordings of live sessions: %w", err)
+	}
+	return nil
 }
 
 // reconcileMeetingDeletes enqueues the delete of every cancelled session's

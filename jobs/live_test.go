@@ -3,12 +3,15 @@ package jobs_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
@@ -71,13 +74,45 @@ func setupLive(t *testing.T) *liveBundle {
 	return b
 }
 
-// runLiveWorker runs a worker with the live tasks until the test ends.
-func (b *liveBundle) runLiveWorker(t *testing.T, reconcile time.Duration) {
+// runLiveWorker runs a worker with the live tasks, its test signals on,
+// until the test ends.
+func (b *liveBundle) runLiveWorker(t *testing.T, reconcile time.Duration) *jobs.Worker {
 	t.Helper()
-	runUntilStopped(t, jobs.NewWorker(b.rdb, jobs.WorkerConfig{PollInterval: 20 * time.Millisecond, ReconcileInterval: reconcile}, jobs.Deps{
+	w := jobs.NewWorker(b.rdb, jobs.WorkerConfig{
+		PollInterval: 20 * time.Millisecond, RetryCheckInterval: 100 * time.Millisecond, ReconcileInterval: reconcile,
+	}, jobs.Deps{
 		Courses: b.courses, Videos: b.videos, Life: b.live.Uploads.Life, Uploads: b.live.Uploads, Blobs: b.blobs, Live: b.live,
 		Logger: slog.New(slog.DiscardHandler),
-	}))
+	})
+	w.TestSignals.Init()
+	runUntilStopped(t, w)
+	return w
+}
+
+// syncFromNow waits for a live meeting sync that begins after the call
+// and returns what it did. Syncs run one at a time (they share a task id,
+// and the next is queued only once the last is gone), so of the syncs
+// that finish after the call, the first may have begun before it, and
+// the second began after.
+func syncFromNow(t *testing.T, w *jobs.Worker) jobs.LiveSync {
+	t.Helper()
+	w.TestSignals.LiveSync.Drain(t)
+	w.TestSignals.LiveSync.WaitOrTimeout(t)
+	return w.TestSignals.LiveSync.WaitOrTimeout(t)
+}
+
+// importTask returns the state of the import task of a recording, or
+// false once there is none.
+func (b *liveBundle) importTask(t *testing.T, recordingID string) (*asynq.TaskInfo, bool) {
+	t.Helper()
+	info, err := asynq.NewInspectorFromRedisClient(b.rdb).GetTaskInfo(jobs.QueueDefault, jobs.LiveRecordingImportTaskID(recordingID))
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return nil, false
+	case err != nil:
+		t.Fatal(err)
+	}
+	return info, true
 }
 
 // schedule schedules a class starting in an hour.
@@ -109,10 +144,11 @@ func (b *liveBundle) meetingDeleted(series string) bool {
 // and the task keeps trying (asynq's retries, past the client's own) until
 // Webex deletes the meeting.
 func TestCancelRetriedUntilWebexDeletes(t *testing.T) {
+	t.Parallel()
 	b := setupLive(t)
 	s := b.schedule(t, "Doomed")
-	// Two attempts per task run: 3 failures need a second run, which
-	// asynq's forwarder starts within its 5 s check interval.
+	// Two attempts per task run: 3 failures need a second run, a second
+	// after the first (webexRetryDelay).
 	b.fake.Fail(http.MethodDelete, "/meetings/*", 3, http.StatusServiceUnavailable)
 	cancelled, err := b.live.Cancel(context.Background(), s)
 	if err != nil {
@@ -136,6 +172,7 @@ func TestCancelRetriedUntilWebexDeletes(t *testing.T) {
 // The enqueue was lost (Redis down at cancel time): the reconciler finds
 // the pending delete in the database.
 func TestReconcilerEnqueuesPendingMeetingDeletes(t *testing.T) {
+	t.Parallel()
 	b := setupLive(t)
 	s := b.schedule(t, "Forgotten")
 	if _, err := b.sessions.CancelLiveSession(context.Background(), s.ID, true); err != nil {
@@ -149,6 +186,7 @@ func TestReconcilerEnqueuesPendingMeetingDeletes(t *testing.T) {
 // A meeting delete task for a class that is not cancelled is refused and
 // never retried: a stray task must not end a class.
 func TestMeetingDeleteRefusedForActiveSession(t *testing.T) {
+	t.Parallel()
 	b := setupLive(t)
 	s := b.schedule(t, "Keep me")
 	err := b.live.DeleteMeeting(context.Background(), s.MeetingID)
@@ -164,6 +202,7 @@ func TestMeetingDeleteRefusedForActiveSession(t *testing.T) {
 // first import finished) becomes one lecture with one video, downloaded
 // once, and the chain starts.
 func TestRecordingImportedOnce(t *testing.T) {
+	t.Parallel()
 	ctx := edustream.NewContextWithLogger(context.Background(), slog.New(slog.DiscardHandler))
 	b := setupLive(t)
 	s := b.schedule(t, "Recorded class")
@@ -231,6 +270,7 @@ func TestRecordingImportedOnce(t *testing.T) {
 // Recordings of meetings EduStream did not schedule, and recordings in
 // Webex's own format, never become lectures.
 func TestRecordingsThatAreNotImported(t *testing.T) {
+	t.Parallel()
 	ctx := edustream.NewContextWithLogger(context.Background(), slog.New(slog.DiscardHandler))
 	b := setupLive(t)
 	s := b.schedule(t, "ARF class")
@@ -276,6 +316,7 @@ func mustClient(t *testing.T, fake *webextest.Server) *webex.Client {
 // Changes made in Webex's own pages reach the sessions through the
 // periodic sync: a deleted meeting cancels its class, a moved one moves it.
 func TestSyncRepairsDrift(t *testing.T) {
+	t.Parallel()
 	b := setupLive(t)
 	deleted := b.schedule(t, "Deleted in Webex")
 	moved := b.schedule(t, "Moved in Webex")
@@ -304,6 +345,7 @@ func TestSyncRepairsDrift(t *testing.T) {
 // Deleting a course cancels its scheduled classes and deletes their
 // meetings, through the sync's next round; other courses' classes stay.
 func TestSyncCancelsClassesOfDeletedCourses(t *testing.T) {
+	t.Parallel()
 	b := setupLive(t)
 	ctx := context.Background()
 	doomed := b.schedule(t, "Of a course about to go")
@@ -334,6 +376,7 @@ func TestSyncCancelsClassesOfDeletedCourses(t *testing.T) {
 // ends the class whose meeting is over, finds its recording and imports it,
 // once, however many rounds run.
 func TestSyncFindsRecordingsNoWebhookBrought(t *testing.T) {
+	t.Parallel()
 	b := setupLive(t)
 	s := b.schedule(t, "Unannounced recording")
 	instance, err := b.fake.StartMeeting(s.MeetingID)
@@ -343,15 +386,25 @@ func TestSyncFindsRecordingsNoWebhookBrought(t *testing.T) {
 	if err := b.fake.EndMeeting(instance); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.fake.AddRecording(instance, webextest.RecordingSpec{Data: []byte("recording bytes"), DurationSeconds: 4}); err != nil {
+	recID, err := b.fake.AddRecording(instance, webextest.RecordingSpec{Data: []byte("recording bytes"), DurationSeconds: 4})
+	if err != nil {
 		t.Fatal(err)
 	}
-	b.runLiveWorker(t, 50*time.Millisecond)
+	w := b.runLiveWorker(t, 50*time.Millisecond)
 	testenv.Eventually(t, "the class to end and link its recording's lecture", func() bool {
 		got := b.session(t, s.ID)
 		return got.Status == edustream.LiveEnded && got.RecordingLectureID != nil
 	})
-	time.Sleep(200 * time.Millisecond) // a few more rounds
+	// A sync that begins now finds the recording imported and asks for
+	// nothing; one that began before may have asked again, so its import
+	// must have run too before the lectures are counted.
+	if got := syncFromNow(t, w); got.Err != nil || got.Imports != 0 {
+		t.Errorf("a sync after the import = %+v, want no error and no import asked for", got)
+	}
+	testenv.Eventually(t, "no import of the recording to be queued or running", func() bool {
+		_, queued := b.importTask(t, recID)
+		return !queued
+	})
 	lectures, err := b.lectures.FindLecturesByCourseIDs(context.Background(), []int64{b.course.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -364,6 +417,7 @@ func TestSyncFindsRecordingsNoWebhookBrought(t *testing.T) {
 // An import found by the sync that fails for good (its course is gone) is
 // left in asynq's archive, not tried again every round.
 func TestSyncDoesNotRetryFailedImports(t *testing.T) {
+	t.Parallel()
 	b := setupLive(t)
 	s := b.schedule(t, "Of a course that goes")
 	instance, err := b.fake.StartMeeting(s.MeetingID)
@@ -383,11 +437,25 @@ func TestSyncDoesNotRetryFailedImports(t *testing.T) {
 	if err := b.courses.HideCourse(context.Background(), b.course.ID); err != nil {
 		t.Fatal(err)
 	}
-	b.runLiveWorker(t, 50*time.Millisecond)
-	gets := func() int { return len(b.fake.Requests(http.MethodGet, "/recordings/"+recID)) }
-	testenv.Eventually(t, "the import to be tried", func() bool { return gets() > 0 })
-	time.Sleep(500 * time.Millisecond) // about ten more rounds of the sync
-	if n := gets(); n != 1 {
+	w := b.runLiveWorker(t, 50*time.Millisecond)
+	var archived *asynq.TaskInfo
+	testenv.Eventually(t, "the import to fail for good", func() bool {
+		info, ok := b.importTask(t, recID)
+		archived = info
+		return ok && info.State == asynq.TaskStateArchived
+	})
+	// A sync that begins after the failure finds the recording again and
+	// asks for its import, which must leave the archived task alone: had
+	// it queued the import again, the task would now be waiting, running,
+	// or archived anew after a second fetch.
+	if got := syncFromNow(t, w); got.Err != nil || got.Imports != 1 {
+		t.Errorf("a sync after the failed import = %+v, want no error and the import asked for", got)
+	}
+	info, ok := b.importTask(t, recID)
+	if !ok || info.State != asynq.TaskStateArchived || !info.LastFailedAt.Equal(archived.LastFailedAt) {
+		t.Errorf("after the sync the import task is %+v, want it left archived as it was (%+v)", info, archived)
+	}
+	if n := len(b.fake.Requests(http.MethodGet, "/recordings/"+recID)); n != 1 {
 		t.Errorf("the recording was fetched %d times, want once: a failed import is not retried by the sync", n)
 	}
 }

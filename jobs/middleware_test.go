@@ -24,6 +24,7 @@ func purgeTask(t *testing.T, id int64) *asynq.Task {
 // The purge handler runs through the same middleware as in a worker, since
 // the retry decision for domain codes is made there.
 func TestCoursePurgeHandler(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		task      *asynq.Task
@@ -46,6 +47,7 @@ func TestCoursePurgeHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			courses := &fakeCourses{purgeErr: map[int64]error{1: tt.purgeErr}}
 			logger, _ := newTestLogger()
 			err := newMux(&Deps{Courses: courses, Logger: logger}, nil).ProcessTask(context.Background(), tt.task)
@@ -67,6 +69,7 @@ func TestCoursePurgeHandler(t *testing.T) {
 }
 
 func TestLogTasks(t *testing.T) {
+	t.Parallel()
 	logger, logs := newTestLogger()
 	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger}, nil)
 	mux.HandleFunc("test:ok", func(ctx context.Context, _ *asynq.Task) error {
@@ -108,6 +111,7 @@ func TestLogTasks(t *testing.T) {
 }
 
 func TestRecoverPanics(t *testing.T) {
+	t.Parallel()
 	logger, logs := newTestLogger()
 	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger}, nil)
 	mux.HandleFunc("test:panic", panickingHandler)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestNewCoursePurgeTask(t *testing.T) {
+	t.Parallel()
 	task, err := NewCoursePurgeTask(42)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestNewCoursePurgeTask(t *testing.T) {
 }
 
 func TestNewCoursePurgeTaskRejectsBadIDs(t *testing.T) {
+	t.Parallel()
 	for _, id := range []int64{0, -1} {
 		_, err := NewCoursePurgeTask(id)
 		if code := edustream.ErrorCode(err); code != edustream.EINVALID {
@@ -47,6 +49,7 @@ func TestNewCoursePurgeTaskRejectsBadIDs(t *testing.T) {
 
 // The options of a task are only visible once it is in Redis.
 func TestQueueEnqueuesCoursePurgeWithItsOptions(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	q := newTestQueue(t, opt)
 	if err := q.EnqueueCoursePurge(context.Background(), 7); err != nil {
@@ -73,6 +76,7 @@ func TestQueueEnqueuesCoursePurgeWithItsOptions(t *testing.T) {
 }
 
 func TestQueueEnqueueCoursePurgeTwiceCollapses(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	q := newTestQueue(t, opt)
 	ctx := context.Background()
@@ -91,6 +95,7 @@ func TestQueueEnqueueCoursePurgeTwiceCollapses(t *testing.T) {
 }
 
 func TestQueueEnqueueCoursePurgeRejectsBadID(t *testing.T) {
+	t.Parallel()
 	q := newTestQueue(t, redisOpt(t))
 	err := q.EnqueueCoursePurge(context.Background(), 0)
 	if code := edustream.ErrorCode(err); code != edustream.EINVALID {
@@ -101,6 +106,7 @@ func TestQueueEnqueueCoursePurgeRejectsBadID(t *testing.T) {
 // An archived task keeps its id in Redis; it must not block the purge the
 // database still wants forever.
 func TestEnqueueReplacesArchivedTask(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	q := newTestQueue(t, opt)
 	ins := newInspector(t, opt)
@@ -134,6 +140,7 @@ func TestEnqueueReplacesArchivedTask(t *testing.T) {
 
 // "Already queued" must not swallow real failures.
 func TestQueueEnqueueFailsWithoutRedis(t *testing.T) {
+	t.Parallel()
 	q := newTestQueue(t, unreachableRedis(t))
 	ctx := context.Background()
 	err := q.EnqueueCoursePurge(ctx, 1)

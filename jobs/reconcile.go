@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testsignal"
 )
 
 // reconcileRoundTimeout bounds one round, so a hung database query cannot
@@ -52,15 +53,23 @@ type reconcilerLoop struct {
 	reconcilers []reconciler
 	logger      *slog.Logger
 	interval    time.Duration
+	// signal hears of every round (WorkerTestSignals.ReconcileRound).
+	signal *testsignal.Signal[ReconcileRound]
 }
 
 func (r *reconcilerLoop) run(ctx context.Context) {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
+		var round ReconcileRound
 		for _, rec := range r.reconcilers {
-			r.round(ctx, rec)
+			queued, err := r.reconcile(ctx, rec)
+			round.Queued += queued
+			if err != nil {
+				round.Failed = append(round.Failed, rec.name)
+			}
 		}
+		r.signal.Signal(round)
 		select {
 		case <-ctx.Done():
 			return
@@ -69,10 +78,11 @@ func (r *reconcilerLoop) run(ctx context.Context) {
 	}
 }
 
-func (r *reconcilerLoop) round(ctx context.Context, rec reconciler) {
+// reconcile runs one reconciler, logs what came of it and returns it.
+func (r *reconcilerLoop) reconcile(ctx context.Context, rec reconciler) (queued int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileRoundTimeout)
 	defer cancel()
-	queued, err := rec.reconcile(ctx)
+	queued, err = rec.reconcile(ctx)
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		// Shutting down; not worth a warning.
@@ -84,6 +94,7 @@ func (r *reconcilerLoop) round(ctx context.Context, rec reconciler) {
 		r.logger.LogAttrs(ctx, slog.LevelInfo, "reconciler queued missing tasks", slog.String("reconciler", rec.name),
 			slog.Int("queued", queued))
 	}
+	return queued, err
 }
 
 // enqueueAll enqueues the task of tt for each payload and counts the new ones.

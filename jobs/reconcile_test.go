@@ -22,6 +22,7 @@ func newTestReconciler(t *testing.T, opt asynq.RedisConnOpt, courses *fakeCourse
 }
 
 func TestReconcileEnqueuesHiddenCourses(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	r := newTestReconciler(t, opt, &fakeCourses{hidden: []int64{3, 5}})
 	ctx := context.Background()
@@ -42,6 +43,7 @@ func TestReconcileEnqueuesHiddenCourses(t *testing.T) {
 }
 
 func TestReconcileReportsDatabaseErrors(t *testing.T) {
+	t.Parallel()
 	dbErr := errors.New("database is down")
 	r := newTestReconciler(t, redisOpt(t), &fakeCourses{hiddenErr: dbErr})
 	if _, err := r.reconcile(context.Background()); !errors.Is(err, dbErr) {
@@ -50,6 +52,7 @@ func TestReconcileReportsDatabaseErrors(t *testing.T) {
 }
 
 func TestReconcileReportsRedisErrors(t *testing.T) {
+	t.Parallel()
 	r := newTestReconciler(t, unreachableRedis(t), &fakeCourses{hidden: []int64{1, 2}})
 	queued, err := r.reconcile(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "course:purge:1") || queued != 0 {
@@ -60,16 +63,23 @@ func TestReconcileReportsRedisErrors(t *testing.T) {
 // Redis starts empty but the database has a hidden course: the worker purges
 // it without anyone enqueueing, and keeps doing so for courses hidden later.
 func TestWorkerReconcilesAtStartAndPeriodically(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	cfg, logs := testConfig(t)
 	cfg.ReconcileInterval = 50 * time.Millisecond
 	courses := &fakeCourses{hidden: []int64{8}}
-	runWorker(t, cfg.worker(t, opt, courses))
+	w := cfg.worker(t, opt, courses)
+	w.TestSignals.Init()
+	runWorker(t, w)
 
-	testenv.Eventually(t, "the purge of course 8", func() bool { return slices.Contains(courses.purges(), 8) })
+	if first := w.TestSignals.ReconcileRound.WaitOrTimeout(t); first.Queued != 1 || len(first.Failed) != 0 {
+		t.Errorf("the first round = %+v, want the purge of course 8 queued and no failure", first)
+	}
+	// The round logs before it signals.
 	if lines := logs.Records(t, "reconciler queued missing tasks"); len(lines) == 0 || lines[0]["component"] != "reconciler" {
 		t.Errorf("reconciler lines = %v, want one saying it queued work", lines)
 	}
+	testenv.Eventually(t, "the purge of course 8", func() bool { return slices.Contains(courses.purges(), 8) })
 
 	courses.mu.Lock()
 	courses.hidden = append(courses.hidden, 9)

@@ -148,6 +148,7 @@ func runUntilStopped(t testing.TB, w *jobs.Worker) (stop func()) {
 }
 
 func TestPurgeEndToEnd(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	hidden := b.course(t, "Hidden")
@@ -189,6 +190,7 @@ func TestPurgeEndToEnd(t *testing.T) {
 // Redis lost the task (restart, dev's in-memory Redis, a failed enqueue): the
 // worker finds the hidden course in the database at start and purges it.
 func TestReconcilerPurgesHiddenCourseAtStart(t *testing.T) {
+	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	id := b.course(t, "Forgotten")

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testsignal"
 )
 
 // Defaults of WorkerConfig.
@@ -61,6 +62,11 @@ type WorkerConfig struct {
 	// PollInterval is asynq's TaskCheckInterval, the wait between polls of
 	// an empty queue (0: DefaultPollInterval).
 	PollInterval time.Duration
+	// RetryCheckInterval is asynq's DelayedTaskCheckInterval: how often
+	// the tasks waiting for a retry (a dead worker's among them) are
+	// moved back to their queue once their backoff is over (0: asynq's
+	// 5 s). It adds up to that much to every retry's backoff.
+	RetryCheckInterval time.Duration
 	// ShutdownTimeout is how long running tasks may take to finish once Run's
 	// context is cancelled; after it they are handed back to the queue (0:
 	// DefaultShutdownTimeout).
@@ -113,10 +119,55 @@ type Deps struct {
 	WorkDir string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+
+	// signals are the Worker's TestSignals, for the handlers.
+	signals *WorkerTestSignals
+}
+
+// WorkerTestSignals are the moments of a Worker's life that tests wait
+// for, so that a test proving something did not happen waits until it had
+// its chance instead of sleeping (see internal/testsignal). Each is off,
+// and costs an atomic load, until a test calls Init.
+type WorkerTestSignals struct {
+	// ReconcileRound is sent after every round of the reconcilers, once
+	// each of them has run.
+	ReconcileRound testsignal.Signal[ReconcileRound]
+	// LiveSync is sent when a live meeting sync task has finished, with
+	// what it did.
+	LiveSync testsignal.Signal[LiveSync]
+}
+
+// Init turns every signal on. Call it before Run.
+func (s *WorkerTestSignals) Init() {
+	s.ReconcileRound.Init()
+	s.LiveSync.Init()
+}
+
+// ReconcileRound is what one round of the reconcilers did.
+type ReconcileRound struct {
+	// Queued is how many tasks the round added that Redis did not hold.
+	Queued int
+	// Failed names the reconcilers that returned an error.
+	Failed []string
+}
+
+// LiveSync is what one live meeting sync task did.
+type LiveSync struct {
+	// Repaired is how many sessions it changed to match Webex.
+	Repaired int
+	// Imports is how many recording imports it asked for; an import
+	// that already exists, archived included, is asked for and not
+	// queued again (see Queue.EnqueueRecordingImportOnce).
+	Imports int
+	// Err is why it failed, if it did.
+	Err error
 }
 
 // Worker runs the task handlers: the `work` side of the binary.
 type Worker struct {
+	// TestSignals tell a test what the worker did; see WorkerTestSignals.
+	TestSignals WorkerTestSignals
+
 	rdb     redis.UniversalClient
 	cfg     WorkerConfig
 	deps    *Deps
@@ -159,6 +210,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	}
 	deps.Limits = deps.Limits.WithDefaults()
 	w := &Worker{rdb: rdb, cfg: cfg, deps: &deps, enq: newEnqueuer(rdb)}
+	w.deps.signals = &w.TestSignals
 	w.transcodes = &edustream.TranscodeJobs{Life: deps.Life}
 	w.mux = newMux(w.deps, w.enq)
 	return w
@@ -213,13 +265,14 @@ func (w *Worker) Run(ctx context.Context) error {
 			// Handlers keep ctx's values but not its cancellation: shutdown
 			// must let running tasks finish (ShutdownTimeout), and asynq
 			// cancels them itself when that runs out.
-			BaseContext:       func() context.Context { return context.WithoutCancel(ctx) },
-			TaskCheckInterval: w.cfg.PollInterval,
-			ShutdownTimeout:   w.cfg.ShutdownTimeout,
-			RetryDelayFunc:    retryDelay,
-			Logger:            newAsynqLogger(log),
-			LogLevel:          asynq.WarnLevel,
-			Queues:            map[string]int{queue: 1},
+			BaseContext:              func() context.Context { return context.WithoutCancel(ctx) },
+			TaskCheckInterval:        w.cfg.PollInterval,
+			DelayedTaskCheckInterval: w.cfg.RetryCheckInterval,
+			ShutdownTimeout:          w.cfg.ShutdownTimeout,
+			RetryDelayFunc:           retryDelay,
+			Logger:                   newAsynqLogger(log),
+			LogLevel:                 asynq.WarnLevel,
+			Queues:                   map[string]int{queue: 1},
 		})
 		if err := srv.Start(w.mux); err != nil {
 			stopAll()
@@ -234,6 +287,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			reconcilers: w.reconcilers(),
 			logger:      log.With(slog.String("component", "reconciler")),
 			interval:    w.cfg.ReconcileInterval,
+			signal:      &w.TestSignals.ReconcileRound,
 		}
 		wg.Go(func() { r.run(ctx) })
 	}

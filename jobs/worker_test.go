@@ -45,6 +45,7 @@ func (s workerSetup) worker(t *testing.T, opt asynq.RedisConnOpt, courses edustr
 }
 
 func TestWorkerRunFailsWithoutRedis(t *testing.T) {
+	t.Parallel()
 	cfg, _ := testConfig(t)
 	w := cfg.worker(t, unreachableRedis(t), &fakeCourses{})
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
@@ -59,6 +60,7 @@ func TestWorkerRunFailsWithoutRedis(t *testing.T) {
 }
 
 func TestWorkerPurgesEnqueuedCourse(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	cfg, logs := testConfig(t)
 	courses := &fakeCourses{hidden: []int64{3}}
@@ -80,6 +82,7 @@ func TestWorkerPurgesEnqueuedCourse(t *testing.T) {
 // A domain code that means "never" archives the task at once instead of
 // retrying it.
 func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	cfg, logs := testConfig(t)
 	courses := &fakeCourses{purgeErr: map[int64]error{4: edustream.Errorf(edustream.ECONFLICT, "course 4 is visible")}}
@@ -115,6 +118,7 @@ func TestWorkerArchivesPurgeOfVisibleCourse(t *testing.T) {
 }
 
 func TestWorkerRecoversPanics(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	cfg, logs := testConfig(t)
 	w := cfg.worker(t, opt, &fakeCourses{})
@@ -160,6 +164,7 @@ func TestWorkerRecoversPanics(t *testing.T) {
 // Cancelling Run's context must not cancel the tasks that are running: they
 // get ShutdownTimeout to finish.
 func TestWorkerShutdownLetsRunningTasksFinish(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	cfg, _ := testConfig(t)
 	cfg.ShutdownTimeout = testenv.WaitLimit
@@ -203,6 +208,7 @@ func TestWorkerShutdownLetsRunningTasksFinish(t *testing.T) {
 // A task still running when ShutdownTimeout runs out goes back to the queue
 // for another worker.
 func TestWorkerShutdownRequeuesUnfinishedTasks(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	cfg, _ := testConfig(t)
 	cfg.ShutdownTimeout = time.Second
@@ -234,6 +240,7 @@ func TestWorkerShutdownRequeuesUnfinishedTasks(t *testing.T) {
 }
 
 func TestWorkerRunsOnce(t *testing.T) {
+	t.Parallel()
 	opt := redisOpt(t)
 	cfg, _ := testConfig(t)
 	w := cfg.worker(t, opt, &fakeCourses{})

@@ -100,6 +100,7 @@ func checkVerify(t *testing.T, v Verifier, token, wantErr string) {
 }
 
 func TestHS256Verifier(t *testing.T) {
+	t.Parallel()
 	v := NewHS256Verifier(testSecret, testIssuer, testAudience)
 	good := sign(t, jwt.SigningMethodHS256, testSecret, "", claims())
 	header, payload, _ := strings.Cut(good, ".")
@@ -146,12 +147,14 @@ func TestHS256Verifier(t *testing.T) {
 }
 
 func TestHS256VerifierWithoutIssuerAndAudience(t *testing.T) {
+	t.Parallel()
 	v := NewHS256Verifier(testSecret, "", "")
 	checkVerify(t, v, sign(t, jwt.SigningMethodHS256, testSecret, "", claims(unset("iss"), unset("aud"))), "")
 	checkVerify(t, v, sign(t, jwt.SigningMethodHS256, testSecret, "", claims(set("iss", "anyone"))), "")
 }
 
 func TestHS256VerifierEmptySecretFailsLoudly(t *testing.T) {
+	t.Parallel()
 	// A token signed with an empty key must not pass, and the refusal is
 	// internal (a 500 and a log line), not the caller's fault.
 	v := NewHS256Verifier(nil, "", "")
@@ -167,6 +170,7 @@ func TestHS256VerifierEmptySecretFailsLoudly(t *testing.T) {
 }
 
 func TestIssueToken(t *testing.T) {
+	t.Parallel()
 	tok, err := IssueToken(testSecret, wantClaims, testIssuer, testAudience, time.Hour)
 	if err != nil {
 		t.Fatalf("IssueToken: %v", err)
@@ -284,6 +288,7 @@ func keys(t *testing.T) jwksKeys {
 }
 
 func TestJWKSVerifier(t *testing.T) {
+	t.Parallel()
 	k := keys(t)
 	srv := newJWKSServer(t, rsaJWK(t, "rsa-1", &k.rsa.PublicKey), ecJWK(t, "ec-1", &k.ec.PublicKey))
 	v, err := NewJWKSVerifier(t.Context(), srv.URL, testIssuer, testAudience)
@@ -330,6 +335,7 @@ func TestJWKSVerifier(t *testing.T) {
 }
 
 func TestJWKSVerifierUnknownKID(t *testing.T) {
+	t.Parallel()
 	k := keys(t)
 
 	t.Run("refreshes once, then refuses without waiting", func(t *testing.T) {
@@ -375,6 +381,7 @@ func TestJWKSVerifierUnknownKID(t *testing.T) {
 }
 
 func TestNewJWKSVerifierErrors(t *testing.T) {
+	t.Parallel()
 	k := keys(t)
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL

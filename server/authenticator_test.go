@@ -35,6 +35,7 @@ func newUsers(t *testing.T) (edustream.UserService, *atomic.Int64) {
 }
 
 func TestAuthenticator(t *testing.T) {
+	t.Parallel()
 	users, upserts := newUsers(t)
 	a := NewAuthenticator(NewHS256Verifier(testSecret, testIssuer, testAudience), users, nil).(*authenticator)
 	now := time.Now()
@@ -101,6 +102,7 @@ func TestAuthenticator(t *testing.T) {
 }
 
 func TestAuthenticatorRefusedClaims(t *testing.T) {
+	t.Parallel()
 	users, _ := newUsers(t)
 	a := NewAuthenticator(NewHS256Verifier(testSecret, "", ""), users, nil)
 	// Signed, but the user store will not keep a 400-character email.
@@ -115,6 +117,7 @@ func TestAuthenticatorRefusedClaims(t *testing.T) {
 }
 
 func TestAuthenticatorCacheIsBounded(t *testing.T) {
+	t.Parallel()
 	users, upserts := newUsers(t)
 	a := NewAuthenticator(NewHS256Verifier(testSecret, "", ""), users, nil).(*authenticator)
 	a.size = 4

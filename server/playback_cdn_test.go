@@ -95,6 +95,7 @@ func cdnURIs(body string) []string {
 // With CloudFront, every URL a player gets is CloudFront's, signed with the
 // key the public key verifies, expiring with the playback URL.
 func TestPlaybackThroughCloudFront(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 20, 10, 0, 30, 0, time.UTC)
 	p, pub := cdnPlayback(t, now)
 	ctx := context.Background()
@@ -186,6 +187,7 @@ func TestPlaybackThroughCloudFront(t *testing.T) {
 // SNS and Webex present no token, and their handlers check every message
 // themselves. Unconfigured, they do not exist.
 func TestServerToServerRoutes(t *testing.T) {
+	t.Parallel()
 	for _, route := range []string{"/sns", "/webhooks/webex"} {
 		t.Run(route, func(t *testing.T) {
 			var got []string

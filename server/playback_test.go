@@ -95,6 +95,7 @@ func uris(body string) []string {
 // A signed playback URL opens the whole stream, every playlist rewritten so
 // that every URI in it works, and nothing is cached that holds them.
 func TestPlaybackServesTheWholeStream(t *testing.T) {
+	t.Parallel()
 	p := setupPlayback(t)
 	master, err := p.playback.PlaybackURL(context.Background(), p.video)
 	if err != nil {
@@ -152,6 +153,7 @@ func TestPlaybackServesTheWholeStream(t *testing.T) {
 }
 
 func TestPlaybackRefusals(t *testing.T) {
+	t.Parallel()
 	p := setupPlayback(t)
 	master, _ := p.playback.PlaybackURL(context.Background(), p.video)
 	base, query, _ := strings.Cut(master, "?")
@@ -198,6 +200,7 @@ func TestPlaybackRefusals(t *testing.T) {
 }
 
 func TestNewPlaybackRefusesBadConfig(t *testing.T) {
+	t.Parallel()
 	blobs, err := local.New(local.Config{Dir: t.TempDir(), BaseURL: "http://x.test", SigningKey: bytes.Repeat([]byte("b"), 32)})
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +220,7 @@ func TestNewPlaybackRefusesBadConfig(t *testing.T) {
 // read) is a 503 the player may retry, with the cause in the log and not
 // in the answer.
 func TestPlaybackStorageFailure(t *testing.T) {
+	t.Parallel()
 	s3srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodHead && r.URL.Path == "/videos" {
 			return // the bucket exists

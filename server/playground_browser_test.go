@@ -39,6 +39,7 @@ func chromium(t *testing.T) string {
 // rendered, prefilled the headers editor from #token=, and sent that token
 // to /query, where the middleware authenticated it.
 func TestPlaygroundInBrowser(t *testing.T) {
+	t.Parallel()
 	bin := chromium(t)
 	b := setup(t, nil)
 	token := sign(t, jwt.SigningMethodHS256, testSecret, "", claims())

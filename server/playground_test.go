@@ -37,6 +37,7 @@ func playgroundPage(t *testing.T) string {
 }
 
 func TestPlaygroundServed(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	w := b.do(t, httptest.NewRequest(http.MethodGet, "/", nil))
 	if w.Code != http.StatusOK {
@@ -115,6 +116,7 @@ func TestPlaygroundServed(t *testing.T) {
 }
 
 func TestPlaygroundGzip(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	const url = "/playground/vendor/react-dom-18.3.1.production.min.js"
 	plain := b.do(t, httptest.NewRequest(http.MethodGet, url, nil))
@@ -156,6 +158,7 @@ func TestPlaygroundGzip(t *testing.T) {
 }
 
 func TestPlaygroundNotFound(t *testing.T) {
+	t.Parallel()
 	enabled := setup(t, nil)
 	disabled := setup(t, func(c *Config) { c.Playground = false })
 	tests := []struct {
@@ -187,6 +190,7 @@ func TestPlaygroundNotFound(t *testing.T) {
 // TestPlaygroundIsOffline guards the "works with no internet" promise: our
 // own files name no other host.
 func TestPlaygroundIsOffline(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"playground/index.html", "playground/edustream.js"} {
 		b, err := playgroundFiles.ReadFile(name)
 		if err != nil {
@@ -209,6 +213,7 @@ func TestPlaygroundIsOffline(t *testing.T) {
 // TestPlaygroundVendorChecksums ties the vendored files to SHA256SUMS, which
 // update.sh writes, so a hand edit or a partial update shows up here.
 func TestPlaygroundVendorChecksums(t *testing.T) {
+	t.Parallel()
 	sums, err := os.ReadFile("playground/SHA256SUMS")
 	if err != nil {
 		t.Fatal(err)

@@ -112,6 +112,7 @@ func graphQLErrorsOf(t *testing.T, w *httptest.ResponseRecorder) graphQLErrors {
 }
 
 func TestAuthMiddleware(t *testing.T) {
+	t.Parallel()
 	good := sign(t, jwt.SigningMethodHS256, testSecret, "", claims())
 	expired := sign(t, jwt.SigningMethodHS256, testSecret, "", claims(set("exp", time.Now().Add(-time.Hour).Unix())))
 	wrongKey := sign(t, jwt.SigningMethodHS256, []byte("not the secret"), "", claims())
@@ -203,6 +204,7 @@ func TestAuthMiddleware(t *testing.T) {
 }
 
 func TestAuthMiddlewareInternalError(t *testing.T) {
+	t.Parallel()
 	b := setup(t, func(c *Config) { c.Auth = failingAuth{errors.New("dial tcp db.internal:3306: refused")} })
 	w := b.do(t, query("Authorization", "Bearer x"))
 	if w.Code != http.StatusInternalServerError {
@@ -223,6 +225,7 @@ func (f failingAuth) Authenticate(context.Context, string) (*edustream.User, err
 }
 
 func TestRequestIDAndAccessLog(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, inbound string
 		keep          bool
@@ -295,6 +298,7 @@ func TestRequestIDAndAccessLog(t *testing.T) {
 }
 
 func TestPanicRecovery(t *testing.T) {
+	t.Parallel()
 	t.Run("before the response: 500 JSON", func(t *testing.T) {
 		b := setup(t, nil)
 		b.gql.serve = func(w http.ResponseWriter, _ *http.Request) {
@@ -347,6 +351,7 @@ func TestPanicRecovery(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	preflight := func(origin, method, headers string) *http.Request {
 		r := httptest.NewRequest(http.MethodOptions, "/query", nil)
 		r.Header.Set("Origin", origin)
@@ -445,6 +450,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	ok := func(context.Context) error { return nil }
 	secretErr := errors.New("dial tcp 10.1.2.3:6379: connection refused")
 	release := make(chan struct{})
@@ -517,6 +523,7 @@ func TestHealthAndReadiness(t *testing.T) {
 // Flush (SSE, multipart) and Hijack (websockets) to pass through the access
 // log's response wrapper.
 func TestStreamingThroughMiddleware(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
 	b.gql.serve = func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") == "websocket" {

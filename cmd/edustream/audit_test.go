@@ -25,6 +25,7 @@ const auditDir = "testdata/graphql-http"
 // __type. Every MUST and SHOULD audit must pass. It skips without node and
 // npm, unless EDUSTREAM_TEST_REQUIRE names graphql-http.
 func TestGraphQLOverHTTPAudit(t *testing.T) {
+	t.Parallel()
 	node, nodeErr := exec.LookPath("node")
 	npm, npmErr := exec.LookPath("npm")
 	if nodeErr != nil || npmErr != nil {

@@ -37,6 +37,7 @@ import (
 // MediaConvert fakes built from AWS's documentation delivering to /sns.
 
 func TestAWSConfigErrors(t *testing.T) {
+	t.Parallel()
 	_, keyPEM := cloudFrontKey(t)
 	tests := []struct {
 		name string
@@ -225,10 +226,10 @@ func (st *awsStack) video(t *testing.T, tok, lectureID string) map[string]any {
 	}
 }
 
-// lectureClip makes a 3-second 640×360 clip with sound.
+// lectureClip is a 3-second 640×360 clip with sound, shared by the tests.
 func lectureClip(t *testing.T) string {
 	t.Helper()
-	return testenv.MakeClip(t, testenv.Clip{Width: 640, Height: 360, Seconds: 3, Audio: true})
+	return sharedClip(t, testenv.Clip{Width: 640, Height: 360, Seconds: 3, Audio: true})
 }
 
 func readFile(t *testing.T, path string) []byte {
@@ -260,6 +261,7 @@ func taskRuns(t *testing.T, in *instance, id string) (done, failed int) {
 // message), racing completeVideoUpload for the same upload: one chain,
 // each step run once, one set of outputs.
 func TestS3EventsAndCompletionMakeOneChain(t *testing.T) {
+	t.Parallel()
 	clip := lectureClip(t)
 	st := newAWSStack(t)
 	st.start(t)
@@ -332,6 +334,7 @@ func TestS3EventsAndCompletionMakeOneChain(t *testing.T) {
 // crashed between the two) is carried on by the S3 event alone; the
 // client's retry of completeVideoUpload then finds the chain running.
 func TestS3EventAloneStartsTheChain(t *testing.T) {
+	t.Parallel()
 	clip := lectureClip(t)
 	st := newAWSStack(t)
 	st.start(t)
@@ -396,6 +399,7 @@ func cloudFrontKey(t *testing.T) (*rsa.PublicKey, []byte) {
 // ends READY with the ladder's renditions, played through CloudFront; a
 // job's ERROR ends the video FAILED with MediaConvert's reason.
 func TestMediaConvertPipeline(t *testing.T) {
+	t.Parallel()
 	clip := lectureClip(t)
 	st := newAWSStack(t)
 	events := st.sns.Topic("edustream-mediaconvert")

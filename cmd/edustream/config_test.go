@@ -9,6 +9,7 @@ import (
 )
 
 func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"EDUSTREAM_HTTP_ADDR": ":8001", "EDUSTREAM_CORS_ORIGINS": "https://a.example, https://b.example", "EDUSTREAM_WORK": "true"}
 	getenv := func(k string) string { return env[k] }
 
@@ -39,6 +40,7 @@ func TestConfigPrecedence(t *testing.T) {
 // Bad configuration and unreachable backends stop the start with an error
 // that names the setting, instead of running on something else.
 func TestStartupErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -76,6 +78,7 @@ func TestStartupErrors(t *testing.T) {
 // An unreachable replica is an error too, not a quiet fall back to the
 // primary.
 func TestUnreachableReplica(t *testing.T) {
+	t.Parallel()
 	if !testenv.MySQLConfigured() {
 		t.Skip("needs MySQL")
 	}
@@ -91,6 +94,7 @@ func TestUnreachableReplica(t *testing.T) {
 }
 
 func TestMigrateTwice(t *testing.T) {
+	t.Parallel()
 	env, _ := backendEnv(t)
 	for range 2 {
 		if err := runErr(t, env, "migrate"); err != nil {
@@ -102,6 +106,7 @@ func TestMigrateTwice(t *testing.T) {
 // The README's configuration table is the user's reference: every setting
 // must be in it.
 func TestReadmeDocumentsEverySetting(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

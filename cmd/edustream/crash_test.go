@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
+	"github.com/edustream/edustream/jobs"
 )
 
 // execEnv, when set, makes this test binary run the edustream command it
@@ -35,7 +39,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	clips.cleanup()
+	os.Exit(code)
 }
 
 // process is an edustream command in a process of its own.
@@ -90,10 +96,9 @@ func processesUnder(t testing.TB, dir string) []int {
 }
 
 // A worker killed in the middle of a transcode leaves no ffmpeg behind, and
-// once a worker runs again the video ends READY, once. asynq hands the dead
-// worker's task back when its lease has expired (about a minute), so this
-// test takes that long.
+// once a worker runs again the video ends READY, once.
 func TestWorkerKilledMidTranscode(t *testing.T) {
+	t.Parallel()
 	testenv.FFmpeg(t)
 	if testing.Short() {
 		t.Skip("waits out a task lease")
@@ -111,7 +116,7 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	}
 
 	first := startProcess(t, env, "work")
-	data, err := os.ReadFile(testenv.MakeClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 20, Audio: true}))
+	data, err := os.ReadFile(sharedClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +140,7 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	}
 	first.cmd.Wait()
 	testenv.Eventually(t, "the dead worker's ffmpeg to be gone", func() bool { return len(processesUnder(t, workDir)) == 0 })
+	expireLease(t, env["EDUSTREAM_REDIS_URL"], jobs.QueueVideo, "video:transcode:"+uploadID)
 
 	second := startProcess(t, env, "work")
 	events = append(events, progress.until(t, "READY", 4*time.Minute)...)
@@ -148,4 +154,54 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	if !strings.Contains(second.out.String(), "removed the work files of a dead worker") {
 		t.Error("the second worker did not clear the dead worker's files")
 	}
+}
+
+// expireLease makes the dead worker's lease on an active task a minute
+// old, as if the worker had died long ago, and checks that asynq now sees
+// the task orphaned.
+//
+// asynq takes a task back from a worker that died once its lease (30 s,
+// renewed by the worker's heartbeat) has been over for another 30 s, and a
+// worker's recoverer looks for such tasks when it starts and then once a
+// minute; none of it can be configured. Waiting for it would make this
+// test take a minute and a half, idle; instead the test moves the lease's
+// expiry (a score in asynq's sorted set asynq:{queue}:lease) into the
+// past, and the worker started next recovers the task as it starts.
+func expireLease(t testing.TB, redisURL, queue, id string) {
+	t.Helper()
+	opts, err := goredis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	ins := asynq.NewInspectorFromRedisClient(rdb)
+	changed, err := rdb.ZAddArgs(context.Background(), "asynq:{"+queue+"}:lease", goredis.ZAddArgs{
+		XX: true, Ch: true,
+		Members: []goredis.Z{{Score: float64(time.Now().Add(-time.Minute).Unix()), Member: id}},
+	}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed != 1 || !orphaned(t, ins, queue, id) {
+		t.Fatalf("moving the lease of %s changed %d entries and asynq does not see the task orphaned: has asynq's lease set moved?", id, changed)
+	}
+}
+
+// orphaned reports whether the active task has no worker holding its
+// lease (asynq's TaskInfo.IsOrphaned), failing the test if it is not
+// active.
+func orphaned(t testing.TB, ins *asynq.Inspector, queue, id string) bool {
+	t.Helper()
+	active, err := ins.ListActiveTasks(queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range active {
+		if task.ID == id {
+			return task.IsOrphaned
+		}
+	}
+	t.Fatalf("%s is not active (%d active tasks): the killed worker's task went somewhere else", id, len(active))
+	return false
 }

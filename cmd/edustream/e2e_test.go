@@ -59,6 +59,7 @@ func backendEnv(t testing.TB) (env map[string]string, openDB func() *sqldb.DB) {
 // builds and publishes a course, a student enrolls and reads it, the
 // forbidden paths are refused, and a deleted course is purged by the worker.
 func TestJourney(t *testing.T) {
+	t.Parallel()
 	env, openDB := backendEnv(t)
 	in := start(t, env, "serve")
 
@@ -186,6 +187,7 @@ func unsignedToken(sub string, role edustream.Role) string {
 // dev needs nothing but a data dir: it seeds a demo course once, prints
 // working tokens, serves the playground, and keeps its data across restarts.
 func TestDev(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	env := map[string]string{"EDUSTREAM_DATA_DIR": dataDir}
 	first := start(t, env, "dev", "-http-addr", "127.0.0.1:0")
@@ -229,6 +231,7 @@ func TestDev(t *testing.T) {
 // Without ffmpeg, dev still starts, says so once, and an upload ends FAILED
 // with the reason instead of waiting for ever.
 func TestDevWithoutFFmpeg(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"EDUSTREAM_DATA_DIR": t.TempDir(), "EDUSTREAM_FFMPEG_PATH": "/nonexistent/ffmpeg"}
 	in := start(t, env, "dev", "-http-addr", "127.0.0.1:0")
 	if n := strings.Count(in.out.String(), "ffmpeg is not usable"); n != 1 {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseMemoryLimit(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		raw  string
 		want int64
@@ -25,6 +26,8 @@ func TestParseMemoryLimit(t *testing.T) {
 	}
 }
 
+// Not in parallel: the GC percent is the process's, and every instance a
+// parallel test starts sets it.
 func TestGCDefaults(t *testing.T) {
 	restore := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(restore) })

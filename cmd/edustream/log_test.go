@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/edustream/edustream/internal/testenv"
 )
 
 func TestLogDurations(t *testing.T) {
+	t.Parallel()
 	for _, format := range []string{"json", "text"} {
 		var buf bytes.Buffer
 		l, err := newLogger(config{LogFormat: format, LogLevel: "info"}, &buf)
@@ -33,7 +36,9 @@ func TestLogDurations(t *testing.T) {
 }
 
 // During a Redis outage the log stays JSON: go-redis, asynq and the
-// standard log package all write through the configured handler.
+// standard log package all write through the configured handler. Not in
+// parallel: the library hooks are process-wide, so another instance
+// starting meanwhile would take them over.
 func TestRedisOutageLogsJSON(t *testing.T) {
 	mini := miniredis.NewMiniRedis()
 	mini.ClockTTL(true)
@@ -51,10 +56,10 @@ func TestRedisOutageLogsJSON(t *testing.T) {
 	in := start(t, env, "serve")
 	// Let the worker check Redis at start (it refuses to start without it)
 	// before the outage begins.
-	for in.getStatus(t, "/readyz") != 200 {
-		time.Sleep(50 * time.Millisecond)
+	testenv.Eventually(t, "the worker to start", func() bool { return len(in.out.Records(t, "jobs worker started")) > 0 })
+	if got := in.getStatus(t, "/readyz"); got != 200 {
+		t.Fatalf("/readyz = %d before the outage", got)
 	}
-	time.Sleep(500 * time.Millisecond)
 	mini.Close() // the port is closed from now on
 	log.Printf("a line from the standard log package")
 

@@ -36,8 +36,9 @@ import (
 // those who may watch get URLs. It runs on the local store, and on a real
 // S3-compatible server when one is configured (SeaweedFS in CI).
 func TestVideoJourney(t *testing.T) {
+	t.Parallel()
 	testenv.FFmpeg(t)
-	clip := testenv.MakeClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true})
+	clip := sharedClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true})
 	t.Run("local store", func(t *testing.T) {
 		env, _ := backendEnv(t)
 		videoJourney(t, env, clip)
@@ -522,6 +523,7 @@ func deref(s *string) string {
 // encoding followed to the end, with a non-zero exit and the reason when
 // the file is refused.
 func TestUploadCommand(t *testing.T) {
+	t.Parallel()
 	testenv.FFmpeg(t)
 	env, _ := backendEnv(t)
 	in := start(t, env, "serve")
@@ -530,7 +532,7 @@ func TestUploadCommand(t *testing.T) {
 	ctx := context.Background()
 
 	var out bytes.Buffer
-	clip := testenv.MakeClip(t, testenv.Clip{Width: 640, Height: 360, Seconds: 3, Audio: true})
+	clip := lectureClip(t)
 	err := run(ctx, []string{"upload", "-url", in.url, "-token", ada, "-lecture", lectureID, clip}, func(string) string { return "" }, &out)
 	if err != nil || !strings.Contains(out.String(), "is ready") || !strings.Contains(out.String(), "100.0 %") {
 		t.Errorf("upload = %v\n%s", err, out.String())

@@ -33,6 +33,7 @@ func (in *instance) getQuery(t *testing.T, query string, header http.Header) (*h
 // instructor's write through one instance shows on the next read through
 // the other.
 func TestSharedReadsAcrossInstances(t *testing.T) {
+	t.Parallel()
 	env, _ := backendEnv(t)
 	a := start(t, env, "serve")
 	other := map[string]string{}

@@ -18,6 +18,7 @@ func runTokenCmd(env map[string]string, args ...string) (string, error) {
 }
 
 func TestTokenCommand(t *testing.T) {
+	t.Parallel()
 	out, err := runTokenCmd(map[string]string{"EDUSTREAM_JWT_SECRET": testSecret}, "-sub", "u-1", "-role", "INSTRUCTOR", "-email", "u@example.test", "-name", "U", "-ttl", "5m")
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +46,7 @@ func TestTokenCommand(t *testing.T) {
 // token signs with the secret serve or dev checks tokens with, or explains
 // why it cannot; it never creates a secret.
 func TestTokenSecret(t *testing.T) {
+	t.Parallel()
 	const devFileSecret = "0123456789abcdef0123456789abcdef0123456789abcdef"
 	withDevSecret := func(t *testing.T, secret string) string {
 		dir := t.TempDir()
@@ -131,8 +133,11 @@ func TestTokenSecret(t *testing.T) {
 // A token from the token command works against dev, which uses the same
 // data dir.
 func TestTokenWorksAgainstDev(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
-	env := map[string]string{"EDUSTREAM_DATA_DIR": dataDir}
+	// Without ffmpeg dev makes no demo video, which this test would only
+	// spend a core on (TestDev follows it to READY).
+	env := map[string]string{"EDUSTREAM_DATA_DIR": dataDir, "EDUSTREAM_FFMPEG_PATH": "/nonexistent/ffmpeg"}
 	in := start(t, env, "dev", "-http-addr", "127.0.0.1:0")
 	tok, err := runTokenCmd(env, "-sub", "dev-student", "-role", "STUDENT", "-name", "Sam Student", "-ttl", "10m")
 	if err != nil {

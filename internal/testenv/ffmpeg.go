@@ -45,8 +45,18 @@ type Clip struct {
 // returns its path. It needs ffmpeg (see FFmpeg).
 func MakeClip(t testing.TB, c Clip) string {
 	t.Helper()
-	bins := FFmpeg(t)
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("clip-%dx%d-%gs.mp4", c.Width, c.Height, c.Seconds))
+	path, err := WriteClip(FFmpeg(t), t.TempDir(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// WriteClip writes the clip as an H.264/AAC MP4 into dir with ffmpeg and
+// returns its path. It returns its failure instead of failing a test, for
+// clips made once and shared by several tests.
+func WriteClip(bins FFmpegPaths, dir string, c Clip) (string, error) {
+	path := filepath.Join(dir, fmt.Sprintf("clip-%dx%d-%gs-audio%t.mp4", c.Width, c.Height, c.Seconds, c.Audio))
 	args := []string{"-v", "error", "-nostdin", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=25", c.Width, c.Height)}
 	if c.Audio {
@@ -55,7 +65,7 @@ func MakeClip(t testing.TB, c Clip) string {
 	args = append(args, "-t", strconv.FormatFloat(c.Seconds, 'f', -1, 64),
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", path)
 	if out, err := exec.Command(bins.FFmpeg, args...).CombinedOutput(); err != nil {
-		t.Fatalf("make clip %+v: %v\n%s", c, err, out)
+		return "", fmt.Errorf("make clip %+v: %v\n%s", c, err, out)
 	}
-	return path
+	return path, nil
 }

@@ -10,11 +10,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edustream/edustream/internal/testsignal"
 )
 
 // WaitLimit bounds every wait of a test for something asynchronous, so a
-// broken test fails instead of hanging CI.
-const WaitLimit = 30 * time.Second
+// broken test fails instead of hanging CI. The signals of package
+// testsignal wait as long.
+const WaitLimit = testsignal.WaitLimit
 
 // Eventually polls cond until it holds, failing the test after WaitLimit.
 func Eventually(t testing.TB, what string, cond func() bool) {

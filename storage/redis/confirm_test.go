@@ -17,6 +17,7 @@ import (
 // subscribers' callbacks ran, so a write followed by it is visible to a
 // read on any process.
 func TestPublishEventConfirmed(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := newRedis(t)
 	process := func() *Events {

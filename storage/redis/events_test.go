@@ -33,6 +33,33 @@ func subscribe(t *testing.T, ctx context.Context, events *Events, topic string) 
 	return ch
 }
 
+// settled returns once events has delivered to its subscribers every event
+// pub published before the call: it publishes a marker on a topic of its
+// own and waits for it. Redis sends a connection's messages in the order
+// it received the publishes, and Events delivers them in that order on one
+// goroutine, so whatever was published first has been handed out.
+func settled(t *testing.T, pub, events *Events) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	topic := "settled-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	marker := subscribe(t, ctx, events, topic)
+	if err := pub.PublishEvent(ctx, edustream.Event{Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, marker)
+}
+
+// nothing fails the test if ch holds an event.
+func nothing(t *testing.T, ch <-chan edustream.Event, what string) {
+	t.Helper()
+	select {
+	case e := <-ch:
+		t.Errorf("%s: %+v", what, e)
+	default:
+	}
+}
+
 func receive(t *testing.T, ch <-chan edustream.Event) edustream.Event {
 	t.Helper()
 	select {
@@ -47,6 +74,7 @@ func receive(t *testing.T, ch <-chan edustream.Event) edustream.Event {
 // Two processes: a worker publishes through its client, an API instance
 // with its own client delivers to its subscribers of that topic only.
 func TestEventsAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	worker := newRedis(t)
 	api := goredis.NewClient(worker.Options())
@@ -80,11 +108,8 @@ func TestEventsAcrossProcesses(t *testing.T) {
 	if e := receive(t, lecture8); e.Encoding == nil || e.Encoding.VideoID != 80 {
 		t.Errorf("lecture 8 got %+v", e)
 	}
-	select {
-	case e := <-lecture8:
-		t.Errorf("lecture 8 got lecture 7's event too: %+v", e)
-	case <-time.After(100 * time.Millisecond):
-	}
+	settled(t, pub, events)
+	nothing(t, lecture8, "lecture 8 got lecture 7's event too")
 
 	// One pub/sub connection per process, whatever the subscriber count.
 	if n, ok := pubsubConnections(t, worker); ok && n != 1 {
@@ -100,45 +125,68 @@ func TestEventsAcrossProcesses(t *testing.T) {
 	if err := pub.PublishEvent(ctx, encodingEvent(7, 70, 99)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case e := <-lecture7:
-		t.Errorf("event after the subscription's context ended: %+v", e)
-	case <-time.After(200 * time.Millisecond):
-	}
+	settled(t, pub, events)
+	nothing(t, lecture7, "event after the subscription's context ended")
 }
 
 // pubsubConnections counts the pattern-subscribed connections on this
 // test's database, on a Redis that can list its clients (miniredis cannot).
 func pubsubConnections(t *testing.T, rdb *goredis.Client) (n int, ok bool) {
 	t.Helper()
-	list, err := rdb.ClientList(context.Background()).Result()
+	ids, err := pubsubClientIDs(context.Background(), rdb)
 	if err != nil {
 		if testenv.Required("redis") {
 			t.Fatal(err)
 		}
 		return 0, false
 	}
+	return len(ids), true
+}
+
+// pubsubClientIDs returns the ids of the pattern-subscribed connections
+// on rdb's database.
+func pubsubClientIDs(ctx context.Context, rdb *goredis.Client) ([]string, error) {
+	list, err := rdb.ClientList(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
 	for line := range strings.Lines(list) {
-		if strings.Contains(line, "psub=1") && strings.Contains(line, "db="+strconv.Itoa(rdb.Options().DB)) {
-			n++
+		fields := map[string]string{}
+		for f := range strings.FieldsSeq(line) {
+			k, v, _ := strings.Cut(f, "=")
+			fields[k] = v
+		}
+		if fields["psub"] == "1" && fields["db"] == strconv.Itoa(rdb.Options().DB) {
+			ids = append(ids, fields["id"])
 		}
 	}
-	return n, true
+	return ids, nil
 }
 
 // When the pub/sub connection drops, subscribers are told to resync, and
 // events flow again afterwards.
 func TestEventsResyncAfterReconnect(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := newRedis(t)
 	events := NewEvents(rdb, nil)
 	defer events.Close()
 	sub := subscribe(t, ctx, events, "t")
-	if err := rdb.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+	// Only this test's connection: others' (parallel tests, other
+	// packages) share the server.
+	ids, err := pubsubClientIDs(ctx, rdb)
+	if err != nil {
 		if testenv.Required("redis") {
 			t.Fatal(err)
 		}
-		t.Skipf("this Redis cannot kill clients (%v); runs against a real Redis", err)
+		t.Skipf("this Redis cannot list clients (%v); runs against a real Redis", err)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d pub/sub connections on this test's database, want 1", len(ids))
+	}
+	if err := rdb.Do(ctx, "CLIENT", "KILL", "ID", ids[0]).Err(); err != nil {
+		t.Fatal(err)
 	}
 	if e := receive(t, sub); !e.Resync || e.Topic != "t" {
 		t.Fatalf("after the connection dropped got %+v, want a resync", e)
@@ -157,6 +205,7 @@ func TestEventsResyncAfterReconnect(t *testing.T) {
 }
 
 func TestEventsUnreachableRedis(t *testing.T) {
+	t.Parallel()
 	rdb := goredis.NewClient(&goredis.Options{Addr: testenv.ClosedAddr(t), DialTimeout: time.Second})
 	defer rdb.Close()
 	events := NewEvents(rdb, nil)
@@ -174,6 +223,7 @@ func TestEventsUnreachableRedis(t *testing.T) {
 // SubscribeFunc delivers in order on the service's goroutine, and stops
 // when its context ends.
 func TestEventsSubscribeFunc(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	events := NewEvents(newRedis(t), nil)
 	defer events.Close()
@@ -206,9 +256,10 @@ func TestEventsSubscribeFunc(t *testing.T) {
 	if err := events.PublishEvent(ctx, edustream.Event{Topic: "f", Encoding: &edustream.EncodingEvent{Progress: 99}}); err != nil {
 		t.Fatal(err)
 	}
+	settled(t, events, events)
 	select {
 	case p := <-got:
 		t.Errorf("event %v after the subscription ended", p)
-	case <-time.After(200 * time.Millisecond):
+	default:
 	}
 }

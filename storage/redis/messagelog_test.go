@@ -9,9 +9,11 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
 )
 
 func TestMessageLogClaims(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	log := NewMessageLog(newRedis(t))
 
@@ -47,6 +49,7 @@ func TestMessageLogClaims(t *testing.T) {
 
 // Of many concurrent deliveries of one message, exactly one is handled.
 func TestMessageLogOneClaimWins(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := newRedis(t)
 	var mu sync.Mutex
@@ -76,6 +79,7 @@ func TestMessageLogOneClaimWins(t *testing.T) {
 }
 
 func TestMessageLogClaimExpires(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := newRedis(t)
 	log := NewMessageLog(rdb)
@@ -83,14 +87,19 @@ func TestMessageLogClaimExpires(t *testing.T) {
 		t.Fatalf("ClaimMessage = %v, %v", st, err)
 	}
 	// The holder died without finishing or releasing: the lease ends and
-	// the sender's retry is handled.
-	time.Sleep(120 * time.Millisecond)
-	if st, err := log.ClaimMessage(ctx, "crashed", time.Minute); err != nil || st != edustream.MessageClaimed {
-		t.Errorf("after the lease ClaimMessage = %v, %v; want claimed", st, err)
-	}
+	// the sender's retry is handled. Until then a retry finds the message
+	// in flight, and claims nothing.
+	testenv.Eventually(t, "the claim's lease to end", func() bool {
+		st, err := log.ClaimMessage(ctx, "crashed", time.Minute)
+		if err != nil || (st != edustream.MessageClaimed && st != edustream.MessageInFlight) {
+			t.Fatalf("ClaimMessage = %v, %v; want in flight, then claimed", st, err)
+		}
+		return st == edustream.MessageClaimed
+	})
 }
 
 func TestMessageLogSequencers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	log := NewMessageLog(newRedis(t))
 	key := "bucket/videos/1/source"

@@ -22,6 +22,7 @@ func newRedis(t *testing.T) *goredis.Client {
 }
 
 func TestWriteMarks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := newRedis(t)
 
