@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/server"
@@ -62,7 +63,7 @@ func setupLiveWS(t *testing.T) *liveWS {
 	}
 	rdb := goredis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
-	w := &liveWS{liveBundle: &liveBundle{fake: webextest.New(t, webextest.Config{}), jobs: &liveQueue{}}, events: redis.NewEvents(rdb, slog.New(slog.DiscardHandler))}
+	w := &liveWS{liveBundle: &liveBundle{fake: webextest.New(t, webextest.Config{}), jobs: &edustreamtest.Jobs{}}, events: redis.NewEvents(rdb, slog.New(slog.DiscardHandler))}
 	t.Cleanup(func() { w.events.Close() })
 	client, err := webex.New(webex.Config{BaseURL: w.fake.URL, Token: w.fake.IssueAccessToken(0), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -28,11 +28,6 @@ type liveBundle struct {
 	live     *edustream.LiveClasses
 }
 
-// liveQueue is another name for edustreamtest.Jobs, kept only because
-// live_subscription_test.go still spells it; it goes when that file names
-// edustreamtest.Jobs.
-type liveQueue = edustreamtest.Jobs
-
 // failingSessions is the real store whose CreateLiveSession fails: a
 // database failure after Webex scheduled the meeting.
 type failingSessions struct {

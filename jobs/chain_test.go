@@ -521,8 +521,13 @@ func TestChainSurvivesLosingRedis(t *testing.T) {
 		if err := c.rdb.FlushDB(context.Background()).Err(); err != nil {
 			t.Fatal(err)
 		}
-		stop := c.startWorker(t, workerOptions{reconcile: 100 * time.Millisecond, stuckAfter: time.Millisecond})
+		w := c.newWorker(workerOptions{reconcile: 100 * time.Millisecond, stuckAfter: time.Millisecond})
+		w.TestSignals.Init()
+		stop := runUntilStopped(t, w)
 		defer stop()
+		if round := w.TestSignals.ReconcileRound.WaitOrTimeout(t); round.Queued == 0 {
+			t.Errorf("the first reconciler round queued nothing: %+v", round)
+		}
 		if v = c.waitDone(t, v.ID); v.Status != edustream.VideoReady {
 			t.Errorf("video = %s (%s), want READY", v.Status, v.Error)
 		}
