@@ -38,7 +38,7 @@ type ResponseCache struct {
 	maxBytes int64
 	ttl      time.Duration
 	events   edustream.EventService
-	now      func() time.Time
+	now      edustream.Clock
 
 	mu      sync.Mutex
 	gen     uint64

@@ -118,7 +118,7 @@ type Deps struct {
 	// removes those of dead processes at start.
 	WorkDir string
 	// Now is the clock (nil: time.Now).
-	Now func() time.Time
+	Now edustream.Clock
 
 	// signals are the Worker's TestSignals, for the handlers.
 	signals *WorkerTestSignals

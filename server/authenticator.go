@@ -38,7 +38,7 @@ type authenticator struct {
 	verifier Verifier
 	users    edustream.UserService
 	events   edustream.EventService
-	now      func() time.Time
+	now      edustream.Clock
 	ttl      time.Duration
 	size     int
 

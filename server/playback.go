@@ -54,7 +54,7 @@ type PlaybackConfig struct {
 	// signed URLs of the same expiry (see CDN).
 	CDN CDN
 	// Now is the clock (nil: time.Now).
-	Now func() time.Time
+	Now edustream.Clock
 }
 
 // DefaultPlaybackTTL covers a 4-hour lecture with room to pause.

@@ -48,7 +48,7 @@ const (
 // parses, holds an RSA key of SNS's size, and is within its validity.
 type Verifier struct {
 	client *http.Client
-	now    func() time.Time
+	now    edustream.Clock
 
 	fetches singleflight.Group
 	mu      sync.Mutex
@@ -59,7 +59,7 @@ type Verifier struct {
 // (nil: a plain client). The client decides how an allowed host is
 // reached (a proxy, a private CA); which hosts are allowed is decided
 // here, before the client is asked. now is the clock (nil: time.Now).
-func NewVerifier(client *http.Client, now func() time.Time) *Verifier {
+func NewVerifier(client *http.Client, now edustream.Clock) *Verifier {
 	c := http.Client{Timeout: certFetchTimeout}
 	if client != nil {
 		c = *client

@@ -66,7 +66,7 @@ type Config struct {
 	MaxPartSize int64
 	// Now is the clock URLs expire by; nil means time.Now. Tests inject
 	// one to expire URLs without waiting.
-	Now func() time.Time
+	Now edustream.Clock
 }
 
 // Store is an edustream.BlobStore on a directory.
@@ -75,7 +75,7 @@ type Store struct {
 	baseURL               string
 	signingKey            []byte
 	maxPartSize           int64
-	now                   func() time.Time
+	now                   edustream.Clock
 
 	// uploadMu orders the moves of an upload's state: a part arriving, a
 	// completion claiming the upload, an abort. It is not held while
