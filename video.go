@@ -328,7 +328,8 @@ type VideoUpdate struct {
 	TranscoderJobID *string
 }
 
-// VideoService stores videos.
+// VideoService stores videos. Its writes are VideoLifecycle's alone: everything
+// else moves a video through the lifecycle, and only reads here.
 type VideoService interface {
 	// CreateVideo inserts v (AWAITING_UPLOAD at StageUpload) and sets its
 	// ID, version and timestamps. ENOTFOUND for a missing lecture.
