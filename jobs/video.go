@@ -151,11 +151,11 @@ func (c *chain) fail(ctx context.Context, v *edustream.Video, stepErr error) err
 	if !permanent && !exhausted {
 		return stepErr
 	}
-	reason := edustream.ErrorMessage(stepErr)
+	cause := stepErr
 	if !permanent {
-		reason = fmt.Sprintf("the %s step failed %d times; retry the video to run it again", strings.ToLower(string(v.Stage)), retried+1)
+		cause = edustream.Errorf(edustream.EINTERNAL, "the %s step failed %d times; retry the video to run it again", strings.ToLower(string(v.Stage)), retried+1)
 	}
-	_, err := c.d.Life.Fail(ctx, v, reason)
+	_, err := c.d.Life.Fail(ctx, v, cause)
 	switch {
 	case edustream.ErrorCode(err) == edustream.ECONFLICT:
 		return fmt.Errorf("%w (the video had moved on): %w", stepErr, asynq.SkipRetry)
