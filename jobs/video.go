@@ -56,6 +56,11 @@ type stepRun struct {
 	video *edustream.Video
 	// dir is the attempt's own temporary directory, removed afterwards.
 	dir string
+	// What the attempt did, for the metrics: the seconds of video ffmpeg
+	// transcoded here and the wall time it took, the bytes published.
+	transcoded    float64
+	transcodeTime time.Duration
+	published     int64
 }
 
 func (c *chain) steps() map[edustream.VideoStage]stepFunc {
@@ -106,9 +111,12 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		}
 	}
 	if stage == edustream.StageComplete {
+		step := c.d.Metrics.startStep(stage)
 		if _, err := c.d.Life.Complete(ctx, v); err != nil && edustream.ErrorCode(err) != edustream.ECONFLICT {
+			step.end(outcomeRetry, nil)
 			return err
 		}
+		step.end(outcomeOK, nil)
 		return nil
 	}
 
@@ -121,17 +129,24 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	}
 	defer os.RemoveAll(dir)
 
-	results, err := c.steps()[stage](ctx, &stepRun{video: v, dir: dir})
+	run := &stepRun{video: v, dir: dir}
+	step := c.d.Metrics.startStep(stage)
+	results, err := c.steps()[stage](ctx, run)
 	if errors.Is(err, errHandedOff) {
+		step.end(outcomeHandedOff, run)
 		return nil // an external transcoder's reports move the video on
 	} else if err != nil {
-		return c.fail(ctx, v, err)
+		err = c.fail(ctx, v, err)
+		step.end(stepOutcome(err), run)
+		return err
 	}
 	if _, err := c.d.Life.Advance(ctx, v, results); edustream.ErrorCode(err) == edustream.ECONFLICT {
 		log.Info("another attempt finished this step first")
 	} else if err != nil {
+		step.end(outcomeRetry, run)
 		return err
 	}
+	step.end(outcomeOK, run)
 	return nil
 }
 
@@ -227,9 +242,11 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 		return edustream.VideoUpdate{}, err
 	}
 	report := c.progressReporter(ctx, v, ladder)
+	started := time.Now()
 	if err := c.d.Media.Transcode(ctx, src, v.Media, ladder, out, report); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
+	run.transcoded, run.transcodeTime = v.Media.DurationSeconds, time.Since(started)
 	// A retry may follow an attempt that stored part of its outputs; the
 	// work prefix holds exactly this attempt's.
 	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
@@ -290,6 +307,7 @@ func (c *chain) publishStream(ctx context.Context, run *stepRun) (edustream.Vide
 		if err := c.d.Blobs.Copy(ctx, b.Key, v.HLSPrefix()+rel, blobMeta(rel)); err != nil {
 			return edustream.VideoUpdate{}, fmt.Errorf("publish %s: %w", rel, err)
 		}
+		run.published += b.Size
 	}
 	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
 		return edustream.VideoUpdate{}, err

@@ -113,6 +113,9 @@ type Deps struct {
 	WorkDir string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Metrics measures the tasks and the chain's steps (nil: not
+	// measured).
+	Metrics *Metrics
 }
 
 // Worker runs the task handlers: the `work` side of the binary.

@@ -1,0 +1,105 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/edustream/edustream/internal/testenv"
+)
+
+// Each attempt is measured with the outcome asynq then acts on, as a real
+// asynq server runs the tasks: done, retried, or failed for good (a retry
+// refused, or the last retry spent).
+func TestTaskOutcomes(t *testing.T) {
+	t.Parallel()
+	opt := redisOpt(t)
+	rdb := clientOf(t, opt)
+	m := NewMetrics(prometheus.NewRegistry())
+	const queue = "metrics-test"
+	var flaky atomic.Int32
+	mux := asynq.NewServeMux()
+	mux.Use(measureTasks(m))
+	mux.HandleFunc("test:flaky", func(context.Context, *asynq.Task) error {
+		if flaky.Add(1) == 1 {
+			return errors.New("database down")
+		}
+		return nil
+	})
+	mux.HandleFunc("test:refused", func(context.Context, *asynq.Task) error {
+		return fmt.Errorf("bad payload: %w", asynq.SkipRetry)
+	})
+	mux.HandleFunc("test:spent", func(context.Context, *asynq.Task) error { return errors.New("database down") })
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:              1,
+		Queues:                   map[string]int{queue: 1},
+		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 0 },
+		TaskCheckInterval:        20 * time.Millisecond,
+		DelayedTaskCheckInterval: 50 * time.Millisecond,
+		LogLevel:                 asynq.FatalLevel,
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	client := asynq.NewClientFromRedisClient(rdb)
+	for typ, retries := range map[string]int{"test:flaky": 1, "test:refused": 5, "test:spent": 0} {
+		if _, err := client.Enqueue(asynq.NewTask(typ, nil), asynq.Queue(queue), asynq.MaxRetry(retries)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[[2]string]int{
+		{"test:flaky", outcomeRetry}:    1,
+		{"test:flaky", outcomeOK}:       1,
+		{"test:refused", outcomeFailed}: 1,
+		{"test:spent", outcomeFailed}:   1,
+	}
+	testenv.Eventually(t, "every attempt to be measured", func() bool {
+		return testutil.CollectAndCount(m.tasks) == len(want)
+	})
+	for k, n := range want {
+		h := m.tasks.WithLabelValues(k[0], k[1]).(prometheus.Histogram)
+		if got := testutil.CollectAndCount(h); got != 1 {
+			t.Fatalf("%v: %d series", k, got)
+		}
+		if got := sampleCount(t, h); got != uint64(n) {
+			t.Errorf("%s measured %d times as %s, want %d", k[0], got, k[1], n)
+		}
+	}
+}
+
+func sampleCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1)
+	h.Collect(ch)
+	var pb dto.Metric
+	if err := (<-ch).Write(&pb); err != nil {
+		t.Fatal(err)
+	}
+	return pb.GetHistogram().GetSampleCount()
+}
+
+// A task type no handler knows is named by whoever enqueued it: past
+// maxTaskTypes distinct types, the rest are "other".
+func TestTaskTypesAreBounded(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics(prometheus.NewRegistry())
+	h := measureTasks(m)(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
+	for i := range 2 * maxTaskTypes {
+		h.ProcessTask(context.Background(), asynq.NewTask(fmt.Sprintf("junk:%d", i), nil))
+	}
+	if got := testutil.CollectAndCount(m.tasks); got != maxTaskTypes+1 {
+		t.Errorf("%d series, want %d types and other", got, maxTaskTypes)
+	}
+	if got := sampleCount(t, m.tasks.WithLabelValues("other", outcomeOK).(prometheus.Histogram)); got != maxTaskTypes {
+		t.Errorf("other = %d, want %d", got, maxTaskTypes)
+	}
+}
