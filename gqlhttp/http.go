@@ -68,7 +68,10 @@ type httpTransport struct {
 }
 
 func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	var start time.Time
+	if t.metrics != nil {
+		start = time.Now()
+	}
 	media := negotiate(r.Header.Values("Accept"))
 	h := w.Header()
 	h.Add("Vary", varyQuery)

@@ -2,6 +2,7 @@ package gqlhttp
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,19 +171,27 @@ func outcomeIndex(outcome string) int {
 // series returns the series of op (nil: the request never got to one).
 // Only operations that parsed and validated may claim a name of their own.
 func (m *Metrics) series(op *ast.OperationDefinition) *typeSeries {
-	switch {
-	case op == nil:
+	if op == nil {
 		return m.unknown.of(typeIndex(op))
-	case op.Name == "":
-		return m.anonymous.of(typeIndex(op))
 	}
-	return m.names.get(op.Name).of(typeIndex(op))
+	return m.named(typeIndex(op), op.Name)
+}
+
+// named returns the series of the operation name of type typ.
+func (m *Metrics) named(typ int, name string) *typeSeries {
+	if name == "" {
+		return m.anonymous.of(typ)
+	}
+	return m.names.get(name).of(typ)
 }
 
 // record counts one request of op that ended with outcome after start
 // (the zero time: not timed).
 func (m *Metrics) record(op *ast.OperationDefinition, outcome string, start time.Time, errs gqlerror.List) {
-	s := m.series(op)
+	m.count(m.series(op), outcome, start, errs)
+}
+
+func (m *Metrics) count(s *typeSeries, outcome string, start time.Time, errs gqlerror.List) {
 	s.outcomes[outcomeIndex(outcome)].Inc()
 	if !start.IsZero() {
 		s.duration.Observe(time.Since(start).Seconds())
@@ -206,7 +215,7 @@ func (m *Metrics) cached(operation string, start time.Time) {
 	if m == nil {
 		return
 	}
-	m.record(&ast.OperationDefinition{Operation: ast.Query, Name: operation}, outcomeOK, start, nil)
+	m.count(m.named(0, operation), outcomeOK, start, nil)
 }
 
 // rejected counts a request refused before anything ran. oc is what the
@@ -308,38 +317,44 @@ func (m *Metrics) aroundSubscription(ctx context.Context, oc *graphql.OperationC
 
 // boundedLabels hands out one value per label, for at most max distinct
 // labels; every label after those, and every label longer than
-// maxLabelBytes, gets the value of "other".
+// maxLabelBytes, gets the value of "other". Labels are added a few times
+// in a process's life and read on every request: reads load an immutable
+// map (no lock, and no allocation, which a sync.Map's any key would cost),
+// and an addition copies it.
 type boundedLabels[V any] struct {
 	max   int
 	make  func(label string) V
-	known sync.Map // label → V
-	mu    sync.Mutex
-	n     int
+	known atomic.Pointer[map[string]V]
+	mu    sync.Mutex // serializes additions
 	other V
 }
 
 func newBoundedLabels[V any](max int, make func(string) V) *boundedLabels[V] {
-	return &boundedLabels[V]{max: max, make: make, other: make(labelOther)}
+	b := &boundedLabels[V]{max: max, make: make, other: make(labelOther)}
+	b.known.Store(&map[string]V{})
+	return b
 }
 
 func (b *boundedLabels[V]) get(label string) V {
-	if v, ok := b.known.Load(label); ok {
-		return v.(V)
+	if v, ok := (*b.known.Load())[label]; ok {
+		return v
 	}
 	if len(label) > maxLabelBytes {
 		return b.other
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if v, ok := b.known.Load(label); ok {
-		return v.(V)
+	known := *b.known.Load()
+	if v, ok := known[label]; ok {
+		return v
 	}
-	if b.n >= b.max {
+	if len(known) >= b.max {
 		return b.other
 	}
 	v := b.make(label)
-	b.known.Store(label, v)
-	b.n++
+	grown := maps.Clone(known)
+	grown[label] = v
+	b.known.Store(&grown)
 	return v
 }
 
