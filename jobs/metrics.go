@@ -79,8 +79,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		taskTypes: map[string]bool{},
 	}
-	// The step series exist from the start, so that alerts on failed or
-	// slow steps see the first one.
+	// The series of failures exist from the start, so that alerts on them
+	// (increase() > 0) see the first one.
+	for _, t := range []string{TypeCoursePurge, TypeVideoProbe, TypeVideoTranscode, TypeVideoPublish, TypeVideoThumbnails,
+		TypeVideoMetadata, TypeVideoComplete, TypeVideoCleanup, TypeUploadExpire,
+		TypeLiveMeetingDelete, TypeLiveRecordingImport, TypeLiveMeetingSync} {
+		m.taskTypes[t] = true
+		m.tasks.WithLabelValues(t, outcomeFailed)
+	}
 	for _, stage := range edustream.Stages[1:] {
 		m.running.WithLabelValues(string(stage))
 		for _, outcome := range []string{outcomeOK, outcomeRetry, outcomeFailed} {
