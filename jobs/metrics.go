@@ -51,14 +51,15 @@ const (
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		tasks: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "edustream_task_duration_seconds",
-			Help:    "Time a task attempt took in its handler, by task type and outcome (ok, retry, failed: not retried again).",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+			Name: "edustream_task_duration_seconds",
+			Help: "Time a task attempt took in its handler, by task type and outcome (ok, retry, failed: not retried again).",
+			// Up to a transcode's timeout (10 h).
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 10 * 3600},
 		}, []string{"type", "outcome"}),
 		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "edustream_video_step_duration_seconds",
 			Help:    "Time a run of a transcoding chain step took on a worker, by stage and outcome (ok, handed_off, retry, failed).",
-			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200},
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 2 * 3600, 4 * 3600, 10 * 3600},
 		}, []string{"stage", "outcome"}),
 		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "edustream_video_steps_running",
