@@ -131,22 +131,23 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 
 	run := &stepRun{video: v, dir: dir}
 	step := c.d.Metrics.startStep(stage)
+	outcome := outcomeRetry // unless it gets further, a panic included
+	defer func() { step.end(outcome, run) }()
 	results, err := c.steps()[stage](ctx, run)
 	if errors.Is(err, errHandedOff) {
-		step.end(outcomeHandedOff, run)
+		outcome = outcomeHandedOff
 		return nil // an external transcoder's reports move the video on
 	} else if err != nil {
 		err = c.fail(ctx, v, err)
-		step.end(stepOutcome(err), run)
+		outcome = stepOutcome(err)
 		return err
 	}
 	if _, err := c.d.Life.Advance(ctx, v, results); edustream.ErrorCode(err) == edustream.ECONFLICT {
 		log.Info("another attempt finished this step first")
 	} else if err != nil {
-		step.end(outcomeRetry, run)
 		return err
 	}
-	step.end(outcomeOK, run)
+	outcome = outcomeOK
 	return nil
 }
 
