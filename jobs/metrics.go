@@ -90,9 +90,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, stage := range edustream.Stages[1:] {
 		m.running.WithLabelValues(string(stage))
-		for _, outcome := range []string{outcomeOK, outcomeRetry, outcomeFailed} {
-			m.steps.WithLabelValues(string(stage), outcome)
-		}
 	}
 	reg.MustRegister(m.tasks, m.steps, m.running, m.speed, m.media, m.published)
 	return m
