@@ -68,10 +68,6 @@ type httpTransport struct {
 }
 
 func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var start time.Time
-	if t.metrics != nil {
-		start = time.Now()
-	}
 	media := negotiate(r.Header.Values("Accept"))
 	h := w.Header()
 	h.Add("Vary", varyQuery)
@@ -98,12 +94,15 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if problem != "" {
 		err := &gqlerror.Error{Message: problem, Extensions: map[string]any{"code": codeBadUserInput}}
-		t.metrics.rejected(nil, start, gqlerror.List{err})
+		t.metrics.rejected(nil, time.Time{}, gqlerror.List{err})
 		writeRequestError(w, media, status, err)
 		return
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
+	// The metrics time requests from here, as the executor times the ones
+	// it runs (graphql.StartOperationTrace below).
+	start := params.ReadTime.Start
 
 	class := t.sharing.ClassOf(r.Context())
 	var key string

@@ -219,7 +219,9 @@ func (m *Metrics) cached(operation string, start time.Time) {
 }
 
 // rejected counts a request refused before anything ran. oc is what the
-// executor made of it, if it got that far.
+// executor made of it, if it got that far; start is the zero time for a
+// request refused before its parameters decoded, which is not timed: it
+// is a malformed body, not a GraphQL operation.
 func (m *Metrics) rejected(oc *graphql.OperationContext, start time.Time, errs gqlerror.List) {
 	if m == nil {
 		return
