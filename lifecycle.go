@@ -27,7 +27,8 @@ import (
 // was written: a subscriber that misses an event reads the database, and
 // the reconcilers enqueue from the database whatever Redis lacks.
 //
-// New steps, metrics and rules of a video's life are added here.
+// New steps, metrics (Observer) and rules of a video's life are added
+// here.
 type VideoLifecycle struct {
 	Videos VideoService
 	Jobs   JobQueue
@@ -36,6 +37,8 @@ type VideoLifecycle struct {
 	// Blobs holds the outputs Remove deletes.
 	Blobs BlobStore
 	Now   Clock
+	// Observer, if set, hears every move written (metrics).
+	Observer VideoObserver
 }
 
 // VideoMove names a move of a video's life.
@@ -170,9 +173,10 @@ func (l *VideoLifecycle) check(move VideoMove, v *Video) (VideoState, error) {
 }
 
 // transition makes move from v's state with upd, announces where it led
-// (with message, if not empty) and, for the moves that lead to a step
-// (queueNext), queues it.
-func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Video, upd VideoUpdate, message string, queueNext bool) (*Video, error) {
+// (with message, if not empty), reports it to the observer (with failure,
+// for the moves that end a video FAILED) and, for the moves that lead to a
+// step (queueNext), queues it.
+func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Video, upd VideoUpdate, message string, failure FailureClass, queueNext bool) (*Video, error) {
 	to, err := l.check(move, v)
 	if err != nil {
 		return nil, err
@@ -196,6 +200,7 @@ func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Vide
 		e.Message = message
 	}
 	l.announce(ctx, e, true)
+	l.observe(ctx, move, StateOf(v), moved, failure)
 	if queueNext {
 		l.Requeue(ctx, moved)
 	}
@@ -211,30 +216,31 @@ func (l *VideoLifecycle) Create(ctx context.Context, v *Video) error {
 		return err
 	}
 	l.announce(ctx, EncodingEventOf(v, l.now()), true)
+	l.observe(ctx, MoveCreate, VideoState{}, v, "")
 	return nil
 }
 
 // OpenUpload records the storage upload that takes v's bytes.
 func (l *VideoLifecycle) OpenUpload(ctx context.Context, v *Video, uploadID string) (*Video, error) {
-	return l.transition(ctx, MoveOpenUpload, v, VideoUpdate{UploadID: &uploadID}, "", false)
+	return l.transition(ctx, MoveOpenUpload, v, VideoUpdate{UploadID: &uploadID}, "", "", false)
 }
 
 // Stored moves v, whose source object now exists, to UPLOADED and queues
 // the probe.
 func (l *VideoLifecycle) Stored(ctx context.Context, v *Video) (*Video, error) {
-	return l.transition(ctx, MoveStore, v, VideoUpdate{}, "", true)
+	return l.transition(ctx, MoveStore, v, VideoUpdate{}, "", "", true)
 }
 
 // Expire ends v's upload, never completed, FAILED.
 func (l *VideoLifecycle) Expire(ctx context.Context, v *Video) (*Video, error) {
 	reason := "the upload expired before it was completed"
-	return l.transition(ctx, MoveExpire, v, VideoUpdate{Error: &reason}, "", false)
+	return l.transition(ctx, MoveExpire, v, VideoUpdate{Error: &reason}, "", FailureExpired, false)
 }
 
 // Start moves v, waiting for a worker, to PROCESSING at its stage: a
 // worker took up the step.
 func (l *VideoLifecycle) Start(ctx context.Context, v *Video) (*Video, error) {
-	return l.transition(ctx, MoveStart, v, VideoUpdate{}, "", false)
+	return l.transition(ctx, MoveStart, v, VideoUpdate{}, "", "", false)
 }
 
 // HandOff records the external transcoder's job that v's transcode step
@@ -243,7 +249,7 @@ func (l *VideoLifecycle) HandOff(ctx context.Context, v *Video, jobID string) (*
 	if v.TranscoderJobID != "" {
 		return nil, Errorf(ECONFLICT, "video %d was handed to transcoder job %s already", v.ID, v.TranscoderJobID)
 	}
-	return l.transition(ctx, MoveHandOff, v, VideoUpdate{TranscoderJobID: &jobID}, "submitted for transcoding", false)
+	return l.transition(ctx, MoveHandOff, v, VideoUpdate{TranscoderJobID: &jobID}, "submitted for transcoding", "", false)
 }
 
 // StepProgress is how far a running step has got.
@@ -292,7 +298,7 @@ func (l *VideoLifecycle) Progress(ctx context.Context, v *Video, p StepProgress)
 // probe's media, the transcode's renditions) and queues the next step.
 func (l *VideoLifecycle) Advance(ctx context.Context, v *Video, results VideoUpdate) (*Video, error) {
 	results.Status, results.Stage, results.Progress = nil, nil, nil
-	return l.transition(ctx, MoveAdvance, v, results, "", true)
+	return l.transition(ctx, MoveAdvance, v, results, "", "", true)
 }
 
 // Complete makes v READY and its lecture's current video, marks the video
@@ -306,6 +312,7 @@ func (l *VideoLifecycle) Complete(ctx context.Context, v *Video) (*Video, error)
 		return nil, fmt.Errorf("complete video %d: %w", v.ID, err)
 	}
 	l.announce(ctx, EncodingEventOf(ready, l.now()), true)
+	l.observe(ctx, MoveComplete, StateOf(v), ready, "")
 	if replaced != nil {
 		if err := l.Jobs.EnqueueVideoRemoval(ctx, replaced.ID); err != nil {
 			// The reconciler finds replaced videos; the swap is done.
@@ -316,29 +323,32 @@ func (l *VideoLifecycle) Complete(ctx context.Context, v *Video) (*Video, error)
 	return ready, nil
 }
 
-// Fail ends v FAILED at its stage with reason, in words a person can act
-// on. A video that fails at transcoding forgets its external job, so that
-// a retry submits a new one.
-func (l *VideoLifecycle) Fail(ctx context.Context, v *Video, reason string) (*Video, error) {
-	return l.end(ctx, MoveFail, v, reason)
+// Fail ends v FAILED at its stage because of cause. Its safe message
+// (ErrorMessage) is the reason the video shows, in words a person can act
+// on, so cause should be an *Error; its code says whose fault it was
+// (FailureClass): EINVALID and ENOTFOUND the input's, anything else the
+// pipeline's. A video that fails at transcoding forgets its external job,
+// so that a retry submits a new one.
+func (l *VideoLifecycle) Fail(ctx context.Context, v *Video, cause error) (*Video, error) {
+	return l.end(ctx, MoveFail, v, ErrorMessage(cause), failureClassOf(cause))
 }
 
 // Cancel ends v FAILED because someone stopped its work (reason says who
 // and how), with the same rules as Fail.
 func (l *VideoLifecycle) Cancel(ctx context.Context, v *Video, reason string) (*Video, error) {
-	return l.end(ctx, MoveCancel, v, reason)
+	return l.end(ctx, MoveCancel, v, reason, FailureCancelled)
 }
 
-func (l *VideoLifecycle) end(ctx context.Context, move VideoMove, v *Video, reason string) (*Video, error) {
+func (l *VideoLifecycle) end(ctx context.Context, move VideoMove, v *Video, reason string, failure FailureClass) (*Video, error) {
 	upd := VideoUpdate{Error: &reason}
 	if v.Stage == StageTranscode && v.TranscoderJobID != "" {
 		noJob := ""
 		upd.TranscoderJobID = &noJob
 	}
-	moved, err := l.transition(ctx, move, v, upd, "", false)
+	moved, err := l.transition(ctx, move, v, upd, "", failure, false)
 	if err == nil {
 		Logger(ctx).Info("video failed", slog.Int64("video_id", v.ID), slog.String("stage", string(v.Stage)),
-			slog.String("move", string(move)), slog.String("reason", reason))
+			slog.String("move", string(move)), slog.String("class", string(failure)), slog.String("reason", reason))
 	}
 	return moved, err
 }
@@ -346,7 +356,7 @@ func (l *VideoLifecycle) end(ctx context.Context, move VideoMove, v *Video, reas
 // Retry runs v, FAILED after its upload, again from the step it failed at.
 func (l *VideoLifecycle) Retry(ctx context.Context, v *Video) (*Video, error) {
 	cleared := ""
-	return l.transition(ctx, MoveRetry, v, VideoUpdate{Error: &cleared}, "", true)
+	return l.transition(ctx, MoveRetry, v, VideoUpdate{Error: &cleared}, "", "", true)
 }
 
 // Remove deletes the outputs of v, a replaced video (a newer one of its

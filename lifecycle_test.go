@@ -98,7 +98,7 @@ func (l *life) move(ctx context.Context, m edustream.VideoMove, v *edustream.Vid
 	case edustream.MoveComplete:
 		return l.Complete(ctx, v)
 	case edustream.MoveFail:
-		return l.Fail(ctx, v, "broken")
+		return l.Fail(ctx, v, edustream.Errorf(edustream.EINVALID, "broken"))
 	case edustream.MoveCancel:
 		return l.Cancel(ctx, v, "cancelled by the test")
 	case edustream.MoveRetry:
@@ -227,7 +227,7 @@ func TestVideoMovesRecordTheirOutcome(t *testing.T) {
 	if len(ev) != 2 || ev[1].Encoding.Progress < ev[0].Encoding.Progress || ev[1].Encoding.ETASeconds == nil || *ev[1].Encoding.ETASeconds != 3 {
 		t.Errorf("progress events %+v %+v: want the second no lower, with its ETA", ev[0].Encoding, ev[1].Encoding)
 	}
-	v, err = l.Fail(ctx, v, "MediaConvert could not transcode the video")
+	v, err = l.Fail(ctx, v, edustream.Errorf(edustream.EINTERNAL, "MediaConvert could not transcode the video"))
 	if err != nil || v.Error != "MediaConvert could not transcode the video" || v.TranscoderJobID != "" {
 		t.Fatalf("fail: %+v, %v; want the reason and no job", v, err)
 	}
@@ -297,7 +297,7 @@ func TestVideoCompleteAndRemove(t *testing.T) {
 	if err := l.Remove(ctx, ready); edustream.ErrorCode(err) != edustream.ECONFLICT {
 		t.Errorf("removing the playing video = %v, want ECONFLICT", err)
 	}
-	if _, err := l.Fail(ctx, replaced, "x"); edustream.ErrorCode(err) != edustream.ECONFLICT {
+	if _, err := l.Fail(ctx, replaced, edustream.Errorf(edustream.EINVALID, "x")); edustream.ErrorCode(err) != edustream.ECONFLICT {
 		t.Errorf("failing a replaced video = %v, want ECONFLICT", err)
 	}
 	if err := l.Remove(ctx, replaced); err != nil {

@@ -138,7 +138,7 @@ func (t *TranscodeJobs) Apply(ctx context.Context, job *TranscodeJob) error {
 		// The renditions are the ladder the job was given.
 		_, err = t.Life.Advance(ctx, v, VideoUpdate{Renditions: Ladder(v.Media)})
 	case TranscodeJobError:
-		_, err = t.Life.Fail(ctx, v, failureReason(service, job))
+		_, err = t.Life.Fail(ctx, v, Errorf(EINTERNAL, "%s", failureReason(service, job)))
 	case TranscodeJobCanceled:
 		_, err = t.Life.Cancel(ctx, v, fmt.Sprintf("the %s job was canceled; retry the video to transcode it again", service))
 	default:

@@ -276,7 +276,7 @@ func (u *Uploads) fail(ctx context.Context, v *Video, reason string) {
 	if err := u.Blobs.Delete(ctx, v.SourceKey()); err != nil {
 		log.Warn("delete a refused upload", slog.String("error", err.Error()))
 	}
-	if _, err := u.Life.Fail(ctx, v, reason); err != nil {
+	if _, err := u.Life.Fail(ctx, v, Errorf(EINVALID, "%s", reason)); err != nil {
 		log.Warn("record a refused upload", slog.String("error", err.Error()))
 	}
 }

@@ -88,6 +88,8 @@ type Config struct {
 	// anonymous caller shares (Cache-Control: public). Zero means
 	// DefaultPublicMaxAge; negative keeps them private like the rest.
 	PublicMaxAge time.Duration
+	// Metrics measures the endpoint (nil: not measured).
+	Metrics *Metrics
 }
 
 // Defaults for Config.
@@ -126,7 +128,10 @@ func New(s Schema, cfg Config) http.Handler {
 	}
 	inner.Use(costLimit{es: es, max: cfg.ComplexityLimit, introspection: cfg.Introspection, scalarCheck: s.ScalarCheck})
 	// The first is the outermost: the log line's duration covers the
-	// schema's preparations too.
+	// schema's preparations too, and the metrics' cover the log line.
+	if cfg.Metrics != nil {
+		inner.AroundOperations(cfg.Metrics.aroundOperation)
+	}
 	inner.AroundOperations(aroundOperation(sharing, cfg.ResponseCache))
 	if s.AroundOperations != nil {
 		inner.AroundOperations(s.AroundOperations)
@@ -155,9 +160,11 @@ func New(s Schema, cfg Config) http.Handler {
 		KeepAlivePingInterval: 15 * time.Second,
 	}
 	h := &httpTransport{exec: exec, maxBody: cfg.MaxBodyBytes, cache: cfg.ResponseCache, sharing: sharing,
-		publicCacheControl: cacheControlPublic(cfg.PublicMaxAge)}
+		publicCacheControl: cacheControlPublic(cfg.PublicMaxAge), metrics: cfg.Metrics}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if ws.Supports(req) {
+			// Do returns when the connection ends.
+			defer cfg.Metrics.websocket()()
 			ws.Do(w, req, exec)
 			return
 		}

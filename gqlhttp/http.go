@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -61,6 +62,9 @@ type httpTransport struct {
 	// publicCacheControl is the Cache-Control of public responses ("":
 	// private like the rest).
 	publicCacheControl string
+	// metrics counts the requests that never reach the executor (nil: none
+	// are counted); the executor's middleware counts the rest.
+	metrics *Metrics
 }
 
 func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -89,11 +93,16 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, problem = http.StatusMethodNotAllowed, "use POST, or GET for queries"
 	}
 	if problem != "" {
-		writeRequestError(w, media, status, &gqlerror.Error{Message: problem, Extensions: map[string]any{"code": codeBadUserInput}})
+		err := &gqlerror.Error{Message: problem, Extensions: map[string]any{"code": codeBadUserInput}}
+		t.metrics.rejected(nil, time.Time{}, gqlerror.List{err})
+		writeRequestError(w, media, status, err)
 		return
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
+	// The metrics time requests from here, as the executor times the ones
+	// it runs (graphql.StartOperationTrace below).
+	start := params.ReadTime.Start
 
 	class := t.sharing.ClassOf(r.Context())
 	var key string
@@ -105,6 +114,7 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// hash as it runs; answered from the cache, it would not.
 			registers := params.Query != "" && params.Extensions["persistedQuery"] != nil
 			if e, ok := t.cache.get(key); ok && !registers {
+				t.metrics.cached(e.operation, start)
 				t.writeData(w, r, media, class == Public, e)
 				return
 			}
@@ -120,24 +130,29 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if media == mediaGraphQLResponse {
 			status = http.StatusBadRequest
 		}
+		t.metrics.rejected(opCtx, start, resp.Errors)
 		writeRequestError(w, media, status, resp.Errors...)
 		return
 	}
 	if opCtx.Operation.Operation == ast.Subscription {
 		// Over HTTP a subscription would hold the request until its first
 		// event, which may never come.
-		writeRequestError(w, media, http.StatusBadRequest, &gqlerror.Error{
+		err := &gqlerror.Error{
 			Message:    "subscriptions need a websocket (graphql-transport-ws) on this path",
 			Extensions: map[string]any{"code": codeBadUserInput},
-		})
+		}
+		t.metrics.rejected(opCtx, start, gqlerror.List{err})
+		writeRequestError(w, media, http.StatusBadRequest, err)
 		return
 	}
 	if r.Method == http.MethodGet && opCtx.Operation.Operation != ast.Query {
 		w.Header().Set("Allow", "POST")
-		writeRequestError(w, media, http.StatusMethodNotAllowed, &gqlerror.Error{
+		err := &gqlerror.Error{
 			Message:    "GET requests may carry queries only; send mutations with POST",
 			Extensions: map[string]any{"code": codeBadUserInput},
-		})
+		}
+		t.metrics.rejected(opCtx, start, gqlerror.List{err})
+		writeRequestError(w, media, http.StatusMethodNotAllowed, err)
 		return
 	}
 	sharedByClass := class != 0 && t.sharing.SharedBy(opCtx.Operation)&class != 0
@@ -158,6 +173,7 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e := &cachedResponse{body: body}
 	if keep {
 		e = newCachedResponse(body)
+		e.operation = opCtx.Operation.Name
 		t.cache.put(key, e, gen)
 	}
 	t.writeData(w, r, media, class == Public && sharedByClass, e)

@@ -119,10 +119,13 @@ func (c *ResponseCache) Stats() ResponseCacheStats {
 // cachedResponse is a response body with its entity tags, one per media
 // type: the bytes are the same, the representations are not.
 type cachedResponse struct {
-	key     string
-	body    []byte
-	etags   [2]string // application/json, application/graphql-response+json
-	expires time.Time
+	key string
+	// operation is the name of the operation that made the response, for
+	// the metrics of the requests it answers.
+	operation string
+	body      []byte
+	etags     [2]string // application/json, application/graphql-response+json
+	expires   time.Time
 }
 
 func newCachedResponse(body []byte) *cachedResponse {

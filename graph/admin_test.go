@@ -451,7 +451,7 @@ func TestAdminVideos(t *testing.T) {
 	mine := ab.seedCourse(t, ab.instructor, "Mine", 1, false)
 	theirs := ab.seedCourse(t, ab.otherInstructor, "Theirs", 1, true)
 	failed := ab.storedVideo(t, ab.firstLecture(t, mine))
-	if _, err := ab.life.Fail(ctx, failed, "the file is not a video"); err != nil {
+	if _, err := ab.life.Fail(ctx, failed, edustream.Errorf(edustream.EINVALID, "the file is not a video")); err != nil {
 		t.Fatal(err)
 	}
 	waiting := ab.storedVideo(t, ab.firstLecture(t, theirs))

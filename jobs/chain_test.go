@@ -138,6 +138,8 @@ type workerOptions struct {
 	// (wrappers that count or fail).
 	blobs  edustream.BlobStore
 	videos edustream.VideoService
+	// metrics measures the worker.
+	metrics *jobs.Metrics
 }
 
 // startWorker runs a worker until the returned stop is called or the test
@@ -176,7 +178,7 @@ func (c *chain) newWorker(o workerOptions) *jobs.Worker {
 		StuckAfter:        o.stuckAfter,
 	}, jobs.Deps{
 		Videos: c.videos, Life: life, Uploads: c.uploads, Courses: nopCourses{}, Blobs: blobs, Events: c.events,
-		Media: media, Limits: o.limits, Logger: c.logger, WorkDir: c.workDir, Now: c.clock.Now,
+		Media: media, Limits: o.limits, Logger: c.logger, WorkDir: c.workDir, Now: c.clock.Now, Metrics: o.metrics,
 	})
 }
 

@@ -14,11 +14,12 @@ import (
 )
 
 // newMux returns the handler of every task type, wrapped in the middleware
-// every task runs in. The order matters: the log line must see the error
-// after panics are recovered and codes are mapped, so logging is outermost.
+// every task runs in. The order matters: the log line and the metrics must
+// see the error after panics are recovered and codes are mapped, so they
+// are outermost.
 func newMux(d *Deps, enq *enqueuer) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(logTasks(d.Logger), recoverPanics, mapErrorCodes)
+	mux.Use(logTasks(d.Logger), measureTasks(d.Metrics), recoverPanics, mapErrorCodes)
 	// PurgeCourse refuses (ECONFLICT) to purge a course that is visible, so
 	// a stray or replayed task cannot destroy live data.
 	handle(mux, coursePurge, func(ctx context.Context, p CoursePurgePayload) error {
@@ -77,8 +78,7 @@ func logTasks(logger *slog.Logger) asynq.MiddlewareFunc {
 				l.LogAttrs(ctx, slog.LevelInfo, "task done", attrs...)
 				return nil
 			}
-			// Mirrors asynq's own decision in processor.handleFailedMessage.
-			willRetry := !errors.Is(err, asynq.SkipRetry) && !errors.Is(err, asynq.RevokeTask) && retried < maxRetry
+			willRetry := willRetry(ctx, err)
 			level := slog.LevelWarn
 			if !willRetry {
 				// Nobody will try again: this needs a human.

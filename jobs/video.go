@@ -56,6 +56,11 @@ type stepRun struct {
 	video *edustream.Video
 	// dir is the attempt's own temporary directory, removed afterwards.
 	dir string
+	// What the attempt did, for the metrics: the seconds of video ffmpeg
+	// transcoded here and the wall time it took, the bytes published.
+	transcoded    float64
+	transcodeTime time.Duration
+	published     int64
 }
 
 func (c *chain) steps() map[edustream.VideoStage]stepFunc {
@@ -106,9 +111,12 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		}
 	}
 	if stage == edustream.StageComplete {
+		step := c.d.Metrics.startStep(stage)
 		if _, err := c.d.Life.Complete(ctx, v); err != nil && edustream.ErrorCode(err) != edustream.ECONFLICT {
+			step.end(outcomeRetry, nil)
 			return err
 		}
+		step.end(outcomeOK, nil)
 		return nil
 	}
 
@@ -121,17 +129,25 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	}
 	defer os.RemoveAll(dir)
 
-	results, err := c.steps()[stage](ctx, &stepRun{video: v, dir: dir})
+	run := &stepRun{video: v, dir: dir}
+	step := c.d.Metrics.startStep(stage)
+	outcome := outcomeRetry // unless it gets further, a panic included
+	defer func() { step.end(outcome, run) }()
+	results, err := c.steps()[stage](ctx, run)
 	if errors.Is(err, errHandedOff) {
+		outcome = outcomeHandedOff
 		return nil // an external transcoder's reports move the video on
 	} else if err != nil {
-		return c.fail(ctx, v, err)
+		err = c.fail(ctx, v, err)
+		outcome = stepOutcome(err)
+		return err
 	}
 	if _, err := c.d.Life.Advance(ctx, v, results); edustream.ErrorCode(err) == edustream.ECONFLICT {
 		log.Info("another attempt finished this step first")
 	} else if err != nil {
 		return err
 	}
+	outcome = outcomeOK
 	return nil
 }
 
@@ -151,11 +167,11 @@ func (c *chain) fail(ctx context.Context, v *edustream.Video, stepErr error) err
 	if !permanent && !exhausted {
 		return stepErr
 	}
-	reason := edustream.ErrorMessage(stepErr)
+	cause := stepErr
 	if !permanent {
-		reason = fmt.Sprintf("the %s step failed %d times; retry the video to run it again", strings.ToLower(string(v.Stage)), retried+1)
+		cause = edustream.Errorf(edustream.EINTERNAL, "the %s step failed %d times; retry the video to run it again", strings.ToLower(string(v.Stage)), retried+1)
 	}
-	_, err := c.d.Life.Fail(ctx, v, reason)
+	_, err := c.d.Life.Fail(ctx, v, cause)
 	switch {
 	case edustream.ErrorCode(err) == edustream.ECONFLICT:
 		return fmt.Errorf("%w (the video had moved on): %w", stepErr, asynq.SkipRetry)
@@ -227,9 +243,11 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 		return edustream.VideoUpdate{}, err
 	}
 	report := c.progressReporter(ctx, v, ladder)
+	started := time.Now()
 	if err := c.d.Media.Transcode(ctx, src, v.Media, ladder, out, report); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
+	run.transcoded, run.transcodeTime = v.Media.DurationSeconds, time.Since(started)
 	// A retry may follow an attempt that stored part of its outputs; the
 	// work prefix holds exactly this attempt's.
 	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
@@ -290,6 +308,7 @@ func (c *chain) publishStream(ctx context.Context, run *stepRun) (edustream.Vide
 		if err := c.d.Blobs.Copy(ctx, b.Key, v.HLSPrefix()+rel, blobMeta(rel)); err != nil {
 			return edustream.VideoUpdate{}, fmt.Errorf("publish %s: %w", rel, err)
 		}
+		run.published += b.Size
 	}
 	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
 		return edustream.VideoUpdate{}, err

@@ -119,6 +119,9 @@ type Deps struct {
 	WorkDir string
 	// Now is the clock (nil: time.Now).
 	Now edustream.Clock
+	// Metrics measures the tasks and the chain's steps (nil: not
+	// measured).
+	Metrics *Metrics
 
 	// signals are the Worker's TestSignals, for the handlers.
 	signals *WorkerTestSignals

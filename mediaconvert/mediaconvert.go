@@ -65,6 +65,9 @@ type Config struct {
 	// the default chain (environment, shared files, IAM role).
 	AccessKeyID     string
 	SecretAccessKey string
+	// HTTPClient sends the API's requests (nil: the SDK's own), e.g. one
+	// whose transport counts them.
+	HTTPClient aws.HTTPClient
 }
 
 // Client is an edustream.TranscodeService on MediaConvert.
@@ -97,6 +100,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
 	if cfg.AccessKeyID != "" {
 		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, awsconfig.WithHTTPClient(cfg.HTTPClient))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

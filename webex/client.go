@@ -263,7 +263,7 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 		if err != nil {
 			return nil, fmt.Errorf("webex: %s: %w", op, err)
 		}
-		res, err := c.exchange(ctx, r, u, body, tok)
+		res, err := c.exchange(withAttempt(ctx, attempt), r, u, body, tok)
 		if err != nil {
 			// Unless no connection was made, Webex may have received and
 			// applied the request, even if our deadline cut the wait.

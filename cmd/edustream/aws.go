@@ -35,8 +35,8 @@ func outboundClient(ctx context.Context) *http.Client {
 }
 
 // newTranscoder returns MediaConvert when EDUSTREAM_TRANSCODER says so,
-// and nil for ffmpeg (the workers' own).
-func newTranscoder(ctx context.Context, cfg config, log *slog.Logger) (edustream.TranscodeService, error) {
+// and nil for ffmpeg (the workers' own). pm measures its calls (nil: off).
+func newTranscoder(ctx context.Context, cfg config, log *slog.Logger, pm *processMetrics) (edustream.TranscodeService, error) {
 	if cfg.Transcoder != "mediaconvert" {
 		return nil, nil
 	}
@@ -50,6 +50,7 @@ func newTranscoder(ctx context.Context, cfg config, log *slog.Logger) (edustream
 		// the bucket and submits its jobs.
 		AccessKeyID:     cfg.AWSAccessKeyID,
 		SecretAccessKey: cfg.AWSSecretAccessKey,
+		HTTPClient:      pm.awsHTTPClient("mediaconvert"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("EDUSTREAM_TRANSCODER=mediaconvert: %w", err)
@@ -60,12 +61,13 @@ func newTranscoder(ctx context.Context, cfg config, log *slog.Logger) (edustream
 
 // newSNSHandler returns the /sns handler, or nil when no topic is
 // configured. S3 events of the bucket start chains through uploads;
-// MediaConvert's job events move videos through jobs.
-func newSNSHandler(ctx context.Context, cfg config, log *slog.Logger, rdb goredis.UniversalClient, uploads *edustream.Uploads, jobs *edustream.TranscodeJobs) (http.Handler, error) {
+// MediaConvert's job events move videos through jobs. pm measures its
+// calls to SNS (nil: off).
+func newSNSHandler(ctx context.Context, cfg config, log *slog.Logger, rdb goredis.UniversalClient, uploads *edustream.Uploads, jobs *edustream.TranscodeJobs, pm *processMetrics) (http.Handler, error) {
 	if len(cfg.SNSTopicARNs) == 0 {
 		return nil, nil
 	}
-	client := outboundClient(ctx)
+	client := pm.httpClient("sns", outboundClient(ctx), nil)
 	h, err := sns.NewHandler(sns.Config{
 		TopicARNs: cfg.SNSTopicARNs,
 		Verifier:  sns.NewVerifier(client, nil),

@@ -103,6 +103,13 @@ type config struct {
 
 	LogFormat string
 	LogLevel  string
+
+	// MetricsAddr is the operations listener's address: /metrics, and
+	// /healthz and /readyz (empty: no metrics; dev: a loopback port).
+	MetricsAddr string
+	// MetricsOperationNames bounds the GraphQL operation names with
+	// series of their own.
+	MetricsOperationNames int
 }
 
 // setting describes one configuration entry, for parsing and for the
@@ -136,6 +143,8 @@ func defaultsFor(cmd string) config {
 		PlaybackTTL:          server.DefaultPlaybackTTL,
 		LogFormat:            "json",
 		LogLevel:             "info",
+
+		MetricsOperationNames: gqlhttp.DefaultMetricsOperationNames,
 	}
 	if cmd == "dev" {
 		c.HTTPAddr = "127.0.0.1:8080"
@@ -143,6 +152,9 @@ func defaultsFor(cmd string) config {
 		c.Introspection = true
 		c.LogFormat = "text"
 		c.Work = true
+		// A port of its own each run, printed in the banner: a fixed one
+		// would clash with a second dev, or a local Prometheus.
+		c.MetricsAddr = "127.0.0.1:0"
 	}
 	return c
 }
@@ -221,6 +233,8 @@ func (c *config) settings() []setting {
 		{"SHUTDOWN_TIMEOUT", "how long SIGTERM waits for requests and tasks to drain", duration(&c.ShutdownTimeout)},
 		{"LOG_FORMAT", "json or text (dev: text)", str(&c.LogFormat)},
 		{"LOG_LEVEL", "debug, info, warn or error", str(&c.LogLevel)},
+		{"METRICS_ADDR", "address of the operations listener, never the API's: Prometheus /metrics, /healthz and /readyz, for serve and work (unset: off; dev: 127.0.0.1:0, printed in the banner), e.g. :9464", str(&c.MetricsAddr)},
+		{"METRICS_OPERATION_NAMES", "GraphQL operation names that get metric series of their own; later ones are counted as other", integer(&c.MetricsOperationNames)},
 	}
 }
 
@@ -285,6 +299,11 @@ func (c config) validate() error {
 		return errors.New("EDUSTREAM_RESPONSE_CACHE_BYTES and EDUSTREAM_PUBLIC_MAX_AGE must not be negative, EDUSTREAM_RESPONSE_CACHE_TTL must be positive")
 	case c.S3Bucket == "" && (c.S3Endpoint != "" || c.S3PublicEndpoint != ""):
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
+	case c.MetricsOperationNames < 1:
+		return fmt.Errorf("EDUSTREAM_METRICS_OPERATION_NAMES must be at least 1, got %d", c.MetricsOperationNames)
+	}
+	if err := c.validateMetricsAddr(); err != nil {
+		return err
 	}
 	for _, arn := range c.SNSTopicARNs {
 		if !snsTopicARN.MatchString(arn) {

@@ -149,8 +149,12 @@ func seedDemoVideo(ctx context.Context, uploads *edustream.Uploads, ffmpegPath s
 
 // printDevBanner tells the developer where to click and which tokens to
 // paste.
-func printDevBanner(w io.Writer, baseURL string, secret []byte) error {
-	fmt.Fprintf(w, "\nEduStream dev is running.\n\n  Playground: %s/\n  GraphQL:    %s/query\n\nTokens (valid 7 days; paste into the playground's Headers as {\"Authorization\": \"Bearer <token>\"}):\n", baseURL, baseURL)
+func printDevBanner(w io.Writer, baseURL, metricsURL string, secret []byte) error {
+	fmt.Fprintf(w, "\nEduStream dev is running.\n\n  Playground: %s/\n  GraphQL:    %s/query\n", baseURL, baseURL)
+	if metricsURL != "" {
+		fmt.Fprintf(w, "  Metrics:    %s\n", metricsURL)
+	}
+	fmt.Fprintln(w, "\nTokens (valid 7 days; paste into the playground's Headers as {\"Authorization\": \"Bearer <token>\"}):")
 	for _, c := range devUsers {
 		token, err := server.IssueToken(secret, c, "", "", 7*24*time.Hour)
 		if err != nil {

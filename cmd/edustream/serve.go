@@ -51,6 +51,8 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer rds.close()
+	pm := newProcessMetrics(cfg, log)
+	pm.backends(db, rds)
 	events := redis.NewEvents(rds.client, log)
 	defer events.Close()
 	// A worker signs no URLs, but the local store is the same store the API
@@ -65,17 +67,29 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	webexClient, err := openWebex(ctx, cfg, db, log)
+	webexClient, err := openWebex(ctx, cfg, db, log, pm)
 	if err != nil {
 		return err
 	}
-	transcoder, err := newTranscoder(ctx, cfg, log)
+	transcoder, err := newTranscoder(ctx, cfg, log, pm)
 	if err != nil {
 		return err
 	}
 	queue := jobs.NewQueue(rds.client)
 	svc := newServices(cfg, db, queue, events, blobs, webexClient)
-	return newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder}).Run(ctx)
+	svc.life.Observer = pm.videoObserver()
+	// A worker has no API port: the operations listener is how an
+	// autoscaling group probes it.
+	opsSrv, err := pm.listen(backendChecks(db, rds, webexClient))
+	if err != nil {
+		return err
+	}
+	defer opsSrv.close()
+	worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, metrics: pm.workerMetrics(rds)})
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return opsSrv.serve(gctx) })
+	g.Go(func() error { return worker.Run(gctx) })
+	return g.Wait()
 }
 
 // workerTools are what a worker's handlers use besides the services.
@@ -84,6 +98,8 @@ type workerTools struct {
 	blobs      edustream.BlobStore
 	media      edustream.MediaTools
 	transcoder edustream.TranscodeService
+	// metrics measures the worker (nil: not measured).
+	metrics *jobs.Metrics
 }
 
 func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t workerTools) *jobs.Worker {
@@ -106,6 +122,7 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Limits:     videoLimits(cfg),
 		Logger:     log,
 		WorkDir:    cfg.WorkDir,
+		Metrics:    t.metrics,
 	})
 }
 
@@ -146,6 +163,8 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		log.Info("running the workers in-process: the embedded Redis is private to this process")
 		cfg.Work = true
 	}
+	pm := newProcessMetrics(cfg, log)
+	pm.backends(db, rds)
 	events := redis.NewEvents(rds.client, log)
 	defer events.Close()
 
@@ -183,22 +202,23 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	var transcoder edustream.TranscodeService
 	if cfg.Work {
 		media = newMediaTools(ctx, cfg, log)
-		if transcoder, err = newTranscoder(ctx, cfg, log); err != nil {
+		if transcoder, err = newTranscoder(ctx, cfg, log, pm); err != nil {
 			return err
 		}
 	}
 
 	queue := jobs.NewQueue(rds.client)
-	webexClient, err := openWebex(ctx, cfg, db, log)
+	webexClient, err := openWebex(ctx, cfg, db, log, pm)
 	if err != nil {
 		return err
 	}
 	svc := newServices(cfg, db, queue, events, blobs, webexClient)
+	svc.life.Observer = pm.videoObserver()
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)
 	}
-	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, svc.uploads, svc.transcodes)
+	snsHandler, err := newSNSHandler(ctx, cfg, log, rds.client, svc.uploads, svc.transcodes, pm)
 	if err != nil {
 		return err
 	}
@@ -217,6 +237,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 			Auth:           auth,
 			ResponseCache:  responses,
 			PublicMaxAge:   publicMaxAge(cfg),
+			Metrics:        pm.graphql(responses),
 		},
 		WriteMarks: marks,
 	}, &graph.Resolver{
@@ -234,21 +255,24 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Operations:         ops,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
+	checks := backendChecks(db, rds, webexClient)
 	handler := server.New(server.Config{
-		Logger:      log,
-		GraphQL:     gql,
-		Playground:  cfg.Playground,
-		Auth:        auth,
-		CORSOrigins: cfg.CORSOrigins,
-		Playback:    playback,
-		Blobs:       blobHandler,
-		SNS:         snsHandler,
-		Checks: append([]server.Check{
-			{Name: "database", Check: db.Ping},
-			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
-		}, webexChecks(webexClient)...),
+		Logger:       log,
+		GraphQL:      gql,
+		Playground:   cfg.Playground,
+		Auth:         auth,
+		CORSOrigins:  cfg.CORSOrigins,
+		Playback:     playback,
+		Blobs:        blobHandler,
+		SNS:          snsHandler,
+		Checks:       checks,
 		WebexWebhook: webexWebhook(cfg, svc.live),
 	})
+	opsSrv, err := pm.listen(checks)
+	if err != nil {
+		return err
+	}
+	defer opsSrv.close()
 
 	if cmd == "dev" {
 		seed, err := seedDemo(ctx, svc)
@@ -262,7 +286,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 				log.Warn("seed the demo video", "error", err)
 			}
 		}
-		if err := printDevBanner(stdout, baseURL, secret); err != nil {
+		if err := printDevBanner(stdout, baseURL, opsSrv.url(), secret); err != nil {
 			return err
 		}
 	}
@@ -288,8 +312,9 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		}
 		return nil
 	})
+	g.Go(func() error { return opsSrv.serve(gctx) })
 	if cfg.Work {
-		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder})
+		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder, metrics: pm.workerMetrics(rds)})
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {

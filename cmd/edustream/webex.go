@@ -41,13 +41,14 @@ func (c config) validateWebex() error {
 // openWebex returns the Webex client, or nil when live classes are off.
 // With OAuth the refreshed tokens are kept in the database, and a refresh
 // token Webex refuses is a start-up error; Webex being unreachable is not
-// (an outage of Webex must not stop the API), it shows on /readyz.
-func openWebex(ctx context.Context, cfg config, db *sqldb.DB, log *slog.Logger) (*webex.Client, error) {
+// (an outage of Webex must not stop the API), it shows on /readyz. pm
+// measures its calls (nil: off).
+func openWebex(ctx context.Context, cfg config, db *sqldb.DB, log *slog.Logger, pm *processMetrics) (*webex.Client, error) {
 	if !cfg.webexConfigured() {
 		log.Info("live classes", "enabled", false, "reason", "no EDUSTREAM_WEBEX_TOKEN or EDUSTREAM_WEBEX_CLIENT_ID")
 		return nil, nil
 	}
-	wc := webex.Config{BaseURL: cfg.WebexBaseURL, Token: cfg.WebexToken, Logger: log.With("component", "webex")}
+	wc := webex.Config{BaseURL: cfg.WebexBaseURL, Token: cfg.WebexToken, Logger: log.With("component", "webex"), HTTPClient: pm.webexHTTPClient()}
 	if cfg.WebexToken == "" {
 		wc.OAuth = &webex.OAuthConfig{
 			ClientID: cfg.WebexClientID, ClientSecret: cfg.WebexClientSecret, RefreshToken: cfg.WebexRefreshToken,
@@ -141,7 +142,7 @@ func runWebex(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
-	client, err := openWebex(ctx, cfg, db, log)
+	client, err := openWebex(ctx, cfg, db, log, nil)
 	if err != nil {
 		return err
 	}
