@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -119,37 +118,11 @@ func sortedByID[T any](m map[int64]*T) []int64 {
 
 // Users.
 
-// The column widths of sqldb's users table, checked there for both
-// engines.
-const (
-	maxSubjectLength  = 255
-	maxEmailLength    = 320
-	maxUserNameLength = 255
-)
-
-func validateClaims(c edustream.Claims) error {
-	switch {
-	case strings.TrimSpace(c.Subject) == "":
-		return edustream.Errorf(edustream.EINVALID, "user subject must not be empty")
-	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Email) || !utf8.ValidString(c.Name):
-		return edustream.Errorf(edustream.EINVALID, "user claims must be valid UTF-8")
-	case utf8.RuneCountInString(c.Subject) > maxSubjectLength:
-		return edustream.Errorf(edustream.EINVALID, "user subject must be at most %d characters", maxSubjectLength)
-	case utf8.RuneCountInString(c.Email) > maxEmailLength:
-		return edustream.Errorf(edustream.EINVALID, "user email must be at most %d characters", maxEmailLength)
-	case utf8.RuneCountInString(c.Name) > maxUserNameLength:
-		return edustream.Errorf(edustream.EINVALID, "user name must be at most %d characters", maxUserNameLength)
-	case !c.Role.Valid():
-		return edustream.Errorf(edustream.EINVALID, "unknown user role %q", c.Role)
-	}
-	return nil
-}
-
 // UpsertUser creates the user with claims.Subject (compared byte for
 // byte), or refreshes its role, email and name; UpdatedAt moves only when
 // one of them changed. EINVALID for claims sqldb refuses.
 func (s *Store) UpsertUser(_ context.Context, claims edustream.Claims) (*edustream.User, error) {
-	if err := validateClaims(claims); err != nil {
+	if err := claims.Validate(); err != nil {
 		return nil, err
 	}
 	now := s.stamp()
