@@ -45,12 +45,7 @@ func connect(t *testing.T, srv *httptest.Server) (context.Context, *websocket.Co
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
-	c, _, err := gqlhttptest.Dial(t, ctx, srv.URL, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	return ctx, c
+	return ctx, gqlhttptest.Open(t, ctx, srv.URL)
 }
 
 func TestWebsocketAuth(t *testing.T) {
@@ -71,24 +66,17 @@ func TestWebsocketAuth(t *testing.T) {
 			t.Parallel()
 			ctx, c := connect(t, srv)
 			gqlhttptest.Init(t, ctx, c, tt.init)
-			gqlhttptest.Subscribe(t, ctx, c, "1", "{ me }", nil)
-			m, err := gqlhttptest.Next(t, ctx, c)
-			if err != nil || m.Type != "next" || m.ID != "1" {
-				t.Fatalf("after subscribe: %+v %v", m, err)
-			}
+			payload := gqlhttptest.Run(t, ctx, c, "{ me }", nil)
 			var result struct {
 				Data struct{ Me *string }
 			}
-			json.Unmarshal(m.Payload, &result)
+			json.Unmarshal(payload, &result)
 			got := ""
 			if result.Data.Me != nil {
 				got = *result.Data.Me
 			}
 			if got != tt.wantMe {
-				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, m.Payload)
-			}
-			if m, err := gqlhttptest.Next(t, ctx, c); err != nil || m.Type != "complete" {
-				t.Errorf("want complete, got %+v %v", m, err)
+				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, payload)
 			}
 		})
 	}

@@ -49,22 +49,11 @@ func token(t *testing.T, subject string, role edustream.Role, name string) strin
 	return tok
 }
 
-// dial opens a websocket to srv, closed when the test ends.
-func dial(t *testing.T, ctx context.Context, srv *httptest.Server) *websocket.Conn {
-	t.Helper()
-	c, _, err := gqlhttptest.Dial(t, ctx, srv.URL, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
 // subscribe opens a websocket to srv as the bearer of tok, and starts
 // query with vars as operation "1".
 func subscribe(t *testing.T, ctx context.Context, srv *httptest.Server, tok, query string, vars map[string]any) *websocket.Conn {
 	t.Helper()
-	c := dial(t, ctx, srv)
+	c := gqlhttptest.Open(t, ctx, srv.URL)
 	gqlhttptest.Init(t, ctx, c, map[string]any{"Authorization": "Bearer " + tok})
 	gqlhttptest.Subscribe(t, ctx, c, "1", query, vars)
 	return c
@@ -89,28 +78,21 @@ func TestWebsocketAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c := dial(t, ctx, srv)
+			c := gqlhttptest.Open(t, ctx, srv.URL)
 			gqlhttptest.Init(t, ctx, c, tt.init)
-			gqlhttptest.Subscribe(t, ctx, c, "1", "{ me { name } }", nil)
-			m, err := gqlhttptest.Next(t, ctx, c)
-			if err != nil || m.Type != "next" || m.ID != "1" {
-				t.Fatalf("after subscribe: %+v %v", m, err)
-			}
+			payload := gqlhttptest.Run(t, ctx, c, "{ me { name } }", nil)
 			var result struct {
 				Data struct {
 					Me *struct{ Name string }
 				}
 			}
-			json.Unmarshal(m.Payload, &result)
+			json.Unmarshal(payload, &result)
 			got := ""
 			if result.Data.Me != nil {
 				got = result.Data.Me.Name
 			}
 			if got != tt.wantMe {
-				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, m.Payload)
-			}
-			if m, err := gqlhttptest.Next(t, ctx, c); err != nil || m.Type != "complete" {
-				t.Errorf("want complete, got %+v %v", m, err)
+				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, payload)
 			}
 		})
 	}

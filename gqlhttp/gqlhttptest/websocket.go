@@ -31,6 +31,18 @@ func Dial(t testing.TB, ctx context.Context, serverURL, origin string) (*websock
 	})
 }
 
+// Open dials as Dial does, without an Origin, failing the test if it
+// cannot; the connection closes when the test ends.
+func Open(t testing.TB, ctx context.Context, serverURL string) *websocket.Conn {
+	t.Helper()
+	c, _, err := Dial(t, ctx, serverURL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
 // Send writes m as JSON, failing the test if it cannot.
 func Send(t testing.TB, ctx context.Context, c *websocket.Conn, m any) {
 	t.Helper()
@@ -82,4 +94,20 @@ func Subscribe(t testing.TB, ctx context.Context, c *websocket.Conn, id, query s
 		payload["variables"] = vars
 	}
 	Send(t, ctx, c, map[string]any{"id": id, "type": "subscribe", "payload": payload})
+}
+
+// Run runs query, an operation with one result, as operation "1" on a
+// connection acknowledged with Init, and returns the payload of its next
+// message, failing the test unless complete follows it.
+func Run(t testing.TB, ctx context.Context, c *websocket.Conn, query string, vars map[string]any) json.RawMessage {
+	t.Helper()
+	Subscribe(t, ctx, c, "1", query, vars)
+	m, err := Next(t, ctx, c)
+	if err != nil || m.Type != "next" || m.ID != "1" {
+		t.Fatalf("after subscribe: %+v %v", m, err)
+	}
+	if done, err := Next(t, ctx, c); err != nil || done.Type != "complete" {
+		t.Errorf("want complete, got %+v %v", done, err)
+	}
+	return m.Payload
 }
