@@ -15,14 +15,13 @@ type Shape struct {
 	// Type, with literal arguments: "Book", `book(id: 1)`.
 	Type, Object string
 	// ObjectByID is Object with a fmt verb in place of its id, which
-	// gets a quoted number: `book(id: "%d")`.
+	// gets a number: `book(id:"%d")`.
 	ObjectByID string
-	// Fields are two leaf fields of Type, the first selectable on every
-	// Type: "id", "title".
+	// Fields are two leaf fields of Type: "id", "title".
 	Fields [2]string
 	// Loop is a path of fields, with their arguments, that leads from
-	// Type back to Type, each of which is cheap enough that the depth
-	// limit is met before the complexity limit: `related(first: 1)`, or
+	// Type back to Type, cheap enough that 25 trips along it meet the
+	// depth limit before the complexity limit: `related(first: 1)`, or
 	// "lectures", "course".
 	Loop []string
 	// List is a root selection of lists in lists, such as 100 objects
@@ -100,7 +99,8 @@ func HostileDocuments(s Shape) []Hostile {
 		}
 	})
 	// 849 copies of one alias with different arguments: one conflict per
-	// pair with gqlparser's rule (360,000 errors, 95 MB).
+	// pair with gqlparser's rule (360,000 errors, 95 MB, before the
+	// limit).
 	add("849 conflicting aliases", selection, `"c" is selected more than 10 times`, func(b *strings.Builder) {
 		b.WriteString("{ ")
 		for i := range 849 {
@@ -108,7 +108,7 @@ func HostileDocuments(s Shape) []Hostile {
 		}
 		b.WriteString("}")
 	})
-	// Aliases × lists.
+	// Aliases × lists: 300 copies of a dear list.
 	add("aliases times lists", "COMPLEXITY_LIMIT_EXCEEDED", "exceeds the limit of 50000", func(b *strings.Builder) {
 		b.WriteString("{ ")
 		for i := range 300 {
