@@ -215,6 +215,13 @@ func newOps(t *testing.T, tasks ...*edustream.TaskInfo) *ops {
 	return o
 }
 
+// withTasks replaces the queues' tasks with tasks.
+func (o *ops) withTasks(tasks ...*edustream.TaskInfo) *fakeQueues {
+	o.tasks = newFakeQueues(tasks...)
+	o.Tasks = o.tasks
+	return o.tasks
+}
+
 // videoAt stores a video of the lecture at (status, stage).
 func (o *ops) videoAt(t *testing.T, status edustream.VideoStatus, stage edustream.VideoStage) *edustream.Video {
 	t.Helper()
@@ -291,8 +298,7 @@ func TestOperationsMoveTheVideoOfAStep(t *testing.T) {
 		ctx := o.ctx
 		v := o.videoAt(t, edustream.VideoUploaded, edustream.StageTranscode)
 		task := stepTask(v, edustream.StageTranscode, edustream.TaskPending)
-		o.tasks = newFakeQueues(task)
-		o.Tasks = o.tasks
+		o.withTasks(task)
 		got, err := o.ArchiveTask(ctx, o.admin, "video", task.ID)
 		if err != nil || got.State != edustream.TaskArchived {
 			t.Fatalf("archive: %+v, %v", got, err)
@@ -334,8 +340,7 @@ func TestOperationsMoveTheVideoOfAStep(t *testing.T) {
 		ctx := o.ctx
 		v := o.videoAt(t, edustream.VideoProcessing, edustream.StagePublish)
 		stale := stepTask(v, edustream.StageTranscode, edustream.TaskRetry)
-		o.tasks = newFakeQueues(stale)
-		o.Tasks = o.tasks
+		o.withTasks(stale)
 		for _, do := range []func() error{
 			func() error { _, err := o.ArchiveTask(ctx, o.admin, "video", stale.ID); return err },
 			func() error { _, err := o.RunTask(ctx, o.admin, "video", stale.ID); return err },
@@ -358,8 +363,7 @@ func TestOperationsMoveTheVideoOfAStep(t *testing.T) {
 		ctx := o.ctx
 		v := o.videoAt(t, edustream.VideoProcessing, edustream.StageTranscode)
 		running := stepTask(v, edustream.StageTranscode, edustream.TaskActive)
-		o.tasks = newFakeQueues(running)
-		o.Tasks = o.tasks
+		o.withTasks(running)
 		_, err := o.ArchiveTask(ctx, o.admin, "video", running.ID)
 		if edustream.ErrorCode(err) != edustream.ECONFLICT {
 			t.Errorf("archive a running task: %v", err)
@@ -392,9 +396,7 @@ func TestOperationsRunAllArchivedTasks(t *testing.T) {
 	for _, id := range []string{"course:purge:1", "course:purge:2", "live:sync-meetings"} {
 		tasks = append(tasks, &edustream.TaskInfo{ID: id, Queue: "video", State: edustream.TaskArchived})
 	}
-	o.tasks = newFakeQueues(tasks...)
-	o.tasks.stuck["live:sync-meetings"] = true
-	o.Tasks = o.tasks
+	o.withTasks(tasks...).stuck["live:sync-meetings"] = true
 	q, err := o.RunAllArchivedTasks(ctx, o.admin, "video")
 	if err != nil {
 		t.Fatal(err)

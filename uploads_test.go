@@ -1,9 +1,7 @@
 package edustream_test
 
 import (
-	"bytes"
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -53,21 +51,7 @@ func (u *uploads) open(t *testing.T, data []byte) (*edustream.Video, []edustream
 	if err != nil {
 		t.Fatal(err)
 	}
-	var parts []edustream.UploadPart
-	for i, url := range up.PartURLs {
-		chunk := data[int64(i)*up.PartSize : min(int64(i+1)*up.PartSize, int64(len(data)))]
-		req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(chunk))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("PUT part %d: %s", i+1, resp.Status)
-		}
-		parts = append(parts, edustream.UploadPart{PartNumber: i + 1, ETag: resp.Header.Get("ETag")})
-	}
-	return up.Video, parts
+	return up.Video, edustreamtest.PutParts(t, up, data)
 }
 
 func TestUploadCreateChecksFirst(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Role is what a caller may do. It comes from the token, which is the
@@ -49,11 +50,39 @@ type Claims struct {
 	Name    string
 }
 
+// Limits of the claims a user is stored with, the widths of the users
+// table's columns.
+const (
+	MaxSubjectLength  = 255
+	MaxEmailLength    = 320
+	MaxUserNameLength = 255
+)
+
+// Validate checks the claims a user is stored with: tokens come from
+// outside, so the stores refuse what would not fit. EINVALID for an empty
+// subject, text that is not UTF-8 or too long, or an unknown role.
+func (c Claims) Validate() error {
+	switch {
+	case strings.TrimSpace(c.Subject) == "":
+		return Errorf(EINVALID, "user subject must not be empty")
+	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Email) || !utf8.ValidString(c.Name):
+		return Errorf(EINVALID, "user claims must be valid UTF-8")
+	case utf8.RuneCountInString(c.Subject) > MaxSubjectLength:
+		return Errorf(EINVALID, "user subject must be at most %d characters", MaxSubjectLength)
+	case utf8.RuneCountInString(c.Email) > MaxEmailLength:
+		return Errorf(EINVALID, "user email must be at most %d characters", MaxEmailLength)
+	case utf8.RuneCountInString(c.Name) > MaxUserNameLength:
+		return Errorf(EINVALID, "user name must be at most %d characters", MaxUserNameLength)
+	case !c.Role.Valid():
+		return Errorf(EINVALID, "unknown user role %q", c.Role)
+	}
+	return nil
+}
+
 // UserService stores users.
 type UserService interface {
 	// UpsertUser creates the user with claims.Subject, or refreshes its role,
-	// email and name, and returns it. EINVALID for an empty subject or an
-	// unknown role.
+	// email and name, and returns it. EINVALID for claims Validate refuses.
 	UpsertUser(ctx context.Context, claims Claims) (*User, error)
 	// FindUsersByIDs returns the users that exist among ids, keyed by id.
 	FindUsersByIDs(ctx context.Context, ids []int64) (map[int64]*User, error)

@@ -153,47 +153,42 @@ func (j *Jobs) EnqueueRecordingImportOnce(_ context.Context, recordingID string)
 	return j.record(webexID("recording", recordingID), func() { j.importsOnce = append(j.importsOnce, recordingID) })
 }
 
-// Purges returns the courses whose purge was enqueued, in order.
-func (j *Jobs) Purges() []int64 {
+// recorded returns a copy of the list at p, read under j's lock.
+func recorded[T any](j *Jobs, p *[]T) []T {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return slices.Clone(j.purges)
+	return slices.Clone(*p)
+}
+
+// Purges returns the courses whose purge was enqueued, in order.
+func (j *Jobs) Purges() []int64 {
+	return recorded(j, &j.purges)
 }
 
 // VideoTasks returns the video steps enqueued, in order.
 func (j *Jobs) VideoTasks() []VideoTask {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.videoTasks)
+	return recorded(j, &j.videoTasks)
 }
 
 // Removals returns the videos whose removal was enqueued, in order.
 func (j *Jobs) Removals() []int64 {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.removals)
+	return recorded(j, &j.removals)
 }
 
 // MeetingDeletes returns the meetings whose deletion was enqueued, in
 // order.
 func (j *Jobs) MeetingDeletes() []string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.meetingDeletes)
+	return recorded(j, &j.meetingDeletes)
 }
 
 // RecordingImports returns the recordings whose import was enqueued with
 // EnqueueRecordingImport, in order.
 func (j *Jobs) RecordingImports() []string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.imports)
+	return recorded(j, &j.imports)
 }
 
 // RecordingImportsOnce returns the recordings whose import was enqueued
 // with EnqueueRecordingImportOnce, in order.
 func (j *Jobs) RecordingImportsOnce() []string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return slices.Clone(j.importsOnce)
+	return recorded(j, &j.importsOnce)
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -107,6 +106,56 @@ func notFound(entity string, id int64) error {
 	return edustream.Errorf(edustream.ENOTFOUND, "%s %d not found", entity, id)
 }
 
+// present finds the records of m.
+func present[K comparable, T any](m map[K]*T) func(K) (*T, bool) {
+	return func(k K) (*T, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+// findOne returns a copy of the record find gives for id. ENOTFOUND, as
+// entity id.
+func findOne[T any](s *Store, entity string, id int64, find func(int64) (*T, bool), copyOf func(*T) *T) (*T, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := find(id)
+	if !ok {
+		return nil, notFound(entity, id)
+	}
+	return copyOf(v), nil
+}
+
+// findMany returns copies of the records find gives among keys, keyed
+// alike.
+func findMany[K comparable, T any](s *Store, keys []K, find func(K) (*T, bool), copyOf func(*T) *T) map[K]*T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[K]*T, len(keys))
+	for _, k := range keys {
+		if v, ok := find(k); ok {
+			out[k] = copyOf(v)
+		}
+	}
+	return out
+}
+
+// where returns copies of the records of m that match keep, in the order
+// compare puts them (id order for ties, and without compare). Callers
+// hold mu.
+func where[T any](m map[int64]*T, keep func(*T) bool, compare func(a, b *T) int, copyOf func(*T) *T) []*T {
+	var out []*T
+	for _, id := range sortedByID(m) {
+		if v := m[id]; keep(v) {
+			out = append(out, copyOf(v))
+		}
+	}
+	if compare != nil {
+		slices.SortStableFunc(out, compare)
+	}
+	return out
+}
+
 // sortedByID returns the values of m in id order.
 func sortedByID[T any](m map[int64]*T) []int64 {
 	ids := make([]int64, 0, len(m))
@@ -119,37 +168,11 @@ func sortedByID[T any](m map[int64]*T) []int64 {
 
 // Users.
 
-// The column widths of sqldb's users table, checked there for both
-// engines.
-const (
-	maxSubjectLength  = 255
-	maxEmailLength    = 320
-	maxUserNameLength = 255
-)
-
-func validateClaims(c edustream.Claims) error {
-	switch {
-	case strings.TrimSpace(c.Subject) == "":
-		return edustream.Errorf(edustream.EINVALID, "user subject must not be empty")
-	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Email) || !utf8.ValidString(c.Name):
-		return edustream.Errorf(edustream.EINVALID, "user claims must be valid UTF-8")
-	case utf8.RuneCountInString(c.Subject) > maxSubjectLength:
-		return edustream.Errorf(edustream.EINVALID, "user subject must be at most %d characters", maxSubjectLength)
-	case utf8.RuneCountInString(c.Email) > maxEmailLength:
-		return edustream.Errorf(edustream.EINVALID, "user email must be at most %d characters", maxEmailLength)
-	case utf8.RuneCountInString(c.Name) > maxUserNameLength:
-		return edustream.Errorf(edustream.EINVALID, "user name must be at most %d characters", maxUserNameLength)
-	case !c.Role.Valid():
-		return edustream.Errorf(edustream.EINVALID, "unknown user role %q", c.Role)
-	}
-	return nil
-}
-
 // UpsertUser creates the user with claims.Subject (compared byte for
 // byte), or refreshes its role, email and name; UpdatedAt moves only when
 // one of them changed. EINVALID for claims sqldb refuses.
 func (s *Store) UpsertUser(_ context.Context, claims edustream.Claims) (*edustream.User, error) {
-	if err := validateClaims(claims); err != nil {
+	if err := claims.Validate(); err != nil {
 		return nil, err
 	}
 	now := s.stamp()
@@ -172,15 +195,7 @@ func (s *Store) UpsertUser(_ context.Context, claims edustream.Claims) (*edustre
 
 // FindUsersByIDs returns the users that exist among ids, keyed by id.
 func (s *Store) FindUsersByIDs(_ context.Context, ids []int64) (map[int64]*edustream.User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[int64]*edustream.User, len(ids))
-	for _, id := range ids {
-		if u, ok := s.users[id]; ok {
-			out[id] = copyPtr(u)
-		}
-	}
-	return out, nil
+	return findMany(s, ids, present(s.users), copyPtr), nil
 }
 
 // Courses.
@@ -202,26 +217,12 @@ func (s *Store) visibleCourse(id int64) (*edustream.Course, bool) {
 
 // FindCourseByID returns a visible course. ENOTFOUND.
 func (s *Store) FindCourseByID(_ context.Context, id int64) (*edustream.Course, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.visibleCourse(id)
-	if !ok {
-		return nil, notFound("course", id)
-	}
-	return copyCourse(c), nil
+	return findOne(s, "course", id, s.visibleCourse, copyCourse)
 }
 
 // FindCoursesByIDs returns the visible courses among ids, keyed by id.
 func (s *Store) FindCoursesByIDs(_ context.Context, ids []int64) (map[int64]*edustream.Course, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[int64]*edustream.Course, len(ids))
-	for _, id := range ids {
-		if c, ok := s.visibleCourse(id); ok {
-			out[id] = copyCourse(c)
-		}
-	}
-	return out, nil
+	return findMany(s, ids, s.visibleCourse, copyCourse), nil
 }
 
 // FindCourses returns one page of the catalog, newest first, and whether
@@ -403,27 +404,13 @@ func (s *Store) lecturesOf(courseID int64) []*edustream.Lecture {
 
 // FindLectureByID returns a lecture of a visible course. ENOTFOUND.
 func (s *Store) FindLectureByID(_ context.Context, id int64) (*edustream.Lecture, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.visibleLecture(id)
-	if !ok {
-		return nil, notFound("lecture", id)
-	}
-	return copyLecture(l), nil
+	return findOne(s, "lecture", id, s.visibleLecture, copyLecture)
 }
 
 // FindLecturesByIDs returns the lectures of visible courses among ids,
 // keyed by id.
 func (s *Store) FindLecturesByIDs(_ context.Context, ids []int64) (map[int64]*edustream.Lecture, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[int64]*edustream.Lecture, len(ids))
-	for _, id := range ids {
-		if l, ok := s.visibleLecture(id); ok {
-			out[id] = copyLecture(l)
-		}
-	}
-	return out, nil
+	return findMany(s, ids, s.visibleLecture, copyLecture), nil
 }
 
 // FindLecturesByCourseIDs returns each visible course's lectures in
@@ -653,26 +640,12 @@ func (s *Store) CreateVideo(_ context.Context, v *edustream.Video) error {
 
 // FindVideoByID returns a video. ENOTFOUND.
 func (s *Store) FindVideoByID(_ context.Context, id int64) (*edustream.Video, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.videos[id]
-	if !ok {
-		return nil, notFound("video", id)
-	}
-	return copyVideo(v), nil
+	return findOne(s, "video", id, present(s.videos), copyVideo)
 }
 
 // FindVideosByIDs returns the videos that exist among ids, keyed by id.
 func (s *Store) FindVideosByIDs(_ context.Context, ids []int64) (map[int64]*edustream.Video, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[int64]*edustream.Video, len(ids))
-	for _, id := range ids {
-		if v, ok := s.videos[id]; ok {
-			out[id] = copyVideo(v)
-		}
-	}
-	return out, nil
+	return findMany(s, ids, present(s.videos), copyVideo), nil
 }
 
 // FindLatestVideosByLectureIDs returns each lecture's newest video (the
@@ -799,16 +772,7 @@ func (s *Store) CompleteVideo(_ context.Context, id int64) (video, replaced *edu
 // videosWhere returns copies of the videos that match keep, in the order
 // less puts them (id order for ties). Callers hold mu.
 func (s *Store) videosWhere(keep func(*edustream.Video) bool, less func(a, b *edustream.Video) int) []*edustream.Video {
-	var out []*edustream.Video
-	for _, id := range sortedByID(s.videos) {
-		if v := s.videos[id]; keep(v) {
-			out = append(out, copyVideo(v))
-		}
-	}
-	if less != nil {
-		slices.SortStableFunc(out, less)
-	}
-	return out
+	return where(s.videos, keep, less, copyVideo)
 }
 
 // FindUnfinishedVideos returns the UPLOADED and PROCESSING videos, not

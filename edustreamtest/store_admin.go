@@ -36,15 +36,7 @@ func (s *Store) FindVideos(_ context.Context, f edustream.VideoFilter) ([]*edust
 // FindLiveSessionsByIDs returns the sessions that exist among ids, keyed
 // by id.
 func (s *Store) FindLiveSessionsByIDs(_ context.Context, ids []int64) (map[int64]*edustream.LiveSession, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[int64]*edustream.LiveSession, len(ids))
-	for _, id := range ids {
-		if ls, ok := s.sessions[id]; ok {
-			out[id] = copySession(ls)
-		}
-	}
-	return out, nil
+	return findMany(s, ids, present(s.sessions), copySession), nil
 }
 
 // FindLiveSessionsByMeetingIDs returns the sessions of the meeting series
@@ -64,15 +56,7 @@ func (s *Store) FindLiveSessionsByMeetingIDs(_ context.Context, meetingIDs []str
 // FindLiveRecordingsByIDs returns the recordings claimed among
 // recordingIDs, keyed by recording id.
 func (s *Store) FindLiveRecordingsByIDs(_ context.Context, recordingIDs []string) (map[string]*edustream.LiveRecording, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]*edustream.LiveRecording, len(recordingIDs))
-	for _, id := range recordingIDs {
-		if r, ok := s.recordings[id]; ok {
-			out[id] = copyRecording(r)
-		}
-	}
-	return out, nil
+	return findMany(s, recordingIDs, present(s.recordings), copyRecording), nil
 }
 
 // RecordAudit validates e, appends it and sets its ID and At. EINVALID.

@@ -20,16 +20,7 @@ func copySession(ls *edustream.LiveSession) *edustream.LiveSession {
 // sessionsWhere returns copies of the sessions that match keep, in the
 // order compare puts them (id order for ties). Callers hold mu.
 func (s *Store) sessionsWhere(keep func(*edustream.LiveSession) bool, compare func(a, b *edustream.LiveSession) int) []*edustream.LiveSession {
-	var out []*edustream.LiveSession
-	for _, id := range sortedByID(s.sessions) {
-		if ls := s.sessions[id]; keep(ls) {
-			out = append(out, copySession(ls))
-		}
-	}
-	if compare != nil {
-		slices.SortStableFunc(out, compare)
-	}
-	return out
+	return where(s.sessions, keep, compare, copySession)
 }
 
 // CreateLiveSession inserts ls as SCHEDULED at version 1. ECONFLICT when
@@ -57,13 +48,7 @@ func (s *Store) CreateLiveSession(_ context.Context, ls *edustream.LiveSession) 
 
 // FindLiveSessionByID returns a session. ENOTFOUND.
 func (s *Store) FindLiveSessionByID(_ context.Context, id int64) (*edustream.LiveSession, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ls, ok := s.sessions[id]
-	if !ok {
-		return nil, notFound("live session", id)
-	}
-	return copySession(ls), nil
+	return findOne(s, "live session", id, present(s.sessions), copySession)
 }
 
 // FindLiveSessionByIdempotencyKey returns the session the creator made

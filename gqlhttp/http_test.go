@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 )
 
 type httpCase struct {
@@ -138,7 +140,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			if _, ok := body["data"]; ok != tt.data {
 				t.Errorf("data entry present: %v, want %v: %s", ok, tt.data, rec.Body)
 			}
-			var errs []gqlError
+			var errs []gqlhttptest.Error
 			json.Unmarshal(body["errors"], &errs)
 			switch {
 			case tt.message == "" && len(errs) > 0:
@@ -168,17 +170,17 @@ func TestPersistedQueries(t *testing.T) {
 	const query = `{ __typename }`
 	sum := sha256.Sum256([]byte(query))
 	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
-	post := func(body map[string]any) response {
+	post := func(body map[string]any) gqlhttptest.Response {
 		raw, _ := json.Marshal(body)
 		return s.raw(t, nil, http.MethodPost, "/query", "application/json", raw)
 	}
 	if r := post(map[string]any{"extensions": ext}); len(r.Errors) != 1 || r.Errors[0].Message != "PersistedQueryNotFound" {
 		t.Errorf("unknown hash: %s", r.Raw)
 	}
-	post(map[string]any{"query": query, "extensions": ext}).noErrors(t)
-	post(map[string]any{"extensions": ext}).noErrors(t)
+	post(map[string]any{"query": query, "extensions": ext}).NoErrors(t)
+	post(map[string]any{"extensions": ext}).NoErrors(t)
 	extJSON, _ := json.Marshal(ext)
-	s.raw(t, nil, http.MethodGet, "/query?extensions="+url.QueryEscape(string(extJSON)), "", nil).noErrors(t)
+	s.raw(t, nil, http.MethodGet, "/query?extensions="+url.QueryEscape(string(extJSON)), "", nil).NoErrors(t)
 
 	wrong := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": strings.Repeat("0", 64)}}
 	if r := post(map[string]any{"query": query, "extensions": wrong}); len(r.Errors) != 1 || r.Data != nil {
@@ -231,7 +233,7 @@ func TestHTTPRefusals(t *testing.T) {
 		t.Errorf("refused requests changed the greeting to %q", after)
 	}
 
-	r := s.get(t, alice, `{ books { title } }`).noErrors(t)
+	r := s.get(t, alice, `{ books { title } }`).NoErrors(t)
 	if !strings.Contains(r.Raw, "Dune") {
 		t.Errorf("a query over GET: %s", r.Raw)
 	}

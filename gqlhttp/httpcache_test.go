@@ -13,6 +13,7 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 )
 
 // How /query responses may be cached over HTTP: ETags and 304 on GET,
@@ -20,7 +21,7 @@ import (
 // the rest, and the headers they vary by.
 func TestHTTPCaching(t *testing.T) {
 	t.Parallel()
-	b := newServer(t, withCache(newCache(nil)))
+	b := newServer(t, withCache(gqlhttptest.NewCache(nil)))
 	const catalog = `{ greeting books { id title related(first: 2) { title } } }`
 	const visits = `{ books { id } visits }`
 	const me = `{ me greeting }`
@@ -92,7 +93,7 @@ func TestHTTPCaching(t *testing.T) {
 
 	t.Run("a write changes the ETag", func(t *testing.T) {
 		before := b.send(t, nil, "GET", getTarget(catalog), nil, "").Header().Get("ETag")
-		b.post(t, staff, `mutation { setGreeting(text: "Renamed") }`, nil).noErrors(t)
+		b.post(t, staff, `mutation { setGreeting(text: "Renamed") }`, nil).NoErrors(t)
 		after := b.send(t, nil, "GET", getTarget(catalog), http.Header{"If-None-Match": {before}}, "")
 		if after.Code != http.StatusOK || after.Header().Get("ETag") == before || !strings.Contains(after.Body.String(), "Renamed") {
 			t.Errorf("status %d, ETag %q (was %q): %s", after.Code, after.Header().Get("ETag"), before, after.Body.String())

@@ -13,124 +13,29 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 )
+
+// tinyShape is the tiny schema's shape for gqlhttptest's hostile
+// documents.
+var tinyShape = gqlhttptest.Shape{
+	Type: "Book", Object: "book(id: 1)", ObjectByID: `book(id:"%d")`, Fields: [2]string{"id", "title"},
+	Loop: []string{"related(first: 1)"},
+	List: "books(first: 100) { related(first: 100) { title } }",
+}
 
 // Hostile documents: each is refused with coded errors, before any
 // resolver runs, with a response that is no more than a small multiple of
 // the request.
-func hostileDocuments() map[string]string {
-	docs := map[string]string{}
-
-	// Fragment fan-out: each fragment spreads the previous one twice, 29
-	// levels: 2^29 expansions.
-	var fan strings.Builder
-	fan.WriteString("query { book(id: 1) { ...F29 } }\nfragment F0 on Book { id }\n")
-	for i := 1; i <= 29; i++ {
-		fmt.Fprintf(&fan, "fragment F%d on Book { ...F%d ...F%d }\n", i, i-1, i-1)
-	}
-	docs["fragment fan-out"] = fan.String()
-
-	// The same through two distinct fragments per level, so that no
-	// selection set repeats anything.
-	var wide strings.Builder
-	wide.WriteString("query { book(id: 1) { ...W25 } }\nfragment W0 on Book { id }\n")
-	for i := 1; i <= 25; i++ {
-		fmt.Fprintf(&wide, "fragment W%d on Book { ...A%d ...B%d }\nfragment A%d on Book { ...W%d }\nfragment B%d on Book { ...W%d }\n", i, i, i, i, i-1, i, i-1)
-	}
-	docs["fragment fan-out without repeats"] = wide.String()
-
-	// A chain of 500 fragments, each spreading the next: validation walks
-	// every fragment's chain again (quadratic).
-	var chain strings.Builder
-	chain.WriteString("query { book(id: 1) { ...C499 } }\nfragment C0 on Book { id title }\n")
-	for i := 1; i < 500; i++ {
-		fmt.Fprintf(&chain, "fragment C%d on Book { id ...C%d }\n", i, i-1)
-	}
-	docs["fragment chain"] = chain.String()
-
-	// Fragments that only spread one another select no field, but each
-	// costs validation a walk of the rest of the chain.
-	var spreads strings.Builder
-	spreads.WriteString("query { book(id: 1) { ...S1199 } }\nfragment S0 on Book { id }\n")
-	for i := 1; i < 1200; i++ {
-		fmt.Fprintf(&spreads, "fragment S%d on Book { ...S%d }\n", i, i-1)
-	}
-	docs["spread-only fragment chain"] = spreads.String()
-
-	// 849 copies of one alias with different arguments: one conflict per
-	// pair with gqlparser's rule.
-	var aliases strings.Builder
-	aliases.WriteString("{ ")
-	for i := range 849 {
-		fmt.Fprintf(&aliases, `c: book(id:"%d"){id} `, i+1)
-	}
-	aliases.WriteString("}")
-	docs["849 conflicting aliases"] = aliases.String()
-
-	// Aliases × lists: 300 lists of 100 books with 100 related each.
-	var bomb strings.Builder
-	bomb.WriteString("{ ")
-	for i := range 300 {
-		fmt.Fprintf(&bomb, "a%d: books(first: 100) { related(first: 100) { title } } ", i)
-	}
-	bomb.WriteString("}")
-	docs["aliases times lists"] = bomb.String()
-
-	docs["9000 __typename"] = "{ " + strings.Repeat("__typename ", 9000) + "}"
-	docs["3000 unknown directives on one field"] = "{ book(id: 1) " + strings.Repeat("@a ", 3000) + "{ id } }"
-	docs["unknown directives on 1800 fields"] = "{ " + func() string {
-		var b strings.Builder
-		for i := range 1800 {
-			fmt.Fprintf(&b, "a%d: __typename @a ", i)
-		}
-		return b.String()
-	}() + "}"
-	docs["1000 unknown fields"] = "{ " + func() string {
-		var b strings.Builder
-		for i := range 1000 {
-			fmt.Fprintf(&b, "f%d ", i)
-		}
-		return b.String()
-	}() + "}"
-	docs["repeated fields nested"] = "{ book(id: 1) { " + strings.Repeat("related { related { related { id } } } ", 11) + "} }"
-	docs["long field name"] = "{ " + strings.Repeat("x", 100000) + " }"
-	docs["long enum value"] = `query($a: Boolean = ` + strings.Repeat("y", 100000) + `) { me }`
-	docs["fragment cycle"] = "query { book(id: 1) { ...A } } fragment A on Book { related { ...B } } fragment B on Book { ...A }"
-	docs["deep nesting"] = "{ book(id: 1) { " + strings.Repeat("related(first: 1) { ", 25) + "id" + strings.Repeat(" }", 25) + " } }"
-	docs["token limit"] = "{ " + func() string {
-		var b strings.Builder
-		for i := range 2000 {
-			fmt.Fprintf(&b, "a%d: book(id: 1) { id } ", i)
-		}
-		return b.String()
-	}() + "}"
-	return docs
-}
-
 func TestHostileDocuments(t *testing.T) {
 	t.Parallel()
-	for name, doc := range hostileDocuments() {
-		t.Run(name, func(t *testing.T) {
+	for _, h := range gqlhttptest.HostileDocuments(tinyShape) {
+		t.Run(h.Name, func(t *testing.T) {
 			t.Parallel()
 			s := newServer(t)
-			body, _ := json.Marshal(map[string]any{"query": doc})
-			r := s.raw(t, staff, "POST", "/query", "application/json", body)
-			if len(r.Errors) == 0 || r.Data != nil {
-				t.Fatalf("status %d, %.300s: want a request error without data", r.Status, r.Raw)
-			}
-			if len(r.Errors) > 11 {
-				t.Errorf("%d errors, want at most 10 and one saying validation stopped", len(r.Errors))
-			}
-			for _, e := range r.Errors {
-				if e.Extensions["code"] != "BAD_USER_INPUT" {
-					t.Errorf("error %q has code %v, want BAD_USER_INPUT", e.Message, e.Extensions["code"])
-				}
-			}
+			h.CheckRefused(t, s.raw(t, staff, "POST", "/query", "application/json", h.Request()))
 			if n := s.resolved.Load(); n != 0 {
 				t.Errorf("the refused document resolved %d fields", n)
-			}
-			if limit := 2*len(body) + 4096; len(r.Raw) > limit {
-				t.Errorf("response of %d bytes to a request of %d", len(r.Raw), len(body))
 			}
 		})
 	}
@@ -140,35 +45,24 @@ func TestHostileDocuments(t *testing.T) {
 func TestLimitReasons(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	docs := hostileDocuments()
-	tests := []struct {
-		doc, reason, message string
-	}{
-		{docs["fragment fan-out"], "SELECTION_LIMIT_EXCEEDED", "counting each fragment at every spread"},
-		{docs["fragment fan-out without repeats"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
-		{docs["fragment chain"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
-		{docs["spread-only fragment chain"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
-		{docs["849 conflicting aliases"], "SELECTION_LIMIT_EXCEEDED", `"c" is selected more than 10 times`},
-		{docs["9000 __typename"], "SELECTION_LIMIT_EXCEEDED", `"__typename" is selected more than 10 times`},
-		{docs["repeated fields nested"], "SELECTION_LIMIT_EXCEEDED", `"related" is selected more than 10 times`},
-		{docs["3000 unknown directives on one field"], "SELECTION_LIMIT_EXCEEDED", "more than 8 directives"},
-		{docs["long field name"], "SELECTION_LIMIT_EXCEEDED", "longer than 128 bytes"},
-		{docs["long enum value"], "SELECTION_LIMIT_EXCEEDED", "longer than 128 bytes"},
-		{docs["fragment cycle"], "SELECTION_LIMIT_EXCEEDED", `fragment "A" spreads itself`},
-		{docs["deep nesting"], "DEPTH_LIMIT_EXCEEDED", "nested more than 12 levels"},
-		{docs["aliases times lists"], "COMPLEXITY_LIMIT_EXCEEDED", "exceeds the limit of 50000"},
-		{docs["token limit"], "GRAPHQL_PARSE_FAILED", "token limit"},
-		{docs["unknown directives on 1800 fields"], "GRAPHQL_VALIDATION_FAILED", `Unknown directive "@a"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.reason+" "+tt.message, func(t *testing.T) {
+	for _, h := range gqlhttptest.HostileDocuments(tinyShape) {
+		t.Run(h.Name, func(t *testing.T) {
 			t.Parallel()
-			r := s.post(t, staff, tt.doc, nil)
-			if len(r.Errors) == 0 || r.Errors[0].Extensions["reason"] != tt.reason || !strings.Contains(r.Errors[0].Message, tt.message) {
-				t.Errorf("got %.500s, want reason %s and a message mentioning %q", r.Raw, tt.reason, tt.message)
-			}
+			h.CheckReason(t, s.post(t, staff, h.Query, nil))
 		})
 	}
+}
+
+// hostile returns the hostile document of that name.
+func hostile(t *testing.T, s gqlhttptest.Shape, name string) gqlhttptest.Hostile {
+	t.Helper()
+	for _, h := range gqlhttptest.HostileDocuments(s) {
+		if h.Name == name {
+			return h
+		}
+	}
+	t.Fatalf("no hostile document %q", name)
+	return gqlhttptest.Hostile{}
 }
 
 // The limits are the Config's.
@@ -201,7 +95,7 @@ func TestConfiguredLimits(t *testing.T) {
 			t.Parallel()
 			r := s.post(t, nil, tt.doc, nil)
 			if tt.reason == "" {
-				r.noErrors(t)
+				r.NoErrors(t)
 			} else if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != tt.reason {
 				t.Errorf("got %s, want %s", r.Raw, tt.reason)
 			}
@@ -216,7 +110,7 @@ func TestConfiguredLimits(t *testing.T) {
 func TestValidationStops(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
-	r := s.post(t, staff, hostileDocuments()["1000 unknown fields"], nil)
+	r := s.post(t, staff, hostile(t, tinyShape, "1000 unknown fields").Query, nil)
 	if len(r.Errors) != 11 {
 		t.Fatalf("%d errors, want 10 and one more saying validation stopped: %.300s", len(r.Errors), r.Raw)
 	}
@@ -250,7 +144,7 @@ func TestLimitsLetValidDocumentsThrough(t *testing.T) {
 	for name, doc := range docs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s.post(t, staff, doc, nil).noErrors(t)
+			s.post(t, staff, doc, nil).NoErrors(t)
 		})
 	}
 	// Not a limit: validation refuses a repeated @include.
@@ -259,7 +153,7 @@ func TestLimitsLetValidDocumentsThrough(t *testing.T) {
 	}
 	// One level deeper is past the depth limit.
 	deeper := "{ book(id: 1) { " + strings.Repeat("related(first: 1) { ", 11) + "id" + strings.Repeat(" }", 11) + " } }"
-	if r := s.post(t, staff, deeper, nil); r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "DEPTH_LIMIT_EXCEEDED" {
+	if r := s.post(t, staff, deeper, nil); r.Code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "DEPTH_LIMIT_EXCEEDED" {
 		t.Errorf("depth 13: %s", r.Raw)
 	}
 }
@@ -309,16 +203,16 @@ func TestComplexityBeforeValidation(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	const deep = `query($n: Int) { books(first: $n) { related(first: 100) { related { title } } } }`
-	s.post(t, alice, deep, map[string]any{"n": 1}).noErrors(t)
-	if r := s.post(t, alice, deep, map[string]any{"n": 100}); r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+	s.post(t, alice, deep, map[string]any{"n": 1}).NoErrors(t)
+	if r := s.post(t, alice, deep, map[string]any{"n": 100}); r.Code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("first: 100 through a variable: %s", r.Raw)
 	}
 	// Another operation of the document may be dear; the one run is not.
 	two := `query Cheap { greeting } query Dear { a: books(first: 100) { related(first: 100) { related { title } } } }`
 	body, _ := json.Marshal(map[string]any{"query": two, "operationName": "Cheap"})
-	s.raw(t, alice, "POST", "/query", "application/json", body).noErrors(t)
+	s.raw(t, alice, "POST", "/query", "application/json", body).NoErrors(t)
 	body, _ = json.Marshal(map[string]any{"query": two, "operationName": "Dear"})
-	if r := s.raw(t, alice, "POST", "/query", "application/json", body); r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+	if r := s.raw(t, alice, "POST", "/query", "application/json", body); r.Code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("the dear operation: %s", r.Raw)
 	}
 }

@@ -2,17 +2,14 @@ package gqlhttp_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/storage/redis"
 )
@@ -20,13 +17,8 @@ import (
 // newEvents is one process's event service on the Redis at url.
 func newEvents(t *testing.T, url string) *redis.Events {
 	t.Helper()
-	opts, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := goredis.NewClient(opts)
-	events := redis.NewEvents(rdb, nil)
-	t.Cleanup(func() { events.Close(); rdb.Close() })
+	events := redis.NewEvents(testenv.RedisClient(t, url), nil)
+	t.Cleanup(func() { events.Close() })
 	return events
 }
 
@@ -37,7 +29,7 @@ func newEvents(t *testing.T, url string) *redis.Events {
 // data.
 func TestCachedResponsesFollowTheSharing(t *testing.T) {
 	t.Parallel()
-	cache := newCache(nil)
+	cache := gqlhttptest.NewCache(nil)
 	s := newServer(t, withCache(cache))
 	uncached := newServerOn(t, s.tiny)
 	viewers := []*edustream.User{staff, alice, bob, nil}
@@ -55,15 +47,7 @@ func TestCachedResponsesFollowTheSharing(t *testing.T) {
 	}
 	ask := func(t *testing.T, s *server, u *edustream.User, method, query string, vars map[string]any) string {
 		t.Helper()
-		if method == http.MethodGet {
-			target := getTarget(query)
-			if vars != nil {
-				raw, _ := json.Marshal(vars)
-				target += "&variables=" + url.QueryEscape(string(raw))
-			}
-			return s.raw(t, u, method, target, "", nil).Raw
-		}
-		return s.post(t, u, query, vars).Raw
+		return gqlhttptest.Query(t, s.handler, u, method, query, vars).Raw
 	}
 	reversed := []*edustream.User{nil, bob, alice, staff}
 	for _, doc := range documents {
@@ -78,7 +62,7 @@ func TestCachedResponsesFollowTheSharing(t *testing.T) {
 				}
 			}
 			// Moves nothing a shared read shows, so empties no cache.
-			s.post(t, staff, `mutation { visit }`, nil).noErrors(t)
+			s.post(t, staff, `mutation { visit }`, nil).NoErrors(t)
 		}
 	}
 	// Else the test above proves nothing.
@@ -93,7 +77,7 @@ func TestCachedResponsesFollowTheSharing(t *testing.T) {
 // at will.
 func TestMutationsEmptyTheCache(t *testing.T) {
 	t.Parallel()
-	cache := newCache(nil)
+	cache := gqlhttptest.NewCache(nil)
 	s := newServer(t, withCache(cache))
 	const shelf = `{ greeting books { title } }`
 	tests := []struct {
@@ -109,7 +93,7 @@ func TestMutationsEmptyTheCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s.post(t, nil, shelf, nil).noErrors(t)
+			s.post(t, nil, shelf, nil).NoErrors(t)
 			before := cache.Stats()
 			s.post(t, tt.user, tt.query, nil)
 			if after := cache.Stats(); after.Purges != before.Purges || after.Entries != before.Entries {
@@ -119,11 +103,11 @@ func TestMutationsEmptyTheCache(t *testing.T) {
 	}
 	// And one that changed something does, before it answers.
 	before := cache.Stats().Purges
-	s.post(t, staff, `mutation { visit setGreeting(text: "Hi") }`, nil).noErrors(t)
+	s.post(t, staff, `mutation { visit setGreeting(text: "Hi") }`, nil).NoErrors(t)
 	if cache.Stats().Purges == before {
 		t.Error("setGreeting kept the cache")
 	}
-	if r := s.post(t, nil, shelf, nil).noErrors(t); !strings.Contains(r.Raw, `"Hi"`) {
+	if r := s.post(t, nil, shelf, nil).NoErrors(t); !strings.Contains(r.Raw, `"Hi"`) {
 		t.Errorf("after the write: %s", r.Raw)
 	}
 }
@@ -134,7 +118,7 @@ func TestMutationsEmptyTheCache(t *testing.T) {
 // the schema routes them.
 func TestKeptResponsesReadThePrimary(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, withCache(newCache(nil)))
+	s := newServer(t, withCache(gqlhttptest.NewCache(nil)))
 	tests := []struct {
 		name    string
 		user    *edustream.User
@@ -149,7 +133,7 @@ func TestKeptResponsesReadThePrimary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		before := s.primary.Load()
-		s.post(t, tt.user, tt.query, nil).noErrors(t)
+		s.post(t, tt.user, tt.query, nil).NoErrors(t)
 		if read := s.primary.Load() > before; read != tt.primary {
 			t.Errorf("%s: read the primary %v, want %v", tt.name, read, tt.primary)
 		}
@@ -163,7 +147,7 @@ func TestWritesReachOtherInstances(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	redisURL := testenv.RedisURL(t)
-	cacheA, cacheB := newCache(newEvents(t, redisURL)), newCache(slowDelivery{newEvents(t, redisURL), 30 * time.Millisecond})
+	cacheA, cacheB := gqlhttptest.NewCache(newEvents(t, redisURL)), gqlhttptest.NewCache(gqlhttptest.SlowDelivery{EventService: newEvents(t, redisURL), Delay: 30 * time.Millisecond})
 	for _, c := range []*gqlhttp.ResponseCache{cacheA, cacheB} {
 		if err := c.Listen(ctx); err != nil {
 			t.Fatal(err)
@@ -173,31 +157,18 @@ func TestWritesReachOtherInstances(t *testing.T) {
 	b := newServerOn(t, a.tiny, withCache(cacheB))
 	const shelf = `{ greeting books { title } }`
 	for _, s := range []*server{a, b} {
-		s.post(t, nil, shelf, nil).noErrors(t)
+		s.post(t, nil, shelf, nil).NoErrors(t)
 		before := s.cache.Stats().Hits
-		if s.post(t, nil, shelf, nil).noErrors(t); s.cache.Stats().Hits != before+1 {
+		if s.post(t, nil, shelf, nil).NoErrors(t); s.cache.Stats().Hits != before+1 {
 			t.Fatal("the shelf was not served from the cache")
 		}
 	}
-	a.post(t, staff, `mutation { setGreeting(text: "Renamed") }`, nil).noErrors(t)
+	a.post(t, staff, `mutation { setGreeting(text: "Renamed") }`, nil).NoErrors(t)
 	for _, s := range []*server{b, a} {
-		if r := s.post(t, nil, shelf, nil).noErrors(t); !strings.Contains(r.Raw, "Renamed") {
+		if r := s.post(t, nil, shelf, nil).NoErrors(t); !strings.Contains(r.Raw, "Renamed") {
 			t.Errorf("the next read shows %s", r.Raw)
 		}
 	}
-}
-
-// slowDelivery delays every delivery to its subscribers.
-type slowDelivery struct {
-	edustream.EventService
-	delay time.Duration
-}
-
-func (s slowDelivery) SubscribeFunc(ctx context.Context, topic string, fn func(edustream.Event)) error {
-	return s.EventService.SubscribeFunc(ctx, topic, func(e edustream.Event) {
-		time.Sleep(s.delay)
-		fn(e)
-	})
 }
 
 // A mutation's client may hang up as the write completes: the other
@@ -205,7 +176,7 @@ func (s slowDelivery) SubscribeFunc(ctx context.Context, topic string, fn func(e
 func TestInvalidationOutlivesTheRequest(t *testing.T) {
 	t.Parallel()
 	redisURL := testenv.RedisURL(t)
-	a, b := newCache(newEvents(t, redisURL)), newCache(newEvents(t, redisURL))
+	a, b := gqlhttptest.NewCache(newEvents(t, redisURL)), gqlhttptest.NewCache(newEvents(t, redisURL))
 	for _, c := range []*gqlhttp.ResponseCache{a, b} {
 		if err := c.Listen(context.Background()); err != nil {
 			t.Fatal(err)

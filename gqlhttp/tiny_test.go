@@ -1,7 +1,6 @@
 package gqlhttp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 )
 
 // The tests run the edge over a tiny schema of their own: a shelf of books,
@@ -512,48 +511,12 @@ func withCache(c *gqlhttp.ResponseCache) option {
 	return func(_ *gqlhttp.Schema, cfg *gqlhttp.Config) { cfg.ResponseCache = c }
 }
 
-func newCache(events edustream.EventService) *gqlhttp.ResponseCache {
-	return gqlhttp.NewResponseCache(gqlhttp.ResponseCacheConfig{MaxBytes: 1 << 20, Events: events})
-}
-
 // Callers of each class.
 var (
 	staff = &edustream.User{ID: 1, Name: "Ada", Role: edustream.RoleInstructor}
 	alice = &edustream.User{ID: 2, Name: "Alice", Role: edustream.RoleStudent}
 	bob   = &edustream.User{ID: 3, Name: "Bob", Role: edustream.RoleStudent}
 )
-
-// gqlError is one entry of a response's errors.
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-type response struct {
-	Status int
-	Data   map[string]any `json:"data"`
-	Errors []gqlError     `json:"errors"`
-	Raw    string
-}
-
-// code returns the extensions.code of the only error, failing otherwise.
-func (r response) code(t *testing.T) string {
-	t.Helper()
-	if len(r.Errors) != 1 {
-		t.Fatalf("want exactly one error, got %s", r.Raw)
-	}
-	code, _ := r.Errors[0].Extensions["code"].(string)
-	return code
-}
-
-func (r response) noErrors(t *testing.T) response {
-	t.Helper()
-	if len(r.Errors) > 0 || r.Status != http.StatusOK {
-		t.Fatalf("status %d, errors: %s", r.Status, r.Raw)
-	}
-	return r
-}
 
 // send makes one request as user (nil: anonymous), with a JSON body if
 // it is a POST.
@@ -575,40 +538,23 @@ func (s *server) send(t *testing.T, user *edustream.User, method, target string,
 }
 
 // raw makes one request with the Content-Type given, if any.
-func (s *server) raw(t *testing.T, user *edustream.User, method, target, contentType string, body []byte) response {
+func (s *server) raw(t *testing.T, user *edustream.User, method, target, contentType string, body []byte) gqlhttptest.Response {
 	t.Helper()
-	req := httptest.NewRequest(method, target, bytes.NewReader(body))
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if user != nil {
-		req = req.WithContext(edustream.NewContextWithUser(req.Context(), user))
-	}
-	rec := httptest.NewRecorder()
-	s.handler.ServeHTTP(rec, req)
-	r := response{Status: rec.Code, Raw: rec.Body.String()}
-	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
-		t.Fatalf("response is not JSON (status %d): %q", rec.Code, rec.Body.String())
-	}
-	return r
+	return gqlhttptest.Do(t, s.handler, user, method, target, contentType, body)
 }
 
 // post sends a GraphQL POST as user (nil: anonymous).
-func (s *server) post(t *testing.T, user *edustream.User, query string, vars map[string]any) response {
+func (s *server) post(t *testing.T, user *edustream.User, query string, vars map[string]any) gqlhttptest.Response {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.raw(t, user, http.MethodPost, "/query", "application/json", body)
+	return gqlhttptest.Post(t, s.handler, user, query, vars)
 }
 
-func (s *server) get(t *testing.T, user *edustream.User, query string) response {
+func (s *server) get(t *testing.T, user *edustream.User, query string) gqlhttptest.Response {
 	t.Helper()
 	return s.raw(t, user, http.MethodGet, getTarget(query), "", nil)
 }
 
-func getTarget(query string) string { return "/query?query=" + url.QueryEscape(query) }
+func getTarget(query string) string { return gqlhttptest.GetTarget(query, nil) }
 
 func TestMain(m *testing.M) {
 	// The edge logs every operation through slog's default.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 )
 
 // tokens is an authenticator that knows a fixed set of tokens.
@@ -38,48 +39,13 @@ func wsServer(t *testing.T, opts ...option) *httptest.Server {
 	return srv
 }
 
-func dial(t *testing.T, ctx context.Context, srv *httptest.Server, origin string) (*websocket.Conn, *http.Response, error) {
+// connect opens a websocket to srv, with no Origin, and returns it with
+// the context to use it in: both end with the test, or after 10 seconds.
+func connect(t *testing.T, srv *httptest.Server) (context.Context, *websocket.Conn) {
 	t.Helper()
-	header := http.Header{}
-	if origin != "" {
-		header.Set("Origin", origin)
-	}
-	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query", &websocket.DialOptions{
-		Subprotocols: []string{"graphql-transport-ws"},
-		HTTPHeader:   header,
-	})
-}
-
-type wsMessage struct {
-	ID      string          `json:"id,omitempty"`
-	Type    string          `json:"type"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-func send(t *testing.T, ctx context.Context, c *websocket.Conn, m any) {
-	t.Helper()
-	b, _ := json.Marshal(m)
-	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// next reads the next message that is not a keep-alive ping.
-func next(t *testing.T, ctx context.Context, c *websocket.Conn) (wsMessage, error) {
-	t.Helper()
-	for {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			return wsMessage{}, err
-		}
-		var m wsMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("not JSON: %q", b)
-		}
-		if m.Type != "ping" && m.Type != "pong" {
-			return m, nil
-		}
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx, gqlhttptest.Open(t, ctx, srv.URL)
 }
 
 func TestWebsocketAuth(t *testing.T) {
@@ -98,35 +64,19 @@ func TestWebsocketAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := dial(t, ctx, srv, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
-			send(t, ctx, c, map[string]any{"type": "connection_init", "payload": tt.init})
-			if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
-				t.Fatalf("after connection_init: %+v %v", m, err)
-			}
-			send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "{ me }"}})
-			m, err := next(t, ctx, c)
-			if err != nil || m.Type != "next" || m.ID != "1" {
-				t.Fatalf("after subscribe: %+v %v", m, err)
-			}
+			ctx, c := connect(t, srv)
+			gqlhttptest.Init(t, ctx, c, tt.init)
+			payload := gqlhttptest.Run(t, ctx, c, "{ me }", nil)
 			var result struct {
 				Data struct{ Me *string }
 			}
-			json.Unmarshal(m.Payload, &result)
+			json.Unmarshal(payload, &result)
 			got := ""
 			if result.Data.Me != nil {
 				got = *result.Data.Me
 			}
 			if got != tt.wantMe {
-				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, m.Payload)
-			}
-			if m, err := next(t, ctx, c); err != nil || m.Type != "complete" {
-				t.Errorf("want complete, got %+v %v", m, err)
+				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, payload)
 			}
 		})
 	}
@@ -147,16 +97,10 @@ func TestWebsocketRefusals(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := dial(t, ctx, tt.srv, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
-			send(t, ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": tt.auth}})
+			ctx, c := connect(t, tt.srv)
+			gqlhttptest.Send(t, ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": tt.auth}})
 			for {
-				m, err := next(t, ctx, c)
+				m, err := gqlhttptest.Next(t, ctx, c)
 				if err != nil {
 					if status := websocket.CloseStatus(err); status != 4403 {
 						t.Errorf("closed with %v (%v), want 4403", status, err)
@@ -174,7 +118,7 @@ func TestWebsocketRefusals(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, resp, err := dial(t, ctx, srv, "https://evil.example")
+		c, resp, err := gqlhttptest.Dial(t, ctx, srv.URL, "https://evil.example")
 		if err == nil {
 			c.CloseNow()
 			t.Fatal("a page from another origin opened a websocket")
@@ -187,7 +131,7 @@ func TestWebsocketRefusals(t *testing.T) {
 		t.Parallel()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, _, err := dial(t, ctx, srv, "https://app.example")
+		c, _, err := gqlhttptest.Dial(t, ctx, srv.URL, "https://app.example")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,47 +146,38 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 	srv := wsServer(t)
 	init := map[string]any{"type": "connection_init"}
 	tests := []struct {
-		name   string
-		before []any // sent first, each expecting the reply in replies
-		send   any   // then this; string is sent as a raw frame
-		code   websocket.StatusCode
+		name      string
+		afterInit bool // whether a connection_init was acknowledged first
+		send      any  // then this; string is sent as a raw frame
+		code      websocket.StatusCode
 	}{
-		{"garbage frame before init", nil, "garbage", 4400},
-		{"garbage frame after init", []any{init}, "{not json", 4400},
-		{"JSON that is not an object", []any{init}, `[1,2]`, 4400},
-		{"no type", []any{init}, map[string]any{"id": "1"}, 4400},
-		{"unknown type", []any{init}, map[string]any{"type": "hello"}, 4400},
-		{"a server message from the client", []any{init}, map[string]any{"type": "next", "id": "1", "payload": map[string]any{}}, 4400},
-		{"string connection_init payload", nil, map[string]any{"type": "connection_init", "payload": "Bearer x"}, 4400},
-		{"array connection_init payload", nil, map[string]any{"type": "connection_init", "payload": []any{1}}, 4400},
-		{"subscribe without id", []any{init}, map[string]any{"type": "subscribe", "payload": map[string]any{"query": "{ me }"}}, 4400},
-		{"subscribe without query", []any{init}, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"variables": map[string]any{}}}, 4400},
-		{"subscribe with string variables", []any{init}, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": "{ me }", "variables": "x"}}, 4400},
-		{"subscribe before init", nil, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": "{ me }"}}, 4401},
-		{"second connection_init", []any{init}, init, 4429},
+		{"garbage frame before init", false, "garbage", 4400},
+		{"garbage frame after init", true, "{not json", 4400},
+		{"JSON that is not an object", true, `[1,2]`, 4400},
+		{"no type", true, map[string]any{"id": "1"}, 4400},
+		{"unknown type", true, map[string]any{"type": "hello"}, 4400},
+		{"a server message from the client", true, map[string]any{"type": "next", "id": "1", "payload": map[string]any{}}, 4400},
+		{"string connection_init payload", false, map[string]any{"type": "connection_init", "payload": "Bearer x"}, 4400},
+		{"array connection_init payload", false, map[string]any{"type": "connection_init", "payload": []any{1}}, 4400},
+		{"subscribe without id", true, map[string]any{"type": "subscribe", "payload": map[string]any{"query": "{ me }"}}, 4400},
+		{"subscribe without query", true, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"variables": map[string]any{}}}, 4400},
+		{"subscribe with string variables", true, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": "{ me }", "variables": "x"}}, 4400},
+		{"subscribe before init", false, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": "{ me }"}}, 4401},
+		{"second connection_init", true, init, 4429},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c, _, err := dial(t, ctx, srv, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
-			for _, m := range tt.before {
-				send(t, ctx, c, m)
-				if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
-					t.Fatalf("after connection_init: %+v %v", m, err)
-				}
+			ctx, c := connect(t, srv)
+			if tt.afterInit {
+				gqlhttptest.Init(t, ctx, c, nil)
 			}
 			if raw, ok := tt.send.(string); ok {
 				if err := c.Write(ctx, websocket.MessageText, []byte(raw)); err != nil {
 					t.Fatal(err)
 				}
 			} else {
-				send(t, ctx, c, tt.send)
+				gqlhttptest.Send(t, ctx, c, tt.send)
 			}
 			for {
 				_, data, err := c.Read(ctx)
@@ -259,22 +194,13 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 
 	t.Run("ping before init", func(t *testing.T) {
 		t.Parallel()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, _, err := dial(t, ctx, srv, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.CloseNow()
-		send(t, ctx, c, map[string]any{"type": "ping"})
+		ctx, c := connect(t, srv)
+		gqlhttptest.Send(t, ctx, c, map[string]any{"type": "ping"})
 		_, data, err := c.Read(ctx)
 		if err != nil || !strings.Contains(string(data), `"pong"`) {
 			t.Fatalf("after ping: %s %v", data, err)
 		}
-		send(t, ctx, c, init)
-		if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
-			t.Fatalf("after connection_init: %+v %v", m, err)
-		}
+		gqlhttptest.Init(t, ctx, c, nil)
 	})
 }
 
@@ -282,14 +208,8 @@ func TestWebsocketProtocolErrors(t *testing.T) {
 func TestWebsocketInitTimeout(t *testing.T) {
 	t.Parallel()
 	srv := wsServer(t, func(_ *gqlhttp.Schema, c *gqlhttp.Config) { c.WebsocketInitTimeout = 200 * time.Millisecond })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := dial(t, ctx, srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	_, _, err = c.Read(ctx)
+	ctx, c := connect(t, srv)
+	_, _, err := c.Read(ctx)
 	if got := websocket.CloseStatus(err); got != 4408 {
 		t.Errorf("closed with %v (%v), want 4408", got, err)
 	}
@@ -299,23 +219,12 @@ func TestWebsocketInitTimeout(t *testing.T) {
 // complete.
 func TestWebsocketSubscription(t *testing.T) {
 	t.Parallel()
-	srv := wsServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := dial(t, ctx, srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	send(t, ctx, c, map[string]any{"type": "connection_init"})
-	if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
-		t.Fatalf("after connection_init: %+v %v", m, err)
-	}
-	send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query": "subscription($n: Int!) { ticks(n: $n) }", "variables": map[string]any{"n": 3}}})
+	ctx, c := connect(t, wsServer(t))
+	gqlhttptest.Init(t, ctx, c, nil)
+	gqlhttptest.Subscribe(t, ctx, c, "1", "subscription($n: Int!) { ticks(n: $n) }", map[string]any{"n": 3})
 	var got []string
 	for {
-		m, err := next(t, ctx, c)
+		m, err := gqlhttptest.Next(t, ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -332,9 +241,8 @@ func TestWebsocketSubscription(t *testing.T) {
 	}
 
 	// A subscription's document is priced like any other.
-	send(t, ctx, c, map[string]any{"id": "2", "type": "subscribe", "payload": map[string]any{
-		"query": "subscription { " + strings.Repeat("ticks(n: 1) ", 11) + "}"}})
-	if m, err := next(t, ctx, c); err != nil || m.Type != "error" || m.ID != "2" || !strings.Contains(string(m.Payload), "SELECTION_LIMIT_EXCEEDED") {
+	gqlhttptest.Subscribe(t, ctx, c, "2", "subscription { "+strings.Repeat("ticks(n: 1) ", 11)+"}", nil)
+	if m, err := gqlhttptest.Next(t, ctx, c); err != nil || m.Type != "error" || m.ID != "2" || !strings.Contains(string(m.Payload), "SELECTION_LIMIT_EXCEEDED") {
 		t.Errorf("an over-limit subscription: %+v %v", m, err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,21 +36,8 @@ type adminBundle struct {
 
 func setupAdmin(t *testing.T) *adminBundle {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ab := &adminBundle{rdb: goredis.NewClient(opts)}
-	t.Cleanup(func() { ab.rdb.Close() })
+	db := openDB(t)
+	ab := &adminBundle{rdb: testenv.RedisClient(t, testenv.RedisURL(t))}
 	ab.queue = jobs.NewQueue(ab.rdb)
 	ab.bundle = newBundle(t, db, func(_ *graph.Config, r *graph.Resolver) {
 		ab.life = &edustream.VideoLifecycle{Videos: r.VideoService, Jobs: ab.queue}
@@ -80,13 +66,13 @@ func (ab *adminBundle) storedVideo(t *testing.T, lecture *edustream.Lecture) *ed
 	return v
 }
 
-func (ab *adminBundle) firstLecture(t *testing.T, c *edustream.Course) *edustream.Lecture {
+// probing stores a video of a published course's lecture as storedVideo
+// does, and returns it with the variables that name its probe task: $q,
+// the queue, and $id.
+func (ab *adminBundle) probing(t *testing.T) (*edustream.Video, map[string]any) {
 	t.Helper()
-	lectures, err := ab.lectures.FindLecturesByCourseIDs(context.Background(), []int64{c.ID})
-	if err != nil || len(lectures[c.ID]) == 0 {
-		t.Fatalf("lectures of course %d: %v, %v", c.ID, lectures, err)
-	}
-	return lectures[c.ID][0]
+	v := ab.storedVideo(t, ab.firstLecture(t, ab.seedCourse(t, ab.instructor, "Course", 1, true)))
+	return v, map[string]any{"q": jobs.QueueVideo, "id": jobs.VideoTaskID("probe", v.ID)}
 }
 
 func (ab *adminBundle) video(t *testing.T, id int64) *edustream.Video {
@@ -136,10 +122,7 @@ func dig(t *testing.T, data any, path ...any) any {
 func TestAdminFieldsRefuseOthers(t *testing.T) {
 	t.Parallel()
 	ab := setupAdmin(t)
-	course := ab.seedCourse(t, ab.instructor, "Course", 1, true)
-	v := ab.storedVideo(t, ab.firstLecture(t, course))
-	probe := jobs.VideoTaskID("probe", v.ID)
-	vars := map[string]any{"q": jobs.QueueVideo, "id": probe}
+	v, vars := ab.probing(t)
 	operations := []struct{ name, query string }{
 		{"queues", `{ queues { name } }`},
 		{"queue", `query($q: String!) { queue(name: $q) { name } }`},
@@ -168,7 +151,7 @@ func TestAdminFieldsRefuseOthers(t *testing.T) {
 		for _, c := range callers {
 			t.Run(op.name+" as "+c.name, func(t *testing.T) {
 				r := ab.post(t, c.user, op.query, vars)
-				if got := r.code(t); got != c.code {
+				if got := r.Code(t); got != c.code {
 					t.Errorf("code %s, want %s: %s", got, c.code, r.Raw)
 				}
 				if r.Data != nil && slices.ContainsFunc(mapValues(r.Data), func(v any) bool { return v != nil }) {
@@ -180,7 +163,7 @@ func TestAdminFieldsRefuseOthers(t *testing.T) {
 	if got := ab.video(t, v.ID); got.Status != edustream.VideoUploaded {
 		t.Errorf("refused calls moved the video to %s", got.Status)
 	}
-	r := ab.post(t, ab.admin, `query($q: String!) { queue(name: $q) { paused pending archived } }`, map[string]any{"q": jobs.QueueVideo}).noErrors(t)
+	r := ab.post(t, ab.admin, `query($q: String!) { queue(name: $q) { paused pending archived } }`, map[string]any{"q": jobs.QueueVideo}).NoErrors(t)
 	if q := dig(t, r.Data, "queue"); fmt.Sprint(q) != "map[archived:0 paused:false pending:1]" {
 		t.Errorf("after the refusals the queue is %v, want its one task pending", q)
 	}
@@ -234,13 +217,13 @@ func TestAdminReadsQueuesAndTasks(t *testing.T) {
 	}
 
 	r := ab.post(t, ab.admin, `{ queues { name paused size pending active scheduled retry archived completed
-		processedToday failedToday latencySeconds memoryBytes } }`, nil).noErrors(t)
+		processedToday failedToday latencySeconds memoryBytes } }`, nil).NoErrors(t)
 	queues := dig(t, r.Data, "queues").([]any)
 	if len(queues) != 2 || dig(t, queues, 0, "name") != "default" || dig(t, queues, 1, "name") != "video" ||
 		dig(t, queues, 0, "pending") != 3.0 || dig(t, queues, 1, "pending") != 3.0 || dig(t, queues, 1, "size") != 3.0 {
 		t.Errorf("queues %v, want default with 3 pending and video with 3", queues)
 	}
-	if r := ab.post(t, ab.admin, `{ queue(name: "nope") { name } }`, nil).noErrors(t); r.Data["queue"] != nil {
+	if r := ab.post(t, ab.admin, `{ queue(name: "nope") { name } }`, nil).NoErrors(t); r.Data["queue"] != nil {
 		t.Errorf("an unknown queue: %s", r.Raw)
 	}
 
@@ -251,7 +234,7 @@ func TestAdminReadsQueuesAndTasks(t *testing.T) {
 	var got []string
 	var after any
 	for range 3 {
-		r := ab.post(t, ab.admin, page, map[string]any{"q": jobs.QueueVideo, "after": after}).noErrors(t)
+		r := ab.post(t, ab.admin, page, map[string]any{"q": jobs.QueueVideo, "after": after}).NoErrors(t)
 		conn := dig(t, r.Data, "tasks")
 		for _, e := range dig(t, conn, "edges").([]any) {
 			node := dig(t, e, "node")
@@ -277,7 +260,7 @@ func TestAdminReadsQueuesAndTasks(t *testing.T) {
 	}
 
 	r = ab.post(t, ab.admin, `{ tasks(queue: "default", state: PENDING) { edges { node { id
-		video { id } lecture { id } liveSession { id title } course { id } } } } }`, nil).noErrors(t)
+		video { id } lecture { id } liveSession { id title } course { id } } } } }`, nil).NoErrors(t)
 	about := map[string]string{}
 	for _, e := range dig(t, r.Data, "tasks", "edges").([]any) {
 		node := dig(t, e, "node").(map[string]any)
@@ -301,7 +284,7 @@ func TestAdminReadsQueuesAndTasks(t *testing.T) {
 			video { id error fileName } lecture { id title } course { id title } } } } }`
 		count := func(first int) int64 {
 			ab.queries.Store(0)
-			ab.post(t, ab.admin, fmt.Sprintf(all, first), nil).noErrors(t)
+			ab.post(t, ab.admin, fmt.Sprintf(all, first), nil).NoErrors(t)
 			return ab.queries.Load()
 		}
 		if one, three := count(1), count(3); one != three {
@@ -315,7 +298,7 @@ func TestAdminReadsQueuesAndTasks(t *testing.T) {
 			`{ tasks(queue: "video", state: PENDING, after: "bm9wZQ") { edges { cursor } } }`,
 		} {
 			r := ab.post(t, ab.admin, q, nil)
-			if code := r.code(t); code != "NOT_FOUND" && code != "BAD_USER_INPUT" {
+			if code := r.Code(t); code != "NOT_FOUND" && code != "BAD_USER_INPUT" {
 				t.Errorf("%s: %s", q, r.Raw)
 			}
 		}
@@ -327,13 +310,11 @@ func TestAdminReadsQueuesAndTasks(t *testing.T) {
 func TestAdminMutations(t *testing.T) {
 	t.Parallel()
 	ab := setupAdmin(t)
-	course := ab.seedCourse(t, ab.instructor, "Course", 1, true)
-	v := ab.storedVideo(t, ab.firstLecture(t, course))
-	probe := jobs.VideoTaskID("probe", v.ID)
-	vars := map[string]any{"q": jobs.QueueVideo, "id": probe}
+	v, vars := ab.probing(t)
+	probe := vars["id"].(string)
 	do := func(t *testing.T, query string) map[string]any {
 		t.Helper()
-		return ab.post(t, ab.admin, query, vars).noErrors(t).Data
+		return ab.post(t, ab.admin, query, vars).NoErrors(t).Data
 	}
 
 	t.Run("pause and resume", func(t *testing.T) {
@@ -397,7 +378,7 @@ func TestAdminMutations(t *testing.T) {
 			t.Errorf("video %s after its waiting step was deleted, want FAILED", got.Status)
 		}
 		r := ab.post(t, ab.admin, `mutation { runTask(queue: "video", id: "video:probe:424242") { state } }`, nil)
-		if r.code(t) != "NOT_FOUND" {
+		if r.Code(t) != "NOT_FOUND" {
 			t.Errorf("running a missing task: %s", r.Raw)
 		}
 	})
@@ -423,7 +404,7 @@ func TestAdminMutations(t *testing.T) {
 		for range 10 {
 			r := ab.post(t, ab.admin, `query($after: String) { auditLog(first: 4, after: $after) {
 				edges { node { actor { name } action target result at } } pageInfo { hasNextPage endCursor } } }`,
-				map[string]any{"after": after}).noErrors(t)
+				map[string]any{"after": after}).NoErrors(t)
 			for _, e := range dig(t, r.Data, "auditLog", "edges").([]any) {
 				n := dig(t, e, "node")
 				if dig(t, n, "actor", "name") != "admin" || dig(t, n, "at") == "" {
@@ -458,7 +439,7 @@ func TestAdminVideos(t *testing.T) {
 
 	const q = `query($s: VideoStatus, $first: Int) { videos(status: $s, first: $first) { edges { node {
 		id status stage progress error fileName ageSeconds lecture { id title } course { title } } } pageInfo { hasNextPage } } }`
-	r := ab.post(t, ab.admin, q, map[string]any{"first": 10}).noErrors(t)
+	r := ab.post(t, ab.admin, q, map[string]any{"first": 10}).NoErrors(t)
 	edges := dig(t, r.Data, "videos", "edges").([]any)
 	if len(edges) != 2 || dig(t, edges, 0, "node", "id") != strconv.FormatInt(waiting.ID, 10) || dig(t, edges, 1, "node", "id") != strconv.FormatInt(failed.ID, 10) {
 		t.Fatalf("videos %v, want both, newest first", edges)
@@ -467,14 +448,14 @@ func TestAdminVideos(t *testing.T) {
 		dig(t, n, "fileName") != "talk.mp4" || dig(t, n, "stage") != "PROBE" || dig(t, n, "ageSeconds").(float64) < 0 {
 		t.Errorf("failed video %v, want its reason, file and course", n)
 	}
-	r = ab.post(t, ab.admin, q, map[string]any{"s": "FAILED"}).noErrors(t)
+	r = ab.post(t, ab.admin, q, map[string]any{"s": "FAILED"}).NoErrors(t)
 	if edges := dig(t, r.Data, "videos", "edges").([]any); len(edges) != 1 || dig(t, edges, 0, "node", "id") != strconv.FormatInt(failed.ID, 10) {
 		t.Errorf("FAILED videos %v", edges)
 	}
 	t.Run("a page costs the same queries however long", func(t *testing.T) {
 		count := func(first int) int64 {
 			ab.queries.Store(0)
-			ab.post(t, ab.admin, q, map[string]any{"first": first}).noErrors(t)
+			ab.post(t, ab.admin, q, map[string]any{"first": first}).NoErrors(t)
 			return ab.queries.Load()
 		}
 		if one, two := count(1), count(2); one != two {
@@ -483,7 +464,7 @@ func TestAdminVideos(t *testing.T) {
 	})
 	t.Run("others see a video's place only where they see the lecture", func(t *testing.T) {
 		r := ab.post(t, ab.student, `query($id: ID!) { lecture(id: $id) { video { lecture { id } course { title } ageSeconds } } }`,
-			map[string]any{"id": strconv.FormatInt(waiting.LectureID, 10)}).noErrors(t)
+			map[string]any{"id": strconv.FormatInt(waiting.LectureID, 10)}).NoErrors(t)
 		if fmt.Sprint(dig(t, r.Data, "lecture", "video", "course")) != "map[title:Theirs]" {
 			t.Errorf("a student's view of a published lecture's video: %s", r.Raw)
 		}
@@ -520,7 +501,7 @@ func TestAdminWorkers(t *testing.T) {
 		running { taskId type queue startedAt video { id } course { title } } } }`
 	var me any
 	testenv.Eventually(t, "the worker to report the probe it runs", func() bool {
-		r := ab.post(t, ab.admin, q, nil).noErrors(t)
+		r := ab.post(t, ab.admin, q, nil).NoErrors(t)
 		me = nil
 		for _, w := range dig(t, r.Data, "workers").([]any) {
 			if dig(t, w, "pid") == float64(os.Getpid()) {

@@ -1,12 +1,10 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/local"
@@ -46,6 +45,13 @@ type option func(*graph.Config, *graph.Resolver)
 
 func setup(t *testing.T, opts ...option) *bundle {
 	t.Helper()
+	return newBundle(t, openDB(t), opts...)
+}
+
+// openDB returns a migrated SQLite database of the test's own, closed when
+// the test ends.
+func openDB(t *testing.T) *sqldb.DB {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
@@ -55,7 +61,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return newBundle(t, db, opts...)
+	return db
 }
 
 func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
@@ -106,64 +112,15 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 	return b
 }
 
-// gqlError is one entry of a response's errors.
-type gqlError struct {
-	Message    string         `json:"message"`
-	Path       []any          `json:"path"`
-	Extensions map[string]any `json:"extensions"`
-}
-
-type response struct {
-	Status int
-	Data   map[string]any `json:"data"`
-	Errors []gqlError     `json:"errors"`
-	Raw    string
-}
-
-// code returns the extensions.code of the only error, failing otherwise.
-func (r response) code(t *testing.T) string {
-	t.Helper()
-	if len(r.Errors) != 1 {
-		t.Fatalf("want exactly one error, got %s", r.Raw)
-	}
-	code, _ := r.Errors[0].Extensions["code"].(string)
-	return code
-}
-
-func (r response) noErrors(t *testing.T) response {
-	t.Helper()
-	if len(r.Errors) > 0 || r.Status != http.StatusOK {
-		t.Fatalf("status %d, errors: %s", r.Status, r.Raw)
-	}
-	return r
-}
-
 // post sends a GraphQL POST as user (nil: anonymous).
-func (b *bundle) post(t *testing.T, user *edustream.User, query string, vars map[string]any) response {
+func (b *bundle) post(t *testing.T, user *edustream.User, query string, vars map[string]any) gqlhttptest.Response {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.raw(t, user, http.MethodPost, "/query", "application/json", body)
+	return gqlhttptest.Post(t, b.handler, user, query, vars)
 }
 
-func (b *bundle) raw(t *testing.T, user *edustream.User, method, target, contentType string, body []byte) response {
+func (b *bundle) raw(t *testing.T, user *edustream.User, method, target, contentType string, body []byte) gqlhttptest.Response {
 	t.Helper()
-	req := httptest.NewRequest(method, target, bytes.NewReader(body))
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if user != nil {
-		req = req.WithContext(edustream.NewContextWithUser(req.Context(), user))
-	}
-	rec := httptest.NewRecorder()
-	b.handler.ServeHTTP(rec, req)
-	resp := response{Status: rec.Code, Raw: rec.Body.String()}
-	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		t.Fatalf("response is not JSON (status %d): %q", rec.Code, rec.Body.String())
-	}
-	return resp
+	return gqlhttptest.Do(t, b.handler, user, method, target, contentType, body)
 }
 
 // seedCourse creates a course of instructor with n lectures, published or
@@ -195,7 +152,7 @@ func (b *bundle) seedCourse(t *testing.T, instructor *edustream.User, title stri
 func (b *bundle) snapshot(t *testing.T) string {
 	t.Helper()
 	r := b.post(t, b.admin, `{ courses(first: 100) { edges { node { id title description published updatedAt enrolled
-		lectures { id position title description updatedAt } } } } }`, nil).noErrors(t)
+		lectures { id position title description updatedAt } } } } }`, nil).NoErrors(t)
 	out, _ := json.Marshal(r.Data)
 	return string(out)
 }

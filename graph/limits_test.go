@@ -10,126 +10,48 @@ import (
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/vektah/gqlparser/v2"
 
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 )
 
-// Hostile documents, after the issue's: each is refused with one coded
-// error, before any resolver runs (no SQL), with a response that is no more
-// than a small multiple of the request.
-func hostileDocuments() map[string]string {
-	docs := map[string]string{}
-
-	// Fragment fan-out: each fragment spreads the previous one twice, 29
-	// levels: 2^29 expansions of 1.3 KB.
-	var fan strings.Builder
-	fan.WriteString("query { course(id: 1) { ...F29 } }\nfragment F0 on Course { id }\n")
-	for i := 1; i <= 29; i++ {
-		fmt.Fprintf(&fan, "fragment F%d on Course { ...F%d ...F%d }\n", i, i-1, i-1)
-	}
-	docs["fragment fan-out"] = fan.String()
-
-	// The same through two distinct fragments per level, so that no
-	// selection set repeats anything.
-	var wide strings.Builder
-	wide.WriteString("query { course(id: 1) { ...W25 } }\nfragment W0 on Course { id }\n")
-	for i := 1; i <= 25; i++ {
-		fmt.Fprintf(&wide, "fragment W%d on Course { ...A%d ...B%d }\nfragment A%d on Course { ...W%d }\nfragment B%d on Course { ...W%d }\n", i, i, i, i, i-1, i, i-1)
-	}
-	docs["fragment fan-out without repeats"] = wide.String()
-
-	// A chain of 500 fragments, each spreading the next: validation walks
-	// every fragment's chain again (quadratic).
-	var chain strings.Builder
-	chain.WriteString("query { course(id: 1) { ...C499 } }\nfragment C0 on Course { id title }\n")
-	for i := 1; i < 500; i++ {
-		fmt.Fprintf(&chain, "fragment C%d on Course { id ...C%d }\n", i, i-1)
-	}
-	docs["fragment chain"] = chain.String()
-
-	// Fragments that only spread one another select no field, but each
-	// costs validation a walk of the rest of the chain.
-	var spreads strings.Builder
-	spreads.WriteString("query { course(id: 1) { ...S1199 } }\nfragment S0 on Course { id }\n")
-	for i := 1; i < 1200; i++ {
-		fmt.Fprintf(&spreads, "fragment S%d on Course { ...S%d }\n", i, i-1)
-	}
-	docs["spread-only fragment chain"] = spreads.String()
-
-	// 849 copies of one alias with different arguments: one conflict per
-	// pair (360,000 errors, 95 MB) before.
-	var aliases strings.Builder
-	aliases.WriteString("{ ")
-	for i := range 849 {
-		fmt.Fprintf(&aliases, `c: course(id:"%d"){id} `, i+1)
-	}
-	aliases.WriteString("}")
-	docs["849 conflicting aliases"] = aliases.String()
-
-	// Aliases × lists: 300 pages of 100 courses with their lectures.
-	var bomb strings.Builder
-	bomb.WriteString("{ ")
-	for i := range 300 {
-		fmt.Fprintf(&bomb, "a%d: courses(first: 100) { edges { node { lectures { title } } } } ", i)
-	}
-	bomb.WriteString("}")
-	docs["aliases times lists"] = bomb.String()
-
-	docs["9000 __typename"] = "{ " + strings.Repeat("__typename ", 9000) + "}"
-	docs["3000 unknown directives on one field"] = "{ me " + strings.Repeat("@a ", 3000) + "{ id } }"
-	docs["unknown directives on 1800 fields"] = "{ " + func() string {
-		var b strings.Builder
-		for i := range 1800 {
-			fmt.Fprintf(&b, "a%d: __typename @a ", i)
-		}
-		return b.String()
-	}() + "}"
-	docs["1000 unknown fields"] = "{ " + func() string {
-		var b strings.Builder
-		for i := range 1000 {
-			fmt.Fprintf(&b, "f%d ", i)
-		}
-		return b.String()
-	}() + "}"
-	docs["repeated fields nested"] = "{ course(id: 1) { " + strings.Repeat("lectures { course { lectures { course { id } } } } ", 11) + "} }"
-	docs["long field name"] = "{ " + strings.Repeat("x", 100000) + " }"
-	docs["long enum value"] = `query($a: Boolean = ` + strings.Repeat("y", 100000) + `) { me { id } }`
-	docs["fragment cycle"] = "query { course(id: 1) { ...A } } fragment A on Course { lectures { course { ...B } } } fragment B on Course { ...A }"
-	docs["deep nesting"] = "{ course(id: 1) { " + strings.Repeat("lectures { course { ", 25) + "id" + strings.Repeat(" } }", 25) + " } }"
-	docs["token limit"] = "{ " + func() string {
-		var b strings.Builder
-		for i := range 2000 {
-			fmt.Fprintf(&b, "a%d: me { id } ", i)
-		}
-		return b.String()
-	}() + "}"
-	return docs
+// edustreamShape is EduStream's schema's shape for gqlhttptest's hostile
+// documents.
+var edustreamShape = gqlhttptest.Shape{
+	Type: "Course", Object: "course(id: 1)", ObjectByID: `course(id:"%d")`, Fields: [2]string{"id", "title"},
+	Loop: []string{"lectures", "course"},
+	List: "courses(first: 100) { edges { node { lectures { title } } } }",
 }
 
+// hostileDocuments are some of the hostile documents gqlhttp's tests send
+// to a tiny schema, written in EduStream's fields: one for each limit
+// Config sets, to show that the real handler has them wired, and those
+// whose refusal rests on the schema (its complexity table, the cycle
+// between courses and lectures).
+func hostileDocuments() []gqlhttptest.Hostile {
+	var out []gqlhttptest.Hostile
+	for _, h := range gqlhttptest.HostileDocuments(edustreamShape) {
+		switch h.Name {
+		case "fragment fan-out", "849 conflicting aliases", "aliases times lists", "repeated fields nested",
+			"deep nesting", "token limit", "1000 unknown fields":
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Hostile documents, after the issue's: each is refused with coded
+// errors, before any resolver runs (no SQL), with a response that is no
+// more than a small multiple of the request.
 func TestHostileDocuments(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.seedCourse(t, b.instructor, "Existing", 2, true)
-	for name, doc := range hostileDocuments() {
-		t.Run(name, func(t *testing.T) {
-			body, _ := json.Marshal(map[string]any{"query": doc})
+	for _, h := range hostileDocuments() {
+		t.Run(h.Name, func(t *testing.T) {
 			b.queries.Store(0)
-			r := b.raw(t, b.admin, "POST", "/query", "application/json", body)
-			if len(r.Errors) == 0 || r.Data != nil {
-				t.Fatalf("status %d, %.300s: want a request error without data", r.Status, r.Raw)
-			}
-			if len(r.Errors) > 11 {
-				t.Errorf("%d errors, want at most 10 and one saying validation stopped", len(r.Errors))
-			}
-			for _, e := range r.Errors {
-				if e.Extensions["code"] != "BAD_USER_INPUT" {
-					t.Errorf("error %q has code %v, want BAD_USER_INPUT", e.Message, e.Extensions["code"])
-				}
-			}
+			h.CheckRefused(t, b.raw(t, b.admin, "POST", "/query", "application/json", h.Request()))
 			if n := b.queries.Load(); n != 0 {
 				t.Errorf("the refused document ran %d SQL queries", n)
-			}
-			if limit := 2*len(body) + 4096; len(r.Raw) > limit {
-				t.Errorf("response of %d bytes to a request of %d", len(r.Raw), len(body))
 			}
 		})
 	}
@@ -139,32 +61,9 @@ func TestHostileDocuments(t *testing.T) {
 func TestLimitReasons(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	docs := hostileDocuments()
-	tests := []struct {
-		doc, reason, message string
-	}{
-		{docs["fragment fan-out"], "SELECTION_LIMIT_EXCEEDED", "counting each fragment at every spread"},
-		{docs["fragment fan-out without repeats"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
-		{docs["fragment chain"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
-		{docs["spread-only fragment chain"], "SELECTION_LIMIT_EXCEEDED", "more than 10000 fields"},
-		{docs["849 conflicting aliases"], "SELECTION_LIMIT_EXCEEDED", `"c" is selected more than 10 times`},
-		{docs["9000 __typename"], "SELECTION_LIMIT_EXCEEDED", `"__typename" is selected more than 10 times`},
-		{docs["repeated fields nested"], "SELECTION_LIMIT_EXCEEDED", `"lectures" is selected more than 10 times`},
-		{docs["3000 unknown directives on one field"], "SELECTION_LIMIT_EXCEEDED", "more than 8 directives"},
-		{docs["long field name"], "SELECTION_LIMIT_EXCEEDED", "longer than 128 bytes"},
-		{docs["long enum value"], "SELECTION_LIMIT_EXCEEDED", "longer than 128 bytes"},
-		{docs["fragment cycle"], "SELECTION_LIMIT_EXCEEDED", `fragment "A" spreads itself`},
-		{docs["deep nesting"], "DEPTH_LIMIT_EXCEEDED", "nested more than 12 levels"},
-		{docs["aliases times lists"], "COMPLEXITY_LIMIT_EXCEEDED", "exceeds the limit of 50000"},
-		{docs["token limit"], "GRAPHQL_PARSE_FAILED", "token limit"},
-		{docs["unknown directives on 1800 fields"], "GRAPHQL_VALIDATION_FAILED", `Unknown directive "@a"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.reason+" "+tt.message, func(t *testing.T) {
-			r := b.post(t, b.admin, tt.doc, nil)
-			if len(r.Errors) == 0 || r.Errors[0].Extensions["reason"] != tt.reason || !strings.Contains(r.Errors[0].Message, tt.message) {
-				t.Errorf("got %.500s, want reason %s and a message mentioning %q", r.Raw, tt.reason, tt.message)
-			}
+	for _, h := range hostileDocuments() {
+		t.Run(h.Name, func(t *testing.T) {
+			h.CheckReason(t, b.post(t, b.admin, h.Query, nil))
 		})
 	}
 }
@@ -197,7 +96,7 @@ func TestLimitsLetValidDocumentsThrough(t *testing.T) {
 			r := b.post(t, b.admin, doc, nil)
 			if name == "depth 12" {
 				// Past the depth limit, and too dear with lists this deep.
-				if r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+				if r.Code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
 					t.Errorf("got %s", r.Raw)
 				}
 				return
@@ -209,7 +108,7 @@ func TestLimitsLetValidDocumentsThrough(t *testing.T) {
 				}
 				return
 			}
-			r.noErrors(t)
+			r.NoErrors(t)
 		})
 	}
 }
@@ -242,16 +141,16 @@ func TestComplexityBeforeValidation(t *testing.T) {
 	b := setup(t)
 	b.seedCourse(t, b.instructor, "Existing", 1, true)
 	const deep = `query($n: Int) { courses(first: $n) { edges { node { lectures { course { lectures { title } } } } } } }`
-	b.post(t, b.student, deep, map[string]any{"n": 1}).noErrors(t)
-	if r := b.post(t, b.student, deep, map[string]any{"n": 100}); r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+	b.post(t, b.student, deep, map[string]any{"n": 1}).NoErrors(t)
+	if r := b.post(t, b.student, deep, map[string]any{"n": 100}); r.Code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("first: 100 through a variable: %s", r.Raw)
 	}
 	// Another operation of the document may be dear; the one run is not.
 	two := `query Cheap { me { id } } query Dear { a: courses(first: 100) { edges { node { lectures { course { lectures { title } } } } } } }`
 	body, _ := json.Marshal(map[string]any{"query": two, "operationName": "Cheap"})
-	b.raw(t, b.student, "POST", "/query", "application/json", body).noErrors(t)
+	b.raw(t, b.student, "POST", "/query", "application/json", body).NoErrors(t)
 	body, _ = json.Marshal(map[string]any{"query": two, "operationName": "Dear"})
-	if r := b.raw(t, b.student, "POST", "/query", "application/json", body); r.code(t) != "BAD_USER_INPUT" {
+	if r := b.raw(t, b.student, "POST", "/query", "application/json", body); r.Code(t) != "BAD_USER_INPUT" {
 		t.Errorf("the dear operation: %s", r.Raw)
 	}
 }
@@ -302,7 +201,7 @@ func TestIntVariables(t *testing.T) {
 	for _, tt := range tests {
 		b.queries.Store(0)
 		r := b.post(t, b.instructor, tt.query, tt.vars)
-		if r.code(t) != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "must be a 32-bit integer") || r.Data != nil {
+		if r.Code(t) != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "must be a 32-bit integer") || r.Data != nil {
 			t.Errorf("%s with %v: %s", tt.query, tt.vars, r.Raw)
 		}
 		if n := b.queries.Load(); n != 0 {
@@ -310,7 +209,7 @@ func TestIntVariables(t *testing.T) {
 		}
 	}
 	// The largest Int reaches the resolver, which has its own range.
-	if r := b.post(t, b.student, `query($n: Int) { courses(first: $n) { edges { cursor } } }`, map[string]any{"n": 2147483647}); r.code(t) != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "between 0 and 100") {
+	if r := b.post(t, b.student, `query($n: Int) { courses(first: $n) { edges { cursor } } }`, map[string]any{"n": 2147483647}); r.Code(t) != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "between 0 and 100") {
 		t.Errorf("the largest Int: %s", r.Raw)
 	}
 }

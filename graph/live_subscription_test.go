@@ -5,23 +5,17 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/edustream/edustream"
-	"github.com/edustream/edustream/edustreamtest"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
-	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
 	"github.com/edustream/edustream/storage/sqldb"
-	"github.com/edustream/edustream/webex"
-	"github.com/edustream/edustream/webex/webextest"
 )
 
 // liveWS is a websocket endpoint with live classes and real events.
@@ -48,38 +42,18 @@ func (c *countingSessions) FindLiveSessionByID(ctx context.Context, id int64) (*
 
 func setupLiveWS(t *testing.T) *liveWS {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := goredis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
-	w := &liveWS{liveBundle: &liveBundle{fake: webextest.New(t, webextest.Config{}), jobs: &edustreamtest.Jobs{}}, events: redis.NewEvents(rdb, slog.New(slog.DiscardHandler))}
-	t.Cleanup(func() { w.events.Close() })
-	client, err := webex.New(webex.Config{BaseURL: w.fake.URL, Token: w.fake.IssueAccessToken(0), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.bundle = newBundle(t, db, func(c *graph.Config, r *graph.Resolver) {
-		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
-		w.sessions = sqldb.NewLiveSessionService(db, nil)
-		w.live = &edustream.LiveClasses{Sessions: w.sessions, Meetings: webex.NewMeetingService(client), Jobs: w.jobs, Events: w.events}
-		w.reads = &countingSessions{LiveSessionService: w.sessions}
-		r.LiveSessionService, r.Live, r.Events = w.reads, w.live, w.events
+	w := &liveWS{}
+	w.liveBundle = setupLive(t, func(lb *liveBundle, c *graph.Config, r *graph.Resolver) {
+		withTokens(c, r)
+		w.events = redis.NewEvents(testenv.RedisClient(t, testenv.RedisURL(t)), slog.New(slog.DiscardHandler))
+		t.Cleanup(func() { w.events.Close() })
+		lb.live.Events = w.events
+		w.reads = &countingSessions{LiveSessionService: lb.sessions}
+		r.LiveSessionService, r.Events = w.reads, w.events
 		r.TestSignals.Init()
 		w.signals = &r.TestSignals
 	})
-	w.srv = httptest.NewServer(w.handler)
-	t.Cleanup(w.srv.Close)
+	w.srv = serve(t, w.bundle)
 	return w
 }
 
@@ -89,23 +63,9 @@ func (w *liveWS) follow(t *testing.T, user *edustream.User, courseID string) <-c
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitLimit)
 	t.Cleanup(cancel)
-	c, _, err := dial(t, ctx, w.srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	tok, err := server.IssueToken([]byte(wsSecret), edustream.Claims{Subject: user.Subject, Role: user.Role, Name: user.Name}, "", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send(t, ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tok}})
-	if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
-		t.Fatalf("connection_init: %+v %v", m, err)
-	}
-	send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query":     `subscription($c: ID!) { liveSessionUpdated(courseId: $c) { id status joinUrl hostKey } }`,
-		"variables": map[string]any{"c": courseID},
-	}})
+	c := subscribe(t, ctx, w.srv, token(t, user.Subject, user.Role, user.Name),
+		`subscription($c: ID!) { liveSessionUpdated(courseId: $c) { id status joinUrl hostKey } }`,
+		map[string]any{"c": courseID})
 	out := make(chan map[string]any, 16)
 	go func() {
 		defer close(out)
@@ -114,7 +74,7 @@ func (w *liveWS) follow(t *testing.T, user *edustream.User, courseID string) <-c
 			if err != nil {
 				return
 			}
-			var m wsMessage
+			var m gqlhttptest.Message
 			json.Unmarshal(b, &m)
 			switch m.Type {
 			case "next":

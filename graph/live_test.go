@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -38,13 +37,17 @@ func (failingSessions) CreateLiveSession(context.Context, *edustream.LiveSession
 	return errors.New("database is gone")
 }
 
-type liveOption func(*liveBundle)
+// liveOption changes the live classes, or the handler, before the
+// handler is built.
+type liveOption func(*liveBundle, *graph.Config, *graph.Resolver)
 
 // withoutWebex turns live classes off, as an unset EDUSTREAM_WEBEX_* does.
-func withoutWebex(b *liveBundle) { b.live.Meetings = nil }
+func withoutWebex(b *liveBundle, _ *graph.Config, _ *graph.Resolver) { b.live.Meetings = nil }
 
 // withFailingStore makes storing a new session fail.
-func withFailingStore(b *liveBundle) { b.live.Sessions = failingSessions{b.sessions} }
+func withFailingStore(b *liveBundle, _ *graph.Config, _ *graph.Resolver) {
+	b.live.Sessions = failingSessions{b.sessions}
+}
 
 func setupLive(t *testing.T, opts ...liveOption) *liveBundle {
 	t.Helper()
@@ -53,22 +56,14 @@ func setupLive(t *testing.T, opts ...liveOption) *liveBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	lb.bundle = newBundle(t, db, func(_ *graph.Config, r *graph.Resolver) {
+	db := openDB(t)
+	lb.bundle = newBundle(t, db, func(c *graph.Config, r *graph.Resolver) {
 		lb.sessions = sqldb.NewLiveSessionService(db, nil)
 		lb.live = &edustream.LiveClasses{Sessions: lb.sessions, Meetings: webex.NewMeetingService(client), Jobs: lb.jobs}
-		for _, o := range opts {
-			o(lb)
-		}
 		r.LiveSessionService, r.Live = lb.sessions, lb.live
+		for _, o := range opts {
+			o(lb, c, r)
+		}
 	})
 	return lb
 }
@@ -93,7 +88,7 @@ func input(c *edustream.Course, edit func(map[string]any)) map[string]any {
 
 func (lb *liveBundle) create(t *testing.T, c *edustream.Course) map[string]any {
 	t.Helper()
-	r := lb.post(t, lb.instructor, createLive, input(c, nil)).noErrors(t)
+	r := lb.post(t, lb.instructor, createLive, input(c, nil)).NoErrors(t)
 	return r.Data["createLiveSession"].(map[string]any)
 }
 
@@ -131,7 +126,7 @@ func TestCreateLiveSessionValidatesBeforeWebex(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := lb.post(t, tt.user, createLive, input(course, tt.edit))
-			if got := r.code(t); got != tt.code {
+			if got := r.Code(t); got != tt.code {
 				t.Errorf("code = %s (%s), want %s", got, r.Raw, tt.code)
 			}
 		})
@@ -175,7 +170,7 @@ func TestLiveSessionJoinFields(t *testing.T) {
 	query := `query($id: ID!) { liveSession(id: $id) { ` + liveFields + ` } }`
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := lb.post(t, tt.user, query, map[string]any{"id": created["id"]}).noErrors(t)
+			r := lb.post(t, tt.user, query, map[string]any{"id": created["id"]}).NoErrors(t)
 			s := r.Data["liveSession"].(map[string]any)
 			if s["title"] != "Office hours" || s["status"] != "SCHEDULED" {
 				t.Fatalf("session %v", s)
@@ -205,7 +200,7 @@ func TestLiveSessionJoinFields(t *testing.T) {
 		draft := lb.seedCourse(t, lb.instructor, "Draft", 0, false)
 		d := lb.create(t, draft)
 		r := lb.post(t, lb.student, query, map[string]any{"id": d["id"]})
-		if r.code(t) != graph.CodeNotFound || r.Data["liveSession"] != nil {
+		if r.Code(t) != graph.CodeNotFound || r.Data["liveSession"] != nil {
 			t.Errorf("a student reads a draft's session: %s", r.Raw)
 		}
 	})
@@ -241,22 +236,22 @@ func TestCreateLiveSessionIdempotent(t *testing.T) {
 	keyed := func(c *edustream.Course) map[string]any {
 		return input(c, func(in map[string]any) { in["clientMutationId"] = "retry-me" })
 	}
-	first := lb.post(t, lb.instructor, createLive, keyed(course)).noErrors(t)
-	again := lb.post(t, lb.instructor, createLive, keyed(course)).noErrors(t)
+	first := lb.post(t, lb.instructor, createLive, keyed(course)).NoErrors(t)
+	again := lb.post(t, lb.instructor, createLive, keyed(course)).NoErrors(t)
 	if first.Raw != again.Raw {
 		t.Errorf("retry answered %s, want %s", again.Raw, first.Raw)
 	}
 	if n := len(lb.fake.Requests(http.MethodPost, "/meetings")); n != 1 {
 		t.Errorf("Webex got %d creates, want 1", n)
 	}
-	if r := lb.post(t, lb.instructor, createLive, keyed(other)); r.code(t) != graph.CodeConflict {
+	if r := lb.post(t, lb.instructor, createLive, keyed(other)); r.Code(t) != graph.CodeConflict {
 		t.Errorf("the key reused for another course: %s", r.Raw)
 	}
 	// Another user's key is theirs.
 	if _, err := sqldb.NewCourseService(lb.db, nil).UpdateCourse(context.Background(), course.ID, edustream.CourseUpdate{}); err != nil {
 		t.Fatal(err)
 	}
-	admin := lb.post(t, lb.admin, createLive, keyed(course)).noErrors(t)
+	admin := lb.post(t, lb.admin, createLive, keyed(course)).NoErrors(t)
 	if admin.Raw == first.Raw {
 		t.Error("the admin's create with the same key returned the instructor's session")
 	}
@@ -271,7 +266,7 @@ func TestCreateLiveSessionFailures(t *testing.T) {
 		course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
 		lb.fake.Fail(http.MethodPost, "/meetings", 1, http.StatusInternalServerError)
 		r := lb.post(t, lb.instructor, createLive, input(course, nil))
-		if r.code(t) != graph.CodeInternal || !strings.Contains(r.Errors[0].Message, "Webex did not answer") {
+		if r.Code(t) != graph.CodeInternal || !strings.Contains(r.Errors[0].Message, "Webex did not answer") {
 			t.Errorf("create during a Webex outage: %s", r.Raw)
 		}
 		if lb.countSessions(t) != 0 || len(lb.fake.Meetings()) != 0 {
@@ -282,7 +277,7 @@ func TestCreateLiveSessionFailures(t *testing.T) {
 		lb := setupLive(t, withFailingStore)
 		course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
 		r := lb.post(t, lb.instructor, createLive, input(course, nil))
-		if r.code(t) != graph.CodeInternal || !strings.Contains(r.Errors[0].Message, "cancelled again") {
+		if r.Code(t) != graph.CodeInternal || !strings.Contains(r.Errors[0].Message, "cancelled again") {
 			t.Errorf("create with a failing database: %s", r.Raw)
 		}
 		meetings := lb.fake.Meetings()
@@ -304,10 +299,10 @@ func TestCreateLiveSessionFailures(t *testing.T) {
 		lb := setupLive(t, withoutWebex)
 		course := lb.seedCourse(t, lb.instructor, "Live", 0, true)
 		r := lb.post(t, lb.instructor, createLive, input(course, nil))
-		if r.code(t) != graph.CodeConflict || !strings.Contains(r.Errors[0].Message, "no Webex account") {
+		if r.Code(t) != graph.CodeConflict || !strings.Contains(r.Errors[0].Message, "no Webex account") {
 			t.Errorf("create without Webex: %s", r.Raw)
 		}
-		q := lb.post(t, lb.student, `query($c: ID!) { course(id: $c) { title liveSessions { id } } }`, map[string]any{"c": idOf(course)}).noErrors(t)
+		q := lb.post(t, lb.student, `query($c: ID!) { course(id: $c) { title liveSessions { id } } }`, map[string]any{"c": idOf(course)}).NoErrors(t)
 		if !strings.Contains(q.Raw, `"liveSessions":[]`) {
 			t.Errorf("course without Webex: %s", q.Raw)
 		}
@@ -333,7 +328,7 @@ func TestLiveSessionUpdateCancelAndList(t *testing.T) {
 
 	start := time.Now().Add(48 * time.Hour).Truncate(time.Minute)
 	r := lb.post(t, lb.instructor, `mutation($id: ID!, $in: UpdateLiveSessionInput!) { updateLiveSession(id: $id, input: $in) { title startsAt endsAt } }`,
-		map[string]any{"id": b["id"], "in": map[string]any{"title": "Moved", "startsAt": start.Format(time.RFC3339), "endsAt": start.Add(2 * time.Hour).Format(time.RFC3339)}}).noErrors(t)
+		map[string]any{"id": b["id"], "in": map[string]any{"title": "Moved", "startsAt": start.Format(time.RFC3339), "endsAt": start.Add(2 * time.Hour).Format(time.RFC3339)}}).NoErrors(t)
 	got := r.Data["updateLiveSession"].(map[string]any)
 	if got["title"] != "Moved" || got["startsAt"] != start.UTC().Format(time.RFC3339) {
 		t.Errorf("updated %v", got)
@@ -343,11 +338,11 @@ func TestLiveSessionUpdateCancelAndList(t *testing.T) {
 	}
 
 	cancel := `mutation($id: ID!) { cancelLiveSession(id: $id) { status joinUrl } }`
-	if r := lb.post(t, lb.student, cancel, map[string]any{"id": a["id"]}); r.code(t) != graph.CodeForbidden {
+	if r := lb.post(t, lb.student, cancel, map[string]any{"id": a["id"]}); r.Code(t) != graph.CodeForbidden {
 		t.Errorf("a student cancels: %s", r.Raw)
 	}
 	for range 2 {
-		r := lb.post(t, lb.instructor, cancel, map[string]any{"id": a["id"]}).noErrors(t)
+		r := lb.post(t, lb.instructor, cancel, map[string]any{"id": a["id"]}).NoErrors(t)
 		if r.Data["cancelLiveSession"].(map[string]any)["status"] != "CANCELLED" {
 			t.Errorf("cancel: %s", r.Raw)
 		}
@@ -356,13 +351,13 @@ func TestLiveSessionUpdateCancelAndList(t *testing.T) {
 		t.Errorf("delete tasks %v, want %s (again on the second cancel)", deletes, series)
 	}
 	if r := lb.post(t, lb.instructor, `mutation($id: ID!) { updateLiveSession(id: $id, input: {title: "x"}) { id } }`,
-		map[string]any{"id": a["id"]}); r.code(t) != graph.CodeConflict {
+		map[string]any{"id": a["id"]}); r.Code(t) != graph.CodeConflict {
 		t.Errorf("update of a cancelled class: %s", r.Raw)
 	}
 
 	list := func(args string) []string {
 		t.Helper()
-		r := lb.post(t, lb.student, `query($c: ID!) { course(id: $c) { liveSessions`+args+` { title status } } }`, map[string]any{"c": idOf(course)}).noErrors(t)
+		r := lb.post(t, lb.student, `query($c: ID!) { course(id: $c) { liveSessions`+args+` { title status } } }`, map[string]any{"c": idOf(course)}).NoErrors(t)
 		var out []string
 		for _, s := range r.Data["course"].(map[string]any)["liveSessions"].([]any) {
 			out = append(out, s.(map[string]any)["title"].(string)+" "+s.(map[string]any)["status"].(string))
@@ -382,7 +377,7 @@ func TestLiveSessionUpdateCancelAndList(t *testing.T) {
 			t.Errorf("liveSessions%s = %v, want %v", args, got, want)
 		}
 	}
-	if r := lb.post(t, lb.student, `query($c: ID!) { course(id: $c) { liveSessions(first: 101) { id } } }`, map[string]any{"c": idOf(course)}); r.code(t) != graph.CodeBadUserInput {
+	if r := lb.post(t, lb.student, `query($c: ID!) { course(id: $c) { liveSessions(first: 101) { id } } }`, map[string]any{"c": idOf(course)}); r.Code(t) != graph.CodeBadUserInput {
 		t.Errorf("first: 101: %s", r.Raw)
 	}
 }

@@ -15,7 +15,7 @@ func TestPaginationEdges(t *testing.T) {
 	cursorOf := func(id string) string {
 		var after any
 		for {
-			r := b.post(t, b.student, `query($a: String) { courses(first: 1, after: $a) { edges { cursor node { id } } } }`, map[string]any{"a": after}).noErrors(t)
+			r := b.post(t, b.student, `query($a: String) { courses(first: 1, after: $a) { edges { cursor node { id } } } }`, map[string]any{"a": after}).NoErrors(t)
 			e := r.Data["courses"].(map[string]any)["edges"].([]any)[0].(map[string]any)
 			if e["node"].(map[string]any)["id"] == id {
 				return e["cursor"].(string)
@@ -45,7 +45,7 @@ func TestPaginationEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := tt.b.post(t, tt.b.student, page, map[string]any{"n": tt.first, "a": tt.after}).noErrors(t)
+			r := tt.b.post(t, tt.b.student, page, map[string]any{"n": tt.first, "a": tt.after}).NoErrors(t)
 			conn := r.Data["courses"].(map[string]any)
 			info := conn["pageInfo"].(map[string]any)
 			edges := conn["edges"].([]any)
@@ -58,7 +58,7 @@ func TestPaginationEdges(t *testing.T) {
 		})
 	}
 	for _, first := range []int{-1, 101} {
-		if r := b.post(t, b.student, page, map[string]any{"n": first}); r.code(t) != "BAD_USER_INPUT" {
+		if r := b.post(t, b.student, page, map[string]any{"n": first}); r.Code(t) != "BAD_USER_INPUT" {
 			t.Errorf("first: %d: %s", first, r.Raw)
 		}
 	}

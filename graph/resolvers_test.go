@@ -33,7 +33,7 @@ func TestCatalogRoundTripsAreConstant(t *testing.T) {
 			b.seedCourse(t, instructors[i%len(instructors)], fmt.Sprintf("Course %d", i), 5, true)
 		}
 		b.queries.Store(0)
-		r := b.post(t, b.student, catalogQuery, map[string]any{"first": 100}).noErrors(t)
+		r := b.post(t, b.student, catalogQuery, map[string]any{"first": 100}).NoErrors(t)
 		edges := r.Data["courses"].(map[string]any)["edges"].([]any)
 		if len(edges) != courses {
 			t.Fatalf("got %d courses, want %d", len(edges), courses)
@@ -74,7 +74,7 @@ func TestCatalogPagination(t *testing.T) {
 		if page > 5 {
 			t.Fatal("pagination does not end")
 		}
-		r := b.post(t, b.student, catalogQuery, map[string]any{"first": 2, "after": after}).noErrors(t)
+		r := b.post(t, b.student, catalogQuery, map[string]any{"first": 2, "after": after}).NoErrors(t)
 		conn := r.Data["courses"].(map[string]any)
 		for _, e := range conn["edges"].([]any) {
 			got = append(got, e.(map[string]any)["node"].(map[string]any)["id"].(string))
@@ -89,11 +89,11 @@ func TestCatalogPagination(t *testing.T) {
 		t.Errorf("student pages through %v, want the published courses newest first %v", got, want)
 	}
 
-	r := b.post(t, b.instructor, `{ courses(first: 10, filter: {published: false}) { edges { node { title } } } }`, nil).noErrors(t)
+	r := b.post(t, b.instructor, `{ courses(first: 10, filter: {published: false}) { edges { node { title } } } }`, nil).NoErrors(t)
 	if edges := r.Data["courses"].(map[string]any)["edges"].([]any); len(edges) != 1 {
 		t.Errorf("instructor sees %d drafts, want their 1", len(edges))
 	}
-	r = b.post(t, b.student, `{ courses(first: 10, filter: {published: false}) { edges { node { title } } } }`, nil).noErrors(t)
+	r = b.post(t, b.student, `{ courses(first: 10, filter: {published: false}) { edges { node { title } } } }`, nil).NoErrors(t)
 	if edges := r.Data["courses"].(map[string]any)["edges"].([]any); len(edges) != 0 {
 		t.Errorf("student sees %d drafts, want none", len(edges))
 	}
@@ -104,7 +104,7 @@ func TestCatalogPagination(t *testing.T) {
 func TestCourseLifecycle(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	r := b.post(t, b.instructor, `mutation { createCourse(input: {title: "Go for video"}) { id title published instructor { name email } } }`, nil).noErrors(t)
+	r := b.post(t, b.instructor, `mutation { createCourse(input: {title: "Go for video"}) { id title published instructor { name email } } }`, nil).NoErrors(t)
 	course := r.Data["createCourse"].(map[string]any)
 	id := course["id"].(string)
 	if course["published"].(bool) || course["instructor"].(map[string]any)["email"] != "ada@example.test" {
@@ -114,15 +114,15 @@ func TestCourseLifecycle(t *testing.T) {
 	var lectureIDs []string
 	for _, title := range []string{"One", "Two", "Three"} {
 		r := b.post(t, b.instructor, `mutation($c: ID!, $t: String!) { createLecture(input: {courseId: $c, title: $t}) { id position } }`,
-			map[string]any{"c": id, "t": title}).noErrors(t)
+			map[string]any{"c": id, "t": title}).NoErrors(t)
 		lectureIDs = append(lectureIDs, r.Data["createLecture"].(map[string]any)["id"].(string))
 	}
-	b.post(t, b.instructor, `mutation($id: ID!) { moveLecture(id: $id, position: 1) { position } }`, map[string]any{"id": lectureIDs[2]}).noErrors(t)
-	b.post(t, b.instructor, `mutation($id: ID!) { updateLecture(id: $id, input: {title: "Uno"}) { title } }`, map[string]any{"id": lectureIDs[0]}).noErrors(t)
-	b.post(t, b.instructor, `mutation($id: ID!) { deleteLecture(id: $id) }`, map[string]any{"id": lectureIDs[1]}).noErrors(t)
+	b.post(t, b.instructor, `mutation($id: ID!) { moveLecture(id: $id, position: 1) { position } }`, map[string]any{"id": lectureIDs[2]}).NoErrors(t)
+	b.post(t, b.instructor, `mutation($id: ID!) { updateLecture(id: $id, input: {title: "Uno"}) { title } }`, map[string]any{"id": lectureIDs[0]}).NoErrors(t)
+	b.post(t, b.instructor, `mutation($id: ID!) { deleteLecture(id: $id) }`, map[string]any{"id": lectureIDs[1]}).NoErrors(t)
 
 	titles := func(user *edustream.User) string {
-		r := b.post(t, user, `query($id: ID!) { course(id: $id) { lectures { position title } } }`, map[string]any{"id": id}).noErrors(t)
+		r := b.post(t, user, `query($id: ID!) { course(id: $id) { lectures { position title } } }`, map[string]any{"id": id}).NoErrors(t)
 		var parts []string
 		for _, l := range r.Data["course"].(map[string]any)["lectures"].([]any) {
 			l := l.(map[string]any)
@@ -134,35 +134,35 @@ func TestCourseLifecycle(t *testing.T) {
 		t.Errorf("lectures = %q, want %q", got, want)
 	}
 
-	if r := b.post(t, b.student, `query($id: ID!) { course(id: $id) { id } }`, map[string]any{"id": id}); r.code(t) != "NOT_FOUND" {
+	if r := b.post(t, b.student, `query($id: ID!) { course(id: $id) { id } }`, map[string]any{"id": id}); r.Code(t) != "NOT_FOUND" {
 		t.Errorf("a student reading a draft got %s, want NOT_FOUND", r.Raw)
 	}
-	b.post(t, b.instructor, `mutation($id: ID!) { publishCourse(id: $id) { published publishedAt } }`, map[string]any{"id": id}).noErrors(t)
+	b.post(t, b.instructor, `mutation($id: ID!) { publishCourse(id: $id) { published publishedAt } }`, map[string]any{"id": id}).NoErrors(t)
 	if got, want := titles(b.student), "1:Three 2:Uno"; got != want {
 		t.Errorf("student sees lectures %q, want %q", got, want)
 	}
 
-	r = b.post(t, b.student, `mutation($id: ID!) { enroll(courseId: $id) { enrolledAt course { title enrolled instructor { name email } } } }`, map[string]any{"id": id}).noErrors(t)
+	r = b.post(t, b.student, `mutation($id: ID!) { enroll(courseId: $id) { enrolledAt course { title enrolled instructor { name email } } } }`, map[string]any{"id": id}).NoErrors(t)
 	enrolled := r.Data["enroll"].(map[string]any)["course"].(map[string]any)
 	if !enrolled["enrolled"].(bool) || enrolled["instructor"].(map[string]any)["email"] != nil {
 		t.Errorf("after enrolling: %v, want enrolled and the instructor's email hidden from a student", enrolled)
 	}
-	b.post(t, b.student, `mutation($id: ID!) { enroll(courseId: $id) { enrolledAt } }`, map[string]any{"id": id}).noErrors(t)
+	b.post(t, b.student, `mutation($id: ID!) { enroll(courseId: $id) { enrolledAt } }`, map[string]any{"id": id}).NoErrors(t)
 
 	b.seedCourse(t, b.otherInstructor, "Someone else's", 1, true)
 	for _, user := range []*edustream.User{b.student, b.instructor} {
-		r = b.post(t, user, `{ courses(filter: {mine: true}) { edges { node { id } } } }`, nil).noErrors(t)
+		r = b.post(t, user, `{ courses(filter: {mine: true}) { edges { node { id } } } }`, nil).NoErrors(t)
 		edges := r.Data["courses"].(map[string]any)["edges"].([]any)
 		if len(edges) != 1 || edges[0].(map[string]any)["node"].(map[string]any)["id"] != id {
 			t.Errorf("%s's courses = %v, want only %s", user.Subject, edges, id)
 		}
 	}
 
-	r = b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": id}).noErrors(t)
+	r = b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": id}).NoErrors(t)
 	if purges := b.jobs.Purges(); r.Data["deleteCourse"] != id || len(purges) != 1 {
 		t.Errorf("deleteCourse = %v, purges enqueued %v", r.Data, purges)
 	}
-	if r := b.post(t, b.student, `query($id: ID!) { course(id: $id) { id } }`, map[string]any{"id": id}); r.code(t) != "NOT_FOUND" {
+	if r := b.post(t, b.student, `query($id: ID!) { course(id: $id) { id } }`, map[string]any{"id": id}); r.Code(t) != "NOT_FOUND" {
 		t.Errorf("a deleted course is still visible: %s", r.Raw)
 	}
 }
@@ -175,7 +175,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	draft := b.seedCourse(t, b.instructor, "My draft", 1, false)
 	others := b.seedCourse(t, b.otherInstructor, "Theirs", 1, true)
 	lecturesOf := func(c *edustream.Course) string {
-		r := b.post(t, b.admin, `query($id: ID!) { course(id: $id) { lectures { id } } }`, map[string]any{"id": idOf(c)}).noErrors(t)
+		r := b.post(t, b.admin, `query($id: ID!) { course(id: $id) { lectures { id } } }`, map[string]any{"id": idOf(c)}).NoErrors(t)
 		return r.Data["course"].(map[string]any)["lectures"].([]any)[0].(map[string]any)["id"].(string)
 	}
 	othersLecture, draftLecture := lecturesOf(others), lecturesOf(draft)
@@ -228,7 +228,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := b.post(t, tt.user, tt.query, tt.vars)
-			if got := r.code(t); got != tt.code {
+			if got := r.Code(t); got != tt.code {
 				t.Errorf("code = %s, want %s: %s", got, tt.code, r.Raw)
 			}
 			if !strings.Contains(r.Errors[0].Message, tt.message) {
@@ -257,11 +257,11 @@ func TestLimitsNameTheirReason(t *testing.T) {
 		fmt.Fprintf(&many, "a%d: me { id } ", i)
 	}
 	r = b.post(t, b.admin, "{ "+many.String()+"}", nil)
-	if r.code(t) != "BAD_USER_INPUT" || !strings.Contains(strings.ToLower(r.Errors[0].Message), "token") {
+	if r.Code(t) != "BAD_USER_INPUT" || !strings.Contains(strings.ToLower(r.Errors[0].Message), "token") {
 		t.Errorf("a document over the token limit: %s", r.Raw)
 	}
 	r = b.post(t, b.admin, `{ a: courses(first: 100) { edges { node { lectures { course { lectures { title } } } } } } }`, nil)
-	if r.code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+	if r.Code(t) != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Errorf("an expensive query: %s", r.Raw)
 	}
 }
@@ -274,7 +274,7 @@ func TestDeleteCourseSurvivesAQueueOutage(t *testing.T) {
 	broken.SetError(errors.New("redis: connection refused"))
 	b := setup(t, func(_ *graph.Config, r *graph.Resolver) { r.JobQueue = broken })
 	c := b.seedCourse(t, b.instructor, "Doomed", 1, true)
-	r := b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": idOf(c)}).noErrors(t)
+	r := b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": idOf(c)}).NoErrors(t)
 	if r.Data["deleteCourse"] != idOf(c) {
 		t.Errorf("deleteCourse = %v", r.Data)
 	}

@@ -2,22 +2,19 @@ package graph_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/storage/redis"
@@ -29,20 +26,11 @@ func withCache(c *gqlhttp.ResponseCache) option {
 	return func(cfg *graph.Config, _ *graph.Resolver) { cfg.ResponseCache = c }
 }
 
-func newCache(events edustream.EventService) *gqlhttp.ResponseCache {
-	return gqlhttp.NewResponseCache(gqlhttp.ResponseCacheConfig{MaxBytes: 1 << 20, Events: events})
-}
-
 // newEvents is one process's event service on the Redis at url.
 func newEvents(t *testing.T, url string) *redis.Events {
 	t.Helper()
-	opts, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := goredis.NewClient(opts)
-	events := redis.NewEvents(rdb, nil)
-	t.Cleanup(func() { events.Close(); rdb.Close() })
+	events := redis.NewEvents(testenv.RedisClient(t, url), nil)
+	t.Cleanup(func() { events.Close() })
 	return events
 }
 
@@ -65,7 +53,7 @@ type viewer struct {
 // never travel to anyone the policy hides them from.
 func TestCachedResponsesFollowThePolicy(t *testing.T) {
 	t.Parallel()
-	cache := newCache(nil)
+	cache := gqlhttptest.NewCache(nil)
 	b := setup(t, withCache(cache))
 	uncached := newBundle(t, b.db)
 	ctx := context.Background()
@@ -74,7 +62,7 @@ func TestCachedResponsesFollowThePolicy(t *testing.T) {
 	draft := b.seedCourse(t, b.instructor, "Secret draft", 1, false)
 	lecture := b.firstLecture(t, published)
 	b.seedReadyVideo(t, lecture)
-	b.post(t, b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(published)}).noErrors(t)
+	b.post(t, b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(published)}).NoErrors(t)
 	otherStudent, err := sqldb.NewUserService(b.db).UpsertUser(ctx, edustream.Claims{Subject: "kim", Role: edustream.RoleStudent, Email: "kim@example.test", Name: "kim"})
 	if err != nil {
 		t.Fatal(err)
@@ -125,17 +113,7 @@ func TestCachedResponsesFollowThePolicy(t *testing.T) {
 	}
 	ask := func(t *testing.T, h *bundle, v viewer, method, query string, vars map[string]any) string {
 		t.Helper()
-		var r response
-		if method == http.MethodGet {
-			target := "/query?query=" + url.QueryEscape(query)
-			if vars != nil {
-				raw, _ := json.Marshal(vars)
-				target += "&variables=" + url.QueryEscape(string(raw))
-			}
-			r = h.raw(t, v.user, method, target, "", nil)
-		} else {
-			r = h.post(t, v.user, query, vars)
-		}
+		r := gqlhttptest.Query(t, h.handler, v.user, method, query, vars)
 		return signatures.ReplaceAllString(r.Raw, "$1")
 	}
 	reversed := make([]viewer, len(viewers))
@@ -173,7 +151,7 @@ func TestCachedResponsesFollowThePolicy(t *testing.T) {
 // are public over HTTP; the rest are private.
 func TestCacheHeadersFollowThePolicy(t *testing.T) {
 	t.Parallel()
-	b := setup(t, withCache(newCache(nil)))
+	b := setup(t, withCache(gqlhttptest.NewCache(nil)))
 	b.seedCourse(t, b.instructor, "Course", 2, true)
 	const (
 		catalog  = `{ courses { edges { node { id title lectures { title } } } } }`
@@ -195,7 +173,7 @@ func TestCacheHeadersFollowThePolicy(t *testing.T) {
 		{"anonymous, a field nobody shares", nil, progress, private},
 	}
 	for _, tt := range tests {
-		req := httptest.NewRequest(http.MethodGet, "/query?query="+url.QueryEscape(tt.query), nil)
+		req := httptest.NewRequest(http.MethodGet, gqlhttptest.GetTarget(tt.query, nil), nil)
 		if tt.user != nil {
 			req = req.WithContext(edustream.NewContextWithUser(req.Context(), tt.user))
 		}
@@ -220,7 +198,7 @@ func TestWritesReachTheNextRead(t *testing.T) {
 	eventsA, eventsB, worker := newEvents(t, redisURL), newEvents(t, redisURL), newEvents(t, redisURL)
 	// Instance b takes its time to drop its cache, as a busy instance
 	// may: the mutation must wait for it.
-	cacheA, cacheB := newCache(eventsA), newCache(slowDelivery{eventsB, 30 * time.Millisecond})
+	cacheA, cacheB := gqlhttptest.NewCache(eventsA), gqlhttptest.NewCache(gqlhttptest.SlowDelivery{EventService: eventsB, Delay: 30 * time.Millisecond})
 	for _, c := range []*gqlhttp.ResponseCache{cacheA, cacheB} {
 		if err := c.Listen(ctx); err != nil {
 			t.Fatal(err)
@@ -247,7 +225,7 @@ func TestWritesReachTheNextRead(t *testing.T) {
 	mutate := func(query string, vars func() map[string]any) func(t *testing.T) {
 		return func(t *testing.T) {
 			t.Helper()
-			a.post(t, a.instructor, query, vars()).noErrors(t)
+			a.post(t, a.instructor, query, vars()).NoErrors(t)
 		}
 	}
 	tests := []struct {
@@ -326,19 +304,6 @@ func TestWritesReachTheNextRead(t *testing.T) {
 	}
 }
 
-// slowDelivery delays every delivery to its subscribers.
-type slowDelivery struct {
-	edustream.EventService
-	delay time.Duration
-}
-
-func (s slowDelivery) SubscribeFunc(ctx context.Context, topic string, fn func(edustream.Event)) error {
-	return s.EventService.SubscribeFunc(ctx, topic, func(e edustream.Event) {
-		time.Sleep(s.delay)
-		fn(e)
-	})
-}
-
 func (b *bundle) cacheStats(t *testing.T) gqlhttp.ResponseCacheStats {
 	t.Helper()
 	return b.cache.Stats()
@@ -349,7 +314,7 @@ func (b *bundle) cacheStats(t *testing.T) gqlhttp.ResponseCacheStats {
 // the fleet's caches at will.
 func TestRefusedMutationsKeepTheCache(t *testing.T) {
 	t.Parallel()
-	cache := newCache(nil)
+	cache := gqlhttptest.NewCache(nil)
 	b := setup(t, withCache(cache))
 	course := b.seedCourse(t, b.instructor, "Course", 1, true)
 	vars := map[string]any{"id": idOf(course)}
@@ -375,7 +340,7 @@ func TestRefusedMutationsKeepTheCache(t *testing.T) {
 	}
 	// And one that changed something does.
 	before := cache.Stats().Purges
-	b.post(t, b.instructor, `mutation($id: ID!) { updateCourse(id: $id, input: {title: "Renamed"}) { id } }`, vars).noErrors(t)
+	b.post(t, b.instructor, `mutation($id: ID!) { updateCourse(id: $id, input: {title: "Renamed"}) { id } }`, vars).NoErrors(t)
 	if cache.Stats().Purges == before {
 		t.Error("updateCourse kept the cache")
 	}
@@ -393,17 +358,17 @@ func (failingUsers) FindUsersByIDs(context.Context, []int64) (map[int64]*edustre
 // empties the cache: the write happened.
 func TestWritesWithPayloadErrorsEmptyTheCache(t *testing.T) {
 	t.Parallel()
-	cache := newCache(nil)
+	cache := gqlhttptest.NewCache(nil)
 	b := setup(t, withCache(cache), func(_ *graph.Config, r *graph.Resolver) { r.UserService = failingUsers{r.UserService} })
 	course := b.seedCourse(t, b.instructor, "Old title", 1, true)
 	const catalog = `{ courses { edges { node { title } } } }`
-	b.post(t, nil, catalog, nil).noErrors(t)
+	b.post(t, nil, catalog, nil).NoErrors(t)
 	r := b.post(t, b.instructor, `mutation($id: ID!) { updateCourse(id: $id, input: {title: "New title"}) { id instructor { name } } }`,
 		map[string]any{"id": idOf(course)})
 	if len(r.Errors) == 0 || r.Data["updateCourse"] == nil && len(r.Errors[0].Path) < 2 {
 		t.Fatalf("want the write to succeed with an error under its payload: %s", r.Raw)
 	}
-	if got := b.post(t, nil, catalog, nil).noErrors(t).Raw; !strings.Contains(got, "New title") {
+	if got := b.post(t, nil, catalog, nil).NoErrors(t).Raw; !strings.Contains(got, "New title") {
 		t.Errorf("after the write the catalog still reads %s", got)
 	}
 }
@@ -415,7 +380,7 @@ func TestKeptResponsesReadThePrimary(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := replicaThatNeverCatchesUp(t)
-	b := newBundle(t, db, withCache(newCache(nil)))
+	b := newBundle(t, db, withCache(gqlhttptest.NewCache(nil)))
 	uncached := newBundle(t, db)
 	c := &edustream.Course{InstructorID: b.instructor.ID, Title: "Fresh"}
 	if err := b.courses.CreateCourse(ctx, c); err != nil {
@@ -426,11 +391,11 @@ func TestKeptResponsesReadThePrimary(t *testing.T) {
 		t.Fatal(err)
 	}
 	const catalog = `{ courses { edges { node { title } } } }`
-	if r := uncached.post(t, nil, catalog, nil).noErrors(t); strings.Contains(r.Raw, "Fresh") {
+	if r := uncached.post(t, nil, catalog, nil).NoErrors(t); strings.Contains(r.Raw, "Fresh") {
 		t.Fatalf("the replica caught up; the test needs it behind: %s", r.Raw)
 	}
 	for range 2 {
-		if r := b.post(t, nil, catalog, nil).noErrors(t); !strings.Contains(r.Raw, "Fresh") {
+		if r := b.post(t, nil, catalog, nil).NoErrors(t); !strings.Contains(r.Raw, "Fresh") {
 			t.Errorf("the cached catalog came from the replica: %s", r.Raw)
 		}
 	}

@@ -8,15 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
-	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
-	"github.com/edustream/edustream/storage/sqldb"
 )
 
 // progressSetup is the GraphQL endpoint with real events (Redis or
@@ -35,24 +31,17 @@ type progressSetup struct {
 
 func setupProgress(t *testing.T) *progressSetup {
 	t.Helper()
-	opts, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := goredis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := testenv.RedisClient(t, testenv.RedisURL(t))
 	api := redis.NewEvents(rdb, nil)
 	t.Cleanup(func() { api.Close() })
 	p := &progressSetup{worker: redis.NewEvents(rdb, nil)}
 	t.Cleanup(func() { p.worker.Close() })
-	p.b = setup(t, func(c *graph.Config, r *graph.Resolver) {
-		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
+	p.b = setup(t, withTokens, func(_ *graph.Config, r *graph.Resolver) {
 		r.Events = api
 		r.TestSignals.Init()
 		p.signals = &r.TestSignals
 	})
-	p.srv = httptest.NewServer(p.b.handler)
-	t.Cleanup(p.srv.Close)
+	p.srv = serve(t, p.b)
 	p.course = p.b.seedCourse(t, p.b.instructor, "Course", 1, true)
 	p.lecture = p.b.firstLecture(t, p.course)
 	p.video = p.moveTo(t, nil, edustream.VideoProcessing, edustream.StageTranscode)
@@ -98,28 +87,14 @@ func (p *progressSetup) follow(t *testing.T, user string, role edustream.Role) (
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c, _, err := dial(t, ctx, p.srv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.CloseNow() })
-	tok, err := server.IssueToken([]byte(wsSecret), edustream.Claims{Subject: user, Role: role, Name: user}, "", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	send(t, ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tok}})
-	if m, err := nextMsg(ctx, c); err != nil || m.Type != "connection_ack" {
-		t.Fatalf("connection_init: %+v %v", m, err)
-	}
-	send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query":     `subscription($l: ID!) { encodingProgress(lectureId: $l) { status stage progress } }`,
-		"variables": map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)},
-	}})
+	c := subscribe(t, ctx, p.srv, token(t, user, role, user),
+		`subscription($l: ID!) { encodingProgress(lectureId: $l) { status stage progress } }`,
+		map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)})
 	return func(limit time.Duration) (progressEvent, bool) {
 		t.Helper()
 		readCtx, cancel := context.WithTimeout(ctx, limit)
 		defer cancel()
-		m, err := nextMsg(readCtx, c)
+		m, err := gqlhttptest.Next(t, readCtx, c)
 		if err != nil {
 			t.Fatalf("no message within %v: %v", limit, err)
 		}
@@ -139,22 +114,6 @@ func (p *progressSetup) follow(t *testing.T, user string, role edustream.Role) (
 		}
 		t.Fatalf("unexpected %s: %s", m.Type, m.Payload)
 		return progressEvent{}, false
-	}
-}
-
-func nextMsg(ctx context.Context, c *websocket.Conn) (wsMessage, error) {
-	for {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			return wsMessage{}, err
-		}
-		var m wsMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			return wsMessage{}, err
-		}
-		if m.Type != "ping" && m.Type != "pong" {
-			return m, nil
-		}
 	}
 }
 
@@ -243,7 +202,7 @@ func TestEncodingProgressDropsStaleEvents(t *testing.T) {
 func TestEncodingProgressEndsWhenAccessEnds(t *testing.T) {
 	t.Parallel()
 	p := setupProgress(t)
-	p.b.post(t, p.b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(p.course)}).noErrors(t)
+	p.b.post(t, p.b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(p.course)}).NoErrors(t)
 	next := p.follow(t, p.b.student.Subject, edustream.RoleStudent)
 	if _, ok := next(testenv.WaitLimit); !ok {
 		t.Fatal("an enrolled student was refused")

@@ -12,7 +12,7 @@ func TestTextInputs(t *testing.T) {
 	b := setup(t)
 	c := b.seedCourse(t, b.instructor, "Existing", 1, false)
 	lecture := func() string {
-		r := b.post(t, b.instructor, `query($id: ID!) { course(id: $id) { lectures { id } } }`, map[string]any{"id": idOf(c)}).noErrors(t)
+		r := b.post(t, b.instructor, `query($id: ID!) { course(id: $id) { lectures { id } } }`, map[string]any{"id": idOf(c)}).NoErrors(t)
 		return r.Data["course"].(map[string]any)["lectures"].([]any)[0].(map[string]any)["id"].(string)
 	}()
 	refused := []struct {
@@ -33,7 +33,7 @@ func TestTextInputs(t *testing.T) {
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
 			r := b.post(t, b.instructor, tt.query, tt.vars)
-			if r.code(t) != "BAD_USER_INPUT" || !strings.HasPrefix(r.Errors[0].Message, tt.field+" ") {
+			if r.Code(t) != "BAD_USER_INPUT" || !strings.HasPrefix(r.Errors[0].Message, tt.field+" ") {
 				t.Errorf("got %s, want BAD_USER_INPUT naming %s", r.Raw, tt.field)
 			}
 		})
@@ -43,7 +43,7 @@ func TestTextInputs(t *testing.T) {
 	}
 
 	r := b.post(t, b.instructor, `mutation($t: String!, $d: String!) { createCourse(input: {title: $t, description: $d}) { title description } }`,
-		map[string]any{"t": "  Cafe\u0301 ", "d": "line one\r\nline two\r\n\tindented"}).noErrors(t)
+		map[string]any{"t": "  Cafe\u0301 ", "d": "line one\r\nline two\r\n\tindented"}).NoErrors(t)
 	got := r.Data["createCourse"].(map[string]any)
 	if got["title"] != "Café" || got["description"] != "line one\nline two\n\tindented" {
 		t.Errorf("stored %q / %q, want the title in NFC, trimmed, and LF line breaks", got["title"], got["description"])

@@ -38,7 +38,7 @@ func TestCreateVideoUpload(t *testing.T) {
 
 	t.Run("the instructor gets part URLs", func(t *testing.T) {
 		const size = 40<<20 + 5 // three parts of 16 MiB
-		r := b.post(t, b.instructor, createUpload, uploadInput(lecture.ID, size)).noErrors(t)
+		r := b.post(t, b.instructor, createUpload, uploadInput(lecture.ID, size)).NoErrors(t)
 		up := r.Data["createVideoUpload"].(map[string]any)
 		parts := up["parts"].([]any)
 		if up["partSize"] != float64(16<<20) || len(parts) != 3 {
@@ -56,7 +56,7 @@ func TestCreateVideoUpload(t *testing.T) {
 		}
 	})
 	t.Run("sizes beyond 32 bits", func(t *testing.T) {
-		r := b.post(t, b.admin, createUpload, uploadInput(lecture.ID, 5<<30)).noErrors(t)
+		r := b.post(t, b.admin, createUpload, uploadInput(lecture.ID, 5<<30)).NoErrors(t)
 		if n := len(r.Data["createVideoUpload"].(map[string]any)["parts"].([]any)); n != 320 {
 			t.Errorf("a 5 GiB upload has %d parts, want 320", n)
 		}
@@ -86,7 +86,7 @@ func TestCreateVideoUpload(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := b.post(t, tt.user, createUpload, tt.vars)
-			if code := r.code(t); code != tt.code || !strings.Contains(r.Errors[0].Message, tt.msg) {
+			if code := r.Code(t); code != tt.code || !strings.Contains(r.Errors[0].Message, tt.msg) {
 				t.Errorf("got %s, want %s mentioning %q", r.Raw, tt.code, tt.msg)
 			}
 		})
@@ -97,7 +97,7 @@ func TestCompleteAndRetryRefusals(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	lecture := b.firstLecture(t, b.seedCourse(t, b.instructor, "Course", 1, true))
-	r := b.post(t, b.instructor, createUpload, uploadInput(lecture.ID, 100)).noErrors(t)
+	r := b.post(t, b.instructor, createUpload, uploadInput(lecture.ID, 100)).NoErrors(t)
 	uploadID := r.Data["createVideoUpload"].(map[string]any)["id"].(string)
 	complete := `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id status } }`
 	in := func(id string, parts ...map[string]any) map[string]any {
@@ -125,7 +125,7 @@ func TestCompleteAndRetryRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if r := b.post(t, tt.user, tt.query, tt.vars); r.code(t) != tt.code {
+			if r := b.post(t, tt.user, tt.query, tt.vars); r.Code(t) != tt.code {
 				t.Errorf("got %s, want %s", r.Raw, tt.code)
 			}
 		})
@@ -193,7 +193,7 @@ func TestVideoFieldsFollowThePolicy(t *testing.T) {
 	lecture := b.firstLecture(t, course)
 	b.seedReadyVideo(t, lecture)
 	enrolled := b.student
-	b.post(t, enrolled, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(course)}).noErrors(t)
+	b.post(t, enrolled, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(course)}).NoErrors(t)
 
 	query := `query($l: ID!) { lecture(id: $l) { video { status durationSeconds width height renditions { name } playbackUrl thumbnailUrl storyboardUrl fileName } nextVideo { id } } }`
 	vars := map[string]any{"l": strconv.FormatInt(lecture.ID, 10)}
@@ -210,7 +210,7 @@ func TestVideoFieldsFollowThePolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := b.post(t, tt.user, query, vars).noErrors(t)
+			r := b.post(t, tt.user, query, vars).NoErrors(t)
 			lec := r.Data["lecture"].(map[string]any)
 			video := lec["video"].(map[string]any)
 			if video["status"] != "READY" || video["durationSeconds"] != float64(12) || len(video["renditions"].([]any)) != 3 || lec["nextVideo"] != nil {

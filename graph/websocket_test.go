@@ -3,15 +3,14 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/sqldb"
@@ -19,60 +18,45 @@ import (
 
 const wsSecret = "websocket-test-secret-of-32-bytes-or-more"
 
+// withTokens checks the server's JWTs, signed with wsSecret, on
+// connection_init.
+func withTokens(c *graph.Config, r *graph.Resolver) {
+	c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
+}
+
 // wsServer serves the GraphQL handler with real token checks on
 // connection_init.
 func wsServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	b := setup(t, func(c *graph.Config, r *graph.Resolver) {
-		c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
-	})
+	return serve(t, setup(t, withTokens))
+}
+
+// serve serves b's handler until the test ends.
+func serve(t *testing.T, b *bundle) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(b.handler)
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func dial(t *testing.T, ctx context.Context, srv *httptest.Server, origin string) (*websocket.Conn, *http.Response, error) {
+// token signs a JWT for the user with wsSecret.
+func token(t *testing.T, subject string, role edustream.Role, name string) string {
 	t.Helper()
-	header := http.Header{}
-	if origin != "" {
-		header.Set("Origin", origin)
-	}
-	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query", &websocket.DialOptions{
-		Subprotocols: []string{"graphql-transport-ws"},
-		HTTPHeader:   header,
-	})
-}
-
-type wsMessage struct {
-	ID      string          `json:"id,omitempty"`
-	Type    string          `json:"type"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-func send(t *testing.T, ctx context.Context, c *websocket.Conn, m any) {
-	t.Helper()
-	b, _ := json.Marshal(m)
-	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+	tok, err := server.IssueToken([]byte(wsSecret), edustream.Claims{Subject: subject, Role: role, Name: name}, "", "", time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return tok
 }
 
-// next reads the next message that is not a keep-alive ping.
-func next(t *testing.T, ctx context.Context, c *websocket.Conn) (wsMessage, error) {
+// subscribe opens a websocket to srv as the bearer of tok, and starts
+// query with vars as operation "1".
+func subscribe(t *testing.T, ctx context.Context, srv *httptest.Server, tok, query string, vars map[string]any) *websocket.Conn {
 	t.Helper()
-	for {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			return wsMessage{}, err
-		}
-		var m wsMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("not JSON: %q", b)
-		}
-		if m.Type != "ping" && m.Type != "pong" {
-			return m, nil
-		}
-	}
+	c := gqlhttptest.Open(t, ctx, srv.URL)
+	gqlhttptest.Init(t, ctx, c, map[string]any{"Authorization": "Bearer " + tok})
+	gqlhttptest.Subscribe(t, ctx, c, "1", query, vars)
+	return c
 }
 
 // The server's JWT check authenticates websockets through graph's Config
@@ -80,52 +64,35 @@ func next(t *testing.T, ctx context.Context, c *websocket.Conn) (wsMessage, erro
 func TestWebsocketAuth(t *testing.T) {
 	t.Parallel()
 	srv := wsServer(t)
-	token, err := server.IssueToken([]byte(wsSecret), edustream.Claims{Subject: "sam", Role: edustream.RoleStudent, Name: "Sam"}, "", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := token(t, "sam", edustream.RoleStudent, "Sam")
 	tests := []struct {
 		name   string
 		init   map[string]any
 		wantMe string // "" for anonymous
 	}{
-		{"bearer token", map[string]any{"Authorization": "Bearer " + token}, "Sam"},
-		{"lower-case key", map[string]any{"authorization": "Bearer " + token}, "Sam"},
+		{"bearer token", map[string]any{"Authorization": "Bearer " + tok}, "Sam"},
+		{"lower-case key", map[string]any{"authorization": "Bearer " + tok}, "Sam"},
 		{"anonymous", map[string]any{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, _, err := dial(t, ctx, srv, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
-			send(t, ctx, c, map[string]any{"type": "connection_init", "payload": tt.init})
-			if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
-				t.Fatalf("after connection_init: %+v %v", m, err)
-			}
-			send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "{ me { name } }"}})
-			m, err := next(t, ctx, c)
-			if err != nil || m.Type != "next" || m.ID != "1" {
-				t.Fatalf("after subscribe: %+v %v", m, err)
-			}
+			c := gqlhttptest.Open(t, ctx, srv.URL)
+			gqlhttptest.Init(t, ctx, c, tt.init)
+			payload := gqlhttptest.Run(t, ctx, c, "{ me { name } }", nil)
 			var result struct {
 				Data struct {
 					Me *struct{ Name string }
 				}
 			}
-			json.Unmarshal(m.Payload, &result)
+			json.Unmarshal(payload, &result)
 			got := ""
 			if result.Data.Me != nil {
 				got = result.Data.Me.Name
 			}
 			if got != tt.wantMe {
-				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, m.Payload)
-			}
-			if m, err := next(t, ctx, c); err != nil || m.Type != "complete" {
-				t.Errorf("want complete, got %+v %v", m, err)
+				t.Errorf("me = %q, want %q (%s)", got, tt.wantMe, payload)
 			}
 		})
 	}

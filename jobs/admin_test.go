@@ -36,12 +36,7 @@ type adminEnv struct {
 
 func newAdminEnv(t *testing.T) *adminEnv {
 	t.Helper()
-	opts, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := goredis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
+	rdb := testenv.RedisClient(t, testenv.RedisURL(t))
 	return &adminEnv{rdb: rdb, queue: jobs.NewQueue(rdb), admin: jobs.NewAdmin(rdb)}
 }
 
@@ -61,6 +56,17 @@ func (e *adminEnv) serve(t *testing.T, mux *asynq.ServeMux, queues ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
+}
+
+// purgesTo handles course purges by sending their task ids to ran.
+func purgesTo(ran chan<- string) *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(jobs.TypeCoursePurge, func(ctx context.Context, _ *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		ran <- id
+		return nil
+	})
+	return mux
 }
 
 func (e *adminEnv) task(t *testing.T, queue, id string) *edustream.TaskInfo {
@@ -222,12 +228,7 @@ func TestAdminPausesAndResumesAQueue(t *testing.T) {
 	e := newAdminEnv(t)
 	ctx := context.Background()
 	ran := make(chan string, 10)
-	mux := asynq.NewServeMux()
-	mux.HandleFunc(jobs.TypeCoursePurge, func(ctx context.Context, task *asynq.Task) error {
-		id, _ := asynq.GetTaskID(ctx)
-		ran <- id
-		return nil
-	})
+	mux := purgesTo(ran)
 
 	_, err := e.admin.PauseQueue(ctx, jobs.QueueDefault)
 	wantCode(t, err, edustream.ECONFLICT) // asynq does not know the queue yet
@@ -303,12 +304,7 @@ func TestAdminRunsAnArchivedTask(t *testing.T) {
 	wantCode(t, err, edustream.ENOTFOUND)
 
 	ran := make(chan string, 1)
-	mux := asynq.NewServeMux()
-	mux.HandleFunc(jobs.TypeCoursePurge, func(ctx context.Context, _ *asynq.Task) error {
-		id, _ := asynq.GetTaskID(ctx)
-		ran <- id
-		return nil
-	})
+	mux := purgesTo(ran)
 	// The server does not run archived tasks: the signal's task, in the
 	// same queue, runs alone.
 	if err := e.queue.EnqueueCoursePurge(ctx, 6); err != nil {

@@ -19,6 +19,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/edustreamtest"
 	"github.com/edustream/edustream/ffmpeg"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/jobs"
@@ -82,12 +83,7 @@ func setupChain(t testing.TB) *chain {
 	}
 	mux.Handle(local.RoutePrefix, c.blobs.Handler())
 
-	opts, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.rdb = goredis.NewClient(opts)
-	t.Cleanup(func() { c.rdb.Close() })
+	c.rdb = testenv.RedisClient(t, testenv.RedisURL(t))
 	c.events = redis.NewEvents(c.rdb, c.logger)
 	t.Cleanup(func() { c.events.Close() })
 	c.queue = jobs.NewQueue(c.rdb)
@@ -195,21 +191,7 @@ func (c *chain) open(t testing.TB, data []byte, name string) (*edustream.Video, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var parts []edustream.UploadPart
-	for i, url := range up.PartURLs {
-		chunk := data[min(int64(i)*up.PartSize, int64(len(data))):min(int64(i+1)*up.PartSize, int64(len(data)))]
-		req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(chunk))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("PUT part %d: %s", i+1, resp.Status)
-		}
-		parts = append(parts, edustream.UploadPart{PartNumber: i + 1, ETag: resp.Header.Get("ETag")})
-	}
-	return up.Video, parts
+	return up.Video, edustreamtest.PutParts(t, up, data)
 }
 
 // upload uploads the file at path and completes it.

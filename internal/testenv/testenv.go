@@ -214,3 +214,16 @@ func randomSuffix(t testing.TB) string {
 	}
 	return fmt.Sprintf("%d_%s", os.Getpid()%100000, hex.EncodeToString(b))
 }
+
+// RedisClient returns a client of the Redis database at url (one of
+// RedisURL's), closed when the test ends.
+func RedisClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}

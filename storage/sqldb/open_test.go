@@ -95,7 +95,7 @@ func TestOpenMySQLBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := fixtureOn(db)
-		u := f.user(t, "emoji 😀", "STUDENT")
+		u := f.User(t, "emoji 😀", "STUDENT")
 		if u.Subject != "emoji 😀" || u.CreatedAt.Location() != time.UTC {
 			t.Errorf("user = %+v", u)
 		}

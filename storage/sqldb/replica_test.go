@@ -25,8 +25,8 @@ func TestReplicaRouting(t *testing.T) {
 		t.Fatal(err)
 	}
 	sf := fixtureOn(seed)
-	inst := sf.user(t, "inst", edustream.RoleInstructor)
-	course := sf.course(t, inst.ID, "old title", true)
+	inst := sf.User(t, "inst", edustream.RoleInstructor)
+	course := sf.Course(t, inst.ID, "old title", true)
 	if err := seed.Close(); err != nil { // checkpoints the WAL into the file
 		t.Fatal(err)
 	}
@@ -45,22 +45,22 @@ func TestReplicaRouting(t *testing.T) {
 	// Writes after the copy exist on the primary only. Each write also reads
 	// its result back, which works only because those reads go to the
 	// primary too.
-	updated, err := f.courses.UpdateCourse(ctx, course.ID, edustream.CourseUpdate{Title: ptr("new title")})
+	updated, err := f.Courses.UpdateCourse(ctx, course.ID, edustream.CourseUpdate{Title: ptr("new title")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if updated.Title != "new title" {
 		t.Fatalf("UpdateCourse returned %q: its read-back did not see its write", updated.Title)
 	}
-	student, err := f.users.UpsertUser(ctx, edustream.Claims{Subject: "student", Role: edustream.RoleStudent})
+	student, err := f.Users.UpsertUser(ctx, edustream.Claims{Subject: "student", Role: edustream.RoleStudent})
 	if err != nil {
 		t.Fatalf("UpsertUser on a stale replica: %v", err)
 	}
-	if _, err := f.enrollments.Enroll(ctx, student.ID, course.ID); err != nil {
+	if _, err := f.Enrollments.Enroll(ctx, student.ID, course.ID); err != nil {
 		t.Fatalf("Enroll on a stale replica: %v", err)
 	}
-	lecture := f.lecture(t, course.ID, "new lecture", 0)
-	if moved, err := f.lectures.MoveLecture(ctx, lecture.ID, 1); err != nil || moved.Position != 1 {
+	lecture := f.Lecture(t, course.ID, "new lecture", 0)
+	if moved, err := f.Lectures.MoveLecture(ctx, lecture.ID, 1); err != nil || moved.Position != 1 {
 		t.Fatalf("MoveLecture of a lecture the replica lacks: %v, %v", moved, err)
 	}
 
@@ -76,22 +76,22 @@ func TestReplicaRouting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := f.courses.FindCourseByID(tt.ctx, course.ID)
+			c, err := f.Courses.FindCourseByID(tt.ctx, course.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.Title != tt.wantTitle {
 				t.Errorf("title = %q, want %q", c.Title, tt.wantTitle)
 			}
-			users, err := f.users.FindUsersByIDs(tt.ctx, []int64{student.ID})
+			users, err := f.Users.FindUsersByIDs(tt.ctx, []int64{student.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			enrolled, err := f.enrollments.FindEnrollments(tt.ctx, student.ID, []int64{course.ID})
+			enrolled, err := f.Enrollments.FindEnrollments(tt.ctx, student.ID, []int64{course.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			lectures, err := f.lectures.FindLecturesByCourseIDs(tt.ctx, []int64{course.ID})
+			lectures, err := f.Lectures.FindLecturesByCourseIDs(tt.ctx, []int64{course.ID})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/storage/storetest"
 )
 
 // testSQL is what the conformance suite (storage/storetest) cannot see
@@ -46,7 +47,7 @@ func testMigrate(t *testing.T, e engine) {
 	})
 
 	f := fixtureOn(e.open(t, loc))
-	u := f.user(t, "keep", edustream.RoleStudent)
+	u := f.User(t, "keep", edustream.RoleStudent)
 
 	t.Run("second run is a no-op", func(t *testing.T) {
 		queries := recordQueries(t, f.db)
@@ -63,7 +64,7 @@ func testMigrate(t *testing.T, e engine) {
 		if n := f.count(t, "SELECT COUNT(*) FROM schema_migrations"); n != len(migs) {
 			t.Errorf("schema_migrations has %d rows, want %d", n, len(migs))
 		}
-		got, err := f.users.FindUsersByIDs(ctx, []int64{u.ID})
+		got, err := f.Users.FindUsersByIDs(ctx, []int64{u.ID})
 		if err != nil || got[u.ID] == nil {
 			t.Errorf("user lost after re-migrating: %v, %v", got, err)
 		}
@@ -81,16 +82,16 @@ func testMigrate(t *testing.T, e engine) {
 func testQueryHook(t *testing.T, e engine) {
 	ctx := context.Background()
 	f := newFixture(t, e)
-	inst := f.user(t, "inst", edustream.RoleInstructor)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
 	var courseIDs []int64
 	for i := range 50 {
-		c := f.course(t, inst.ID, fmt.Sprintf("c%d", i), true)
+		c := f.Course(t, inst.ID, fmt.Sprintf("c%d", i), true)
 		courseIDs = append(courseIDs, c.ID)
 		if i%5 == 0 {
-			f.lecture(t, c.ID, "l", 0)
+			f.Lecture(t, c.ID, "l", 0)
 		}
 	}
-	lectures, err := f.lectures.FindLecturesByCourseIDs(ctx, courseIDs)
+	lectures, err := f.Lectures.FindLecturesByCourseIDs(ctx, courseIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,21 +105,21 @@ func testQueryHook(t *testing.T, e engine) {
 		do   func() error
 		want int
 	}{
-		{"FindLecturesByCourseIDs of 50", func() error { _, err := f.lectures.FindLecturesByCourseIDs(ctx, courseIDs); return err }, 1},
-		{"FindLecturesByIDs", func() error { _, err := f.lectures.FindLecturesByIDs(ctx, lectureIDs); return err }, 1},
-		{"FindCoursesByIDs of 50", func() error { _, err := f.courses.FindCoursesByIDs(ctx, courseIDs); return err }, 1},
-		{"FindUsersByIDs", func() error { _, err := f.users.FindUsersByIDs(ctx, []int64{inst.ID, 2, 3}); return err }, 1},
-		{"FindEnrollments", func() error { _, err := f.enrollments.FindEnrollments(ctx, inst.ID, courseIDs); return err }, 1},
+		{"FindLecturesByCourseIDs of 50", func() error { _, err := f.Lectures.FindLecturesByCourseIDs(ctx, courseIDs); return err }, 1},
+		{"FindLecturesByIDs", func() error { _, err := f.Lectures.FindLecturesByIDs(ctx, lectureIDs); return err }, 1},
+		{"FindCoursesByIDs of 50", func() error { _, err := f.Courses.FindCoursesByIDs(ctx, courseIDs); return err }, 1},
+		{"FindUsersByIDs", func() error { _, err := f.Users.FindUsersByIDs(ctx, []int64{inst.ID, 2, 3}); return err }, 1},
+		{"FindEnrollments", func() error { _, err := f.Enrollments.FindEnrollments(ctx, inst.ID, courseIDs); return err }, 1},
 		{"FindCourses", func() error {
-			_, _, err := f.courses.FindCourses(ctx, edustream.CourseFilter{MineOf: inst.ID, DraftsOf: inst.ID, BeforeID: 1000, Limit: 20})
+			_, _, err := f.Courses.FindCourses(ctx, edustream.CourseFilter{MineOf: inst.ID, DraftsOf: inst.ID, BeforeID: 1000, Limit: 20})
 			return err
 		}, 1},
 		{"empty ids", func() error {
-			_, err1 := f.lectures.FindLecturesByCourseIDs(ctx, nil)
-			_, err2 := f.courses.FindCoursesByIDs(ctx, nil)
-			_, err3 := f.users.FindUsersByIDs(ctx, nil)
-			_, err4 := f.lectures.FindLecturesByIDs(ctx, nil)
-			_, err5 := f.enrollments.FindEnrollments(ctx, inst.ID, nil)
+			_, err1 := f.Lectures.FindLecturesByCourseIDs(ctx, nil)
+			_, err2 := f.Courses.FindCoursesByIDs(ctx, nil)
+			_, err3 := f.Users.FindUsersByIDs(ctx, nil)
+			_, err4 := f.Lectures.FindLecturesByIDs(ctx, nil)
+			_, err5 := f.Enrollments.FindEnrollments(ctx, inst.ID, nil)
 			return cmpErrs(err1, err2, err3, err4, err5)
 		}, 0},
 	}
@@ -135,7 +136,7 @@ func testQueryHook(t *testing.T, e engine) {
 	}
 	t.Run("transactions count BEGIN and COMMIT", func(t *testing.T) {
 		queries := recordQueries(t, f.db)
-		f.lecture(t, courseIDs[1], "x", 1)
+		f.Lecture(t, courseIDs[1], "x", 1)
 		got := queries()
 		if len(got) < 3 || got[0] != "BEGIN" || got[len(got)-1] != "COMMIT" {
 			t.Errorf("CreateLecture round trips = %q", got)
@@ -143,9 +144,9 @@ func testQueryHook(t *testing.T, e engine) {
 	})
 	t.Run("failed transactions count ROLLBACK", func(t *testing.T) {
 		queries := recordQueries(t, f.db)
-		_, err := f.lectures.MoveLecture(ctx, 424242, 1)
-		wantCode(t, err, edustream.ENOTFOUND, "")
-		_ = f.lectures.CreateLecture(ctx, &edustream.Lecture{CourseID: 424242, Title: "x"})
+		_, err := f.Lectures.MoveLecture(ctx, 424242, 1)
+		storetest.WantCode(t, err, edustream.ENOTFOUND, "")
+		_ = f.Lectures.CreateLecture(ctx, &edustream.Lecture{CourseID: 424242, Title: "x"})
 		if got := queries(); got[len(got)-1] != "ROLLBACK" {
 			t.Errorf("failed CreateLecture round trips = %q", got)
 		}
@@ -164,7 +165,7 @@ func cmpErrs(errs ...error) error {
 func testErrors(t *testing.T, e engine) {
 	ctx := context.Background()
 	f := newFixture(t, e)
-	u := f.user(t, "dup", edustream.RoleStudent)
+	u := f.User(t, "dup", edustream.RoleStudent)
 
 	t.Run("duplicate key is a conflict", func(t *testing.T) {
 		_, err := f.db.writer().exec(ctx,
@@ -173,10 +174,10 @@ func testErrors(t *testing.T, e engine) {
 		if err == nil {
 			t.Fatal("duplicate subject inserted")
 		}
-		wantCode(t, dbError(err, "create", "user", 0), edustream.ECONFLICT, "user already exists")
+		storetest.WantCode(t, dbError(err, "create", "user", 0), edustream.ECONFLICT, "user already exists")
 	})
 	t.Run("foreign keys are enforced", func(t *testing.T) {
-		err := f.courses.CreateCourse(ctx, &edustream.Course{InstructorID: 424242, Title: "orphan"})
+		err := f.Courses.CreateCourse(ctx, &edustream.Course{InstructorID: 424242, Title: "orphan"})
 		if err == nil {
 			t.Fatal("course with a missing instructor created")
 		}
@@ -187,13 +188,13 @@ func testErrors(t *testing.T, e engine) {
 			t.Errorf("internal error %q lacks context", err)
 		}
 		start := time.Date(2030, 5, 6, 7, 8, 0, 0, time.UTC)
-		err = f.live.CreateLiveSession(ctx, &edustream.LiveSession{CourseID: 1, CreatorID: 424242, Title: "x", MeetingID: "m3", StartsAt: start, EndsAt: start})
-		wantCode(t, err, edustream.EINTERNAL, "")
+		err = f.Live.CreateLiveSession(ctx, &edustream.LiveSession{CourseID: 1, CreatorID: 424242, Title: "x", MeetingID: "m3", StartsAt: start, EndsAt: start})
+		storetest.WantCode(t, err, edustream.EINTERNAL, "")
 	})
 	t.Run("cancelled context stays internal", func(t *testing.T) {
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
-		_, err := f.courses.FindCourseByID(cancelled, 1)
+		_, err := f.Courses.FindCourseByID(cancelled, 1)
 		if code := edustream.ErrorCode(err); code != edustream.EINTERNAL {
 			t.Errorf("code = %q (%v)", code, err)
 		}
@@ -207,13 +208,13 @@ func testErrors(t *testing.T, e engine) {
 func testRows(t *testing.T, e engine) {
 	ctx := context.Background()
 	f := newFixture(t, e)
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	student := f.user(t, "student", edustream.RoleStudent)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	student := f.User(t, "student", edustream.RoleStudent)
 
 	t.Run("enrolling twice keeps one row", func(t *testing.T) {
-		c := f.course(t, inst.ID, "twice", true)
+		c := f.Course(t, inst.ID, "twice", true)
 		for range 2 {
-			if _, err := f.enrollments.Enroll(ctx, student.ID, c.ID); err != nil {
+			if _, err := f.Enrollments.Enroll(ctx, student.ID, c.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -222,16 +223,16 @@ func testRows(t *testing.T, e engine) {
 		}
 	})
 	t.Run("a purge deletes the course's rows", func(t *testing.T) {
-		doomed := f.course(t, inst.ID, "doomed", true)
-		f.lecture(t, doomed.ID, "l1", 0)
-		f.lecture(t, doomed.ID, "l2", 0)
-		if _, err := f.enrollments.Enroll(ctx, student.ID, doomed.ID); err != nil {
+		doomed := f.Course(t, inst.ID, "doomed", true)
+		f.Lecture(t, doomed.ID, "l1", 0)
+		f.Lecture(t, doomed.ID, "l2", 0)
+		if _, err := f.Enrollments.Enroll(ctx, student.ID, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.courses.HideCourse(ctx, doomed.ID); err != nil {
+		if err := f.Courses.HideCourse(ctx, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.courses.PurgeCourse(ctx, doomed.ID); err != nil {
+		if err := f.Courses.PurgeCourse(ctx, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, q := range []string{
@@ -246,7 +247,7 @@ func testRows(t *testing.T, e engine) {
 	})
 	t.Run("a provider has one token row", func(t *testing.T) {
 		for _, tok := range []edustream.OAuthToken{{AccessToken: "access-1"}, {AccessToken: "access-2"}} {
-			if err := f.tokens.SaveOAuthToken(ctx, "webex", tok); err != nil {
+			if err := f.Tokens.SaveOAuthToken(ctx, "webex", tok); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -98,14 +98,8 @@ func storeOn(db *DB, now edustream.Clock) storetest.Store {
 // fixture is a migrated database with every service on it, and a clock the
 // test controls, for the tests that look at the database itself.
 type fixture struct {
-	db          *DB
-	clock       *storetest.Clock
-	users       *UserService
-	courses     *CourseService
-	lectures    *LectureService
-	enrollments *EnrollmentService
-	live        *LiveSessionService
-	tokens      *OAuthTokenService
+	*storetest.Fixture
+	db *DB
 }
 
 func newFixture(t *testing.T, e engine) *fixture {
@@ -119,58 +113,7 @@ func newFixture(t *testing.T, e engine) *fixture {
 
 func fixtureOn(db *DB) *fixture {
 	clock := storetest.NewClock()
-	users := NewUserService(db)
-	users.now = clock.Now
-	return &fixture{
-		db:          db,
-		clock:       clock,
-		users:       users,
-		courses:     NewCourseService(db, clock.Now),
-		lectures:    NewLectureService(db, clock.Now),
-		enrollments: NewEnrollmentService(db, clock.Now),
-		live:        NewLiveSessionService(db, clock.Now),
-		tokens:      NewOAuthTokenService(db, clock.Now),
-	}
-}
-
-func (f *fixture) user(t *testing.T, subject string, role edustream.Role) *edustream.User {
-	t.Helper()
-	u, err := f.users.UpsertUser(context.Background(), edustream.Claims{Subject: subject, Role: role, Email: subject + "@example.com", Name: subject})
-	if err != nil {
-		t.Fatalf("upsert user %s: %v", subject, err)
-	}
-	return u
-}
-
-func (f *fixture) course(t *testing.T, instructorID int64, title string, published bool) *edustream.Course {
-	t.Helper()
-	c := &edustream.Course{InstructorID: instructorID, Title: title, Description: "About " + title}
-	if published {
-		at := f.clock.Now()
-		c.PublishedAt = &at
-	}
-	if err := f.courses.CreateCourse(context.Background(), c); err != nil {
-		t.Fatalf("create course %s: %v", title, err)
-	}
-	return c
-}
-
-func (f *fixture) hiddenCourse(t *testing.T, instructorID int64, title string) *edustream.Course {
-	t.Helper()
-	c := f.course(t, instructorID, title, true)
-	if err := f.courses.HideCourse(context.Background(), c.ID); err != nil {
-		t.Fatalf("hide course %s: %v", title, err)
-	}
-	return c
-}
-
-func (f *fixture) lecture(t *testing.T, courseID int64, title string, position int) *edustream.Lecture {
-	t.Helper()
-	l := &edustream.Lecture{CourseID: courseID, Title: title, Position: position}
-	if err := f.lectures.CreateLecture(context.Background(), l); err != nil {
-		t.Fatalf("create lecture %s: %v", title, err)
-	}
-	return l
+	return &fixture{Fixture: storetest.NewFixture(storeOn(db, clock.Now), clock), db: db}
 }
 
 // count returns the number of rows a query counts, read on the primary.
@@ -198,18 +141,6 @@ func recordQueries(t *testing.T, db *DB) func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), seen...)
-	}
-}
-
-// wantCode fails the test unless err has the domain code (with message, if
-// not empty).
-func wantCode(t *testing.T, err error, code, message string) {
-	t.Helper()
-	if got := edustream.ErrorCode(err); got != code {
-		t.Fatalf("error code = %q (%v), want %q", got, err, code)
-	}
-	if message != "" && edustream.ErrorMessage(err) != message {
-		t.Fatalf("error message = %q, want %q", edustream.ErrorMessage(err), message)
 	}
 }
 

@@ -2,19 +2,9 @@ package sqldb
 
 import (
 	"context"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/edustream/edustream"
-)
-
-// Column limits of the users table. Claims come from tokens, so they are
-// checked here, where the same limit then holds on both engines.
-const (
-	maxSubjectLength  = 255
-	maxEmailLength    = 320
-	maxUserNameLength = 255
 )
 
 // UserService implements edustream.UserService.
@@ -48,7 +38,7 @@ func scanUser(s scanner) (*edustream.User, error) {
 // it read back from the primary. EINVALID for an empty or overlong subject,
 // an unknown role, or an overlong email or name.
 func (s *UserService) UpsertUser(ctx context.Context, claims edustream.Claims) (*edustream.User, error) {
-	if err := validateClaims(claims); err != nil {
+	if err := claims.Validate(); err != nil {
 		return nil, err
 	}
 	now := utcMicro(s.now())
@@ -62,24 +52,6 @@ func (s *UserService) UpsertUser(ctx context.Context, claims edustream.Claims) (
 		return nil, dbError(err, "read back", "user", 0)
 	}
 	return u, nil
-}
-
-func validateClaims(c edustream.Claims) error {
-	switch {
-	case strings.TrimSpace(c.Subject) == "":
-		return edustream.Errorf(edustream.EINVALID, "user subject must not be empty")
-	case !utf8.ValidString(c.Subject) || !utf8.ValidString(c.Email) || !utf8.ValidString(c.Name):
-		return edustream.Errorf(edustream.EINVALID, "user claims must be valid UTF-8")
-	case utf8.RuneCountInString(c.Subject) > maxSubjectLength:
-		return edustream.Errorf(edustream.EINVALID, "user subject must be at most %d characters", maxSubjectLength)
-	case utf8.RuneCountInString(c.Email) > maxEmailLength:
-		return edustream.Errorf(edustream.EINVALID, "user email must be at most %d characters", maxEmailLength)
-	case utf8.RuneCountInString(c.Name) > maxUserNameLength:
-		return edustream.Errorf(edustream.EINVALID, "user name must be at most %d characters", maxUserNameLength)
-	case !c.Role.Valid():
-		return edustream.Errorf(edustream.EINVALID, "unknown user role %q", c.Role)
-	}
-	return nil
 }
 
 // FindUsersByIDs returns the users that exist among ids, keyed by id, with

@@ -24,19 +24,19 @@ func videoIDs(videos []*edustream.Video) []int64 {
 // testAdminVideos: FindVideos lists the videos of every visible lecture,
 // drafts' included, newest first, and leaves out replaced videos and those
 // of hidden courses.
-func testAdminVideos(t *testing.T, f *fixture) {
+func testAdminVideos(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	published := f.course(t, inst.ID, "published", true)
-	draft := f.course(t, inst.ID, "draft", false)
-	doomed := f.course(t, inst.ID, "doomed", true)
-	lecture := f.lecture(t, published.ID, "l", 0)
-	other := f.lecture(t, published.ID, "other", 0)
-	drafted := f.lecture(t, draft.ID, "d", 0)
-	hidden := f.lecture(t, doomed.ID, "h", 0)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	published := f.Course(t, inst.ID, "published", true)
+	draft := f.Course(t, inst.ID, "draft", false)
+	doomed := f.Course(t, inst.ID, "doomed", true)
+	lecture := f.Lecture(t, published.ID, "l", 0)
+	other := f.Lecture(t, published.ID, "other", 0)
+	drafted := f.Lecture(t, draft.ID, "d", 0)
+	hidden := f.Lecture(t, doomed.ID, "h", 0)
 
 	ready := f.walkToComplete(t, f.video(t, lecture.ID, inst.ID))
-	if _, _, err := f.videos.CompleteVideo(ctx, ready.ID); err != nil {
+	if _, _, err := f.Videos.CompleteVideo(ctx, ready.ID); err != nil {
 		t.Fatal(err)
 	}
 	failed := f.move(t, f.video(t, other.ID, inst.ID), edustream.VideoUpdate{Status: ptr(edustream.VideoFailed), Error: ptr("expired")})
@@ -45,13 +45,13 @@ func testAdminVideos(t *testing.T, f *fixture) {
 	// A newer upload on lecture makes the READY one replaced once it is
 	// READY itself; until then both are listed.
 	newer := f.walkToComplete(t, f.video(t, lecture.ID, inst.ID))
-	if err := f.courses.HideCourse(ctx, doomed.ID); err != nil {
+	if err := f.Courses.HideCourse(ctx, doomed.ID); err != nil {
 		t.Fatal(err)
 	}
 
 	find := func(t *testing.T, filter edustream.VideoFilter) ([]int64, bool) {
 		t.Helper()
-		videos, more, err := f.videos.FindVideos(ctx, filter)
+		videos, more, err := f.Videos.FindVideos(ctx, filter)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,15 +90,15 @@ func testAdminVideos(t *testing.T, f *fixture) {
 		if none, more := find(t, edustream.VideoFilter{Limit: 0}); len(none) != 0 || !more {
 			t.Errorf("limit 0: %v (more %v), want none and more", none, more)
 		}
-		_, _, err := f.videos.FindVideos(ctx, edustream.VideoFilter{Limit: -1})
-		wantCode(t, err, edustream.EINVALID, "")
+		_, _, err := f.Videos.FindVideos(ctx, edustream.VideoFilter{Limit: -1})
+		WantCode(t, err, edustream.EINVALID, "")
 	})
 	t.Run("the videos as they are stored", func(t *testing.T) {
-		videos, _, err := f.videos.FindVideos(ctx, edustream.VideoFilter{Status: ptr(edustream.VideoFailed), Limit: 1})
+		videos, _, err := f.Videos.FindVideos(ctx, edustream.VideoFilter{Status: ptr(edustream.VideoFailed), Limit: 1})
 		if err != nil || len(videos) != 1 {
 			t.Fatalf("%v, %v", videos, err)
 		}
-		stored, err := f.videos.FindVideoByID(ctx, failed.ID)
+		stored, err := f.Videos.FindVideoByID(ctx, failed.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func testAdminVideos(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("replaced videos are left out", func(t *testing.T) {
-		if _, _, err := f.videos.CompleteVideo(ctx, newer.ID); err != nil {
+		if _, _, err := f.Videos.CompleteVideo(ctx, newer.ID); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := find(t, edustream.VideoFilter{Status: ptr(edustream.VideoReady), Limit: 10}); !slices.Equal(got, []int64{newer.ID}) {
@@ -118,49 +118,49 @@ func testAdminVideos(t *testing.T, f *fixture) {
 
 // testLiveLookups: the batch reads of sessions and recordings the admins'
 // task lists make.
-func testLiveLookups(t *testing.T, f *fixture) {
+func testLiveLookups(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "c", true)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "c", true)
 	start := time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)
 	a := f.liveSession(t, course.ID, inst.ID, "Series-A", start)
 	b := f.liveSession(t, course.ID, inst.ID, "series-b", start.Add(24*time.Hour))
-	claim, err := f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec-1", SessionID: a.ID},
+	claim, err := f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec-1", SessionID: a.ID},
 		&edustream.Lecture{CourseID: course.ID, Title: "Recording"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.live.SetLiveRecordingVideo(ctx, "rec-1", 77); err != nil {
+	if err := f.Live.SetLiveRecordingVideo(ctx, "rec-1", 77); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("sessions by id", func(t *testing.T) {
-		got, err := f.live.FindLiveSessionsByIDs(ctx, []int64{b.ID, a.ID, 424242, a.ID})
+		got, err := f.Live.FindLiveSessionsByIDs(ctx, []int64{b.ID, a.ID, 424242, a.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(map[int64]*edustream.LiveSession{a.ID: a, b.ID: b}, got); diff != "" {
 			t.Errorf("FindLiveSessionsByIDs (-want +got):\n%s", diff)
 		}
-		if none, err := f.live.FindLiveSessionsByIDs(ctx, nil); err != nil || len(none) != 0 {
+		if none, err := f.Live.FindLiveSessionsByIDs(ctx, nil); err != nil || len(none) != 0 {
 			t.Errorf("no ids: %v, %v", none, err)
 		}
 	})
 	t.Run("sessions by meeting", func(t *testing.T) {
 		// Webex ids are case-sensitive: series-a is no one's.
-		got, err := f.live.FindLiveSessionsByMeetingIDs(ctx, []string{"Series-A", "series-b", "series-a", "nope"})
+		got, err := f.Live.FindLiveSessionsByMeetingIDs(ctx, []string{"Series-A", "series-b", "series-a", "nope"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(map[string]*edustream.LiveSession{"Series-A": a, "series-b": b}, got); diff != "" {
 			t.Errorf("FindLiveSessionsByMeetingIDs (-want +got):\n%s", diff)
 		}
-		if none, err := f.live.FindLiveSessionsByMeetingIDs(ctx, nil); err != nil || len(none) != 0 {
+		if none, err := f.Live.FindLiveSessionsByMeetingIDs(ctx, nil); err != nil || len(none) != 0 {
 			t.Errorf("no ids: %v, %v", none, err)
 		}
 	})
 	t.Run("recordings by id", func(t *testing.T) {
-		got, err := f.live.FindLiveRecordingsByIDs(ctx, []string{"rec-1", "REC-1", "rec-2"})
+		got, err := f.Live.FindLiveRecordingsByIDs(ctx, []string{"rec-1", "REC-1", "rec-2"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func testLiveLookups(t *testing.T, f *fixture) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("FindLiveRecordingsByIDs (-want +got):\n%s", diff)
 		}
-		if none, err := f.live.FindLiveRecordingsByIDs(ctx, nil); err != nil || len(none) != 0 {
+		if none, err := f.Live.FindLiveRecordingsByIDs(ctx, nil); err != nil || len(none) != 0 {
 			t.Errorf("no ids: %v, %v", none, err)
 		}
 	})
@@ -176,10 +176,10 @@ func testLiveLookups(t *testing.T, f *fixture) {
 
 // testAuditLog: entries are appended with an id and a time, kept in their
 // stored form, and read back newest first, a page at a time.
-func testAuditLog(t *testing.T, f *fixture) {
+func testAuditLog(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	admin := f.user(t, "admin", edustream.RoleAdmin)
-	other := f.user(t, "root", edustream.RoleAdmin)
+	admin := f.User(t, "admin", edustream.RoleAdmin)
+	other := f.User(t, "root", edustream.RoleAdmin)
 
 	var recorded []*edustream.AuditEntry
 	for i, e := range []edustream.AuditEntry{
@@ -187,9 +187,9 @@ func testAuditLog(t *testing.T, f *fixture) {
 		{ActorID: other.ID, Action: "cancelTask", Target: "task video:transcode:12", Result: "ok (video 12 failed at TRANSCODE)"},
 		{ActorID: admin.ID, Action: "runTask", Target: "task x in queue default", Result: "failed: NOT_FOUND: task x not found"},
 	} {
-		before := f.clock.Now()
+		before := f.Clock.Now()
 		entry := e
-		if err := f.audit.RecordAudit(ctx, &entry); err != nil {
+		if err := f.Audit.RecordAudit(ctx, &entry); err != nil {
 			t.Fatalf("record entry %d: %v", i, err)
 		}
 		if entry.ID == 0 || !entry.At.After(before) || entry.At.Location() != time.UTC || entry.At.Nanosecond()%1000 != 0 {
@@ -204,7 +204,7 @@ func testAuditLog(t *testing.T, f *fixture) {
 	slices.Reverse(newestFirst)
 
 	t.Run("newest first", func(t *testing.T) {
-		got, more, err := f.audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 10})
+		got, more, err := f.Audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,29 +213,29 @@ func testAuditLog(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("pages", func(t *testing.T) {
-		first, more, err := f.audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 2})
+		first, more, err := f.Audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 2})
 		if err != nil || len(first) != 2 || !more {
 			t.Fatalf("first page %v (more %v): %v", first, more, err)
 		}
-		second, more, err := f.audit.FindAuditEntries(ctx, edustream.AuditFilter{BeforeID: first[1].ID, Limit: 2})
+		second, more, err := f.Audit.FindAuditEntries(ctx, edustream.AuditFilter{BeforeID: first[1].ID, Limit: 2})
 		if err != nil || len(second) != 1 || second[0].ID != recorded[0].ID || more {
 			t.Errorf("second page %v (more %v): %v", second, more, err)
 		}
-		none, more, err := f.audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 0})
+		none, more, err := f.Audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 0})
 		if err != nil || len(none) != 0 || !more {
 			t.Errorf("limit 0: %v (more %v): %v", none, more, err)
 		}
-		_, _, err = f.audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: -1})
-		wantCode(t, err, edustream.EINVALID, "")
+		_, _, err = f.Audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: -1})
+		WantCode(t, err, edustream.EINVALID, "")
 	})
 	t.Run("refused", func(t *testing.T) {
 		for _, e := range []edustream.AuditEntry{
 			{Action: "pauseQueue", Target: "queue video", Result: "ok"},
 			{ActorID: admin.ID, Action: "  ", Target: "queue video", Result: "ok"},
 		} {
-			wantCode(t, f.audit.RecordAudit(ctx, &e), edustream.EINVALID, "")
+			WantCode(t, f.Audit.RecordAudit(ctx, &e), edustream.EINVALID, "")
 		}
-		got, _, _ := f.audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 10})
+		got, _, _ := f.Audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 10})
 		if len(got) != len(recorded) {
 			t.Errorf("refused entries were stored: %d entries, want %d", len(got), len(recorded))
 		}
@@ -244,10 +244,10 @@ func testAuditLog(t *testing.T, f *fixture) {
 		e := &edustream.AuditEntry{ActorID: admin.ID, Action: "deleteTask",
 			Target: "task " + strings.Repeat("é", edustream.MaxAuditTargetLength) + "\nFAKE ENTRY",
 			Result: "failed: " + strings.Repeat("x", 2*edustream.MaxAuditResultLength) + "\x00\xff"}
-		if err := f.audit.RecordAudit(ctx, e); err != nil {
+		if err := f.Audit.RecordAudit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		got, _, err := f.audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 1})
+		got, _, err := f.Audit.FindAuditEntries(ctx, edustream.AuditFilter{Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,10 +14,10 @@ import (
 	"github.com/edustream/edustream"
 )
 
-func testUsers(t *testing.T, f *fixture) {
+func testUsers(t *testing.T, f *Fixture) {
 	ctx := context.Background()
 
-	first, err := f.users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|1", Role: edustream.RoleStudent, Email: "a@example.com", Name: "Ann"})
+	first, err := f.Users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|1", Role: edustream.RoleStudent, Email: "a@example.com", Name: "Ann"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func testUsers(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("same claims change nothing", func(t *testing.T) {
-		again, err := f.users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|1", Role: edustream.RoleStudent, Email: "a@example.com", Name: "Ann"})
+		again, err := f.Users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|1", Role: edustream.RoleStudent, Email: "a@example.com", Name: "Ann"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func testUsers(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("changed claims refresh", func(t *testing.T) {
-		changed, err := f.users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|1", Role: edustream.RoleInstructor, Email: "ann@example.com", Name: "Ann B"})
+		changed, err := f.Users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|1", Role: edustream.RoleInstructor, Email: "ann@example.com", Name: "Ann B"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func testUsers(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("subjects are case-sensitive", func(t *testing.T) {
-		upper := f.user(t, "AUTH0|1", edustream.RoleStudent)
+		upper := f.User(t, "AUTH0|1", edustream.RoleStudent)
 		if upper.ID == first.ID {
 			t.Errorf("AUTH0|1 and auth0|1 are the same user %d", upper.ID)
 		}
@@ -66,14 +66,14 @@ func testUsers(t *testing.T, f *fixture) {
 			"bad utf8":      {Subject: "x", Role: edustream.RoleStudent, Name: "\xff"},
 		} {
 			t.Run(name, func(t *testing.T) {
-				_, err := f.users.UpsertUser(ctx, c)
-				wantCode(t, err, edustream.EINVALID, "")
+				_, err := f.Users.UpsertUser(ctx, c)
+				WantCode(t, err, edustream.EINVALID, "")
 			})
 		}
 	})
 	t.Run("longest claims fit", func(t *testing.T) {
 		c := edustream.Claims{Subject: strings.Repeat("ß", 255), Role: edustream.RoleAdmin, Email: strings.Repeat("é", 320), Name: strings.Repeat("名", 255)}
-		u, err := f.users.UpsertUser(ctx, c)
+		u, err := f.Users.UpsertUser(ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,31 +82,31 @@ func testUsers(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("FindUsersByIDs", func(t *testing.T) {
-		second := f.user(t, "auth0|2", edustream.RoleStudent)
-		got, err := f.users.FindUsersByIDs(ctx, []int64{second.ID, first.ID, second.ID, 987654})
+		second := f.User(t, "auth0|2", edustream.RoleStudent)
+		got, err := f.Users.FindUsersByIDs(ctx, []int64{second.ID, first.ID, second.ID, 987654})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 2 || got[first.ID] == nil || got[second.ID].Subject != "auth0|2" {
 			t.Errorf("FindUsersByIDs = %v", got)
 		}
-		empty, err := f.users.FindUsersByIDs(ctx, nil)
+		empty, err := f.Users.FindUsersByIDs(ctx, nil)
 		if err != nil || empty == nil || len(empty) != 0 {
 			t.Errorf("FindUsersByIDs(nil) = %v, %v; want an empty map", empty, err)
 		}
 	})
 }
 
-func testCourses(t *testing.T, f *fixture) {
+func testCourses(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
 
-	draft := f.course(t, inst.ID, "Go 101", false)
+	draft := f.Course(t, inst.ID, "Go 101", false)
 	t.Run("create", func(t *testing.T) {
 		if draft.ID == 0 || draft.PublishedAt != nil || draft.DeletedAt != nil || draft.CreatedAt.IsZero() || !draft.UpdatedAt.Equal(draft.CreatedAt) {
 			t.Fatalf("created course = %+v", draft)
 		}
-		got, err := f.courses.FindCourseByID(ctx, draft.ID)
+		got, err := f.Courses.FindCourseByID(ctx, draft.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,16 +121,16 @@ func testCourses(t *testing.T, f *fixture) {
 			"long description": {InstructorID: inst.ID, Title: "t", Description: strings.Repeat("d", edustream.MaxDescriptionLength+1)},
 		} {
 			t.Run(name, func(t *testing.T) {
-				wantCode(t, f.courses.CreateCourse(ctx, c), edustream.EINVALID, "")
+				WantCode(t, f.Courses.CreateCourse(ctx, c), edustream.EINVALID, "")
 			})
 		}
 	})
 	t.Run("longest text fits", func(t *testing.T) {
 		c := &edustream.Course{InstructorID: inst.ID, Title: strings.Repeat("ü", edustream.MaxTitleLength), Description: strings.Repeat("😀", edustream.MaxDescriptionLength)}
-		if err := f.courses.CreateCourse(ctx, c); err != nil {
+		if err := f.Courses.CreateCourse(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.courses.FindCourseByID(ctx, c.ID)
+		got, err := f.Courses.FindCourseByID(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,8 +139,8 @@ func testCourses(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("not found", func(t *testing.T) {
-		_, err := f.courses.FindCourseByID(ctx, 424242)
-		wantCode(t, err, edustream.ENOTFOUND, "course 424242 not found")
+		_, err := f.Courses.FindCourseByID(ctx, 424242)
+		WantCode(t, err, edustream.ENOTFOUND, "course 424242 not found")
 	})
 
 	t.Run("update", func(t *testing.T) {
@@ -160,7 +160,7 @@ func testCourses(t *testing.T, f *fixture) {
 		prev := draft
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := f.courses.UpdateCourse(ctx, draft.ID, tt.upd)
+				got, err := f.Courses.UpdateCourse(ctx, draft.ID, tt.upd)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -174,7 +174,7 @@ func testCourses(t *testing.T, f *fixture) {
 						t.Errorf("publishing again moved PublishedAt from %v to %v", firstPublished, got.PublishedAt)
 					}
 				}
-				found, err := f.courses.FindCourseByID(ctx, draft.ID)
+				found, err := f.Courses.FindCourseByID(ctx, draft.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -184,37 +184,37 @@ func testCourses(t *testing.T, f *fixture) {
 				prev = got
 			})
 		}
-		if got, _ := f.courses.FindCourseByID(ctx, draft.ID); got.Description != "new" {
+		if got, _ := f.Courses.FindCourseByID(ctx, draft.ID); got.Description != "new" {
 			t.Errorf("description = %q", got.Description)
 		}
 	})
 	t.Run("update errors", func(t *testing.T) {
 		hidden := f.hiddenCourse(t, inst.ID, "hidden")
-		_, err := f.courses.UpdateCourse(ctx, 424242, edustream.CourseUpdate{Title: ptr("x")})
-		wantCode(t, err, edustream.ENOTFOUND, "course 424242 not found")
-		_, err = f.courses.UpdateCourse(ctx, hidden.ID, edustream.CourseUpdate{Title: ptr("x")})
-		wantCode(t, err, edustream.ENOTFOUND, "")
-		_, err = f.courses.UpdateCourse(ctx, draft.ID, edustream.CourseUpdate{Title: ptr("")})
-		wantCode(t, err, edustream.EINVALID, "")
+		_, err := f.Courses.UpdateCourse(ctx, 424242, edustream.CourseUpdate{Title: ptr("x")})
+		WantCode(t, err, edustream.ENOTFOUND, "course 424242 not found")
+		_, err = f.Courses.UpdateCourse(ctx, hidden.ID, edustream.CourseUpdate{Title: ptr("x")})
+		WantCode(t, err, edustream.ENOTFOUND, "")
+		_, err = f.Courses.UpdateCourse(ctx, draft.ID, edustream.CourseUpdate{Title: ptr("")})
+		WantCode(t, err, edustream.EINVALID, "")
 	})
 
 	t.Run("hide", func(t *testing.T) {
-		c := f.course(t, inst.ID, "to hide", true)
-		if err := f.courses.HideCourse(ctx, c.ID); err != nil {
+		c := f.Course(t, inst.ID, "to hide", true)
+		if err := f.Courses.HideCourse(ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.courses.FindCourseByID(ctx, c.ID)
-		wantCode(t, err, edustream.ENOTFOUND, "")
-		wantCode(t, f.courses.HideCourse(ctx, c.ID), edustream.ENOTFOUND, "")
-		wantCode(t, f.courses.HideCourse(ctx, 424242), edustream.ENOTFOUND, "course 424242 not found")
-		byIDs, err := f.courses.FindCoursesByIDs(ctx, []int64{c.ID, draft.ID, 424242})
+		_, err := f.Courses.FindCourseByID(ctx, c.ID)
+		WantCode(t, err, edustream.ENOTFOUND, "")
+		WantCode(t, f.Courses.HideCourse(ctx, c.ID), edustream.ENOTFOUND, "")
+		WantCode(t, f.Courses.HideCourse(ctx, 424242), edustream.ENOTFOUND, "course 424242 not found")
+		byIDs, err := f.Courses.FindCoursesByIDs(ctx, []int64{c.ID, draft.ID, 424242})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(byIDs) != 1 || byIDs[draft.ID] == nil {
 			t.Errorf("FindCoursesByIDs = %v, want only course %d", byIDs, draft.ID)
 		}
-		hidden, err := f.courses.FindHiddenCourseIDs(ctx)
+		hidden, err := f.Courses.FindHiddenCourseIDs(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,29 +223,29 @@ func testCourses(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("FindCoursesByIDs empty", func(t *testing.T) {
-		got, err := f.courses.FindCoursesByIDs(ctx, []int64{})
+		got, err := f.Courses.FindCoursesByIDs(ctx, []int64{})
 		if err != nil || got == nil || len(got) != 0 {
 			t.Errorf("FindCoursesByIDs([]) = %v, %v", got, err)
 		}
 	})
 }
 
-func testFindCourses(t *testing.T, f *fixture) {
+func testFindCourses(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst1 := f.user(t, "inst1", edustream.RoleInstructor)
-	inst2 := f.user(t, "inst2", edustream.RoleInstructor)
-	student := f.user(t, "student", edustream.RoleStudent)
+	inst1 := f.User(t, "inst1", edustream.RoleInstructor)
+	inst2 := f.User(t, "inst2", edustream.RoleInstructor)
+	student := f.User(t, "student", edustream.RoleStudent)
 
-	pub1 := f.course(t, inst1.ID, "pub1", true)
-	draft1 := f.course(t, inst1.ID, "draft1", false)
-	pub2 := f.course(t, inst2.ID, "pub2", true)
-	draft2 := f.course(t, inst2.ID, "draft2", false)
+	pub1 := f.Course(t, inst1.ID, "pub1", true)
+	draft1 := f.Course(t, inst1.ID, "draft1", false)
+	pub2 := f.Course(t, inst2.ID, "pub2", true)
+	draft2 := f.Course(t, inst2.ID, "draft2", false)
 	hidden1 := f.hiddenCourse(t, inst1.ID, "hidden1")
-	pub3 := f.course(t, inst2.ID, "pub3", true)
-	if _, err := f.enrollments.Enroll(ctx, student.ID, pub2.ID); err != nil {
+	pub3 := f.Course(t, inst2.ID, "pub3", true)
+	if _, err := f.Enrollments.Enroll(ctx, student.ID, pub2.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.enrollments.Enroll(ctx, inst1.ID, pub3.ID); err != nil {
+	if _, err := f.Enrollments.Enroll(ctx, inst1.ID, pub3.ID); err != nil {
 		t.Fatal(err)
 	}
 	_ = hidden1
@@ -276,7 +276,7 @@ func testFindCourses(t *testing.T, f *fixture) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, hasMore, err := f.courses.FindCourses(ctx, tt.filter)
+			got, hasMore, err := f.Courses.FindCourses(ctx, tt.filter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,7 +291,7 @@ func testFindCourses(t *testing.T, f *fixture) {
 		})
 	}
 	t.Run("full rows", func(t *testing.T) {
-		got, _, err := f.courses.FindCourses(ctx, edustream.CourseFilter{AllDrafts: true, Limit: 10})
+		got, _, err := f.Courses.FindCourses(ctx, edustream.CourseFilter{AllDrafts: true, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,8 +300,8 @@ func testFindCourses(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("negative limit", func(t *testing.T) {
-		_, _, err := f.courses.FindCourses(ctx, edustream.CourseFilter{Limit: -1})
-		wantCode(t, err, edustream.EINVALID, "")
+		_, _, err := f.Courses.FindCourses(ctx, edustream.CourseFilter{Limit: -1})
+		WantCode(t, err, edustream.EINVALID, "")
 	})
 	t.Run("walk every page", func(t *testing.T) {
 		var all []*edustream.Course
@@ -310,7 +310,7 @@ func testFindCourses(t *testing.T, f *fixture) {
 			if pages > 10 {
 				t.Fatal("pagination does not end")
 			}
-			page, hasMore, err := f.courses.FindCourses(ctx, filter)
+			page, hasMore, err := f.Courses.FindCourses(ctx, filter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -334,50 +334,50 @@ func titles(courses []*edustream.Course) []string {
 	return out
 }
 
-func testLectures(t *testing.T, f *fixture) {
+func testLectures(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "course", true)
-	other := f.course(t, inst.ID, "other", false)
-	empty := f.course(t, inst.ID, "empty", true)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "course", true)
+	other := f.Course(t, inst.ID, "other", false)
+	empty := f.Course(t, inst.ID, "empty", true)
 
 	video := int64(77)
 	withVideo := &edustream.Lecture{CourseID: course.ID, Title: "intro", Description: "hello", VideoID: &video}
-	if err := f.lectures.CreateLecture(ctx, withVideo); err != nil {
+	if err := f.Lectures.CreateLecture(ctx, withVideo); err != nil {
 		t.Fatal(err)
 	}
-	second := f.lecture(t, course.ID, "second", 0)
-	otherLecture := f.lecture(t, other.ID, "other 1", 0)
+	second := f.Lecture(t, course.ID, "second", 0)
+	otherLecture := f.Lecture(t, other.ID, "other 1", 0)
 
 	t.Run("create and find", func(t *testing.T) {
 		if withVideo.ID == 0 || withVideo.Position != 1 || second.Position != 2 || otherLecture.Position != 1 {
 			t.Fatalf("created %+v, %+v, %+v", withVideo, second, otherLecture)
 		}
-		got, err := f.lectures.FindLectureByID(ctx, withVideo.ID)
+		got, err := f.Lectures.FindLectureByID(ctx, withVideo.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(withVideo, got); diff != "" {
 			t.Errorf("FindLectureByID (-created +found):\n%s", diff)
 		}
-		_, err = f.lectures.FindLectureByID(ctx, 424242)
-		wantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
+		_, err = f.Lectures.FindLectureByID(ctx, 424242)
+		WantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
 	})
 	t.Run("FindLecturesByIDs", func(t *testing.T) {
-		got, err := f.lectures.FindLecturesByIDs(ctx, []int64{second.ID, otherLecture.ID, 424242, second.ID})
+		got, err := f.Lectures.FindLecturesByIDs(ctx, []int64{second.ID, otherLecture.ID, 424242, second.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(map[int64]*edustream.Lecture{second.ID: second, otherLecture.ID: otherLecture}, got); diff != "" {
 			t.Errorf("FindLecturesByIDs (-want +got):\n%s", diff)
 		}
-		none, err := f.lectures.FindLecturesByIDs(ctx, nil)
+		none, err := f.Lectures.FindLecturesByIDs(ctx, nil)
 		if err != nil || none == nil || len(none) != 0 {
 			t.Errorf("FindLecturesByIDs(nil) = %v, %v", none, err)
 		}
 	})
 	t.Run("FindLecturesByCourseIDs", func(t *testing.T) {
-		got, err := f.lectures.FindLecturesByCourseIDs(ctx, []int64{course.ID, other.ID, empty.ID, 424242})
+		got, err := f.Lectures.FindLecturesByCourseIDs(ctx, []int64{course.ID, other.ID, empty.ID, 424242})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,34 +385,34 @@ func testLectures(t *testing.T, f *fixture) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("FindLecturesByCourseIDs (-want +got):\n%s", diff)
 		}
-		none, err := f.lectures.FindLecturesByCourseIDs(ctx, nil)
+		none, err := f.Lectures.FindLecturesByCourseIDs(ctx, nil)
 		if err != nil || none == nil || len(none) != 0 {
 			t.Errorf("FindLecturesByCourseIDs(nil) = %v, %v", none, err)
 		}
 	})
 	t.Run("update", func(t *testing.T) {
-		got, err := f.lectures.UpdateLecture(ctx, second.ID, edustream.LectureUpdate{Title: ptr("second!")})
+		got, err := f.Lectures.UpdateLecture(ctx, second.ID, edustream.LectureUpdate{Title: ptr("second!")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Title != "second!" || got.Description != second.Description || got.Position != 2 || !got.UpdatedAt.After(second.UpdatedAt) {
 			t.Errorf("updated = %+v", got)
 		}
-		got, err = f.lectures.UpdateLecture(ctx, second.ID, edustream.LectureUpdate{Description: ptr("more")})
+		got, err = f.Lectures.UpdateLecture(ctx, second.ID, edustream.LectureUpdate{Description: ptr("more")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Title != "second!" || got.Description != "more" {
 			t.Errorf("updated = %+v", got)
 		}
-		found, _ := f.lectures.FindLectureByID(ctx, second.ID)
+		found, _ := f.Lectures.FindLectureByID(ctx, second.ID)
 		if diff := cmp.Diff(got, found); diff != "" {
 			t.Errorf("UpdateLecture result differs from stored (-returned +stored):\n%s", diff)
 		}
-		_, err = f.lectures.UpdateLecture(ctx, 424242, edustream.LectureUpdate{Title: ptr("x")})
-		wantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
-		_, err = f.lectures.UpdateLecture(ctx, second.ID, edustream.LectureUpdate{Title: ptr(" ")})
-		wantCode(t, err, edustream.EINVALID, "")
+		_, err = f.Lectures.UpdateLecture(ctx, 424242, edustream.LectureUpdate{Title: ptr("x")})
+		WantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
+		_, err = f.Lectures.UpdateLecture(ctx, second.ID, edustream.LectureUpdate{Title: ptr(" ")})
+		WantCode(t, err, edustream.EINVALID, "")
 	})
 	t.Run("create errors", func(t *testing.T) {
 		hidden := f.hiddenCourse(t, inst.ID, "hidden")
@@ -429,64 +429,64 @@ func testLectures(t *testing.T, f *fixture) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				wantCode(t, f.lectures.CreateLecture(ctx, tt.l), tt.code, tt.msg)
+				WantCode(t, f.Lectures.CreateLecture(ctx, tt.l), tt.code, tt.msg)
 			})
 		}
 	})
 	t.Run("too many lectures", func(t *testing.T) {
-		full := f.course(t, inst.ID, "full", false)
+		full := f.Course(t, inst.ID, "full", false)
 		f.fill(t, full.ID, edustream.MaxLecturesPerCourse)
-		err := f.lectures.CreateLecture(ctx, &edustream.Lecture{CourseID: full.ID, Title: "one too many"})
-		wantCode(t, err, edustream.ECONFLICT, "")
+		err := f.Lectures.CreateLecture(ctx, &edustream.Lecture{CourseID: full.ID, Title: "one too many"})
+		WantCode(t, err, edustream.ECONFLICT, "")
 		if n := len(lectureOrder(t, f, full.ID)); n != edustream.MaxLecturesPerCourse {
 			t.Errorf("course has %d lectures", n)
 		}
 	})
 	t.Run("hidden course hides its lectures", func(t *testing.T) {
-		c := f.course(t, inst.ID, "soon hidden", true)
-		l := f.lecture(t, c.ID, "l", 0)
-		l2 := f.lecture(t, c.ID, "l2", 0)
-		if err := f.courses.HideCourse(ctx, c.ID); err != nil {
+		c := f.Course(t, inst.ID, "soon hidden", true)
+		l := f.Lecture(t, c.ID, "l", 0)
+		l2 := f.Lecture(t, c.ID, "l2", 0)
+		if err := f.Courses.HideCourse(ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.lectures.FindLectureByID(ctx, l.ID)
-		wantCode(t, err, edustream.ENOTFOUND, "")
-		byIDs, err := f.lectures.FindLecturesByIDs(ctx, []int64{l.ID})
+		_, err := f.Lectures.FindLectureByID(ctx, l.ID)
+		WantCode(t, err, edustream.ENOTFOUND, "")
+		byIDs, err := f.Lectures.FindLecturesByIDs(ctx, []int64{l.ID})
 		if err != nil || len(byIDs) != 0 {
 			t.Errorf("FindLecturesByIDs = %v, %v", byIDs, err)
 		}
-		byCourse, err := f.lectures.FindLecturesByCourseIDs(ctx, []int64{c.ID})
+		byCourse, err := f.Lectures.FindLecturesByCourseIDs(ctx, []int64{c.ID})
 		if err != nil || len(byCourse) != 0 {
 			t.Errorf("FindLecturesByCourseIDs = %v, %v", byCourse, err)
 		}
-		_, err = f.lectures.UpdateLecture(ctx, l.ID, edustream.LectureUpdate{Title: ptr("x")})
-		wantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("lecture %d not found", l.ID))
-		_, err = f.lectures.MoveLecture(ctx, l.ID, 2)
-		wantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("lecture %d not found", l.ID))
-		wantCode(t, f.lectures.DeleteLecture(ctx, l2.ID), edustream.ENOTFOUND, fmt.Sprintf("lecture %d not found", l2.ID))
+		_, err = f.Lectures.UpdateLecture(ctx, l.ID, edustream.LectureUpdate{Title: ptr("x")})
+		WantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("lecture %d not found", l.ID))
+		_, err = f.Lectures.MoveLecture(ctx, l.ID, 2)
+		WantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("lecture %d not found", l.ID))
+		WantCode(t, f.Lectures.DeleteLecture(ctx, l2.ID), edustream.ENOTFOUND, fmt.Sprintf("lecture %d not found", l2.ID))
 	})
 	t.Run("missing lecture", func(t *testing.T) {
-		_, err := f.lectures.MoveLecture(ctx, 424242, 1)
-		wantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
-		wantCode(t, f.lectures.DeleteLecture(ctx, 424242), edustream.ENOTFOUND, "lecture 424242 not found")
+		_, err := f.Lectures.MoveLecture(ctx, 424242, 1)
+		WantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
+		WantCode(t, f.Lectures.DeleteLecture(ctx, 424242), edustream.ENOTFOUND, "lecture 424242 not found")
 	})
 }
 
-func testLecturePositions(t *testing.T, f *fixture) {
+func testLecturePositions(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "course", true)
-	neighbour := f.course(t, inst.ID, "neighbour", true)
-	f.lecture(t, neighbour.ID, "n1", 0)
-	f.lecture(t, neighbour.ID, "n2", 0)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "course", true)
+	neighbour := f.Course(t, inst.ID, "neighbour", true)
+	f.Lecture(t, neighbour.ID, "n1", 0)
+	f.Lecture(t, neighbour.ID, "n2", 0)
 
 	ids := map[string]int64{}
 	create := func(title string, pos int) func(t *testing.T) {
-		return func(t *testing.T) { ids[title] = f.lecture(t, course.ID, title, pos).ID }
+		return func(t *testing.T) { ids[title] = f.Lecture(t, course.ID, title, pos).ID }
 	}
 	move := func(title string, pos, wantPos int) func(t *testing.T) {
 		return func(t *testing.T) {
-			l, err := f.lectures.MoveLecture(ctx, ids[title], pos)
+			l, err := f.Lectures.MoveLecture(ctx, ids[title], pos)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -497,7 +497,7 @@ func testLecturePositions(t *testing.T, f *fixture) {
 	}
 	remove := func(title string) func(t *testing.T) {
 		return func(t *testing.T) {
-			if err := f.lectures.DeleteLecture(ctx, ids[title]); err != nil {
+			if err := f.Lectures.DeleteLecture(ctx, ids[title]); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -537,9 +537,9 @@ func testLecturePositions(t *testing.T, f *fixture) {
 
 // lectureOrder returns the titles of a course's lectures in position order,
 // failing unless the positions are exactly 1..n.
-func lectureOrder(t *testing.T, f *fixture, courseID int64) []string {
+func lectureOrder(t *testing.T, f *Fixture, courseID int64) []string {
 	t.Helper()
-	byCourse, err := f.lectures.FindLecturesByCourseIDs(context.Background(), []int64{courseID})
+	byCourse, err := f.Lectures.FindLecturesByCourseIDs(context.Background(), []int64{courseID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,10 +553,10 @@ func lectureOrder(t *testing.T, f *fixture, courseID int64) []string {
 	return out
 }
 
-func testConcurrentLectures(t *testing.T, f *fixture) {
+func testConcurrentLectures(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "busy", true)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "busy", true)
 
 	const workers, each = 6, 5
 	// run runs op on every worker at once and fails on any error.
@@ -578,7 +578,7 @@ func testConcurrentLectures(t *testing.T, f *fixture) {
 	run(func(w int) error {
 		for i := range each {
 			l := &edustream.Lecture{CourseID: course.ID, Title: fmt.Sprintf("w%d-%d", w, i), Position: (w + i) % 4}
-			if err := f.lectures.CreateLecture(ctx, l); err != nil {
+			if err := f.Lectures.CreateLecture(ctx, l); err != nil {
 				return err
 			}
 		}
@@ -589,31 +589,31 @@ func testConcurrentLectures(t *testing.T, f *fixture) {
 	}
 
 	// Moves and deletes racing each other keep positions contiguous too.
-	byCourse, err := f.lectures.FindLecturesByCourseIDs(ctx, []int64{course.ID})
+	byCourse, err := f.Lectures.FindLecturesByCourseIDs(ctx, []int64{course.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lectures := byCourse[course.ID]
 	run(func(w int) error {
-		if _, err := f.lectures.MoveLecture(ctx, lectures[w].ID, workers*each-w); err != nil {
+		if _, err := f.Lectures.MoveLecture(ctx, lectures[w].ID, workers*each-w); err != nil {
 			return err
 		}
-		return f.lectures.DeleteLecture(ctx, lectures[workers+w].ID)
+		return f.Lectures.DeleteLecture(ctx, lectures[workers+w].ID)
 	})
 	if n := len(lectureOrder(t, f, course.ID)); n != workers*each-workers {
 		t.Errorf("%d lectures after concurrent deletes, want %d", n, workers*each-workers)
 	}
 }
 
-func testEnrollments(t *testing.T, f *fixture) {
+func testEnrollments(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	student := f.user(t, "student", edustream.RoleStudent)
-	c1 := f.course(t, inst.ID, "c1", true)
-	c2 := f.course(t, inst.ID, "c2", true)
-	c3 := f.course(t, inst.ID, "c3", true)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	student := f.User(t, "student", edustream.RoleStudent)
+	c1 := f.Course(t, inst.ID, "c1", true)
+	c2 := f.Course(t, inst.ID, "c2", true)
+	c3 := f.Course(t, inst.ID, "c3", true)
 
-	first, err := f.enrollments.Enroll(ctx, student.ID, c1.ID)
+	first, err := f.Enrollments.Enroll(ctx, student.ID, c1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -623,7 +623,7 @@ func testEnrollments(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("enroll twice returns the first", func(t *testing.T) {
-		again, err := f.enrollments.Enroll(ctx, student.ID, c1.ID)
+		again, err := f.Enrollments.Enroll(ctx, student.ID, c1.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -635,7 +635,7 @@ func testEnrollments(t *testing.T, f *fixture) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
-			wg.Go(func() { _, errs[i] = f.enrollments.Enroll(ctx, student.ID, c2.ID) })
+			wg.Go(func() { _, errs[i] = f.Enrollments.Enroll(ctx, student.ID, c2.ID) })
 		}
 		wg.Wait()
 		for _, err := range errs {
@@ -645,14 +645,14 @@ func testEnrollments(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("missing and hidden courses", func(t *testing.T) {
-		_, err := f.enrollments.Enroll(ctx, student.ID, 424242)
-		wantCode(t, err, edustream.ENOTFOUND, "course 424242 not found")
+		_, err := f.Enrollments.Enroll(ctx, student.ID, 424242)
+		WantCode(t, err, edustream.ENOTFOUND, "course 424242 not found")
 		hidden := f.hiddenCourse(t, inst.ID, "hidden")
-		_, err = f.enrollments.Enroll(ctx, student.ID, hidden.ID)
-		wantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("course %d not found", hidden.ID))
+		_, err = f.Enrollments.Enroll(ctx, student.ID, hidden.ID)
+		WantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("course %d not found", hidden.ID))
 	})
 	t.Run("FindEnrollments", func(t *testing.T) {
-		got, err := f.enrollments.FindEnrollments(ctx, student.ID, []int64{c1.ID, c2.ID, c3.ID, 424242})
+		got, err := f.Enrollments.FindEnrollments(ctx, student.ID, []int64{c1.ID, c2.ID, c3.ID, 424242})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -662,45 +662,45 @@ func testEnrollments(t *testing.T, f *fixture) {
 		if diff := cmp.Diff(first, got[c1.ID]); diff != "" {
 			t.Errorf("FindEnrollments (-enrolled +found):\n%s", diff)
 		}
-		other, err := f.enrollments.FindEnrollments(ctx, inst.ID, []int64{c1.ID, c2.ID})
+		other, err := f.Enrollments.FindEnrollments(ctx, inst.ID, []int64{c1.ID, c2.ID})
 		if err != nil || len(other) != 0 {
 			t.Errorf("instructor's enrollments = %v, %v", other, err)
 		}
-		none, err := f.enrollments.FindEnrollments(ctx, student.ID, nil)
+		none, err := f.Enrollments.FindEnrollments(ctx, student.ID, nil)
 		if err != nil || none == nil || len(none) != 0 {
 			t.Errorf("FindEnrollments(nil) = %v, %v", none, err)
 		}
 	})
 	t.Run("hidden course's enrollment", func(t *testing.T) {
-		if err := f.courses.HideCourse(ctx, c1.ID); err != nil {
+		if err := f.Courses.HideCourse(ctx, c1.ID); err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.enrollments.FindEnrollments(ctx, student.ID, []int64{c1.ID})
+		got, err := f.Enrollments.FindEnrollments(ctx, student.ID, []int64{c1.ID})
 		if err != nil || len(got) != 0 {
 			t.Errorf("FindEnrollments of a hidden course = %v, %v", got, err)
 		}
-		_, err = f.enrollments.Enroll(ctx, student.ID, c1.ID)
-		wantCode(t, err, edustream.ENOTFOUND, "")
+		_, err = f.Enrollments.Enroll(ctx, student.ID, c1.ID)
+		WantCode(t, err, edustream.ENOTFOUND, "")
 	})
 }
 
-func testPurge(t *testing.T, f *fixture) {
+func testPurge(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	student := f.user(t, "student", edustream.RoleStudent)
-	doomed := f.course(t, inst.ID, "doomed", true)
-	kept := f.course(t, inst.ID, "kept", true)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	student := f.User(t, "student", edustream.RoleStudent)
+	doomed := f.Course(t, inst.ID, "doomed", true)
+	kept := f.Course(t, inst.ID, "kept", true)
 	for _, c := range []*edustream.Course{doomed, kept} {
-		f.lecture(t, c.ID, "l1", 0)
-		f.lecture(t, c.ID, "l2", 0)
-		if _, err := f.enrollments.Enroll(ctx, student.ID, c.ID); err != nil {
+		f.Lecture(t, c.ID, "l1", 0)
+		f.Lecture(t, c.ID, "l2", 0)
+		if _, err := f.Enrollments.Enroll(ctx, student.ID, c.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	t.Run("visible course is a conflict", func(t *testing.T) {
-		wantCode(t, f.courses.PurgeCourse(ctx, doomed.ID), edustream.ECONFLICT, "")
-		if _, err := f.courses.FindCourseByID(ctx, doomed.ID); err != nil {
+		WantCode(t, f.Courses.PurgeCourse(ctx, doomed.ID), edustream.ECONFLICT, "")
+		if _, err := f.Courses.FindCourseByID(ctx, doomed.ID); err != nil {
 			t.Errorf("course gone after refused purge: %v", err)
 		}
 		if diff := cmp.Diff([]string{"l1", "l2"}, lectureOrder(t, f, doomed.ID)); diff != "" {
@@ -708,25 +708,25 @@ func testPurge(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("hidden course is removed", func(t *testing.T) {
-		if err := f.courses.HideCourse(ctx, doomed.ID); err != nil {
+		if err := f.Courses.HideCourse(ctx, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.courses.PurgeCourse(ctx, doomed.ID); err != nil {
+		if err := f.Courses.PurgeCourse(ctx, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
 		// Hidden or purged, no reader sees the course, its lectures or its
 		// enrollments; that their rows are gone is for each engine's own
 		// tests. FindHiddenCourseIDs is what tells the two apart.
-		hidden, err := f.courses.FindHiddenCourseIDs(ctx)
+		hidden, err := f.Courses.FindHiddenCourseIDs(ctx)
 		if err != nil || len(hidden) != 0 {
 			t.Errorf("FindHiddenCourseIDs = %v, %v", hidden, err)
 		}
 	})
 	t.Run("gone is a no-op", func(t *testing.T) {
-		if err := f.courses.PurgeCourse(ctx, doomed.ID); err != nil {
+		if err := f.Courses.PurgeCourse(ctx, doomed.ID); err != nil {
 			t.Errorf("purge again: %v", err)
 		}
-		if err := f.courses.PurgeCourse(ctx, 424242); err != nil {
+		if err := f.Courses.PurgeCourse(ctx, 424242); err != nil {
 			t.Errorf("purge of a course that never was: %v", err)
 		}
 	})
@@ -734,16 +734,16 @@ func testPurge(t *testing.T, f *fixture) {
 		if diff := cmp.Diff([]string{"l1", "l2"}, lectureOrder(t, f, kept.ID)); diff != "" {
 			t.Errorf("kept lectures (-want +got):\n%s", diff)
 		}
-		got, err := f.enrollments.FindEnrollments(ctx, student.ID, []int64{kept.ID})
+		got, err := f.Enrollments.FindEnrollments(ctx, student.ID, []int64{kept.ID})
 		if err != nil || len(got) != 1 {
 			t.Errorf("kept enrollment = %v, %v", got, err)
 		}
 	})
 }
 
-func testTimes(t *testing.T, f *fixture) {
+func testTimes(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
 	tests := []struct {
 		name string
 		at   time.Time
@@ -758,11 +758,11 @@ func testTimes(t *testing.T, f *fixture) {
 		t.Run(tt.name, func(t *testing.T) {
 			at := tt.at
 			c := &edustream.Course{InstructorID: inst.ID, Title: tt.name, PublishedAt: &at}
-			if err := f.courses.CreateCourse(ctx, c); err != nil {
+			if err := f.Courses.CreateCourse(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 			want := tt.at.UTC().Truncate(time.Microsecond)
-			got, err := f.courses.FindCourseByID(ctx, c.ID)
+			got, err := f.Courses.FindCourseByID(ctx, c.ID)
 			if err != nil {
 				t.Fatal(err)
 			}

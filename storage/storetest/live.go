@@ -15,7 +15,7 @@ import (
 
 // liveSession stores a session of course by creator whose meeting is
 // series, starting start and lasting an hour.
-func (f *fixture) liveSession(t *testing.T, courseID, creatorID int64, series string, start time.Time) *edustream.LiveSession {
+func (f *Fixture) liveSession(t *testing.T, courseID, creatorID int64, series string, start time.Time) *edustream.LiveSession {
 	t.Helper()
 	s := &edustream.LiveSession{
 		CourseID: courseID, CreatorID: creatorID, Title: "Live " + series, Agenda: "Questions\nand answers",
@@ -23,7 +23,7 @@ func (f *fixture) liveSession(t *testing.T, courseID, creatorID int64, series st
 		MeetingID: series, MeetingNumber: "2" + fmt.Sprint(len(series)) + series, JoinURL: "https://site.webex.com/j/" + series,
 		Password: "Pw" + series, HostKey: "123456", SIPAddress: series + "@site.webex.com",
 	}
-	if err := f.live.CreateLiveSession(context.Background(), s); err != nil {
+	if err := f.Live.CreateLiveSession(context.Background(), s); err != nil {
 		t.Fatalf("create live session %s: %v", series, err)
 	}
 	return s
@@ -37,11 +37,11 @@ func liveIDs(sessions []*edustream.LiveSession) []string {
 	return out
 }
 
-func testLiveSessions(t *testing.T, f *fixture) {
+func testLiveSessions(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	other := f.user(t, "other", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "c", true)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	other := f.User(t, "other", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "c", true)
 	start := time.Date(2030, 5, 6, 7, 8, 0, 0, time.FixedZone("EST", -5*3600))
 
 	s := f.liveSession(t, course.ID, inst.ID, "aaa", start)
@@ -49,19 +49,19 @@ func testLiveSessions(t *testing.T, f *fixture) {
 		if s.ID == 0 || s.Status != edustream.LiveScheduled || s.Version != 1 || s.StartsAt.Location() != time.UTC || s.CreatedAt.IsZero() {
 			t.Fatalf("created %+v", s)
 		}
-		got, err := f.live.FindLiveSessionByID(ctx, s.ID)
+		got, err := f.Live.FindLiveSessionByID(ctx, s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(s, got); diff != "" {
 			t.Errorf("FindLiveSessionByID (-created +found):\n%s", diff)
 		}
-		_, err = f.live.FindLiveSessionByID(ctx, 987654)
-		wantCode(t, err, edustream.ENOTFOUND, "live session 987654 not found")
+		_, err = f.Live.FindLiveSessionByID(ctx, 987654)
+		WantCode(t, err, edustream.ENOTFOUND, "live session 987654 not found")
 	})
 	t.Run("create refusals", func(t *testing.T) {
 		keyed := &edustream.LiveSession{CourseID: course.ID, CreatorID: inst.ID, Title: "k", MeetingID: "keyed", StartsAt: start, EndsAt: start.Add(time.Hour), IdempotencyKey: "key-1"}
-		if err := f.live.CreateLiveSession(ctx, keyed); err != nil {
+		if err := f.Live.CreateLiveSession(ctx, keyed); err != nil {
 			t.Fatal(err)
 		}
 		tests := map[string]struct {
@@ -75,28 +75,28 @@ func testLiveSessions(t *testing.T, f *fixture) {
 		}
 		for name, tt := range tests {
 			t.Run(name, func(t *testing.T) {
-				wantCode(t, f.live.CreateLiveSession(ctx, &tt.s), tt.code, "")
+				WantCode(t, f.Live.CreateLiveSession(ctx, &tt.s), tt.code, "")
 			})
 		}
 		t.Run("same key, other creator", func(t *testing.T) {
 			s := &edustream.LiveSession{CourseID: course.ID, CreatorID: other.ID, Title: "x", MeetingID: "m4", StartsAt: start, EndsAt: start, IdempotencyKey: "key-1"}
-			if err := f.live.CreateLiveSession(ctx, s); err != nil {
+			if err := f.Live.CreateLiveSession(ctx, s); err != nil {
 				t.Fatal(err)
 			}
 		})
 		t.Run("no key twice", func(t *testing.T) {
 			for _, m := range []string{"m5", "m6"} {
-				if err := f.live.CreateLiveSession(ctx, &edustream.LiveSession{CourseID: course.ID, CreatorID: inst.ID, Title: "x", MeetingID: m, StartsAt: start, EndsAt: start}); err != nil {
+				if err := f.Live.CreateLiveSession(ctx, &edustream.LiveSession{CourseID: course.ID, CreatorID: inst.ID, Title: "x", MeetingID: m, StartsAt: start, EndsAt: start}); err != nil {
 					t.Fatal(err)
 				}
 			}
 		})
-		got, err := f.live.FindLiveSessionByIdempotencyKey(ctx, inst.ID, "key-1")
+		got, err := f.Live.FindLiveSessionByIdempotencyKey(ctx, inst.ID, "key-1")
 		if err != nil || got.ID != keyed.ID {
 			t.Errorf("FindLiveSessionByIdempotencyKey = %+v, %v; want session %d", got, err, keyed.ID)
 		}
-		_, err = f.live.FindLiveSessionByIdempotencyKey(ctx, inst.ID, "KEY-1")
-		wantCode(t, err, edustream.ENOTFOUND, "")
+		_, err = f.Live.FindLiveSessionByIdempotencyKey(ctx, inst.ID, "KEY-1")
+		WantCode(t, err, edustream.ENOTFOUND, "")
 	})
 	t.Run("find by meeting", func(t *testing.T) {
 		tests := []struct {
@@ -112,9 +112,9 @@ func testLiveSessions(t *testing.T, f *fixture) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := f.live.FindLiveSessionByMeeting(ctx, tt.series, tt.number)
+				got, err := f.Live.FindLiveSessionByMeeting(ctx, tt.series, tt.number)
 				if tt.want == 0 {
-					wantCode(t, err, edustream.ENOTFOUND, "")
+					WantCode(t, err, edustream.ENOTFOUND, "")
 					return
 				}
 				if err != nil || got.ID != tt.want {
@@ -145,7 +145,7 @@ func testLiveSessions(t *testing.T, f *fixture) {
 			{"ended again", toEnd, edustream.LiveEnded, false, edustream.LiveEnded, 3, true, true},
 		}
 		for _, st := range steps {
-			got, moved, err := f.live.TransitionLiveSession(ctx, s.ID, st.from, st.to)
+			got, moved, err := f.Live.TransitionLiveSession(ctx, s.ID, st.from, st.to)
 			if err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
@@ -154,92 +154,92 @@ func testLiveSessions(t *testing.T, f *fixture) {
 				t.Errorf("%s: moved %v, %+v", st.name, moved, got)
 			}
 		}
-		_, _, err := f.live.TransitionLiveSession(ctx, 987654, scheduled, edustream.LiveLive)
-		wantCode(t, err, edustream.ENOTFOUND, "")
+		_, _, err := f.Live.TransitionLiveSession(ctx, 987654, scheduled, edustream.LiveLive)
+		WantCode(t, err, edustream.ENOTFOUND, "")
 	})
 
 	t.Run("update", func(t *testing.T) {
 		s := f.liveSession(t, course.ID, inst.ID, "upd", start)
 		upd := edustream.LiveSessionUpdate{Version: s.Version, Title: "Moved", Agenda: "new", StartsAt: start.Add(time.Hour), EndsAt: start.Add(3 * time.Hour)}
-		got, err := f.live.UpdateLiveSession(ctx, s.ID, upd)
+		got, err := f.Live.UpdateLiveSession(ctx, s.ID, upd)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Title != "Moved" || got.Agenda != "new" || !got.StartsAt.Equal(upd.StartsAt) || !got.EndsAt.Equal(upd.EndsAt) || got.Version != 2 {
 			t.Errorf("updated %+v", got)
 		}
-		_, err = f.live.UpdateLiveSession(ctx, s.ID, upd) // the old version
-		wantCode(t, err, edustream.ECONFLICT, "")
-		live, _, _ := f.live.TransitionLiveSession(ctx, s.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled}, edustream.LiveLive)
+		_, err = f.Live.UpdateLiveSession(ctx, s.ID, upd) // the old version
+		WantCode(t, err, edustream.ECONFLICT, "")
+		live, _, _ := f.Live.TransitionLiveSession(ctx, s.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled}, edustream.LiveLive)
 		upd.Version = live.Version
-		_, err = f.live.UpdateLiveSession(ctx, s.ID, upd)
-		wantCode(t, err, edustream.ECONFLICT, "")
-		_, err = f.live.UpdateLiveSession(ctx, 987654, upd)
-		wantCode(t, err, edustream.ENOTFOUND, "")
+		_, err = f.Live.UpdateLiveSession(ctx, s.ID, upd)
+		WantCode(t, err, edustream.ECONFLICT, "")
+		_, err = f.Live.UpdateLiveSession(ctx, 987654, upd)
+		WantCode(t, err, edustream.ENOTFOUND, "")
 	})
 
 	t.Run("cancel", func(t *testing.T) {
 		s := f.liveSession(t, course.ID, inst.ID, "cancel", start)
-		got, err := f.live.CancelLiveSession(ctx, s.ID, true)
+		got, err := f.Live.CancelLiveSession(ctx, s.ID, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Status != edustream.LiveCancelled || !got.MeetingDeletePending || got.CancelledAt == nil || got.Version != 2 {
 			t.Errorf("cancelled %+v", got)
 		}
-		again, err := f.live.CancelLiveSession(ctx, s.ID, true)
+		again, err := f.Live.CancelLiveSession(ctx, s.ID, true)
 		if err != nil || again.Version != 2 {
 			t.Errorf("cancel again = %+v, %v; want it unchanged", again, err)
 		}
-		pending, err := f.live.FindPendingMeetingDeletes(ctx)
+		pending, err := f.Live.FindPendingMeetingDeletes(ctx)
 		if err != nil || !slices.Equal(liveIDs(pending), []string{"cancel"}) {
 			t.Errorf("FindPendingMeetingDeletes = %v, %v", liveIDs(pending), err)
 		}
-		if err := f.live.MarkMeetingDeleted(ctx, s.ID); err != nil {
+		if err := f.Live.MarkMeetingDeleted(ctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
-		if pending, err = f.live.FindPendingMeetingDeletes(ctx); err != nil || len(pending) != 0 {
+		if pending, err = f.Live.FindPendingMeetingDeletes(ctx); err != nil || len(pending) != 0 {
 			t.Errorf("after MarkMeetingDeleted: %v, %v", liveIDs(pending), err)
 		}
-		if _, moved, _ := f.live.TransitionLiveSession(ctx, s.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled}, edustream.LiveLive); moved {
+		if _, moved, _ := f.Live.TransitionLiveSession(ctx, s.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled}, edustream.LiveLive); moved {
 			t.Error("a cancelled session went LIVE")
 		}
 
 		gone := f.liveSession(t, course.ID, inst.ID, "gone", start)
-		if got, err := f.live.CancelLiveSession(ctx, gone.ID, false); err != nil || got.MeetingDeletePending {
+		if got, err := f.Live.CancelLiveSession(ctx, gone.ID, false); err != nil || got.MeetingDeletePending {
 			t.Errorf("cancel without delete = %+v, %v", got, err)
 		}
 		live := f.liveSession(t, course.ID, inst.ID, "running", start)
-		f.live.TransitionLiveSession(ctx, live.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled}, edustream.LiveLive)
-		_, err = f.live.CancelLiveSession(ctx, live.ID, true)
-		wantCode(t, err, edustream.ECONFLICT, "")
-		_, err = f.live.CancelLiveSession(ctx, 987654, true)
-		wantCode(t, err, edustream.ENOTFOUND, "live session 987654 not found")
+		f.Live.TransitionLiveSession(ctx, live.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled}, edustream.LiveLive)
+		_, err = f.Live.CancelLiveSession(ctx, live.ID, true)
+		WantCode(t, err, edustream.ECONFLICT, "")
+		_, err = f.Live.CancelLiveSession(ctx, 987654, true)
+		WantCode(t, err, edustream.ENOTFOUND, "live session 987654 not found")
 	})
 
 	t.Run("recording lecture", func(t *testing.T) {
 		s := f.liveSession(t, course.ID, inst.ID, "rec", start)
-		got, changed, err := f.live.SetRecordingLecture(ctx, s.ID, 77)
+		got, changed, err := f.Live.SetRecordingLecture(ctx, s.ID, 77)
 		if err != nil || !changed || got.RecordingLectureID == nil || *got.RecordingLectureID != 77 || got.Version != 2 {
 			t.Fatalf("SetRecordingLecture = %+v, %v, %v", got, changed, err)
 		}
-		got, changed, err = f.live.SetRecordingLecture(ctx, s.ID, 78)
+		got, changed, err = f.Live.SetRecordingLecture(ctx, s.ID, 78)
 		if err != nil || changed || *got.RecordingLectureID != 77 {
 			t.Errorf("second SetRecordingLecture = %+v, %v, %v; want the first kept", got, changed, err)
 		}
 	})
 }
 
-func testLiveSessionLists(t *testing.T, f *fixture) {
+func testLiveSessionLists(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	a := f.course(t, inst.ID, "a", true)
-	b := f.course(t, inst.ID, "b", true)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	a := f.Course(t, inst.ID, "a", true)
+	b := f.Course(t, inst.ID, "b", true)
 	now := time.Date(2030, 1, 10, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
 	move := func(s *edustream.LiveSession, to edustream.LiveSessionStatus) {
 		t.Helper()
-		if _, moved, err := f.live.TransitionLiveSession(ctx, s.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled, edustream.LiveLive}, to); err != nil || !moved {
+		if _, moved, err := f.Live.TransitionLiveSession(ctx, s.ID, []edustream.LiveSessionStatus{edustream.LiveScheduled, edustream.LiveLive}, to); err != nil || !moved {
 			t.Fatalf("move %s to %s: %v", s.MeetingID, to, err)
 		}
 	}
@@ -248,7 +248,7 @@ func testLiveSessionLists(t *testing.T, f *fixture) {
 	move(f.liveSession(t, a.ID, inst.ID, "running", now.Add(-30*time.Minute)), edustream.LiveLive)
 	move(f.liveSession(t, a.ID, inst.ID, "ended", now.Add(-2*day)), edustream.LiveEnded)
 	f.liveSession(t, a.ID, inst.ID, "lapsed", now.Add(-day)) // SCHEDULED, but over
-	if _, err := f.live.CancelLiveSession(ctx, f.liveSession(t, a.ID, inst.ID, "cancelled", now.Add(2*day)).ID, false); err != nil {
+	if _, err := f.Live.CancelLiveSession(ctx, f.liveSession(t, a.ID, inst.ID, "cancelled", now.Add(2*day)).ID, false); err != nil {
 		t.Fatal(err)
 	}
 	f.liveSession(t, b.ID, inst.ID, "b1", now.Add(day))
@@ -267,7 +267,7 @@ func testLiveSessionLists(t *testing.T, f *fixture) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := f.live.FindLiveSessionsByCourseIDs(ctx, []int64{a.ID, b.ID, 424242, a.ID}, edustream.LiveSessionFilter{Past: tt.past, Now: now, Limit: tt.limit})
+			got, err := f.Live.FindLiveSessionsByCourseIDs(ctx, []int64{a.ID, b.ID, 424242, a.ID}, edustream.LiveSessionFilter{Past: tt.past, Now: now, Limit: tt.limit})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,14 +288,14 @@ func testLiveSessionLists(t *testing.T, f *fixture) {
 	}
 	t.Run("no courses or no limit", func(t *testing.T) {
 		for _, ids := range [][]int64{nil, {a.ID}} {
-			got, err := f.live.FindLiveSessionsByCourseIDs(ctx, ids, edustream.LiveSessionFilter{Now: now})
+			got, err := f.Live.FindLiveSessionsByCourseIDs(ctx, ids, edustream.LiveSessionFilter{Now: now})
 			if err != nil || len(got) != 0 {
 				t.Errorf("%v: %v, %v", ids, got, err)
 			}
 		}
 	})
 	t.Run("active", func(t *testing.T) {
-		got, err := f.live.FindActiveLiveSessions(ctx, now.Add(-day-time.Minute))
+		got, err := f.Live.FindActiveLiveSessions(ctx, now.Add(-day-time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,37 +304,37 @@ func testLiveSessionLists(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("ended without a recording", func(t *testing.T) {
-		got, err := f.live.FindEndedWithoutRecording(ctx, now.Add(-3*day))
+		got, err := f.Live.FindEndedWithoutRecording(ctx, now.Add(-3*day))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]string{"ended"}, liveIDs(got)); diff != "" {
 			t.Errorf("FindEndedWithoutRecording (-want +got):\n%s", diff)
 		}
-		if got, _ := f.live.FindEndedWithoutRecording(ctx, now); len(got) != 0 {
+		if got, _ := f.Live.FindEndedWithoutRecording(ctx, now); len(got) != 0 {
 			t.Errorf("sessions that ended before since: %v", liveIDs(got))
 		}
-		if _, _, err := f.live.SetRecordingLecture(ctx, got[0].ID, f.lecture(t, a.ID, "rec", 0).ID); err != nil {
+		if _, _, err := f.Live.SetRecordingLecture(ctx, got[0].ID, f.Lecture(t, a.ID, "rec", 0).ID); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := f.live.FindEndedWithoutRecording(ctx, now.Add(-3*day)); len(got) != 0 {
+		if got, _ := f.Live.FindEndedWithoutRecording(ctx, now.Add(-3*day)); len(got) != 0 {
 			t.Errorf("a session with its recording is still found: %v", liveIDs(got))
 		}
 	})
 }
 
-func testLiveRecordings(t *testing.T, f *fixture) {
+func testLiveRecordings(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "c", true)
-	f.lecture(t, course.ID, "first", 0)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "c", true)
+	f.Lecture(t, course.ID, "first", 0)
 	s := f.liveSession(t, course.ID, inst.ID, "series", time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC))
 	lecture := func() *edustream.Lecture {
 		return &edustream.Lecture{CourseID: course.ID, Title: s.Title + " (recording)", Description: "d"}
 	}
 
 	l := lecture()
-	claim, err := f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec1", SessionID: s.ID}, l)
+	claim, err := f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec1", SessionID: s.ID}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func testLiveRecordings(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("claim again creates nothing", func(t *testing.T) {
-		again, err := f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec1", SessionID: s.ID}, lecture())
+		again, err := f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec1", SessionID: s.ID}, lecture())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func testLiveRecordings(t *testing.T, f *fixture) {
 		errs := make([]error, len(claims))
 		for i := range claims {
 			wg.Go(func() {
-				claims[i], errs[i] = f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec2", SessionID: s.ID}, lecture())
+				claims[i], errs[i] = f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec2", SessionID: s.ID}, lecture())
 			})
 		}
 		wg.Wait()
@@ -378,36 +378,36 @@ func testLiveRecordings(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("video and import", func(t *testing.T) {
-		if err := f.live.SetLiveRecordingVideo(ctx, "rec1", 55); err != nil {
+		if err := f.Live.SetLiveRecordingVideo(ctx, "rec1", 55); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.live.SetLiveRecordingVideo(ctx, "rec1", 56); err != nil {
+		if err := f.Live.SetLiveRecordingVideo(ctx, "rec1", 56); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.live.MarkLiveRecordingImported(ctx, "rec1"); err != nil {
+		if err := f.Live.MarkLiveRecordingImported(ctx, "rec1"); err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec1", SessionID: s.ID}, lecture())
+		got, err := f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec1", SessionID: s.ID}, lecture())
 		if err != nil || got.VideoID != 55 || got.ImportedAt == nil {
 			t.Errorf("after import: %+v, %v; want video 55 and an import time", got, err)
 		}
-		wantCode(t, f.live.SetLiveRecordingVideo(ctx, "never", 1), edustream.ENOTFOUND, "recording never was never claimed")
-		wantCode(t, f.live.MarkLiveRecordingImported(ctx, "never"), edustream.ENOTFOUND, "")
+		WantCode(t, f.Live.SetLiveRecordingVideo(ctx, "never", 1), edustream.ENOTFOUND, "recording never was never claimed")
+		WantCode(t, f.Live.MarkLiveRecordingImported(ctx, "never"), edustream.ENOTFOUND, "")
 	})
 	t.Run("refusals", func(t *testing.T) {
 		hidden := f.hiddenCourse(t, inst.ID, "hidden")
-		_, err := f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec3", SessionID: s.ID},
+		_, err := f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec3", SessionID: s.ID},
 			&edustream.Lecture{CourseID: hidden.ID, Title: "x"})
-		wantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("course %d not found", hidden.ID))
-		_, err = f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{SessionID: s.ID}, lecture())
-		wantCode(t, err, edustream.EINVALID, "")
-		_, err = f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec4", SessionID: s.ID}, &edustream.Lecture{CourseID: course.ID})
-		wantCode(t, err, edustream.EINVALID, "")
+		WantCode(t, err, edustream.ENOTFOUND, fmt.Sprintf("course %d not found", hidden.ID))
+		_, err = f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{SessionID: s.ID}, lecture())
+		WantCode(t, err, edustream.EINVALID, "")
+		_, err = f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: "rec4", SessionID: s.ID}, &edustream.Lecture{CourseID: course.ID})
+		WantCode(t, err, edustream.EINVALID, "")
 		// A refused claim leaves nothing behind: claimed now, each
 		// recording gets a lecture of its own.
 		for _, id := range []string{"rec3", "rec4"} {
 			l := lecture()
-			claim, err := f.live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: id, SessionID: s.ID}, l)
+			claim, err := f.Live.ClaimLiveRecording(ctx, &edustream.LiveRecording{RecordingID: id, SessionID: s.ID}, l)
 			if err != nil || claim.LectureID == 0 || claim.LectureID != l.ID {
 				t.Errorf("claim of %s after its refusal = %+v, %v; want one with a new lecture", id, claim, err)
 			}
@@ -418,9 +418,9 @@ func testLiveRecordings(t *testing.T, f *fixture) {
 	})
 }
 
-func testOAuthTokens(t *testing.T, f *fixture) {
+func testOAuthTokens(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	empty, err := f.tokens.LoadOAuthToken(ctx, "webex")
+	empty, err := f.Tokens.LoadOAuthToken(ctx, "webex")
 	if err != nil || empty != (edustream.OAuthToken{}) {
 		t.Fatalf("empty store: %+v, %v", empty, err)
 	}
@@ -430,10 +430,10 @@ func testOAuthTokens(t *testing.T, f *fixture) {
 	}
 	second := edustream.OAuthToken{AccessToken: "access-2", RefreshToken: "refresh-1"}
 	for _, tok := range []edustream.OAuthToken{first, second} {
-		if err := f.tokens.SaveOAuthToken(ctx, "webex", tok); err != nil {
+		if err := f.Tokens.SaveOAuthToken(ctx, "webex", tok); err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.tokens.LoadOAuthToken(ctx, "webex")
+		got, err := f.Tokens.LoadOAuthToken(ctx, "webex")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -445,7 +445,7 @@ func testOAuthTokens(t *testing.T, f *fixture) {
 			t.Errorf("load after save (-want +got):\n%s", diff)
 		}
 	}
-	if other, err := f.tokens.LoadOAuthToken(ctx, "other"); err != nil || other != (edustream.OAuthToken{}) {
+	if other, err := f.Tokens.LoadOAuthToken(ctx, "other"); err != nil || other != (edustream.OAuthToken{}) {
 		t.Errorf("another provider: %+v, %v", other, err)
 	}
 }

@@ -8,7 +8,8 @@
 //
 // The suite checks what callers can observe through the interfaces. What
 // only an engine can see (rows left behind, round trips, migrations, driver
-// errors) belongs to that engine's own tests.
+// errors) belongs to that engine's own tests, which may start from the
+// suite's Fixture.
 package storetest
 
 import (
@@ -41,7 +42,7 @@ type Store struct {
 func Run(t *testing.T, open func(t *testing.T, now edustream.Clock) Store) {
 	tests := []struct {
 		name string
-		test func(*testing.T, *fixture)
+		test func(*testing.T, *Fixture)
 	}{
 		{"Users", testUsers},
 		{"Courses", testCourses},
@@ -66,7 +67,11 @@ func Run(t *testing.T, open func(t *testing.T, now edustream.Clock) Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clock := NewClock()
-			tt.test(t, newFixture(t, open(t, clock.Now), clock))
+			s := open(t, clock.Now)
+			if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil {
+				t.Fatalf("open returned a store without some of its services: %+v", s)
+			}
+			tt.test(t, NewFixture(s, clock))
 		})
 	}
 }
@@ -95,90 +100,73 @@ func (c *Clock) Now() time.Time {
 	return c.t
 }
 
-// fixture is a store under test and the clock its services read.
-type fixture struct {
-	clock       *Clock
-	users       edustream.UserService
-	courses     edustream.CourseService
-	lectures    edustream.LectureService
-	enrollments edustream.EnrollmentService
-	videos      edustream.VideoService
-	live        edustream.LiveSessionService
-	tokens      edustream.OAuthTokenService
-	audit       edustream.AuditLog
+// Fixture is a store under test and the clock its services read, with
+// helpers that create what a test starts from. The suite's tests use it,
+// and so may an engine's own tests of what only it can see.
+type Fixture struct {
+	Store
+	Clock *Clock
 }
 
-func newFixture(t *testing.T, s Store, clock *Clock) *fixture {
-	t.Helper()
-	if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil {
-		t.Fatalf("open returned a store without some of its services: %+v", s)
-	}
-	return &fixture{
-		clock:       clock,
-		users:       s.Users,
-		courses:     s.Courses,
-		lectures:    s.Lectures,
-		enrollments: s.Enrollments,
-		videos:      s.Videos,
-		live:        s.Live,
-		tokens:      s.Tokens,
-		audit:       s.Audit,
-	}
-}
+// NewFixture returns s, whose services read clock, as a Fixture.
+func NewFixture(s Store, clock *Clock) *Fixture { return &Fixture{Store: s, Clock: clock} }
 
-func (f *fixture) user(t *testing.T, subject string, role edustream.Role) *edustream.User {
+// User stores the user of subject with role, as its token would.
+func (f *Fixture) User(t *testing.T, subject string, role edustream.Role) *edustream.User {
 	t.Helper()
-	u, err := f.users.UpsertUser(context.Background(), edustream.Claims{Subject: subject, Role: role, Email: subject + "@example.com", Name: subject})
+	u, err := f.Users.UpsertUser(context.Background(), edustream.Claims{Subject: subject, Role: role, Email: subject + "@example.com", Name: subject})
 	if err != nil {
 		t.Fatalf("upsert user %s: %v", subject, err)
 	}
 	return u
 }
 
-func (f *fixture) course(t *testing.T, instructorID int64, title string, published bool) *edustream.Course {
+// Course stores a course of the instructor, published or not.
+func (f *Fixture) Course(t *testing.T, instructorID int64, title string, published bool) *edustream.Course {
 	t.Helper()
 	c := &edustream.Course{InstructorID: instructorID, Title: title, Description: "About " + title}
 	if published {
-		at := f.clock.Now()
+		at := f.Clock.Now()
 		c.PublishedAt = &at
 	}
-	if err := f.courses.CreateCourse(context.Background(), c); err != nil {
+	if err := f.Courses.CreateCourse(context.Background(), c); err != nil {
 		t.Fatalf("create course %s: %v", title, err)
 	}
 	return c
 }
 
-func (f *fixture) hiddenCourse(t *testing.T, instructorID int64, title string) *edustream.Course {
+func (f *Fixture) hiddenCourse(t *testing.T, instructorID int64, title string) *edustream.Course {
 	t.Helper()
-	c := f.course(t, instructorID, title, true)
-	if err := f.courses.HideCourse(context.Background(), c.ID); err != nil {
+	c := f.Course(t, instructorID, title, true)
+	if err := f.Courses.HideCourse(context.Background(), c.ID); err != nil {
 		t.Fatalf("hide course %s: %v", title, err)
 	}
 	return c
 }
 
-func (f *fixture) lecture(t *testing.T, courseID int64, title string, position int) *edustream.Lecture {
+// Lecture stores a lecture of the course at position (0: last).
+func (f *Fixture) Lecture(t *testing.T, courseID int64, title string, position int) *edustream.Lecture {
 	t.Helper()
 	l := &edustream.Lecture{CourseID: courseID, Title: title, Position: position}
-	if err := f.lectures.CreateLecture(context.Background(), l); err != nil {
+	if err := f.Lectures.CreateLecture(context.Background(), l); err != nil {
 		t.Fatalf("create lecture %s: %v", title, err)
 	}
 	return l
 }
 
 // fill appends n lectures to a course.
-func (f *fixture) fill(t *testing.T, courseID int64, n int) {
+func (f *Fixture) fill(t *testing.T, courseID int64, n int) {
 	t.Helper()
 	for i := range n {
-		if err := f.lectures.CreateLecture(context.Background(), &edustream.Lecture{CourseID: courseID, Title: "l" + strconv.Itoa(i+1)}); err != nil {
+		if err := f.Lectures.CreateLecture(context.Background(), &edustream.Lecture{CourseID: courseID, Title: "l" + strconv.Itoa(i+1)}); err != nil {
 			t.Fatalf("create lecture %d of %d: %v", i+1, n, err)
 		}
 	}
 }
 
-// wantCode fails the test unless err has the domain code (with message, if
+// WantCode fails the test unless err has the domain code (with message, if
 // not empty).
-func wantCode(t *testing.T, err error, code, message string) {
+func WantCode(t *testing.T, err error, code, message string) {
 	t.Helper()
 	if got := edustream.ErrorCode(err); got != code {
 		t.Fatalf("error code = %q (%v), want %q", got, err, code)

@@ -15,20 +15,20 @@ import (
 
 // video creates an upload on lecture by uploader, expiring in an hour of the
 // fixture's clock.
-func (f *fixture) video(t *testing.T, lectureID, uploaderID int64) *edustream.Video {
+func (f *Fixture) video(t *testing.T, lectureID, uploaderID int64) *edustream.Video {
 	t.Helper()
 	v := &edustream.Video{LectureID: lectureID, UploaderID: uploaderID, FileName: "talk.mp4", ContentType: "video/mp4",
-		SizeBytes: 12345, UploadID: "upload-1", UploadExpiresAt: f.clock.Now().Add(time.Hour)}
-	if err := f.videos.CreateVideo(context.Background(), v); err != nil {
+		SizeBytes: 12345, UploadID: "upload-1", UploadExpiresAt: f.Clock.Now().Add(time.Hour)}
+	if err := f.Videos.CreateVideo(context.Background(), v); err != nil {
 		t.Fatalf("create video: %v", err)
 	}
 	return v
 }
 
 // move transitions v and fails the test on error.
-func (f *fixture) move(t *testing.T, v *edustream.Video, upd edustream.VideoUpdate) *edustream.Video {
+func (f *Fixture) move(t *testing.T, v *edustream.Video, upd edustream.VideoUpdate) *edustream.Video {
 	t.Helper()
-	moved, err := f.videos.TransitionVideo(context.Background(), v.ID, v.Status, v.Stage, upd)
+	moved, err := f.Videos.TransitionVideo(context.Background(), v.ID, v.Status, v.Stage, upd)
 	if err != nil {
 		t.Fatalf("transition video %d from %s/%s: %v", v.ID, v.Status, v.Stage, err)
 	}
@@ -36,7 +36,7 @@ func (f *fixture) move(t *testing.T, v *edustream.Video, upd edustream.VideoUpda
 }
 
 // walk moves an uploaded video through every stage to COMPLETE.
-func (f *fixture) walkToComplete(t *testing.T, v *edustream.Video) *edustream.Video {
+func (f *Fixture) walkToComplete(t *testing.T, v *edustream.Video) *edustream.Video {
 	t.Helper()
 	v = f.move(t, v, edustream.VideoUpdate{Status: ptr(edustream.VideoUploaded), Stage: ptr(edustream.StageProbe)})
 	v = f.move(t, v, edustream.VideoUpdate{Status: ptr(edustream.VideoProcessing)})
@@ -47,18 +47,18 @@ func (f *fixture) walkToComplete(t *testing.T, v *edustream.Video) *edustream.Vi
 	return v
 }
 
-func testVideos(t *testing.T, f *fixture) {
+func testVideos(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "c", true)
-	lecture := f.lecture(t, course.ID, "l", 0)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "c", true)
+	lecture := f.Lecture(t, course.ID, "l", 0)
 
 	v := f.video(t, lecture.ID, inst.ID)
 	t.Run("create", func(t *testing.T) {
 		if v.ID == 0 || v.Status != edustream.VideoAwaitingUpload || v.Stage != edustream.StageUpload || v.Version != 1 {
 			t.Errorf("created %+v", v)
 		}
-		got, err := f.videos.FindVideoByID(ctx, v.ID)
+		got, err := f.Videos.FindVideoByID(ctx, v.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,10 +67,10 @@ func testVideos(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("missing lecture", func(t *testing.T) {
-		err := f.videos.CreateVideo(ctx, &edustream.Video{LectureID: 424242, UploaderID: inst.ID, FileName: "x", ContentType: "video/mp4", SizeBytes: 1})
-		wantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
-		_, err = f.videos.FindVideoByID(ctx, 424242)
-		wantCode(t, err, edustream.ENOTFOUND, "video 424242 not found")
+		err := f.Videos.CreateVideo(ctx, &edustream.Video{LectureID: 424242, UploaderID: inst.ID, FileName: "x", ContentType: "video/mp4", SizeBytes: 1})
+		WantCode(t, err, edustream.ENOTFOUND, "lecture 424242 not found")
+		_, err = f.Videos.FindVideoByID(ctx, 424242)
+		WantCode(t, err, edustream.ENOTFOUND, "video 424242 not found")
 	})
 
 	media := &edustream.MediaInfo{FormatName: "mov,mp4", DurationSeconds: 10.5, SizeBytes: 12345, Width: 1280, Height: 720,
@@ -81,26 +81,26 @@ func testVideos(t *testing.T, f *fixture) {
 			t.Errorf("after upload: %+v", moved)
 		}
 		// A second attempt from the old state finds it moved.
-		_, err := f.videos.TransitionVideo(ctx, v.ID, edustream.VideoAwaitingUpload, edustream.StageUpload, edustream.VideoUpdate{Status: ptr(edustream.VideoUploaded)})
-		wantCode(t, err, edustream.ECONFLICT, "")
-		_, err = f.videos.TransitionVideo(ctx, 424242, edustream.VideoUploaded, edustream.StageProbe, edustream.VideoUpdate{})
-		wantCode(t, err, edustream.ENOTFOUND, "")
+		_, err := f.Videos.TransitionVideo(ctx, v.ID, edustream.VideoAwaitingUpload, edustream.StageUpload, edustream.VideoUpdate{Status: ptr(edustream.VideoUploaded)})
+		WantCode(t, err, edustream.ECONFLICT, "")
+		_, err = f.Videos.TransitionVideo(ctx, 424242, edustream.VideoUploaded, edustream.StageProbe, edustream.VideoUpdate{})
+		WantCode(t, err, edustream.ENOTFOUND, "")
 
 		moved = f.move(t, moved, edustream.VideoUpdate{Status: ptr(edustream.VideoProcessing)})
 		// Progress alone does not bump the version.
-		if err := f.videos.SetVideoProgress(ctx, v.ID, edustream.StageProbe, 1.5); err != nil {
+		if err := f.Videos.SetVideoProgress(ctx, v.ID, edustream.StageProbe, 1.5); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := f.videos.FindVideoByID(ctx, v.ID)
+		got, _ := f.Videos.FindVideoByID(ctx, v.ID)
 		if got.Progress != 1.5 || got.Version != moved.Version {
 			t.Errorf("after SetVideoProgress: progress %v version %d, want 1.5 and %d", got.Progress, got.Version, moved.Version)
 		}
 		// Progress for a stage the video has left is ignored.
 		moved = f.move(t, got, edustream.VideoUpdate{Stage: ptr(edustream.StageTranscode), Media: media, Progress: ptr(2.0)})
-		if err := f.videos.SetVideoProgress(ctx, v.ID, edustream.StageProbe, 50); err != nil {
+		if err := f.Videos.SetVideoProgress(ctx, v.ID, edustream.StageProbe, 50); err != nil {
 			t.Fatal(err)
 		}
-		got, _ = f.videos.FindVideoByID(ctx, v.ID)
+		got, _ = f.Videos.FindVideoByID(ctx, v.ID)
 		if got.Progress != 2 || !cmp.Equal(got.Media, media) {
 			t.Errorf("after a stale SetVideoProgress: progress %v media %+v", got.Progress, got.Media)
 		}
@@ -111,7 +111,7 @@ func testVideos(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("a long failure reason is cut to fit", func(t *testing.T) {
-		other := f.lecture(t, course.ID, "long reason", 0)
+		other := f.Lecture(t, course.ID, "long reason", 0)
 		ov := f.video(t, other.ID, inst.ID)
 		long := strings.Repeat("é", 2*edustream.MaxVideoErrorLength)
 		got := f.move(t, ov, edustream.VideoUpdate{Status: ptr(edustream.VideoFailed), Error: &long})
@@ -120,17 +120,17 @@ func testVideos(t *testing.T, f *fixture) {
 		}
 	})
 	t.Run("a second upload waits for the one in progress", func(t *testing.T) {
-		err := f.videos.CreateVideo(ctx, &edustream.Video{LectureID: lecture.ID, UploaderID: inst.ID, FileName: "x", ContentType: "video/mp4", SizeBytes: 1,
-			UploadExpiresAt: f.clock.Now().Add(time.Hour)})
-		wantCode(t, err, edustream.ECONFLICT, "")
+		err := f.Videos.CreateVideo(ctx, &edustream.Video{LectureID: lecture.ID, UploaderID: inst.ID, FileName: "x", ContentType: "video/mp4", SizeBytes: 1,
+			UploadExpiresAt: f.Clock.Now().Add(time.Hour)})
+		WantCode(t, err, edustream.ECONFLICT, "")
 	})
 	t.Run("racing attempts: one wins", func(t *testing.T) {
-		cur, _ := f.videos.FindVideoByID(ctx, v.ID)
+		cur, _ := f.Videos.FindVideoByID(ctx, v.ID)
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
 			wg.Go(func() {
-				_, errs[i] = f.videos.TransitionVideo(ctx, v.ID, cur.Status, cur.Stage, edustream.VideoUpdate{Stage: ptr(edustream.StageThumbnails)})
+				_, errs[i] = f.Videos.TransitionVideo(ctx, v.ID, cur.Status, cur.Stage, edustream.VideoUpdate{Stage: ptr(edustream.StageThumbnails)})
 			})
 		}
 		wg.Wait()
@@ -147,37 +147,37 @@ func testVideos(t *testing.T, f *fixture) {
 		if won != 1 {
 			t.Errorf("%d racing transitions won, want 1", won)
 		}
-		got, _ := f.videos.FindVideoByID(ctx, v.ID)
+		got, _ := f.Videos.FindVideoByID(ctx, v.ID)
 		if got.Version != cur.Version+1 {
 			t.Errorf("version %d after the race, want %d", got.Version, cur.Version+1)
 		}
 	})
 	t.Run("finders", func(t *testing.T) {
-		other := f.lecture(t, course.ID, "other", 0)
+		other := f.Lecture(t, course.ID, "other", 0)
 		ov := f.video(t, other.ID, inst.ID)
-		latest, err := f.videos.FindLatestVideosByLectureIDs(ctx, []int64{lecture.ID, other.ID, 424242})
+		latest, err := f.Videos.FindLatestVideosByLectureIDs(ctx, []int64{lecture.ID, other.ID, 424242})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(latest) != 2 || latest[lecture.ID].ID != v.ID || latest[other.ID].ID != ov.ID {
 			t.Errorf("latest = %v", latest)
 		}
-		byID, err := f.videos.FindVideosByIDs(ctx, []int64{v.ID, ov.ID, 424242})
+		byID, err := f.Videos.FindVideosByIDs(ctx, []int64{v.ID, ov.ID, 424242})
 		if err != nil || len(byID) != 2 {
 			t.Errorf("FindVideosByIDs = %v, %v", byID, err)
 		}
-		unfinished, err := f.videos.FindUnfinishedVideos(ctx, f.clock.Now().Add(time.Hour))
+		unfinished, err := f.Videos.FindUnfinishedVideos(ctx, f.Clock.Now().Add(time.Hour))
 		if err != nil || len(unfinished) != 1 || unfinished[0].ID != v.ID {
 			t.Errorf("FindUnfinishedVideos = %v, %v; want only the processing video", unfinished, err)
 		}
-		if recent, _ := f.videos.FindUnfinishedVideos(ctx, time.Unix(0, 0)); len(recent) != 0 {
+		if recent, _ := f.Videos.FindUnfinishedVideos(ctx, time.Unix(0, 0)); len(recent) != 0 {
 			t.Errorf("FindUnfinishedVideos before it changed = %v", recent)
 		}
-		expired, err := f.videos.FindExpiredUploads(ctx, f.clock.Now().Add(2*time.Hour))
+		expired, err := f.Videos.FindExpiredUploads(ctx, f.Clock.Now().Add(2*time.Hour))
 		if err != nil || len(expired) != 1 || expired[0].ID != ov.ID {
 			t.Errorf("FindExpiredUploads = %v, %v; want the open upload", expired, err)
 		}
-		if notYet, _ := f.videos.FindExpiredUploads(ctx, f.clock.Now()); len(notYet) != 0 {
+		if notYet, _ := f.Videos.FindExpiredUploads(ctx, f.Clock.Now()); len(notYet) != 0 {
 			t.Errorf("FindExpiredUploads before expiry = %v", notYet)
 		}
 	})
@@ -185,26 +185,26 @@ func testVideos(t *testing.T, f *fixture) {
 
 // testVideoLifecycle follows a lecture through two uploads: the first
 // plays until the second is ready, then is replaced and deleted.
-func testVideoLifecycle(t *testing.T, f *fixture) {
+func testVideoLifecycle(t *testing.T, f *Fixture) {
 	ctx := context.Background()
-	inst := f.user(t, "inst", edustream.RoleInstructor)
-	course := f.course(t, inst.ID, "c", true)
-	lecture := f.lecture(t, course.ID, "l", 0)
+	inst := f.User(t, "inst", edustream.RoleInstructor)
+	course := f.Course(t, inst.ID, "c", true)
+	lecture := f.Lecture(t, course.ID, "l", 0)
 
 	abandoned := f.video(t, lecture.ID, inst.ID)
 	first := f.video(t, lecture.ID, inst.ID)
 	t.Run("a new upload abandons an open one", func(t *testing.T) {
-		got, _ := f.videos.FindVideoByID(ctx, abandoned.ID)
+		got, _ := f.Videos.FindVideoByID(ctx, abandoned.ID)
 		if got.ReplacedAt == nil {
 			t.Errorf("the older open upload is not replaced: %+v", got)
 		}
 	})
 	first = f.walkToComplete(t, first)
 	t.Run("only a video at COMPLETE completes", func(t *testing.T) {
-		_, _, err := f.videos.CompleteVideo(ctx, abandoned.ID)
-		wantCode(t, err, edustream.ECONFLICT, "")
+		_, _, err := f.Videos.CompleteVideo(ctx, abandoned.ID)
+		WantCode(t, err, edustream.ECONFLICT, "")
 	})
-	ready, replaced, err := f.videos.CompleteVideo(ctx, first.ID)
+	ready, replaced, err := f.Videos.CompleteVideo(ctx, first.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,24 +212,24 @@ func testVideoLifecycle(t *testing.T, f *fixture) {
 		if ready.Status != edustream.VideoReady || ready.Progress != 100 || ready.ReadyAt == nil || ready.Version != first.Version+1 || replaced != nil {
 			t.Errorf("completed %+v, replaced %+v", ready, replaced)
 		}
-		l, _ := f.lectures.FindLectureByID(ctx, lecture.ID)
+		l, _ := f.Lectures.FindLectureByID(ctx, lecture.ID)
 		if l.VideoID == nil || *l.VideoID != first.ID {
 			t.Errorf("lecture's video = %v, want %d", l.VideoID, first.ID)
 		}
-		if _, _, err := f.videos.CompleteVideo(ctx, first.ID); edustream.ErrorCode(err) != edustream.ECONFLICT {
+		if _, _, err := f.Videos.CompleteVideo(ctx, first.ID); edustream.ErrorCode(err) != edustream.ECONFLICT {
 			t.Errorf("completing twice: %v, want ECONFLICT", err)
 		}
-		wantCode(t, f.videos.DeleteVideo(ctx, first.ID), edustream.ECONFLICT, "")
+		WantCode(t, f.Videos.DeleteVideo(ctx, first.ID), edustream.ECONFLICT, "")
 	})
 
 	second := f.walkToComplete(t, f.video(t, lecture.ID, inst.ID))
 	t.Run("the first plays while the second is processed", func(t *testing.T) {
-		l, _ := f.lectures.FindLectureByID(ctx, lecture.ID)
+		l, _ := f.Lectures.FindLectureByID(ctx, lecture.ID)
 		if *l.VideoID != first.ID {
 			t.Errorf("lecture's video = %d during the re-upload, want %d", *l.VideoID, first.ID)
 		}
 	})
-	ready, replaced, err = f.videos.CompleteVideo(ctx, second.ID)
+	ready, replaced, err = f.Videos.CompleteVideo(ctx, second.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,11 +237,11 @@ func testVideoLifecycle(t *testing.T, f *fixture) {
 		if replaced == nil || replaced.ID != first.ID || replaced.ReplacedAt == nil {
 			t.Fatalf("replaced = %+v, want the first video", replaced)
 		}
-		l, _ := f.lectures.FindLectureByID(ctx, lecture.ID)
+		l, _ := f.Lectures.FindLectureByID(ctx, lecture.ID)
 		if *l.VideoID != second.ID || ready.ID != second.ID {
 			t.Errorf("lecture's video = %d, want %d", *l.VideoID, second.ID)
 		}
-		found, err := f.videos.FindReplacedVideos(ctx)
+		found, err := f.Videos.FindReplacedVideos(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,35 +255,35 @@ func testVideoLifecycle(t *testing.T, f *fixture) {
 	})
 	t.Run("delete replaced", func(t *testing.T) {
 		for _, id := range []int64{abandoned.ID, first.ID, 424242} {
-			if err := f.videos.DeleteVideo(ctx, id); err != nil {
+			if err := f.Videos.DeleteVideo(ctx, id); err != nil {
 				t.Errorf("DeleteVideo(%d): %v", id, err)
 			}
 		}
-		left, err := f.videos.FindVideosByIDs(ctx, []int64{abandoned.ID, first.ID, second.ID})
+		left, err := f.Videos.FindVideosByIDs(ctx, []int64{abandoned.ID, first.ID, second.ID})
 		if err != nil || len(left) != 1 || left[second.ID] == nil {
 			t.Errorf("videos left = %v, %v; want the playing one", left, err)
 		}
 	})
 	t.Run("deleting the lecture replaces its videos", func(t *testing.T) {
-		if err := f.lectures.DeleteLecture(ctx, lecture.ID); err != nil {
+		if err := f.Lectures.DeleteLecture(ctx, lecture.ID); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := f.videos.FindVideoByID(ctx, second.ID)
+		got, _ := f.Videos.FindVideoByID(ctx, second.ID)
 		if got.ReplacedAt == nil {
 			t.Errorf("the deleted lecture's video is not replaced")
 		}
 	})
 	t.Run("purging a course replaces its videos", func(t *testing.T) {
-		doomed := f.course(t, inst.ID, "doomed", true)
-		l := f.lecture(t, doomed.ID, "l", 0)
+		doomed := f.Course(t, inst.ID, "doomed", true)
+		l := f.Lecture(t, doomed.ID, "l", 0)
 		v := f.video(t, l.ID, inst.ID)
-		if err := f.courses.HideCourse(ctx, doomed.ID); err != nil {
+		if err := f.Courses.HideCourse(ctx, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.courses.PurgeCourse(ctx, doomed.ID); err != nil {
+		if err := f.Courses.PurgeCourse(ctx, doomed.ID); err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.videos.FindVideoByID(ctx, v.ID)
+		got, err := f.Videos.FindVideoByID(ctx, v.ID)
 		if err != nil || got.ReplacedAt == nil {
 			t.Errorf("video of a purged course: %+v, %v; want it kept and replaced", got, err)
 		}
