@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/edustream/edustream/gqlhttp"
+	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 )
 
 // withMetrics measures the server on a registry of its own.
@@ -158,12 +159,12 @@ func TestOperationNamesAreBounded(t *testing.T) {
 func TestRequestsAreMeasured(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
-	s := newServer(t, withCache(newCache(nil)), withMetrics(reg, gqlhttp.MetricsConfig{}))
-	s.post(t, nil, "query Greeting { greeting }", nil).noErrors(t)
-	s.post(t, nil, "{ greeting }", nil).noErrors(t) // the same anonymous document twice:
-	s.post(t, nil, "{ greeting }", nil).noErrors(t) // the second is a cache hit
+	s := newServer(t, withCache(gqlhttptest.NewCache(nil)), withMetrics(reg, gqlhttp.MetricsConfig{}))
+	s.post(t, nil, "query Greeting { greeting }", nil).NoErrors(t)
+	s.post(t, nil, "{ greeting }", nil).NoErrors(t) // the same anonymous document twice:
+	s.post(t, nil, "{ greeting }", nil).NoErrors(t) // the second is a cache hit
 	s.post(t, nil, "query Broken { panics }", nil)  // a field error, INTERNAL
-	s.post(t, staff, "mutation Set { setGreeting(text: \"Hi\") }", nil).noErrors(t)
+	s.post(t, staff, "mutation Set { setGreeting(text: \"Hi\") }", nil).NoErrors(t)
 	s.raw(t, nil, http.MethodPost, "/query", "application/json", []byte("{"))      // not JSON
 	s.raw(t, nil, http.MethodGet, getTarget("mutation Sneaky { visit }"), "", nil) // GET may not mutate
 
@@ -217,26 +218,26 @@ func TestSubscriptionsAndWebsocketsAreMeasured(t *testing.T) {
 	srv := wsServer(t, hold, withMetrics(reg, gqlhttp.MetricsConfig{}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := dial(t, ctx, srv, "")
+	c, _, err := gqlhttptest.Dial(t, ctx, srv.URL, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	send(t, ctx, c, map[string]any{"type": "connection_init"})
-	if m, err := next(t, ctx, c); err != nil || m.Type != "connection_ack" {
+	gqlhttptest.Send(t, ctx, c, map[string]any{"type": "connection_init"})
+	if m, err := gqlhttptest.Next(t, ctx, c); err != nil || m.Type != "connection_ack" {
 		t.Fatalf("after connection_init: %+v %v", m, err)
 	}
 	if got, _ := sample(t, reg, "edustream_graphql_websocket_connections", nil); got != 1 {
 		t.Errorf("websocket connections = %v, want 1", got)
 	}
-	send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "subscription Ticks { ticks(n: 2) }"}})
+	gqlhttptest.Send(t, ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "subscription Ticks { ticks(n: 2) }"}})
 	<-started
 	if got, _ := sample(t, reg, "edustream_graphql_subscriptions", map[string]string{"field": "ticks"}); got != 1 {
 		t.Errorf("active ticks subscriptions = %v, want 1", got)
 	}
 	close(release)
 	for {
-		m, err := next(t, ctx, c)
+		m, err := gqlhttptest.Next(t, ctx, c)
 		if err != nil {
 			t.Fatal(err)
 		}
