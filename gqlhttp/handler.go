@@ -125,6 +125,8 @@ func New(s Schema, cfg Config) http.Handler {
 		inner.Use(extension.Introspection{})
 	}
 	inner.Use(costLimit{es: es, max: cfg.ComplexityLimit, introspection: cfg.Introspection, scalarCheck: s.ScalarCheck})
+	// Outside the log line, which then carries the operation's span.
+	inner.Use(tracing{})
 	// The first is the outermost: the log line's duration covers the
 	// schema's preparations too.
 	inner.AroundOperations(aroundOperation(sharing, cfg.ResponseCache))
@@ -210,7 +212,7 @@ func aroundOperation(sharing Sharing, cache *ResponseCache) graphql.OperationMid
 				cache.Invalidate(ctx, edustream.ContentChange{})
 			}
 			if resp != nil && oc.Operation != nil && !isSubscription {
-				edustream.Logger(ctx).Info("graphql", "operation", oc.OperationName, "type", string(oc.Operation.Operation),
+				edustream.Logger(ctx).InfoContext(ctx, "graphql", "operation", oc.OperationName, "type", string(oc.Operation.Operation),
 					"duration", time.Since(start), "errors", len(resp.Errors))
 			}
 			return resp

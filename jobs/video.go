@@ -72,6 +72,7 @@ func (c *chain) steps() map[edustream.VideoStage]stepFunc {
 func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoID int64) error {
 	log := edustream.Logger(ctx).With(slog.Int64("video_id", videoID), slog.String("stage", string(stage)))
 	ctx = edustream.NewContextWithLogger(ctx, log)
+	noteStep(ctx, stage, videoID)
 	v, err := c.d.Videos.FindVideoByID(ctx, videoID)
 	if err != nil {
 		return fmt.Errorf("find video %d: %w", videoID, err)
@@ -80,17 +81,17 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	case v.ReplacedAt != nil:
 		// A newer upload replaced it, or its lecture is gone: the cleanup
 		// owns it now.
-		log.Info("video is replaced; not running its step")
+		log.InfoContext(ctx, "video is replaced; not running its step")
 		return nil
 	case v.Status == edustream.VideoAwaitingUpload, v.Status.Terminal():
 		// Not uploaded yet (a stray task), or done or failed: a retry or a
 		// new upload enqueues again.
-		log.Info("video is not waiting for this step", slog.String("status", string(v.Status)))
+		log.InfoContext(ctx, "video is not waiting for this step", slog.String("status", string(v.Status)))
 		return nil
 	case v.Stage != stage:
 		// Another attempt moved it on, or this task is early: make sure the
 		// stage it is at has its task.
-		log.Info("video is at another stage", slog.String("video_stage", string(v.Stage)))
+		log.InfoContext(ctx, "video is at another stage", slog.String("video_stage", string(v.Stage)))
 		c.d.Life.Requeue(ctx, v)
 		return nil
 	}
@@ -106,9 +107,11 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		}
 	}
 	if stage == edustream.StageComplete {
-		if _, err := c.d.Life.Complete(ctx, v); err != nil && edustream.ErrorCode(err) != edustream.ECONFLICT {
+		done, err := c.d.Life.Complete(ctx, v)
+		if err != nil && edustream.ErrorCode(err) != edustream.ECONFLICT {
 			return err
 		}
+		noteMoved(ctx, done)
 		return nil
 	}
 
@@ -127,11 +130,13 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	} else if err != nil {
 		return c.fail(ctx, v, err)
 	}
-	if _, err := c.d.Life.Advance(ctx, v, results); edustream.ErrorCode(err) == edustream.ECONFLICT {
-		log.Info("another attempt finished this step first")
+	moved, err := c.d.Life.Advance(ctx, v, results)
+	if edustream.ErrorCode(err) == edustream.ECONFLICT {
+		log.InfoContext(ctx, "another attempt finished this step first")
 	} else if err != nil {
 		return err
 	}
+	noteMoved(ctx, moved)
 	return nil
 }
 
@@ -214,7 +219,7 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 	ladder := edustream.Ladder(v.Media)
 	if done, err := c.transcoded(ctx, v, ladder); err != nil || done {
 		if done {
-			edustream.Logger(ctx).Info("an earlier attempt transcoded the video; keeping its outputs")
+			edustream.Logger(ctx).InfoContext(ctx, "an earlier attempt transcoded the video; keeping its outputs")
 		}
 		return edustream.VideoUpdate{Renditions: ladder}, err
 	}
@@ -227,9 +232,11 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 		return edustream.VideoUpdate{}, err
 	}
 	report := c.progressReporter(ctx, v, ladder)
+	start := time.Now()
 	if err := c.d.Media.Transcode(ctx, src, v.Media, ladder, out, report); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
+	noteTranscode(ctx, v, ladder, time.Since(start))
 	// A retry may follow an attempt that stored part of its outputs; the
 	// work prefix holds exactly this attempt's.
 	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
@@ -318,7 +325,7 @@ func (c *chain) thumbnails(ctx context.Context, run *stepRun) (edustream.VideoUp
 		return c.thumbnailsFromCaptures(ctx, run)
 	}
 	if _, err := c.d.Blobs.Head(ctx, v.StoryboardVTTKey()); err == nil {
-		edustream.Logger(ctx).Info("an earlier attempt made the thumbnails; keeping them")
+		edustream.Logger(ctx).InfoContext(ctx, "an earlier attempt made the thumbnails; keeping them")
 		return edustream.VideoUpdate{}, nil
 	} else if edustream.ErrorCode(err) != edustream.ENOTFOUND {
 		return edustream.VideoUpdate{}, fmt.Errorf("look for earlier thumbnails: %w", err)
@@ -327,6 +334,7 @@ func (c *chain) thumbnails(ctx context.Context, run *stepRun) (edustream.VideoUp
 	if !ok {
 		return edustream.VideoUpdate{}, fmt.Errorf("video %d has no rendition to make thumbnails from", v.ID)
 	}
+	noteRendition(ctx, rendition)
 	srv, err := serveBlobs(ctx, c.d.Blobs, v.HLSPrefix())
 	if err != nil {
 		return edustream.VideoUpdate{}, err
@@ -452,7 +460,7 @@ func (c *chain) progressReporter(ctx context.Context, v *edustream.Video, ladder
 			Store:    store,
 		})
 		if err != nil {
-			edustream.Logger(ctx).Warn("report transcode progress", slog.String("error", err.Error()))
+			edustream.Logger(ctx).WarnContext(ctx, "report transcode progress", slog.String("error", err.Error()))
 		}
 	}
 }
@@ -462,7 +470,7 @@ func (c *chain) announceQueueMoved(ctx context.Context) {
 		return
 	}
 	if err := c.d.Events.PublishEvent(ctx, edustream.Event{Topic: edustream.VideoQueueTopic, QueueMoved: &struct{}{}}); err != nil {
-		edustream.Logger(ctx).Warn("publish queue event", slog.String("error", err.Error()))
+		edustream.Logger(ctx).WarnContext(ctx, "publish queue event", slog.String("error", err.Error()))
 	}
 }
 

@@ -149,6 +149,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{
+			Transport: tracedTransport{base: http.DefaultTransport, basePath: base.Path},
 			// Webex does not redirect API calls; refusing redirects keeps the
 			// Authorization header on the configured host.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -15,6 +15,7 @@ import (
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/sns"
 	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/tracing"
 )
 
 // The AWS side of the wiring: MediaConvert as the transcoder, the SNS
@@ -36,7 +37,7 @@ func outboundClient(ctx context.Context) *http.Client {
 
 // newTranscoder returns MediaConvert when EDUSTREAM_TRANSCODER says so,
 // and nil for ffmpeg (the workers' own).
-func newTranscoder(ctx context.Context, cfg config, log *slog.Logger) (edustream.TranscodeService, error) {
+func newTranscoder(ctx context.Context, cfg config, log *slog.Logger, tr *tracing.Provider) (edustream.TranscodeService, error) {
 	if cfg.Transcoder != "mediaconvert" {
 		return nil, nil
 	}
@@ -50,6 +51,7 @@ func newTranscoder(ctx context.Context, cfg config, log *slog.Logger) (edustream
 		// the bucket and submits its jobs.
 		AccessKeyID:     cfg.AWSAccessKeyID,
 		SecretAccessKey: cfg.AWSSecretAccessKey,
+		APIOptions:      awsAPIOptions(tr),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("EDUSTREAM_TRANSCODER=mediaconvert: %w", err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/edustream/edustream"
@@ -20,6 +21,7 @@ import (
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/tracing"
 )
 
 // runMigrate applies the migrations and exits.
@@ -37,7 +39,7 @@ func runMigrate(ctx context.Context, cfg config, log *slog.Logger) error {
 }
 
 // runWork runs the workers until ctx ends.
-func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
+func runWork(ctx context.Context, cfg config, log *slog.Logger, tr *tracing.Provider) error {
 	if cfg.RedisURL == "" {
 		return errors.New("work needs EDUSTREAM_REDIS_URL: an embedded Redis would be private to this process and receive no tasks (use serve, which runs the workers in-process, or dev)")
 	}
@@ -51,6 +53,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer rds.close()
+	traceRedis(tr, rds)
 	events := redis.NewEvents(rds.client, log)
 	defer events.Close()
 	// A worker signs no URLs, but the local store is the same store the API
@@ -61,7 +64,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
-	blobs, _, err := openBlobStore(ctx, cfg, firstNonEmpty(cfg.PublicURL, "http://127.0.0.1:8080"), key, log)
+	blobs, _, err := openBlobStore(ctx, cfg, firstNonEmpty(cfg.PublicURL, "http://127.0.0.1:8080"), key, log, tr)
 	if err != nil {
 		return err
 	}
@@ -69,13 +72,13 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	transcoder, err := newTranscoder(ctx, cfg, log)
+	transcoder, err := newTranscoder(ctx, cfg, log, tr)
 	if err != nil {
 		return err
 	}
 	queue := jobs.NewQueue(rds.client)
 	svc := newServices(cfg, db, queue, events, blobs, webexClient)
-	return newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder}).Run(ctx)
+	return newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, tracer: traceStarts(tr)}).Run(ctx)
 }
 
 // workerTools are what a worker's handlers use besides the services.
@@ -84,6 +87,7 @@ type workerTools struct {
 	blobs      edustream.BlobStore
 	media      edustream.MediaTools
 	transcoder edustream.TranscodeService
+	tracer     trace.TracerProvider
 }
 
 func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t workerTools) *jobs.Worker {
@@ -106,6 +110,7 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Limits:     videoLimits(cfg),
 		Logger:     log,
 		WorkDir:    cfg.WorkDir,
+		Tracer:     t.tracer,
 	})
 }
 
@@ -126,7 +131,7 @@ func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.
 // runServe runs the API, and the workers too for dev, -work, or an embedded
 // Redis (which no other process could reach). It returns when ctx ends and
 // everything has drained.
-func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, stdout io.Writer) error {
+func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, stdout io.Writer, tr *tracing.Provider) error {
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -142,6 +147,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return err
 	}
 	defer rds.close()
+	traceRedis(tr, rds)
 	if rds.embedded && !cfg.Work {
 		log.Info("running the workers in-process: the embedded Redis is private to this process")
 		cfg.Work = true
@@ -167,7 +173,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if cfg.PublicURL != "" {
 		baseURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	}
-	blobs, blobHandler, err := openBlobStore(ctx, cfg, baseURL, key, log)
+	blobs, blobHandler, err := openBlobStore(ctx, cfg, baseURL, key, log, tr)
 	if err != nil {
 		return err
 	}
@@ -183,7 +189,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	var transcoder edustream.TranscodeService
 	if cfg.Work {
 		media = newMediaTools(ctx, cfg, log)
-		if transcoder, err = newTranscoder(ctx, cfg, log); err != nil {
+		if transcoder, err = newTranscoder(ctx, cfg, log, tr); err != nil {
 			return err
 		}
 	}
@@ -244,6 +250,8 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
 		}, webexChecks(webexClient)...),
 		WebexWebhook: webexWebhook(cfg, svc.live),
+		Tracer:       traceStarts(tr),
+		Propagator:   tr.Propagator(),
 	})
 
 	if cmd == "dev" {
@@ -285,7 +293,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return nil
 	})
 	if cfg.Work {
-		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder})
+		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder, tracer: traceStarts(tr)})
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {
