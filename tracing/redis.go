@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +22,9 @@ const redisScope = "github.com/edustream/edustream/tracing/redis"
 // command. The arguments are left out: they are task payloads, events and
 // keys, not what a trace is for. Commands sent outside a trace (asynq's
 // polling, the event subscriber, the reconcilers' lookups) make no span,
-// and cost the hook one context lookup. addr is the server's host:port.
+// and cost the hook one context lookup; nor do those that set up a new
+// connection (HELLO, CLIENT SETINFO, which older servers refuse and
+// go-redis ignores). addr is the server's host:port.
 func RedisHook(addr string) redis.Hook {
 	h := redisHook{attrs: []attribute.KeyValue{semconv.DBSystemNameRedis}}
 	if host, port, err := net.SplitHostPort(addr); err == nil {
@@ -42,7 +45,7 @@ func (h redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		parent := trace.SpanFromContext(ctx)
-		if !parent.IsRecording() {
+		if !parent.IsRecording() || connectionSetup(cmd) {
 			return next(ctx, cmd)
 		}
 		name := strings.ToUpper(cmd.Name())
@@ -59,7 +62,7 @@ func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		parent := trace.SpanFromContext(ctx)
-		if !parent.IsRecording() {
+		if !parent.IsRecording() || !slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return !connectionSetup(c) }) {
 			return next(ctx, cmds)
 		}
 		names := make([]string, len(cmds))
@@ -77,6 +80,16 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		endRedisSpan(span, err)
 		return err
 	}
+}
+
+// connectionSetup reports whether cmd is one go-redis sends to set up a
+// connection.
+func connectionSetup(cmd redis.Cmder) bool {
+	switch strings.ToLower(cmd.Name()) {
+	case "hello", "auth", "client", "select":
+		return true
+	}
+	return false
 }
 
 // endRedisSpan ends span, marking a failure; redis.Nil (no such key) is an

@@ -1,0 +1,126 @@
+package tracing_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/edustream/edustream/tracing"
+	"github.com/edustream/edustream/tracing/tracingtest"
+)
+
+// recorder returns a tracer provider that keeps its ended spans.
+func recorder(t *testing.T) (trace.TracerProvider, *tracetest.SpanRecorder) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	return tp, rec
+}
+
+func TestOffByDefault(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.DiscardHandler)
+	tr, err := tracing.New(context.Background(), func(string) string { return "" }, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Enabled() {
+		t.Error("enabled with nothing set")
+	}
+	if _, span := tr.TracerProvider().Tracer("test").Start(context.Background(), "x"); span.IsRecording() {
+		t.Error("the provider of disabled tracing records")
+	}
+	if tr.Logger(log) != log {
+		t.Error("the logger is wrapped while tracing is off")
+	}
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Error(err)
+	}
+}
+
+// With an endpoint set, spans reach the collector over OTLP/HTTP with the
+// configured service name, and Shutdown flushes them.
+func TestExportsOverOTLP(t *testing.T) {
+	t.Parallel()
+	recv := tracingtest.NewReceiver(t)
+	env := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": recv.Endpoint(),
+		"OTEL_SERVICE_NAME":           "edustream-test",
+	}
+	tr, err := tracing.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tr.Enabled() {
+		t.Fatal("not enabled with an endpoint")
+	}
+	ctx, parent := tr.TracerProvider().Tracer("test").Start(context.Background(), "parent")
+	_, child := tr.TracerProvider().Tracer("test").Start(ctx, "child")
+	child.End()
+	parent.End()
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := recv.Trace(parent.SpanContext().TraceID().String())
+	if len(spans) != 2 {
+		t.Fatalf("received %+v, want the two spans", recv.Spans())
+	}
+	for _, s := range spans {
+		if s.Service != "edustream-test" {
+			t.Errorf("%s has service %q", s.Name, s.Service)
+		}
+		if s.Name == "child" && s.ParentSpanID != parent.SpanContext().SpanID().String() {
+			t.Errorf("child's parent is %s, want %s", s.ParentSpanID, parent.SpanContext().SpanID())
+		}
+	}
+}
+
+func TestLogHandler(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := slog.New(tracing.NewLogHandler(slog.NewJSONHandler(&buf, nil))).With("request_id", "r1")
+	tp, _ := recorder(t)
+	ctx, span := tp.Tracer("test").Start(context.Background(), "op")
+	defer span.End()
+
+	lines := []struct {
+		log      func()
+		withSpan bool
+		group    string
+	}{
+		{func() { log.InfoContext(ctx, "under a span") }, true, ""},
+		{func() { log.WithGroup("g").InfoContext(ctx, "in a group", "k", "v") }, true, "g"},
+		{func() { log.InfoContext(context.Background(), "outside") }, false, ""},
+		{func() { log.Info("no context") }, false, ""},
+	}
+	for _, l := range lines {
+		buf.Reset()
+		l.log()
+		var rec map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["request_id"] != "r1" {
+			t.Errorf("%s: lost the logger's attributes: %v", rec["msg"], rec)
+		}
+		ids := rec
+		if l.group != "" {
+			ids, _ = rec[l.group].(map[string]any)
+		}
+		gotTrace, _ := ids[tracing.TraceIDKey].(string)
+		gotSpan, _ := ids[tracing.SpanIDKey].(string)
+		if l.withSpan && (gotTrace != span.SpanContext().TraceID().String() || gotSpan != span.SpanContext().SpanID().String()) {
+			t.Errorf("%s: ids %q %q, want the span's: %v", rec["msg"], gotTrace, gotSpan, rec)
+		}
+		if !l.withSpan && (gotTrace != "" || gotSpan != "") {
+			t.Errorf("%s: ids without a span: %v", rec["msg"], rec)
+		}
+	}
+}
