@@ -53,11 +53,11 @@ func (t tracing) InterceptOperation(ctx context.Context, next graphql.OperationH
 	kind := string(oc.Operation.Operation)
 	name := kind
 	attrs := []attribute.KeyValue{semconv.GraphQLOperationTypeKey.String(kind)}
-	if oc.OperationName != "" {
+	if n := oc.Operation.Name; n != "" {
 		// The name is the client's: a span name does not multiply series
 		// as a metric label would, and it is what a person looks for.
-		name += " " + oc.OperationName
-		attrs = append(attrs, semconv.GraphQLOperationName(oc.OperationName))
+		name += " " + n
+		attrs = append(attrs, semconv.GraphQLOperationName(n))
 	}
 	ctx, span := tr.Start(ctx, name, trace.WithAttributes(attrs...))
 	respond := next(ctx)
@@ -85,7 +85,13 @@ func (t tracing) InterceptRootField(ctx context.Context, next graphql.RootResolv
 	if !ok || fc == nil {
 		return next(ctx)
 	}
-	ctx, span := tr.Start(ctx, fc.Object+"."+fc.Field.Name)
+	// gqlgen puts the field's name in fc.Object; the type is the field's
+	// definition's.
+	object := fc.Object
+	if fc.Field.Field != nil && fc.Field.ObjectDefinition != nil {
+		object = fc.Field.ObjectDefinition.Name
+	}
+	ctx, span := tr.Start(ctx, object+"."+fc.Field.Name)
 	defer span.End()
 	return next(ctx)
 }
