@@ -9,9 +9,9 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"syscall"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
