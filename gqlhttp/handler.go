@@ -125,7 +125,7 @@ func New(s Schema, cfg Config) http.Handler {
 		inner.Use(extension.Introspection{})
 	}
 	inner.Use(costLimit{es: es, max: cfg.ComplexityLimit, introspection: cfg.Introspection, scalarCheck: s.ScalarCheck})
-	// Outside the log line, which then carries the operation's span.
+	// First: the operation's span covers the others' work.
 	inner.Use(tracing{})
 	// The first is the outermost: the log line's duration covers the
 	// schema's preparations too.
@@ -212,7 +212,7 @@ func aroundOperation(sharing Sharing, cache *ResponseCache) graphql.OperationMid
 				cache.Invalidate(ctx, edustream.ContentChange{})
 			}
 			if resp != nil && oc.Operation != nil && !isSubscription {
-				edustream.Logger(ctx).InfoContext(ctx, "graphql", "operation", oc.OperationName, "type", string(oc.Operation.Operation),
+				edustream.Logger(ctx).Info("graphql", "operation", oc.OperationName, "type", string(oc.Operation.Operation),
 					"duration", time.Since(start), "errors", len(resp.Errors))
 			}
 			return resp

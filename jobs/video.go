@@ -81,17 +81,17 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	case v.ReplacedAt != nil:
 		// A newer upload replaced it, or its lecture is gone: the cleanup
 		// owns it now.
-		log.InfoContext(ctx, "video is replaced; not running its step")
+		log.Info("video is replaced; not running its step")
 		return nil
 	case v.Status == edustream.VideoAwaitingUpload, v.Status.Terminal():
 		// Not uploaded yet (a stray task), or done or failed: a retry or a
 		// new upload enqueues again.
-		log.InfoContext(ctx, "video is not waiting for this step", slog.String("status", string(v.Status)))
+		log.Info("video is not waiting for this step", slog.String("status", string(v.Status)))
 		return nil
 	case v.Stage != stage:
 		// Another attempt moved it on, or this task is early: make sure the
 		// stage it is at has its task.
-		log.InfoContext(ctx, "video is at another stage", slog.String("video_stage", string(v.Stage)))
+		log.Info("video is at another stage", slog.String("video_stage", string(v.Stage)))
 		c.d.Life.Requeue(ctx, v)
 		return nil
 	}
@@ -132,7 +132,7 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	}
 	moved, err := c.d.Life.Advance(ctx, v, results)
 	if edustream.ErrorCode(err) == edustream.ECONFLICT {
-		log.InfoContext(ctx, "another attempt finished this step first")
+		log.Info("another attempt finished this step first")
 	} else if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 	ladder := edustream.Ladder(v.Media)
 	if done, err := c.transcoded(ctx, v, ladder); err != nil || done {
 		if done {
-			edustream.Logger(ctx).InfoContext(ctx, "an earlier attempt transcoded the video; keeping its outputs")
+			edustream.Logger(ctx).Info("an earlier attempt transcoded the video; keeping its outputs")
 		}
 		return edustream.VideoUpdate{Renditions: ladder}, err
 	}
@@ -325,7 +325,7 @@ func (c *chain) thumbnails(ctx context.Context, run *stepRun) (edustream.VideoUp
 		return c.thumbnailsFromCaptures(ctx, run)
 	}
 	if _, err := c.d.Blobs.Head(ctx, v.StoryboardVTTKey()); err == nil {
-		edustream.Logger(ctx).InfoContext(ctx, "an earlier attempt made the thumbnails; keeping them")
+		edustream.Logger(ctx).Info("an earlier attempt made the thumbnails; keeping them")
 		return edustream.VideoUpdate{}, nil
 	} else if edustream.ErrorCode(err) != edustream.ENOTFOUND {
 		return edustream.VideoUpdate{}, fmt.Errorf("look for earlier thumbnails: %w", err)
@@ -460,7 +460,7 @@ func (c *chain) progressReporter(ctx context.Context, v *edustream.Video, ladder
 			Store:    store,
 		})
 		if err != nil {
-			edustream.Logger(ctx).WarnContext(ctx, "report transcode progress", slog.String("error", err.Error()))
+			edustream.Logger(ctx).Warn("report transcode progress", slog.String("error", err.Error()))
 		}
 	}
 }
@@ -470,7 +470,7 @@ func (c *chain) announceQueueMoved(ctx context.Context) {
 		return
 	}
 	if err := c.d.Events.PublishEvent(ctx, edustream.Event{Topic: edustream.VideoQueueTopic, QueueMoved: &struct{}{}}); err != nil {
-		edustream.Logger(ctx).WarnContext(ctx, "publish queue event", slog.String("error", err.Error()))
+		edustream.Logger(ctx).Warn("publish queue event", slog.String("error", err.Error()))
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/edustream/edustream"
 )
 
 // The attribute names of the ids on a log line: those the OpenTelemetry log
@@ -16,13 +18,25 @@ const (
 )
 
 // LogHandler adds TraceIDKey and SpanIDKey to every record logged with a
-// context that carries a valid span.
+// context that carries a valid span. It is an edustream.ContextBinder: the
+// logger of a request or task (edustream.NewContextWithLogger) is bound to
+// the request's or task's context, so its lines written without a context
+// (Info, not InfoContext) carry the ids of the span that context holds.
 type LogHandler struct {
 	inner slog.Handler
+	// bound stands in for a record's context without a span (nil: none).
+	bound context.Context
 }
+
+var _ edustream.ContextBinder = (*LogHandler)(nil)
 
 // NewLogHandler wraps h.
 func NewLogHandler(h slog.Handler) *LogHandler { return &LogHandler{inner: h} }
+
+// BindContext implements edustream.ContextBinder.
+func (h *LogHandler) BindContext(ctx context.Context) slog.Handler {
+	return &LogHandler{inner: h.inner, bound: ctx}
+}
 
 // Enabled implements slog.Handler.
 func (h *LogHandler) Enabled(ctx context.Context, level slog.Level) bool {
@@ -31,7 +45,11 @@ func (h *LogHandler) Enabled(ctx context.Context, level slog.Level) bool {
 
 // Handle implements slog.Handler.
 func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() && h.bound != nil {
+		sc = trace.SpanContextFromContext(h.bound)
+	}
+	if sc.IsValid() {
 		// The record is the caller's; Clone, so that a handler that keeps
 		// it does not see ours added twice.
 		r = r.Clone()
@@ -42,11 +60,11 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 
 // WithAttrs implements slog.Handler.
 func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &LogHandler{inner: h.inner.WithAttrs(attrs)}
+	return &LogHandler{inner: h.inner.WithAttrs(attrs), bound: h.bound}
 }
 
 // WithGroup implements slog.Handler. The ids of lines logged through the
 // group's logger land in the group.
 func (h *LogHandler) WithGroup(name string) slog.Handler {
-	return &LogHandler{inner: h.inner.WithGroup(name)}
+	return &LogHandler{inner: h.inner.WithGroup(name), bound: h.bound}
 }

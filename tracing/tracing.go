@@ -119,8 +119,8 @@ func (p *Provider) Logger(log *slog.Logger) *slog.Logger {
 	return slog.New(NewLogHandler(log.Handler()))
 }
 
-// LogAttrs describe the configuration for the start-up log line.
-func (p *Provider) LogAttrs() []any {
+// Summary describes the configuration, as arguments of the start-up log line.
+func (p *Provider) Summary() []any {
 	if !p.Enabled() {
 		return []any{"enabled", false}
 	}

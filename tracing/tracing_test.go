@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/tracing"
 	"github.com/edustream/edustream/tracing/tracingtest"
 )
@@ -89,16 +90,23 @@ func TestLogHandler(t *testing.T) {
 	tp, _ := recorder(t)
 	ctx, span := tp.Tracer("test").Start(context.Background(), "op")
 	defer span.End()
+	otherCtx, other := tp.Tracer("test").Start(context.Background(), "another trace")
+	defer other.End()
+	// The logger a request carries is bound to the request's context.
+	bound := edustream.Logger(edustream.NewContextWithLogger(ctx, log))
 
 	lines := []struct {
-		log      func()
-		withSpan bool
-		group    string
+		log   func()
+		want  trace.Span // nil: no ids
+		group string
 	}{
-		{func() { log.InfoContext(ctx, "under a span") }, true, ""},
-		{func() { log.WithGroup("g").InfoContext(ctx, "in a group", "k", "v") }, true, "g"},
-		{func() { log.InfoContext(context.Background(), "outside") }, false, ""},
-		{func() { log.Info("no context") }, false, ""},
+		{func() { log.InfoContext(ctx, "under a span") }, span, ""},
+		{func() { log.WithGroup("g").InfoContext(ctx, "in a group", "k", "v") }, span, "g"},
+		{func() { log.InfoContext(context.Background(), "outside") }, nil, ""},
+		{func() { log.Info("no context") }, nil, ""},
+		{func() { bound.Info("bound, no context") }, span, ""},
+		{func() { bound.With("k", "v").InfoContext(context.Background(), "bound, a context without a span") }, span, ""},
+		{func() { bound.InfoContext(otherCtx, "bound, another span") }, other, ""},
 	}
 	for _, l := range lines {
 		buf.Reset()
@@ -116,11 +124,12 @@ func TestLogHandler(t *testing.T) {
 		}
 		gotTrace, _ := ids[tracing.TraceIDKey].(string)
 		gotSpan, _ := ids[tracing.SpanIDKey].(string)
-		if l.withSpan && (gotTrace != span.SpanContext().TraceID().String() || gotSpan != span.SpanContext().SpanID().String()) {
-			t.Errorf("%s: ids %q %q, want the span's: %v", rec["msg"], gotTrace, gotSpan, rec)
+		var wantTrace, wantSpan string
+		if l.want != nil {
+			wantTrace, wantSpan = l.want.SpanContext().TraceID().String(), l.want.SpanContext().SpanID().String()
 		}
-		if !l.withSpan && (gotTrace != "" || gotSpan != "") {
-			t.Errorf("%s: ids without a span: %v", rec["msg"], rec)
+		if gotTrace != wantTrace || gotSpan != wantSpan {
+			t.Errorf("%s: ids %q %q, want %q %q", rec["msg"], gotTrace, gotSpan, wantTrace, wantSpan)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func openTracing(ctx context.Context, cmd string, getenv func(string) string, lo
 	if err != nil {
 		return nil, err
 	}
-	log.Info("tracing", tr.LogAttrs()...)
+	log.Info("tracing", tr.Summary()...)
 	return tr, nil
 }
 
