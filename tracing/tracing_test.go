@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
+	"slices"
+	"sync"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/tracing"
@@ -81,6 +86,62 @@ func TestExportsOverOTLP(t *testing.T) {
 			t.Errorf("child's parent is %s, want %s", s.ParentSpanID, parent.SpanContext().SpanID())
 		}
 	}
+}
+
+// OTEL_EXPORTER_OTLP_PROTOCOL=grpc exports to a gRPC collector.
+func TestExportsOverOTLPgRPC(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector := &grpcCollector{}
+	srv := grpc.NewServer()
+	collectortrace.RegisterTraceServiceServer(srv, collector)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+
+	env := map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + ln.Addr().String(),
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+	}
+	tr, err := tracing.New(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := tr.TracerProvider().Tracer("test").Start(context.Background(), "over grpc")
+	span.End()
+	if err := tr.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := collector.names(); len(got) != 1 || got[0] != "over grpc" {
+		t.Errorf("the collector received %v", got)
+	}
+}
+
+type grpcCollector struct {
+	collectortrace.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans []string
+}
+
+func (c *grpcCollector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				c.spans = append(c.spans, s.Name)
+			}
+		}
+	}
+	return &collectortrace.ExportTraceServiceResponse{}, nil
+}
+
+func (c *grpcCollector) names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.spans)
 }
 
 func TestLogHandler(t *testing.T) {
