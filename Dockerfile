@@ -4,7 +4,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/edustream ./cmd/edustream
+# grpcnotrace: the OTLP exporters link gRPC, whose golang.org/x/net/trace
+# brings html/template, whose reflection keeps every method of every type
+# in the binary (37 MB with the tag, 53 MB without).
+RUN CGO_ENABLED=0 go build -tags grpcnotrace -trimpath -ldflags="-s -w" -o /out/edustream ./cmd/edustream
 
 FROM debian:bookworm-slim
 # ffmpeg is the default transcoder of the workers; ca-certificates for S3,

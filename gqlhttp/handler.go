@@ -127,6 +127,8 @@ func New(s Schema, cfg Config) http.Handler {
 		inner.Use(extension.Introspection{})
 	}
 	inner.Use(costLimit{es: es, max: cfg.ComplexityLimit, introspection: cfg.Introspection, scalarCheck: s.ScalarCheck})
+	// First: the operation's span covers the others' work.
+	inner.Use(tracing{})
 	// The first is the outermost: the log line's duration covers the
 	// schema's preparations too, and the metrics' cover the log line.
 	if cfg.Metrics != nil {

@@ -18,5 +18,5 @@ func (w *Worker) RunStage(ctx context.Context, stage edustream.VideoStage, video
 // NewCoursePurgeTask returns the task that purges the hidden course
 // courseID. EINVALID if the id is not positive.
 func NewCoursePurgeTask(courseID int64) (*asynq.Task, error) {
-	return coursePurge.newTask(CoursePurgePayload{CourseID: courseID})
+	return coursePurge.newTask(context.Background(), CoursePurgePayload{CourseID: courseID})
 }

@@ -131,7 +131,7 @@ func (q *Queue) EnqueueRecordingImport(ctx context.Context, recordingID string) 
 // failed for good stays in asynq's archive for an operator, instead of
 // being retried every time the sync finds the recording again.
 func (q *Queue) EnqueueRecordingImportOnce(ctx context.Context, recordingID string) error {
-	task, err := liveRecordingImport.newTask(LiveRecordingPayload{RecordingID: recordingID})
+	task, err := liveRecordingImport.newTask(ctx, LiveRecordingPayload{RecordingID: recordingID})
 	if err != nil {
 		return err
 	}

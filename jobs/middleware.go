@@ -16,10 +16,10 @@ import (
 // newMux returns the handler of every task type, wrapped in the middleware
 // every task runs in. The order matters: the log line and the metrics must
 // see the error after panics are recovered and codes are mapped, so they
-// are outermost.
+// are outermost but for the task's span, which the log line carries.
 func newMux(d *Deps, enq *enqueuer) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(logTasks(d.Logger), measureTasks(d.Metrics), recoverPanics, mapErrorCodes)
+	mux.Use(traceTasks(d.Tracer), logTasks(d.Logger), measureTasks(d.Metrics), recoverPanics, mapErrorCodes)
 	// PurgeCourse refuses (ECONFLICT) to purge a course that is visible, so
 	// a stray or replayed task cannot destroy live data.
 	handle(mux, coursePurge, func(ctx context.Context, p CoursePurgePayload) error {

@@ -105,12 +105,14 @@ func newEnqueuer(rdb redis.UniversalClient) *enqueuer {
 // that failed once could never be retried. The caller only enqueues work the
 // database still wants done, so an archived task with the id is stale: it is
 // deleted and the task enqueued afresh, with a fresh retry budget.
-func enqueue[P any](ctx context.Context, e *enqueuer, tt taskType[P], p P) (bool, error) {
-	task, err := tt.newTask(p)
+func enqueue[P any](ctx context.Context, e *enqueuer, tt taskType[P], p P) (queued bool, err error) {
+	id := tt.id(p)
+	ctx, end := startEnqueue(ctx, tt.name, tt.queue, id)
+	defer func() { end(queued, err) }()
+	task, err := tt.newTask(ctx, p)
 	if err != nil {
 		return false, err
 	}
-	id := tt.id(p)
 	for attempt := 0; ; attempt++ {
 		_, err := e.client.EnqueueContext(ctx, task)
 		switch {

@@ -11,6 +11,7 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -77,8 +78,9 @@ type taskType[P any] struct {
 	check func(p P) error
 }
 
-// newTask returns the task for p with every option set.
-func (tt taskType[P]) newTask(p P) (*asynq.Task, error) {
+// newTask returns the task for p with every option set, carrying ctx's
+// trace (tracing.go).
+func (tt taskType[P]) newTask(ctx context.Context, p P) (*asynq.Task, error) {
 	if err := tt.check(p); err != nil {
 		return nil, err
 	}
@@ -86,7 +88,7 @@ func (tt taskType[P]) newTask(p P) (*asynq.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s payload: %w", tt.name, err)
 	}
-	return asynq.NewTask(tt.name, payload,
+	return asynq.NewTaskWithHeaders(tt.name, payload, traceHeaders(ctx),
 		asynq.TaskID(tt.id(p)),
 		asynq.Queue(tt.queue),
 		asynq.MaxRetry(tt.maxRetry),

@@ -77,6 +77,7 @@ func (c *chain) steps() map[edustream.VideoStage]stepFunc {
 func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoID int64) error {
 	log := edustream.Logger(ctx).With(slog.Int64("video_id", videoID), slog.String("stage", string(stage)))
 	ctx = edustream.NewContextWithLogger(ctx, log)
+	noteStep(ctx, stage, videoID)
 	v, err := c.d.Videos.FindVideoByID(ctx, videoID)
 	if err != nil {
 		return fmt.Errorf("find video %d: %w", videoID, err)
@@ -112,11 +113,13 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	}
 	if stage == edustream.StageComplete {
 		step := c.d.Metrics.startStep(stage)
-		if _, err := c.d.Life.Complete(ctx, v); err != nil && edustream.ErrorCode(err) != edustream.ECONFLICT {
+		done, err := c.d.Life.Complete(ctx, v)
+		if err != nil && edustream.ErrorCode(err) != edustream.ECONFLICT {
 			step.end(outcomeRetry, nil)
 			return err
 		}
 		step.end(outcomeOK, nil)
+		noteMoved(ctx, done)
 		return nil
 	}
 
@@ -142,12 +145,14 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		outcome = stepOutcome(err)
 		return err
 	}
-	if _, err := c.d.Life.Advance(ctx, v, results); edustream.ErrorCode(err) == edustream.ECONFLICT {
+	moved, err := c.d.Life.Advance(ctx, v, results)
+	if edustream.ErrorCode(err) == edustream.ECONFLICT {
 		log.Info("another attempt finished this step first")
 	} else if err != nil {
 		return err
 	}
 	outcome = outcomeOK
+	noteMoved(ctx, moved)
 	return nil
 }
 
@@ -248,6 +253,7 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 		return edustream.VideoUpdate{}, err
 	}
 	run.transcoded, run.transcodeTime = v.Media.DurationSeconds, time.Since(started)
+	noteTranscode(ctx, v, ladder, run.transcodeTime)
 	// A retry may follow an attempt that stored part of its outputs; the
 	// work prefix holds exactly this attempt's.
 	if err := edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix()); err != nil {
@@ -346,6 +352,7 @@ func (c *chain) thumbnails(ctx context.Context, run *stepRun) (edustream.VideoUp
 	if !ok {
 		return edustream.VideoUpdate{}, fmt.Errorf("video %d has no rendition to make thumbnails from", v.ID)
 	}
+	noteRendition(ctx, rendition)
 	srv, err := serveBlobs(ctx, c.d.Blobs, v.HLSPrefix())
 	if err != nil {
 		return edustream.VideoUpdate{}, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testsignal"
@@ -113,6 +114,9 @@ type Deps struct {
 	// Logger receives one line per task and asynq's own warnings (nil:
 	// slog.Default()).
 	Logger *slog.Logger
+	// Tracer starts the span of each task (nil: none; the trace a task
+	// carries still passes to the tasks it enqueues). See tracing.go.
+	Tracer trace.TracerProvider
 	// WorkDir holds the per-task temporary directories (empty: the
 	// system's temp dir). Each process works in its own subdirectory and
 	// removes those of dead processes at start.

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	mc "github.com/aws/aws-sdk-go-v2/service/mediaconvert"
 	"github.com/aws/aws-sdk-go-v2/service/mediaconvert/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/edustream/edustream"
 )
@@ -68,6 +69,9 @@ type Config struct {
 	// HTTPClient sends the API's requests (nil: the SDK's own), e.g. one
 	// whose transport counts them.
 	HTTPClient aws.HTTPClient
+	// APIOptions are added to the stack of every call (the process's
+	// tracing).
+	APIOptions []func(*middleware.Stack) error
 }
 
 // Client is an edustream.TranscodeService on MediaConvert.
@@ -108,6 +112,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mediaconvert: load AWS configuration: %w", err)
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, cfg.APIOptions...)
 	api := mc.NewFromConfig(awsCfg, func(o *mc.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)

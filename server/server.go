@@ -25,6 +25,9 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/edustream/edustream"
 )
 
@@ -62,6 +65,11 @@ type Config struct {
 	// SNS is the Amazon SNS endpoint at /sns (nil: not mounted). It checks
 	// every message itself: SNS signs, it does not authenticate.
 	SNS http.Handler
+	// Tracer makes a span of every request but the probes (nil: none);
+	// Propagator reads a client's trace context from its headers (nil: W3C
+	// traceparent and baggage). See tracing.go.
+	Tracer     trace.TracerProvider
+	Propagator propagation.TextMapPropagator
 }
 
 // Check is one dependency /readyz probes, such as the database or Redis.
@@ -107,7 +115,7 @@ func New(cfg Config) http.Handler {
 	if cfg.SNS != nil {
 		outer.Handle("/sns", cfg.SNS)
 	}
-	return observe(logger, outer)
+	return traceRequests(cfg, logger, outer)
 }
 
 // healthz says the process is up and serving; it checks nothing else, so a

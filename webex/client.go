@@ -71,7 +71,8 @@ type Config struct {
 	// OAuth authenticates as an integration with refreshable tokens.
 	OAuth *OAuthConfig
 	// HTTPClient sends the requests. The default refuses redirects, so the
-	// bearer token never follows one to another host.
+	// bearer token never follows one to another host, and makes a span of
+	// each exchange in a trace (tracing.go).
 	HTTPClient *http.Client
 	// Timeout bounds one call: every attempt and every wait between them.
 	Timeout time.Duration
@@ -149,6 +150,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{
+			Transport: tracedTransport{base: http.DefaultTransport, basePath: base.Path},
 			// Webex does not redirect API calls; refusing redirects keeps the
 			// Authorization header on the configured host.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -15,6 +15,7 @@ import (
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/sns"
 	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/tracing"
 )
 
 // The AWS side of the wiring: MediaConvert as the transcoder, the SNS
@@ -35,8 +36,9 @@ func outboundClient(ctx context.Context) *http.Client {
 }
 
 // newTranscoder returns MediaConvert when EDUSTREAM_TRANSCODER says so,
-// and nil for ffmpeg (the workers' own). pm measures its calls (nil: off).
-func newTranscoder(ctx context.Context, cfg config, log *slog.Logger, pm *processMetrics) (edustream.TranscodeService, error) {
+// and nil for ffmpeg (the workers' own). pm measures its calls, tr traces
+// them (nil: off).
+func newTranscoder(ctx context.Context, cfg config, log *slog.Logger, pm *processMetrics, tr *tracing.Provider) (edustream.TranscodeService, error) {
 	if cfg.Transcoder != "mediaconvert" {
 		return nil, nil
 	}
@@ -51,6 +53,7 @@ func newTranscoder(ctx context.Context, cfg config, log *slog.Logger, pm *proces
 		AccessKeyID:     cfg.AWSAccessKeyID,
 		SecretAccessKey: cfg.AWSSecretAccessKey,
 		HTTPClient:      pm.awsHTTPClient("mediaconvert"),
+		APIOptions:      awsAPIOptions(tr),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("EDUSTREAM_TRANSCODER=mediaconvert: %w", err)

@@ -38,6 +38,10 @@ const benchCatalogQuery = `{ courses(first: 20) { edges { node { id title descri
 // floor.
 type benchEnv struct {
 	handler http.Handler
+	// gql and cachedGQL are the GraphQL handlers of handler and cached,
+	// auth their authenticator, for benchmarks that mount them otherwise.
+	gql, cachedGQL http.Handler
+	auth           edustream.Authenticator
 	// cached is the handler with a response cache, as serve runs it.
 	cached  http.Handler
 	cache   *gqlhttp.ResponseCache
@@ -125,6 +129,7 @@ func newBenchEnv(b *testing.B, db *sqldb.DB, raw *sql.DB) *benchEnv {
 	env.cache = gqlhttp.NewResponseCache(gqlhttp.ResponseCacheConfig{MaxBytes: defaultsFor("serve").ResponseCacheBytes})
 	cached := graph.NewHandler(graph.Config{Config: gqlhttp.Config{Auth: auth, ResponseCache: env.cache}}, resolver)
 	env.cached = server.New(server.Config{Logger: slog.New(slog.DiscardHandler), GraphQL: cached, Auth: auth})
+	env.gql, env.cachedGQL, env.auth = gql, cached, auth
 	tok, err := server.IssueToken(secret, edustream.Claims{Subject: "student", Role: edustream.RoleStudent, Name: "Student"}, "", "", time.Hour)
 	if err != nil {
 		b.Fatal(err)

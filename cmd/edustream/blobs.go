@@ -13,13 +13,14 @@ import (
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/storage/local"
 	"github.com/edustream/edustream/storage/s3"
+	"github.com/edustream/edustream/tracing"
 )
 
 // openBlobStore opens S3 when EDUSTREAM_S3_BUCKET is set, else the local
 // store in the data dir, behind edustream.CheckedBlobStore: the stores
 // trust their arguments. The local store also returns the handler that
 // serves its signed URLs at /blobs/; baseURL is where clients reach it.
-func openBlobStore(ctx context.Context, cfg config, baseURL string, key []byte, log *slog.Logger) (edustream.BlobStore, http.Handler, error) {
+func openBlobStore(ctx context.Context, cfg config, baseURL string, key []byte, log *slog.Logger, tr *tracing.Provider) (edustream.BlobStore, http.Handler, error) {
 	if cfg.S3Bucket != "" {
 		store, err := s3.New(ctx, s3.Config{
 			Bucket:          cfg.S3Bucket,
@@ -29,6 +30,7 @@ func openBlobStore(ctx context.Context, cfg config, baseURL string, key []byte, 
 			PathStyle:       cfg.S3PathStyle,
 			AccessKeyID:     cfg.AWSAccessKeyID,
 			SecretAccessKey: cfg.AWSSecretAccessKey,
+			APIOptions:      awsAPIOptions(tr),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("EDUSTREAM_S3_BUCKET: %w", err)

@@ -50,6 +50,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	tr, err := openTracing(ctx, cmd, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer closeTracing(tr, log)
+	log = tr.Logger(log)
 	routeLibraryLogs(log)
 	if cmd != "migrate" {
 		applyGCDefaults(getenv, log)
@@ -58,8 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "migrate":
 		return runMigrate(ctx, cfg, log)
 	case "work":
-		return runWork(ctx, cfg, log)
+		return runWork(ctx, cfg, log, tr)
 	default:
-		return runServe(ctx, cmd, cfg, log, stdout)
+		return runServe(ctx, cmd, cfg, log, stdout, tr)
 	}
 }

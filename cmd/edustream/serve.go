@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/edustream/edustream"
@@ -20,6 +21,7 @@ import (
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/tracing"
 )
 
 // runMigrate applies the migrations and exits.
@@ -37,7 +39,7 @@ func runMigrate(ctx context.Context, cfg config, log *slog.Logger) error {
 }
 
 // runWork runs the workers until ctx ends.
-func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
+func runWork(ctx context.Context, cfg config, log *slog.Logger, tr *tracing.Provider) error {
 	if cfg.RedisURL == "" {
 		return errors.New("work needs EDUSTREAM_REDIS_URL: an embedded Redis would be private to this process and receive no tasks (use serve, which runs the workers in-process, or dev)")
 	}
@@ -53,6 +55,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer rds.close()
 	pm := newProcessMetrics(cfg, log)
 	pm.backends(db, rds)
+	traceRedis(tr, rds)
 	events := redis.NewEvents(rds.client, log)
 	defer events.Close()
 	// A worker signs no URLs, but the local store is the same store the API
@@ -63,7 +66,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 			return err
 		}
 	}
-	blobs, _, err := openBlobStore(ctx, cfg, firstNonEmpty(cfg.PublicURL, "http://127.0.0.1:8080"), key, log)
+	blobs, _, err := openBlobStore(ctx, cfg, firstNonEmpty(cfg.PublicURL, "http://127.0.0.1:8080"), key, log, tr)
 	if err != nil {
 		return err
 	}
@@ -71,7 +74,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	transcoder, err := newTranscoder(ctx, cfg, log, pm)
+	transcoder, err := newTranscoder(ctx, cfg, log, pm, tr)
 	if err != nil {
 		return err
 	}
@@ -85,7 +88,7 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer opsSrv.close()
-	worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, metrics: pm.workerMetrics(rds)})
+	worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, metrics: pm.workerMetrics(rds), tracer: traceStarts(tr)})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return opsSrv.serve(gctx) })
 	g.Go(func() error { return worker.Run(gctx) })
@@ -100,6 +103,7 @@ type workerTools struct {
 	transcoder edustream.TranscodeService
 	// metrics measures the worker (nil: not measured).
 	metrics *jobs.Metrics
+	tracer  trace.TracerProvider
 }
 
 func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t workerTools) *jobs.Worker {
@@ -123,6 +127,7 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Logger:     log,
 		WorkDir:    cfg.WorkDir,
 		Metrics:    t.metrics,
+		Tracer:     t.tracer,
 	})
 }
 
@@ -143,7 +148,7 @@ func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.
 // runServe runs the API, and the workers too for dev, -work, or an embedded
 // Redis (which no other process could reach). It returns when ctx ends and
 // everything has drained.
-func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, stdout io.Writer) error {
+func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, stdout io.Writer, tr *tracing.Provider) error {
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -159,6 +164,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		return err
 	}
 	defer rds.close()
+	traceRedis(tr, rds)
 	if rds.embedded && !cfg.Work {
 		log.Info("running the workers in-process: the embedded Redis is private to this process")
 		cfg.Work = true
@@ -186,7 +192,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if cfg.PublicURL != "" {
 		baseURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	}
-	blobs, blobHandler, err := openBlobStore(ctx, cfg, baseURL, key, log)
+	blobs, blobHandler, err := openBlobStore(ctx, cfg, baseURL, key, log, tr)
 	if err != nil {
 		return err
 	}
@@ -202,7 +208,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	var transcoder edustream.TranscodeService
 	if cfg.Work {
 		media = newMediaTools(ctx, cfg, log)
-		if transcoder, err = newTranscoder(ctx, cfg, log, pm); err != nil {
+		if transcoder, err = newTranscoder(ctx, cfg, log, pm, tr); err != nil {
 			return err
 		}
 	}
@@ -267,6 +273,8 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		SNS:          snsHandler,
 		Checks:       checks,
 		WebexWebhook: webexWebhook(cfg, svc.live),
+		Tracer:       traceStarts(tr),
+		Propagator:   tr.Propagator(),
 	})
 	opsSrv, err := pm.listen(checks)
 	if err != nil {
@@ -314,7 +322,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	})
 	g.Go(func() error { return opsSrv.serve(gctx) })
 	if cfg.Work {
-		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder, metrics: pm.workerMetrics(rds)})
+		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder, metrics: pm.workerMetrics(rds), tracer: traceStarts(tr)})
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {

@@ -27,6 +27,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/edustream/edustream"
 )
@@ -53,6 +54,9 @@ type Config struct {
 	// the default credential chain (environment, shared files, IAM role).
 	AccessKeyID     string
 	SecretAccessKey string
+	// APIOptions are added to the stack of every call (the process's
+	// tracing).
+	APIOptions []func(*middleware.Stack) error
 }
 
 // Store is an edustream.BlobStore on an S3 bucket.
@@ -127,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	// checksum headers into presigned URLs that browsers cannot send.
 	awsCfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	awsCfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	awsCfg.APIOptions = append(awsCfg.APIOptions, cfg.APIOptions...)
 
 	clientFor := func(endpoint string) *awss3.Client {
 		return awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {

@@ -337,17 +337,26 @@ type handle struct {
 
 func (h handle) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	h.db.trace(query)
-	return h.q.ExecContext(ctx, query, args...)
+	ctx, span := h.startSpan(ctx, query)
+	res, err := h.q.ExecContext(ctx, query, args...)
+	endSpan(span, err)
+	return res, err
 }
 
 func (h handle) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	h.db.trace(query)
-	return h.q.QueryContext(ctx, query, args...)
+	ctx, span := h.startSpan(ctx, query)
+	rows, err := h.q.QueryContext(ctx, query, args...)
+	endSpan(span, err)
+	return rows, err
 }
 
 func (h handle) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	h.db.trace(query)
-	return h.q.QueryRowContext(ctx, query, args...)
+	ctx, span := h.startSpan(ctx, query)
+	row := h.q.QueryRowContext(ctx, query, args...)
+	endSpan(span, row.Err())
+	return row
 }
 
 // reader returns where a plain read under ctx goes: see the package doc.
@@ -366,17 +375,24 @@ func (db *DB) writer() handle { return handle{db, db.primary} }
 // locks what it depends on with dialect.forUpdate.
 func (db *DB) inTx(ctx context.Context, fn func(tx handle) error) error {
 	db.trace("BEGIN")
+	_, span := db.startTxSpan(ctx, "BEGIN")
 	tx, err := db.primary.BeginTx(ctx, nil)
+	endSpan(span, err)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	if err := fn(handle{db, tx}); err != nil {
 		db.trace("ROLLBACK")
-		_ = tx.Rollback() // the transaction is void anyway; fn's error says why
+		_, span := db.startTxSpan(ctx, "ROLLBACK")
+		// The transaction is void anyway; fn's error says why.
+		endSpan(span, tx.Rollback())
 		return err
 	}
 	db.trace("COMMIT")
-	if err := tx.Commit(); err != nil {
+	_, span = db.startTxSpan(ctx, "COMMIT")
+	err = tx.Commit()
+	endSpan(span, err)
+	if err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	return nil
