@@ -32,6 +32,7 @@ type Store struct {
 	Live        edustream.LiveSessionService
 	Tokens      edustream.OAuthTokenService
 	Audit       edustream.AuditLog
+	Progress    edustream.ProgressService
 }
 
 // Run runs the suite. open returns a new, empty store whose services stamp
@@ -61,6 +62,9 @@ func Run(t *testing.T, open func(t *testing.T, now edustream.Clock) Store) {
 		{"AdminVideos", testAdminVideos},
 		{"LiveLookups", testLiveLookups},
 		{"AuditLog", testAuditLog},
+		{"Progress", testProgress},
+		{"ProgressReads", testProgressReads},
+		{"ProgressAnalytics", testProgressAnalytics},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,11 +110,12 @@ type fixture struct {
 	live        edustream.LiveSessionService
 	tokens      edustream.OAuthTokenService
 	audit       edustream.AuditLog
+	progress    edustream.ProgressService
 }
 
 func newFixture(t *testing.T, s Store, clock *Clock) *fixture {
 	t.Helper()
-	if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil {
+	if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil || s.Progress == nil {
 		t.Fatalf("open returned a store without some of its services: %+v", s)
 	}
 	return &fixture{
@@ -123,6 +128,7 @@ func newFixture(t *testing.T, s Store, clock *Clock) *fixture {
 		live:        s.Live,
 		tokens:      s.Tokens,
 		audit:       s.Audit,
+		progress:    s.Progress,
 	}
 }
 
