@@ -48,8 +48,10 @@ const (
 const (
 	// watchBudgetCap is the most wall time a viewer can have saved up:
 	// what a first beat, or the first after a break, may cover. Beats come
-	// every ten seconds; two minutes absorbs a flaky network's backlog.
-	watchBudgetCap = 2 * time.Minute
+	// every ten seconds; thirty absorbs a beat or two lost to the network,
+	// and keeps a first call of a script at 16× under ten minutes of
+	// video.
+	watchBudgetCap = 30 * time.Second
 	// watchBudgetSlack is how far a beat may overspend: one beat's worth
 	// of jitter between the player's clock and the server's.
 	watchBudgetSlack = 5 * time.Second
@@ -249,6 +251,8 @@ func CarryOver(p *LectureProgress, v *Video) *LectureProgress {
 	}
 	out := *p
 	out.VideoID, out.VideoDuration = v.ID, videoDuration(v)
+	// Beats of another video are no replays of beats of this one.
+	out.RecentBeats = [recentBeats]uint64{}
 	if SameRecording(p.VideoDuration, out.VideoDuration) {
 		// Seconds past a shorter video's end stay in the set (everything
 		// that reads it clips it) until the next beat rewrites it: a

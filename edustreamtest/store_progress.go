@@ -265,7 +265,7 @@ func (s *Store) CarryOverProgress(_ context.Context, lectureID, from, to int64, 
 		if key.lectureID != lectureID || p.VideoID != from {
 			continue
 		}
-		p.VideoID, p.VideoDuration = to, toDuration
+		p.VideoID, p.VideoDuration, p.RecentBeats = to, toDuration, [len(p.RecentBeats)]uint64{}
 		if keep {
 			p.WatchedSeconds, p.PositionSeconds = min(p.WatchedSeconds, toDuration), min(p.PositionSeconds, toDuration)
 		} else {

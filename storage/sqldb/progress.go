@@ -348,15 +348,18 @@ func (s *ProgressService) CarryOverProgress(ctx context.Context, lectureID, from
 	if s.db.dialect.name == EngineSQLite {
 		least = "MIN" // SQLite's scalar min of its arguments
 	}
+	// The digests of beats of the old video are forgotten: no beat of the
+	// new one replays them.
+	noBeats := make([]byte, 8*len(edustream.LectureProgress{}.RecentBeats))
 	var err error
 	if keep {
-		_, err = s.db.writer().exec(ctx, `UPDATE lecture_progress SET video_id = ?, video_duration = ?,
+		_, err = s.db.writer().exec(ctx, `UPDATE lecture_progress SET video_id = ?, video_duration = ?, recent_beats = ?,
   watched_seconds = `+least+`(watched_seconds, ?), position_seconds = `+least+`(position_seconds, ?), version = version + 1
-WHERE lecture_id = ? AND video_id = ?`, to, toDuration, toDuration, toDuration, lectureID, from)
+WHERE lecture_id = ? AND video_id = ?`, to, toDuration, noBeats, toDuration, toDuration, lectureID, from)
 	} else {
-		_, err = s.db.writer().exec(ctx, `UPDATE lecture_progress SET video_id = ?, video_duration = ?, watched = ?,
+		_, err = s.db.writer().exec(ctx, `UPDATE lecture_progress SET video_id = ?, video_duration = ?, recent_beats = ?, watched = ?,
   watched_seconds = 0, position_seconds = 0, version = version + 1
-WHERE lecture_id = ? AND video_id = ?`, to, toDuration, []byte{}, lectureID, from)
+WHERE lecture_id = ? AND video_id = ?`, to, toDuration, noBeats, []byte{}, lectureID, from)
 	}
 	return dbError(err, "carry the progress over in", "lecture", lectureID)
 }

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T, now edustream.Clock) Store) {
 		{"Progress", testProgress},
 		{"ProgressReads", testProgressReads},
 		{"ProgressAnalytics", testProgressAnalytics},
+		{"ProgressFlow", testProgressFlow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
