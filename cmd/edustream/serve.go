@@ -232,6 +232,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		LiveSessionService: svc.sessions,
 		Live:               svc.live,
 		Operations:         ops,
+		Progress:           svc.progress,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	handler := server.New(server.Config{
@@ -243,6 +244,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Playback:    playback,
 		Blobs:       blobHandler,
 		SNS:         snsHandler,
+		Progress:    svc.progress,
 		Checks: append([]server.Check{
 			{Name: "database", Check: db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rds.client.Ping(ctx).Err() }},
