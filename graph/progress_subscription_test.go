@@ -46,7 +46,7 @@ func TestMyProgressUpdatedAcrossInstances(t *testing.T) {
 		return newBundle(t, db, func(c *graph.Config, r *graph.Resolver) {
 			c.Auth = server.NewAuthenticator(server.NewHS256Verifier([]byte(wsSecret), "", ""), r.UserService.(*sqldb.UserService), nil)
 			r.Events = events
-			r.Progress = &edustream.Progress{Store: sqldb.NewProgressService(db, nil), Events: events}
+			r.Progress = &edustream.Progress{Store: sqldb.NewProgressService(db), Events: events}
 			if signals != nil {
 				r.TestSignals.Init()
 				*signals = &r.TestSignals

@@ -27,7 +27,7 @@ func setupWatching(t *testing.T, events *edustreamtest.Events, opts ...option) *
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	progress := &edustream.Progress{Store: sqldb.NewProgressService(db, nil), Events: events}
+	progress := &edustream.Progress{Store: sqldb.NewProgressService(db), Events: events}
 	return newBundle(t, db, append([]option{func(_ *graph.Config, r *graph.Resolver) {
 		r.Progress, r.Events = progress, events
 	}}, opts...)...)

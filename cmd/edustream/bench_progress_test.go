@@ -150,7 +150,7 @@ func newBeatEnv(tb testing.TB, learners, lectures int, fakeClock bool) *beatEnv 
 	}
 	env.states = make([]learnerState, learners)
 
-	progress := &edustream.Progress{Store: sqldb.NewProgressService(db, nil)}
+	progress := &edustream.Progress{Store: sqldb.NewProgressService(db)}
 	if fakeClock {
 		env.now = &atomic.Int64{}
 		env.now.Store(time.Now().UnixNano())

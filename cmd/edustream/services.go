@@ -41,7 +41,7 @@ func newServices(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.E
 		sessions:    sqldb.NewLiveSessionService(db, nil),
 		audit:       sqldb.NewAuditLog(db, nil),
 	}
-	progress := sqldb.NewProgressService(db, nil)
+	progress := sqldb.NewProgressService(db)
 	s.progress = &edustream.Progress{Store: progress, Events: events, Threshold: cfg.CompletionThreshold}
 	s.life = &edustream.VideoLifecycle{Videos: s.videos, Jobs: queue, Events: events, Blobs: blobs, ViewerProgress: progress}
 	s.uploads = &edustream.Uploads{Life: s.life, Blobs: blobs, Limits: videoLimits(cfg), TTL: cfg.UploadTTL}

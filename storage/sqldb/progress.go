@@ -19,16 +19,15 @@ import (
 // The watched seconds are a few bytes of run-length encoding; the
 // analytics read them, one row per learner, in one query.
 type ProgressService struct {
-	db  *DB
-	now edustream.Clock
+	db *DB
 }
 
 var _ edustream.ProgressService = (*ProgressService)(nil)
 
-// NewProgressService returns a ProgressService on db (now is accepted
-// for symmetry with the other services; the domain stamps progress).
-func NewProgressService(db *DB, now edustream.Clock) *ProgressService {
-	return &ProgressService{db: db, now: clockOrNow(now)}
+// NewProgressService returns a ProgressService on db. It reads no clock:
+// the domain (edustream.Progress) stamps every time a row holds.
+func NewProgressService(db *DB) *ProgressService {
+	return &ProgressService{db: db}
 }
 
 // progressColumns are read with lectures l joined, for the course id.
