@@ -59,6 +59,8 @@ type Event struct {
 	// ContentTopic; either way it reaches ContentTopic's subscribers (see
 	// Topics).
 	Content *ContentChange `json:"content,omitempty"`
+	// Progress is a completion of one user's (ProgressTopic).
+	Progress *ProgressEvent `json:"progress,omitempty"`
 	// Resync, set by the event service itself, says events may have been
 	// lost (the connection to the other processes dropped): subscribers
 	// re-read the state they follow.

@@ -39,6 +39,9 @@ type VideoLifecycle struct {
 	Now   Clock
 	// Observer, if set, hears every move written (metrics).
 	Observer VideoObserver
+	// ViewerProgress, if set, carries the viewers' progress over when a new
+	// video replaces a lecture's (see Complete).
+	ViewerProgress ProgressCarrier
 }
 
 // VideoMove names a move of a video's life.
@@ -302,7 +305,10 @@ func (l *VideoLifecycle) Advance(ctx context.Context, v *Video, results VideoUpd
 }
 
 // Complete makes v READY and its lecture's current video, marks the video
-// it replaces (and every older one), and queues their removal.
+// it replaces (and every older one), and queues their removal. The
+// viewers' progress on the replaced video moves to v by the re-upload
+// rule (CarryOver): kept where v is the same recording, started over
+// otherwise, completions kept either way.
 func (l *VideoLifecycle) Complete(ctx context.Context, v *Video) (*Video, error) {
 	if _, err := l.check(MoveComplete, v); err != nil {
 		return nil, err
@@ -314,6 +320,7 @@ func (l *VideoLifecycle) Complete(ctx context.Context, v *Video) (*Video, error)
 	l.announce(ctx, EncodingEventOf(ready, l.now()), true)
 	l.observe(ctx, MoveComplete, StateOf(v), ready, "")
 	if replaced != nil {
+		l.carryProgress(ctx, replaced, ready)
 		if err := l.Jobs.EnqueueVideoRemoval(ctx, replaced.ID); err != nil {
 			// The reconciler finds replaced videos; the swap is done.
 			Logger(ctx).Warn("enqueue the removal of the replaced video; the reconciler will retry",

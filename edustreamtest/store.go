@@ -36,6 +36,8 @@ type Store struct {
 	sessions    map[int64]*edustream.LiveSession
 	recordings  map[string]*edustream.LiveRecording
 	tokens      map[string]edustream.OAuthToken
+	// progress is the viewers' progress (see store_progress.go).
+	progress map[progressKey]*edustream.LectureProgress
 	// audit is the audit log in id order (see store_admin.go).
 	audit []*edustream.AuditEntry
 }
@@ -69,6 +71,7 @@ func NewStore(now edustream.Clock) *Store {
 		sessions:    map[int64]*edustream.LiveSession{},
 		recordings:  map[string]*edustream.LiveRecording{},
 		tokens:      map[string]edustream.OAuthToken{},
+		progress:    map[progressKey]*edustream.LectureProgress{},
 	}
 }
 

@@ -34,5 +34,6 @@ func complexity() generated.ComplexityRoot {
 		return gqlhttp.ListCost(n, child)
 	}
 	adminComplexity(&c)
+	progressComplexity(&c)
 	return c
 }

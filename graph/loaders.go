@@ -42,6 +42,8 @@ type loaders struct {
 	latestVideos lazyLoader[*edustream.Video]
 	// live are the courses' live sessions, per filter.
 	live *liveLoaders
+	// progress are the caller's progress (progress.go).
+	progress progressLoaders
 }
 
 func newLoaders(r *Resolver, viewer *edustream.User) *loaders {

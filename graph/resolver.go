@@ -37,6 +37,9 @@ type Resolver struct {
 	// Operations are the admins' queues, tasks, workers, videos and audit
 	// log (nil: the admin fields refuse with a clear error).
 	Operations *edustream.Operations
+	// Progress records and reads learning progress (nil: the progress
+	// fields refuse with a clear error).
+	Progress *edustream.Progress
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool

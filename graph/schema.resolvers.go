@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph/generated"
@@ -33,6 +34,22 @@ func (r *courseResolver) LiveSessions(ctx context.Context, obj *edustream.Course
 	return r.courseLiveSessions(ctx, obj, past, first)
 }
 
+func (r *courseResolver) MyProgress(ctx context.Context, obj *edustream.Course) (*edustream.CourseProgress, error) {
+	return r.myCourseProgress(ctx, obj)
+}
+
+func (r *courseResolver) Analytics(ctx context.Context, obj *edustream.Course) (*edustream.CourseWatchCounts, error) {
+	return r.courseAnalytics(ctx, obj)
+}
+
+func (r *courseResolver) Students(ctx context.Context, obj *edustream.Course, first *int, after *string) (*model.CourseStudentConnection, error) {
+	return r.courseStudents(ctx, obj, first, after)
+}
+
+func (r *courseStudentResolver) User(ctx context.Context, obj *edustream.CourseStudent) (*edustream.User, error) {
+	return loadersFrom(ctx).userLoader().Load(ctx, obj.UserID)
+}
+
 func (r *encodingEventResolver) VideoID(ctx context.Context, obj *edustream.EncodingEvent) (*int64, error) {
 	if obj.VideoID == 0 {
 		return nil, nil
@@ -54,6 +71,26 @@ func (r *lectureResolver) Video(ctx context.Context, obj *edustream.Lecture) (*e
 
 func (r *lectureResolver) NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
 	return r.nextVideo(ctx, obj)
+}
+
+func (r *lectureResolver) MyProgress(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureProgress, error) {
+	return r.myLectureProgress(ctx, obj)
+}
+
+func (r *lectureResolver) Analytics(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureAnalytics, error) {
+	return r.lectureAnalytics(ctx, obj)
+}
+
+func (r *lectureAnalyticsResolver) Retention(ctx context.Context, obj *edustream.LectureAnalytics, buckets *int) ([]float64, error) {
+	return retention(obj, buckets)
+}
+
+func (r *lectureCompletionResolver) Lecture(ctx context.Context, obj *edustream.LectureWatchCounts) (*edustream.Lecture, error) {
+	return r.visibleLecture(ctx, obj.LectureID)
+}
+
+func (r *lectureProgressResolver) LastWatchedAt(ctx context.Context, obj *edustream.LectureProgress) (*time.Time, error) {
+	return timeOrNull(obj.LastWatchedAt), nil
 }
 
 func (r *liveSessionResolver) Course(ctx context.Context, obj *edustream.LiveSession) (*edustream.Course, error) {
@@ -246,6 +283,14 @@ func (r *mutationResolver) RunAllArchivedTasks(ctx context.Context, queue string
 	return r.runAllArchivedTasks(ctx, queue)
 }
 
+func (r *mutationResolver) RecordWatch(ctx context.Context, input model.RecordWatchInput) (*edustream.LectureProgress, error) {
+	return r.recordWatch(ctx, input)
+}
+
+func (r *progressUpdateResolver) Lecture(ctx context.Context, obj *edustream.ProgressEvent) (*edustream.Lecture, error) {
+	return r.progressLecture(ctx, obj)
+}
+
 func (r *queryResolver) Me(ctx context.Context) (*edustream.User, error) {
 	return edustream.UserFromContext(ctx), nil
 }
@@ -345,12 +390,20 @@ func (r *subscriptionResolver) LiveSessionUpdated(ctx context.Context, courseID 
 	return r.liveSessionUpdated(ctx, courseID)
 }
 
+func (r *subscriptionResolver) MyProgressUpdated(ctx context.Context, courseID int64) (<-chan *edustream.ProgressEvent, error) {
+	return r.myProgressUpdated(ctx, courseID)
+}
+
 func (r *userResolver) Email(ctx context.Context, obj *edustream.User) (*string, error) {
 	u := edustream.UserFromContext(ctx)
 	if u == nil || (u.ID != obj.ID && !u.IsAdmin()) {
 		return nil, nil
 	}
 	return &obj.Email, nil
+}
+
+func (r *userResolver) ContinueWatching(ctx context.Context, obj *edustream.User, first *int) ([]*edustream.Lecture, error) {
+	return r.continueWatching(ctx, obj, first)
 }
 
 func (r *videoResolver) DurationSeconds(ctx context.Context, obj *edustream.Video) (*float64, error) {
@@ -412,15 +465,33 @@ func (r *videoResolver) AgeSeconds(ctx context.Context, obj *edustream.Video) (i
 
 func (r *Resolver) Course() generated.CourseResolver { return &courseResolver{r} }
 
+func (r *Resolver) CourseStudent() generated.CourseStudentResolver { return &courseStudentResolver{r} }
+
 func (r *Resolver) EncodingEvent() generated.EncodingEventResolver { return &encodingEventResolver{r} }
 
 func (r *Resolver) Enrollment() generated.EnrollmentResolver { return &enrollmentResolver{r} }
 
 func (r *Resolver) Lecture() generated.LectureResolver { return &lectureResolver{r} }
 
+func (r *Resolver) LectureAnalytics() generated.LectureAnalyticsResolver {
+	return &lectureAnalyticsResolver{r}
+}
+
+func (r *Resolver) LectureCompletion() generated.LectureCompletionResolver {
+	return &lectureCompletionResolver{r}
+}
+
+func (r *Resolver) LectureProgress() generated.LectureProgressResolver {
+	return &lectureProgressResolver{r}
+}
+
 func (r *Resolver) LiveSession() generated.LiveSessionResolver { return &liveSessionResolver{r} }
 
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
+
+func (r *Resolver) ProgressUpdate() generated.ProgressUpdateResolver {
+	return &progressUpdateResolver{r}
+}
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -431,14 +502,19 @@ func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 func (r *Resolver) Video() generated.VideoResolver { return &videoResolver{r} }
 
 type (
-	courseResolver        struct{ *Resolver }
-	encodingEventResolver struct{ *Resolver }
-	enrollmentResolver    struct{ *Resolver }
-	lectureResolver       struct{ *Resolver }
-	liveSessionResolver   struct{ *Resolver }
-	mutationResolver      struct{ *Resolver }
-	queryResolver         struct{ *Resolver }
-	subscriptionResolver  struct{ *Resolver }
-	userResolver          struct{ *Resolver }
-	videoResolver         struct{ *Resolver }
+	courseResolver            struct{ *Resolver }
+	courseStudentResolver     struct{ *Resolver }
+	encodingEventResolver     struct{ *Resolver }
+	enrollmentResolver        struct{ *Resolver }
+	lectureResolver           struct{ *Resolver }
+	lectureAnalyticsResolver  struct{ *Resolver }
+	lectureCompletionResolver struct{ *Resolver }
+	lectureProgressResolver   struct{ *Resolver }
+	liveSessionResolver       struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
+	progressUpdateResolver    struct{ *Resolver }
+	queryResolver             struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
+	userResolver              struct{ *Resolver }
+	videoResolver             struct{ *Resolver }
 )

@@ -218,7 +218,7 @@ func coursesSharing(f *ast.Field) gqlhttp.Class {
 // sharedReadsUnchanged are the mutations that change nothing a shared read
 // shows: an enrollment shows only in enrolled (not shared among
 // students, false for anonymous callers), a new course is a draft, and
-// live sessions are never shared. Every other mutation empties the
+// live sessions and progress are never shared. Every other mutation empties the
 // response caches; a new one does too until it is listed here.
 var sharedReadsUnchanged = map[string]bool{
 	"enroll":            true,
@@ -226,6 +226,10 @@ var sharedReadsUnchanged = map[string]bool{
 	"createLiveSession": true,
 	"updateLiveSession": true,
 	"cancelLiveSession": true,
+	// A beat changes only its viewer's progress, which no shared read
+	// shows: at a beat every ten seconds per viewer, emptying every
+	// instance's cache would leave nothing cached.
+	"recordWatch": true,
 }
 
 // changesSharedReads reports whether a mutation operation may have changed

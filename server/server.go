@@ -1,5 +1,6 @@
 // Package server is EduStream's HTTP edge: it mounts the GraphQL handler at
-// /query behind bearer-token authentication, serves the offline GraphiQL
+// /query behind bearer-token authentication, takes the players' last beats
+// at /progress/beacon, serves the offline GraphiQL
 // playground, the signed HLS playlists (/play/) and the local blob store
 // (/blobs/), mounts the Webex webhook (/webhooks/webex) and the Amazon SNS
 // endpoint (/sns), answers the load balancer's /healthz and
@@ -70,6 +71,9 @@ type Config struct {
 	// traceparent and baggage). See tracing.go.
 	Tracer     trace.TracerProvider
 	Propagator propagation.TextMapPropagator
+	// Progress records the beats sendBeacon posts to BeaconPath, checked
+	// by Auth (nil: not mounted).
+	Progress WatchRecorder
 }
 
 // Check is one dependency /readyz probes, such as the database or Redis.
@@ -90,6 +94,9 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	if cfg.GraphQL != nil {
 		mux.Handle("/query", authenticate(cfg.Auth, cfg.GraphQL))
+	}
+	if cfg.Progress != nil {
+		mux.Handle(BeaconPath, beacon{auth: cfg.Auth, rec: cfg.Progress})
 	}
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readyz(cfg.Checks))

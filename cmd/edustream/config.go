@@ -63,6 +63,9 @@ type config struct {
 	PlaybackTTL      time.Duration
 	// WorkDir holds the workers' temporary files (empty: the system's).
 	WorkDir string
+	// CompletionThreshold is the watched fraction that completes a
+	// lecture.
+	CompletionThreshold float64
 
 	// Live classes: Webex, with a static token or an OAuth integration
 	// (unset: live classes off).
@@ -141,6 +144,7 @@ func defaultsFor(cmd string) config {
 		MaxVideoDuration:     edustream.DefaultMaxVideoDuration,
 		UploadTTL:            edustream.DefaultUploadTTL,
 		PlaybackTTL:          server.DefaultPlaybackTTL,
+		CompletionThreshold:  edustream.DefaultCompletionThreshold,
 		LogFormat:            "json",
 		LogLevel:             "info",
 
@@ -174,6 +178,9 @@ func (c *config) settings() []setting {
 	}
 	duration := func(p *time.Duration) func(*flag.FlagSet, string, string) {
 		return func(fs *flag.FlagSet, name, usage string) { fs.DurationVar(p, name, *p, usage) }
+	}
+	float := func(p *float64) func(*flag.FlagSet, string, string) {
+		return func(fs *flag.FlagSet, name, usage string) { fs.Float64Var(p, name, *p, usage) }
 	}
 	list := func(p *[]string) func(*flag.FlagSet, string, string) {
 		return func(fs *flag.FlagSet, name, usage string) {
@@ -209,6 +216,7 @@ func (c *config) settings() []setting {
 		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
 		{"PLAYBACK_TTL", "how long a playback URL plays", duration(&c.PlaybackTTL)},
 		{"WORK_DIR", "directory of the workers' temporary files (unset: the system's temp dir)", str(&c.WorkDir)},
+		{"COMPLETION_THRESHOLD", "watched fraction of a lecture's video that completes it, above 0 and at most 1", float(&c.CompletionThreshold)},
 		{"WEBEX_BASE_URL", "Webex REST API root (default " + webex.DefaultBaseURL + "; tests point it at a fake)", str(&c.WebexBaseURL)},
 		{"WEBEX_TOKEN", "Webex bearer token of a bot or user (unset, and no OAuth: live classes off)", str(&c.WebexToken)},
 		{"WEBEX_CLIENT_ID", "Webex integration client id, for OAuth instead of WEBEX_TOKEN", str(&c.WebexClientID)},
@@ -291,6 +299,8 @@ func (c config) validate() error {
 		return fmt.Errorf("EDUSTREAM_MAX_UPLOAD_BYTES must be positive, got %d", c.MaxUploadBytes)
 	case c.MaxVideoDuration <= 0 || c.UploadTTL <= 0 || c.PlaybackTTL <= 0:
 		return errors.New("EDUSTREAM_MAX_VIDEO_DURATION, EDUSTREAM_UPLOAD_TTL and EDUSTREAM_PLAYBACK_TTL must be positive")
+	case !(c.CompletionThreshold > 0 && c.CompletionThreshold <= 1):
+		return fmt.Errorf("EDUSTREAM_COMPLETION_THRESHOLD must be above 0 and at most 1, got %v", c.CompletionThreshold)
 	case c.UploadTTL > 7*24*time.Hour:
 		return errors.New("EDUSTREAM_UPLOAD_TTL must be at most 7 days, the longest a presigned S3 URL lives")
 	case c.URLSigningKey != "" && len(c.URLSigningKey) < 32:

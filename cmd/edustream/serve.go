@@ -259,6 +259,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		LiveSessionService: svc.sessions,
 		Live:               svc.live,
 		Operations:         ops,
+		Progress:           svc.progress,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	checks := backendChecks(db, rds, webexClient)
@@ -271,6 +272,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Playback:     playback,
 		Blobs:        blobHandler,
 		SNS:          snsHandler,
+		Progress:     svc.progress,
 		Checks:       checks,
 		WebexWebhook: webexWebhook(cfg, svc.live),
 		Tracer:       traceStarts(tr),

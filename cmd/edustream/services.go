@@ -17,6 +17,9 @@ type services struct {
 	videos      *sqldb.VideoService
 	sessions    *sqldb.LiveSessionService
 	audit       *sqldb.AuditLog
+	// progress records and reads learning progress; life carries it over
+	// when a lecture's video is replaced.
+	progress *edustream.Progress
 	// life makes every move of a video; uploads, transcodes (an external
 	// transcoder's reports) and live (recordings) go through it.
 	life       *edustream.VideoLifecycle
@@ -38,7 +41,9 @@ func newServices(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.E
 		sessions:    sqldb.NewLiveSessionService(db, nil),
 		audit:       sqldb.NewAuditLog(db, nil),
 	}
-	s.life = &edustream.VideoLifecycle{Videos: s.videos, Jobs: queue, Events: events, Blobs: blobs}
+	progress := sqldb.NewProgressService(db)
+	s.progress = &edustream.Progress{Store: progress, Events: events, Threshold: cfg.CompletionThreshold}
+	s.life = &edustream.VideoLifecycle{Videos: s.videos, Jobs: queue, Events: events, Blobs: blobs, ViewerProgress: progress}
 	s.uploads = &edustream.Uploads{Life: s.life, Blobs: blobs, Limits: videoLimits(cfg), TTL: cfg.UploadTTL}
 	s.transcodes = &edustream.TranscodeJobs{Life: s.life}
 	s.live = &edustream.LiveClasses{

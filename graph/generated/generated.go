@@ -32,11 +32,16 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Course() CourseResolver
+	CourseStudent() CourseStudentResolver
 	EncodingEvent() EncodingEventResolver
 	Enrollment() EnrollmentResolver
 	Lecture() LectureResolver
+	LectureAnalytics() LectureAnalyticsResolver
+	LectureCompletion() LectureCompletionResolver
+	LectureProgress() LectureProgressResolver
 	LiveSession() LiveSessionResolver
 	Mutation() MutationResolver
+	ProgressUpdate() ProgressUpdateResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
@@ -67,6 +72,7 @@ type ComplexityRoot struct {
 	}
 
 	Course struct {
+		Analytics    func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		Description  func(childComplexity int) int
 		Enrolled     func(childComplexity int) int
@@ -74,10 +80,19 @@ type ComplexityRoot struct {
 		Instructor   func(childComplexity int) int
 		Lectures     func(childComplexity int) int
 		LiveSessions func(childComplexity int, past *bool, first *int) int
+		MyProgress   func(childComplexity int) int
 		Published    func(childComplexity int) int
 		PublishedAt  func(childComplexity int) int
+		Students     func(childComplexity int, first *int, after *string) int
 		Title        func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
+	}
+
+	CourseAnalytics struct {
+		Completed func(childComplexity int) int
+		Enrolled  func(childComplexity int) int
+		Lectures  func(childComplexity int) int
+		Started   func(childComplexity int) int
 	}
 
 	CourseConnection struct {
@@ -86,6 +101,30 @@ type ComplexityRoot struct {
 	}
 
 	CourseEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CourseProgress struct {
+		CompletedAt       func(childComplexity int) int
+		CompletedLectures func(childComplexity int) int
+		Fraction          func(childComplexity int) int
+		TotalLectures     func(childComplexity int) int
+	}
+
+	CourseStudent struct {
+		EnrolledAt    func(childComplexity int) int
+		LastWatchedAt func(childComplexity int) int
+		Progress      func(childComplexity int) int
+		User          func(childComplexity int) int
+	}
+
+	CourseStudentConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	CourseStudentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -108,15 +147,42 @@ type ComplexityRoot struct {
 	}
 
 	Lecture struct {
+		Analytics   func(childComplexity int) int
 		Course      func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
+		MyProgress  func(childComplexity int) int
 		NextVideo   func(childComplexity int) int
 		Position    func(childComplexity int) int
 		Title       func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
 		Video       func(childComplexity int) int
+	}
+
+	LectureAnalytics struct {
+		AverageWatchedFraction func(childComplexity int) int
+		CompletionRate         func(childComplexity int) int
+		Completions            func(childComplexity int) int
+		Retention              func(childComplexity int, buckets *int) int
+		Viewers                func(childComplexity int) int
+		WatchTimeSeconds       func(childComplexity int) int
+	}
+
+	LectureCompletion struct {
+		CompletionRate func(childComplexity int) int
+		Completions    func(childComplexity int) int
+		Lecture        func(childComplexity int) int
+		Viewers        func(childComplexity int) int
+	}
+
+	LectureProgress struct {
+		Completed       func(childComplexity int) int
+		CompletedAt     func(childComplexity int) int
+		Fraction        func(childComplexity int) int
+		LastWatchedAt   func(childComplexity int) int
+		PositionSeconds func(childComplexity int) int
+		WatchedSeconds  func(childComplexity int) int
 	}
 
 	LiveSession struct {
@@ -153,6 +219,7 @@ type ComplexityRoot struct {
 		MoveLecture         func(childComplexity int, id int64, position int) int
 		PauseQueue          func(childComplexity int, name string) int
 		PublishCourse       func(childComplexity int, id int64, published *bool) int
+		RecordWatch         func(childComplexity int, input model.RecordWatchInput) int
 		ResumeQueue         func(childComplexity int, name string) int
 		RetryVideo          func(childComplexity int, lectureID int64) int
 		RunAllArchivedTasks func(childComplexity int, queue string) int
@@ -165,6 +232,14 @@ type ComplexityRoot struct {
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
+	}
+
+	ProgressUpdate struct {
+		At              func(childComplexity int) int
+		CourseProgress  func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Lecture         func(childComplexity int) int
+		LectureProgress func(childComplexity int) int
 	}
 
 	Query struct {
@@ -220,6 +295,7 @@ type ComplexityRoot struct {
 	Subscription struct {
 		EncodingProgress   func(childComplexity int, lectureID int64) int
 		LiveSessionUpdated func(childComplexity int, courseID int64) int
+		MyProgressUpdated  func(childComplexity int, courseID int64) int
 	}
 
 	Task struct {
@@ -255,10 +331,11 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		Email func(childComplexity int) int
-		ID    func(childComplexity int) int
-		Name  func(childComplexity int) int
-		Role  func(childComplexity int) int
+		ContinueWatching func(childComplexity int, first *int) int
+		Email            func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Role             func(childComplexity int) int
 	}
 
 	Video struct {
@@ -325,6 +402,12 @@ type CourseResolver interface {
 	Lectures(ctx context.Context, obj *edustream.Course) ([]*edustream.Lecture, error)
 	Enrolled(ctx context.Context, obj *edustream.Course) (bool, error)
 	LiveSessions(ctx context.Context, obj *edustream.Course, past *bool, first *int) ([]*edustream.LiveSession, error)
+	MyProgress(ctx context.Context, obj *edustream.Course) (*edustream.CourseProgress, error)
+	Analytics(ctx context.Context, obj *edustream.Course) (*edustream.CourseWatchCounts, error)
+	Students(ctx context.Context, obj *edustream.Course, first *int, after *string) (*model.CourseStudentConnection, error)
+}
+type CourseStudentResolver interface {
+	User(ctx context.Context, obj *edustream.CourseStudent) (*edustream.User, error)
 }
 type EncodingEventResolver interface {
 	VideoID(ctx context.Context, obj *edustream.EncodingEvent) (*int64, error)
@@ -336,6 +419,17 @@ type LectureResolver interface {
 	Course(ctx context.Context, obj *edustream.Lecture) (*edustream.Course, error)
 	Video(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
 	NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
+	MyProgress(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureProgress, error)
+	Analytics(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureAnalytics, error)
+}
+type LectureAnalyticsResolver interface {
+	Retention(ctx context.Context, obj *edustream.LectureAnalytics, buckets *int) ([]float64, error)
+}
+type LectureCompletionResolver interface {
+	Lecture(ctx context.Context, obj *edustream.LectureWatchCounts) (*edustream.Lecture, error)
+}
+type LectureProgressResolver interface {
+	LastWatchedAt(ctx context.Context, obj *edustream.LectureProgress) (*time.Time, error)
 }
 type LiveSessionResolver interface {
 	Course(ctx context.Context, obj *edustream.LiveSession) (*edustream.Course, error)
@@ -370,6 +464,10 @@ type MutationResolver interface {
 	PauseQueue(ctx context.Context, name string) (*model.Queue, error)
 	ResumeQueue(ctx context.Context, name string) (*model.Queue, error)
 	RunAllArchivedTasks(ctx context.Context, queue string) (*model.Queue, error)
+	RecordWatch(ctx context.Context, input model.RecordWatchInput) (*edustream.LectureProgress, error)
+}
+type ProgressUpdateResolver interface {
+	Lecture(ctx context.Context, obj *edustream.ProgressEvent) (*edustream.Lecture, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*edustream.User, error)
@@ -387,9 +485,12 @@ type QueryResolver interface {
 type SubscriptionResolver interface {
 	EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error)
 	LiveSessionUpdated(ctx context.Context, courseID int64) (<-chan *edustream.LiveSession, error)
+	MyProgressUpdated(ctx context.Context, courseID int64) (<-chan *edustream.ProgressEvent, error)
 }
 type UserResolver interface {
 	Email(ctx context.Context, obj *edustream.User) (*string, error)
+
+	ContinueWatching(ctx context.Context, obj *edustream.User, first *int) ([]*edustream.Lecture, error)
 }
 type VideoResolver interface {
 	DurationSeconds(ctx context.Context, obj *edustream.Video) (*float64, error)
@@ -488,6 +589,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditLogConnection.PageInfo(childComplexity), true
 
+	case "Course.analytics":
+		if e.ComplexityRoot.Course.Analytics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Course.Analytics(childComplexity), true
 	case "Course.createdAt":
 		if e.ComplexityRoot.Course.CreatedAt == nil {
 			break
@@ -535,6 +642,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Course.LiveSessions(childComplexity, args["past"].(*bool), args["first"].(*int)), true
+	case "Course.myProgress":
+		if e.ComplexityRoot.Course.MyProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Course.MyProgress(childComplexity), true
 	case "Course.published":
 		if e.ComplexityRoot.Course.Published == nil {
 			break
@@ -547,6 +660,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Course.PublishedAt(childComplexity), true
+	case "Course.students":
+		if e.ComplexityRoot.Course.Students == nil {
+			break
+		}
+
+		args, err := ec.field_Course_students_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Course.Students(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Course.title":
 		if e.ComplexityRoot.Course.Title == nil {
 			break
@@ -559,6 +683,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Course.UpdatedAt(childComplexity), true
+
+	case "CourseAnalytics.completed":
+		if e.ComplexityRoot.CourseAnalytics.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseAnalytics.Completed(childComplexity), true
+	case "CourseAnalytics.enrolled":
+		if e.ComplexityRoot.CourseAnalytics.Enrolled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseAnalytics.Enrolled(childComplexity), true
+	case "CourseAnalytics.lectures":
+		if e.ComplexityRoot.CourseAnalytics.Lectures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseAnalytics.Lectures(childComplexity), true
+	case "CourseAnalytics.started":
+		if e.ComplexityRoot.CourseAnalytics.Started == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseAnalytics.Started(childComplexity), true
 
 	case "CourseConnection.edges":
 		if e.ComplexityRoot.CourseConnection.Edges == nil {
@@ -585,6 +734,82 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CourseEdge.Node(childComplexity), true
+
+	case "CourseProgress.completedAt":
+		if e.ComplexityRoot.CourseProgress.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseProgress.CompletedAt(childComplexity), true
+	case "CourseProgress.completedLectures":
+		if e.ComplexityRoot.CourseProgress.CompletedLectures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseProgress.CompletedLectures(childComplexity), true
+	case "CourseProgress.fraction":
+		if e.ComplexityRoot.CourseProgress.Fraction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseProgress.Fraction(childComplexity), true
+	case "CourseProgress.totalLectures":
+		if e.ComplexityRoot.CourseProgress.TotalLectures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseProgress.TotalLectures(childComplexity), true
+
+	case "CourseStudent.enrolledAt":
+		if e.ComplexityRoot.CourseStudent.EnrolledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudent.EnrolledAt(childComplexity), true
+	case "CourseStudent.lastWatchedAt":
+		if e.ComplexityRoot.CourseStudent.LastWatchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudent.LastWatchedAt(childComplexity), true
+	case "CourseStudent.progress":
+		if e.ComplexityRoot.CourseStudent.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudent.Progress(childComplexity), true
+	case "CourseStudent.user":
+		if e.ComplexityRoot.CourseStudent.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudent.User(childComplexity), true
+
+	case "CourseStudentConnection.edges":
+		if e.ComplexityRoot.CourseStudentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudentConnection.Edges(childComplexity), true
+	case "CourseStudentConnection.pageInfo":
+		if e.ComplexityRoot.CourseStudentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudentConnection.PageInfo(childComplexity), true
+
+	case "CourseStudentEdge.cursor":
+		if e.ComplexityRoot.CourseStudentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudentEdge.Cursor(childComplexity), true
+	case "CourseStudentEdge.node":
+		if e.ComplexityRoot.CourseStudentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CourseStudentEdge.Node(childComplexity), true
 
 	case "EncodingEvent.at":
 		if e.ComplexityRoot.EncodingEvent.At == nil {
@@ -654,6 +879,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Enrollment.CreatedAt(childComplexity), true
 
+	case "Lecture.analytics":
+		if e.ComplexityRoot.Lecture.Analytics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lecture.Analytics(childComplexity), true
 	case "Lecture.course":
 		if e.ComplexityRoot.Lecture.Course == nil {
 			break
@@ -678,6 +909,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lecture.ID(childComplexity), true
+	case "Lecture.myProgress":
+		if e.ComplexityRoot.Lecture.MyProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lecture.MyProgress(childComplexity), true
 	case "Lecture.nextVideo":
 		if e.ComplexityRoot.Lecture.NextVideo == nil {
 			break
@@ -708,6 +945,110 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lecture.Video(childComplexity), true
+
+	case "LectureAnalytics.averageWatchedFraction":
+		if e.ComplexityRoot.LectureAnalytics.AverageWatchedFraction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureAnalytics.AverageWatchedFraction(childComplexity), true
+	case "LectureAnalytics.completionRate":
+		if e.ComplexityRoot.LectureAnalytics.CompletionRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureAnalytics.CompletionRate(childComplexity), true
+	case "LectureAnalytics.completions":
+		if e.ComplexityRoot.LectureAnalytics.Completions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureAnalytics.Completions(childComplexity), true
+	case "LectureAnalytics.retention":
+		if e.ComplexityRoot.LectureAnalytics.Retention == nil {
+			break
+		}
+
+		args, err := ec.field_LectureAnalytics_retention_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.LectureAnalytics.Retention(childComplexity, args["buckets"].(*int)), true
+	case "LectureAnalytics.viewers":
+		if e.ComplexityRoot.LectureAnalytics.Viewers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureAnalytics.Viewers(childComplexity), true
+	case "LectureAnalytics.watchTimeSeconds":
+		if e.ComplexityRoot.LectureAnalytics.WatchTimeSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureAnalytics.WatchTimeSeconds(childComplexity), true
+
+	case "LectureCompletion.completionRate":
+		if e.ComplexityRoot.LectureCompletion.CompletionRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureCompletion.CompletionRate(childComplexity), true
+	case "LectureCompletion.completions":
+		if e.ComplexityRoot.LectureCompletion.Completions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureCompletion.Completions(childComplexity), true
+	case "LectureCompletion.lecture":
+		if e.ComplexityRoot.LectureCompletion.Lecture == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureCompletion.Lecture(childComplexity), true
+	case "LectureCompletion.viewers":
+		if e.ComplexityRoot.LectureCompletion.Viewers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureCompletion.Viewers(childComplexity), true
+
+	case "LectureProgress.completed":
+		if e.ComplexityRoot.LectureProgress.Completed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureProgress.Completed(childComplexity), true
+	case "LectureProgress.completedAt":
+		if e.ComplexityRoot.LectureProgress.CompletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureProgress.CompletedAt(childComplexity), true
+	case "LectureProgress.fraction":
+		if e.ComplexityRoot.LectureProgress.Fraction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureProgress.Fraction(childComplexity), true
+	case "LectureProgress.lastWatchedAt":
+		if e.ComplexityRoot.LectureProgress.LastWatchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureProgress.LastWatchedAt(childComplexity), true
+	case "LectureProgress.positionSeconds":
+		if e.ComplexityRoot.LectureProgress.PositionSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureProgress.PositionSeconds(childComplexity), true
+	case "LectureProgress.watchedSeconds":
+		if e.ComplexityRoot.LectureProgress.WatchedSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LectureProgress.WatchedSeconds(childComplexity), true
 
 	case "LiveSession.agenda":
 		if e.ComplexityRoot.LiveSession.Agenda == nil {
@@ -965,6 +1306,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PublishCourse(childComplexity, args["id"].(int64), args["published"].(*bool)), true
+	case "Mutation.recordWatch":
+		if e.ComplexityRoot.Mutation.RecordWatch == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordWatch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordWatch(childComplexity, args["input"].(model.RecordWatchInput)), true
 	case "Mutation.resumeQueue":
 		if e.ComplexityRoot.Mutation.ResumeQueue == nil {
 			break
@@ -1055,6 +1407,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
+	case "ProgressUpdate.at":
+		if e.ComplexityRoot.ProgressUpdate.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgressUpdate.At(childComplexity), true
+	case "ProgressUpdate.courseProgress":
+		if e.ComplexityRoot.ProgressUpdate.CourseProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgressUpdate.CourseProgress(childComplexity), true
+	case "ProgressUpdate.kind":
+		if e.ComplexityRoot.ProgressUpdate.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgressUpdate.Kind(childComplexity), true
+	case "ProgressUpdate.lecture":
+		if e.ComplexityRoot.ProgressUpdate.Lecture == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgressUpdate.Lecture(childComplexity), true
+	case "ProgressUpdate.lectureProgress":
+		if e.ComplexityRoot.ProgressUpdate.LectureProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProgressUpdate.LectureProgress(childComplexity), true
 
 	case "Query.auditLog":
 		if e.ComplexityRoot.Query.AuditLog == nil {
@@ -1351,6 +1734,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.LiveSessionUpdated(childComplexity, args["courseId"].(int64)), true
+	case "Subscription.myProgressUpdated":
+		if e.ComplexityRoot.Subscription.MyProgressUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_myProgressUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.MyProgressUpdated(childComplexity, args["courseId"].(int64)), true
 
 	case "Task.completedAt":
 		if e.ComplexityRoot.Task.CompletedAt == nil {
@@ -1476,6 +1870,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UploadPart.URL(childComplexity), true
 
+	case "User.continueWatching":
+		if e.ComplexityRoot.User.ContinueWatching == nil {
+			break
+		}
+
+		args, err := ec.field_User_continueWatching_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.ContinueWatching(childComplexity, args["first"].(*int)), true
 	case "User.email":
 		if e.ComplexityRoot.User.Email == nil {
 			break
@@ -1739,6 +2144,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateLectureInput", ec.unmarshalInputCreateLectureInput),
 			graphql.NewInputUnmarshaler("CreateLiveSessionInput", ec.unmarshalInputCreateLiveSessionInput),
 			graphql.NewInputUnmarshaler("CreateVideoUploadInput", ec.unmarshalInputCreateVideoUploadInput),
+			graphql.NewInputUnmarshaler("PlayedInterval", ec.unmarshalInputPlayedInterval),
+			graphql.NewInputUnmarshaler("RecordWatchInput", ec.unmarshalInputRecordWatchInput),
 			graphql.NewInputUnmarshaler("UpdateCourseInput", ec.unmarshalInputUpdateCourseInput),
 			graphql.NewInputUnmarshaler("UpdateLectureInput", ec.unmarshalInputUpdateLectureInput),
 			graphql.NewInputUnmarshaler("UpdateLiveSessionInput", ec.unmarshalInputUpdateLiveSessionInput),
@@ -2394,6 +2801,189 @@ extend type Mutation {
   "Runs every archived task of the queue, each as runTask does, and returns the queue."
   runAllArchivedTasks(queue: String!): Queue!
 }
+
+# Learning progress: what each viewer actually watched of each lecture
+# (the merged intervals their player reported, never where the playhead
+# went), where they left off, what they completed; and for a course's
+# instructor and admins, how its students are doing.
+
+"One interval of the video the player played, in seconds of media time: [start, end)."
+input PlayedInterval {
+  start: Float!
+  end: Float!
+}
+
+"""
+A beat of the player: send one every 10 s or so while playing, and on
+pause, seek and end. The same beat is accepted as a navigator.sendBeacon
+POST to /progress/beacon (with the bearer token in the body) from a page
+being closed.
+"""
+input RecordWatchInput {
+  lectureId: ID!
+  "Where the playhead is: the resume position."
+  positionSeconds: Float!
+  "The intervals played since the last beat; empty for a pause or a seek."
+  played: [PlayedInterval!]!
+  "The fastest playback rate used since the last beat (1 is normal speed, at most 16)."
+  playbackRate: Float = 1
+  "An id the player picks once per page load (printable ASCII, at most 64 characters)."
+  sessionId: String!
+}
+
+"A viewer's progress in a lecture's current video."
+type LectureProgress {
+  "Where they left off: the resume position."
+  positionSeconds: Float!
+  "The unique seconds watched: every interval merged, nothing counted twice."
+  watchedSeconds: Float!
+  "watchedSeconds over the video's duration, 0 to 1."
+  fraction: Float!
+  "Whether the watched fraction reached the completion threshold once; a completion is never taken back."
+  completed: Boolean!
+  completedAt: Time
+  "Null before the first beat."
+  lastWatchedAt: Time
+}
+
+"A viewer's progress in a course: complete when every lecture with a READY video is."
+type CourseProgress {
+  completedLectures: Int!
+  "The lectures with a READY video."
+  totalLectures: Int!
+  "completedLectures over totalLectures, 0 to 1."
+  fraction: Float!
+  "When the last lecture was completed, while all are; a lecture added later makes the course incomplete again."
+  completedAt: Time
+}
+
+"How a lecture's students watched it: its instructor's and admins' own viewing is left out."
+type LectureAnalytics {
+  "Students who watched any of it."
+  viewers: Int!
+  "Students who completed it."
+  completions: Int!
+  "completions over viewers."
+  completionRate: Float!
+  "The mean share of the current video the viewers watched."
+  averageWatchedFraction: Float!
+  "All the media time the viewers played, rewatches included."
+  watchTimeSeconds: Float!
+  """
+  The share of viewers who watched each of buckets equal slices of the
+  current video (at most 1000): where they drop off, skip or come back.
+  """
+  retention(buckets: Int = 100): [Float!]!
+}
+
+"A lecture's line in its course's analytics."
+type LectureCompletion {
+  lecture: Lecture!
+  "Students who watched any of it."
+  viewers: Int!
+  "Students who completed it."
+  completions: Int!
+  "The share of the course's enrolled students who completed it: the course's funnel, lecture by lecture."
+  completionRate: Float!
+}
+
+"How a course's students are doing."
+type CourseAnalytics {
+  "Enrolled students (not the instructor, not admins)."
+  enrolled: Int!
+  "Students who watched any lecture."
+  started: Int!
+  "Students who completed every lecture with a READY video."
+  completed: Int!
+  "Each lecture, in position order."
+  lectures: [LectureCompletion!]!
+}
+
+"An enrolled student and their progress."
+type CourseStudent {
+  user: User!
+  enrolledAt: Time!
+  progress: CourseProgress!
+  "Their latest beat in the course; null before any."
+  lastWatchedAt: Time
+}
+
+type CourseStudentEdge {
+  cursor: String!
+  node: CourseStudent!
+}
+
+type CourseStudentConnection {
+  edges: [CourseStudentEdge!]!
+  pageInfo: PageInfo!
+}
+
+enum ProgressUpdateKind {
+  "The progress as it stands: the first update of a subscription, and after a lost connection."
+  CURRENT
+  LECTURE_COMPLETED
+  COURSE_COMPLETED
+}
+
+"A change of the caller's progress in a course."
+type ProgressUpdate {
+  kind: ProgressUpdateKind!
+  "The lecture completed; null for CURRENT."
+  lecture: Lecture
+  "The caller's progress in that lecture; null for CURRENT."
+  lectureProgress: LectureProgress
+  courseProgress: CourseProgress!
+  at: Time!
+}
+
+extend type Lecture {
+  "The caller's progress; null for anonymous callers and those who may not watch the lecture."
+  myProgress: LectureProgress
+  "How the students watched it. The course's instructor and admins only: FORBIDDEN for everyone else."
+  analytics: LectureAnalytics
+}
+
+extend type Course {
+  "The caller's progress; null for anonymous callers and those who may not watch the course."
+  myProgress: CourseProgress
+  "How the students are doing. The course's instructor and admins only: FORBIDDEN for everyone else."
+  analytics: CourseAnalytics
+  """
+  The enrolled students with their progress, by when they first signed in.
+  first is at most 100. The course's instructor and admins only: FORBIDDEN
+  for everyone else.
+  """
+  students(first: Int = 20, after: String): CourseStudentConnection
+}
+
+extend type User {
+  """
+  Lectures started and not completed, most recently watched first, each
+  with its myProgress (the resume position). Only for the caller
+  themself (me): FORBIDDEN on anyone else. first is at most 100.
+  """
+  continueWatching(first: Int = 10): [Lecture!]!
+}
+
+extend type Mutation {
+  """
+  Records a beat of the player and returns the caller's progress after it.
+  For the course's enrolled students, its instructor and admins (whose
+  viewing the analytics leave out). Times are clipped to the video; a beat
+  that claims more media time than wall time allows at its rate is
+  BAD_USER_INPUT; a replayed or duplicated beat changes nothing.
+  """
+  recordWatch(input: RecordWatchInput!): LectureProgress!
+}
+
+extend type Subscription {
+  """
+  The caller's progress in the course: the current state first, then
+  every lecture they complete, and the course when they complete it, on
+  whichever instance it happened. For those who may watch the course.
+  """
+  myProgressUpdated(courseId: ID!): ProgressUpdate!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2464,8 +3054,28 @@ func (ec *executionContext) childFields_Course(ctx context.Context, field graphq
 		return ec.fieldContext_Course_enrolled(ctx, field)
 	case "liveSessions":
 		return ec.fieldContext_Course_liveSessions(ctx, field)
+	case "myProgress":
+		return ec.fieldContext_Course_myProgress(ctx, field)
+	case "analytics":
+		return ec.fieldContext_Course_analytics(ctx, field)
+	case "students":
+		return ec.fieldContext_Course_students(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Course", field.Name)
+}
+
+func (ec *executionContext) childFields_CourseAnalytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enrolled":
+		return ec.fieldContext_CourseAnalytics_enrolled(ctx, field)
+	case "started":
+		return ec.fieldContext_CourseAnalytics_started(ctx, field)
+	case "completed":
+		return ec.fieldContext_CourseAnalytics_completed(ctx, field)
+	case "lectures":
+		return ec.fieldContext_CourseAnalytics_lectures(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourseAnalytics", field.Name)
 }
 
 func (ec *executionContext) childFields_CourseConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2486,6 +3096,54 @@ func (ec *executionContext) childFields_CourseEdge(ctx context.Context, field gr
 		return ec.fieldContext_CourseEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CourseEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CourseProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "completedLectures":
+		return ec.fieldContext_CourseProgress_completedLectures(ctx, field)
+	case "totalLectures":
+		return ec.fieldContext_CourseProgress_totalLectures(ctx, field)
+	case "fraction":
+		return ec.fieldContext_CourseProgress_fraction(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_CourseProgress_completedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourseProgress", field.Name)
+}
+
+func (ec *executionContext) childFields_CourseStudent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_CourseStudent_user(ctx, field)
+	case "enrolledAt":
+		return ec.fieldContext_CourseStudent_enrolledAt(ctx, field)
+	case "progress":
+		return ec.fieldContext_CourseStudent_progress(ctx, field)
+	case "lastWatchedAt":
+		return ec.fieldContext_CourseStudent_lastWatchedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourseStudent", field.Name)
+}
+
+func (ec *executionContext) childFields_CourseStudentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CourseStudentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CourseStudentConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourseStudentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CourseStudentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CourseStudentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CourseStudentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CourseStudentEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_EncodingEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2542,8 +3200,62 @@ func (ec *executionContext) childFields_Lecture(ctx context.Context, field graph
 		return ec.fieldContext_Lecture_video(ctx, field)
 	case "nextVideo":
 		return ec.fieldContext_Lecture_nextVideo(ctx, field)
+	case "myProgress":
+		return ec.fieldContext_Lecture_myProgress(ctx, field)
+	case "analytics":
+		return ec.fieldContext_Lecture_analytics(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lecture", field.Name)
+}
+
+func (ec *executionContext) childFields_LectureAnalytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "viewers":
+		return ec.fieldContext_LectureAnalytics_viewers(ctx, field)
+	case "completions":
+		return ec.fieldContext_LectureAnalytics_completions(ctx, field)
+	case "completionRate":
+		return ec.fieldContext_LectureAnalytics_completionRate(ctx, field)
+	case "averageWatchedFraction":
+		return ec.fieldContext_LectureAnalytics_averageWatchedFraction(ctx, field)
+	case "watchTimeSeconds":
+		return ec.fieldContext_LectureAnalytics_watchTimeSeconds(ctx, field)
+	case "retention":
+		return ec.fieldContext_LectureAnalytics_retention(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LectureAnalytics", field.Name)
+}
+
+func (ec *executionContext) childFields_LectureCompletion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lecture":
+		return ec.fieldContext_LectureCompletion_lecture(ctx, field)
+	case "viewers":
+		return ec.fieldContext_LectureCompletion_viewers(ctx, field)
+	case "completions":
+		return ec.fieldContext_LectureCompletion_completions(ctx, field)
+	case "completionRate":
+		return ec.fieldContext_LectureCompletion_completionRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LectureCompletion", field.Name)
+}
+
+func (ec *executionContext) childFields_LectureProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "positionSeconds":
+		return ec.fieldContext_LectureProgress_positionSeconds(ctx, field)
+	case "watchedSeconds":
+		return ec.fieldContext_LectureProgress_watchedSeconds(ctx, field)
+	case "fraction":
+		return ec.fieldContext_LectureProgress_fraction(ctx, field)
+	case "completed":
+		return ec.fieldContext_LectureProgress_completed(ctx, field)
+	case "completedAt":
+		return ec.fieldContext_LectureProgress_completedAt(ctx, field)
+	case "lastWatchedAt":
+		return ec.fieldContext_LectureProgress_lastWatchedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LectureProgress", field.Name)
 }
 
 func (ec *executionContext) childFields_LiveSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2590,6 +3302,22 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_ProgressUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_ProgressUpdate_kind(ctx, field)
+	case "lecture":
+		return ec.fieldContext_ProgressUpdate_lecture(ctx, field)
+	case "lectureProgress":
+		return ec.fieldContext_ProgressUpdate_lectureProgress(ctx, field)
+	case "courseProgress":
+		return ec.fieldContext_ProgressUpdate_courseProgress(ctx, field)
+	case "at":
+		return ec.fieldContext_ProgressUpdate_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProgressUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_Queue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2738,6 +3466,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_email(ctx, field)
 	case "role":
 		return ec.fieldContext_User_role(ctx, field)
+	case "continueWatching":
+		return ec.fieldContext_User_continueWatching(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -2988,6 +3718,42 @@ func (ec *executionContext) field_Course_liveSessions_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Course_students_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_LectureAnalytics_retention_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "buckets",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["buckets"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_archiveTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3227,6 +3993,20 @@ func (ec *executionContext) field_Mutation_publishCourse_args(ctx context.Contex
 		return nil, err
 	}
 	args["published"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordWatch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordWatchInput, error) {
+			return ec.unmarshalNRecordWatchInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐRecordWatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -3575,6 +4355,34 @@ func (ec *executionContext) field_Subscription_liveSessionUpdated_args(ctx conte
 		return nil, err
 	}
 	args["courseId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_myProgressUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "courseId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["courseId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_User_continueWatching_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -4210,6 +5018,215 @@ func (ec *executionContext) fieldContext_Course_liveSessions(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Course_myProgress(ctx context.Context, field graphql.CollectedField, obj *edustream.Course) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Course_myProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Course().MyProgress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.CourseProgress) graphql.Marshaler {
+			return ec.marshalOCourseProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseProgress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Course_myProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Course",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Course_analytics(ctx context.Context, field graphql.CollectedField, obj *edustream.Course) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Course_analytics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Course().Analytics(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.CourseWatchCounts) graphql.Marshaler {
+			return ec.marshalOCourseAnalytics2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseWatchCounts(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Course_analytics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Course",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseAnalytics(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Course_students(ctx context.Context, field graphql.CollectedField, obj *edustream.Course) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Course_students(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Course().Students(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CourseStudentConnection) graphql.Marshaler {
+			return ec.marshalOCourseStudentConnection2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Course_students(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Course",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseStudentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Course_students_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CourseAnalytics_enrolled(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseAnalytics_enrolled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enrolled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseAnalytics_enrolled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseAnalytics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseAnalytics_started(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseAnalytics_started(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Started, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseAnalytics_started(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseAnalytics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseAnalytics_completed(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseAnalytics_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseAnalytics_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseAnalytics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseAnalytics_lectures(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseAnalytics_lectures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lectures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*edustream.LectureWatchCounts) graphql.Marshaler {
+			return ec.marshalNLectureCompletion2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureWatchCountsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseAnalytics_lectures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CourseAnalytics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LectureCompletion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CourseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CourseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4324,6 +5341,327 @@ func (ec *executionContext) fieldContext_CourseEdge_node(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Course(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CourseProgress_completedLectures(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseProgress_completedLectures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedLectures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseProgress_completedLectures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseProgress_totalLectures(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseProgress_totalLectures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalLectures, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseProgress_totalLectures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CourseProgress_fraction(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseProgress_fraction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fraction(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseProgress_fraction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseProgress", field, true, false, "Float")
+}
+
+func (ec *executionContext) _CourseProgress_completedAt(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseProgress_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CourseProgress_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CourseStudent_user(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseStudent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudent_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CourseStudent().User(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudent_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CourseStudent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CourseStudent_enrolledAt(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseStudent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudent_enrolledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnrolledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudent_enrolledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseStudent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CourseStudent_progress(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseStudent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudent_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Progress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.CourseProgress) graphql.Marshaler {
+			return ec.marshalNCourseProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseProgress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudent_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CourseStudent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CourseStudent_lastWatchedAt(ctx context.Context, field graphql.CollectedField, obj *edustream.CourseStudent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudent_lastWatchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastWatchedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudent_lastWatchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseStudent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CourseStudentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CourseStudentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CourseStudentEdge) graphql.Marshaler {
+			return ec.marshalNCourseStudentEdge2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CourseStudentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseStudentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CourseStudentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.CourseStudentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CourseStudentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CourseStudentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CourseStudentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CourseStudentEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _CourseStudentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CourseStudentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CourseStudentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.CourseStudent) graphql.Marshaler {
+			return ec.marshalNCourseStudent2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseStudent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CourseStudentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CourseStudentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseStudent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4823,6 +6161,468 @@ func (ec *executionContext) fieldContext_Lecture_nextVideo(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Lecture_myProgress(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lecture_myProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lecture().MyProgress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LectureProgress) graphql.Marshaler {
+			return ec.marshalOLectureProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureProgress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lecture_myProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Lecture",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LectureProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Lecture_analytics(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lecture_analytics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lecture().Analytics(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LectureAnalytics) graphql.Marshaler {
+			return ec.marshalOLectureAnalytics2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureAnalytics(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Lecture_analytics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Lecture",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LectureAnalytics(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LectureAnalytics_viewers(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureAnalytics_viewers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Viewers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureAnalytics_viewers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureAnalytics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LectureAnalytics_completions(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureAnalytics_completions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureAnalytics_completions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureAnalytics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LectureAnalytics_completionRate(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureAnalytics_completionRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletionRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureAnalytics_completionRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureAnalytics", field, true, false, "Float")
+}
+
+func (ec *executionContext) _LectureAnalytics_averageWatchedFraction(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureAnalytics_averageWatchedFraction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AverageWatchedFraction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureAnalytics_averageWatchedFraction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureAnalytics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LectureAnalytics_watchTimeSeconds(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureAnalytics_watchTimeSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WatchTimeSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureAnalytics_watchTimeSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureAnalytics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LectureAnalytics_retention(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureAnalytics_retention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.LectureAnalytics().Retention(ctx, obj, fc.Args["buckets"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []float64) graphql.Marshaler {
+			return ec.marshalNFloat2ᚕfloat64ᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureAnalytics_retention(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LectureAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Float does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_LectureAnalytics_retention_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LectureCompletion_lecture(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureCompletion_lecture(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LectureCompletion().Lecture(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Lecture) graphql.Marshaler {
+			return ec.marshalNLecture2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLecture(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureCompletion_lecture(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LectureCompletion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lecture(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LectureCompletion_viewers(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureCompletion_viewers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Viewers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureCompletion_viewers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureCompletion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LectureCompletion_completions(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureCompletion_completions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureCompletion_completions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureCompletion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LectureCompletion_completionRate(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureWatchCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureCompletion_completionRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletionRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureCompletion_completionRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureCompletion", field, true, false, "Float")
+}
+
+func (ec *executionContext) _LectureProgress_positionSeconds(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureProgress_positionSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PositionSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureProgress_positionSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LectureProgress_watchedSeconds(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureProgress_watchedSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WatchedSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureProgress_watchedSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LectureProgress_fraction(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureProgress_fraction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fraction(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureProgress_fraction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureProgress", field, true, false, "Float")
+}
+
+func (ec *executionContext) _LectureProgress_completed(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureProgress_completed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Completed(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LectureProgress_completed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureProgress", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _LectureProgress_completedAt(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureProgress_completedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LectureProgress_completedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LectureProgress_lastWatchedAt(ctx context.Context, field graphql.CollectedField, obj *edustream.LectureProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LectureProgress_lastWatchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LectureProgress().LastWatchedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LectureProgress_lastWatchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LectureProgress", field, true, true, "Time")
 }
 
 func (ec *executionContext) _LiveSession_id(ctx context.Context, field graphql.CollectedField, obj *edustream.LiveSession) (ret graphql.Marshaler) {
@@ -6156,6 +7956,50 @@ func (ec *executionContext) fieldContext_Mutation_runAllArchivedTasks(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_recordWatch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordWatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordWatch(ctx, fc.Args["input"].(model.RecordWatchInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LectureProgress) graphql.Marshaler {
+			return ec.marshalNLectureProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureProgress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordWatch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LectureProgress(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordWatch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6200,6 +8044,148 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProgressUpdate_kind(ctx context.Context, field graphql.CollectedField, obj *edustream.ProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgressUpdate_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.ProgressEventKind) graphql.Marshaler {
+			return ec.marshalNProgressUpdateKind2githubᚗcomᚋedustreamᚋedustreamᚐProgressEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgressUpdate_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgressUpdate", field, false, false, "ProgressUpdateKind")
+}
+
+func (ec *executionContext) _ProgressUpdate_lecture(ctx context.Context, field graphql.CollectedField, obj *edustream.ProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgressUpdate_lecture(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProgressUpdate().Lecture(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Lecture) graphql.Marshaler {
+			return ec.marshalOLecture2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLecture(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProgressUpdate_lecture(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProgressUpdate",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lecture(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgressUpdate_lectureProgress(ctx context.Context, field graphql.CollectedField, obj *edustream.ProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgressUpdate_lectureProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LectureProgress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LectureProgress) graphql.Marshaler {
+			return ec.marshalOLectureProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureProgress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProgressUpdate_lectureProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProgressUpdate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LectureProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgressUpdate_courseProgress(ctx context.Context, field graphql.CollectedField, obj *edustream.ProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgressUpdate_courseProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CourseProgress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.CourseProgress) graphql.Marshaler {
+			return ec.marshalNCourseProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseProgress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgressUpdate_courseProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProgressUpdate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CourseProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProgressUpdate_at(ctx context.Context, field graphql.CollectedField, obj *edustream.ProgressEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProgressUpdate_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProgressUpdate_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProgressUpdate", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -7471,6 +9457,50 @@ func (ec *executionContext) fieldContext_Subscription_liveSessionUpdated(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_myProgressUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_myProgressUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().MyProgressUpdated(ctx, fc.Args["courseId"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.ProgressEvent) graphql.Marshaler {
+			return ec.marshalNProgressUpdate2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐProgressEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_myProgressUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProgressUpdate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_myProgressUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *model.Task) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8084,6 +10114,50 @@ func (ec *executionContext) _User_role(ctx context.Context, field graphql.Collec
 }
 func (ec *executionContext) fieldContext_User_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "Role")
+}
+
+func (ec *executionContext) _User_continueWatching(ctx context.Context, field graphql.CollectedField, obj *edustream.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_continueWatching(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().ContinueWatching(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*edustream.Lecture) graphql.Marshaler {
+			return ec.marshalNLecture2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_continueWatching(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Lecture(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_continueWatching_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Video_id(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
@@ -10488,6 +12562,129 @@ func UnmarshalCreateVideoUploadInput(ctx context.Context, raw any) (model.Create
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPlayedInterval(ctx context.Context, obj any) (model.PlayedInterval, error) {
+	var it model.PlayedInterval
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPlayedInterval unmarshals raw into the PlayedInterval input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPlayedInterval(ctx context.Context, raw any) (model.PlayedInterval, error) {
+	var out model.PlayedInterval
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PlayedInterval", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordWatchInput(ctx context.Context, obj any) (model.RecordWatchInput, error) {
+	var it model.RecordWatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["playbackRate"]; !present {
+		asMap["playbackRate"] = 1
+	}
+
+	fieldsInOrder := [...]string{"lectureId", "positionSeconds", "played", "playbackRate", "sessionId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lectureId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lectureId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LectureID = data
+		case "positionSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("positionSeconds"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PositionSeconds = data
+		case "played":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("played"))
+			data, err := ec.unmarshalNPlayedInterval2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐPlayedIntervalᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Played = data
+		case "playbackRate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("playbackRate"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PlaybackRate = data
+		case "sessionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sessionId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SessionID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordWatchInput unmarshals raw into the RecordWatchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordWatchInput(ctx context.Context, raw any) (model.RecordWatchInput, error) {
+	var out model.RecordWatchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordWatchInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateCourseInput(ctx context.Context, obj any) (model.UpdateCourseInput, error) {
 	var it model.UpdateCourseInput
 	if obj == nil {
@@ -10861,6 +13058,72 @@ func (ec *executionContext) _Course(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Course_liveSessions(ctx, field, obj)
 				})
+		case "myProgress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Course_myProgress(ctx, field, obj)
+				})
+		case "analytics":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Course_analytics(ctx, field, obj)
+				})
+		case "students":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Course_students(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var courseAnalyticsImplementors = []string{"CourseAnalytics"}
+
+func (ec *executionContext) _CourseAnalytics(ctx context.Context, sel ast.SelectionSet, obj *edustream.CourseWatchCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courseAnalyticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourseAnalytics")
+		case "enrolled":
+			out.Values[i] = ec._CourseAnalytics_enrolled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "started":
+			out.Values[i] = ec._CourseAnalytics_started(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completed":
+			out.Values[i] = ec._CourseAnalytics_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lectures":
+			out.Values[i] = ec._CourseAnalytics_lectures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10934,6 +13197,179 @@ func (ec *executionContext) _CourseEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "node":
 			out.Values[i] = ec._CourseEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var courseProgressImplementors = []string{"CourseProgress"}
+
+func (ec *executionContext) _CourseProgress(ctx context.Context, sel ast.SelectionSet, obj *edustream.CourseProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courseProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourseProgress")
+		case "completedLectures":
+			out.Values[i] = ec._CourseProgress_completedLectures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalLectures":
+			out.Values[i] = ec._CourseProgress_totalLectures(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fraction":
+			out.Values[i] = ec._CourseProgress_fraction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completedAt":
+			out.Values[i] = ec._CourseProgress_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var courseStudentImplementors = []string{"CourseStudent"}
+
+func (ec *executionContext) _CourseStudent(ctx context.Context, sel ast.SelectionSet, obj *edustream.CourseStudent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courseStudentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourseStudent")
+		case "user":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CourseStudent_user(ctx, field, obj)
+				})
+		case "enrolledAt":
+			out.Values[i] = ec._CourseStudent_enrolledAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "progress":
+			out.Values[i] = ec._CourseStudent_progress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastWatchedAt":
+			out.Values[i] = ec._CourseStudent_lastWatchedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var courseStudentConnectionImplementors = []string{"CourseStudentConnection"}
+
+func (ec *executionContext) _CourseStudentConnection(ctx context.Context, sel ast.SelectionSet, obj *model.CourseStudentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courseStudentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourseStudentConnection")
+		case "edges":
+			out.Values[i] = ec._CourseStudentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CourseStudentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var courseStudentEdgeImplementors = []string{"CourseStudentEdge"}
+
+func (ec *executionContext) _CourseStudentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.CourseStudentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, courseStudentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CourseStudentEdge")
+		case "cursor":
+			out.Values[i] = ec._CourseStudentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._CourseStudentEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -11125,6 +13561,185 @@ func (ec *executionContext) _Lecture(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Lecture_nextVideo(ctx, field, obj)
+				})
+		case "myProgress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lecture_myProgress(ctx, field, obj)
+				})
+		case "analytics":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Lecture_analytics(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var lectureAnalyticsImplementors = []string{"LectureAnalytics"}
+
+func (ec *executionContext) _LectureAnalytics(ctx context.Context, sel ast.SelectionSet, obj *edustream.LectureAnalytics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lectureAnalyticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LectureAnalytics")
+		case "viewers":
+			out.Values[i] = ec._LectureAnalytics_viewers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completions":
+			out.Values[i] = ec._LectureAnalytics_completions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completionRate":
+			out.Values[i] = ec._LectureAnalytics_completionRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "averageWatchedFraction":
+			out.Values[i] = ec._LectureAnalytics_averageWatchedFraction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "watchTimeSeconds":
+			out.Values[i] = ec._LectureAnalytics_watchTimeSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "retention":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LectureAnalytics_retention(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var lectureCompletionImplementors = []string{"LectureCompletion"}
+
+func (ec *executionContext) _LectureCompletion(ctx context.Context, sel ast.SelectionSet, obj *edustream.LectureWatchCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lectureCompletionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LectureCompletion")
+		case "lecture":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LectureCompletion_lecture(ctx, field, obj)
+				})
+		case "viewers":
+			out.Values[i] = ec._LectureCompletion_viewers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completions":
+			out.Values[i] = ec._LectureCompletion_completions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completionRate":
+			out.Values[i] = ec._LectureCompletion_completionRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var lectureProgressImplementors = []string{"LectureProgress"}
+
+func (ec *executionContext) _LectureProgress(ctx context.Context, sel ast.SelectionSet, obj *edustream.LectureProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lectureProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LectureProgress")
+		case "positionSeconds":
+			out.Values[i] = ec._LectureProgress_positionSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "watchedSeconds":
+			out.Values[i] = ec._LectureProgress_watchedSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fraction":
+			out.Values[i] = ec._LectureProgress_fraction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completed":
+			out.Values[i] = ec._LectureProgress_completed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completedAt":
+			out.Values[i] = ec._LectureProgress_completedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastWatchedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LectureProgress_lastWatchedAt(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11426,6 +14041,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "recordWatch":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordWatch(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11463,6 +14085,60 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var progressUpdateImplementors = []string{"ProgressUpdate"}
+
+func (ec *executionContext) _ProgressUpdate(ctx context.Context, sel ast.SelectionSet, obj *edustream.ProgressEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, progressUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProgressUpdate")
+		case "kind":
+			out.Values[i] = ec._ProgressUpdate_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lecture":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProgressUpdate_lecture(ctx, field, obj)
+				})
+		case "lectureProgress":
+			out.Values[i] = ec._ProgressUpdate_lectureProgress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "courseProgress":
+			out.Values[i] = ec._ProgressUpdate_courseProgress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._ProgressUpdate_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11833,6 +14509,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_encodingProgress(ctx, fields[0])
 	case "liveSessionUpdated":
 		return ec._Subscription_liveSessionUpdated(ctx, fields[0])
+	case "myProgressUpdated":
+		return ec._Subscription_myProgressUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -12082,6 +14760,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "continueWatching":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_continueWatching(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12939,6 +15623,46 @@ func (ec *executionContext) marshalNCourseEdge2ᚖgithubᚗcomᚋedustreamᚋedu
 	return ec._CourseEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCourseProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseProgress(ctx context.Context, sel ast.SelectionSet, v *edustream.CourseProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CourseProgress!")
+		return graphql.Null
+	}
+	return ec._CourseProgress(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCourseStudent2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseStudent(ctx context.Context, sel ast.SelectionSet, v *edustream.CourseStudent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CourseStudent!")
+		return graphql.Null
+	}
+	return ec._CourseStudent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCourseStudentEdge2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CourseStudentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCourseStudentEdge2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCourseStudentEdge2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentEdge(ctx context.Context, sel ast.SelectionSet, v *model.CourseStudentEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CourseStudentEdge!")
+		return graphql.Null
+	}
+	return ec._CourseStudentEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateCourseInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCreateCourseInput(ctx context.Context, v any) (model.CreateCourseInput, error) {
 	res, err := ec.unmarshalInputCreateCourseInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12987,6 +15711,35 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
 	}
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalNFloat2ᚕfloat64ᚄ(ctx context.Context, v any) ([]float64, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]float64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFloat2float64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNFloat2ᚕfloat64ᚄ(ctx context.Context, sel ast.SelectionSet, v []float64) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNFloat2float64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
@@ -13039,6 +15792,38 @@ func (ec *executionContext) marshalNLecture2ᚖgithubᚗcomᚋedustreamᚋedustr
 		return graphql.Null
 	}
 	return ec._Lecture(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLectureCompletion2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureWatchCountsᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.LectureWatchCounts) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLectureCompletion2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureWatchCounts(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLectureCompletion2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureWatchCounts(ctx context.Context, sel ast.SelectionSet, v *edustream.LectureWatchCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LectureCompletion!")
+		return graphql.Null
+	}
+	return ec._LectureCompletion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLectureProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureProgress(ctx context.Context, sel ast.SelectionSet, v *edustream.LectureProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LectureProgress!")
+		return graphql.Null
+	}
+	return ec._LectureProgress(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNLiveSession2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.LiveSession) graphql.Marshaler {
@@ -13102,6 +15887,48 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋedustreamᚋedust
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPlayedInterval2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐPlayedIntervalᚄ(ctx context.Context, v any) ([]*model.PlayedInterval, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.PlayedInterval, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPlayedInterval2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐPlayedInterval(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNPlayedInterval2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐPlayedInterval(ctx context.Context, v any) (*model.PlayedInterval, error) {
+	res, err := ec.unmarshalInputPlayedInterval(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProgressUpdate2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐProgressEvent(ctx context.Context, sel ast.SelectionSet, v *edustream.ProgressEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProgressUpdate!")
+		return graphql.Null
+	}
+	return ec._ProgressUpdate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProgressUpdateKind2githubᚗcomᚋedustreamᚋedustreamᚐProgressEventKind(ctx context.Context, v any) (edustream.ProgressEventKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.ProgressEventKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProgressUpdateKind2githubᚗcomᚋedustreamᚋedustreamᚐProgressEventKind(ctx context.Context, sel ast.SelectionSet, v edustream.ProgressEventKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ProgressUpdateKind!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNQueue2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐQueueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Queue) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -13124,6 +15951,11 @@ func (ec *executionContext) marshalNQueue2ᚖgithubᚗcomᚋedustreamᚋedustrea
 		return graphql.Null
 	}
 	return ec._Queue(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRecordWatchInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐRecordWatchInput(ctx context.Context, v any) (model.RecordWatchInput, error) {
+	res, err := ec.unmarshalInputRecordWatchInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRendition2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐRenditionᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.Rendition) graphql.Marshaler {
@@ -13619,12 +16451,33 @@ func (ec *executionContext) marshalOCourse2ᚖgithubᚗcomᚋedustreamᚋedustre
 	return ec._Course(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOCourseAnalytics2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseWatchCounts(ctx context.Context, sel ast.SelectionSet, v *edustream.CourseWatchCounts) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CourseAnalytics(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOCourseFilter2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseFilter(ctx context.Context, v any) (*model.CourseFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputCourseFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCourseProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCourseProgress(ctx context.Context, sel ast.SelectionSet, v *edustream.CourseProgress) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CourseProgress(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCourseStudentConnection2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentConnection(ctx context.Context, sel ast.SelectionSet, v *model.CourseStudentConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CourseStudentConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
@@ -13685,6 +16538,20 @@ func (ec *executionContext) marshalOLecture2ᚖgithubᚗcomᚋedustreamᚋedustr
 		return graphql.Null
 	}
 	return ec._Lecture(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLectureAnalytics2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureAnalytics(ctx context.Context, sel ast.SelectionSet, v *edustream.LectureAnalytics) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LectureAnalytics(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLectureProgress2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureProgress(ctx context.Context, sel ast.SelectionSet, v *edustream.LectureProgress) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LectureProgress(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx context.Context, sel ast.SelectionSet, v *edustream.LiveSession) graphql.Marshaler {

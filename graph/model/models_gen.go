@@ -63,6 +63,16 @@ type CourseFilter struct {
 	Mine *bool `json:"mine,omitempty"`
 }
 
+type CourseStudentConnection struct {
+	Edges    []*CourseStudentEdge `json:"edges"`
+	PageInfo *PageInfo            `json:"pageInfo"`
+}
+
+type CourseStudentEdge struct {
+	Cursor string                   `json:"cursor"`
+	Node   *edustream.CourseStudent `json:"node"`
+}
+
 type CreateCourseInput struct {
 	Title       string  `json:"title"`
 	Description *string `json:"description,omitempty"`
@@ -108,6 +118,12 @@ type PageInfo struct {
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+// One interval of the video the player played, in seconds of media time: [start, end).
+type PlayedInterval struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
 type Query struct {
 }
 
@@ -132,6 +148,22 @@ type Queue struct {
 	LatencySeconds float64 `json:"latencySeconds"`
 	// What the queue takes in Redis, in bytes (sampled).
 	MemoryBytes int64 `json:"memoryBytes"`
+}
+
+// A beat of the player: send one every 10 s or so while playing, and on
+// pause, seek and end. The same beat is accepted as a navigator.sendBeacon
+// POST to /progress/beacon (with the bearer token in the body) from a page
+// being closed.
+type RecordWatchInput struct {
+	LectureID int64 `json:"lectureId"`
+	// Where the playhead is: the resume position.
+	PositionSeconds float64 `json:"positionSeconds"`
+	// The intervals played since the last beat; empty for a pause or a seek.
+	Played []*PlayedInterval `json:"played"`
+	// The fastest playback rate used since the last beat (1 is normal speed, at most 16).
+	PlaybackRate *float64 `json:"playbackRate,omitempty"`
+	// An id the player picks once per page load (printable ASCII, at most 64 characters).
+	SessionID string `json:"sessionId"`
 }
 
 // A task a worker runs now.

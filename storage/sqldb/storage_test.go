@@ -92,6 +92,7 @@ func storeOn(db *DB, now edustream.Clock) storetest.Store {
 		Live:        NewLiveSessionService(db, now),
 		Tokens:      NewOAuthTokenService(db, now),
 		Audit:       NewAuditLog(db, now),
+		Progress:    NewProgressService(db),
 	}
 }
 

@@ -33,6 +33,7 @@ type Store struct {
 	Live        edustream.LiveSessionService
 	Tokens      edustream.OAuthTokenService
 	Audit       edustream.AuditLog
+	Progress    edustream.ProgressService
 }
 
 // Run runs the suite. open returns a new, empty store whose services stamp
@@ -62,13 +63,17 @@ func Run(t *testing.T, open func(t *testing.T, now edustream.Clock) Store) {
 		{"AdminVideos", testAdminVideos},
 		{"LiveLookups", testLiveLookups},
 		{"AuditLog", testAuditLog},
+		{"Progress", testProgress},
+		{"ProgressReads", testProgressReads},
+		{"ProgressAnalytics", testProgressAnalytics},
+		{"ProgressFlow", testProgressFlow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clock := NewClock()
 			s := open(t, clock.Now)
-			if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil {
+			if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil || s.Progress == nil {
 				t.Fatalf("open returned a store without some of its services: %+v", s)
 			}
 			tt.test(t, NewFixture(s, clock))
