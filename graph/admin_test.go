@@ -117,7 +117,7 @@ func dig(t *testing.T, data any, path ...any) any {
 }
 
 // Every admin field and mutation is for admins: students and instructors
-// get FORBIDDEN, anonymous callers UNAUTHENTICATED, and a refusal changes
+// get FORBIDDEN, and so do anonymous callers; a refusal changes
 // nothing and records nothing.
 func TestAdminFieldsRefuseOthers(t *testing.T) {
 	t.Parallel()
@@ -145,7 +145,7 @@ func TestAdminFieldsRefuseOthers(t *testing.T) {
 	}{
 		{"student", ab.student, "FORBIDDEN"},
 		{"instructor", ab.instructor, "FORBIDDEN"},
-		{"anonymous", nil, "UNAUTHENTICATED"},
+		{"anonymous", nil, "FORBIDDEN"},
 	}
 	for _, op := range operations {
 		for _, c := range callers {
