@@ -369,6 +369,9 @@ type VideoService interface {
 	// not replaced, newest first, and whether more follow: what admins
 	// look through (see VideoFilter). EINVALID for a negative limit.
 	FindVideos(ctx context.Context, f VideoFilter) (videos []*Video, hasMore bool, err error)
+	// CountVideos counts the videos FindVideos would list, by status; a
+	// status no video has is absent.
+	CountVideos(ctx context.Context) (map[VideoStatus]int, error)
 }
 
 // FormatBytes prints a size for people: "1.5 GiB".

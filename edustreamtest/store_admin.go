@@ -33,6 +33,19 @@ func (s *Store) FindVideos(_ context.Context, f edustream.VideoFilter) ([]*edust
 	return videos, false, nil
 }
 
+// CountVideos counts the videos FindVideos would list, by status.
+func (s *Store) CountVideos(context.Context) (map[edustream.VideoStatus]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counts := map[edustream.VideoStatus]int{}
+	for _, v := range s.videos {
+		if _, visible := s.visibleLecture(v.LectureID); visible && v.ReplacedAt == nil {
+			counts[v.Status]++
+		}
+	}
+	return counts, nil
+}
+
 // FindLiveSessionsByIDs returns the sessions that exist among ids, keyed
 // by id.
 func (s *Store) FindLiveSessionsByIDs(_ context.Context, ids []int64) (map[int64]*edustream.LiveSession, error) {

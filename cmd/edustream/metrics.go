@@ -102,6 +102,15 @@ func (m *processMetrics) backends(db *sqldb.DB, rdb *redisBackend) {
 	metrics.RegisterRedisPool(m.reg, rdb.client)
 }
 
+// videoCounts measures the videos by status, in the API's processes (a
+// worker would report the same numbers).
+func (m *processMetrics) videoCounts(videos edustream.VideoService) {
+	if m == nil {
+		return
+	}
+	metrics.RegisterVideoCounts(m.reg, videos.CountVideos, m.log)
+}
+
 // httpClient returns c measured as calls to service (c unchanged when
 // off).
 func (m *processMetrics) httpClient(service string, c *http.Client, attempt func(*http.Request) int) *http.Client {

@@ -197,6 +197,8 @@ func TestMetricsOfAServe(t *testing.T) {
 		{"edustream_video_moves_total", map[string]string{"move": "store", "status": "UPLOADED"}, 2, 2},
 		{"edustream_video_moves_total", map[string]string{"move": "complete", "status": "READY"}, 1, 1},
 		{"edustream_video_failures_total", map[string]string{"stage": "PROBE", "class": "input"}, 1, 1},
+		{"edustream_videos", map[string]string{"status": "READY"}, 1, 1},
+		{"edustream_videos", map[string]string{"status": "FAILED"}, 1, 1},
 		{"edustream_video_uploaded_bytes_total", nil, float64(len(data) + len(garbage)), float64(len(data) + len(garbage))},
 		{"edustream_video_published_bytes_total", nil, 1000, 1e9},
 		// Dependencies.

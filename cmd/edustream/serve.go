@@ -220,6 +220,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	}
 	svc := newServices(cfg, db, queue, events, blobs, webexClient)
 	svc.life.Observer = pm.videoObserver()
+	pm.videoCounts(svc.videos)
 	var marks edustream.WriteMarks
 	if cfg.MySQLReplicaDSN != "" {
 		marks = redis.NewWriteMarks(rds.client, cfg.ReadYourWritesWindow)

@@ -10,6 +10,29 @@ import (
 // The reads of the admins' screens: every video, and the live sessions and
 // recordings the tasks are about, each one query per page.
 
+// CountVideos counts the videos of visible lectures, not replaced, by
+// status, in one query.
+func (s *VideoService) CountVideos(ctx context.Context) (map[edustream.VideoStatus]int, error) {
+	rows, err := s.db.reader(ctx).query(ctx, `SELECT v.status, COUNT(*) FROM videos v
+JOIN lectures l ON l.id = v.lecture_id
+JOIN courses c ON c.id = l.course_id AND c.deleted_at IS NULL
+WHERE v.replaced_at IS NULL GROUP BY v.status`)
+	if err != nil {
+		return nil, dbError(err, "count", "videos", 0)
+	}
+	defer rows.Close()
+	counts := map[edustream.VideoStatus]int{}
+	for rows.Next() {
+		var status edustream.VideoStatus
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, dbError(err, "count", "videos", 0)
+		}
+		counts[status] = n
+	}
+	return counts, dbError(rows.Err(), "count", "videos", 0)
+}
+
 // FindVideos returns one page of the videos of visible lectures, not
 // replaced, newest first, with one query: it fetches Limit+1 rows, and the
 // extra row only says that more follow. EINVALID for a negative limit.

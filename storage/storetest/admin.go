@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +79,13 @@ func testAdminVideos(t *testing.T, f *Fixture) {
 			}
 		}
 	})
+	t.Run("counted by status", func(t *testing.T) {
+		counts, err := f.Videos.CountVideos(ctx)
+		want := map[edustream.VideoStatus]int{edustream.VideoReady: 1, edustream.VideoFailed: 1, edustream.VideoProcessing: 1, edustream.VideoAwaitingUpload: 1}
+		if err != nil || !maps.Equal(counts, want) {
+			t.Errorf("CountVideos = %v, %v; want %v, as FindVideos lists them", counts, err, want)
+		}
+	})
 	t.Run("pages", func(t *testing.T) {
 		first, more := find(t, edustream.VideoFilter{Limit: 2})
 		if !slices.Equal(first, []int64{newer.ID, inDraft.ID}) || !more {
@@ -112,6 +120,9 @@ func testAdminVideos(t *testing.T, f *Fixture) {
 		}
 		if got, _ := find(t, edustream.VideoFilter{Status: ptr(edustream.VideoReady), Limit: 10}); !slices.Equal(got, []int64{newer.ID}) {
 			t.Errorf("READY videos %v, want only %d: %d was replaced", got, newer.ID, ready.ID)
+		}
+		if counts, err := f.Videos.CountVideos(ctx); err != nil || counts[edustream.VideoReady] != 1 || counts[edustream.VideoProcessing] != 0 {
+			t.Errorf("CountVideos after the swap = %v, %v; want one READY and none PROCESSING", counts, err)
 		}
 	})
 }
