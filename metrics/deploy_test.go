@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,6 +75,7 @@ func servedNames(t *testing.T) map[string]bool {
 	t.Cleanup(func() { db.Close() })
 	primary, _ := db.Pools()
 	metrics.RegisterDB(d, "primary", primary)
+	metrics.RegisterVideoCounts(d, sqldb.NewVideoService(db, nil).CountVideos, slog.New(slog.DiscardHandler))
 	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)

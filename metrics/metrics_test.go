@@ -249,3 +249,33 @@ func TestRedisAndQueues(t *testing.T) {
 		t.Errorf("redis pool hits = %v (found: %v), want some after four commands", hits, ok)
 	}
 }
+
+// The videos by status are counted at each scrape: every status has a
+// series, zero when no video has it, and a count that fails leaves the
+// gauge out of that scrape (and says why in the log) while the rest is
+// served.
+func TestVideoCounts(t *testing.T) {
+	t.Parallel()
+	var fail atomic.Bool
+	reg, h := newRegistry(t)
+	metrics.RegisterVideoCounts(reg, func(context.Context) (map[edustream.VideoStatus]int, error) {
+		if fail.Load() {
+			return nil, errors.New("database down")
+		}
+		return map[edustream.VideoStatus]int{edustream.VideoReady: 3, edustream.VideoFailed: 1}, nil
+	}, slog.New(slog.DiscardHandler))
+	families := scrape(t, h)
+	for status, want := range map[edustream.VideoStatus]float64{edustream.VideoReady: 3, edustream.VideoFailed: 1, edustream.VideoProcessing: 0} {
+		if got, ok := value(families, "edustream_videos", map[string]string{"status": string(status)}); !ok || got != want {
+			t.Errorf("edustream_videos{status=%s} = %v (%v), want %v", status, got, ok, want)
+		}
+	}
+	fail.Store(true)
+	families = scrape(t, h)
+	if _, ok := families["edustream_videos"]; ok {
+		t.Error("a failed count still served edustream_videos")
+	}
+	if _, ok := families["go_goroutines"]; !ok {
+		t.Error("a failed count took the other metrics down")
+	}
+}
