@@ -14,6 +14,14 @@ const (
 	EINVALID         = "invalid"
 	ENOTFOUND        = "not_found"
 	EUNAUTHENTICATED = "unauthenticated"
+	// EUNAVAILABLE is a backend that is down or saturated for now (the
+	// database refusing connections, Redis failing over): the same request
+	// may succeed if retried, unlike EINTERNAL.
+	EUNAVAILABLE = "unavailable"
+	// ELIMIT is a per-user or per-process bound reached (sockets,
+	// subscriptions, open uploads): the request is refused, and nothing in it
+	// was wrong.
+	ELIMIT = "limit"
 )
 
 // The codes clients see, in GraphQL's extensions.code, whatever the
@@ -26,6 +34,8 @@ const (
 	PublicBadUserInput    = "BAD_USER_INPUT"
 	PublicConflict        = "CONFLICT"
 	PublicInternal        = "INTERNAL"
+	PublicUnavailable     = "UNAVAILABLE"
+	PublicLimitExceeded   = "LIMIT_EXCEEDED"
 )
 
 var publicCodes = map[string]string{
@@ -35,6 +45,8 @@ var publicCodes = map[string]string{
 	EINVALID:         PublicBadUserInput,
 	ECONFLICT:        PublicConflict,
 	EINTERNAL:        PublicInternal,
+	EUNAVAILABLE:     PublicUnavailable,
+	ELIMIT:           PublicLimitExceeded,
 }
 
 // PublicCode returns the code clients see for a domain code. A code without

@@ -151,6 +151,8 @@ func TestPublicCodes(t *testing.T) {
 		edustream.EINVALID:         "BAD_USER_INPUT",
 		edustream.ECONFLICT:        "CONFLICT",
 		edustream.EINTERNAL:        "INTERNAL",
+		edustream.EUNAVAILABLE:     "UNAVAILABLE",
+		edustream.ELIMIT:           "LIMIT_EXCEEDED",
 		"not_a_code":               "INTERNAL",
 		"":                         "INTERNAL",
 	} {

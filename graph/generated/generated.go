@@ -2244,7 +2244,9 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../../schema.graphqls", Input: `# EduStream GraphQL API. Names here are a public contract: extend freely,
 # never rename. Errors carry extensions.code, one of UNAUTHENTICATED FORBIDDEN
-# NOT_FOUND BAD_USER_INPUT CONFLICT INTERNAL.
+# NOT_FOUND BAD_USER_INPUT CONFLICT INTERNAL, and UNAVAILABLE (a backend
+# down for now: worth retrying) or LIMIT_EXCEEDED (a per-user or per-process
+# bound reached).
 
 "An RFC 3339 timestamp in UTC."
 scalar Time
@@ -2602,8 +2604,8 @@ extend type Subscription {
 }
 
 # Operating the fleet: the queues, their tasks, the workers, every video
-# and the audit log. For admins only: everyone else gets FORBIDDEN (and
-# anonymous callers UNAUTHENTICATED). Every mutation here is recorded in
+# and the audit log. For admins only: everyone else gets FORBIDDEN,
+# anonymous callers included. Every mutation here is recorded in
 # the audit log, whatever its result, and is safe to repeat.
 
 "Where a task is in its queue."
