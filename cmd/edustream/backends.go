@@ -18,16 +18,17 @@ import (
 // embedded SQLite file in the data dir otherwise. A configured server that
 // cannot be reached is an error, never a reason to fall back.
 func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*sqldb.DB, error) {
+	pools := sqldb.WithPools(cfg.dbPools())
 	if cfg.MySQLDSN != "" {
-		db, err := sqldb.OpenMySQL(ctx, cfg.MySQLDSN, cfg.MySQLReplicaDSN)
+		db, err := sqldb.OpenMySQL(ctx, cfg.MySQLDSN, cfg.MySQLReplicaDSN, pools)
 		if err != nil {
 			return nil, fmt.Errorf("EDUSTREAM_MYSQL_DSN: %w", err)
 		}
-		log.Info("database", "engine", "mysql", "replica", cfg.MySQLReplicaDSN != "")
+		log.Info("database", "engine", "mysql", "replica", cfg.MySQLReplicaDSN != "", "max_open_conns", cfg.DBMaxOpenConns)
 		return db, nil
 	}
 	path := filepath.Join(cfg.DataDir, "edustream.db")
-	db, err := sqldb.OpenSQLite(ctx, path)
+	db, err := sqldb.OpenSQLite(ctx, path, pools)
 	if err != nil {
 		return nil, fmt.Errorf("embedded database %s: %w", path, err)
 	}

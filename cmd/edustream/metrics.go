@@ -208,10 +208,12 @@ func (o *opsListener) close() {
 }
 
 // backendChecks are the /readyz checks of a process: its database, Redis
-// and, with live classes on, Webex's credentials.
+// and, with live classes on, Webex's credentials. A replica down only
+// degrades the process: its reads go to the primary meanwhile.
 func backendChecks(db *sqldb.DB, rdb *redisBackend, client *webex.Client) []server.Check {
 	return append([]server.Check{
-		{Name: "database", Check: db.Ping},
+		{Name: "database", Check: db.PingPrimary},
+		{Name: "database replica", Check: db.PingReplica, Degrades: true},
 		{Name: "redis", Check: func(ctx context.Context) error { return rdb.client.Ping(ctx).Err() }},
 	}, webexChecks(client)...)
 }
