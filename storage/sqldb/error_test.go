@@ -188,7 +188,7 @@ func TestTemporaryErrorsMariaDB(t *testing.T) {
 		}()
 		var id string
 		testenv.Eventually(t, "the statement to run", func() bool {
-			id, _ = queryRoot(m, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'")
+			id, _ = m.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'")
 			return id != ""
 		})
 		m.Exec(t, "KILL CONNECTION "+id)
@@ -206,7 +206,7 @@ func TestTemporaryErrorsMariaDB(t *testing.T) {
 			errc <- db.writer().queryRow(ctx, "SELECT SLEEP(30)").Scan(&x)
 		}()
 		testenv.Eventually(t, "the statement to run", func() bool {
-			id, _ := queryRoot(m, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'")
+			id, _ := m.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'")
 			return id != ""
 		})
 		m.Stop(t)
@@ -223,19 +223,6 @@ func TestTemporaryErrorsMariaDB(t *testing.T) {
 			t.Errorf("with the server back: %v", err)
 		}
 	})
-}
-
-// queryRoot is MariaDB.QueryString for a poll, which must not fail the
-// test on an empty result.
-func queryRoot(m *testenv.MariaDB, query string) (string, error) {
-	db, err := sql.Open("mysql", m.RootDSN())
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	var v string
-	err = db.QueryRow(query).Scan(&v)
-	return v, err
 }
 
 // TestSQLiteBusy: a writer that waits out the busy timeout behind another
