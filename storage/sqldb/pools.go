@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -145,6 +146,9 @@ type pool struct {
 	role  string // "primary" or "replica", in spans and errors
 	slots chan struct{}
 	wait  time.Duration
+	// What the waits cost, for PoolWaits: database/sql's own wait
+	// statistics stay at zero, since no caller beyond the bound reaches it.
+	waits, waitedNs, timeouts atomic.Int64
 }
 
 func newPool(db *sql.DB, role string, c PoolConfig) *pool {
@@ -168,6 +172,9 @@ func (p *pool) acquire(ctx context.Context) (release func(), err error) {
 		return release, nil
 	default:
 	}
+	start := time.Now()
+	p.waits.Add(1)
+	defer func() { p.waitedNs.Add(int64(time.Since(start))) }()
 	timer := time.NewTimer(p.wait)
 	defer timer.Stop()
 	select {
@@ -176,8 +183,33 @@ func (p *pool) acquire(ctx context.Context) (release func(), err error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-timer.C:
+		p.timeouts.Add(1)
 		return nil, fmt.Errorf("%s pool: all %d connections busy for %v: %w", p.role, cap(p.slots), p.wait, errPoolTimeout)
 	}
+}
+
+// PoolWaits says how often statements of a pool found every connection
+// busy.
+type PoolWaits struct {
+	Waits    int64         // statements (or transactions) that had to wait
+	Waited   time.Duration // their total wait
+	Timeouts int64         // waits that ran out: EUNAVAILABLE
+}
+
+func (p *pool) stats() PoolWaits {
+	return PoolWaits{Waits: p.waits.Load(), Waited: time.Duration(p.waitedNs.Load()), Timeouts: p.timeouts.Load()}
+}
+
+// PrimaryWaits returns the waits for the primary's connections.
+func (db *DB) PrimaryWaits() PoolWaits { return db.primary.stats() }
+
+// ReplicaWaits returns the waits for the replica's connections (zero
+// without a replica).
+func (db *DB) ReplicaWaits() PoolWaits {
+	if db.replica == nil {
+		return PoolWaits{}
+	}
+	return db.replica.stats()
 }
 
 // Pools returns the connection pools of db, for what reports their

@@ -125,6 +125,15 @@ func TestPoolWaitTimeout(t *testing.T) {
 				t.Errorf("cancelled read with the pool full: %v, want context.Canceled", err)
 			}
 
+			// The read and the transaction ran out of time, the
+			// cancelled read gave up first: three waits, two timeouts.
+			if w := db.PrimaryWaits(); w.Waits != 3 || w.Timeouts != 2 || w.Waited < 100*time.Millisecond {
+				t.Errorf("PrimaryWaits = %+v, want 3 waits, 2 timeouts, at least 100ms", w)
+			}
+			if w := db.ReplicaWaits(); w != (PoolWaits{}) {
+				t.Errorf("ReplicaWaits without a replica = %+v", w)
+			}
+
 			close(free)
 			if err := <-txDone; err != nil {
 				t.Fatal(err)
