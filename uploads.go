@@ -75,7 +75,7 @@ func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileN
 	}
 	up := &Upload{Video: v, PartSize: PartSize(size), ExpiresAt: v.UploadExpiresAt}
 	for n := 1; n <= PartCount(size, up.PartSize); n++ {
-		url, err := u.Blobs.PresignUploadPart(ctx, v.SourceKey(), uploadID, n, ttl)
+		url, err := u.Blobs.PresignUploadPart(ctx, v.SourceKey(), uploadID, n, PartLength(size, up.PartSize, n), ttl)
 		if err != nil {
 			return nil, fmt.Errorf("presign part %d of video %d: %w", n, v.ID, err)
 		}
