@@ -86,21 +86,17 @@ type BlobInfo struct {
 	ModTime      time.Time
 }
 
-// Cache-Control of stored blobs. A published video's outputs never change
-// (each video has its own prefix), but they are private: only those who may
-// watch the lecture get signed URLs to them. So they are stored with
-// CacheControlPrivate, which is what a CDN in front of the bucket (which
-// checks its own signatures, and keeps objects by its cache policy) passes
-// on to browsers: a browser may keep a copy but asks again before reusing
-// it, and that request needs a signature still valid. The stores'
-// presigned GETs override it per URL (see BlobStore.PresignGet).
-// CacheControlPublicImmutable is for objects anyone may fetch that never
-// change (the playground's fingerprinted assets); no video output is
-// public today.
-const (
-	CacheControlPrivate         = "private, no-cache"
-	CacheControlPublicImmutable = "public, max-age=31536000, immutable"
-)
+// CacheControlPrivate is the Cache-Control a published video output is
+// stored with. The outputs never change (each video has its own prefix),
+// but they are private: only those who may watch the lecture get signed
+// URLs to them. So no shared cache may keep them by this header (a CDN in
+// front of the bucket keeps them by its own cache policy, and checks its
+// own signatures on every request), and a browser may keep a copy but asks
+// again before reusing it, which needs a signature still valid. The
+// stores' presigned GETs override it per URL (see BlobStore.PresignGet).
+// No video output is public today; the only public, immutable responses
+// are the playground's fingerprinted assets (server/playground.go).
+const CacheControlPrivate = "private, no-cache"
 
 // Multipart limits, S3's: parts of at least MinPartSize except the last,
 // at most MaxPartSize, at most MaxParts of them.
