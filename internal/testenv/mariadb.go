@@ -206,12 +206,9 @@ func newMariaDB(t testing.TB, server, template, name string, serverID int, extra
 // freePort returns a loopback TCP port nothing listens on right now.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(ClosedAddr(t))
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // Port is the TCP port the server listens on, on 127.0.0.1; it stays the
