@@ -2,8 +2,10 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -112,6 +114,8 @@ type monitor struct {
 	now       func() time.Time
 
 	down, checked bool
+	// runID is the server's, as last seen.
+	runID string
 	// upSince is when Redis was last seen answering after a failure (or
 	// the monitor started): live workers renew their leases within a
 	// heartbeat of that, so none is judged before.
@@ -136,22 +140,35 @@ func (m *monitor) run(ctx context.Context) {
 }
 
 // check looks once.
-func (m *monitor) check(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, max(m.interval, 2*time.Second))
+func (m *monitor) check(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, max(m.interval, 2*time.Second))
 	defer cancel()
 	fresh, err := m.rdb.SetNX(ctx, redisEpochKey, m.now().UTC().Format(time.RFC3339), 0).Result()
+	var runID string
+	if err == nil {
+		runID, err = m.serverRunID(ctx)
+	}
 	if err != nil {
-		if !m.down && ctx.Err() == nil {
+		if parent.Err() != nil {
+			return // shutting down
+		}
+		if !m.down {
 			m.logger.LogAttrs(ctx, slog.LevelWarn, "redis unreachable", slog.String("error", err.Error()))
 		}
-		m.down = ctx.Err() == nil || m.down
+		m.down = true
 		return
 	}
+	// A client that follows a failover (Sentinel) may hide the outage
+	// behind its retries; the server's run id still changes.
+	switched := runID != "" && m.runID != "" && runID != m.runID
+	if runID != "" {
+		m.runID = runID
+	}
 	switch {
-	case m.down:
+	case m.down || switched:
 		m.down = false
 		m.upSince = m.now()
-		m.logger.LogAttrs(ctx, slog.LevelInfo, "redis is back: reconciling")
+		m.logger.LogAttrs(ctx, slog.LevelInfo, "redis is back: reconciling", slog.Bool("other_server", switched))
 		m.reconcile("redis returned")
 	case fresh && m.checked:
 		// At the first check the key may be new for no reason but a first
@@ -163,6 +180,26 @@ func (m *monitor) check(ctx context.Context) {
 	if m.lease > 0 && m.now().Sub(m.upSince) >= asynqHeartbeat+time.Second {
 		m.recoverOrphans(ctx)
 	}
+}
+
+// serverRunID returns the run id of the Redis server answering, which
+// changes when it restarts or another one takes over; "" where the server
+// does not say (miniredis).
+func (m *monitor) serverRunID(ctx context.Context) (string, error) {
+	info, err := m.rdb.Info(ctx, "server").Result()
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(info) {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			return id, nil
+		}
+	}
+	return "", nil
 }
 
 // recoverOrphans puts back every running task whose lease has not been

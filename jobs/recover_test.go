@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -126,7 +127,10 @@ func TestWorkerReconcilesWhenRedisReturns(t *testing.T) {
 	cfg, logs := testConfig(t)
 	cfg.ReconcileInterval = time.Hour
 	cfg.RecoveryInterval = 50 * time.Millisecond
-	w := cfg.worker(t, opt, &fakeCourses{hidden: []int64{4}})
+	// The purge fails, so the course stays hidden and the reconcilers
+	// always have its task to put back.
+	courses := &fakeCourses{hidden: []int64{4}, purgeErr: map[int64]error{4: errors.New("not now")}}
+	w := cfg.worker(t, opt, courses)
 	w.TestSignals.Init()
 	runWorker(t, w)
 	if r := w.TestSignals.ReconcileRound.WaitOrTimeout(t); r.Trigger != "start" || r.Queued != 1 {
