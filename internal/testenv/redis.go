@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -117,7 +118,7 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	ports := make([]string, 3)
 	ids := make([]string, 3)
 	for i := range ports {
-		ports[i] = freePort(t)
+		ports[i] = strconv.Itoa(freePort(t))
 		ids[i] = randomHex(t, 20)
 	}
 	_, rport, _ := net.SplitHostPort(replica.Addr)
@@ -295,7 +296,7 @@ func startRedisServer(t testing.TB, args func(port string) []string) *RedisServe
 	t.Helper()
 	needBinary(t, "redis-server")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := strconv.Itoa(freePort(t))
 	portArgs := []string{"--port", port}
 	if args != nil {
 		portArgs = args(port)
@@ -397,13 +398,6 @@ func randomHex(t testing.TB, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// freePort returns a loopback port nothing listens on now.
-func freePort(t testing.TB) string {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(ClosedAddr(t))
-	return port
 }
 
 // WriteTLSCerts writes a CA and a server certificate for 127.0.0.1 and
