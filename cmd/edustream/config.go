@@ -118,6 +118,13 @@ type config struct {
 	LogFormat string
 	LogLevel  string
 
+	// Redis and recovery (issue 13): a private CA for rediss://, and the
+	// timers that bring work back after a worker or Redis fails.
+	RedisCAFile       string
+	TaskLease         time.Duration
+	RecoveryInterval  time.Duration
+	ReconcileInterval time.Duration
+
 	// MetricsAddr is the operations listener's address: /metrics, and
 	// /healthz and /readyz (empty: no metrics; dev: a loopback port).
 	MetricsAddr string
@@ -166,6 +173,10 @@ func defaultsFor(cmd string) config {
 		DBConnMaxLifetime: sqldb.DefaultConnMaxLifetime,
 		DBConnMaxIdleTime: sqldb.DefaultConnMaxIdleTime,
 		DBPoolWaitTimeout: sqldb.DefaultWaitTimeout,
+		// Redis and recovery.
+		TaskLease:         jobs.DefaultTaskLease,
+		RecoveryInterval:  jobs.DefaultRecoveryInterval,
+		ReconcileInterval: jobs.DefaultReconcileInterval,
 	}
 	if cmd == "dev" {
 		c.HTTPAddr = "127.0.0.1:8080"
@@ -218,7 +229,12 @@ func (c *config) settings() []setting {
 		{"DB_CONN_MAX_LIFETIME", "how long a database connection is used before it is replaced", duration(&c.DBConnMaxLifetime)},
 		{"DB_CONN_MAX_IDLE_TIME", "how long a database connection may stay idle before it is closed", duration(&c.DBConnMaxIdleTime)},
 		{"DB_POOL_WAIT_TIMEOUT", "how long a request waits for a free database connection before it fails with UNAVAILABLE", duration(&c.DBPoolWaitTimeout)},
-		{"REDIS_URL", "Redis URL for the queue and events, e.g. redis://host:6379/0 (unset: in-process miniredis)", str(&c.RedisURL)},
+		// Redis and recovery.
+		{"REDIS_URL", "Redis for the queue and events: redis://[:password@]host:6379/0, rediss://… (TLS), or Sentinel: redis://sentinel1:26379/0?master_name=NAME&addr=sentinel2:26379&addr=sentinel3:26379 (unset: in-process miniredis)", str(&c.RedisURL)},
+		{"REDIS_CA_FILE", "PEM file of the CA that signs the Redis server's certificate, for a rediss:// URL with a private CA (unset: the system's roots)", str(&c.RedisCAFile)},
+		{"TASK_LEASE", "how long a running task's lease may go unrenewed before its worker counts as dead and the task runs again elsewhere; at least 7s (asynq renews every 5 s); negative: asynq's own recovery, 60-120 s", duration(&c.TaskLease)},
+		{"RECOVERY_INTERVAL", "how often each worker checks Redis (a return, or a return empty, starts a reconciler round) and the leases of running tasks", duration(&c.RecoveryInterval)},
+		{"RECONCILE_INTERVAL", "how often the workers re-enqueue from the database what Redis lost, besides at start and when Redis comes back", duration(&c.ReconcileInterval)},
 		{"S3_BUCKET", "S3 bucket for videos (unset: files under DATA_DIR/blobs, served at /blobs/)", str(&c.S3Bucket)},
 		{"S3_ENDPOINT", "S3-compatible endpoint, e.g. http://seaweedfs:8333 (unset: AWS)", str(&c.S3Endpoint)},
 		{"S3_PUBLIC_ENDPOINT", "endpoint browsers reach S3 at, for presigned URLs (unset: S3_ENDPOINT)", str(&c.S3PublicEndpoint)},
@@ -337,6 +353,9 @@ func (c config) validate() error {
 	case c.MetricsOperationNames < 1:
 		return fmt.Errorf("EDUSTREAM_METRICS_OPERATION_NAMES must be at least 1, got %d", c.MetricsOperationNames)
 	}
+	if err := c.validateRecovery(); err != nil {
+		return err
+	}
 	if err := c.validateMetricsAddr(); err != nil {
 		return err
 	}
@@ -389,6 +408,21 @@ func (c config) validateDBPools() error {
 	}
 	if err := replica.Validate(); err != nil {
 		return fmt.Errorf("EDUSTREAM_DB_REPLICA_MAX_OPEN_CONNS, EDUSTREAM_DB_REPLICA_MAX_IDLE_CONNS: %w", err)
+	}
+	return nil
+}
+
+// validateRecovery checks the Redis and recovery settings.
+func (c config) validateRecovery() error {
+	switch {
+	case c.RedisCAFile != "" && c.RedisURL == "":
+		return errors.New("EDUSTREAM_REDIS_CA_FILE is set without EDUSTREAM_REDIS_URL")
+	case c.TaskLease >= 0 && c.TaskLease < jobs.MinTaskLease:
+		return fmt.Errorf("EDUSTREAM_TASK_LEASE must be at least %v (asynq renews leases every 5 s), or negative to leave recovery to asynq; got %v", jobs.MinTaskLease, c.TaskLease)
+	case c.RecoveryInterval <= 0:
+		return fmt.Errorf("EDUSTREAM_RECOVERY_INTERVAL must be positive, got %v", c.RecoveryInterval)
+	case c.ReconcileInterval <= 0:
+		return fmt.Errorf("EDUSTREAM_RECONCILE_INTERVAL must be positive, got %v", c.ReconcileInterval)
 	}
 	return nil
 }
