@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
@@ -247,5 +248,60 @@ func TestEncodingProgressSlowReader(t *testing.T) {
 	}
 	if n > 101 {
 		t.Errorf("%d events for 101 published", n)
+	}
+}
+
+// One student opening 300 encodingProgress subscriptions gets exactly
+// the per-user bound (the default, 100); the rest are refused with
+// LIMIT_EXCEEDED before their resolver runs: no SQL for any of them.
+func TestEncodingProgressSubscriptionBound(t *testing.T) {
+	t.Parallel()
+	p := setupProgress(t)
+	p.b.post(t, p.b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(p.course)}).NoErrors(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	c := gqlhttptest.Open(t, ctx, p.srv.URL)
+	gqlhttptest.Init(t, ctx, c, map[string]any{"Authorization": "Bearer " + token(t, p.b.student.Subject, edustream.RoleStudent, "Sam")})
+	const query = `subscription($l: ID!) { encodingProgress(lectureId: $l) { status } }`
+	vars := map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)}
+	const bound = gqlhttp.DefaultMaxSubscriptionsPerUser
+	for i := range bound {
+		gqlhttptest.Subscribe(t, ctx, c, strconv.Itoa(i), query, vars)
+	}
+	for range bound {
+		p.signals.Subscribed.WaitOrTimeout(t)
+	}
+	before := p.b.queries.Load()
+	for i := bound; i < 300; i++ {
+		gqlhttptest.Subscribe(t, ctx, c, strconv.Itoa(i), query, vars)
+	}
+	next, refused := 0, 0
+	for next+refused < 300 {
+		m, err := gqlhttptest.Next(t, ctx, c)
+		if err != nil {
+			t.Fatalf("after %d events and %d refusals: %v", next, refused, err)
+		}
+		switch m.Type {
+		case "next":
+			next++
+		case "error":
+			var errs []struct{ Extensions map[string]any }
+			json.Unmarshal(m.Payload, &errs)
+			if len(errs) != 1 || errs[0].Extensions["code"] != "LIMIT_EXCEEDED" {
+				t.Fatalf("error %s, want LIMIT_EXCEEDED", m.Payload)
+			}
+			if id, _ := strconv.Atoi(m.ID); id < bound {
+				t.Errorf("subscription %s, within the bound, was refused", m.ID)
+			}
+			refused++
+		default:
+			t.Fatalf("unexpected %+v", m)
+		}
+	}
+	if next != bound || refused != 300-bound {
+		t.Errorf("%d subscriptions ran and %d were refused, want %d and %d", next, refused, bound, 300-bound)
+	}
+	if n := p.b.queries.Load() - before; n != 0 {
+		t.Errorf("the refused subscriptions ran %d SQL queries", n)
 	}
 }
