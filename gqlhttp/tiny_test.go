@@ -45,6 +45,8 @@ type Query {
 	count(filter: Filter): Int!
 	fail: String
 	failHard: String!
+	"Fails as a backend down for now would (UNAVAILABLE)."
+	unavailable: String!
 	panics: String
 }
 
@@ -374,6 +376,8 @@ func (s *tiny) field(ctx context.Context, oc *graphql.OperationContext, def *ast
 		return fail(edustream.Errorf(edustream.EINVALID, "it failed"))
 	case "Query.failHard":
 		return fail(edustream.Errorf(edustream.EINVALID, "hard failure"))
+	case "Query.unavailable":
+		return fail(edustream.Errorf(edustream.EUNAVAILABLE, "the database is down for now"))
 	case "Query.panics":
 		panic("boom")
 	case "Book.id":
