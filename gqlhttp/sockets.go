@@ -152,7 +152,7 @@ func (b *bounds) aroundSubscription(ctx context.Context, next graphql.OperationH
 		// An error message, not next and complete: nothing ran, and
 		// clients (graphql-ws's sink.error) treat it as the operation's
 		// failure.
-		transport.AddSubscriptionError(ctx, err)
+		EndSubscription(ctx, err)
 		return func(context.Context) *graphql.Response { return nil }
 	}
 	var once sync.Once
@@ -177,4 +177,17 @@ func (b *bounds) aroundSubscription(ctx context.Context, next graphql.OperationH
 		}
 		return resp
 	}
+}
+
+// EndSubscription makes the subscription of ctx end with an error message
+// carrying err (already presented: its message and extensions are sent as
+// they are) in place of complete, once its resolver's channel closes. It
+// reports whether it could: only subscriptions over a websocket of this
+// endpoint end that way.
+func EndSubscription(ctx context.Context, err *gqlerror.Error) bool {
+	if socketSlotFrom(ctx) == nil {
+		return false
+	}
+	transport.AddSubscriptionError(ctx, err)
+	return true
 }
