@@ -167,6 +167,13 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	responses, ctx := t.exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
+	if resp == nil {
+		// gqlgen answers nothing to an operation whose client went away
+		// before it ran: nobody is left to answer (and it is no error).
+		edustream.Logger(ctx).Info("graphql operation abandoned by its client before it ran", "operation", opCtx.OperationName)
+		w.WriteHeader(statusClientClosedRequest)
+		return
+	}
 	body, ok := dataOnlyBody(resp)
 	if !ok {
 		// Errors are not cached, and not cacheable.
@@ -181,6 +188,10 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	t.writeData(w, r, media, class == Public && sharedByClass, e)
 }
+
+// statusClientClosedRequest is nginx's status for a request whose client
+// went away, for the access log: no client reads it.
+const statusClientClosedRequest = 499
 
 // retryAfterSeconds is the Retry-After of a response that a backend down
 // for now failed: long enough for a failover or a connection pool to

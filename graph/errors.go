@@ -40,6 +40,14 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	case errors.Is(err, errRecoveredPanic):
 		gqlErr.Message = "internal error"
 		setCode(gqlErr, CodeInternal)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The client went away (closed the tab, completed the
+		// subscription) while its operation ran: nothing for an operator
+		// to act on, and nobody reads the answer.
+		edustream.Logger(ctx).Info("graphql operation abandoned by its client", "operation", operationName(ctx), "path", gqlErr.Path.String())
+		gqlErr.Message = "internal error"
+		gqlErr.Err = nil
+		setCode(gqlErr, CodeInternal)
 	default:
 		edustream.Logger(ctx).Error("graphql internal error", "operation", operationName(ctx), "path", gqlErr.Path.String(), "error", err)
 		gqlErr.Message = "internal error"
