@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -357,6 +358,9 @@ func TestEncodingProgressRecheckRetries(t *testing.T) {
 	t.Parallel()
 	courses := &failingCourses{err: edustream.Errorf(edustream.EUNAVAILABLE, "the database is unavailable")}
 	p := setupProgress(t, withFailingCourses(courses))
+	logs := &logRecords{}
+	p.srv = httptest.NewServer(logTo(logs, p.b.handler))
+	t.Cleanup(p.srv.Close)
 	next := p.open(t, p.b.instructor)
 	if e := encodingEvent(t, next()); e.Stage != "TRANSCODE" || e.Removed {
 		t.Fatalf("first event %+v", e)
@@ -368,6 +372,13 @@ func TestEncodingProgressRecheckRetries(t *testing.T) {
 	}
 	if n := courses.failures.Load(); n > 0 {
 		t.Errorf("%d failures left: the re-check did not ask again", n)
+	}
+	// Each failure is logged for the operator, at WARN: nothing broke.
+	if warns := logs.at(slog.LevelWarn); len(warns) != 3 || !strings.Contains(warns[0], "access check failed") {
+		t.Errorf("WARN lines %q, want one per failed check", warns)
+	}
+	if errs := logs.at(slog.LevelError); len(errs) > 0 {
+		t.Errorf("logged at ERROR: %q", errs)
 	}
 }
 
