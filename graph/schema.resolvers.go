@@ -162,9 +162,11 @@ func (r *mutationResolver) DeleteCourse(ctx context.Context, id int64) (int64, e
 	if _, err := r.editableCourse(ctx, id); err != nil {
 		return 0, err
 	}
+	lectures := r.lectureIDsOf(ctx, id)
 	if err := r.CourseService.HideCourse(ctx, id); err != nil {
 		return 0, err
 	}
+	r.announceRemoved(ctx, lectures...)
 	// The course is already gone for every reader. If the queue is down the
 	// reconciler finds the hidden course and enqueues the purge later, so
 	// the caller has nothing to retry.
@@ -213,7 +215,11 @@ func (r *mutationResolver) DeleteLecture(ctx context.Context, id int64) (int64, 
 	if _, err := r.editableLecture(ctx, id); err != nil {
 		return 0, err
 	}
-	return id, r.LectureService.DeleteLecture(ctx, id)
+	if err := r.LectureService.DeleteLecture(ctx, id); err != nil {
+		return 0, err
+	}
+	r.announceRemoved(ctx, id)
+	return id, nil
 }
 
 func (r *mutationResolver) Enroll(ctx context.Context, courseID int64) (*edustream.Enrollment, error) {

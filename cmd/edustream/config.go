@@ -131,6 +131,13 @@ type config struct {
 	// MetricsOperationNames bounds the GraphQL operation names with
 	// series of their own.
 	MetricsOperationNames int
+
+	// Bounds on websockets and subscriptions (issue 13), per API process
+	// and per user within it.
+	MaxSockets              int
+	MaxSocketsPerUser       int
+	MaxSubscriptions        int
+	MaxSubscriptionsPerUser int
 }
 
 // setting describes one configuration entry, for parsing and for the
@@ -177,6 +184,11 @@ func defaultsFor(cmd string) config {
 		TaskLease:         jobs.DefaultTaskLease,
 		RecoveryInterval:  jobs.DefaultRecoveryInterval,
 		ReconcileInterval: jobs.DefaultReconcileInterval,
+		// Bounds on websockets and subscriptions (issue 13).
+		MaxSockets:              gqlhttp.DefaultMaxSockets,
+		MaxSocketsPerUser:       gqlhttp.DefaultMaxSocketsPerUser,
+		MaxSubscriptions:        gqlhttp.DefaultMaxSubscriptions,
+		MaxSubscriptionsPerUser: gqlhttp.DefaultMaxSubscriptionsPerUser,
 	}
 	if cmd == "dev" {
 		c.HTTPAddr = "127.0.0.1:8080"
@@ -284,6 +296,11 @@ func (c *config) settings() []setting {
 		{"LOG_LEVEL", "debug, info, warn or error", str(&c.LogLevel)},
 		{"METRICS_ADDR", "address of the operations listener, never the API's: Prometheus /metrics, /healthz and /readyz, for serve and work (unset: off; dev: 127.0.0.1:0, printed in the banner), e.g. :9464", str(&c.MetricsAddr)},
 		{"METRICS_OPERATION_NAMES", "GraphQL operation names that get metric series of their own; later ones are counted as other", integer(&c.MetricsOperationNames)},
+		// Bounds on websockets and subscriptions (issue 13).
+		{"MAX_SOCKETS", "websockets an API process holds; more are closed with 4029", integer(&c.MaxSockets)},
+		{"MAX_SOCKETS_PER_USER", "websockets of one user on an API process; more are closed with 4029 at connection_init", integer(&c.MaxSocketsPerUser)},
+		{"MAX_SUBSCRIPTIONS", "subscriptions an API process runs; more are refused with LIMIT_EXCEEDED", integer(&c.MaxSubscriptions)},
+		{"MAX_SUBSCRIPTIONS_PER_USER", "subscriptions of one user (or one anonymous websocket) on an API process; more are refused with LIMIT_EXCEEDED", integer(&c.MaxSubscriptionsPerUser)},
 	}
 }
 
@@ -352,6 +369,9 @@ func (c config) validate() error {
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	case c.MetricsOperationNames < 1:
 		return fmt.Errorf("EDUSTREAM_METRICS_OPERATION_NAMES must be at least 1, got %d", c.MetricsOperationNames)
+	// Bounds on websockets and subscriptions (issue 13).
+	case c.MaxSockets < 1 || c.MaxSocketsPerUser < 1 || c.MaxSubscriptions < 1 || c.MaxSubscriptionsPerUser < 1:
+		return errors.New("EDUSTREAM_MAX_SOCKETS, EDUSTREAM_MAX_SOCKETS_PER_USER, EDUSTREAM_MAX_SUBSCRIPTIONS and EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER must be at least 1")
 	}
 	if err := c.validateRecovery(); err != nil {
 		return err

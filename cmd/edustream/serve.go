@@ -248,6 +248,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 			ResponseCache:  responses,
 			PublicMaxAge:   publicMaxAge(cfg),
 			Metrics:        pm.graphql(responses),
+			// Bounds on websockets and subscriptions (issue 13).
+			MaxSockets:              cfg.MaxSockets,
+			MaxSocketsPerUser:       cfg.MaxSocketsPerUser,
+			MaxSubscriptions:        cfg.MaxSubscriptions,
+			MaxSubscriptionsPerUser: cfg.MaxSubscriptionsPerUser,
 		},
 		WriteMarks: marks,
 	}, &graph.Resolver{

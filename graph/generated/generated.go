@@ -136,6 +136,7 @@ type ComplexityRoot struct {
 		Message       func(childComplexity int) int
 		Progress      func(childComplexity int) int
 		QueuePosition func(childComplexity int) int
+		Removed       func(childComplexity int) int
 		Stage         func(childComplexity int) int
 		Status        func(childComplexity int) int
 		VideoID       func(childComplexity int) int
@@ -847,6 +848,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EncodingEvent.QueuePosition(childComplexity), true
+	case "EncodingEvent.removed":
+		if e.ComplexityRoot.EncodingEvent.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.Removed(childComplexity), true
 	case "EncodingEvent.stage":
 		if e.ComplexityRoot.EncodingEvent.Stage == nil {
 			break
@@ -2389,6 +2396,12 @@ type EncodingEvent {
   "While waiting for a worker: how many videos are ahead in the queue (0: next)."
   queuePosition: Int
   at: Time!
+  """
+  Set on the subscription's last event when the lecture or its course was
+  deleted (the rest of the event is the state last sent, its message saying
+  what was deleted); the subscription completes after it. False otherwise.
+  """
+  removed: Boolean!
 }
 
 type Enrollment {
@@ -3168,6 +3181,8 @@ func (ec *executionContext) childFields_EncodingEvent(ctx context.Context, field
 		return ec.fieldContext_EncodingEvent_queuePosition(ctx, field)
 	case "at":
 		return ec.fieldContext_EncodingEvent_at(ctx, field)
+	case "removed":
+		return ec.fieldContext_EncodingEvent_removed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EncodingEvent", field.Name)
 }
@@ -5874,6 +5889,29 @@ func (ec *executionContext) _EncodingEvent_at(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_EncodingEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _EncodingEvent_removed(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Enrollment_course(ctx context.Context, field graphql.CollectedField, obj *edustream.Enrollment) (ret graphql.Marshaler) {
@@ -13446,6 +13484,11 @@ func (ec *executionContext) _EncodingEvent(ctx context.Context, sel ast.Selectio
 			}
 		case "at":
 			out.Values[i] = ec._EncodingEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "removed":
+			out.Values[i] = ec._EncodingEvent_removed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
