@@ -42,8 +42,7 @@ const (
 
 // chain runs the video tasks.
 type chain struct {
-	d   *Deps
-	enq *enqueuer
+	d *Deps
 }
 
 // stepFunc does the work of one stage for v and returns what to record
@@ -100,7 +99,12 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		c.d.Life.Requeue(ctx, v)
 		return nil
 	}
-	if q, _ := asynq.GetQueueName(ctx); q == QueueVideo {
+	if q, _ := asynq.GetQueueName(ctx); slices.Contains(videoQueues, q) {
+		release, err := c.takeUploaderSlot(ctx, v)
+		if err != nil {
+			return err
+		}
+		defer release()
 		// The video queue moved: those waiting in it see their position change.
 		c.announceQueueMoved(ctx)
 	}
@@ -141,6 +145,9 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		outcome = outcomeHandedOff
 		return nil // an external transcoder's reports move the video on
 	} else if err != nil {
+		if ctx.Err() != nil {
+			c.dropStopped(ctx, v)
+		}
 		err = c.fail(ctx, v, err)
 		outcome = stepOutcome(err)
 		return err
@@ -154,6 +161,55 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	outcome = outcomeOK
 	noteMoved(ctx, moved)
 	return nil
+}
+
+// takeUploaderSlot takes one of the slots of v's uploader (uploaderslots.go)
+// for the task; errUploaderBusy when the uploader has none left, which
+// puts the task back in its queue.
+func (c *chain) takeUploaderSlot(ctx context.Context, v *edustream.Video) (release func(), err error) {
+	if c.d.slots == nil || v.UploaderID == 0 {
+		return func() {}, nil
+	}
+	id, _ := asynq.GetTaskID(ctx)
+	release, ok, err := c.d.slots.take(ctx, v.UploaderID, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, errUploaderBusy
+	}
+	return release, nil
+}
+
+// dropStopped deletes what a step whose context was cancelled had stored
+// of its outputs, if its video no longer wants the step: someone stopped
+// it (StopProcessing), or its lecture is gone. A step stopped for another
+// reason (its timeout, a worker shutting down) keeps them for the next
+// attempt.
+func (c *chain) dropStopped(ctx context.Context, v *edustream.Video) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	now, err := c.d.Videos.FindVideoByID(ctx, v.ID)
+	switch {
+	case err == nil && now.ReplacedAt == nil && now.Status == edustream.VideoProcessing && now.Stage == v.Stage:
+		return // still wanted
+	case err != nil && edustream.ErrorCode(err) != edustream.ENOTFOUND:
+		return // unknown: the next attempt, or the removal, decides
+	}
+	switch v.Stage {
+	case edustream.StageTranscode:
+		err = edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix())
+	case edustream.StageThumbnails:
+		err = c.d.Blobs.Delete(ctx, v.PosterKey(), v.StoryboardSpriteKey(), v.StoryboardVTTKey())
+	default:
+		return
+	}
+	log := edustream.Logger(ctx)
+	if err != nil {
+		log.Warn("delete the outputs of a stopped step", slog.String("error", err.Error()))
+		return
+	}
+	log.Info("the step was stopped; its outputs were deleted")
 }
 
 // fail decides what a step's error means. A permanent one (the input's
