@@ -420,6 +420,11 @@ func (l *VideoLifecycle) StopProcessing(ctx context.Context, v *Video, reason st
 	return nil, Errorf(ECONFLICT, "video %d keeps moving; try again", v.ID)
 }
 
+// CancelledBy is the reason a video whose processing u cancelled shows.
+func CancelledBy(u *User) string {
+	return actorName(u) + " cancelled the processing; retry the video to run it again"
+}
+
 // StopLectures stops the processing of the lectures' videos because the
 // lectures, or their course, are deleted (reason says which). A video the
 // deletion already replaced has its running step stopped and its removal
