@@ -401,8 +401,8 @@ func (l *VideoLifecycle) StopProcessing(ctx context.Context, v *Video, reason st
 		if v.ReplacedAt != nil {
 			return nil, Errorf(ECONFLICT, "video %d was replaced; its removal stops its work", v.ID)
 		}
-		if v.Status != VideoUploaded && v.Status != VideoProcessing {
-			return v, nil
+		if _, ok := NextVideoState(MoveCancel, StateOf(v)); !ok || v.Status == VideoAwaitingUpload {
+			return v, nil // nothing runs (an upload is Remove's to abort)
 		}
 		moved, err := l.Cancel(ctx, v, reason)
 		if err == nil {
