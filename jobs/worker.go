@@ -296,9 +296,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			RetryDelayFunc:           retryDelay,
 			// A step put back for its uploader's turn did not fail.
 			IsFailure: func(err error) bool { return !errors.Is(err, errUploaderBusy) },
-			Logger:                   newAsynqLogger(log),
-			LogLevel:                 asynq.WarnLevel,
-			Queues:                   map[string]int{queue: 1},
+			Logger:    newAsynqLogger(log),
+			LogLevel:  asynq.WarnLevel,
+			Queues:    map[string]int{queue: 1},
 		})
 		if err := srv.Start(w.mux); err != nil {
 			stopAll()
