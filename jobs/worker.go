@@ -294,11 +294,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			DelayedTaskCheckInterval: w.cfg.RetryCheckInterval,
 			ShutdownTimeout:          w.cfg.ShutdownTimeout,
 			RetryDelayFunc:           retryDelay,
+			Logger:                   newAsynqLogger(log),
+			LogLevel:                 asynq.WarnLevel,
+			Queues:                   map[string]int{queue: 1},
+
 			// A step put back for its uploader's turn did not fail.
 			IsFailure: func(err error) bool { return !errors.Is(err, errUploaderBusy) },
-			Logger:    newAsynqLogger(log),
-			LogLevel:  asynq.WarnLevel,
-			Queues:    map[string]int{queue: 1},
 		})
 		if err := srv.Start(w.mux); err != nil {
 			stopAll()
