@@ -256,6 +256,9 @@ func (c *chain) probe(ctx context.Context, run *stepRun) (edustream.VideoUpdate,
 	} else if err != nil {
 		return edustream.VideoUpdate{}, fmt.Errorf("find the source: %w", err)
 	}
+	if info, err := c.probed(ctx, v); err != nil || info != nil {
+		return edustream.VideoUpdate{Media: info}, err
+	}
 	srv, err := serveBlobs(ctx, c.d.Blobs, v.SourceKey())
 	if err != nil {
 		return edustream.VideoUpdate{}, err
@@ -268,7 +271,37 @@ func (c *chain) probe(ctx context.Context, run *stepRun) (edustream.VideoUpdate,
 	if err := c.d.Limits.CheckMedia(info); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
+	// Kept until the probe's results are in the database, so a retry
+	// after the database failed does not probe again.
+	body, err := json.Marshal(info)
+	if err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	if err := c.d.Blobs.Put(ctx, probeKey(v), strings.NewReader(string(body)), int64(len(body)), blobMeta("probe.json")); err != nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("keep the probe's results: %w", err)
+	}
 	return edustream.VideoUpdate{Media: info}, nil
+}
+
+// probeKey is where the probe keeps its results for a retry of its step.
+func probeKey(v *edustream.Video) string { return edustream.VideoPrefix(v.ID) + "probe.json" }
+
+// probed returns the results an earlier attempt of the probe kept, if it
+// kept any that still pass the limits; nil otherwise.
+func (c *chain) probed(ctx context.Context, v *edustream.Video) (*edustream.MediaInfo, error) {
+	r, err := c.d.Blobs.Get(ctx, probeKey(v), 0, -1)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("look for an earlier probe: %w", err)
+	}
+	defer r.Close()
+	var info edustream.MediaInfo
+	if err := json.NewDecoder(io.LimitReader(r, 1<<20)).Decode(&info); err != nil || c.d.Limits.CheckMedia(&info) != nil {
+		return nil, nil // not ours to trust: probe again
+	}
+	edustream.Logger(ctx).Info("an earlier attempt probed the video; keeping its results")
+	return &info, nil
 }
 
 // errSourceMissing fails a video whose source is not in storage.
@@ -365,8 +398,20 @@ func (c *chain) publishStream(ctx context.Context, run *stepRun) (edustream.Vide
 		// Media playlists after their segments, the master last.
 		return rankForPublish(a.Key) - rankForPublish(b.Key)
 	})
+	// What an earlier attempt published already is not copied again.
+	published, err := c.d.Blobs.List(ctx, v.HLSPrefix())
+	if err != nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("list published files: %w", err)
+	}
+	sizes := make(map[string]int64, len(published))
+	for _, b := range published {
+		sizes[b.Key] = b.Size
+	}
 	for _, b := range work {
 		rel := strings.TrimPrefix(b.Key, v.WorkPrefix())
+		if size, ok := sizes[v.HLSPrefix()+rel]; ok && size == b.Size && rankForPublish(b.Key) == 0 {
+			continue // a segment; playlists are copied again, they are small
+		}
 		if err := c.d.Blobs.Copy(ctx, b.Key, v.HLSPrefix()+rel, blobMeta(rel)); err != nil {
 			return edustream.VideoUpdate{}, fmt.Errorf("publish %s: %w", rel, err)
 		}
@@ -472,9 +517,15 @@ type Metadata struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-// metadata writes the sidecar.
+// metadata writes the sidecar, unless an earlier attempt did.
 func (c *chain) metadata(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
 	v := run.video
+	if _, err := c.d.Blobs.Head(ctx, v.MetadataKey()); err == nil {
+		edustream.Logger(ctx).Info("an earlier attempt wrote the metadata; keeping it")
+		return edustream.VideoUpdate{}, nil
+	} else if edustream.ErrorCode(err) != edustream.ENOTFOUND {
+		return edustream.VideoUpdate{}, fmt.Errorf("look for earlier metadata: %w", err)
+	}
 	m := Metadata{
 		VideoID:    v.ID,
 		LectureID:  v.LectureID,
