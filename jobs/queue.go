@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,11 +148,16 @@ const maxQueueScan = 1000
 // had all the slots allowed) is behind every pending one.
 func (q *Queue) VideoQueuePosition(ctx context.Context, videoID int64) (int, bool, error) {
 	suffix := ":" + strconv.FormatInt(videoID, 10)
+	known, err := q.enq.inspector.Queues()
+	if err != nil {
+		return 0, false, fmt.Errorf("list the queues: %w", err)
+	}
 	for _, queue := range videoQueues {
+		if !slices.Contains(known, queue) {
+			continue // no task was ever queued there
+		}
 		info, err := q.enq.inspector.GetQueueInfo(queue)
-		if errors.Is(err, asynq.ErrQueueNotFound) {
-			continue
-		} else if err != nil {
+		if err != nil {
 			return 0, false, fmt.Errorf("read the %s queue: %w", queue, err)
 		}
 		pos, found, err := q.pendingPosition(queue, suffix)
