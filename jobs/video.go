@@ -167,7 +167,11 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 // for the task; errUploaderBusy when the uploader has none left, which
 // puts the task back in its queue.
 func (c *chain) takeUploaderSlot(ctx context.Context, v *edustream.Video) (release func(), err error) {
-	if c.d.slots == nil || v.UploaderID == 0 {
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, last := asynq.GetMaxRetry(ctx)
+	if c.d.slots == nil || v.UploaderID == 0 || (last && retried >= maxRetry) {
+		// asynq archives a task at its last attempt whatever it returns,
+		// so that one runs now rather than be put back for good.
 		return func() {}, nil
 	}
 	id, _ := asynq.GetTaskID(ctx)
