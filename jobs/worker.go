@@ -51,7 +51,7 @@ const (
 func DefaultVideoConcurrency() int { return max(1, runtime.NumCPU()/2) }
 
 // DefaultVideoLongConcurrency is the long videos' queue's default: half
-// the video queue's slots, at least one. They come on top of the video
+// the video queue's default slots (one per four cores), at least one. They come on top of the video
 // queue's, which stay free for short videos and the other ffmpeg steps.
 func DefaultVideoLongConcurrency() int { return max(1, DefaultVideoConcurrency()/2) }
 

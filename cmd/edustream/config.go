@@ -221,7 +221,7 @@ func (c *config) settings() []setting {
 		{"CLOUDFRONT_PRIVATE_KEY", "PEM of that key's RSA private key (PKCS#1 or PKCS#8)", str(&c.CloudFrontPrivateKey)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
 		// Fair workers: long videos have their own slots, uploaders a share.
-		{"VIDEO_LONG_CONCURRENCY", "transcodes of long videos (10 minutes and more) a worker process runs at once, in slots of their own on top of VIDEO_CONCURRENCY's (default: half of those, at least 1)", integer(&c.VideoLongConcurrency)},
+		{"VIDEO_LONG_CONCURRENCY", "transcodes of long videos (10 minutes and more) a worker process runs at once, in slots of their own on top of VIDEO_CONCURRENCY's (default: one per four CPUs, at least 1)", integer(&c.VideoLongConcurrency)},
 		{"VIDEO_CONCURRENCY_PER_UPLOADER", "ffmpeg tasks of one uploader's videos running at once across the fleet; the uploader's others wait their turn (0: no bound)", integer(&c.VideoConcurrencyPerUploader)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
