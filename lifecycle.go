@@ -238,8 +238,9 @@ func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Vide
 
 // Create stores v, a new video of its lecture waiting for its upload, and
 // sets its ID, version and times. An older upload of the lecture that was
-// never completed is abandoned (replaced). ENOTFOUND for a missing lecture;
-// ECONFLICT while another video of the lecture is being processed.
+// never completed is abandoned (replaced); a video of the lecture being
+// processed is stopped (StopProcessing). ENOTFOUND for a missing lecture;
+// ECONFLICT when a video of the lecture started being processed meanwhile.
 func (l *VideoLifecycle) Create(ctx context.Context, v *Video) error {
 	// A new upload replaces the lecture's video; one still being processed
 	// is stopped first, so that its work does not go on for nothing.
