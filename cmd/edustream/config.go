@@ -68,6 +68,13 @@ type config struct {
 	CloudFrontPrivateKey string
 
 	VideoConcurrency int
+
+	// Fair workers: the long videos' queue's slots (jobs.QueueVideoLong)
+	// and the ffmpeg tasks of one uploader running at once across the
+	// fleet (0: no bound).
+	VideoLongConcurrency        int
+	VideoConcurrencyPerUploader int
+
 	MaxUploadBytes   int64
 	MaxVideoDuration time.Duration
 	UploadTTL        time.Duration
@@ -190,6 +197,8 @@ func defaultsFor(cmd string) config {
 		MaxSubscriptions:        gqlhttp.DefaultMaxSubscriptions,
 		MaxSubscriptionsPerUser: gqlhttp.DefaultMaxSubscriptionsPerUser,
 	}
+	// Fair workers.
+	c.VideoLongConcurrency, c.VideoConcurrencyPerUploader = jobs.DefaultVideoLongConcurrency(), jobs.DefaultVideoConcurrencyPerUploader
 	if cmd == "dev" {
 		c.HTTPAddr = "127.0.0.1:8080"
 		c.Playground = true
@@ -264,6 +273,9 @@ func (c *config) settings() []setting {
 		{"CLOUDFRONT_KEY_ID", "ID of the CloudFront public key (in a trusted key group) that signs playback URLs", str(&c.CloudFrontKeyID)},
 		{"CLOUDFRONT_PRIVATE_KEY", "PEM of that key's RSA private key (PKCS#1 or PKCS#8)", str(&c.CloudFrontPrivateKey)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
+		// Fair workers: long videos have their own slots, uploaders a share.
+		{"VIDEO_LONG_CONCURRENCY", "transcodes of long videos (10 minutes and more) a worker process runs at once, in slots of their own on top of VIDEO_CONCURRENCY's (default: one per four CPUs, at least 1)", integer(&c.VideoLongConcurrency)},
+		{"VIDEO_CONCURRENCY_PER_UPLOADER", "ffmpeg tasks of one uploader's videos running at once across the fleet; the uploader's others wait their turn (0: no bound)", integer(&c.VideoConcurrencyPerUploader)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
 		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
@@ -347,6 +359,10 @@ func (c config) validate() error {
 		return fmt.Errorf("EDUSTREAM_WORKER_CONCURRENCY must be at least 1, got %d", c.WorkerConcurrency)
 	case c.VideoConcurrency < 1:
 		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY must be at least 1, got %d", c.VideoConcurrency)
+	case c.VideoLongConcurrency < 1:
+		return fmt.Errorf("EDUSTREAM_VIDEO_LONG_CONCURRENCY must be at least 1, got %d", c.VideoLongConcurrency)
+	case c.VideoConcurrencyPerUploader < 0:
+		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY_PER_UPLOADER must be 0 (no bound) or more, got %d", c.VideoConcurrencyPerUploader)
 	case c.Transcoder != "ffmpeg" && c.Transcoder != "mediaconvert":
 		return fmt.Errorf("EDUSTREAM_TRANSCODER must be ffmpeg or mediaconvert, got %q", c.Transcoder)
 	case c.Transcoder == "mediaconvert" && (c.S3Bucket == "" || c.MediaConvertRoleARN == ""):
