@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/ffmpeg"
 	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
@@ -45,6 +46,10 @@ type config struct {
 	Transcoder  string
 	FFmpegPath  string
 	FFprobePath string
+	// FFmpeg's resource limits: address space per child, and CPU time per
+	// second of the source (see package ffmpeg).
+	FFmpegMemoryLimit  int64
+	FFmpegCPUPerSecond time.Duration
 	// MediaConvert, when Transcoder is "mediaconvert".
 	MediaConvertRoleARN  string
 	MediaConvertQueue    string
@@ -139,6 +144,8 @@ func defaultsFor(cmd string) config {
 		ShutdownTimeout:      20 * time.Second,
 		S3Region:             "us-east-1",
 		Transcoder:           "ffmpeg",
+		FFmpegMemoryLimit:    ffmpeg.DefaultMemoryLimit,
+		FFmpegCPUPerSecond:   ffmpeg.DefaultCPUPerSecond,
 		VideoConcurrency:     jobs.DefaultVideoConcurrency(),
 		MaxUploadBytes:       edustream.DefaultMaxUploadBytes,
 		MaxVideoDuration:     edustream.DefaultMaxVideoDuration,
@@ -203,6 +210,9 @@ func (c *config) settings() []setting {
 		{"TRANSCODER", "ffmpeg (run by the workers) or mediaconvert (AWS Elemental MediaConvert; needs S3_BUCKET and MEDIACONVERT_ROLE_ARN)", str(&c.Transcoder)},
 		{"FFMPEG_PATH", "ffmpeg binary (unset: ffmpeg on PATH)", str(&c.FFmpegPath)},
 		{"FFPROBE_PATH", "ffprobe binary (unset: ffprobe on PATH)", str(&c.FFprobePath)},
+		// ffmpeg's resource limits.
+		{"FFMPEG_MEMORY_LIMIT", "address space each ffmpeg and ffprobe may map, in bytes (RLIMIT_AS)", integer64(&c.FFmpegMemoryLimit)},
+		{"FFMPEG_CPU_PER_SECOND", "CPU time a transcode or thumbnail run may use per second of the source, at least a minute (RLIMIT_CPU)", duration(&c.FFmpegCPUPerSecond)},
 		{"MEDIACONVERT_ROLE_ARN", "IAM role MediaConvert jobs run as: reads the sources and writes the outputs in S3_BUCKET", str(&c.MediaConvertRoleARN)},
 		{"MEDIACONVERT_QUEUE", "MediaConvert queue ARN (unset: the account's Default queue)", str(&c.MediaConvertQueue)},
 		{"MEDIACONVERT_ENDPOINT", "MediaConvert endpoint URL (unset: the regional endpoint of S3_REGION)", str(&c.MediaConvertEndpoint)},
@@ -311,6 +321,13 @@ func (c config) validate() error {
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	case c.MetricsOperationNames < 1:
 		return fmt.Errorf("EDUSTREAM_METRICS_OPERATION_NAMES must be at least 1, got %d", c.MetricsOperationNames)
+	}
+	// ffmpeg's resource limits.
+	switch {
+	case c.FFmpegMemoryLimit < ffmpeg.MinMemoryLimit:
+		return fmt.Errorf("EDUSTREAM_FFMPEG_MEMORY_LIMIT must be at least %d bytes (64 MiB), got %d", ffmpeg.MinMemoryLimit, c.FFmpegMemoryLimit)
+	case c.FFmpegCPUPerSecond < time.Second:
+		return fmt.Errorf("EDUSTREAM_FFMPEG_CPU_PER_SECOND must be at least 1s, got %v", c.FFmpegCPUPerSecond)
 	}
 	if err := c.validateMetricsAddr(); err != nil {
 		return err
