@@ -98,7 +98,7 @@ ffmpeg \
   -c:v libx264 \
   -preset veryfast \
   -profile:v high \
-  -level:v 3.0 \
+  -level:v 3.1 \
   -crf 23 \
   -maxrate 1540k \
   -bufsize 1540k \
