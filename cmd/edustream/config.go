@@ -120,6 +120,9 @@ type config struct {
 	MetricsOperationNames int
 }
 
+// devCORSOrigins are the origins dev allows by default.
+var devCORSOrigins = []string{"http://localhost:5173", "http://127.0.0.1:5173", "http://localhost:3000", "http://127.0.0.1:3000"}
+
 // setting describes one configuration entry, for parsing and for the
 // README's table.
 type setting struct {
@@ -166,6 +169,9 @@ func defaultsFor(cmd string) config {
 		// A port of its own each run, printed in the banner: a fixed one
 		// would clash with a second dev, or a local Prometheus.
 		c.MetricsAddr = "127.0.0.1:0"
+		// dev's CORS: the dev servers a local SPA usually runs on (Vite,
+		// and Create React App or Next.js), so it can call dev at once.
+		c.CORSOrigins = devCORSOrigins
 	}
 	return c
 }
@@ -237,7 +243,7 @@ func (c *config) settings() []setting {
 		{"JWT_JWKS_URL", "JWKS URL for RS256/ES256 tokens, e.g. Cognito's (instead of JWT_SECRET)", str(&c.JWKSURL)},
 		{"JWT_ISSUER", "required token issuer (iss), if set", str(&c.JWTIssuer)},
 		{"JWT_AUDIENCE", "required token audience (aud), if set", str(&c.JWTAudience)},
-		{"CORS_ORIGINS", "comma-separated SPA origins allowed by CORS and websocket origin checks", list(&c.CORSOrigins)},
+		{"CORS_ORIGINS", "comma-separated SPA origins allowed by CORS and websocket origin checks (dev: " + strings.Join(devCORSOrigins, ", ") + ")", list(&c.CORSOrigins)},
 		{"PLAYGROUND", "serve the GraphiQL playground at / (dev: true)", boolean(&c.Playground)},
 		{"INTROSPECTION", "allow GraphQL introspection (dev: true)", boolean(&c.Introspection)},
 		{"PUBLIC_CATALOG", "let anonymous callers see the published catalog", boolean(&c.PublicCatalog)},
