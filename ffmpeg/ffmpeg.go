@@ -38,7 +38,7 @@ const (
 	DefaultMemoryLimit = 4 << 30
 	// DefaultCPUPerSecond is the CPU time ffmpeg may use per second of the
 	// source: far above what the slowest preset needs for a 4K source's
-	// ladder (a 1080p ladder at veryfast takes about 2 s), so only a file
+	// ladder (a 1080p ladder at veryfast takes 1.4 s; docs/benchmarks-ffmpeg.md), so only a file
 	// built to make the decoder spin reaches it.
 	DefaultCPUPerSecond = 60 * time.Second
 	// MinMemoryLimit is the least MemoryLimit: ffmpeg maps its libraries
