@@ -38,11 +38,13 @@ const (
 	DefaultMemoryLimit = 4 << 30
 	// DefaultCPUPerSecond is the CPU time ffmpeg may use per second of the
 	// source: far above what the slowest preset needs for a 4K source's
-	// ladder (a 1080p ladder at veryfast takes 1.4 s; docs/benchmarks-ffmpeg.md), so only a file
-	// built to make the decoder spin reaches it.
+	// ladder (a 1080p ladder at veryfast takes 1.4 s, see
+	// docs/benchmarks-ffmpeg.md), so only a file built to make the decoder
+	// spin reaches it.
 	DefaultCPUPerSecond = 60 * time.Second
-	// MinMemoryLimit is the least MemoryLimit: ffmpeg maps its libraries
-	// before anything else.
+	// MinMemoryLimit is the least MemoryLimit New accepts. ffmpeg maps
+	// some 300 MB of libraries before it reads anything, so a useful limit
+	// is far higher; below this one, nothing could run.
 	MinMemoryLimit = 64 << 20
 	// minCPULimit is the least CPU time a run is given, whatever the
 	// length: starting up and the first frames cost the same for a short
