@@ -42,10 +42,10 @@ const (
 	// docs/benchmarks-ffmpeg.md), so only a file built to make the decoder
 	// spin reaches it.
 	DefaultCPUPerSecond = 60 * time.Second
-	// MinMemoryLimit is the least MemoryLimit New accepts. ffmpeg maps
-	// some 300 MB of libraries before it reads anything, so a useful limit
-	// is far higher; below this one, nothing could run.
-	MinMemoryLimit = 64 << 20
+	// MinMemoryLimit is the least MemoryLimit New accepts: ffmpeg maps
+	// some 300 MB of libraries before it reads anything (at 256 MiB it
+	// cannot start), and a frame must fit beside them.
+	MinMemoryLimit = 512 << 20
 	// minCPULimit is the least CPU time a run is given, whatever the
 	// length: starting up and the first frames cost the same for a short
 	// clip.
@@ -155,7 +155,7 @@ func New(cfg Config) *Tools {
 	case t.maxWidth < 0 || t.maxHeight < 0:
 		t.err = fmt.Errorf("ffmpeg: negative picture limit %d×%d", t.maxWidth, t.maxHeight)
 	case t.memoryLimit < MinMemoryLimit:
-		t.err = fmt.Errorf("ffmpeg: memory limit %d bytes is below 64 MiB, too little to start ffmpeg", t.memoryLimit)
+		t.err = fmt.Errorf("ffmpeg: memory limit %d bytes is below %s, too little to run ffmpeg", t.memoryLimit, edustream.FormatBytes(MinMemoryLimit))
 	case t.cpuPerSecond < 0:
 		t.err = fmt.Errorf("ffmpeg: negative CPU time per second %v", t.cpuPerSecond)
 	case !slices.Contains(x264Presets, t.preset):

@@ -331,7 +331,8 @@ func (c config) validate() error {
 	// ffmpeg's resource limits.
 	switch {
 	case c.FFmpegMemoryLimit < ffmpeg.MinMemoryLimit:
-		return fmt.Errorf("EDUSTREAM_FFMPEG_MEMORY_LIMIT must be at least %d bytes (64 MiB), got %d", ffmpeg.MinMemoryLimit, c.FFmpegMemoryLimit)
+		return fmt.Errorf("EDUSTREAM_FFMPEG_MEMORY_LIMIT must be at least %d bytes (%s): ffmpeg maps some 300 MB before it reads anything; got %d",
+			ffmpeg.MinMemoryLimit, edustream.FormatBytes(ffmpeg.MinMemoryLimit), c.FFmpegMemoryLimit)
 	case c.FFmpegCPUPerSecond < time.Second:
 		return fmt.Errorf("EDUSTREAM_FFMPEG_CPU_PER_SECOND must be at least 1s, got %v", c.FFmpegCPUPerSecond)
 	}
