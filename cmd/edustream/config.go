@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/ffmpeg"
 	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
@@ -56,6 +57,10 @@ type config struct {
 	Transcoder  string
 	FFmpegPath  string
 	FFprobePath string
+	// FFmpeg's resource limits: address space per child, and CPU time per
+	// second of the source (see package ffmpeg).
+	FFmpegMemoryLimit  int64
+	FFmpegCPUPerSecond time.Duration
 	// MediaConvert, when Transcoder is "mediaconvert".
 	MediaConvertRoleARN  string
 	MediaConvertQueue    string
@@ -147,6 +152,9 @@ type config struct {
 	MaxSubscriptionsPerUser int
 }
 
+// devCORSOrigins are the origins dev allows by default.
+var devCORSOrigins = []string{"http://localhost:5173", "http://127.0.0.1:5173", "http://localhost:3000", "http://127.0.0.1:3000"}
+
 // setting describes one configuration entry, for parsing and for the
 // README's table.
 type setting struct {
@@ -171,6 +179,8 @@ func defaultsFor(cmd string) config {
 		ShutdownTimeout:      20 * time.Second,
 		S3Region:             "us-east-1",
 		Transcoder:           "ffmpeg",
+		FFmpegMemoryLimit:    ffmpeg.DefaultMemoryLimit,
+		FFmpegCPUPerSecond:   ffmpeg.DefaultCPUPerSecond,
 		VideoConcurrency:     jobs.DefaultVideoConcurrency(),
 		MaxUploadBytes:       edustream.DefaultMaxUploadBytes,
 		MaxVideoDuration:     edustream.DefaultMaxVideoDuration,
@@ -208,6 +218,9 @@ func defaultsFor(cmd string) config {
 		// A port of its own each run, printed in the banner: a fixed one
 		// would clash with a second dev, or a local Prometheus.
 		c.MetricsAddr = "127.0.0.1:0"
+		// dev's CORS: the dev servers a local SPA usually runs on (Vite,
+		// and Create React App or Next.js), so it can call dev at once.
+		c.CORSOrigins = devCORSOrigins
 	}
 	return c
 }
@@ -265,6 +278,9 @@ func (c *config) settings() []setting {
 		{"TRANSCODER", "ffmpeg (run by the workers) or mediaconvert (AWS Elemental MediaConvert; needs S3_BUCKET and MEDIACONVERT_ROLE_ARN)", str(&c.Transcoder)},
 		{"FFMPEG_PATH", "ffmpeg binary (unset: ffmpeg on PATH)", str(&c.FFmpegPath)},
 		{"FFPROBE_PATH", "ffprobe binary (unset: ffprobe on PATH)", str(&c.FFprobePath)},
+		// ffmpeg's resource limits.
+		{"FFMPEG_MEMORY_LIMIT", "address space each ffmpeg and ffprobe may map, in bytes (RLIMIT_AS)", integer64(&c.FFmpegMemoryLimit)},
+		{"FFMPEG_CPU_PER_SECOND", "CPU time a transcode or thumbnail run may use per second of the source, at least a minute (RLIMIT_CPU)", duration(&c.FFmpegCPUPerSecond)},
 		{"MEDIACONVERT_ROLE_ARN", "IAM role MediaConvert jobs run as: reads the sources and writes the outputs in S3_BUCKET", str(&c.MediaConvertRoleARN)},
 		{"MEDIACONVERT_QUEUE", "MediaConvert queue ARN (unset: the account's Default queue)", str(&c.MediaConvertQueue)},
 		{"MEDIACONVERT_ENDPOINT", "MediaConvert endpoint URL (unset: the regional endpoint of S3_REGION)", str(&c.MediaConvertEndpoint)},
@@ -292,7 +308,7 @@ func (c *config) settings() []setting {
 		{"JWT_JWKS_URL", "JWKS URL for RS256/ES256 tokens, e.g. Cognito's (instead of JWT_SECRET)", str(&c.JWKSURL)},
 		{"JWT_ISSUER", "required token issuer (iss), if set", str(&c.JWTIssuer)},
 		{"JWT_AUDIENCE", "required token audience (aud), if set", str(&c.JWTAudience)},
-		{"CORS_ORIGINS", "comma-separated SPA origins allowed by CORS and websocket origin checks", list(&c.CORSOrigins)},
+		{"CORS_ORIGINS", "comma-separated SPA origins allowed by CORS and websocket origin checks (dev: " + strings.Join(devCORSOrigins, ", ") + ")", list(&c.CORSOrigins)},
 		{"PLAYGROUND", "serve the GraphiQL playground at / (dev: true)", boolean(&c.Playground)},
 		{"INTROSPECTION", "allow GraphQL introspection (dev: true)", boolean(&c.Introspection)},
 		{"PUBLIC_CATALOG", "let anonymous callers see the published catalog", boolean(&c.PublicCatalog)},
@@ -391,6 +407,14 @@ func (c config) validate() error {
 	}
 	if err := c.validateRecovery(); err != nil {
 		return err
+	}
+	// ffmpeg's resource limits.
+	switch {
+	case c.FFmpegMemoryLimit < ffmpeg.MinMemoryLimit:
+		return fmt.Errorf("EDUSTREAM_FFMPEG_MEMORY_LIMIT must be at least %d bytes (%s): ffmpeg maps some 300 MB before it reads anything; got %d",
+			ffmpeg.MinMemoryLimit, edustream.FormatBytes(ffmpeg.MinMemoryLimit), c.FFmpegMemoryLimit)
+	case c.FFmpegCPUPerSecond < time.Second:
+		return fmt.Errorf("EDUSTREAM_FFMPEG_CPU_PER_SECOND must be at least 1s, got %v", c.FFmpegCPUPerSecond)
 	}
 	if err := c.validateMetricsAddr(); err != nil {
 		return err

@@ -149,7 +149,12 @@ func perUploader(n int) int {
 // still starts, says so once, and every upload then ends FAILED with
 // "ffmpeg is not installed" instead of waiting for ever.
 func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.MediaTools {
-	tools := ffmpeg.New(ffmpeg.Config{FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath})
+	lim := videoLimits(cfg)
+	tools := ffmpeg.New(ffmpeg.Config{
+		FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
+		MaxWidth: lim.MaxWidth, MaxHeight: lim.MaxHeight,
+		MemoryLimit: cfg.FFmpegMemoryLimit, CPUPerSecond: cfg.FFmpegCPUPerSecond,
+	})
 	if err := tools.Check(ctx); err != nil {
 		log.Warn("ffmpeg is not usable: uploads will fail until it is installed", "error", err)
 		return nil
