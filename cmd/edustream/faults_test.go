@@ -1,0 +1,151 @@
+package main
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
+)
+
+// The fault suite (TestFault*): each test starts a fleet of real processes
+// (fleet_test.go), breaks one thing under it while clients work, and ends
+// with fleet.check: nothing acknowledged lost, every video READY or FAILED
+// with a reason, no task and no ffmpeg left, every playlist and segment in
+// the store. The tests run one after another: each fleet keeps the
+// machine's cores busy.
+
+// faultClip is the clip most scenarios upload: a few seconds, small, so a
+// fleet on two shared cores finishes it in seconds.
+var faultClip = testenv.Clip{Width: 854, Height: 480, Seconds: 6, Audio: true}
+
+// longClip transcodes long enough (tens of seconds on two cores) for a
+// fault to land in the middle of it.
+var longClip = testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true}
+
+// faultSuite skips the scenario in -short mode: each runs a fleet for
+// tens of seconds.
+func faultSuite(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the fault suite starts a fleet of processes")
+	}
+}
+
+// Subscriptions cross instances: a subscriber on serve-1 follows, through
+// Redis, a video uploaded and completed on serve-2 and transcoded by a
+// worker, to READY, seeing each status once and progress that never goes
+// back.
+func TestFaultCrossInstanceSubscriptions(t *testing.T) {
+	faultSuite(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: testenv.RedisURL(t)})
+	clip := sharedClip(t, faultClip)
+	courseID, lectureID := f.publishedLecture(t, f.serves[1])
+	sam := token(t, testSecret, "sam", edustream.RoleStudent, time.Hour)
+	f.serves[1].api().graphql(t, sam, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": courseID}).ok(t)
+	f.acked.enrollment("sam", courseID)
+
+	subscribers := map[string]*subscription{}
+	for name, tok := range map[string]string{"instructor": f.instructor, "enrolled student": sam} {
+		s, err := f.serves[0].api().subscribe(t, tok, lectureID)
+		if err != nil {
+			t.Fatalf("%s subscribes on serve-1: %v", name, err)
+		}
+		if first := s.next(t); first.Status != "AWAITING_UPLOAD" {
+			t.Errorf("%s: first event %+v, want AWAITING_UPLOAD", name, first)
+		}
+		subscribers[name] = s
+	}
+	id := f.upload(t, f.serves[1], lectureID, clip)
+	for name, s := range subscribers {
+		events := s.until(t, "READY", 2*time.Minute)
+		last := -1.0
+		for _, e := range events {
+			if e.Progress < last {
+				t.Errorf("%s: progress went back from %.1f to %.1f", name, last, e.Progress)
+			}
+			last = e.Progress
+		}
+		if got := deref(events[len(events)-1].VideoID); got != id {
+			t.Errorf("%s: READY for video %q, want %s", name, got, id)
+		}
+		if n := countEvents(events, "READY"); n != 1 {
+			t.Errorf("%s: READY seen %d times, want once", name, n)
+		}
+		t.Logf("%s on serve-1: %d events from serve-2's upload to READY", name, len(events))
+	}
+	f.check(t, time.Minute)
+}
+
+// A worker killed with SIGKILL in the middle of a transcode: its ffmpeg
+// dies with it, the other worker (or the killed one, restarted) runs the
+// transcode again, and the video ends READY, once.
+func TestFaultWorkerKilledMidTranscode(t *testing.T) {
+	faultSuite(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: testenv.RedisURL(t)})
+	clip := sharedClip(t, longClip)
+	_, lectureID := f.publishedLecture(t, f.serves[0])
+	progress, err := f.serves[0].api().subscribe(t, f.instructor, lectureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := f.upload(t, f.serves[1], lectureID, clip)
+
+	var events []encodingEvent
+	for {
+		e := progress.next(t)
+		events = append(events, e)
+		if e.Status == "READY" || e.Status == "FAILED" {
+			t.Fatalf("the video reached %s before the test could kill its worker: the clip is too short to prove anything", e.Status)
+		}
+		if e.Stage == "TRANSCODE" && e.Progress > 5 {
+			break
+		}
+	}
+	var victim *member
+	var orphans []int
+	for _, w := range f.workers {
+		if pids := f.ffmpegOf(t, w); len(pids) > 0 {
+			victim, orphans = w, pids
+		}
+	}
+	if victim == nil {
+		t.Fatal("no worker runs ffmpeg while the video transcodes: the test would prove nothing")
+	}
+	killed := time.Now()
+	victim.proc.kill(t)
+	t.Logf("killed %s (pid %d) with its ffmpeg %v at %.0f %%", victim.name, victim.pid(), orphans, events[len(events)-1].Progress)
+	testenv.Eventually(t, "the killed worker's ffmpeg to die with it", func() bool {
+		for _, pid := range orphans {
+			if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+	victim.restart(t)
+
+	// asynq hands the task of a dead worker to another once the lease has
+	// run out and a recoverer has looked; the bound is the lease plus the
+	// recoverer's interval, with room for a slow machine.
+	recovered := waitFor(t, "a worker to run the transcode again", 3*time.Minute, func() bool {
+		for _, w := range f.workers {
+			if len(f.ffmpegOf(t, w)) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("recovery: the transcode ran again %v after the SIGKILL", recovered.Round(100*time.Millisecond))
+	events = append(events, progress.until(t, "READY", 3*time.Minute)...)
+	if n := countEvents(events, "READY"); n != 1 {
+		t.Errorf("READY seen %d times, want once", n)
+	}
+	if got := deref(events[len(events)-1].VideoID); got != id {
+		t.Errorf("READY for video %q, want %s", got, id)
+	}
+	t.Logf("READY %v after the SIGKILL", time.Since(killed).Round(100*time.Millisecond))
+	f.check(t, time.Minute)
+}

@@ -1,0 +1,511 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/testenv"
+)
+
+// The fault suite's fleet: the real binary as a production deployment runs
+// it, two `serve` (the API, no workers) and two `work` processes, each a
+// process of its own on loopback ports, over one MariaDB, one Redis and one
+// S3 bucket on SeaweedFS. A scenario breaks something under it and then
+// checks the fleet's promises (fleet.check).
+
+// fleetBackends are the services a fleet runs on. The scenarios that fault
+// a service start their own; the others use the test servers.
+type fleetBackends struct {
+	MySQLDSN        string
+	MySQLReplicaDSN string // optional
+	RedisURL        string
+}
+
+// fleet is the running processes and what the scenario was told succeeded.
+type fleet struct {
+	backends fleetBackends
+	// workRoot is the workers' EDUSTREAM_WORK_DIR: every ffmpeg they run
+	// names a file under it, which is how the check finds leftovers.
+	workRoot string
+	serves   []*member
+	workers  []*member
+	acked    ledger
+	// admin is a token of the instructor the scenarios upload as.
+	instructor string
+}
+
+// member is one process of the fleet, restartable with the same env (and
+// so the same ports).
+type member struct {
+	name string // serve-1, work-2, …
+	cmd  string // serve or work
+	env  map[string]string
+	// url is where /readyz answers: the API for serve, the operations
+	// listener for work.
+	url  string
+	proc *process
+}
+
+// startFleet starts two serve and two work processes on the backends, with
+// a bucket of their own on the test S3 server, and waits until each is
+// ready. Everything stops when the test ends; a failed test prints every
+// process's output.
+func startFleet(t *testing.T, b fleetBackends) *fleet {
+	t.Helper()
+	testenv.FFmpeg(t)
+	s3 := testenv.S3(t)
+	f := &fleet{
+		backends:   b,
+		workRoot:   t.TempDir(),
+		instructor: token(t, testSecret, "ada", edustream.RoleInstructor, 2*time.Hour),
+	}
+	common := map[string]string{
+		"EDUSTREAM_JWT_SECRET":        testSecret,
+		"EDUSTREAM_MYSQL_DSN":         b.MySQLDSN,
+		"EDUSTREAM_MYSQL_REPLICA_DSN": b.MySQLReplicaDSN,
+		"EDUSTREAM_REDIS_URL":         b.RedisURL,
+		"EDUSTREAM_S3_BUCKET":         newBucket(t, s3),
+		"EDUSTREAM_S3_ENDPOINT":       s3.Endpoint,
+		"EDUSTREAM_S3_REGION":         s3.Region,
+		"EDUSTREAM_S3_PATH_STYLE":     "true",
+		"AWS_ACCESS_KEY_ID":           s3.AccessKey,
+		"AWS_SECRET_ACCESS_KEY":       s3.SecretKey,
+		"EDUSTREAM_WORK":              "false",
+		"EDUSTREAM_WORK_DIR":          f.workRoot,
+		"EDUSTREAM_SHUTDOWN_TIMEOUT":  "5s",
+	}
+	newMember := func(cmd string, n int) *member {
+		m := &member{name: fmt.Sprintf("%s-%d", cmd, n), cmd: cmd, env: map[string]string{}}
+		for k, v := range common {
+			m.env[k] = v
+		}
+		m.env["EDUSTREAM_DATA_DIR"] = t.TempDir()
+		if cmd == "serve" {
+			addr := testenv.ClosedAddr(t)
+			m.url = "http://" + addr
+			m.env["EDUSTREAM_HTTP_ADDR"] = addr
+			m.env["EDUSTREAM_PUBLIC_URL"] = m.url
+		} else {
+			addr := testenv.ClosedAddr(t)
+			m.url = "http://" + addr
+			m.env["EDUSTREAM_METRICS_ADDR"] = addr
+		}
+		return m
+	}
+	// The first serve applies the migrations before anyone else starts.
+	f.serves = []*member{newMember("serve", 1), newMember("serve", 2)}
+	f.workers = []*member{newMember("work", 1), newMember("work", 2)}
+	f.serves[0].start(t)
+	f.serves[0].waitReady(t)
+	for _, m := range append([]*member{f.serves[1]}, f.workers...) {
+		m.start(t)
+	}
+	for _, m := range append([]*member{f.serves[1]}, f.workers...) {
+		m.waitReady(t)
+	}
+	return f
+}
+
+func (m *member) start(t testing.TB) {
+	t.Helper()
+	m.proc = startProcess(t, m.env, m.cmd)
+	t.Logf("%s started (pid %d)", m.name, m.pid())
+}
+
+func (m *member) pid() int { return m.proc.cmd.Process.Pid }
+
+// waitReady waits until /readyz answers 200, failing the test if the
+// process exits first or is not ready within a minute.
+func (m *member) waitReady(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		if resp, err := client.Get(m.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-m.proc.exited:
+			t.Fatalf("%s exited before it was ready: %v\n%s", m.name, m.proc.err, m.proc.out)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready within a minute:\n%s", m.name, m.proc.out)
+		}
+	}
+}
+
+// restart starts the member again, with the same env and ports, once the
+// previous process has exited, and waits until it is ready.
+func (m *member) restart(t testing.TB) {
+	t.Helper()
+	m.proc.wait(t)
+	m.start(t)
+	m.waitReady(t)
+}
+
+// api returns the client helpers of cmd/edustream's tests for a serve.
+func (m *member) api() *instance { return &instance{url: m.url} }
+
+// ledger records what the clients were told succeeded, to check at the
+// end that all of it is in the database.
+type ledger struct {
+	mu          sync.Mutex
+	courses     []string
+	lectures    []string
+	enrollments []enrollmentKey
+	videos      []ackedVideo
+}
+
+type enrollmentKey struct{ subject, courseID string }
+
+// ackedVideo is a video whose completeVideoUpload was acknowledged.
+type ackedVideo struct{ id, lectureID string }
+
+func (l *ledger) course(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.courses = append(l.courses, id)
+}
+
+func (l *ledger) lecture(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lectures = append(l.lectures, id)
+}
+
+func (l *ledger) enrollment(subject, courseID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.enrollments = append(l.enrollments, enrollmentKey{subject, courseID})
+}
+
+func (l *ledger) video(id, lectureID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.videos = append(l.videos, ackedVideo{id, lectureID})
+}
+
+// publishedLecture creates a published course with a lecture through the
+// serve, recording both as acknowledged.
+func (f *fleet) publishedLecture(t testing.TB, via *member) (courseID, lectureID string) {
+	t.Helper()
+	courseID, lectureID = via.api().publishedLecture(t, f.instructor)
+	f.acked.course(courseID)
+	f.acked.lecture(lectureID)
+	return courseID, lectureID
+}
+
+// upload uploads the clip to the lecture through the serve and completes
+// it there, recording the video as acknowledged; it returns the video id.
+func (f *fleet) upload(t testing.TB, via *member, lectureID, clip string) string {
+	t.Helper()
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := via.api()
+	uploadID, parts := in.uploadParts(t, f.instructor, lectureID, data)
+	var done struct{ CompleteVideoUpload struct{ ID string } }
+	decode(t, in.graphql(t, f.instructor, `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"uploadId": uploadID, "parts": parts}}).ok(t), &done)
+	f.acked.video(done.CompleteVideoUpload.ID, lectureID)
+	return done.CompleteVideoUpload.ID
+}
+
+// check is what every scenario ends with: nothing acknowledged was lost,
+// every acknowledged video ends READY or FAILED with a reason within
+// settle, no task of those videos is left in Redis, no ffmpeg of the
+// workers is left, and every playlist and segment that a READY video's
+// master playlist leads to is in the store.
+func (f *fleet) check(t *testing.T, settle time.Duration) {
+	t.Helper()
+	db := f.openDB(t)
+	f.checkAcknowledged(t, db)
+	final := f.checkSettled(t, db, settle)
+	f.checkNoTasks(t)
+	testenv.Eventually(t, "the workers' ffmpeg processes to end", func() bool {
+		return len(processesUnder(t, f.workRoot)) == 0
+	})
+	for _, v := range f.acked.videos {
+		if final[v.id] == "READY" {
+			f.checkStored(t, v)
+		}
+	}
+}
+
+func (f *fleet) openDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", f.backends.MySQLDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// checkAcknowledged looks up, on the primary, every write the clients were
+// told succeeded.
+func (f *fleet) checkAcknowledged(t *testing.T, db *sql.DB) {
+	t.Helper()
+	f.acked.mu.Lock()
+	defer f.acked.mu.Unlock()
+	exists := func(what, query string, args ...any) {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+			t.Fatalf("look up %s: %v", what, err)
+		}
+		if n != 1 {
+			t.Errorf("%s was acknowledged but is not in the database", what)
+		}
+	}
+	for _, id := range f.acked.courses {
+		exists("course "+id, `SELECT COUNT(*) FROM courses WHERE id = ?`, id)
+	}
+	for _, id := range f.acked.lectures {
+		exists("lecture "+id, `SELECT COUNT(*) FROM lectures WHERE id = ?`, id)
+	}
+	for _, e := range f.acked.enrollments {
+		exists(fmt.Sprintf("the enrollment of %s in course %s", e.subject, e.courseID),
+			`SELECT COUNT(*) FROM enrollments e JOIN users u ON u.id = e.user_id WHERE u.subject = ? AND e.course_id = ?`,
+			e.subject, e.courseID)
+	}
+	for _, v := range f.acked.videos {
+		exists("video "+v.id, `SELECT COUNT(*) FROM videos WHERE id = ?`, v.id)
+	}
+	t.Logf("acknowledged and found: %d courses, %d lectures, %d enrollments, %d videos",
+		len(f.acked.courses), len(f.acked.lectures), len(f.acked.enrollments), len(f.acked.videos))
+}
+
+// checkSettled waits, at most settle, until every acknowledged video is
+// READY, or FAILED with a reason, and returns their statuses.
+func (f *fleet) checkSettled(t *testing.T, db *sql.DB, settle time.Duration) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(settle)
+	final := map[string]string{}
+	for _, v := range f.acked.videos {
+		for {
+			var status, stage, reason string
+			err := db.QueryRow(`SELECT status, stage, error FROM videos WHERE id = ?`, v.id).Scan(&status, &stage, &reason)
+			if err == nil && (status == "READY" || status == "FAILED") {
+				if status == "FAILED" && strings.TrimSpace(reason) == "" {
+					t.Errorf("video %s FAILED without a reason", v.id)
+				}
+				final[v.id] = status
+				t.Logf("video %s: %s %s", v.id, status, reason)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("video %s is %s at %s after %v (err %v), want READY or FAILED", v.id, status, stage, settle, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return final
+}
+
+// checkNoTasks fails the test if a task of an acknowledged video is still
+// pending, running, waiting for a retry or scheduled in any queue.
+func (f *fleet) checkNoTasks(t *testing.T) {
+	t.Helper()
+	opts, err := goredis.ParseURL(f.backends.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	ins := asynq.NewInspectorFromRedisClient(rdb)
+	queues, err := ins.Queues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ofVideo := func(id string) bool {
+		for _, v := range f.acked.videos {
+			if strings.HasSuffix(id, ":"+v.id) && strings.HasPrefix(id, "video:") {
+				return true
+			}
+		}
+		return false
+	}
+	lists := map[string]func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+		"pending": ins.ListPendingTasks, "active": ins.ListActiveTasks,
+		"retry": ins.ListRetryTasks, "scheduled": ins.ListScheduledTasks,
+	}
+	// A task of the chain moves from one state to the next between these
+	// reads; once every video has settled, none should be in any.
+	testenv.Eventually(t, "no task of the scenario's videos left in Redis", func() bool {
+		var left []string
+		for _, q := range queues {
+			for state, list := range lists {
+				tasks, err := list(q, asynq.PageSize(1000))
+				if err != nil {
+					t.Fatalf("list %s tasks of %s: %v", state, q, err)
+				}
+				for _, task := range tasks {
+					if ofVideo(task.ID) {
+						left = append(left, fmt.Sprintf("%s %s in %s", state, task.ID, q))
+					}
+				}
+			}
+		}
+		if len(left) > 0 {
+			t.Logf("tasks left: %v", left)
+		}
+		return len(left) == 0
+	})
+}
+
+// checkStored fetches the video's master playlist through a signed
+// playback URL, then every playlist and segment it leads to: each must be
+// in the store.
+func (f *fleet) checkStored(t *testing.T, v ackedVideo) {
+	t.Helper()
+	var got struct {
+		Lecture struct {
+			Video struct {
+				ID          string
+				Status      string
+				PlaybackURL *string
+			}
+		}
+	}
+	decode(t, f.serves[0].api().graphql(t, f.instructor, `query($l: ID!) { lecture(id: $l) { video { id status playbackUrl } } }`,
+		map[string]any{"l": v.lectureID}).ok(t), &got)
+	video := got.Lecture.Video
+	if video.ID != v.id || video.Status != "READY" || video.PlaybackURL == nil {
+		t.Errorf("lecture %s plays %+v, want video %s READY with a playback URL", v.lectureID, video, v.id)
+		return
+	}
+	master := *video.PlaybackURL
+	variants := playlistURIs(t, master, httpGet(t, master))
+	if len(variants) == 0 {
+		t.Errorf("video %s: the master playlist names no variant", v.id)
+	}
+	objects := 0
+	for _, variant := range variants {
+		for _, u := range playlistURIs(t, variant, httpGet(t, variant)) {
+			fetchObject(t, u)
+			objects++
+		}
+	}
+	t.Logf("video %s: %d variant playlists and %d segments fetched", v.id, len(variants), objects)
+	if objects < len(variants) {
+		t.Errorf("video %s: %d segments for %d variants", v.id, objects, len(variants))
+	}
+}
+
+// playlistURIs returns the URIs an HLS playlist at base refers to, resolved:
+// its URI lines and the URI attributes of its tags (EXT-X-MAP, EXT-X-MEDIA).
+func playlistURIs(t testing.TB, base, body string) []string {
+	t.Helper()
+	b, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for line := range strings.Lines(body) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+		case strings.HasPrefix(line, "#"):
+			if _, rest, ok := strings.Cut(line, `URI="`); ok {
+				ref, _, _ := strings.Cut(rest, `"`)
+				refs = append(refs, ref)
+			}
+		default:
+			refs = append(refs, line)
+		}
+	}
+	var out []string
+	for _, ref := range refs {
+		u, err := b.Parse(ref)
+		if err != nil {
+			t.Errorf("playlist %s names %q: %v", base, ref, err)
+			continue
+		}
+		if !slices.Contains(out, u.String()) {
+			out = append(out, u.String())
+		}
+	}
+	return out
+}
+
+// fetchObject GETs a stored object and fails the test unless it is there
+// and not empty.
+func fetchObject(t testing.TB, u string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Errorf("GET %s: %v", u, err)
+		return
+	}
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || n == 0 {
+		t.Errorf("GET %s: %s with %d bytes, want the stored object", u, resp.Status, n)
+	}
+}
+
+// ffmpegOf returns the pids of the ffmpeg processes the worker started
+// (its children whose command line names the fleet's work dir).
+func (f *fleet) ffmpegOf(t testing.TB, w *member) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range processesUnder(t, f.workRoot) {
+		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's name, which is in parentheses
+		// and may hold spaces: state, then the parent's pid.
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		fields := strings.Fields(rest)
+		if len(fields) > 1 && fields[1] == strconv.Itoa(w.pid()) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// waitFor polls cond until it holds, failing the test after limit: the
+// waits of a fault (a failover, a recovery) are longer than WaitLimit.
+func waitFor(t testing.TB, what string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("gave up after %v waiting for %s", limit, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// videoStatus reads a video's status and stage on the primary.
+func videoStatus(t testing.TB, db *sql.DB, id string) (status, stage string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	db.QueryRowContext(ctx, `SELECT status, stage FROM videos WHERE id = ?`, id).Scan(&status, &stage)
+	return status, stage
+}
