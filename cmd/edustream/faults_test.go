@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"strconv"
 	"testing"
@@ -93,17 +94,7 @@ func TestFaultWorkerKilledMidTranscode(t *testing.T) {
 	}
 	id := f.upload(t, f.serves[1], lectureID, clip)
 
-	var events []encodingEvent
-	for {
-		e := progress.next(t)
-		events = append(events, e)
-		if e.Status == "READY" || e.Status == "FAILED" {
-			t.Fatalf("the video reached %s before the test could kill its worker: the clip is too short to prove anything", e.Status)
-		}
-		if e.Stage == "TRANSCODE" && e.Progress > 5 {
-			break
-		}
-	}
+	events := untilTranscoding(t, progress)
 	var victim *member
 	var orphans []int
 	for _, w := range f.workers {
@@ -148,4 +139,101 @@ func TestFaultWorkerKilledMidTranscode(t *testing.T) {
 	}
 	t.Logf("READY %v after the SIGKILL", time.Since(killed).Round(100*time.Millisecond))
 	f.check(t, time.Minute)
+}
+
+// untilTranscoding reads the subscription's events until the transcode is
+// under way, and returns them: the moment a fault hurts most.
+func untilTranscoding(t testing.TB, progress *subscription) []encodingEvent {
+	t.Helper()
+	var events []encodingEvent
+	for {
+		e := progress.next(t)
+		events = append(events, e)
+		if e.Status == "READY" || e.Status == "FAILED" {
+			t.Fatalf("the video reached %s before the fault: the clip is too short to prove anything", e.Status)
+		}
+		if e.Stage == "TRANSCODE" && e.Progress > 5 {
+			return events
+		}
+	}
+}
+
+// Redis killed in the middle of a chain: the API keeps taking writes that
+// need only the database, and once Redis is back the chain finishes and a
+// subscriber sees the end.
+func TestFaultRedisPrimaryKilled(t *testing.T) {
+	faultSuite(t)
+	redisServer, redisURL := startRedis(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: redisURL})
+	clip := sharedClip(t, longClip)
+	courseID, lectureID := f.publishedLecture(t, f.serves[0])
+	progress, err := f.serves[0].api().subscribe(t, f.instructor, lectureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := f.upload(t, f.serves[1], lectureID, clip)
+	untilTranscoding(t, progress)
+
+	w := f.startWriting(courseID)
+	redisServer.kill(t)
+	killed := time.Now()
+	t.Log("killed redis-server in the middle of the transcode")
+	// Down long enough for every process to notice: their pings fail.
+	waitFor(t, "serve-1 to report Redis down", time.Minute, func() bool {
+		return f.serves[0].api().getStatus(t, "/readyz") != http.StatusOK
+	})
+	redisServer.start(t)
+	t.Logf("redis-server back after %v", time.Since(killed).Round(100*time.Millisecond))
+	w.stopWriting(t)
+
+	// A subscriber that comes after the fault sees the video through to
+	// the end; so does the one that was there all along.
+	late, err := f.serves[1].api().subscribe(t, f.instructor, lectureID)
+	if err != nil {
+		t.Fatalf("subscribe after Redis came back: %v", err)
+	}
+	for name, s := range map[string]*subscription{"the subscriber of before": progress, "a new subscriber": late} {
+		events := s.until(t, "READY", 3*time.Minute)
+		if got := deref(events[len(events)-1].VideoID); got != id {
+			t.Errorf("%s: READY for video %q, want %s", name, got, id)
+		}
+	}
+	t.Logf("READY %v after Redis was killed", time.Since(killed).Round(100*time.Millisecond))
+	f.check(t, time.Minute)
+}
+
+// The database killed for 10 s in the middle of a chain: writes during the
+// outage are refused or acknowledged, never acknowledged and lost, and the
+// chain ends READY (or FAILED with its reason) once the database is back.
+func TestFaultDatabaseKilled(t *testing.T) {
+	faultSuite(t)
+	mariadb, dsn := startMariaDB(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: dsn, RedisURL: testenv.RedisURL(t)})
+	clip := sharedClip(t, longClip)
+	courseID, lectureID := f.publishedLecture(t, f.serves[0])
+	progress, err := f.serves[0].api().subscribe(t, f.instructor, lectureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.upload(t, f.serves[1], lectureID, clip)
+	untilTranscoding(t, progress)
+
+	w := f.startWriting(courseID)
+	mariadb.kill(t)
+	killed := time.Now()
+	t.Log("killed mariadbd in the middle of the transcode")
+	waitFor(t, "serve-1 to report the database down", time.Minute, func() bool {
+		return f.serves[0].api().getStatus(t, "/readyz") != http.StatusOK
+	})
+	// The outage lasts 10 s, as the operator saw it: long enough for
+	// the chain's next step and every pooled connection to hit it.
+	time.Sleep(time.Until(killed.Add(10 * time.Second)))
+	mariadb.start(t)
+	t.Logf("mariadbd back after %v", time.Since(killed).Round(100*time.Millisecond))
+	for _, m := range append(f.serves, f.workers...) {
+		m.waitReady(t)
+	}
+	t.Logf("every process ready again %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+	w.stopWriting(t)
+	f.check(t, 3*time.Minute)
 }

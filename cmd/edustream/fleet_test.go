@@ -509,3 +509,64 @@ func videoStatus(t testing.TB, db *sql.DB, id string) (status, stage string) {
 	db.QueryRowContext(ctx, `SELECT status, stage FROM videos WHERE id = ?`, id).Scan(&status, &stage)
 	return status, stage
 }
+
+// writer makes mutations through every serve, in turn, while a fault
+// lasts: it records those acknowledged in the ledger and counts the
+// refusals by their code, for the scenario to report.
+type writer struct {
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	acked   int
+	refused map[string]int
+}
+
+// startWriting starts a writer that creates lectures in the course as the
+// fleet's instructor until stopWriting.
+func (f *fleet) startWriting(courseID string) *writer {
+	w := &writer{stop: make(chan struct{}), done: make(chan struct{}), refused: map[string]int{}}
+	go func() {
+		defer close(w.done)
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			in := f.serves[i%len(f.serves)].api()
+			r := in.graphqlNoFatal(f.instructor, `mutation($c: ID!, $t: String!) { createLecture(input: {courseId: $c, title: $t}) { id } }`,
+				map[string]any{"c": courseID, "t": fmt.Sprintf("Written during the fault %d", i)})
+			id, _ := r.Data["createLecture"].(map[string]any)["id"].(string)
+			w.mu.Lock()
+			if r.Status == http.StatusOK && len(r.Errors) == 0 && id != "" {
+				f.acked.lecture(id)
+				w.acked++
+			} else {
+				code := r.code()
+				if code == "" {
+					code = fmt.Sprintf("HTTP %d", r.Status)
+				}
+				w.refused[code]++
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// stopWriting stops the writer and reports what it did.
+func (w *writer) stopWriting(t testing.TB) {
+	t.Helper()
+	close(w.stop)
+	select {
+	case <-w.done:
+	case <-time.After(testenv.WaitLimit):
+		t.Fatal("the writer did not stop")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.Logf("writes during the fault: %d acknowledged, refused %v", w.acked, w.refused)
+	if w.acked == 0 {
+		t.Error("no write was acknowledged around the fault: the check of acknowledged writes would prove nothing")
+	}
+}
