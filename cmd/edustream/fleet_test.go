@@ -536,7 +536,8 @@ func (f *fleet) startWriting(courseID string) *writer {
 			in := f.serves[i%len(f.serves)].api()
 			r := in.graphqlNoFatal(f.instructor, `mutation($c: ID!, $t: String!) { createLecture(input: {courseId: $c, title: $t}) { id } }`,
 				map[string]any{"c": courseID, "t": fmt.Sprintf("Written during the fault %d", i)})
-			id, _ := r.Data["createLecture"].(map[string]any)["id"].(string)
+			lecture, _ := r.Data["createLecture"].(map[string]any)
+			id, _ := lecture["id"].(string)
 			w.mu.Lock()
 			if r.Status == http.StatusOK && len(r.Errors) == 0 && id != "" {
 				f.acked.lecture(id)
