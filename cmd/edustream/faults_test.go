@@ -11,7 +11,7 @@ import (
 	"github.com/edustream/edustream/internal/testenv"
 )
 
-// The fault suite (TestFault*): each test starts a fleet of real processes
+// The fault suite (TestFaultSuite*): each test starts a fleet of real processes
 // (fleet_test.go), breaks one thing under it while clients work, and ends
 // with fleet.check: nothing acknowledged lost, every video READY or FAILED
 // with a reason, no task and no ffmpeg left, every playlist and segment in
@@ -39,7 +39,7 @@ func faultSuite(t *testing.T) {
 // Redis, a video uploaded and completed on serve-2 and transcoded by a
 // worker, to READY, seeing each status once and progress that never goes
 // back.
-func TestFaultCrossInstanceSubscriptions(t *testing.T) {
+func TestFaultSuiteCrossInstanceSubscriptions(t *testing.T) {
 	faultSuite(t)
 	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: testenv.RedisURL(t)})
 	clip := sharedClip(t, faultClip)
@@ -83,7 +83,7 @@ func TestFaultCrossInstanceSubscriptions(t *testing.T) {
 // A worker killed with SIGKILL in the middle of a transcode: its ffmpeg
 // dies with it, the other worker (or the killed one, restarted) runs the
 // transcode again, and the video ends READY, once.
-func TestFaultWorkerKilledMidTranscode(t *testing.T) {
+func TestFaultSuiteWorkerKilledMidTranscode(t *testing.T) {
 	faultSuite(t)
 	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: testenv.RedisURL(t)})
 	clip := sharedClip(t, longClip)
@@ -161,7 +161,7 @@ func untilTranscoding(t testing.TB, progress *subscription) []encodingEvent {
 // Redis killed in the middle of a chain: the API keeps taking writes that
 // need only the database, and once Redis is back the chain finishes and a
 // subscriber sees the end.
-func TestFaultRedisPrimaryKilled(t *testing.T) {
+func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 	faultSuite(t)
 	redisServer, redisURL := startRedis(t)
 	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: redisURL})
@@ -205,7 +205,7 @@ func TestFaultRedisPrimaryKilled(t *testing.T) {
 // The database killed for 10 s in the middle of a chain: writes during the
 // outage are refused or acknowledged, never acknowledged and lost, and the
 // chain ends READY (or FAILED with its reason) once the database is back.
-func TestFaultDatabaseKilled(t *testing.T) {
+func TestFaultSuiteDatabaseKilled(t *testing.T) {
 	faultSuite(t)
 	mariadb, dsn := startMariaDB(t)
 	f := startFleet(t, fleetBackends{MySQLDSN: dsn, RedisURL: testenv.RedisURL(t)})

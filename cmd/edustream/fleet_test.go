@@ -124,8 +124,17 @@ func startFleet(t *testing.T, b fleetBackends) *fleet {
 
 func (m *member) start(t testing.TB) {
 	t.Helper()
-	m.proc = startProcess(t, m.env, m.cmd)
+	p := startProcess(t, m.env, m.cmd)
+	m.proc = p
 	t.Logf("%s started (pid %d)", m.name, m.pid())
+	// Under -race the processes are race-instrumented too: a race in one
+	// fails the scenario even though no client saw it.
+	name := m.name
+	t.Cleanup(func() {
+		if out := p.out.String(); strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("%s (pid %d) hit a data race:\n%s", name, p.cmd.Process.Pid, out)
+		}
+	})
 }
 
 func (m *member) pid() int { return m.proc.cmd.Process.Pid }
