@@ -41,7 +41,8 @@ func faultSuite(t *testing.T) {
 // back.
 func TestFaultSuiteCrossInstanceSubscriptions(t *testing.T) {
 	faultSuite(t)
-	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: testenv.RedisURL(t)})
+	db := testenv.StartMariaDBReplication(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: db.PrimaryDSN, MySQLReplicaDSN: db.ReplicaDSN, RedisURL: testenv.RedisURL(t)})
 	clip := sharedClip(t, faultClip)
 	courseID, lectureID := f.publishedLecture(t, f.serves[1])
 	sam := token(t, testSecret, "sam", edustream.RoleStudent, time.Hour)
@@ -85,7 +86,8 @@ func TestFaultSuiteCrossInstanceSubscriptions(t *testing.T) {
 // transcode again, and the video ends READY, once.
 func TestFaultSuiteWorkerKilledMidTranscode(t *testing.T) {
 	faultSuite(t)
-	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: testenv.RedisURL(t)})
+	db := testenv.StartMariaDBReplication(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: db.PrimaryDSN, MySQLReplicaDSN: db.ReplicaDSN, RedisURL: testenv.RedisURL(t)})
 	clip := sharedClip(t, longClip)
 	_, lectureID := f.publishedLecture(t, f.serves[0])
 	progress, err := f.serves[0].api().subscribe(t, f.instructor, lectureID)
@@ -158,13 +160,15 @@ func untilTranscoding(t testing.TB, progress *subscription) []encodingEvent {
 	}
 }
 
-// Redis killed in the middle of a chain: the API keeps taking writes that
-// need only the database, and once Redis is back the chain finishes and a
-// subscriber sees the end.
+// Redis killed in the middle of a chain, and back empty, as a Redis
+// without persistence restarts: the API keeps taking the writes that need
+// only the database, the reconcilers put the chain's lost task back, the
+// chain finishes, and subscribers, old and new, see the end.
 func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 	faultSuite(t)
-	redisServer, redisURL := startRedis(t)
-	f := startFleet(t, fleetBackends{MySQLDSN: testenv.MySQLDSN(t), RedisURL: redisURL})
+	db := testenv.StartMariaDBReplication(t)
+	rds := testenv.StartRedis(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: db.PrimaryDSN, MySQLReplicaDSN: db.ReplicaDSN, RedisURL: rds.URL})
 	clip := sharedClip(t, longClip)
 	courseID, lectureID := f.publishedLecture(t, f.serves[0])
 	progress, err := f.serves[0].api().subscribe(t, f.instructor, lectureID)
@@ -175,19 +179,17 @@ func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 	untilTranscoding(t, progress)
 
 	w := f.startWriting(courseID)
-	redisServer.kill(t)
+	rds.Kill()
 	killed := time.Now()
 	t.Log("killed redis-server in the middle of the transcode")
-	// Down long enough for every process to notice: their pings fail.
+	// Down until the fleet has noticed: its readiness checks ping Redis.
 	waitFor(t, "serve-1 to report Redis down", time.Minute, func() bool {
 		return f.serves[0].api().getStatus(t, "/readyz") != http.StatusOK
 	})
-	redisServer.start(t)
-	t.Logf("redis-server back after %v", time.Since(killed).Round(100*time.Millisecond))
+	rds.Restart()
+	t.Logf("redis-server back, empty, after %v", time.Since(killed).Round(100*time.Millisecond))
 	w.stopWriting(t)
 
-	// A subscriber that comes after the fault sees the video through to
-	// the end; so does the one that was there all along.
 	late, err := f.serves[1].api().subscribe(t, f.instructor, lectureID)
 	if err != nil {
 		t.Fatalf("subscribe after Redis came back: %v", err)
@@ -202,13 +204,14 @@ func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 	f.check(t, time.Minute)
 }
 
-// The database killed for 10 s in the middle of a chain: writes during the
-// outage are refused or acknowledged, never acknowledged and lost, and the
-// chain ends READY (or FAILED with its reason) once the database is back.
+// The primary database killed for 10 s in the middle of a chain: writes
+// during the outage are refused or acknowledged, never acknowledged and
+// lost, and the chain ends READY (or FAILED with its reason) once the
+// primary is back.
 func TestFaultSuiteDatabaseKilled(t *testing.T) {
 	faultSuite(t)
-	mariadb, dsn := startMariaDB(t)
-	f := startFleet(t, fleetBackends{MySQLDSN: dsn, RedisURL: testenv.RedisURL(t)})
+	db := testenv.StartMariaDBReplication(t)
+	f := startFleet(t, fleetBackends{MySQLDSN: db.PrimaryDSN, MySQLReplicaDSN: db.ReplicaDSN, RedisURL: testenv.RedisURL(t)})
 	clip := sharedClip(t, longClip)
 	courseID, lectureID := f.publishedLecture(t, f.serves[0])
 	progress, err := f.serves[0].api().subscribe(t, f.instructor, lectureID)
@@ -219,17 +222,17 @@ func TestFaultSuiteDatabaseKilled(t *testing.T) {
 	untilTranscoding(t, progress)
 
 	w := f.startWriting(courseID)
-	mariadb.kill(t)
+	db.KillPrimary(t)
 	killed := time.Now()
-	t.Log("killed mariadbd in the middle of the transcode")
+	t.Log("killed the primary mariadbd in the middle of the transcode")
 	waitFor(t, "serve-1 to report the database down", time.Minute, func() bool {
 		return f.serves[0].api().getStatus(t, "/readyz") != http.StatusOK
 	})
 	// The outage lasts 10 s, as the operator saw it: long enough for
 	// the chain's next step and every pooled connection to hit it.
 	time.Sleep(time.Until(killed.Add(10 * time.Second)))
-	mariadb.start(t)
-	t.Logf("mariadbd back after %v", time.Since(killed).Round(100*time.Millisecond))
+	db.StartPrimary(t)
+	t.Logf("the primary back after %v", time.Since(killed).Round(100*time.Millisecond))
 	for _, m := range append(f.serves, f.workers...) {
 		m.waitReady(t)
 	}
