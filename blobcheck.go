@@ -118,6 +118,16 @@ func ValidatePartNumber(partNumber int) error {
 	return nil
 }
 
+// ValidatePartLength checks the size a presigned part URL is signed for:
+// at least a byte (SigV4 signs no Content-Length of 0, and an empty part
+// has nothing to store), at most MaxPartSize. EINVALID.
+func ValidatePartLength(size int64) error {
+	if size < 1 || size > MaxPartSize {
+		return Errorf(EINVALID, "a part is between 1 byte and %s, not %d bytes", FormatBytes(MaxPartSize), size)
+	}
+	return nil
+}
+
 // ValidatePresignTTL checks how long a presigned URL should live: at least
 // a second (expiry is counted in whole seconds) and at most MaxPresignTTL.
 // EINVALID.
@@ -166,11 +176,14 @@ func (c checkedBlobStore) CreateMultipartUpload(ctx context.Context, key, conten
 	return c.s.CreateMultipartUpload(ctx, key, contentType)
 }
 
-func (c checkedBlobStore) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error) {
+func (c checkedBlobStore) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, size int64, ttl time.Duration) (string, error) {
 	if err := ValidateBlobKey(key); err != nil {
 		return "", err
 	}
 	if err := ValidatePartNumber(partNumber); err != nil {
+		return "", err
+	}
+	if err := ValidatePartLength(size); err != nil {
 		return "", err
 	}
 	if err := ValidatePresignTTL(ttl); err != nil {
@@ -179,7 +192,7 @@ func (c checkedBlobStore) PresignUploadPart(ctx context.Context, key, uploadID s
 	if uploadID == "" {
 		return "", noSuchUpload(key)
 	}
-	return c.s.PresignUploadPart(ctx, key, uploadID, partNumber, ttl)
+	return c.s.PresignUploadPart(ctx, key, uploadID, partNumber, size, ttl)
 }
 
 func (c checkedBlobStore) CompleteMultipartUpload(ctx context.Context, key, uploadID string, parts []UploadPart) error {

@@ -24,8 +24,8 @@ func (r *recordingBlobs) CreateMultipartUpload(_ context.Context, key, contentTy
 	return "upload", nil
 }
 
-func (r *recordingBlobs) PresignUploadPart(_ context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error) {
-	r.record("PresignUploadPart %s %s %d %v", key, uploadID, partNumber, ttl)
+func (r *recordingBlobs) PresignUploadPart(_ context.Context, key, uploadID string, partNumber int, size int64, ttl time.Duration) (string, error) {
+	r.record("PresignUploadPart %s %s %d %d %v", key, uploadID, partNumber, size, ttl)
 	return "https://blobs.example/part", nil
 }
 
@@ -103,23 +103,35 @@ func TestCheckedBlobStore(t *testing.T) {
 		}, edustream.EINVALID, ""},
 
 		{"PresignUploadPart", func(s edustream.BlobStore) error {
-			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 2, time.Minute)
+			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 2, 1000, time.Minute)
 			return err
-		}, "", "PresignUploadPart v/1/source u 2 1m0s"},
+		}, "", "PresignUploadPart v/1/source u 2 1000 1m0s"},
+		{"PresignUploadPart, largest part", func(s edustream.BlobStore) error {
+			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 1, edustream.MaxPartSize, time.Minute)
+			return err
+		}, "", "PresignUploadPart v/1/source u 1 5368709120 1m0s"},
+		{"PresignUploadPart, empty part", func(s edustream.BlobStore) error {
+			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 1, 0, time.Minute)
+			return err
+		}, edustream.EINVALID, ""},
+		{"PresignUploadPart, part too large", func(s edustream.BlobStore) error {
+			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 1, edustream.MaxPartSize+1, time.Minute)
+			return err
+		}, edustream.EINVALID, ""},
 		{"PresignUploadPart, bad key", func(s edustream.BlobStore) error {
-			_, err := s.PresignUploadPart(ctx, "/v", "u", 1, time.Minute)
+			_, err := s.PresignUploadPart(ctx, "/v", "u", 1, 1000, time.Minute)
 			return err
 		}, edustream.EINVALID, ""},
 		{"PresignUploadPart, part 0", func(s edustream.BlobStore) error {
-			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 0, time.Minute)
+			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 0, 1000, time.Minute)
 			return err
 		}, edustream.EINVALID, ""},
 		{"PresignUploadPart, ttl too long", func(s edustream.BlobStore) error {
-			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 1, edustream.MaxPresignTTL+time.Second)
+			_, err := s.PresignUploadPart(ctx, "v/1/source", "u", 1, 1000, edustream.MaxPresignTTL+time.Second)
 			return err
 		}, edustream.EINVALID, ""},
 		{"PresignUploadPart, no upload id", func(s edustream.BlobStore) error {
-			_, err := s.PresignUploadPart(ctx, "v/1/source", "", 1, time.Minute)
+			_, err := s.PresignUploadPart(ctx, "v/1/source", "", 1, 1000, time.Minute)
 			return err
 		}, edustream.ENOTFOUND, ""},
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -45,11 +46,19 @@ func (u *Uploads) videos() VideoService { return u.Life.Videos }
 
 func (u *Uploads) limits() VideoLimits { return u.Limits.WithDefaults() }
 
-// Create opens an upload of a new video for the lecture by uploader.
-// EINVALID for a file the limits refuse, ECONFLICT while another video of
-// the lecture is being processed.
+// Create opens an upload of a new video for the lecture by uploader. The
+// lecture's open upload, if any, is cancelled first (see replaceOpenUpload):
+// a lecture has one at a time. Each part URL takes exactly its part's
+// bytes. EINVALID for a file the limits refuse, ECONFLICT while another
+// video of the lecture is being processed.
 func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileName, contentType string, size int64) (*Upload, error) {
 	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
+		return nil, err
+	}
+	if size > MaxMultipartSize {
+		return nil, Errorf(EINVALID, "the file is %s; an upload holds at most %s", FormatBytes(size), FormatBytes(MaxMultipartSize))
+	}
+	if err := u.replaceOpenUpload(ctx, lectureID); err != nil {
 		return nil, err
 	}
 	ttl := u.ttl()
@@ -75,13 +84,46 @@ func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileN
 	}
 	up := &Upload{Video: v, PartSize: PartSize(size), ExpiresAt: v.UploadExpiresAt}
 	for n := 1; n <= PartCount(size, up.PartSize); n++ {
-		url, err := u.Blobs.PresignUploadPart(ctx, v.SourceKey(), uploadID, n, ttl)
+		url, err := u.Blobs.PresignUploadPart(ctx, v.SourceKey(), uploadID, n, PartLength(size, up.PartSize, n), ttl)
 		if err != nil {
 			return nil, fmt.Errorf("presign part %d of video %d: %w", n, v.ID, err)
 		}
 		up.PartURLs = append(up.PartURLs, url)
 	}
 	return up, nil
+}
+
+// replaceOpenUpload cancels the lecture's open upload, if it has one,
+// before a new video of the lecture is created: the video ends FAILED
+// (the table's cancel move) with a reason its uploader sees on their next
+// completion, its storage upload is aborted, so its part URLs stop taking
+// bytes at once, and an object a racing completion assembled is deleted.
+// An upload that completes first wins instead: its video is being
+// processed, and the new one is refused (ECONFLICT, by Create).
+func (u *Uploads) replaceOpenUpload(ctx context.Context, lectureID int64) error {
+	latest, err := u.videos().FindLatestVideosByLectureIDs(ctx, []int64{lectureID})
+	if err != nil {
+		return err
+	}
+	old := latest[lectureID]
+	if old == nil || old.Status != VideoAwaitingUpload || old.ReplacedAt != nil {
+		return nil
+	}
+	if _, err := u.Life.Cancel(ctx, old, "a newer upload of the lecture was started; this one was cancelled"); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil // it moved on (completed, expired, replaced): nothing open to cancel
+		}
+		return fmt.Errorf("cancel the open upload %d: %w", old.ID, err)
+	}
+	if old.UploadID != "" {
+		if err := u.Blobs.AbortMultipartUpload(ctx, old.SourceKey(), old.UploadID); err != nil {
+			return fmt.Errorf("abort the upload of video %d: %w", old.ID, err)
+		}
+	}
+	if err := u.Blobs.Delete(ctx, old.SourceKey()); err != nil {
+		return fmt.Errorf("delete the source of cancelled upload %d: %w", old.ID, err)
+	}
+	return nil
 }
 
 // Complete finishes v's upload from the parts the client PUT and starts the
@@ -118,7 +160,9 @@ func (u *Uploads) Complete(ctx context.Context, v *Video, parts []UploadPart) (*
 // Stored moves a video whose source object exists to UPLOADED and starts
 // the chain: what an S3 ObjectCreated event for the source key does, and
 // the end of a recording's import. A video past that point is returned as
-// it is (after making sure its step is queued).
+// it is (after making sure its step is queued). A source that is empty,
+// over the limit, or of another size than the upload declared ends the
+// video FAILED with the reason (EINVALID).
 func (u *Uploads) Stored(ctx context.Context, videoID int64) (*Video, error) {
 	v, err := u.videos().FindVideoByID(ctx, videoID)
 	if err != nil {
@@ -142,6 +186,8 @@ func (u *Uploads) stored(ctx context.Context, v *Video) (*Video, error) {
 		reason = "the file is empty"
 	case info.Size > limit:
 		reason = fmt.Sprintf("the file is %s; uploads may be at most %s", FormatBytes(info.Size), FormatBytes(limit))
+	case v.declaresSize() && info.Size != v.SizeBytes:
+		reason = fmt.Sprintf("the uploaded file is %d bytes, but the upload declared %d bytes", info.Size, v.SizeBytes)
 	}
 	if reason != "" {
 		u.fail(ctx, v, reason)
@@ -154,11 +200,21 @@ func (u *Uploads) stored(ctx context.Context, v *Video) (*Video, error) {
 	return moved, err
 }
 
+// declaresSize reports whether v's SizeBytes is a promise its source must
+// keep: true for what a client or the server itself uploaded, false for
+// an imported recording, whose size is the meeting service's report.
+func (v *Video) declaresSize() bool {
+	return v.SizeBytes > 0 && !strings.HasPrefix(v.UploadID, recordingUploadPrefix)
+}
+
 // Ingest stores a file the server itself fetched (a demo clip, a meeting's
 // recording) as a new video of the lecture and starts the chain, as if it
 // had been uploaded. The reader is consumed; size must be its length.
 func (u *Uploads) Ingest(ctx context.Context, uploaderID, lectureID int64, fileName, contentType string, body io.Reader, size int64) (*Video, error) {
 	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
+		return nil, err
+	}
+	if err := u.replaceOpenUpload(ctx, lectureID); err != nil {
 		return nil, err
 	}
 	v := &Video{

@@ -556,11 +556,10 @@ func (c *chain) putFile(ctx context.Context, file, key string) error {
 	return nil
 }
 
-// Cache policies of published outputs. Everything a video publishes lives
-// under its own id and never changes, so it may be cached for good; the API
-// rewrites playlists with signed URLs on every request, and those answers
-// are not cached (see the server's playback handler).
-const cacheForever = "public, max-age=31536000, immutable"
+// Published outputs are private: they never change, but only those who may
+// watch the lecture get (signed) URLs to them. See edustream.CacheControlPrivate;
+// the API rewrites playlists with signed URLs on every request, and those
+// answers are not cached at all (see the server's playback handler).
 
 // blobMeta returns the metadata a published file is served with, from its
 // name.
@@ -578,5 +577,5 @@ func blobMeta(name string) edustream.BlobMeta {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	return edustream.BlobMeta{ContentType: ct, CacheControl: cacheForever}
+	return edustream.BlobMeta{ContentType: ct, CacheControl: edustream.CacheControlPrivate}
 }

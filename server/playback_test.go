@@ -3,10 +3,13 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -90,6 +93,37 @@ func uris(body string) []string {
 		}
 	}
 	return out
+}
+
+// The objects a playlist names are private: each answer says so, and stays
+// fresh only until the playback URL expires, not for the year the outputs
+// never change in (issue 13).
+func TestPlaybackObjectsArePrivate(t *testing.T) {
+	t.Parallel()
+	p := setupPlayback(t)
+	master, err := p.playback.PlaybackURL(context.Background(), p.video)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := get(t, master)
+	_, media, _ := get(t, uris(body)[0])
+	segment := uris(media)[0]
+	u, err := url.Parse(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := strconv.ParseInt(u.Query().Get("exp"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, later := range []time.Duration{0, 30 * time.Minute} {
+		p.now.Add(int64(later / time.Second))
+		code, _, h := get(t, segment)
+		want := fmt.Sprintf("private, max-age=%d", exp-p.now.Load())
+		if code != http.StatusOK || h.Get("Cache-Control") != want {
+			t.Errorf("segment %v later: %d, Cache-Control %q, want %q", later, code, h.Get("Cache-Control"), want)
+		}
+	}
 }
 
 // A signed playback URL opens the whole stream, every playlist rewritten so

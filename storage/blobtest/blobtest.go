@@ -90,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) *Harness) {
 		{"Multipart", testMultipart},
 		{"MultipartErrors", testMultipartErrors},
 		{"AbortMultipart", testAbortMultipart},
+		{"PartLength", testPartLength},
 		{"PresignedGet", testPresignedGet},
 		{"PresignArguments", testPresignArguments},
 		{"RefusedKeys", testRefusedKeys},

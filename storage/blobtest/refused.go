@@ -47,7 +47,7 @@ func testRefusedKeys(t *testing.T, h *Harness) {
 			_, getErr := h.Store.Get(ctx, key, 0, -1)
 			_, headErr := h.Store.Head(ctx, key)
 			_, createErr := h.Store.CreateMultipartUpload(ctx, key, "video/mp4")
-			_, presignPartErr := h.Store.PresignUploadPart(ctx, key, u.id, 1, ttl)
+			_, presignPartErr := h.Store.PresignUploadPart(ctx, key, u.id, 1, 4, ttl)
 			_, presignGetErr := h.Store.PresignGet(ctx, key, ttl)
 			for what, err := range map[string]error{
 				"Put":                     h.Store.Put(ctx, key, strings.NewReader("x"), 1, edustream.BlobMeta{}),
@@ -113,7 +113,7 @@ func testRefusedArguments(t *testing.T, h *Harness) {
 	wantCode(t, "Get from offset -1", err, edustream.EINVALID)
 
 	// An empty upload id names no upload, on every store.
-	_, err = h.Store.PresignUploadPart(ctx, key, "", 1, ttl)
+	_, err = h.Store.PresignUploadPart(ctx, key, "", 1, 4, ttl)
 	wantCode(t, "PresignUploadPart without an upload id", err, edustream.ENOTFOUND)
 	err = h.Store.CompleteMultipartUpload(ctx, key, "", []edustream.UploadPart{{PartNumber: 1, ETag: QuotedMD5(nil)}})
 	wantCode(t, "CompleteMultipartUpload without an upload id", err, edustream.ENOTFOUND)

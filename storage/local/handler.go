@@ -2,6 +2,7 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,7 +16,15 @@ import (
 //
 // A URL that is tampered with, expired or used with another method than it
 // was signed for is answered 403 with the same short message, whichever
-// check failed; a missing blob 404; a part beyond Config.MaxPartSize 413.
+// check failed; a missing blob 404. A part URL is signed for the part's
+// exact length: a longer body is 413 and a shorter one 400, told from the
+// Content-Length before a byte is read, or when the body runs past the
+// length (or ends short of it) without one; nothing is stored either way,
+// so the part can be PUT again.
+//
+// A GET answer is private to whoever holds its URL: it is sent with
+// "private, max-age=" the seconds the URL has left, whatever the blob's
+// stored Cache-Control (see edustream.BlobStore.PresignGet).
 func (s *Store) Handler() http.Handler {
 	return http.HandlerFunc(s.serveHTTP)
 }
@@ -62,7 +71,7 @@ func forbidden(w http.ResponseWriter) {
 func (s *Store) serveBlob(w http.ResponseWriter, r *http.Request, key string) {
 	// HEAD is GET without the body, so a GET URL allows both.
 	g, ok := s.verify(r, http.MethodGet, key)
-	if !ok || g.uploadID != "" || g.partNumber != 0 {
+	if !ok || g.uploadID != "" || g.partNumber != 0 || g.size != 0 {
 		forbidden(w)
 		return
 	}
@@ -78,35 +87,51 @@ func (s *Store) serveBlob(w http.ResponseWriter, r *http.Request, key string) {
 		contentType = "application/octet-stream"
 	}
 	h.Set("Content-Type", contentType)
-	if b.hdr.CacheControl != "" {
-		h.Set("Cache-Control", b.hdr.CacheControl)
-	}
+	// The signature is the credential: no cache may keep the answer for
+	// others, nor past the moment the URL stops working.
+	h.Set("Cache-Control", "private, max-age="+strconv.FormatInt(max(g.expires-s.now().Unix(), 0), 10))
 	h.Set("ETag", b.hdr.ETag)
 	http.ServeContent(w, r, "", b.fi.ModTime(), b.section(0, -1))
 }
 
 func (s *Store) servePart(w http.ResponseWriter, r *http.Request, key string) {
 	g, ok := s.verify(r, http.MethodPut, key)
-	if !ok || g.uploadID == "" || edustream.ValidatePartNumber(g.partNumber) != nil {
+	if !ok || g.uploadID == "" || edustream.ValidatePartNumber(g.partNumber) != nil || edustream.ValidatePartLength(g.size) != nil {
 		forbidden(w)
 		return
 	}
-	if r.ContentLength > s.maxPartSize {
-		http.Error(w, "part too large: at most "+strconv.FormatInt(s.maxPartSize, 10)+" bytes", http.StatusRequestEntityTooLarge)
+	switch {
+	case r.ContentLength > g.size:
+		partTooLarge(w, g)
+		return
+	case r.ContentLength >= 0 && r.ContentLength < g.size:
+		partTooShort(w, g)
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, s.maxPartSize)
-	etag, err := s.putPart(r.Context(), key, g.uploadID, g.partNumber, body)
+	body := http.MaxBytesReader(w, r.Body, g.size)
+	etag, err := s.putPart(r.Context(), key, g.uploadID, g.partNumber, g.size, body)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		http.Error(w, "part too large: at most "+strconv.FormatInt(s.maxPartSize, 10)+" bytes", http.StatusRequestEntityTooLarge)
+	switch {
+	case errors.As(err, &tooLarge):
+		partTooLarge(w, g)
 		return
-	} else if err != nil {
+	case errors.Is(err, errPartTooShort):
+		partTooShort(w, g)
+		return
+	case err != nil:
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("ETag", etag)
 	w.WriteHeader(http.StatusOK)
+}
+
+func partTooLarge(w http.ResponseWriter, g grant) {
+	http.Error(w, fmt.Sprintf("part %d is longer than the %d bytes its URL was signed for", g.partNumber, g.size), http.StatusRequestEntityTooLarge)
+}
+
+func partTooShort(w http.ResponseWriter, g grant) {
+	http.Error(w, fmt.Sprintf("part %d is shorter than the %d bytes its URL was signed for", g.partNumber, g.size), http.StatusBadRequest)
 }
 
 // fail answers an error of the store: its code as a status, its safe

@@ -48,9 +48,6 @@ import (
 // is only as strong as a key of its output size.
 const MinSigningKeyLength = 32
 
-// DefaultMaxPartSize bounds one part PUT, as S3 does.
-const DefaultMaxPartSize = 5 << 30
-
 // Config configures a Store.
 type Config struct {
 	// Dir is where blobs live; it is created if missing.
@@ -62,8 +59,6 @@ type Config struct {
 	// SigningKey signs URLs; at least MinSigningKeyLength bytes. Every API
 	// instance serving the same Dir needs the same key.
 	SigningKey []byte
-	// MaxPartSize bounds a part PUT; 0 means DefaultMaxPartSize.
-	MaxPartSize int64
 	// Now is the clock URLs expire by; nil means time.Now. Tests inject
 	// one to expire URLs without waiting.
 	Now edustream.Clock
@@ -74,7 +69,6 @@ type Store struct {
 	objects, uploads, tmp string
 	baseURL               string
 	signingKey            []byte
-	maxPartSize           int64
 	now                   edustream.Clock
 
 	// uploadMu orders the moves of an upload's state: a part arriving, a
@@ -98,16 +92,12 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("local blob store: BaseURL %q must be an absolute http(s) URL without query", cfg.BaseURL)
 	}
 	s := &Store{
-		objects:     filepath.Join(cfg.Dir, "objects"),
-		uploads:     filepath.Join(cfg.Dir, "uploads"),
-		tmp:         filepath.Join(cfg.Dir, "tmp"),
-		baseURL:     strings.TrimRight(cfg.BaseURL, "/"),
-		signingKey:  slices.Clone(cfg.SigningKey),
-		maxPartSize: cfg.MaxPartSize,
-		now:         cfg.Now,
-	}
-	if s.maxPartSize <= 0 {
-		s.maxPartSize = DefaultMaxPartSize
+		objects:    filepath.Join(cfg.Dir, "objects"),
+		uploads:    filepath.Join(cfg.Dir, "uploads"),
+		tmp:        filepath.Join(cfg.Dir, "tmp"),
+		baseURL:    strings.TrimRight(cfg.BaseURL, "/"),
+		signingKey: slices.Clone(cfg.SigningKey),
+		now:        cfg.Now,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -423,18 +413,24 @@ func (s *Store) readManifest(key, uploadID string) (*manifest, error) {
 
 // PresignUploadPart implements edustream.BlobStore. Like S3's presigning
 // it does not look the upload up: a URL for an unknown upload is refused
-// when it is used (404).
-func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error) {
+// when it is used (404). The size is signed into the URL, which the
+// handler holds the body to.
+func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, size int64, ttl time.Duration) (string, error) {
 	if !validUploadID(uploadID) {
 		return "", edustream.Errorf(edustream.ENOTFOUND, "upload %s of %s not found", truncate(uploadID, 40), key)
 	}
-	g := grant{method: "PUT", key: key, expires: s.expiry(ttl), uploadID: uploadID, partNumber: partNumber}
+	g := grant{method: "PUT", key: key, expires: s.expiry(ttl), uploadID: uploadID, partNumber: partNumber, size: size}
 	return s.signedURL(g), nil
 }
 
-// putPart stores the body of a part PUT and returns its ETag. ENOTFOUND
-// when the upload is not open (any more).
-func (s *Store) putPart(ctx context.Context, key, uploadID string, partNumber int, body io.Reader) (string, error) {
+// errPartTooShort is a part body that ended before its signed size.
+var errPartTooShort = errors.New("part body shorter than its signed size")
+
+// putPart stores the body of a part PUT, which must be size bytes (the
+// caller bounds it, so a longer one fails the copy), and returns its
+// ETag. ENOTFOUND when the upload is not open (any more). A body of the
+// wrong length stores nothing, and an earlier PUT of the part stays.
+func (s *Store) putPart(ctx context.Context, key, uploadID string, partNumber int, size int64, body io.Reader) (string, error) {
 	if _, err := s.readManifest(key, uploadID); err != nil {
 		return "", err
 	}
@@ -442,7 +438,11 @@ func (s *Store) putPart(ctx context.Context, key, uploadID string, partNumber in
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(t, ctxReader{ctx, body}); err != nil {
+	n, err := io.Copy(t, ctxReader{ctx, body})
+	if err == nil && n != size {
+		err = errPartTooShort
+	}
+	if err != nil {
 		t.discard()
 		return "", fmt.Errorf("upload part %d of %s: %w", partNumber, uploadID, err)
 	}

@@ -250,7 +250,7 @@ func TestHandlerCORSPreflight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := s.store.PresignUploadPart(ctx, "videos/1/source", id, 1, time.Minute)
+	raw, err := s.store.PresignUploadPart(ctx, "videos/1/source", id, 1, int64(len("part")), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,13 +280,13 @@ func TestHandlerCORSPreflight(t *testing.T) {
 
 func TestHandlerStatuses(t *testing.T) {
 	t.Parallel()
-	s := newSetup(t, func(c *local.Config) { c.MaxPartSize = 100 })
+	s := newSetup(t)
 	ctx := context.Background()
 	id, err := s.store.CreateMultipartUpload(ctx, "up", "video/mp4")
 	if err != nil {
 		t.Fatal(err)
 	}
-	partURL, err := s.store.PresignUploadPart(ctx, "up", id, 1, time.Minute)
+	partURL, err := s.store.PresignUploadPart(ctx, "up", id, 1, 100, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,45 +295,96 @@ func TestHandlerStatuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A chunked body: the size is only known while reading it.
-	chunked := io.MultiReader(strings.NewReader(strings.Repeat("x", 101)))
+	chunked := func(n int) io.Reader { return io.MultiReader(strings.NewReader(strings.Repeat("x", n))) }
 	for _, tt := range []struct {
 		name   string
 		method string
 		url    string
 		body   io.Reader
 		status int
+		says   string
 	}{
-		{"DELETE", http.MethodDelete, getURL, nil, http.StatusMethodNotAllowed},
-		{"POST", http.MethodPost, partURL, strings.NewReader("x"), http.StatusMethodNotAllowed},
-		{"unsigned", http.MethodGet, s.server.URL + "/blobs/up", nil, http.StatusForbidden},
-		{"part too large by Content-Length", http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 101)), http.StatusRequestEntityTooLarge},
-		{"part too large, chunked", http.MethodPut, partURL, chunked, http.StatusRequestEntityTooLarge},
-		{"part of the largest size", http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 100)), http.StatusOK},
-		{"GET of a missing blob", http.MethodGet, getURL, nil, http.StatusNotFound},
-		{"duplicated signature", http.MethodGet, getURL + "&signature=x", nil, http.StatusForbidden},
+		{"DELETE", http.MethodDelete, getURL, nil, http.StatusMethodNotAllowed, ""},
+		{"POST", http.MethodPost, partURL, strings.NewReader("x"), http.StatusMethodNotAllowed, ""},
+		{"unsigned", http.MethodGet, s.server.URL + "/blobs/up", nil, http.StatusForbidden, ""},
+		{"part too large by Content-Length", http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 101)), http.StatusRequestEntityTooLarge, "longer than the 100 bytes"},
+		{"part too large, chunked", http.MethodPut, partURL, chunked(101), http.StatusRequestEntityTooLarge, "longer than the 100 bytes"},
+		{"part too short by Content-Length", http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 99)), http.StatusBadRequest, "shorter than the 100 bytes"},
+		{"part too short, chunked", http.MethodPut, partURL, chunked(99), http.StatusBadRequest, "shorter than the 100 bytes"},
+		{"part URL with another size", http.MethodPut, strings.Replace(partURL, "size=100", "size=101", 1), strings.NewReader(strings.Repeat("x", 101)), http.StatusForbidden, ""},
+		{"part URL without its size", http.MethodPut, strings.Replace(partURL, "&size=100", "", 1), strings.NewReader(strings.Repeat("x", 100)), http.StatusForbidden, ""},
+		{"part of its size", http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 100)), http.StatusOK, ""},
+		{"GET of a missing blob", http.MethodGet, getURL, nil, http.StatusNotFound, ""},
+		{"duplicated signature", http.MethodGet, getURL + "&signature=x", nil, http.StatusForbidden, ""},
+		{"GET URL with a size", http.MethodGet, getURL + "&size=5", nil, http.StatusForbidden, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.url == partURL && tt.name != "POST" && !strings.Contains(tt.url, "size=100") {
+				t.Fatalf("part URL %s has no size=100", tt.url)
+			}
 			resp := request(t, tt.method, tt.url, tt.body, nil)
 			body, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != tt.status {
 				t.Errorf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
 			}
-			if len(body) > 100 {
-				t.Errorf("error body of %d bytes: %s", len(body), body)
+			if len(body) > 100 || !strings.Contains(string(body), tt.says) {
+				t.Errorf("error body of %d bytes: %q, want one that says %q", len(body), body, tt.says)
 			}
 		})
+	}
+	// The refused PUTs stored nothing; the accepted one is the part.
+	parts, err := filepath.Glob(filepath.Join(s.dir, "uploads", id, "*.part"))
+	if err != nil || len(parts) != 1 {
+		t.Errorf("parts on disk: %v, %v; want the one accepted", parts, err)
+	}
+	if tmp, err := os.ReadDir(filepath.Join(s.dir, "tmp")); err != nil || len(tmp) != 0 {
+		t.Errorf("temp files left by refused parts: %v, %v", tmp, err)
 	}
 
 	if err := s.store.AbortMultipartUpload(ctx, "up", id); err != nil {
 		t.Fatal(err)
 	}
-	resp := request(t, http.MethodPut, partURL, strings.NewReader("x"), nil)
+	resp := request(t, http.MethodPut, partURL, strings.NewReader(strings.Repeat("x", 100)), nil)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("part PUT to an aborted upload: %d, want 404", resp.StatusCode)
 	}
 	// The aborted upload's parts are gone from disk.
 	if entries, err := os.ReadDir(filepath.Join(s.dir, "uploads")); err != nil || len(entries) != 0 {
 		t.Errorf("uploads after abort: %v, %v", entries, err)
+	}
+}
+
+// TestHandlerCacheControl: a signed GET is private to its URL, and fresh
+// only for the seconds the URL has left, whatever the blob was stored with.
+func TestHandlerCacheControl(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	ctx := context.Background()
+	for _, stored := range []string{"", edustream.CacheControlPrivate, "public, max-age=31536000, immutable"} {
+		t.Run(stored, func(t *testing.T) {
+			key := "videos/1/hls/seg_" + strings.NewReplacer(" ", "", ",", "", "=", "").Replace(stored) + ".ts"
+			if err := s.store.Put(ctx, key, strings.NewReader("segment"), 7, edustream.BlobMeta{ContentType: "video/mp2t", CacheControl: stored}); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := s.store.PresignGet(ctx, key, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := request(t, http.MethodGet, raw, nil, nil).Header.Get("Cache-Control"); got != "private, max-age=3600" {
+				t.Errorf("Cache-Control %q, want private, max-age=3600", got)
+			}
+		})
+	}
+	if err := s.store.Put(ctx, "later", strings.NewReader("x"), 1, edustream.BlobMeta{CacheControl: "public, max-age=31536000, immutable"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.store.PresignGet(ctx, "later", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.clock.advance(59 * time.Minute)
+	if got := request(t, http.MethodGet, raw, nil, nil).Header.Get("Cache-Control"); got != "private, max-age=60" {
+		t.Errorf("a minute before the URL expires: Cache-Control %q, want private, max-age=60", got)
 	}
 }
 
@@ -411,7 +462,7 @@ func TestConcurrentCompletes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := s.store.PresignUploadPart(ctx, "k", id, 1, time.Minute)
+	raw, err := s.store.PresignUploadPart(ctx, "k", id, 1, int64(len("only part")), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

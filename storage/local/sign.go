@@ -18,6 +18,7 @@ const (
 	paramExpires    = "expires"
 	paramUploadID   = "uploadId"
 	paramPartNumber = "partNumber"
+	paramSize       = "size"
 	paramSignature  = "signature"
 )
 
@@ -25,29 +26,38 @@ const (
 const RoutePrefix = "/blobs/"
 
 // grant is what a signed URL allows: one method on one key (and, for a
-// part, one upload and part number) until a moment. Every field goes into
-// the signature, so changing any of them in the URL breaks it.
+// part, one upload, part number and length) until a moment. Every field
+// goes into the signature, so changing any of them in the URL breaks it.
 type grant struct {
 	method     string
 	key        string
 	expires    int64 // Unix seconds
 	uploadID   string
-	partNumber int // 0 for a whole blob
+	partNumber int   // 0 for a whole blob
+	size       int64 // a part's exact length; 0 for a whole blob
 }
 
 // signature is the HMAC-SHA256 of the grant. The fields are joined with
 // newlines, which none of them can contain (keys have no control
 // characters, upload ids are hex), so two grants never sign the same text.
+// The size is a seventh field, present only in a part's grant: a GET URL
+// signs the same text it did before parts had sizes, so the playback URLs
+// handed out before an upgrade keep working (a part URL without its size
+// does not: it would take any length).
 func (s *Store) signature(g grant) []byte {
-	mac := hmac.New(sha256.New, s.signingKey)
-	mac.Write([]byte(strings.Join([]string{
+	fields := []string{
 		"edustream-blob-url/1",
 		g.method,
 		g.key,
 		strconv.FormatInt(g.expires, 10),
 		g.uploadID,
 		strconv.Itoa(g.partNumber),
-	}, "\n")))
+	}
+	if g.uploadID != "" {
+		fields = append(fields, strconv.FormatInt(g.size, 10))
+	}
+	mac := hmac.New(sha256.New, s.signingKey)
+	mac.Write([]byte(strings.Join(fields, "\n")))
 	return mac.Sum(nil)
 }
 
@@ -57,6 +67,7 @@ func (s *Store) signedURL(g grant) string {
 	if g.uploadID != "" {
 		q.Set(paramUploadID, g.uploadID)
 		q.Set(paramPartNumber, strconv.Itoa(g.partNumber))
+		q.Set(paramSize, strconv.FormatInt(g.size, 10))
 	}
 	q.Set(paramSignature, base64.RawURLEncoding.EncodeToString(s.signature(g)))
 	return s.baseURL + RoutePrefix + escapeKey(g.key) + "?" + q.Encode()
@@ -78,7 +89,7 @@ func (s *Store) verify(r *http.Request, method, key string) (grant, bool) {
 		return grant{}, false
 	}
 	q := r.URL.Query()
-	for _, name := range []string{paramExpires, paramUploadID, paramPartNumber, paramSignature} {
+	for _, name := range []string{paramExpires, paramUploadID, paramPartNumber, paramSize, paramSignature} {
 		if len(q[name]) > 1 {
 			return grant{}, false
 		}
@@ -90,6 +101,11 @@ func (s *Store) verify(r *http.Request, method, key string) (grant, bool) {
 	}
 	if q.Has(paramPartNumber) {
 		if g.partNumber, err = strconv.Atoi(q.Get(paramPartNumber)); err != nil {
+			return grant{}, false
+		}
+	}
+	if q.Has(paramSize) {
+		if g.size, err = strconv.ParseInt(q.Get(paramSize), 10, 64); err != nil {
 			return grant{}, false
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -543,18 +544,34 @@ func presignExpiry(ttl time.Duration) func(*awss3.PresignOptions) {
 	return awss3.WithPresignExpires((ttl + time.Second - 1).Truncate(time.Second))
 }
 
-// PresignUploadPart implements edustream.BlobStore.
-func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, ttl time.Duration) (string, error) {
+// PresignUploadPart implements edustream.BlobStore. The part's length is
+// signed: SigV4 puts content-length among the URL's X-Amz-SignedHeaders
+// (the SDK signs it whenever it is above 0), so a PUT with another
+// Content-Length, or none (chunked), fails the signature check with 403
+// SignatureDoesNotMatch, on S3 and on SeaweedFS alike (the conformance
+// suite's PartLength checks it against SeaweedFS).
+func (s *Store) PresignUploadPart(ctx context.Context, key, uploadID string, partNumber int, size int64, ttl time.Duration) (string, error) {
 	req, err := s.presign.PresignUploadPart(ctx, &awss3.UploadPartInput{
-		Bucket:     aws.String(s.bucket),
-		Key:        aws.String(key),
-		UploadId:   aws.String(uploadID),
-		PartNumber: aws.Int32(int32(partNumber)),
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(key),
+		UploadId:      aws.String(uploadID),
+		PartNumber:    aws.Int32(int32(partNumber)),
+		ContentLength: aws.Int64(size),
 	}, presignExpiry(ttl))
 	if err != nil {
 		return "", fmt.Errorf("presign part %d of upload %s: %w", partNumber, uploadID, err)
 	}
+	if !signsHeader(req.SignedHeader, "Content-Length") {
+		// The SDK changed how it presigns: a URL that takes any length
+		// must not go out.
+		return "", fmt.Errorf("presign part %d of upload %s: the signature does not cover the part's length", partNumber, uploadID)
+	}
 	return req.URL, nil
+}
+
+func signsHeader(h http.Header, name string) bool {
+	_, ok := h[http.CanonicalHeaderKey(name)]
+	return ok
 }
 
 // CompleteMultipartUpload implements edustream.BlobStore.
@@ -588,12 +605,21 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, key, uploadID string) 
 	return nil
 }
 
-// PresignGet implements edustream.BlobStore.
+// PresignGet implements edustream.BlobStore. The answer's Cache-Control
+// and Expires are S3's response-header overrides, signed into the URL:
+// "private", and fresh until the URL expires. (Expires rather than
+// max-age, which would count from whenever the URL is first used.)
 func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	ttl = (ttl + time.Second - 1).Truncate(time.Second)
+	// The signer stamps X-Amz-Date in whole seconds, at this moment or a
+	// little later: the URL lives at least until expires.
+	expires := time.Now().Truncate(time.Second).Add(ttl)
 	req, err := s.presign.PresignGetObject(ctx, &awss3.GetObjectInput{
-		Bucket: aws.String(s.bucket),
-		Key:    aws.String(key),
-	}, presignExpiry(ttl))
+		Bucket:               aws.String(s.bucket),
+		Key:                  aws.String(key),
+		ResponseCacheControl: aws.String("private"),
+		ResponseExpires:      aws.Time(expires),
+	}, awss3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", fmt.Errorf("presign GET of %s: %w", key, err)
 	}

@@ -218,6 +218,56 @@ func TestPresignEndpoint(t *testing.T) {
 	}
 }
 
+// TestPresignedSignatures: a part URL signs the part's length (so S3
+// refuses a body of another), and a GET URL signs its private caching,
+// fresh until the URL expires. The conformance suite checks both against
+// SeaweedFS; this checks what goes into the URLs.
+func TestPresignedSignatures(t *testing.T) {
+	t.Parallel()
+	s := openFake(t)
+	ctx := context.Background()
+	raw, err := s.PresignUploadPart(ctx, "videos/1/source", "upload-1", 3, 16<<20, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if signed := strings.Split(q.Get("X-Amz-SignedHeaders"), ";"); !slices.Contains(signed, "content-length") || !slices.Contains(signed, "host") {
+		t.Errorf("part URL signs %q, want content-length and host", q.Get("X-Amz-SignedHeaders"))
+	}
+	if q.Get("partNumber") != "3" || q.Get("uploadId") != "upload-1" {
+		t.Errorf("part URL %s", raw)
+	}
+
+	before := time.Now().Truncate(time.Second)
+	raw, err = s.PresignGet(ctx, "videos/1/hls/seg.ts", 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err = url.Parse(raw); err != nil {
+		t.Fatal(err)
+	}
+	q = u.Query()
+	if q.Get("response-cache-control") != "private" {
+		t.Errorf("GET URL overrides Cache-Control with %q, want private", q.Get("response-cache-control"))
+	}
+	expires, err := http.ParseTime(q.Get("response-expires"))
+	if err != nil {
+		t.Fatalf("GET URL's response-expires %q: %v", q.Get("response-expires"), err)
+	}
+	signedAt, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fresh no longer than the URL works: X-Amz-Date + X-Amz-Expires.
+	if end := signedAt.Add(90 * time.Second); expires.After(end) || expires.Before(before.Add(90*time.Second)) {
+		t.Errorf("Expires %v; the URL works until %v", expires, end)
+	}
+}
+
 // TestPutStreams: a body that is not seekable (a pipe from ffmpeg) is
 // sent unsigned-payload with its length, and checked against it.
 func TestPutStreams(t *testing.T) {
