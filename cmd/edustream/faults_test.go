@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,21 @@ func TestFaultSuiteCrossInstanceSubscriptions(t *testing.T) {
 		t.Logf("%s on serve-1: %d events from serve-2's upload to READY", name, len(events))
 	}
 	f.check(t, time.Minute)
+
+	// The checks can fail: writes the database does not hold are found
+	// lost, and a segment deleted behind the fleet's back is found
+	// missing, and nothing else is.
+	var never ledger
+	never.course("999999")
+	never.enrollment("sam", "999999")
+	if lost := never.lost(t, f.openDB(t)); len(lost) != 2 {
+		t.Errorf("writes never made, found lost: %q, want both", lost)
+	}
+	key := f.deleteSegment(t)
+	missing, _ := f.missingObjects(t, f.acked.videos[0])
+	if len(missing) != 1 || !strings.Contains(missing[0], key) {
+		t.Errorf("with %s deleted, the check found %q missing, want that segment alone", key, missing)
+	}
 }
 
 // A worker killed with SIGKILL in the middle of a transcode: its ffmpeg

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hibiken/asynq"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -46,8 +49,11 @@ type fleet struct {
 	serves   []*member
 	workers  []*member
 	acked    ledger
-	// admin is a token of the instructor the scenarios upload as.
+	// instructor is a token of the instructor the scenarios upload as.
 	instructor string
+	// s3 and bucket are the store the fleet writes to.
+	s3     testenv.S3Env
+	bucket string
 }
 
 // member is one process of the fleet, restartable with the same env (and
@@ -74,13 +80,15 @@ func startFleet(t *testing.T, b fleetBackends) *fleet {
 		backends:   b,
 		workRoot:   t.TempDir(),
 		instructor: token(t, testSecret, "ada", edustream.RoleInstructor, 2*time.Hour),
+		s3:         s3,
+		bucket:     newBucket(t, s3),
 	}
 	common := map[string]string{
 		"EDUSTREAM_JWT_SECRET":        testSecret,
 		"EDUSTREAM_MYSQL_DSN":         b.MySQLDSN,
 		"EDUSTREAM_MYSQL_REPLICA_DSN": b.MySQLReplicaDSN,
 		"EDUSTREAM_REDIS_URL":         b.RedisURL,
-		"EDUSTREAM_S3_BUCKET":         newBucket(t, s3),
+		"EDUSTREAM_S3_BUCKET":         f.bucket,
 		"EDUSTREAM_S3_ENDPOINT":       s3.Endpoint,
 		"EDUSTREAM_S3_REGION":         s3.Region,
 		"EDUSTREAM_S3_PATH_STYLE":     "true",
@@ -276,8 +284,21 @@ func (f *fleet) openDB(t testing.TB) *sql.DB {
 // told succeeded.
 func (f *fleet) checkAcknowledged(t *testing.T, db *sql.DB) {
 	t.Helper()
+	for _, lost := range f.acked.lost(t, db) {
+		t.Errorf("%s was acknowledged but is not in the database", lost)
+	}
 	f.acked.mu.Lock()
 	defer f.acked.mu.Unlock()
+	t.Logf("acknowledged and found: %d courses, %d lectures, %d enrollments, %d videos",
+		len(f.acked.courses), len(f.acked.lectures), len(f.acked.enrollments), len(f.acked.videos))
+}
+
+// lost returns the writes of the ledger that the database does not hold.
+func (l *ledger) lost(t testing.TB, db *sql.DB) []string {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var lost []string
 	exists := func(what, query string, args ...any) {
 		t.Helper()
 		var n int
@@ -285,25 +306,24 @@ func (f *fleet) checkAcknowledged(t *testing.T, db *sql.DB) {
 			t.Fatalf("look up %s: %v", what, err)
 		}
 		if n != 1 {
-			t.Errorf("%s was acknowledged but is not in the database", what)
+			lost = append(lost, what)
 		}
 	}
-	for _, id := range f.acked.courses {
+	for _, id := range l.courses {
 		exists("course "+id, `SELECT COUNT(*) FROM courses WHERE id = ?`, id)
 	}
-	for _, id := range f.acked.lectures {
+	for _, id := range l.lectures {
 		exists("lecture "+id, `SELECT COUNT(*) FROM lectures WHERE id = ?`, id)
 	}
-	for _, e := range f.acked.enrollments {
+	for _, e := range l.enrollments {
 		exists(fmt.Sprintf("the enrollment of %s in course %s", e.subject, e.courseID),
 			`SELECT COUNT(*) FROM enrollments e JOIN users u ON u.id = e.user_id WHERE u.subject = ? AND e.course_id = ?`,
 			e.subject, e.courseID)
 	}
-	for _, v := range f.acked.videos {
+	for _, v := range l.videos {
 		exists("video "+v.id, `SELECT COUNT(*) FROM videos WHERE id = ?`, v.id)
 	}
-	t.Logf("acknowledged and found: %d courses, %d lectures, %d enrollments, %d videos",
-		len(f.acked.courses), len(f.acked.lectures), len(f.acked.enrollments), len(f.acked.videos))
+	return lost
 }
 
 // checkSettled waits, at most settle, until every acknowledged video is
@@ -389,6 +409,18 @@ func (f *fleet) checkNoTasks(t *testing.T) {
 // in the store.
 func (f *fleet) checkStored(t *testing.T, v ackedVideo) {
 	t.Helper()
+	missing, fetched := f.missingObjects(t, v)
+	for _, m := range missing {
+		t.Errorf("video %s: %s", v.id, m)
+	}
+	t.Logf("video %s: %d playlists and segments fetched", v.id, fetched)
+}
+
+// missingObjects returns what is wrong with the stream of a READY video
+// (each object its playlists name that the store does not serve), and how
+// many objects it fetched.
+func (f *fleet) missingObjects(t testing.TB, v ackedVideo) (missing []string, fetched int) {
+	t.Helper()
 	var got struct {
 		Lecture struct {
 			Video struct {
@@ -402,25 +434,36 @@ func (f *fleet) checkStored(t *testing.T, v ackedVideo) {
 		map[string]any{"l": v.lectureID}).ok(t), &got)
 	video := got.Lecture.Video
 	if video.ID != v.id || video.Status != "READY" || video.PlaybackURL == nil {
-		t.Errorf("lecture %s plays %+v, want video %s READY with a playback URL", v.lectureID, video, v.id)
-		return
+		return []string{fmt.Sprintf("lecture %s plays %+v, want video %s READY with a playback URL", v.lectureID, video, v.id)}, 0
 	}
 	master := *video.PlaybackURL
-	variants := playlistURIs(t, master, httpGet(t, master))
-	if len(variants) == 0 {
-		t.Errorf("video %s: the master playlist names no variant", v.id)
+	body, problem := fetchObject(master)
+	if problem != "" {
+		return []string{"master playlist: " + problem}, 0
 	}
-	objects := 0
+	variants := playlistURIs(t, master, body)
+	if len(variants) == 0 {
+		missing = append(missing, "the master playlist names no variant")
+	}
 	for _, variant := range variants {
-		for _, u := range playlistURIs(t, variant, httpGet(t, variant)) {
-			fetchObject(t, u)
-			objects++
+		body, problem := fetchObject(variant)
+		fetched++
+		if problem != "" {
+			missing = append(missing, "variant playlist: "+problem)
+			continue
+		}
+		segments := playlistURIs(t, variant, body)
+		if len(segments) == 0 {
+			missing = append(missing, "variant playlist "+variant+" names no segment")
+		}
+		for _, u := range segments {
+			if _, problem := fetchObject(u); problem != "" {
+				missing = append(missing, "segment: "+problem)
+			}
+			fetched++
 		}
 	}
-	t.Logf("video %s: %d variant playlists and %d segments fetched", v.id, len(variants), objects)
-	if objects < len(variants) {
-		t.Errorf("video %s: %d segments for %d variants", v.id, objects, len(variants))
-	}
+	return missing, fetched
 }
 
 // playlistURIs returns the URIs an HLS playlist at base refers to, resolved:
@@ -459,20 +502,19 @@ func playlistURIs(t testing.TB, base, body string) []string {
 	return out
 }
 
-// fetchObject GETs a stored object and fails the test unless it is there
-// and not empty.
-func fetchObject(t testing.TB, u string) {
-	t.Helper()
+// fetchObject GETs a stored object and returns its body, or what is wrong
+// unless it is there and not empty.
+func fetchObject(u string) (body, problem string) {
 	resp, err := http.Get(u)
 	if err != nil {
-		t.Errorf("GET %s: %v", u, err)
-		return
+		return "", fmt.Sprintf("GET %s: %v", u, err)
 	}
 	defer resp.Body.Close()
-	n, _ := io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK || n == 0 {
-		t.Errorf("GET %s: %s with %d bytes, want the stored object", u, resp.Status, n)
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || err != nil || len(b) == 0 {
+		return "", fmt.Sprintf("GET %s: %s with %d bytes (%v), want the stored object", u, resp.Status, len(b), err)
 	}
+	return string(b), ""
 }
 
 // ffmpegOf returns the pids of the ffmpeg processes the worker started
@@ -579,4 +621,32 @@ func (w *writer) stopWriting(t testing.TB) {
 	if w.acked == 0 {
 		t.Error("no write was acknowledged around the fault: the check of acknowledged writes would prove nothing")
 	}
+}
+
+// deleteSegment deletes one HLS segment of the fleet's store, behind the
+// fleet's back, and returns its key: the fault that checkStored is there
+// to find.
+func (f *fleet) deleteSegment(t testing.TB) string {
+	t.Helper()
+	client := awss3.New(awss3.Options{
+		Region:       f.s3.Region,
+		BaseEndpoint: aws.String(f.s3.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(f.s3.AccessKey, f.s3.SecretKey, ""),
+	})
+	ctx := context.Background()
+	list, err := client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: &f.bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range list.Contents {
+		if strings.HasSuffix(*o.Key, ".ts") || strings.HasSuffix(*o.Key, ".m4s") {
+			if _, err := client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &f.bucket, Key: o.Key}); err != nil {
+				t.Fatal(err)
+			}
+			return *o.Key
+		}
+	}
+	t.Fatalf("no segment among the %d objects of bucket %s", len(list.Contents), f.bucket)
+	return ""
 }
