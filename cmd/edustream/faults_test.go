@@ -203,8 +203,9 @@ func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 		return f.serves[0].api().getStatus(t, "/readyz") != http.StatusOK
 	})
 	rds.Restart()
-	t.Logf("redis-server back, empty, after %v", time.Since(killed).Round(100*time.Millisecond))
-	w.stopWriting(t)
+	back := time.Now()
+	t.Logf("redis-server back, empty, after %v", back.Sub(killed).Round(100*time.Millisecond))
+	w.stopWriting(t, back)
 
 	late, err := f.serves[1].api().subscribe(t, f.instructor, lectureID)
 	if err != nil {
@@ -248,11 +249,15 @@ func TestFaultSuiteDatabaseKilled(t *testing.T) {
 	// the chain's next step and every pooled connection to hit it.
 	time.Sleep(time.Until(killed.Add(10 * time.Second)))
 	db.StartPrimary(t)
-	t.Logf("the primary back after %v", time.Since(killed).Round(100*time.Millisecond))
+	back := time.Now()
+	t.Logf("the primary back after %v", back.Sub(killed).Round(100*time.Millisecond))
 	for _, m := range append(f.serves, f.workers...) {
 		m.waitReady(t)
 	}
 	t.Logf("every process ready again %v after the kill", time.Since(killed).Round(100*time.Millisecond))
-	w.stopWriting(t)
+	w.stopWriting(t, back)
+	if len(w.refusals()) == 0 {
+		t.Error("no write was refused while the primary was down: the fault never reached the API")
+	}
 	f.check(t, 3*time.Minute)
 }

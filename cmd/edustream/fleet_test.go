@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -357,12 +358,7 @@ func (f *fleet) checkSettled(t *testing.T, db *sql.DB, settle time.Duration) map
 // pending, running, waiting for a retry or scheduled in any queue.
 func (f *fleet) checkNoTasks(t *testing.T) {
 	t.Helper()
-	opts, err := goredis.ParseURL(f.backends.RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
+	rdb := redisClient(t, f.backends.RedisURL)
 	ins := asynq.NewInspectorFromRedisClient(rdb)
 	queues, err := ins.Queues()
 	if err != nil {
@@ -569,6 +565,7 @@ type writer struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	acked   int
+	lastAck time.Time
 	refused map[string]int
 }
 
@@ -593,6 +590,7 @@ func (f *fleet) startWriting(courseID string) *writer {
 			if r.Status == http.StatusOK && len(r.Errors) == 0 && id != "" {
 				f.acked.lecture(id)
 				w.acked++
+				w.lastAck = time.Now()
 			} else {
 				code := r.code()
 				if code == "" {
@@ -606,9 +604,16 @@ func (f *fleet) startWriting(courseID string) *writer {
 	return w
 }
 
-// stopWriting stops the writer and reports what it did.
-func (w *writer) stopWriting(t testing.TB) {
+// stopWriting waits until a write made after the fault ended is
+// acknowledged (the fleet takes writes again), stops the writer and
+// reports what it did.
+func (w *writer) stopWriting(t testing.TB, faultEnded time.Time) {
 	t.Helper()
+	waitFor(t, "a write acknowledged after the fault", testenv.WaitLimit, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.lastAck.After(faultEnded)
+	})
 	close(w.stop)
 	select {
 	case <-w.done:
@@ -617,10 +622,7 @@ func (w *writer) stopWriting(t testing.TB) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	t.Logf("writes during the fault: %d acknowledged, refused %v", w.acked, w.refused)
-	if w.acked == 0 {
-		t.Error("no write was acknowledged around the fault: the check of acknowledged writes would prove nothing")
-	}
+	t.Logf("writes around the fault: %d acknowledged, refused %v", w.acked, w.refused)
 }
 
 // deleteSegment deletes one HLS segment of the fleet's store, behind the
@@ -649,4 +651,34 @@ func (f *fleet) deleteSegment(t testing.TB) string {
 	}
 	t.Fatalf("no segment among the %d objects of bucket %s", len(list.Contents), f.bucket)
 	return ""
+}
+
+// redisClient returns a client of EDUSTREAM_REDIS_URL's forms that the
+// suite uses (a server, or Sentinel with master_name), closed when the
+// test ends.
+func redisClient(t testing.TB, raw string) goredis.UniversalClient {
+	t.Helper()
+	var c goredis.UniversalClient
+	if strings.Contains(raw, "master_name=") {
+		opts, err := goredis.ParseFailoverURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = goredis.NewFailoverClient(opts)
+	} else {
+		opts, err := goredis.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = goredis.NewClient(opts)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// refusals returns how many writes were refused, by code.
+func (w *writer) refusals() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.refused)
 }
