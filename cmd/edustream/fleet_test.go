@@ -548,15 +548,6 @@ func waitFor(t testing.TB, what string, limit time.Duration, cond func() bool) t
 	return time.Since(start)
 }
 
-// videoStatus reads a video's status and stage on the primary.
-func videoStatus(t testing.TB, db *sql.DB, id string) (status, stage string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	db.QueryRowContext(ctx, `SELECT status, stage FROM videos WHERE id = ?`, id).Scan(&status, &stage)
-	return status, stage
-}
-
 // writer makes mutations through every serve, in turn, while a fault
 // lasts: it records those acknowledged in the ledger and counts the
 // refusals by their code, for the scenario to report.
