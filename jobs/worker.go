@@ -73,9 +73,18 @@ type WorkerConfig struct {
 	// DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 	// ReconcileInterval is the period of the reconcilers, which also run once
-	// at start (0: DefaultReconcileInterval; negative: none, for tests or a
-	// fleet where other processes reconcile).
+	// at start, when Redis answers again after failing and when it comes
+	// back empty (0: DefaultReconcileInterval; negative: none, for tests or
+	// a fleet where other processes reconcile).
 	ReconcileInterval time.Duration
+	// TaskLease is how long a running task's lease may go unrenewed
+	// before its worker counts as dead and the task goes back to its queue
+	// (0: DefaultTaskLease; at least MinTaskLease; negative: left to
+	// asynq's own recoverer, 60 to 120 s). See recover.go.
+	TaskLease time.Duration
+	// RecoveryInterval is how often the worker checks Redis and the
+	// leases (0: DefaultRecoveryInterval).
+	RecoveryInterval time.Duration
 	// StuckAfter is how long a video must have sat in a non-terminal state
 	// without a change before the reconciler enqueues its step again (0:
 	// no wait). Waiting is never needed for correctness: a step whose task
@@ -139,6 +148,9 @@ type WorkerTestSignals struct {
 	// ReconcileRound is sent after every round of the reconcilers, once
 	// each of them has run.
 	ReconcileRound testsignal.Signal[ReconcileRound]
+	// TaskRecovered is sent when the worker put back the task of a dead
+	// worker.
+	TaskRecovered testsignal.Signal[RecoveredTask]
 	// LiveSync is sent when a live meeting sync task has finished, with
 	// what it did.
 	LiveSync testsignal.Signal[LiveSync]
@@ -147,11 +159,15 @@ type WorkerTestSignals struct {
 // Init turns every signal on. Call it before Run.
 func (s *WorkerTestSignals) Init() {
 	s.ReconcileRound.Init()
+	s.TaskRecovered.Init()
 	s.LiveSync.Init()
 }
 
 // ReconcileRound is what one round of the reconcilers did.
 type ReconcileRound struct {
+	// Trigger is why it ran: "start", "interval", "redis returned" or
+	// "redis empty".
+	Trigger string
 	// Queued is how many tasks the round added that Redis did not hold.
 	Queued int
 	// Failed names the reconcilers that returned an error.
@@ -205,6 +221,15 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	}
 	if cfg.ReconcileInterval == 0 {
 		cfg.ReconcileInterval = DefaultReconcileInterval
+	}
+	if cfg.TaskLease == 0 {
+		cfg.TaskLease = DefaultTaskLease
+	}
+	if cfg.TaskLease > 0 {
+		cfg.TaskLease = max(cfg.TaskLease, MinTaskLease)
+	}
+	if cfg.RecoveryInterval <= 0 {
+		cfg.RecoveryInterval = DefaultRecoveryInterval
 	}
 	if cfg.TranscoderSilentAfter <= 0 {
 		cfg.TranscoderSilentAfter = DefaultTranscoderSilentAfter
@@ -289,15 +314,28 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	var wg sync.WaitGroup
+	reconcile := func(string) {}
 	if w.cfg.ReconcileInterval > 0 {
 		r := &reconcilerLoop{
 			reconcilers: w.reconcilers(),
 			logger:      log.With(slog.String("component", "reconciler")),
 			interval:    w.cfg.ReconcileInterval,
 			signal:      &w.TestSignals.ReconcileRound,
+			triggers:    make(chan string, 1),
 		}
+		reconcile = r.trigger
 		wg.Go(func() { r.run(ctx) })
 	}
+	m := &monitor{
+		rdb:       w.rdb,
+		logger:    log.With(slog.String("component", "recovery")),
+		lease:     w.cfg.TaskLease,
+		interval:  w.cfg.RecoveryInterval,
+		reconcile: reconcile,
+		recovered: &w.TestSignals.TaskRecovered,
+		now:       w.deps.Now,
+	}
+	wg.Go(func() { m.run(ctx) })
 
 	// asynq's own start-up lines are below its warn level; this one says
 	// the worker is up and how it is tuned.
@@ -305,6 +343,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		slog.String("redis", redisAddr(w.rdb)),
 		slog.Duration("poll_interval", w.cfg.PollInterval),
 		slog.Duration("reconcile_interval", w.cfg.ReconcileInterval),
+		slog.Duration("task_lease", w.cfg.TaskLease),
+		slog.Duration("recovery_interval", w.cfg.RecoveryInterval),
 	}
 	for queue, n := range w.cfg.Concurrency {
 		attrs = append(attrs, slog.Int("concurrency_"+queue, n))
@@ -312,7 +352,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	log.LogAttrs(ctx, slog.LevelInfo, "jobs worker started", attrs...)
 
 	<-ctx.Done()
-	// The reconcilers share the Redis client, so they stop first.
+	// The reconcilers and the monitor share the Redis client, so they stop
+	// first.
 	wg.Wait()
 	var stopping sync.WaitGroup
 	for _, s := range servers {

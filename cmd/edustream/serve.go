@@ -112,7 +112,10 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 			jobs.QueueDefault: cfg.WorkerConcurrency,
 			jobs.QueueVideo:   cfg.VideoConcurrency,
 		},
-		ShutdownTimeout: cfg.ShutdownTimeout,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
+		TaskLease:         cfg.TaskLease,
+		RecoveryInterval:  cfg.RecoveryInterval,
+		ReconcileInterval: cfg.ReconcileInterval,
 	}, jobs.Deps{
 		Courses:    svc.courses,
 		Videos:     svc.videos,
