@@ -176,14 +176,14 @@ func untilTranscoding(t testing.TB, progress *subscription) []encodingEvent {
 	}
 }
 
-// Redis killed in the middle of a chain, and back empty, as a Redis
-// without persistence restarts: the API keeps taking the writes that need
-// only the database, the reconcilers put the chain's lost task back, the
-// chain finishes, and subscribers, old and new, see the end.
+// The Redis primary killed in the middle of a chain: the sentinels promote
+// the replica, the fleet follows them, the API keeps taking writes, the
+// chain finishes on the promoted primary, and subscribers, old and new, see
+// the end.
 func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 	faultSuite(t)
 	db := testenv.StartMariaDBReplication(t)
-	rds := testenv.StartRedis(t)
+	rds := testenv.StartRedisSentinel(t)
 	f := startFleet(t, fleetBackends{MySQLDSN: db.PrimaryDSN, MySQLReplicaDSN: db.ReplicaDSN, RedisURL: rds.URL})
 	clip := sharedClip(t, longClip)
 	courseID, lectureID := f.publishedLecture(t, f.serves[0])
@@ -195,21 +195,21 @@ func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 	untilTranscoding(t, progress)
 
 	w := f.startWriting(courseID)
-	rds.Kill()
+	old := rds.KillPrimary()
 	killed := time.Now()
-	t.Log("killed redis-server in the middle of the transcode")
-	// Down until the fleet has noticed: its readiness checks ping Redis.
-	waitFor(t, "serve-1 to report Redis down", time.Minute, func() bool {
-		return f.serves[0].api().getStatus(t, "/readyz") != http.StatusOK
-	})
-	rds.Restart()
-	back := time.Now()
-	t.Logf("redis-server back, empty, after %v", back.Sub(killed).Round(100*time.Millisecond))
-	w.stopWriting(t, back)
+	t.Logf("killed the Redis primary %s in the middle of the transcode", old)
+	promoted := rds.WaitFailover()
+	failedOver := time.Now()
+	t.Logf("the sentinels promoted %s %v after the kill", promoted, failedOver.Sub(killed).Round(100*time.Millisecond))
+	w.stopWriting(t, failedOver)
+	for _, m := range append(f.serves, f.workers...) {
+		m.waitReady(t)
+	}
+	t.Logf("every process ready on the promoted primary %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 
 	late, err := f.serves[1].api().subscribe(t, f.instructor, lectureID)
 	if err != nil {
-		t.Fatalf("subscribe after Redis came back: %v", err)
+		t.Fatalf("subscribe after the failover: %v", err)
 	}
 	for name, s := range map[string]*subscription{"the subscriber of before": progress, "a new subscriber": late} {
 		events := s.until(t, "READY", 3*time.Minute)
@@ -217,7 +217,7 @@ func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 			t.Errorf("%s: READY for video %q, want %s", name, got, id)
 		}
 	}
-	t.Logf("READY %v after Redis was killed", time.Since(killed).Round(100*time.Millisecond))
+	t.Logf("READY %v after the Redis primary was killed", time.Since(killed).Round(100*time.Millisecond))
 	f.check(t, time.Minute)
 }
 
