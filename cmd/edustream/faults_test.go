@@ -222,9 +222,9 @@ func TestFaultSuiteRedisPrimaryKilled(t *testing.T) {
 }
 
 // The primary database killed for 10 s in the middle of a chain: writes
-// during the outage are refused or acknowledged, never acknowledged and
-// lost, and the chain ends READY (or FAILED with its reason) once the
-// primary is back.
+// during the outage are refused as UNAVAILABLE or acknowledged, never
+// acknowledged and lost, and the chain ends READY (or FAILED with its
+// reason) once the primary is back.
 func TestFaultSuiteDatabaseKilled(t *testing.T) {
 	faultSuite(t)
 	db := testenv.StartMariaDBReplication(t)
@@ -256,8 +256,15 @@ func TestFaultSuiteDatabaseKilled(t *testing.T) {
 	}
 	t.Logf("every process ready again %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	w.stopWriting(t, back)
-	if len(w.refusals()) == 0 {
+	// A client must be able to tell a refusal worth retrying from a bug.
+	refused := w.refusals()
+	if len(refused) == 0 {
 		t.Error("no write was refused while the primary was down: the fault never reached the API")
+	}
+	for code, n := range refused {
+		if code != "UNAVAILABLE" {
+			t.Errorf("%d writes refused with %s while the primary was down, want UNAVAILABLE", n, code)
+		}
 	}
 	f.check(t, 3*time.Minute)
 }
