@@ -155,13 +155,13 @@ func (w *Worker) reconcileVideoChains(ctx context.Context) (int, error) {
 	}
 	queued := 0
 	for _, v := range videos {
-		tt, ok := stageTasks[v.Stage]
-		if !ok || (v.Stage == edustream.StageTranscode && v.TranscoderJobID != "") {
+		stage, ok := v.PendingStage()
+		if !ok {
 			continue
 		}
-		added, err := enqueue(ctx, w.enq, tt, VideoPayload{VideoID: v.ID})
+		added, err := enqueueVideoStage(ctx, w.enq, v, stage)
 		if err != nil {
-			return queued, fmt.Errorf("video %d at %s: %w", v.ID, v.Stage, err)
+			return queued, fmt.Errorf("video %d at %s: %w", v.ID, stage, err)
 		}
 		if added {
 			queued++

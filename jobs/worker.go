@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,11 @@ const (
 // transcode keeps about two cores busy, so one task per two cores.
 func DefaultVideoConcurrency() int { return max(1, runtime.NumCPU()/2) }
 
+// DefaultVideoLongConcurrency is the long videos' queue's default: half
+// the video queue's default slots (one per four cores), at least one. They come on top of the video
+// queue's, which stay free for short videos and the other ffmpeg steps.
+func DefaultVideoLongConcurrency() int { return max(1, DefaultVideoConcurrency()/2) }
+
 // redisPingTimeout bounds the start-up check of Redis, so a black-holed
 // address fails Run instead of hanging it.
 const redisPingTimeout = 5 * time.Second
@@ -57,9 +63,15 @@ const redisPingTimeout = 5 * time.Second
 type WorkerConfig struct {
 	// Concurrency is how many tasks of each queue run at once (missing or
 	// 0: DefaultConcurrency for the default queue, DefaultVideoConcurrency
-	// for the video queue). A queue set to a negative number is not served
-	// by this worker.
+	// for the video queue, DefaultVideoLongConcurrency for the long
+	// videos'). A queue set to a negative number is not served by this
+	// worker.
 	Concurrency map[string]int
+	// VideoConcurrencyPerUploader bounds the steps of one uploader's
+	// videos running at once in the video queues, across the fleet (0:
+	// DefaultVideoConcurrencyPerUploader; negative: no bound). See
+	// uploaderslots.go.
+	VideoConcurrencyPerUploader int
 	// PollInterval is asynq's TaskCheckInterval, the wait between polls of
 	// an empty queue (0: DefaultPollInterval).
 	PollInterval time.Duration
@@ -138,6 +150,8 @@ type Deps struct {
 
 	// signals are the Worker's TestSignals, for the handlers.
 	signals *WorkerTestSignals
+	// slots bound each uploader's running steps (nil: no bound).
+	slots *uploaderSlots
 }
 
 // WorkerTestSignals are the moments of a Worker's life that tests wait
@@ -208,7 +222,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	if cfg.Concurrency == nil {
 		cfg.Concurrency = map[string]int{}
 	}
-	for queue, n := range map[string]int{QueueDefault: DefaultConcurrency, QueueVideo: DefaultVideoConcurrency()} {
+	for queue, n := range map[string]int{QueueDefault: DefaultConcurrency, QueueVideo: DefaultVideoConcurrency(), QueueVideoLong: DefaultVideoLongConcurrency()} {
 		if cfg.Concurrency[queue] == 0 {
 			cfg.Concurrency[queue] = n
 		}
@@ -243,8 +257,11 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	deps.Limits = deps.Limits.WithDefaults()
 	w := &Worker{rdb: rdb, cfg: cfg, deps: &deps, enq: newEnqueuer(rdb)}
 	w.deps.signals = &w.TestSignals
+	if cfg.VideoConcurrencyPerUploader >= 0 {
+		w.deps.slots = &uploaderSlots{rdb: rdb, limit: cmp.Or(cfg.VideoConcurrencyPerUploader, DefaultVideoConcurrencyPerUploader), lease: uploaderSlotLease}
+	}
 	w.transcodes = &edustream.TranscodeJobs{Life: deps.Life}
-	w.mux = newMux(w.deps, w.enq)
+	w.mux = newMux(w.deps)
 	return w
 }
 
@@ -305,6 +322,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			Logger:                   newAsynqLogger(log),
 			LogLevel:                 asynq.WarnLevel,
 			Queues:                   map[string]int{queue: 1},
+
+			// A step put back for its uploader's turn did not fail.
+			IsFailure: func(err error) bool { return !errors.Is(err, errUploaderBusy) },
 		})
 		if err := srv.Start(w.mux); err != nil {
 			stopAll()
@@ -370,6 +390,9 @@ func (w *Worker) Run(ctx context.Context) error {
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return 0
+	}
+	if errors.Is(err, errUploaderBusy) {
+		return uploaderBusyDelay
 	}
 	if delay, ok := retryDelays[t.Type()]; ok {
 		return delay(n)

@@ -68,6 +68,13 @@ type config struct {
 	CloudFrontPrivateKey string
 
 	VideoConcurrency int
+
+	// Fair workers: the long videos' queue's slots (jobs.QueueVideoLong)
+	// and the ffmpeg tasks of one uploader running at once across the
+	// fleet (0: no bound).
+	VideoLongConcurrency        int
+	VideoConcurrencyPerUploader int
+
 	MaxUploadBytes   int64
 	MaxVideoDuration time.Duration
 	UploadTTL        time.Duration
@@ -131,6 +138,13 @@ type config struct {
 	// MetricsOperationNames bounds the GraphQL operation names with
 	// series of their own.
 	MetricsOperationNames int
+
+	// Bounds on websockets and subscriptions (issue 13), per API process
+	// and per user within it.
+	MaxSockets              int
+	MaxSocketsPerUser       int
+	MaxSubscriptions        int
+	MaxSubscriptionsPerUser int
 }
 
 // setting describes one configuration entry, for parsing and for the
@@ -177,7 +191,14 @@ func defaultsFor(cmd string) config {
 		TaskLease:         jobs.DefaultTaskLease,
 		RecoveryInterval:  jobs.DefaultRecoveryInterval,
 		ReconcileInterval: jobs.DefaultReconcileInterval,
+		// Bounds on websockets and subscriptions (issue 13).
+		MaxSockets:              gqlhttp.DefaultMaxSockets,
+		MaxSocketsPerUser:       gqlhttp.DefaultMaxSocketsPerUser,
+		MaxSubscriptions:        gqlhttp.DefaultMaxSubscriptions,
+		MaxSubscriptionsPerUser: gqlhttp.DefaultMaxSubscriptionsPerUser,
 	}
+	// Fair workers.
+	c.VideoLongConcurrency, c.VideoConcurrencyPerUploader = jobs.DefaultVideoLongConcurrency(), jobs.DefaultVideoConcurrencyPerUploader
 	if cmd == "dev" {
 		c.HTTPAddr = "127.0.0.1:8080"
 		c.Playground = true
@@ -252,6 +273,9 @@ func (c *config) settings() []setting {
 		{"CLOUDFRONT_KEY_ID", "ID of the CloudFront public key (in a trusted key group) that signs playback URLs", str(&c.CloudFrontKeyID)},
 		{"CLOUDFRONT_PRIVATE_KEY", "PEM of that key's RSA private key (PKCS#1 or PKCS#8)", str(&c.CloudFrontPrivateKey)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
+		// Fair workers: long videos have their own slots, uploaders a share.
+		{"VIDEO_LONG_CONCURRENCY", "transcodes of long videos (10 minutes and more) a worker process runs at once, in slots of their own on top of VIDEO_CONCURRENCY's (default: one per four CPUs, at least 1)", integer(&c.VideoLongConcurrency)},
+		{"VIDEO_CONCURRENCY_PER_UPLOADER", "ffmpeg tasks of one uploader's videos running at once across the fleet; the uploader's others wait their turn (0: no bound)", integer(&c.VideoConcurrencyPerUploader)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
 		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
@@ -284,6 +308,11 @@ func (c *config) settings() []setting {
 		{"LOG_LEVEL", "debug, info, warn or error", str(&c.LogLevel)},
 		{"METRICS_ADDR", "address of the operations listener, never the API's: Prometheus /metrics, /healthz and /readyz, for serve and work (unset: off; dev: 127.0.0.1:0, printed in the banner), e.g. :9464", str(&c.MetricsAddr)},
 		{"METRICS_OPERATION_NAMES", "GraphQL operation names that get metric series of their own; later ones are counted as other", integer(&c.MetricsOperationNames)},
+		// Bounds on websockets and subscriptions (issue 13).
+		{"MAX_SOCKETS", "websockets an API process holds; more are closed with 4029", integer(&c.MaxSockets)},
+		{"MAX_SOCKETS_PER_USER", "websockets of one user on an API process; more are closed with 4029 at connection_init", integer(&c.MaxSocketsPerUser)},
+		{"MAX_SUBSCRIPTIONS", "subscriptions an API process runs; more are refused with LIMIT_EXCEEDED", integer(&c.MaxSubscriptions)},
+		{"MAX_SUBSCRIPTIONS_PER_USER", "subscriptions of one user (or one anonymous websocket) on an API process; more are refused with LIMIT_EXCEEDED", integer(&c.MaxSubscriptionsPerUser)},
 	}
 }
 
@@ -330,6 +359,10 @@ func (c config) validate() error {
 		return fmt.Errorf("EDUSTREAM_WORKER_CONCURRENCY must be at least 1, got %d", c.WorkerConcurrency)
 	case c.VideoConcurrency < 1:
 		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY must be at least 1, got %d", c.VideoConcurrency)
+	case c.VideoLongConcurrency < 1:
+		return fmt.Errorf("EDUSTREAM_VIDEO_LONG_CONCURRENCY must be at least 1, got %d", c.VideoLongConcurrency)
+	case c.VideoConcurrencyPerUploader < 0:
+		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY_PER_UPLOADER must be 0 (no bound) or more, got %d", c.VideoConcurrencyPerUploader)
 	case c.Transcoder != "ffmpeg" && c.Transcoder != "mediaconvert":
 		return fmt.Errorf("EDUSTREAM_TRANSCODER must be ffmpeg or mediaconvert, got %q", c.Transcoder)
 	case c.Transcoder == "mediaconvert" && (c.S3Bucket == "" || c.MediaConvertRoleARN == ""):
@@ -352,6 +385,9 @@ func (c config) validate() error {
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	case c.MetricsOperationNames < 1:
 		return fmt.Errorf("EDUSTREAM_METRICS_OPERATION_NAMES must be at least 1, got %d", c.MetricsOperationNames)
+	// Bounds on websockets and subscriptions (issue 13).
+	case c.MaxSockets < 1 || c.MaxSocketsPerUser < 1 || c.MaxSubscriptions < 1 || c.MaxSubscriptionsPerUser < 1:
+		return errors.New("EDUSTREAM_MAX_SOCKETS, EDUSTREAM_MAX_SOCKETS_PER_USER, EDUSTREAM_MAX_SUBSCRIPTIONS and EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER must be at least 1")
 	}
 	if err := c.validateRecovery(); err != nil {
 		return err

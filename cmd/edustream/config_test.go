@@ -66,6 +66,7 @@ func TestStartupErrors(t *testing.T) {
 		{"short secret", map[string]string{"EDUSTREAM_JWT_SECRET": "short"}, []string{"serve"}, "at least 32 bytes"},
 		{"unreachable JWKS", map[string]string{"EDUSTREAM_JWT_JWKS_URL": "http://127.0.0.1:1/jwks.json"}, []string{"serve"}, "EDUSTREAM_JWT_JWKS_URL"},
 		{"work without Redis", map[string]string{}, []string{"work"}, "work needs EDUSTREAM_REDIS_URL"},
+		{"no subscriptions", map[string]string{"EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER": "0"}, []string{"serve"}, "EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER"},
 		{"port taken", map[string]string{"EDUSTREAM_JWT_SECRET": testSecret, "EDUSTREAM_HTTP_ADDR": "256.0.0.1:80"}, []string{"serve"}, "EDUSTREAM_HTTP_ADDR"},
 	}
 	for _, tt := range tests {

@@ -109,13 +109,15 @@ type workerTools struct {
 func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t workerTools) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
-			jobs.QueueDefault: cfg.WorkerConcurrency,
-			jobs.QueueVideo:   cfg.VideoConcurrency,
+			jobs.QueueDefault:   cfg.WorkerConcurrency,
+			jobs.QueueVideo:     cfg.VideoConcurrency,
+			jobs.QueueVideoLong: cfg.VideoLongConcurrency,
 		},
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		TaskLease:         cfg.TaskLease,
-		RecoveryInterval:  cfg.RecoveryInterval,
-		ReconcileInterval: cfg.ReconcileInterval,
+		VideoConcurrencyPerUploader: perUploader(cfg.VideoConcurrencyPerUploader),
+		ShutdownTimeout:             cfg.ShutdownTimeout,
+		TaskLease:                   cfg.TaskLease,
+		RecoveryInterval:            cfg.RecoveryInterval,
+		ReconcileInterval:           cfg.ReconcileInterval,
 	}, jobs.Deps{
 		Courses:    svc.courses,
 		Videos:     svc.videos,
@@ -132,6 +134,15 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Metrics:    t.metrics,
 		Tracer:     t.tracer,
 	})
+}
+
+// perUploader is EDUSTREAM_VIDEO_CONCURRENCY_PER_UPLOADER as the worker
+// takes it: 0 there means no bound, which the worker spells -1.
+func perUploader(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // newMediaTools returns ffmpeg, or nil when it cannot run here: the API
@@ -248,6 +259,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 			ResponseCache:  responses,
 			PublicMaxAge:   publicMaxAge(cfg),
 			Metrics:        pm.graphql(responses),
+			// Bounds on websockets and subscriptions (issue 13).
+			MaxSockets:              cfg.MaxSockets,
+			MaxSocketsPerUser:       cfg.MaxSocketsPerUser,
+			MaxSubscriptions:        cfg.MaxSubscriptions,
+			MaxSubscriptionsPerUser: cfg.MaxSubscriptionsPerUser,
 		},
 		WriteMarks: marks,
 	}, &graph.Resolver{
