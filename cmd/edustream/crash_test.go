@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -44,6 +45,11 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd *exec.Cmd
 	out *testenv.LogBuffer
+	// exited is closed once the process has exited; err is then what
+	// cmd.Wait returned. One goroutine waits, so that a test can both
+	// watch for an early exit and kill the process.
+	exited chan struct{}
+	err    error
 }
 
 // startProcess runs `edustream args...` as a child process with env.
@@ -54,19 +60,47 @@ func startProcess(t testing.TB, env map[string]string, args ...string) *process 
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &process{cmd: cmd, out: &testenv.LogBuffer{}}
+	cmd.SysProcAttr = testenv.ChildProcAttr()
+	p := &process{cmd: cmd, out: &testenv.LogBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-p.exited
 		if t.Failed() {
 			t.Logf("%v (pid %d) wrote:\n%s", args, cmd.Process.Pid, p.out)
 		}
 	})
 	return p
+}
+
+// kill ends the process with SIGKILL, as a crash or the OOM killer does
+// (no deferred cleanup runs), and waits until it is gone.
+func (p *process) kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatal(err)
+	}
+	p.wait(t)
+}
+
+// wait waits, at most testenv.WaitLimit, for the process to exit and
+// returns its exit status.
+func (p *process) wait(t testing.TB) error {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(testenv.WaitLimit):
+		t.Fatalf("%v (pid %d) still runs %v after it was told to stop", p.cmd.Args, p.cmd.Process.Pid, testenv.WaitLimit)
+		return nil
+	}
 }
 
 // processesUnder returns the pids of processes whose command line names
@@ -131,10 +165,7 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	if len(processesUnder(t, workDir)) == 0 {
 		t.Fatal("no ffmpeg runs while the worker transcodes: the test would prove nothing")
 	}
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	first.cmd.Wait()
+	first.kill(t)
 	testenv.Eventually(t, "the dead worker's ffmpeg to be gone", func() bool { return len(processesUnder(t, workDir)) == 0 })
 
 	// The worker started next sees the dead one's lease go stale
