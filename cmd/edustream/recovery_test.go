@@ -21,6 +21,9 @@ import (
 func TestRecoveryAfterWorkerKill(t *testing.T) {
 	t.Parallel()
 	testenv.FFmpeg(t)
+	if testing.Short() {
+		t.Skip("waits out a task lease")
+	}
 	env, _ := backendEnv(t)
 	env["EDUSTREAM_WORK"] = "false"
 	env["EDUSTREAM_VIDEO_CONCURRENCY"] = "1"
