@@ -563,18 +563,3 @@ func (r *Resolver) announceRemoved(ctx context.Context, lectureIDs ...int64) {
 		}
 	}
 }
-
-// lectureIDsOf returns the ids of the course's lectures, for
-// announceRemoved; nil (logged) if they cannot be read.
-func (r *Resolver) lectureIDsOf(ctx context.Context, courseID int64) []int64 {
-	m, err := r.LectureService.FindLecturesByCourseIDs(ctx, []int64{courseID})
-	if err != nil {
-		edustream.Logger(ctx).Warn("read a deleted course's lectures to end their subscriptions", slog.Int64("course_id", courseID), slog.String("error", err.Error()))
-		return nil
-	}
-	var ids []int64
-	for _, l := range m[courseID] {
-		ids = append(ids, l.ID)
-	}
-	return ids
-}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,7 @@ func servedNames(t *testing.T) map[string]bool {
 	t.Cleanup(func() { db.Close() })
 	primary, _ := db.Pools()
 	metrics.RegisterDB(d, "primary", primary)
+	metrics.RegisterDBWaits(d, "primary", func() (int64, time.Duration, int64) { w := db.PrimaryWaits(); return w.Waits, w.Waited, w.Timeouts })
 	metrics.RegisterVideoCounts(d, sqldb.NewVideoService(db, nil).CountVideos, slog.New(slog.DiscardHandler))
 	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {

@@ -31,6 +31,46 @@ func RegisterQueues(reg prometheus.Registerer, inspector *asynq.Inspector) {
 	reg.MustRegister(asynqmetrics.NewQueueMetricsCollector(inspector))
 }
 
+// Database pools (issue 13).
+
+// RegisterDBWaits registers the waits for the connections of a bounded
+// database pool, under db_name=name: the pool's statistics of
+// RegisterDB count no waits, since the bound is kept before database/sql
+// is asked for a connection. waits returns how many statements waited,
+// their total wait and how many gave up.
+func RegisterDBWaits(reg prometheus.Registerer, name string, waits func() (n int64, waited time.Duration, timeouts int64)) {
+	// db_name is a constant label, as client_golang's DBStats collector
+	// has it, so one collector per pool registers.
+	labels := prometheus.Labels{"db_name": name}
+	reg.MustRegister(&dbWaitCollector{
+		waits: waits,
+		waitsDesc: prometheus.NewDesc("edustream_db_pool_waits_total",
+			"Statements (or transactions) that found every connection of the pool busy and waited.", nil, labels),
+		secondsDesc: prometheus.NewDesc("edustream_db_pool_wait_seconds_total",
+			"Time spent waiting for a database connection.", nil, labels),
+		timeoutsDesc: prometheus.NewDesc("edustream_db_pool_timeouts_total",
+			"Waits for a database connection that ran out (EDUSTREAM_DB_POOL_WAIT_TIMEOUT): the request failed with UNAVAILABLE.", nil, labels),
+	})
+}
+
+type dbWaitCollector struct {
+	waits                                func() (int64, time.Duration, int64)
+	waitsDesc, secondsDesc, timeoutsDesc *prometheus.Desc
+}
+
+func (c *dbWaitCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.waitsDesc
+	ch <- c.secondsDesc
+	ch <- c.timeoutsDesc
+}
+
+func (c *dbWaitCollector) Collect(ch chan<- prometheus.Metric) {
+	n, waited, timeouts := c.waits()
+	ch <- prometheus.MustNewConstMetric(c.waitsDesc, prometheus.CounterValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.secondsDesc, prometheus.CounterValue, waited.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.timeoutsDesc, prometheus.CounterValue, float64(timeouts))
+}
+
 // RegisterRedisPool registers the connection pool statistics of the
 // process's Redis client.
 func RegisterRedisPool(reg prometheus.Registerer, client interface{ PoolStats() *redis.PoolStats }) {

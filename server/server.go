@@ -83,6 +83,11 @@ type Check struct {
 	// Check returns nil when the dependency is usable. It should honour
 	// ctx; /readyz stops waiting after a short timeout either way.
 	Check func(context.Context) error
+	// Degrades marks a dependency the instance can serve without, worse:
+	// its failure makes /readyz answer 200 with status "degraded" and the
+	// check named under "degraded", so the load balancer keeps the
+	// instance (e.g. a read replica down: reads go to the primary).
+	Degrades bool
 }
 
 // New returns the HTTP handler for the whole API.
@@ -132,8 +137,9 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz says whether this instance can serve traffic: 200 when every check
-// passes, 503 naming those that failed. The reasons go to the log only,
-// because the endpoint is unauthenticated and errors can name hosts.
+// passes, 503 naming those that failed, 200 "degraded" naming them when only
+// checks that merely degrade the instance failed. The reasons go to the log
+// only, because the endpoint is unauthenticated and errors can name hosts.
 func readyz(checks []Check) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
@@ -145,7 +151,7 @@ func readyz(checks []Check) http.Handler {
 			errs[i] = make(chan error, 1)
 			go func() { errs[i] <- runCheck(ctx, c) }()
 		}
-		failed := []string{}
+		failed, degraded := []string{}, []string{}
 		for i, c := range checks {
 			var err error
 			select {
@@ -153,16 +159,24 @@ func readyz(checks []Check) http.Handler {
 			case <-ctx.Done():
 				err = ctx.Err()
 			}
-			if err != nil {
+			switch {
+			case err == nil:
+			case c.Degrades:
+				degraded = append(degraded, c.Name)
+				edustream.Logger(ctx).WarnContext(ctx, "readiness check degraded", "check", c.Name, "error", err)
+			default:
 				failed = append(failed, c.Name)
 				edustream.Logger(ctx).WarnContext(ctx, "readiness check failed", "check", c.Name, "error", err)
 			}
 		}
-		if len(failed) > 0 {
+		switch {
+		case len(failed) > 0:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
-			return
+		case len(degraded) > 0:
+			writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": degraded})
+		default:
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }
 

@@ -457,22 +457,31 @@ func TestHealthAndReadiness(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 
 	tests := []struct {
-		name       string
-		checks     []Check
-		wantStatus int
-		wantFailed []string
+		name         string
+		checks       []Check
+		wantStatus   int
+		wantFailed   []string
+		wantDegraded []string
 	}{
-		{"no checks", nil, http.StatusOK, nil},
-		{"all pass", []Check{{"database", ok}, {"redis", ok}}, http.StatusOK, nil},
-		{"one fails", []Check{{"database", ok}, {"redis", func(context.Context) error { return secretErr }}}, http.StatusServiceUnavailable, []string{"redis"}},
+		{"no checks", nil, http.StatusOK, nil, nil},
+		{"all pass", []Check{{Name: "database", Check: ok}, {Name: "redis", Check: ok}}, http.StatusOK, nil, nil},
+		{"one fails", []Check{{Name: "database", Check: ok}, {Name: "redis", Check: func(context.Context) error { return secretErr }}}, http.StatusServiceUnavailable, []string{"redis"}, nil},
 		{"two fail, in order", []Check{
-			{"database", func(context.Context) error { return secretErr }},
-			{"blobs", ok},
-			{"redis", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
-		}, http.StatusServiceUnavailable, []string{"database", "redis"}},
-		{"hangs, ignoring ctx", []Check{{"s3", func(context.Context) error { <-release; return nil }}}, http.StatusServiceUnavailable, []string{"s3"}},
-		{"panics", []Check{{"webex", func(context.Context) error { panic("nil map") }}}, http.StatusServiceUnavailable, []string{"webex"}},
-		{"nil func", []Check{{"broken", nil}}, http.StatusServiceUnavailable, []string{"broken"}},
+			{Name: "database", Check: func(context.Context) error { return secretErr }},
+			{Name: "blobs", Check: ok},
+			{Name: "redis", Check: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
+		}, http.StatusServiceUnavailable, []string{"database", "redis"}, nil},
+		{"hangs, ignoring ctx", []Check{{Name: "s3", Check: func(context.Context) error { <-release; return nil }}}, http.StatusServiceUnavailable, []string{"s3"}, nil},
+		{"panics", []Check{{Name: "webex", Check: func(context.Context) error { panic("nil map") }}}, http.StatusServiceUnavailable, []string{"webex"}, nil},
+		{"nil func", []Check{{Name: "broken"}}, http.StatusServiceUnavailable, []string{"broken"}, nil},
+		{"one that degrades fails", []Check{
+			{Name: "database", Check: ok},
+			{Name: "database replica", Check: func(context.Context) error { return secretErr }, Degrades: true},
+		}, http.StatusOK, nil, []string{"database replica"}},
+		{"one fails, one that degrades fails", []Check{
+			{Name: "database", Check: func(context.Context) error { return secretErr }},
+			{Name: "database replica", Check: func(context.Context) error { return secretErr }, Degrades: true},
+		}, http.StatusServiceUnavailable, []string{"database"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -490,8 +499,9 @@ func TestHealthAndReadiness(t *testing.T) {
 				t.Fatalf("/readyz leaked error detail: %s", w.Body)
 			}
 			var body struct {
-				Status string   `json:"status"`
-				Failed []string `json:"failed"`
+				Status   string   `json:"status"`
+				Failed   []string `json:"failed"`
+				Degraded []string `json:"degraded"`
 			}
 			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 				t.Fatalf("decode %s: %v", w.Body, err)
@@ -499,15 +509,28 @@ func TestHealthAndReadiness(t *testing.T) {
 			if strings.Join(body.Failed, ",") != strings.Join(tt.wantFailed, ",") {
 				t.Fatalf("failed = %v, want %v", body.Failed, tt.wantFailed)
 			}
+			if strings.Join(body.Degraded, ",") != strings.Join(tt.wantDegraded, ",") {
+				t.Fatalf("degraded = %v, want %v", body.Degraded, tt.wantDegraded)
+			}
+			wantStatus := map[bool]string{true: "ok", false: "unavailable"}[len(tt.wantFailed) == 0]
+			if len(tt.wantFailed) == 0 && len(tt.wantDegraded) > 0 {
+				wantStatus = "degraded"
+			}
+			if body.Status != wantStatus {
+				t.Fatalf("status %q, want %q", body.Status, wantStatus)
+			}
 			if len(tt.wantFailed) > 0 && len(b.logs.Records(t, "readiness check failed")) != len(tt.wantFailed) {
 				t.Fatalf("failures were not each logged")
+			}
+			if len(tt.wantDegraded) > 0 && len(b.logs.Records(t, "readiness check degraded")) != len(tt.wantDegraded) {
+				t.Fatalf("degradations were not each logged")
 			}
 		})
 	}
 
 	t.Run("healthz", func(t *testing.T) {
 		b := setup(t, func(c *Config) {
-			c.Checks = []Check{{"database", func(context.Context) error { return secretErr }}}
+			c.Checks = []Check{{Name: "database", Check: func(context.Context) error { return secretErr }}}
 		})
 		w := b.do(t, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 		if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"status":"ok"}` {

@@ -12,6 +12,7 @@ import (
 	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/storage/sqldb"
 	"github.com/edustream/edustream/webex"
 )
 
@@ -25,6 +26,16 @@ type config struct {
 	MySQLDSN        string
 	MySQLReplicaDSN string
 	RedisURL        string
+
+	// Database pools (issue 13): the bounds of each process's connections,
+	// on either engine; see dbPools.
+	DBMaxOpenConns        int
+	DBMaxIdleConns        int // 0: DBMaxOpenConns
+	DBReplicaMaxOpenConns int // 0: DBMaxOpenConns
+	DBReplicaMaxIdleConns int // 0: the replica's max open
+	DBConnMaxLifetime     time.Duration
+	DBConnMaxIdleTime     time.Duration
+	DBPoolWaitTimeout     time.Duration
 
 	// The blob store: S3 when S3Bucket is set, else files in DataDir.
 	S3Bucket         string
@@ -57,6 +68,13 @@ type config struct {
 	CloudFrontPrivateKey string
 
 	VideoConcurrency int
+
+	// Fair workers: the long videos' queue's slots (jobs.QueueVideoLong)
+	// and the ffmpeg tasks of one uploader running at once across the
+	// fleet (0: no bound).
+	VideoLongConcurrency        int
+	VideoConcurrencyPerUploader int
+
 	MaxUploadBytes   int64
 	MaxVideoDuration time.Duration
 	UploadTTL        time.Duration
@@ -106,6 +124,13 @@ type config struct {
 
 	LogFormat string
 	LogLevel  string
+
+	// Redis and recovery (issue 13): a private CA for rediss://, and the
+	// timers that bring work back after a worker or Redis fails.
+	RedisCAFile       string
+	TaskLease         time.Duration
+	RecoveryInterval  time.Duration
+	ReconcileInterval time.Duration
 
 	// MetricsAddr is the operations listener's address: /metrics, and
 	// /healthz and /readyz (empty: no metrics; dev: a loopback port).
@@ -157,12 +182,23 @@ func defaultsFor(cmd string) config {
 
 		MetricsOperationNames: gqlhttp.DefaultMetricsOperationNames,
 
+		// Database pools (issue 13).
+		DBMaxOpenConns:    sqldb.DefaultMaxOpenConns,
+		DBConnMaxLifetime: sqldb.DefaultConnMaxLifetime,
+		DBConnMaxIdleTime: sqldb.DefaultConnMaxIdleTime,
+		DBPoolWaitTimeout: sqldb.DefaultWaitTimeout,
+		// Redis and recovery.
+		TaskLease:         jobs.DefaultTaskLease,
+		RecoveryInterval:  jobs.DefaultRecoveryInterval,
+		ReconcileInterval: jobs.DefaultReconcileInterval,
 		// Bounds on websockets and subscriptions (issue 13).
 		MaxSockets:              gqlhttp.DefaultMaxSockets,
 		MaxSocketsPerUser:       gqlhttp.DefaultMaxSocketsPerUser,
 		MaxSubscriptions:        gqlhttp.DefaultMaxSubscriptions,
 		MaxSubscriptionsPerUser: gqlhttp.DefaultMaxSubscriptionsPerUser,
 	}
+	// Fair workers.
+	c.VideoLongConcurrency, c.VideoConcurrencyPerUploader = jobs.DefaultVideoLongConcurrency(), jobs.DefaultVideoConcurrencyPerUploader
 	if cmd == "dev" {
 		c.HTTPAddr = "127.0.0.1:8080"
 		c.Playground = true
@@ -206,7 +242,20 @@ func (c *config) settings() []setting {
 		{"DATA_DIR", "directory of the embedded SQLite database and dev secrets", str(&c.DataDir)},
 		{"MYSQL_DSN", "MySQL/MariaDB primary DSN (unset: SQLite in DATA_DIR)", str(&c.MySQLDSN)},
 		{"MYSQL_REPLICA_DSN", "MySQL/MariaDB read replica DSN (optional)", str(&c.MySQLReplicaDSN)},
-		{"REDIS_URL", "Redis URL for the queue and events, e.g. redis://host:6379/0 (unset: in-process miniredis)", str(&c.RedisURL)},
+		// Database pools (issue 13).
+		{"DB_MAX_OPEN_CONNS", "most connections a process opens to the primary (and to the replica, unless DB_REPLICA_MAX_OPEN_CONNS); MariaDB's max_connections must exceed the fleet's sum", integer(&c.DBMaxOpenConns)},
+		{"DB_MAX_IDLE_CONNS", "connections to the primary kept open while idle (0: DB_MAX_OPEN_CONNS, so a steady load does not dial again)", integer(&c.DBMaxIdleConns)},
+		{"DB_REPLICA_MAX_OPEN_CONNS", "most connections a process opens to the replica (0: DB_MAX_OPEN_CONNS)", integer(&c.DBReplicaMaxOpenConns)},
+		{"DB_REPLICA_MAX_IDLE_CONNS", "connections to the replica kept open while idle (0: its max open)", integer(&c.DBReplicaMaxIdleConns)},
+		{"DB_CONN_MAX_LIFETIME", "how long a database connection is used before it is replaced", duration(&c.DBConnMaxLifetime)},
+		{"DB_CONN_MAX_IDLE_TIME", "how long a database connection may stay idle before it is closed", duration(&c.DBConnMaxIdleTime)},
+		{"DB_POOL_WAIT_TIMEOUT", "how long a request waits for a free database connection before it fails with UNAVAILABLE", duration(&c.DBPoolWaitTimeout)},
+		// Redis and recovery.
+		{"REDIS_URL", "Redis for the queue and events: redis://[:password@]host:6379/0, rediss://… (TLS), or Sentinel: redis://sentinel1:26379/0?master_name=NAME&addr=sentinel2:26379&addr=sentinel3:26379 (unset: in-process miniredis)", str(&c.RedisURL)},
+		{"REDIS_CA_FILE", "PEM file of the CA that signs the Redis server's certificate, for a rediss:// URL with a private CA (unset: the system's roots)", str(&c.RedisCAFile)},
+		{"TASK_LEASE", "how long a running task's lease may go unrenewed before its worker counts as dead and the task runs again elsewhere; at least 7s (asynq renews every 5 s); negative: asynq's own recovery, 60-120 s", duration(&c.TaskLease)},
+		{"RECOVERY_INTERVAL", "how often each worker checks Redis (a return, or a return empty, starts a reconciler round) and the leases of running tasks", duration(&c.RecoveryInterval)},
+		{"RECONCILE_INTERVAL", "how often the workers re-enqueue from the database what Redis lost, besides at start and when Redis comes back", duration(&c.ReconcileInterval)},
 		{"S3_BUCKET", "S3 bucket for videos (unset: files under DATA_DIR/blobs, served at /blobs/)", str(&c.S3Bucket)},
 		{"S3_ENDPOINT", "S3-compatible endpoint, e.g. http://seaweedfs:8333 (unset: AWS)", str(&c.S3Endpoint)},
 		{"S3_PUBLIC_ENDPOINT", "endpoint browsers reach S3 at, for presigned URLs (unset: S3_ENDPOINT)", str(&c.S3PublicEndpoint)},
@@ -224,6 +273,9 @@ func (c *config) settings() []setting {
 		{"CLOUDFRONT_KEY_ID", "ID of the CloudFront public key (in a trusted key group) that signs playback URLs", str(&c.CloudFrontKeyID)},
 		{"CLOUDFRONT_PRIVATE_KEY", "PEM of that key's RSA private key (PKCS#1 or PKCS#8)", str(&c.CloudFrontPrivateKey)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
+		// Fair workers: long videos have their own slots, uploaders a share.
+		{"VIDEO_LONG_CONCURRENCY", "transcodes of long videos (10 minutes and more) a worker process runs at once, in slots of their own on top of VIDEO_CONCURRENCY's (default: one per four CPUs, at least 1)", integer(&c.VideoLongConcurrency)},
+		{"VIDEO_CONCURRENCY_PER_UPLOADER", "ffmpeg tasks of one uploader's videos running at once across the fleet; the uploader's others wait their turn (0: no bound)", integer(&c.VideoConcurrencyPerUploader)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
 		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
@@ -307,6 +359,10 @@ func (c config) validate() error {
 		return fmt.Errorf("EDUSTREAM_WORKER_CONCURRENCY must be at least 1, got %d", c.WorkerConcurrency)
 	case c.VideoConcurrency < 1:
 		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY must be at least 1, got %d", c.VideoConcurrency)
+	case c.VideoLongConcurrency < 1:
+		return fmt.Errorf("EDUSTREAM_VIDEO_LONG_CONCURRENCY must be at least 1, got %d", c.VideoLongConcurrency)
+	case c.VideoConcurrencyPerUploader < 0:
+		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY_PER_UPLOADER must be 0 (no bound) or more, got %d", c.VideoConcurrencyPerUploader)
 	case c.Transcoder != "ffmpeg" && c.Transcoder != "mediaconvert":
 		return fmt.Errorf("EDUSTREAM_TRANSCODER must be ffmpeg or mediaconvert, got %q", c.Transcoder)
 	case c.Transcoder == "mediaconvert" && (c.S3Bucket == "" || c.MediaConvertRoleARN == ""):
@@ -333,7 +389,13 @@ func (c config) validate() error {
 	case c.MaxSockets < 1 || c.MaxSocketsPerUser < 1 || c.MaxSubscriptions < 1 || c.MaxSubscriptionsPerUser < 1:
 		return errors.New("EDUSTREAM_MAX_SOCKETS, EDUSTREAM_MAX_SOCKETS_PER_USER, EDUSTREAM_MAX_SUBSCRIPTIONS and EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER must be at least 1")
 	}
+	if err := c.validateRecovery(); err != nil {
+		return err
+	}
 	if err := c.validateMetricsAddr(); err != nil {
+		return err
+	}
+	if err := c.validateDBPools(); err != nil {
 		return err
 	}
 	for _, arn := range c.SNSTopicARNs {
@@ -342,6 +404,63 @@ func (c config) validate() error {
 		}
 	}
 	return c.validateWebex()
+}
+
+// Database pools (issue 13).
+
+// dbPools returns the bounds of the primary's pool and the replica's.
+func (c config) dbPools() (primary, replica sqldb.PoolConfig) {
+	primary = sqldb.PoolConfig{
+		MaxOpenConns:    c.DBMaxOpenConns,
+		MaxIdleConns:    c.DBMaxIdleConns,
+		ConnMaxLifetime: c.DBConnMaxLifetime,
+		ConnMaxIdleTime: c.DBConnMaxIdleTime,
+		WaitTimeout:     c.DBPoolWaitTimeout,
+	}
+	replica = primary
+	if c.DBReplicaMaxOpenConns > 0 {
+		replica.MaxOpenConns = c.DBReplicaMaxOpenConns
+	}
+	replica.MaxIdleConns = c.DBReplicaMaxIdleConns // 0: its max open
+	return primary, replica
+}
+
+// validateDBPools refuses bounds the pools cannot honour. Zero lifetimes
+// and waits would mean "the default" to sqldb, so they are refused here
+// rather than silently replaced.
+func (c config) validateDBPools() error {
+	if c.DBMaxOpenConns < 1 {
+		return fmt.Errorf("EDUSTREAM_DB_MAX_OPEN_CONNS must be at least 1, got %d", c.DBMaxOpenConns)
+	}
+	if c.DBReplicaMaxOpenConns < 0 {
+		return fmt.Errorf("EDUSTREAM_DB_REPLICA_MAX_OPEN_CONNS must not be negative (0: EDUSTREAM_DB_MAX_OPEN_CONNS), got %d", c.DBReplicaMaxOpenConns)
+	}
+	if c.DBConnMaxLifetime <= 0 || c.DBConnMaxIdleTime <= 0 || c.DBPoolWaitTimeout <= 0 {
+		return errors.New("EDUSTREAM_DB_CONN_MAX_LIFETIME, EDUSTREAM_DB_CONN_MAX_IDLE_TIME and EDUSTREAM_DB_POOL_WAIT_TIMEOUT must be positive")
+	}
+	primary, replica := c.dbPools()
+	if err := primary.Validate(); err != nil {
+		return fmt.Errorf("EDUSTREAM_DB_MAX_OPEN_CONNS, EDUSTREAM_DB_MAX_IDLE_CONNS: %w", err)
+	}
+	if err := replica.Validate(); err != nil {
+		return fmt.Errorf("EDUSTREAM_DB_REPLICA_MAX_OPEN_CONNS, EDUSTREAM_DB_REPLICA_MAX_IDLE_CONNS: %w", err)
+	}
+	return nil
+}
+
+// validateRecovery checks the Redis and recovery settings.
+func (c config) validateRecovery() error {
+	switch {
+	case c.RedisCAFile != "" && c.RedisURL == "":
+		return errors.New("EDUSTREAM_REDIS_CA_FILE is set without EDUSTREAM_REDIS_URL")
+	case c.TaskLease >= 0 && c.TaskLease < jobs.MinTaskLease:
+		return fmt.Errorf("EDUSTREAM_TASK_LEASE must be at least %v (asynq renews leases every 5 s), or negative to leave recovery to asynq; got %v", jobs.MinTaskLease, c.TaskLease)
+	case c.RecoveryInterval <= 0:
+		return fmt.Errorf("EDUSTREAM_RECOVERY_INTERVAL must be positive, got %v", c.RecoveryInterval)
+	case c.ReconcileInterval <= 0:
+		return fmt.Errorf("EDUSTREAM_RECONCILE_INTERVAL must be positive, got %v", c.ReconcileInterval)
+	}
+	return nil
 }
 
 // snsTopicARN is the shape of a topic ARN in any AWS partition.

@@ -96,10 +96,20 @@ func (m *processMetrics) backends(db *sqldb.DB, rdb *redisBackend) {
 	}
 	primary, replica := db.Pools()
 	metrics.RegisterDB(m.reg, "primary", primary)
+	metrics.RegisterDBWaits(m.reg, "primary", poolWaits(db.PrimaryWaits))
 	if replica != nil {
 		metrics.RegisterDB(m.reg, "replica", replica)
+		metrics.RegisterDBWaits(m.reg, "replica", poolWaits(db.ReplicaWaits))
 	}
 	metrics.RegisterRedisPool(m.reg, rdb.client)
+}
+
+// poolWaits adapts a pool's waits to metrics.RegisterDBWaits.
+func poolWaits(get func() sqldb.PoolWaits) func() (int64, time.Duration, int64) {
+	return func() (int64, time.Duration, int64) {
+		w := get()
+		return w.Waits, w.Waited, w.Timeouts
+	}
 }
 
 // videoCounts measures the videos by status, in the API's processes (a
@@ -208,10 +218,12 @@ func (o *opsListener) close() {
 }
 
 // backendChecks are the /readyz checks of a process: its database, Redis
-// and, with live classes on, Webex's credentials.
+// and, with live classes on, Webex's credentials. A replica down only
+// degrades the process: its reads go to the primary meanwhile.
 func backendChecks(db *sqldb.DB, rdb *redisBackend, client *webex.Client) []server.Check {
 	return append([]server.Check{
-		{Name: "database", Check: db.Ping},
+		{Name: "database", Check: db.PingPrimary},
+		{Name: "database replica", Check: db.PingReplica, Degrades: true},
 		{Name: "redis", Check: func(ctx context.Context) error { return rdb.client.Ping(ctx).Err() }},
 	}, webexChecks(client)...)
 }

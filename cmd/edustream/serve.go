@@ -109,10 +109,15 @@ type workerTools struct {
 func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t workerTools) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
-			jobs.QueueDefault: cfg.WorkerConcurrency,
-			jobs.QueueVideo:   cfg.VideoConcurrency,
+			jobs.QueueDefault:   cfg.WorkerConcurrency,
+			jobs.QueueVideo:     cfg.VideoConcurrency,
+			jobs.QueueVideoLong: cfg.VideoLongConcurrency,
 		},
-		ShutdownTimeout: cfg.ShutdownTimeout,
+		VideoConcurrencyPerUploader: perUploader(cfg.VideoConcurrencyPerUploader),
+		ShutdownTimeout:             cfg.ShutdownTimeout,
+		TaskLease:                   cfg.TaskLease,
+		RecoveryInterval:            cfg.RecoveryInterval,
+		ReconcileInterval:           cfg.ReconcileInterval,
 	}, jobs.Deps{
 		Courses:    svc.courses,
 		Videos:     svc.videos,
@@ -129,6 +134,15 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Metrics:    t.metrics,
 		Tracer:     t.tracer,
 	})
+}
+
+// perUploader is EDUSTREAM_VIDEO_CONCURRENCY_PER_UPLOADER as the worker
+// takes it: 0 there means no bound, which the worker spells -1.
+func perUploader(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // newMediaTools returns ffmpeg, or nil when it cannot run here: the API

@@ -363,14 +363,16 @@ func (m *MariaDB) exec(statements ...string) error {
 // (the second column: see StatusVar).
 func (m *MariaDB) QueryString(t testing.TB, query string, args ...any) string {
 	t.Helper()
-	v, err := m.queryString(query, args...)
+	v, err := m.Query(query, args...)
 	if err != nil {
 		t.Fatalf("MariaDB %s: %s: %v", m.name, query, err)
 	}
 	return v
 }
 
-func (m *MariaDB) queryString(query string, args ...any) (string, error) {
+// Query is QueryString for a goroutine of its own or a poll: it returns
+// the error (sql.ErrNoRows for no row) instead of failing the test.
+func (m *MariaDB) Query(query string, args ...any) (string, error) {
 	db, err := sql.Open("mysql", m.RootDSN())
 	if err != nil {
 		return "", err
@@ -426,12 +428,12 @@ func (p *MariaDBPair) WaitReplicaCaughtUp(t testing.TB) {
 	t.Helper()
 	pos := p.Primary.QueryString(t, "SELECT @@gtid_binlog_pos")
 	secs := int(WaitLimit / time.Second)
-	got, err := p.Replica.queryString("SELECT MASTER_GTID_WAIT(?, ?)", pos, secs)
+	got, err := p.Replica.Query("SELECT MASTER_GTID_WAIT(?, ?)", pos, secs)
 	if err == nil && got != "0" {
 		err = errors.New("timed out")
 	}
 	if err != nil {
-		status, _ := p.Replica.queryString("SELECT CONCAT_WS(' ', @@gtid_slave_pos, @@gtid_current_pos)")
+		status, _ := p.Replica.Query("SELECT CONCAT_WS(' ', @@gtid_slave_pos, @@gtid_current_pos)")
 		t.Fatalf("replica did not reach the primary's GTID %q within %v: %v (replica at %s)\n%s", pos, WaitLimit, err, status, p.Replica.Log())
 	}
 }

@@ -65,7 +65,7 @@ func StartRedis(t testing.TB) *RedisServer {
 func StartRedisTLS(t testing.TB) *RedisServer {
 	t.Helper()
 	dir := t.TempDir()
-	caFile, certFile, keyFile := writeTestCerts(t, dir)
+	caFile, certFile, keyFile := WriteTLSCerts(t, dir)
 	s := startRedisServer(t, func(port string) []string {
 		return []string{"--port", "0", "--tls-port", port,
 			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile,
@@ -400,9 +400,9 @@ func randomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// writeTestCerts writes a CA and a server certificate for 127.0.0.1 and
+// WriteTLSCerts writes a CA and a server certificate for 127.0.0.1 and
 // localhost, signed by it, into dir, and returns the files' paths.
-func writeTestCerts(t testing.TB, dir string) (caFile, certFile, keyFile string) {
+func WriteTLSCerts(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -112,7 +112,7 @@ func (ls *LiveSessionService) FindLiveSessionByIdempotencyKey(ctx context.Contex
 // without one, the newest with the meeting number; read on the primary, as
 // webhooks and tasks decide on it. ENOTFOUND.
 func (ls *LiveSessionService) FindLiveSessionByMeeting(ctx context.Context, seriesID, meetingNumber string) (*edustream.LiveSession, error) {
-	var row *sql.Row
+	var row *sqlRow
 	switch {
 	case seriesID != "":
 		row = ls.db.writer().queryRow(ctx, "SELECT "+liveSessionColumns+" FROM live_sessions s WHERE s.meeting_id = ?", seriesID)

@@ -101,12 +101,17 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	// GET_LOCK belongs to a session, so lock, migrate and unlock on one
 	// connection.
-	conn, err := db.primary.Conn(ctx)
+	release, err := db.primary.acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("migrate: %w", temporary(err))
+	}
+	defer release()
+	conn, err := db.primary.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", temporary(err))
 	}
 	defer conn.Close()
-	h := handle{db, conn}
+	h := handle{db: db, q: conn, role: "primary"}
 	const lockName = "CONCAT('edustream.migrate.', DATABASE())"
 	var got *int64
 	if err := h.queryRow(ctx, "SELECT GET_LOCK("+lockName+", 300)").Scan(&got); err != nil {

@@ -106,7 +106,7 @@ func TestReplicaRouting(t *testing.T) {
 	}
 
 	t.Run("replica is read-only", func(t *testing.T) {
-		_, err := handle{db, db.replica}.exec(ctx, "DELETE FROM courses")
+		_, err := db.on(db.replica).exec(ctx, "DELETE FROM courses")
 		if err == nil {
 			t.Error("a write reached the replica")
 		}

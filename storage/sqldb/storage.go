@@ -45,10 +45,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/edustream/edustream"
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -62,10 +62,19 @@ const (
 // DB is a connection pool to the primary database and, optionally, a read
 // replica. It is safe for concurrent use.
 type DB struct {
-	primary *sql.DB
-	replica *sql.DB // nil: reads go to the primary
+	primary *pool
+	replica *pool // nil: reads go to the primary
 	dialect *dialect
 	hook    atomic.Pointer[func(query string)]
+	// replicaDown is set while the replica cannot be reached: reads go to
+	// the primary until a probe finds it back (see replicaFailed).
+	replicaDown atomic.Bool
+	closed      chan struct{} // closed by Close, to stop the probe
+	closeOnce   sync.Once
+}
+
+func newDB(primary, replica *pool, d *dialect) *DB {
+	return &DB{primary: primary, replica: replica, dialect: d, closed: make(chan struct{})}
 }
 
 // dialect holds the SQL that differs between the engines. Everything else is
@@ -139,7 +148,8 @@ ON CONFLICT (user_id, course_id) DO NOTHING`,
 //   - _txlock=immediate: BEGIN takes the write lock at once, so two writers
 //     queue on busy_timeout instead of one failing with SQLITE_BUSY when it
 //     tries to upgrade a read lock;
-//   - busy_timeout: how long a writer waits for the lock;
+//   - busy_timeout: how long a writer waits for the lock (then SQLITE_BUSY,
+//     which is EUNAVAILABLE);
 //   - foreign_keys: SQLite enforces them only when asked, per connection;
 //   - journal_mode WAL: readers do not block the writer nor the other way;
 //     synchronous stays at its default FULL, so a commit survives power loss;
@@ -148,22 +158,32 @@ ON CONFLICT (user_id, course_id) DO NOTHING`,
 //     text times cost more than the rest of a catalog read put together;
 //     integers also sort and compare as times do.
 //   - _timezone: scanned times are in UTC.
-const sqliteParams = "_txlock=immediate" +
-	"&_pragma=busy_timeout(10000)" +
-	"&_pragma=foreign_keys(1)" +
+func sqliteParams(busyTimeout time.Duration) string {
+	return "_txlock=immediate" +
+		fmt.Sprintf("&_pragma=busy_timeout(%d)", busyTimeout.Milliseconds()) +
+		sqliteFixedParams
+}
+
+const sqliteFixedParams = "&_pragma=foreign_keys(1)" +
 	"&_pragma=journal_mode(WAL)" +
 	"&_time_integer_format=unix_micro" +
 	"&_inttotime=1" +
 	"&_timezone=UTC"
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, creating
-// its parent directory too. Call Migrate before using it.
-func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	primary, err := openSQLiteFile(ctx, path, "")
+// its parent directory too. Call Migrate before using it. Its pool is
+// bounded like a server's (see WithPools): every connection holds the
+// database's files open.
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	o, err := resolve(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	primary, err := openSQLiteFile(ctx, path, sqliteParams(o.busyTimeout))
 	if err != nil {
 		return nil, err
 	}
-	return &DB{primary: primary, dialect: sqliteDialect}, nil
+	return newDB(newPool(primary, "primary", o.primary), nil, sqliteDialect), nil
 }
 
 // OpenSQLiteWithReplica opens the SQLite database at primaryPath and uses the
@@ -171,20 +191,25 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 // land there. SQLite has no replication: the replica is whatever file the
 // caller put there, typically a stale copy. It exists so tests (here and in
 // the graph and server packages) can prove which reads see the primary.
-func OpenSQLiteWithReplica(ctx context.Context, primaryPath, replicaPath string) (*DB, error) {
-	primary, err := openSQLiteFile(ctx, primaryPath, "")
+func OpenSQLiteWithReplica(ctx context.Context, primaryPath, replicaPath string, opts ...Option) (*DB, error) {
+	o, err := resolve(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	params := sqliteParams(o.busyTimeout)
+	primary, err := openSQLiteFile(ctx, primaryPath, params)
 	if err != nil {
 		return nil, err
 	}
-	replica, err := openSQLiteFile(ctx, replicaPath, "&_pragma=query_only(1)")
+	replica, err := openSQLiteFile(ctx, replicaPath, params+"&_pragma=query_only(1)")
 	if err != nil {
 		primary.Close()
 		return nil, fmt.Errorf("sqlite replica: %w", err)
 	}
-	return &DB{primary: primary, replica: replica, dialect: sqliteDialect}, nil
+	return newDB(newPool(primary, "primary", o.primary), newPool(replica, "replica", o.replica), sqliteDialect), nil
 }
 
-func openSQLiteFile(ctx context.Context, path, extra string) (*sql.DB, error) {
+func openSQLiteFile(ctx context.Context, path, params string) (*sql.DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -195,7 +220,7 @@ func openSQLiteFile(ctx context.Context, path, extra string) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create directory for %s: %w", path, err)
 	}
-	db, err := sql.Open("sqlite", path+"?"+sqliteParams+extra)
+	db, err := sql.Open("sqlite", path+"?"+params)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -212,23 +237,28 @@ func openSQLiteFile(ctx context.Context, path, extra string) (*sql.DB, error) {
 // replicaDSN is not empty, to a read replica. DSNs are in go-sql-driver/mysql
 // form (user:pass@tcp(host:3306)/db); the options the code relies on are
 // forced, whatever the DSN says. Both servers are pinged: an unreachable one
-// is an error naming it, never a silent fallback to the primary.
-func OpenMySQL(ctx context.Context, primaryDSN, replicaDSN string) (*DB, error) {
-	primary, err := openMySQLPool(ctx, "primary", primaryDSN)
+// is an error naming it, never a silent fallback to the primary. Both
+// pools are bounded (see WithPools).
+func OpenMySQL(ctx context.Context, primaryDSN, replicaDSN string, opts ...Option) (*DB, error) {
+	o, err := resolve(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
+	primary, err := openMySQLPool(ctx, "primary", primaryDSN, o.primary)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{primary: primary, dialect: mysqlDialect}
+	var replica *pool
 	if replicaDSN != "" {
-		if db.replica, err = openMySQLPool(ctx, "replica", replicaDSN); err != nil {
-			primary.Close()
+		if replica, err = openMySQLPool(ctx, "replica", replicaDSN, o.replica); err != nil {
+			primary.db.Close()
 			return nil, err
 		}
 	}
-	return db, nil
+	return newDB(primary, replica, mysqlDialect), nil
 }
 
-func openMySQLPool(ctx context.Context, role, dsn string) (*sql.DB, error) {
+func openMySQLPool(ctx context.Context, role, dsn string, pc PoolConfig) (*pool, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		// The DSN may hold a password: do not repeat it.
@@ -263,15 +293,12 @@ func openMySQLPool(ctx context.Context, role, dsn string) (*sql.DB, error) {
 		return nil, fmt.Errorf("mysql %s: %w", role, err)
 	}
 	db := sql.OpenDB(connector)
-	// Recycle connections before a server's wait_timeout or a failover
-	// makes them stale.
-	db.SetConnMaxLifetime(5 * time.Minute)
-	db.SetConnMaxIdleTime(time.Minute)
+	p := newPool(db, role, pc)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mysql %s unreachable: %w", role, err)
 	}
-	return db, nil
+	return p, nil
 }
 
 // Engine returns "mysql" or "sqlite".
@@ -280,22 +307,37 @@ func (db *DB) Engine() string { return db.dialect.name }
 // Ping checks that the primary and the replica, if any, answer. The error
 // names the one that does not.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.primary.PingContext(ctx); err != nil {
+	if err := db.PingPrimary(ctx); err != nil {
+		return err
+	}
+	return db.PingReplica(ctx)
+}
+
+// PingPrimary checks that the primary answers.
+func (db *DB) PingPrimary(ctx context.Context) error {
+	if err := db.primary.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("%s primary unreachable: %w", db.dialect.name, err)
 	}
-	if db.replica != nil {
-		if err := db.replica.PingContext(ctx); err != nil {
-			return fmt.Errorf("%s replica unreachable: %w", db.dialect.name, err)
-		}
+	return nil
+}
+
+// PingReplica checks that the replica answers (nil without one).
+func (db *DB) PingReplica(ctx context.Context) error {
+	if db.replica == nil {
+		return nil
+	}
+	if err := db.replica.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s replica unreachable: %w", db.dialect.name, err)
 	}
 	return nil
 }
 
 // Close closes the primary and replica pools.
 func (db *DB) Close() error {
-	err := db.primary.Close()
+	db.closeOnce.Do(func() { close(db.closed) })
+	err := db.primary.db.Close()
 	if db.replica != nil {
-		err = errors.Join(err, db.replica.Close())
+		err = errors.Join(err, db.replica.db.Close())
 	}
 	return err
 }
@@ -319,81 +361,4 @@ func (db *DB) trace(query string) {
 	if h := db.hook.Load(); h != nil {
 		(*h)(query)
 	}
-}
-
-// querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// handle is the one choke point every statement goes through: a primary or
-// replica pool, a transaction or a dedicated connection, plus the hook.
-type handle struct {
-	db *DB
-	q  querier
-}
-
-func (h handle) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	h.db.trace(query)
-	ctx, span := h.startSpan(ctx, query)
-	res, err := h.q.ExecContext(ctx, query, args...)
-	endSpan(span, err)
-	return res, err
-}
-
-func (h handle) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	h.db.trace(query)
-	ctx, span := h.startSpan(ctx, query)
-	rows, err := h.q.QueryContext(ctx, query, args...)
-	endSpan(span, err)
-	return rows, err
-}
-
-func (h handle) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	h.db.trace(query)
-	ctx, span := h.startSpan(ctx, query)
-	row := h.q.QueryRowContext(ctx, query, args...)
-	endSpan(span, row.Err())
-	return row
-}
-
-// reader returns where a plain read under ctx goes: see the package doc.
-func (db *DB) reader(ctx context.Context) handle {
-	if db.replica != nil && !edustream.ReadsPrimary(ctx) {
-		return handle{db, db.replica}
-	}
-	return handle{db, db.primary}
-}
-
-// writer returns the primary, for writes and for reads that must see them.
-func (db *DB) writer() handle { return handle{db, db.primary} }
-
-// inTx runs fn in a transaction on the primary and commits it if fn returns
-// nil. On SQLite BEGIN takes the write lock (see sqliteParams); on MySQL fn
-// locks what it depends on with dialect.forUpdate.
-func (db *DB) inTx(ctx context.Context, fn func(tx handle) error) error {
-	db.trace("BEGIN")
-	_, span := db.startTxSpan(ctx, "BEGIN")
-	tx, err := db.primary.BeginTx(ctx, nil)
-	endSpan(span, err)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := fn(handle{db, tx}); err != nil {
-		db.trace("ROLLBACK")
-		_, span := db.startTxSpan(ctx, "ROLLBACK")
-		// The transaction is void anyway; fn's error says why.
-		endSpan(span, tx.Rollback())
-		return err
-	}
-	db.trace("COMMIT")
-	_, span = db.startTxSpan(ctx, "COMMIT")
-	err = tx.Commit()
-	endSpan(span, err)
-	if err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	return nil
 }

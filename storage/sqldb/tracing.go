@@ -34,16 +34,7 @@ func (h handle) startSpan(ctx context.Context, query string) (context.Context, t
 	if !parent.IsRecording() {
 		return ctx, nil
 	}
-	pool := "primary"
-	switch q := h.q.(type) {
-	case *sql.Tx:
-		pool = "tx"
-	case *sql.DB:
-		if q == h.db.replica {
-			pool = "replica"
-		}
-	}
-	return h.db.startSpan(ctx, parent, query, pool)
+	return h.db.startSpan(ctx, parent, query, h.role)
 }
 
 func (db *DB) startSpan(ctx context.Context, parent trace.Span, query, pool string) (context.Context, trace.Span) {

@@ -92,3 +92,79 @@ func testTracing(t *testing.T, e engine) {
 		t.Errorf("the spans' statements:\n%q\nthe round trips:\n%q", texts, got)
 	}
 }
+
+// TestSpanCoversRows: a query's span ends once its rows are read (or
+// closed), a row's once it is scanned, so the time spent streaming results
+// is in the trace; a query that failed ends its span at once.
+func TestSpanCoversRows(t *testing.T) {
+	db, err := OpenSQLite(context.Background(), t.TempDir()+"/x.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "resolver")
+	defer parent.End()
+	h := db.writer()
+
+	rows, err := h.query(ctx, "SELECT 1 UNION ALL SELECT 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.Ended()); n != 0 {
+		t.Fatalf("%d spans ended before the rows were read", n)
+	}
+	for rows.Next() {
+		if n := len(rec.Ended()); n != 0 {
+			t.Fatalf("%d spans ended while rows were read", n)
+		}
+	}
+	if n := len(rec.Ended()); n != 1 {
+		t.Fatalf("%d spans ended after the last row, want 1", n)
+	}
+	rows.Close() // again: no second end
+	if n := len(rec.Ended()); n != 1 {
+		t.Fatalf("%d spans ended after Close, want 1", n)
+	}
+
+	rows, err = h.query(ctx, "SELECT 1 UNION ALL SELECT 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	rows.Close() // before the end
+	if n := len(rec.Ended()); n != 2 {
+		t.Fatalf("%d spans ended after an early Close, want 2", n)
+	}
+
+	row := h.queryRow(ctx, "SELECT 1")
+	if n := len(rec.Ended()); n != 2 {
+		t.Fatalf("a row's span ended before Scan")
+	}
+	var x int
+	if err := row.Scan(&x); err != nil || x != 1 {
+		t.Fatalf("Scan: %v, %d", err, x)
+	}
+	if n := len(rec.Ended()); n != 3 {
+		t.Fatalf("%d spans ended after Scan, want 3", n)
+	}
+
+	if _, err := h.query(ctx, "SELECT * FROM no_such_table"); err == nil {
+		t.Fatal("a query of a missing table succeeded")
+	}
+	ended := rec.Ended()
+	if len(ended) != 4 || ended[3].Status().Code != codes.Error {
+		t.Fatalf("the failed query's span: %d ended, last %v", len(ended), ended[len(ended)-1].Status())
+	}
+	// Every slot is back: the pool serves MaxOpenConns statements at once.
+	for range cap(db.primary.slots) + 1 {
+		if err := h.queryRow(context.Background(), "SELECT 1").Scan(&x); err != nil {
+			t.Fatalf("a slot leaked: %v", err)
+		}
+	}
+	if n := len(db.primary.slots); n != 0 {
+		t.Errorf("%d slots still held", n)
+	}
+}
