@@ -1,6 +1,9 @@
 package edustream
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // JobQueue is the background work the API hands to the workers. Enqueueing
 // the same work twice is not an error: task ids are deterministic and a
@@ -22,9 +25,25 @@ type JobQueue interface {
 	// ffmpeg), and waiting ones are dropped. Call it after the video's
 	// state says that no step is owed, or the reconciler queues them again.
 	CancelVideoWork(ctx context.Context, videoID int64) error
-	// VideoQueuePosition returns how many tasks are ahead of the video's
-	// next step in its queue, those running there included (0: it runs
-	// as soon as a worker is free), and false when the video has no task
-	// waiting.
-	VideoQueuePosition(ctx context.Context, videoID int64) (position int, waiting bool, err error)
+	// VideoQueueWait returns where the video's next step waits in its
+	// queue, and false when the video has no task waiting.
+	VideoQueueWait(ctx context.Context, videoID int64) (wait QueueWait, waiting bool, err error)
+}
+
+// QueueWait is where a video's waiting step stands.
+type QueueWait struct {
+	// Position is how many tasks are ahead of the step in its queue,
+	// those running there included (0: it runs as soon as a worker is
+	// free).
+	Position int
+	// ETA estimates the time until the step is done: until a worker slot
+	// frees for it (the remaining time of the tasks running ahead and the
+	// expected time of those waiting ahead, over the fleet's slots for the
+	// queue), plus the step's own expected time when known. Tasks whose
+	// time is not known count as none, so it is a lower bound. Meaningful
+	// only when ETAKnown.
+	ETA time.Duration
+	// ETAKnown is false when nothing ahead, and not the step itself, has
+	// a known time: then there is no estimate.
+	ETAKnown bool
 }

@@ -27,7 +27,7 @@ type Jobs struct {
 	meetingDeletes []string
 	imports        []string
 	importsOnce    []string
-	positions      map[int64]int
+	waits          map[int64]edustream.QueueWait
 }
 
 var (
@@ -44,7 +44,7 @@ type VideoTask struct {
 // String returns "STAGE:videoID", e.g. "PROBE:12".
 func (v VideoTask) String() string { return string(v.Stage) + ":" + strconv.FormatInt(v.VideoID, 10) }
 
-// SetError makes every enqueue and VideoQueuePosition fail with err from
+// SetError makes every enqueue and VideoQueueWait fail with err from
 // now on (nil: succeed again), as when Redis is unreachable.
 func (j *Jobs) SetError(err error) {
 	j.mu.Lock()
@@ -52,23 +52,23 @@ func (j *Jobs) SetError(err error) {
 	j.err = err
 }
 
-// SetQueuePosition makes VideoQueuePosition answer that position tasks
-// wait ahead of the video's.
-func (j *Jobs) SetQueuePosition(videoID int64, position int) {
+// SetQueueWait makes VideoQueueWait answer that the video waits as w
+// says.
+func (j *Jobs) SetQueueWait(videoID int64, w edustream.QueueWait) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.positions == nil {
-		j.positions = map[int64]int{}
+	if j.waits == nil {
+		j.waits = map[int64]edustream.QueueWait{}
 	}
-	j.positions[videoID] = position
+	j.waits[videoID] = w
 }
 
-// ClearQueuePosition makes VideoQueuePosition answer that the video has
-// no task waiting, as it does for a video no position was set for.
-func (j *Jobs) ClearQueuePosition(videoID int64) {
+// ClearQueueWait makes VideoQueueWait answer that the video has no task
+// waiting, as it does for a video no wait was set for.
+func (j *Jobs) ClearQueueWait(videoID int64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	delete(j.positions, videoID)
+	delete(j.waits, videoID)
 }
 
 // record runs add under the lock unless an error is set or refuse
@@ -130,16 +130,16 @@ func (j *Jobs) CancelVideoWork(_ context.Context, videoID int64) error {
 	return j.record(positiveID("video", videoID), func() { j.cancels = append(j.cancels, videoID) })
 }
 
-// VideoQueuePosition answers what SetQueuePosition set for the video, and
-// that it has no task waiting otherwise.
-func (j *Jobs) VideoQueuePosition(_ context.Context, videoID int64) (int, bool, error) {
+// VideoQueueWait answers what SetQueueWait set for the video, and that
+// it has no task waiting otherwise.
+func (j *Jobs) VideoQueueWait(_ context.Context, videoID int64) (edustream.QueueWait, bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.err != nil {
-		return 0, false, j.err
+		return edustream.QueueWait{}, false, j.err
 	}
-	position, waiting := j.positions[videoID]
-	return position, waiting, nil
+	w, waiting := j.waits[videoID]
+	return w, waiting, nil
 }
 
 // EnqueueMeetingDelete records the deletion of a Webex meeting. EINVALID

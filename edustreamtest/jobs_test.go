@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -86,16 +87,16 @@ func TestJobsSetError(t *testing.T) {
 	ctx := context.Background()
 	down := errors.New("redis: connection refused")
 	var jobs edustreamtest.Jobs
-	jobs.SetQueuePosition(1, 2)
+	jobs.SetQueueWait(1, edustream.QueueWait{Position: 2})
 	jobs.SetError(down)
-	_, _, posErr := jobs.VideoQueuePosition(ctx, 1)
+	_, _, waitErr := jobs.VideoQueueWait(ctx, 1)
 	for name, err := range map[string]error{
 		"EnqueueCoursePurge":         jobs.EnqueueCoursePurge(ctx, 1),
 		"EnqueueVideoStage":          jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 1}, edustream.StageProbe),
 		"EnqueueMeetingDelete":       jobs.EnqueueMeetingDelete(ctx, "m"),
 		"EnqueueRecordingImport":     jobs.EnqueueRecordingImport(ctx, "r"),
 		"EnqueueRecordingImportOnce": jobs.EnqueueRecordingImportOnce(ctx, "r"),
-		"VideoQueuePosition":         posErr,
+		"VideoQueueWait":             waitErr,
 	} {
 		if !errors.Is(err, down) {
 			t.Errorf("%s = %v, want %v", name, err, down)
@@ -110,23 +111,24 @@ func TestJobsSetError(t *testing.T) {
 	}
 }
 
-// VideoQueuePosition answers what the test set.
-func TestJobsVideoQueuePosition(t *testing.T) {
+// VideoQueueWait answers what the test set.
+func TestJobsVideoQueueWait(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	var jobs edustreamtest.Jobs
-	check := func(step string, wantPos int, wantWaiting bool) {
+	check := func(step string, want edustream.QueueWait, wantWaiting bool) {
 		t.Helper()
-		pos, waiting, err := jobs.VideoQueuePosition(ctx, 5)
-		if err != nil || pos != wantPos || waiting != wantWaiting {
-			t.Errorf("%s: VideoQueuePosition = %d, %v, %v; want %d, %v", step, pos, waiting, err, wantPos, wantWaiting)
+		w, waiting, err := jobs.VideoQueueWait(ctx, 5)
+		if err != nil || w != want || waiting != wantWaiting {
+			t.Errorf("%s: VideoQueueWait = %+v, %v, %v; want %+v, %v", step, w, waiting, err, want, wantWaiting)
 		}
 	}
-	check("nothing set", 0, false)
-	jobs.SetQueuePosition(5, 0)
-	check("next", 0, true)
-	jobs.SetQueuePosition(5, 7)
-	check("seven ahead", 7, true)
-	jobs.ClearQueuePosition(5)
-	check("cleared", 0, false)
+	check("nothing set", edustream.QueueWait{}, false)
+	jobs.SetQueueWait(5, edustream.QueueWait{})
+	check("next", edustream.QueueWait{}, true)
+	seven := edustream.QueueWait{Position: 7, ETA: time.Minute, ETAKnown: true}
+	jobs.SetQueueWait(5, seven)
+	check("seven ahead", seven, true)
+	jobs.ClearQueueWait(5)
+	check("cleared", edustream.QueueWait{}, false)
 }

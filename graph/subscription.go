@@ -469,12 +469,12 @@ func (f *follower) waiting() bool {
 }
 
 // sendQueuePosition sends the newest event again with the current queue
-// position, if it changed.
+// position and ETA, if they changed.
 func (f *follower) sendQueuePosition() {
 	f.mu.Lock()
 	base := f.newest()
 	f.mu.Unlock()
-	pos := f.queuePosition(f.ctx, base.VideoID)
+	pos, eta := f.queueWait(f.ctx, base.VideoID)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queueRead = false
@@ -482,7 +482,7 @@ func (f *follower) sendQueuePosition() {
 		return // something newer came meanwhile; it has its own position
 	}
 	e := *base
-	e.QueuePosition, e.At = pos, time.Now()
+	e.QueuePosition, e.ETASeconds, e.At = pos, eta, time.Now()
 	if e.Newer(base) {
 		f.offer(&e)
 	}
@@ -528,24 +528,29 @@ func (f *follower) current(ctx context.Context) (*edustream.EncodingEvent, error
 	}
 	e := edustream.EncodingEventOf(v, time.Now())
 	if v.Status == edustream.VideoUploaded {
-		e.QueuePosition = f.queuePosition(ctx, v.ID)
+		e.QueuePosition, e.ETASeconds = f.queueWait(ctx, v.ID)
 	}
 	return e, nil
 }
 
-// queuePosition returns the video's place in the video queue, or nil when it
-// is not waiting there (its next step runs on another queue, or has begun).
-func (f *follower) queuePosition(ctx context.Context, videoID int64) *int {
+// queueWait returns the video's place in its queue and the seconds until
+// its waiting step should be done (nil when unknown), or nils when it is
+// not waiting there (its next step runs on another queue, or has begun).
+func (f *follower) queueWait(ctx context.Context, videoID int64) (position, etaSeconds *int) {
 	f.lastQueueCheck.Store(time.Now().UnixNano())
-	pos, waiting, err := f.r.JobQueue.VideoQueuePosition(ctx, videoID)
+	w, waiting, err := f.r.JobQueue.VideoQueueWait(ctx, videoID)
 	if err != nil {
 		edustream.Logger(ctx).Warn("read the video queue", slog.String("error", err.Error()))
-		return nil
+		return nil, nil
 	}
 	if !waiting {
-		return nil
+		return nil, nil
 	}
-	return &pos
+	if w.ETAKnown {
+		eta := int(w.ETA.Round(time.Second).Seconds())
+		etaSeconds = &eta
+	}
+	return &w.Position, etaSeconds
 }
 
 // announceRemoved tells the encodingProgress subscribers of the lectures,

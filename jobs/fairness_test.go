@@ -264,8 +264,8 @@ func TestChainShortVideosDoNotWaitForLongOnes(t *testing.T) {
 	if got, _ := c.videos.FindVideoByID(ctx, adaClip.ID); got.Status != edustream.VideoUploaded || got.Stage != edustream.StageProbe {
 		t.Errorf("Ada's second video is %s at %s, want waiting for her slot at PROBE", got.Status, got.Stage)
 	}
-	if pos, waiting, err := c.queue.VideoQueuePosition(ctx, adaClip.ID); err != nil || !waiting {
-		t.Errorf("Ada's waiting video: position %d, waiting %v, %v; want it shown waiting", pos, waiting, err)
+	if w, waiting, err := c.queue.VideoQueueWait(ctx, adaClip.ID); err != nil || !waiting {
+		t.Errorf("Ada's waiting video: position %d, waiting %v, %v; want it shown waiting", w.Position, waiting, err)
 	}
 
 	// Stopping the long one gives Ada her slot back.

@@ -39,13 +39,14 @@ func newMux(d *Deps) *asynq.ServeMux {
 }
 
 // handle registers fn for the tasks of tt, decoding their payloads first.
+// fn's context carries the task's result writer (writeStepETA).
 func handle[P any](mux *asynq.ServeMux, tt taskType[P], fn func(context.Context, P) error) {
 	mux.HandleFunc(tt.name, func(ctx context.Context, t *asynq.Task) error {
 		p, err := tt.decode(t)
 		if err != nil {
 			return err
 		}
-		return fn(ctx, p)
+		return fn(withTaskResult(ctx, t.ResultWriter()), p)
 	})
 }
 

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -51,7 +48,11 @@ func enqueueVideoStage(ctx context.Context, e *enqueuer, v *edustream.Video, sta
 	if !ok {
 		return false, edustream.Errorf(edustream.EINVALID, "stage %s has no task", stage)
 	}
-	return enqueue(ctx, e, tt, VideoPayload{VideoID: v.ID})
+	p := VideoPayload{VideoID: v.ID}
+	if stage == edustream.StageTranscode && v.Media != nil {
+		p.MediaSeconds = v.Media.DurationSeconds
+	}
+	return enqueue(ctx, e, tt, p)
 }
 
 // EnqueueVideoRemoval schedules the deletion of a replaced video's
@@ -137,72 +138,9 @@ func waitWhileActive(ctx context.Context, inspector *asynq.Inspector, queue, id 
 	}
 }
 
-// maxQueueScan bounds how far VideoQueuePosition looks: past it, the exact
+// maxQueueScan bounds how far VideoQueueWait looks: past it, the exact
 // number matters to no one.
 const maxQueueScan = 1000
-
-// VideoQueuePosition returns how many tasks are ahead of the video's
-// waiting step: those running in its queue, on every worker, and those
-// pending before it, in the order asynq takes them. A step that waits in
-// the retry set (a failed attempt, or one put back because its uploader
-// had all the slots allowed) is behind every pending one.
-func (q *Queue) VideoQueuePosition(ctx context.Context, videoID int64) (int, bool, error) {
-	suffix := ":" + strconv.FormatInt(videoID, 10)
-	known, err := q.enq.inspector.Queues()
-	if err != nil {
-		return 0, false, fmt.Errorf("list the queues: %w", err)
-	}
-	for _, queue := range videoQueues {
-		if !slices.Contains(known, queue) {
-			continue // no task was ever queued there
-		}
-		info, err := q.enq.inspector.GetQueueInfo(queue)
-		if err != nil {
-			return 0, false, fmt.Errorf("read the %s queue: %w", queue, err)
-		}
-		pos, found, err := q.pendingPosition(queue, suffix)
-		if err != nil {
-			return 0, false, err
-		}
-		if found {
-			return info.Active + pos, true, nil
-		}
-		for _, tt := range videoStepTasks {
-			if tt.queue != queue {
-				continue
-			}
-			t, err := q.enq.inspector.GetTaskInfo(queue, tt.id(VideoPayload{VideoID: videoID}))
-			if err == nil && t.State == asynq.TaskStateRetry {
-				return info.Active + info.Pending, true, nil
-			}
-		}
-	}
-	return 0, false, nil
-}
-
-// pendingPosition returns the place of the first pending video task whose
-// id ends in suffix in queue's pending list, a page at a time.
-func (q *Queue) pendingPosition(queue, suffix string) (int, bool, error) {
-	const pageSize = 100
-	for page := 1; (page-1)*pageSize < maxQueueScan; page++ {
-		tasks, err := q.enq.inspector.ListPendingTasks(queue, asynq.PageSize(pageSize), asynq.Page(page))
-		if errors.Is(err, asynq.ErrQueueNotFound) {
-			return 0, false, nil
-		}
-		if err != nil {
-			return 0, false, fmt.Errorf("list the %s queue: %w", queue, err)
-		}
-		for i, t := range tasks {
-			if strings.HasPrefix(t.ID, "video:") && strings.HasSuffix(t.ID, suffix) {
-				return (page-1)*pageSize + i, true, nil
-			}
-		}
-		if len(tasks) < pageSize {
-			break
-		}
-	}
-	return 0, false, nil
-}
 
 // enqueuer is the one enqueue path of the API and the reconcilers.
 type enqueuer struct {

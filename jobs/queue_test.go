@@ -155,7 +155,7 @@ func TestQueueEnqueueFailsWithoutRedis(t *testing.T) {
 // A waiting video's position counts the tasks running in its queue, on
 // every worker, and those pending before it; a long video waits in its own
 // queue, where short ones are not counted.
-func TestVideoQueuePositionCountsWhatRuns(t *testing.T) {
+func TestVideoQueueWaitCountsWhatRuns(t *testing.T) {
 	t.Parallel()
 	opt := redisOpt(t)
 	q := NewQueue(clientOf(t, opt))
@@ -170,9 +170,9 @@ func TestVideoQueuePositionCountsWhatRuns(t *testing.T) {
 	check := func(when string, wants map[int64]want) {
 		t.Helper()
 		for id, w := range wants {
-			pos, waiting, err := q.VideoQueuePosition(ctx, id)
-			if err != nil || pos != w.pos || waiting != w.waiting {
-				t.Errorf("%s: video %d at %d, waiting %v, %v; want %d, %v", when, id, pos, waiting, err, w.pos, w.waiting)
+			got, waiting, err := q.VideoQueueWait(ctx, id)
+			if err != nil || got.Position != w.pos || waiting != w.waiting {
+				t.Errorf("%s: video %d at %d, waiting %v, %v; want %d, %v", when, id, got.Position, waiting, err, w.pos, w.waiting)
 			}
 		}
 	}

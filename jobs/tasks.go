@@ -133,6 +133,10 @@ type CoursePurgePayload struct {
 // nothing the handler could not read again from the database.
 type VideoPayload struct {
 	VideoID int64 `json:"video_id"`
+	// MediaSeconds is the video's length, on a transcode: what the
+	// queue's wait estimate (VideoQueueWait) expects of the step. Not part
+	// of the task's id; absent on older tasks.
+	MediaSeconds float64 `json:"media_seconds,omitempty"`
 }
 
 func positiveID(what string, id int64) error {

@@ -340,6 +340,11 @@ func (c *chain) transcode(ctx context.Context, run *stepRun) (edustream.VideoUpd
 	if err := os.Mkdir(out, 0o700); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
+	// What an earlier attempt wrote as the time it still needed is
+	// stale; until this one reports, the queue expects the whole step.
+	if err := writeStepETA(ctx, 0, time.Now()); err != nil {
+		edustream.Logger(ctx).Warn("clear the transcode's ETA", slog.String("error", err.Error()))
+	}
 	report := c.progressReporter(ctx, v, ladder)
 	started := time.Now()
 	if err := c.d.Media.Transcode(ctx, src, v.Media, ladder, out, report); err != nil {
@@ -590,6 +595,11 @@ func (c *chain) progressReporter(ctx context.Context, v *edustream.Video, ladder
 		})
 		if err != nil {
 			edustream.Logger(ctx).Warn("report transcode progress", slog.String("error", err.Error()))
+		}
+		// For the wait of the videos queued behind this one
+		// (VideoQueueWait).
+		if err := writeStepETA(ctx, p.ETA, time.Now()); err != nil {
+			edustream.Logger(ctx).Warn("record the transcode's ETA", slog.String("error", err.Error()))
 		}
 	}
 }
