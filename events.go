@@ -98,7 +98,9 @@ type EncodingEvent struct {
 	// Progress is the whole chain's percent, 0..100.
 	Progress float64 `json:"progress"`
 	Message  string  `json:"message,omitempty"`
-	// ETASeconds is the time the running stage still needs, when known.
+	// ETASeconds is the time the running stage still needs, or, while the
+	// video waits for a worker, the time until its waiting step should be
+	// done (QueueWait.ETA), when known.
 	ETASeconds *int `json:"etaSeconds,omitempty"`
 	// QueuePosition is the number of tasks ahead in the video queue (0: next),
 	// when waiting.

@@ -159,6 +159,71 @@ func TestEncodingProgressOrder(t *testing.T) {
 	}
 }
 
+// A video waiting for a worker is sent its place in the queue and, when
+// the queue can tell, the seconds until its step should be done; both
+// follow the queue as it moves, and an estimate the queue cannot make is
+// null, not 0.
+func TestEncodingProgressWaitingVideoETA(t *testing.T) {
+	t.Parallel()
+	p := setupProgress(t)
+	waiting := p.moveTo(t, p.video, edustream.VideoUploaded, edustream.StageTranscode)
+	p.b.jobs.SetQueueWait(waiting.ID, edustream.QueueWait{Position: 1, ETA: 75 * time.Second, ETAKnown: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := subscribe(t, ctx, p.srv, token(t, "ada", edustream.RoleInstructor, "ada"),
+		`subscription($l: ID!) { encodingProgress(lectureId: $l) { status queuePosition etaSeconds } }`,
+		map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)})
+	type event struct {
+		Status        string
+		QueuePosition *int
+		ETASeconds    *int `json:"etaSeconds"`
+	}
+	next := func() event {
+		t.Helper()
+		readCtx, cancel := context.WithTimeout(ctx, testenv.WaitLimit)
+		defer cancel()
+		m, err := gqlhttptest.Next(t, readCtx, c)
+		if err != nil || m.Type != "next" {
+			t.Fatalf("want an event, got %v, %v", m, err)
+		}
+		var r struct{ Data struct{ EncodingProgress event } }
+		if err := json.Unmarshal(m.Payload, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Data.EncodingProgress
+	}
+	show := func(p *int) string {
+		if p == nil {
+			return "null"
+		}
+		return strconv.Itoa(*p)
+	}
+	expect := func(when string, pos int, eta *int) {
+		t.Helper()
+		e := next()
+		if e.Status != "UPLOADED" || e.QueuePosition == nil || *e.QueuePosition != pos || show(e.ETASeconds) != show(eta) {
+			t.Fatalf("%s: event %s, position %s, etaSeconds %s; want UPLOADED, %d, %s", when, e.Status, show(e.QueuePosition), show(e.ETASeconds), pos, show(eta))
+		}
+	}
+	// moved sets the video's wait and says the queue moved, as a worker
+	// does when a step starts or a running one reports its ETA.
+	moved := func(w edustream.QueueWait) {
+		t.Helper()
+		p.b.jobs.SetQueueWait(waiting.ID, w)
+		if err := p.worker.PublishEvent(ctx, edustream.Event{Topic: edustream.VideoQueueTopic, QueueMoved: &struct{}{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seconds := func(n int) *int { return &n }
+	expect("first", 1, seconds(75))
+	moved(edustream.QueueWait{Position: 1, ETA: 60 * time.Second, ETAKnown: true})
+	expect("the step ahead progressed", 1, seconds(60))
+	moved(edustream.QueueWait{Position: 0, ETA: 40 * time.Second, ETAKnown: true})
+	expect("the step ahead ended", 0, seconds(40))
+	moved(edustream.QueueWait{Position: 0})
+	expect("no estimate", 0, nil)
+}
+
 // An event that is not newer than what the subscriber was sent (a repeat,
 // a lower progress, an older version, another lecture's) is dropped, and
 // the next newer one is what the subscriber gets.

@@ -601,6 +601,12 @@ func (c *chain) progressReporter(ctx context.Context, v *edustream.Video, ladder
 		if err := writeStepETA(ctx, p.ETA, time.Now()); err != nil {
 			edustream.Logger(ctx).Warn("record the transcode's ETA", slog.String("error", err.Error()))
 		}
+		if store {
+			// The waiting videos' subscribers read their wait again
+			// (at most once a second each): every few seconds is
+			// enough for an ETA that falls as this one runs.
+			c.announceQueueMoved(ctx)
+		}
 	}
 }
 

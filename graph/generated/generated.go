@@ -2404,9 +2404,20 @@ type EncodingEvent {
   "The whole chain's progress in percent, 0 to 100."
   progress: Float!
   message: String
-  "Seconds the running step still needs, from the encoder's speed; null when unknown."
+  """
+  While a step runs: the seconds it still needs, from the encoder's speed.
+  While the video waits for a worker (UPLOADED): the seconds until its step
+  should be done, that is until a worker's slot frees for it (the time left
+  of the steps running ahead of it and the expected time of those waiting
+  ahead, over the workers' slots), plus its own step's expected time when
+  known. Steps whose time is not known yet count as none, so a waiting
+  video's estimate is a lower bound. Null when unknown.
+  """
   etaSeconds: Int
-  "While waiting for a worker: how many videos are ahead in the queue (0: next)."
+  """
+  While waiting for a worker: how many steps are ahead in the queue, those
+  running on the workers included (0: next).
+  """
   queuePosition: Int
   at: Time!
   """
