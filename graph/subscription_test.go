@@ -186,7 +186,9 @@ func TestEncodingProgressWaitingVideoETA(t *testing.T) {
 		if err != nil || m.Type != "next" {
 			t.Fatalf("want an event, got %v, %v", m, err)
 		}
-		var r struct{ Data struct{ EncodingProgress event } }
+		var r struct {
+			Data struct{ EncodingProgress event }
+		}
 		if err := json.Unmarshal(m.Payload, &r); err != nil {
 			t.Fatal(err)
 		}
