@@ -131,6 +131,8 @@ type workerOptions struct {
 	reconcile   time.Duration
 	stuckAfter  time.Duration
 	concurrency int
+	// longConcurrency is the video-long queue's (0: the default).
+	longConcurrency int
 	// perUploader is WorkerConfig.VideoConcurrencyPerUploader.
 	perUploader int
 	// blobs and videos, if set, are the worker's instead of the chain's
@@ -170,7 +172,7 @@ func (c *chain) newWorker(o workerOptions) *jobs.Worker {
 		life = &edustream.VideoLifecycle{Videos: o.videos, Jobs: c.queue, Events: c.events, Blobs: blobs, Now: c.clock.Now}
 	}
 	return jobs.NewWorker(c.rdb, jobs.WorkerConfig{
-		Concurrency:                 map[string]int{jobs.QueueDefault: 4, jobs.QueueVideo: max(o.concurrency, 1)},
+		Concurrency:                 map[string]int{jobs.QueueDefault: 4, jobs.QueueVideo: max(o.concurrency, 1), jobs.QueueVideoLong: o.longConcurrency},
 		VideoConcurrencyPerUploader: o.perUploader,
 		PollInterval:                20 * time.Millisecond,
 		ShutdownTimeout:             5 * time.Second,

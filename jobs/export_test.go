@@ -20,3 +20,7 @@ func (w *Worker) RunStage(ctx context.Context, stage edustream.VideoStage, video
 func NewCoursePurgeTask(courseID int64) (*asynq.Task, error) {
 	return coursePurge.newTask(context.Background(), CoursePurgePayload{CourseID: courseID})
 }
+
+// AssumedTranscodeSpeed is the speed the queue's wait estimate expects of
+// a transcode that has not reported its own ETA.
+const AssumedTranscodeSpeed = assumedTranscodeSpeed

@@ -233,6 +233,51 @@ func TestChainStopsARunningTranscode(t *testing.T) {
 	})
 }
 
+// A video waiting behind a running transcode is told how long: at least
+// the time the running one still needs (which its ffmpeg reports as it
+// goes), plus its own, and less as the running one progresses.
+func TestChainWaitingVideoETAFollowsTheRunningTranscode(t *testing.T) {
+	c := setupChain(t)
+	c.startWorker(t, workerOptions{media: newSlowForLong(t), concurrency: 1, longConcurrency: 1})
+	hour := hourLong(t)
+	running := c.upload(t, hour)
+	c.waitTranscoding(t, running)
+	grace, lecture := c.newLecture(t, "grace")
+	waiting := c.uploadAs(t, grace, lecture, hour)
+
+	ctx := context.Background()
+	// Its own transcode, an hour of video, is expected to take an hour
+	// over the assumed speed; the running one's time left comes on top.
+	own := time.Duration(time.Hour.Seconds() / jobs.AssumedTranscodeSpeed * float64(time.Second))
+	var first edustream.QueueWait
+	testenv.Eventually(t, "the second hour to wait for the transcode slot with an ETA", func() bool {
+		w, ok, err := c.queue.VideoQueueWait(ctx, waiting.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = w
+		return ok && w.Position == 1 && w.ETAKnown && w.ETA > own+time.Second
+	})
+	// The running transcode's own ETA, as ffmpeg reports it, falls as it
+	// runs; so does the wait behind it.
+	var later edustream.QueueWait
+	testenv.Eventually(t, "the wait to fall as the running transcode progresses", func() bool {
+		w, ok, err := c.queue.VideoQueueWait(ctx, waiting.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		later = w
+		return ok && w.ETAKnown && w.ETA < first.ETA-time.Second
+	})
+	t.Logf("the waiting hour's ETA: %v, then %v", first.ETA, later.ETA)
+	if got, _ := c.videos.FindVideoByID(ctx, running.ID); got.Status != edustream.VideoProcessing {
+		t.Fatalf("the running hour is %s: the test proves nothing", got.Status)
+	}
+	if later.Position != 1 || later.ETA <= own {
+		t.Errorf("the waiting hour: %+v, want 1 ahead and more than its own %v", later, own)
+	}
+}
+
 // A 12-second clip is not starved by an hour-long upload: the long
 // transcode waits in its own queue with its own slot, so the clip finishes
 // while it runs, on a worker whose one video slot the long one would
