@@ -57,13 +57,15 @@ func TestFleetReadLoad(t *testing.T) {
 	}
 	redisURL := testenv.RedisURL(t)
 	var urls []string
+	var logs []*testenv.LogBuffer
 	for i := range 2 {
-		urls = append(urls, startServe(t, bin, i, map[string]string{
+		u, log := startServe(t, bin, i, map[string]string{
 			"EDUSTREAM_MYSQL_DSN":         pair.PrimaryDSN,
 			"EDUSTREAM_MYSQL_REPLICA_DSN": pair.ReplicaDSN,
 			"EDUSTREAM_REDIS_URL":         redisURL,
 			"EDUSTREAM_DB_MAX_OPEN_CONNS": strconv.Itoa(maxOpen),
-		}))
+		})
+		urls, logs = append(urls, u), append(logs, log)
 	}
 	load := seedFleet(t, urls[0], pair.PrimaryDSN)
 	pair.WaitReplicaCaughtUp(t)
@@ -83,11 +85,18 @@ func TestFleetReadLoad(t *testing.T) {
 			break
 		}
 	}
+	// What the instances warned about (the log level is warn).
+	for i, log := range logs {
+		if out := strings.TrimSpace(log.String()); out != "" {
+			lines := strings.Split(out, "\n")
+			t.Logf("serve %d logged %d lines, the first: %s", i, len(lines), lines[0])
+		}
+	}
 }
 
 // startServe runs the binary's serve with a port of its own and waits for
 // /readyz; it is stopped at cleanup.
-func startServe(t *testing.T, bin string, i int, extra map[string]string) string {
+func startServe(t *testing.T, bin string, i int, extra map[string]string) (string, *testenv.LogBuffer) {
 	t.Helper()
 	addr := testenv.ClosedAddr(t)
 	cmd := exec.Command(bin, "serve")
@@ -101,8 +110,8 @@ func startServe(t *testing.T, bin string, i int, extra map[string]string) string
 	for k, v := range extra {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var out testenv.LogBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &testenv.LogBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +138,7 @@ func startServe(t *testing.T, bin string, i int, extra map[string]string) string
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return u
+	return u, out
 }
 
 // fleetLoad is what the load sends: the request bodies, by kind.
