@@ -317,14 +317,17 @@ func asNetErr(err error, target *net.Error) bool {
 
 // sampleConns counts the application's connections on each server every
 // 50 ms until the returned function is called, which returns the most
-// seen on each.
+// seen on each (-1: every sample of that server failed).
 func sampleConns(pair *testenv.MariaDBPair) func() (primary, replica int) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	var maxP, maxR int
+	maxP, maxR := -1, -1
 	count := func(m *testenv.MariaDB) int {
-		v, _ := m.Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", testenv.MariaDBUser)
-		n, _ := strconv.Atoi(v)
+		v, err := m.Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", testenv.MariaDBUser)
+		n, convErr := strconv.Atoi(v)
+		if err != nil || convErr != nil {
+			return -1
+		}
 		return n
 	}
 	go func() {
