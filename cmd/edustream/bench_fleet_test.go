@@ -88,8 +88,12 @@ func TestFleetReadLoad(t *testing.T) {
 	// What the instances warned about (the log level is warn).
 	for i, log := range logs {
 		if out := strings.TrimSpace(log.String()); out != "" {
-			lines := strings.Split(out, "\n")
-			t.Logf("serve %d logged %d lines, the first: %s", i, len(lines), lines[0])
+			t.Logf("serve %d logged:\n%s", i, out)
+		}
+	}
+	for _, m := range []*testenv.MariaDB{pair.Primary, pair.Replica} {
+		if _, err := m.Query("SELECT 1"); err != nil {
+			t.Logf("MariaDB %s does not answer (%v); its log:\n%s", m.Addr(), err, m.Log())
 		}
 	}
 }

@@ -2,7 +2,8 @@
 
 package testenv
 
-import "syscall"
+import "os/exec"
 
-// serverProcAttr: only Linux can tie a child's life to its parent's.
-func serverProcAttr() *syscall.SysProcAttr { return nil }
+// startServer starts cmd: only Linux can tie a child's life to its
+// parent's.
+func startServer(cmd *exec.Cmd) error { return cmd.Start() }
