@@ -104,6 +104,9 @@ type EncodingEvent struct {
 	// when waiting.
 	QueuePosition *int      `json:"queuePosition,omitempty"`
 	At            time.Time `json:"at"`
+	// Removed says the lecture or its course was deleted: published by the
+	// deletion, and the last event a subscriber gets.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // Newer reports whether e should replace prev for a subscriber who has seen

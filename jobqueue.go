@@ -9,14 +9,22 @@ type JobQueue interface {
 	// EnqueueCoursePurge schedules the removal of a hidden course's lectures,
 	// enrollments and row.
 	EnqueueCoursePurge(ctx context.Context, courseID int64) error
-	// EnqueueVideoStage schedules the chain's step stage for a video.
-	// EINVALID for a stage without a task (StageUpload).
-	EnqueueVideoStage(ctx context.Context, videoID int64, stage VideoStage) error
+	// EnqueueVideoStage schedules the chain's step stage for v. What v
+	// is decides where the step waits (a long video's transcode has its
+	// own queue, so that it never holds up short ones). EINVALID for a
+	// stage without a task (StageUpload).
+	EnqueueVideoStage(ctx context.Context, v *Video, stage VideoStage) error
 	// EnqueueVideoRemoval schedules the deletion of a replaced video's
 	// outputs and row (VideoLifecycle.Remove).
 	EnqueueVideoRemoval(ctx context.Context, videoID int64) error
-	// VideoQueuePosition returns how many tasks wait ahead of the video's
-	// next task in the video queue (0: it runs next), and false when the
-	// video has no task waiting there.
+	// CancelVideoWork stops the video's steps: a running one has its
+	// context cancelled on whichever worker runs it (which kills its
+	// ffmpeg), and waiting ones are dropped. Call it after the video's
+	// state says that no step is owed, or the reconciler queues them again.
+	CancelVideoWork(ctx context.Context, videoID int64) error
+	// VideoQueuePosition returns how many tasks are ahead of the video's
+	// next step in its queue, those running there included (0: it runs
+	// as soon as a worker is free), and false when the video has no task
+	// waiting.
 	VideoQueuePosition(ctx context.Context, videoID int64) (position int, waiting bool, err error)
 }

@@ -27,9 +27,10 @@ type Rendition struct {
 
 // ladderRungs are the renditions an upload can get, largest first: the
 // usual 16:9 ladder with bitrates a lecture (mostly slides and a talking
-// head) looks good at.
+// head) looks good at. A rung is the picture's short side, so portrait
+// video (a phone held upright) gets the same rungs as landscape, turned.
 var ladderRungs = []struct {
-	height, videoKbps, audioKbps int
+	short, videoKbps, audioKbps int
 }{
 	{1080, 5000, 128},
 	{720, 2800, 128},
@@ -38,17 +39,24 @@ var ladderRungs = []struct {
 }
 
 // Ladder returns the renditions for a source: every rung at or below the
-// source's displayed height, never upscaled, widths keeping the aspect
-// ratio (even, as H.264 needs). A source smaller than the smallest rung
-// gets one rendition at its own size. Both transcoders use this rule.
+// source's displayed short side, never upscaled, the long side keeping the
+// aspect ratio (both sides even, as H.264 needs). A 1080×1920 portrait
+// source gets 1080×1920, 720×1280 and so on, named by the short side as
+// 1920×1080 would be. A source smaller than the smallest rung gets one
+// rendition at its own size. Both transcoders use this rule.
 func Ladder(m *MediaInfo) []Rendition {
+	short, long := min(m.Width, m.Height), max(m.Width, m.Height)
+	portrait := m.Height > m.Width
 	var out []Rendition
-	add := func(height, videoKbps, audioKbps int) {
-		width := even(int(float64(m.Width) * float64(height) / float64(m.Height)))
+	add := func(side, videoKbps, audioKbps int) {
+		w, h := even(int(float64(long)*float64(side)/float64(short))), side
+		if portrait {
+			w, h = h, w
+		}
 		r := Rendition{
-			Name:         fmt.Sprintf("%dp", height),
-			Width:        width,
-			Height:       height,
+			Name:         fmt.Sprintf("%dp", side),
+			Width:        w,
+			Height:       h,
 			VideoBitrate: videoKbps * 1000,
 		}
 		if m.HasAudio() {
@@ -57,30 +65,49 @@ func Ladder(m *MediaInfo) []Rendition {
 		// BANDWIDTH is a peak: the encoder's cap on video, plus audio and
 		// about 5 % of container overhead.
 		r.Bitrate = int(float64(r.PeakVideoBitrate())*1.05) + r.AudioBitrate
-		r.Codecs = hlsCodecs(height, m.HasAudio())
+		r.Codecs = hlsCodecs(w, h, m.HasAudio())
 		out = append(out, r)
 	}
 	for _, rung := range ladderRungs {
-		if rung.height <= m.Height {
-			add(rung.height, rung.videoKbps, rung.audioKbps)
+		if rung.short <= short {
+			add(rung.short, rung.videoKbps, rung.audioKbps)
 		}
 	}
-	if len(out) == 0 && m.Height > 0 {
+	if len(out) == 0 && short > 0 {
 		smallest := ladderRungs[len(ladderRungs)-1]
-		add(even(m.Height), smallest.videoKbps*m.Height/smallest.height+100, smallest.audioKbps)
+		add(even(short), smallest.videoKbps*short/smallest.short+100, smallest.audioKbps)
 	}
 	return out
 }
 
-// hlsCodecs is the CODECS attribute for H.264 High profile at a level that
-// fits the height (30 fps and below), with AAC-LC audio.
-func hlsCodecs(height int, audio bool) string {
-	level := "avc1.640028" // 4.0
-	switch {
-	case height <= 480:
-		level = "avc1.64001e" // 3.0
-	case height <= 720:
-		level = "avc1.64001f" // 3.1
+// h264Levels are the H.264 levels a rendition may name, smallest first,
+// with their limits (ITU-T H.264 table A-1): macroblocks per frame and per
+// second.
+var h264Levels = []struct {
+	code                   string // profile_idc 100 (High), constraints 0, level_idc
+	frameMBs, mbsPerSecond int
+}{
+	{"avc1.64001e", 1620, 40500},   // 3.0
+	{"avc1.64001f", 3600, 108000},  // 3.1
+	{"avc1.640020", 5120, 216000},  // 3.2
+	{"avc1.640028", 8192, 245760},  // 4.0
+	{"avc1.64002a", 8704, 522240},  // 4.2
+	{"avc1.640032", 22080, 589824}, // 5.0
+	{"avc1.640033", 36864, 983040}, // 5.1
+}
+
+// hlsCodecs is the CODECS attribute for H.264 High profile at the lowest
+// level whose limits fit a width×height picture at MaxFrameRate (the
+// orientation does not matter: the limits count macroblocks), with
+// AAC-LC audio.
+func hlsCodecs(width, height int, audio bool) string {
+	mbs := ((width + 15) / 16) * ((height + 15) / 16)
+	level := h264Levels[len(h264Levels)-1].code
+	for _, l := range h264Levels {
+		if mbs <= l.frameMBs && mbs*MaxFrameRate <= l.mbsPerSecond {
+			level = l.code
+			break
+		}
 	}
 	if audio {
 		return level + ",mp4a.40.2"

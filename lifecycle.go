@@ -1,6 +1,7 @@
 package edustream
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,22 @@ type VideoLifecycle struct {
 	// ViewerProgress, if set, carries the viewers' progress over when a new
 	// video replaces a lecture's (see Complete).
 	ViewerProgress ProgressCarrier
+	// RetryWait is the first wait before a move whose write found the
+	// database unavailable (EUNAVAILABLE) is tried again; it doubles up to
+	// MaxRetryWait (0: DefaultRetryWait). RetryFor bounds the waits of one
+	// move (0: DefaultRetryFor; negative: no retry).
+	RetryWait, RetryFor time.Duration
 }
+
+// Defaults of the retries of a move across a short database outage (a
+// failover, a restart, a full connection pool): hours of a transcode are
+// not thrown away for a blip of seconds. Longer outages fail the move,
+// and the step's task retries it with asynq's backoff.
+const (
+	DefaultRetryWait = 100 * time.Millisecond
+	MaxRetryWait     = 2 * time.Second
+	DefaultRetryFor  = 15 * time.Second
+)
 
 // VideoMove names a move of a video's life.
 type VideoMove string
@@ -194,7 +210,17 @@ func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Vide
 			upd.Progress = &progress
 		}
 	}
-	moved, err := l.Videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, upd)
+	var moved *Video
+	err = l.retrying(ctx, move, v.ID, func(again bool) error {
+		moved, err = l.Videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, upd)
+		if again && ErrorCode(err) == ECONFLICT {
+			// The write may have been committed and only its answer lost.
+			if now, ferr := l.Videos.FindVideoByID(ctx, v.ID); ferr == nil && now.Version == v.Version+1 && StateOf(now) == to {
+				moved, err = now, nil
+			}
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%s video %d: %w", move, v.ID, err)
 	}
@@ -212,9 +238,15 @@ func (l *VideoLifecycle) transition(ctx context.Context, move VideoMove, v *Vide
 
 // Create stores v, a new video of its lecture waiting for its upload, and
 // sets its ID, version and times. An older upload of the lecture that was
-// never completed is abandoned (replaced). ENOTFOUND for a missing lecture;
-// ECONFLICT while another video of the lecture is being processed.
+// never completed is abandoned (replaced); a video of the lecture being
+// processed is stopped (StopProcessing). ENOTFOUND for a missing lecture;
+// ECONFLICT when a video of the lecture started being processed meanwhile.
 func (l *VideoLifecycle) Create(ctx context.Context, v *Video) error {
+	// A new upload replaces the lecture's video; one still being processed
+	// is stopped first, so that its work does not go on for nothing.
+	if err := l.StopLectures(ctx, []int64{v.LectureID}, "a new upload replaced this video"); err != nil {
+		return err
+	}
 	if err := l.Videos.CreateVideo(ctx, v); err != nil {
 		return err
 	}
@@ -313,7 +345,19 @@ func (l *VideoLifecycle) Complete(ctx context.Context, v *Video) (*Video, error)
 	if _, err := l.check(MoveComplete, v); err != nil {
 		return nil, err
 	}
-	ready, replaced, err := l.Videos.CompleteVideo(ctx, v.ID)
+	var ready, replaced *Video
+	err := l.retrying(ctx, MoveComplete, v.ID, func(again bool) error {
+		var err error
+		ready, replaced, err = l.Videos.CompleteVideo(ctx, v.ID)
+		if again && ErrorCode(err) == ECONFLICT {
+			// Committed, its answer lost: the video it replaced is left
+			// to the reconciler, which finds replaced videos.
+			if now, ferr := l.Videos.FindVideoByID(ctx, v.ID); ferr == nil && now.Status == VideoReady && now.Version > v.Version {
+				ready, replaced, err = now, nil, nil
+			}
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("complete video %d: %w", v.ID, err)
 	}
@@ -341,9 +385,117 @@ func (l *VideoLifecycle) Fail(ctx context.Context, v *Video, cause error) (*Vide
 }
 
 // Cancel ends v FAILED because someone stopped its work (reason says who
-// and how), with the same rules as Fail.
+// and how), with the same rules as Fail. The step's task is the caller's
+// to stop (StopProcessing stops it too).
 func (l *VideoLifecycle) Cancel(ctx context.Context, v *Video, reason string) (*Video, error) {
 	return l.end(ctx, MoveCancel, v, reason, FailureCancelled)
+}
+
+// StopProcessing cancels v's processing (Cancel, with reason) and stops
+// its step on whichever worker runs it: its ffmpeg is killed within
+// seconds and the step deletes what it had made. A video that is not
+// processing (waiting for its upload, READY, FAILED) is returned as it is;
+// so is one that moved on meanwhile and then stopped: it is safe to
+// repeat. ECONFLICT for a replaced video (Remove owns it).
+func (l *VideoLifecycle) StopProcessing(ctx context.Context, v *Video, reason string) (*Video, error) {
+	for range 3 {
+		if v.ReplacedAt != nil {
+			return nil, Errorf(ECONFLICT, "video %d was replaced; its removal stops its work", v.ID)
+		}
+		if _, ok := NextVideoState(MoveCancel, StateOf(v)); !ok || v.Status == VideoAwaitingUpload {
+			return v, nil // nothing runs (an upload is Remove's to abort)
+		}
+		moved, err := l.Cancel(ctx, v, reason)
+		if err == nil {
+			l.stopWork(ctx, moved)
+			return moved, nil
+		}
+		if ErrorCode(err) != ECONFLICT {
+			return nil, err
+		}
+		// A step moved it meanwhile: cancel it where it is now.
+		if v, err = l.Videos.FindVideoByID(ctx, v.ID); err != nil {
+			return nil, err
+		}
+	}
+	return nil, Errorf(ECONFLICT, "video %d keeps moving; try again", v.ID)
+}
+
+// CancelledBy is the reason a video whose processing u cancelled shows.
+func CancelledBy(u *User) string {
+	return actorName(u) + " cancelled the processing; retry the video to run it again"
+}
+
+// StopLectures stops the processing of the lectures' videos because the
+// lectures, or their course, are deleted (reason says which). A video the
+// deletion already replaced has its running step stopped and its removal
+// queued (Remove deletes its outputs and row); one that is still the
+// lecture's is stopped (StopProcessing) and ends FAILED with reason, and
+// the deletion replaces it next. Stopping is best effort: a step that is
+// not reached finds its video stopped or gone when it next moves it, and
+// the reconciler queues the removals that are lost.
+func (l *VideoLifecycle) StopLectures(ctx context.Context, lectureIDs []int64, reason string) error {
+	latest, err := l.Videos.FindLatestVideosByLectureIDs(NewContextReadingPrimary(ctx), lectureIDs)
+	if err != nil {
+		return fmt.Errorf("find the videos of lectures %v: %w", lectureIDs, err)
+	}
+	for _, id := range lectureIDs {
+		v := latest[id]
+		switch {
+		case v == nil:
+		case v.ReplacedAt != nil:
+			if v.Status == VideoUploaded || v.Status == VideoProcessing {
+				l.stopWork(ctx, v)
+			}
+			if err := l.Jobs.EnqueueVideoRemoval(ctx, v.ID); err != nil {
+				Logger(ctx).Warn("enqueue the removal of a deleted lecture's video; the reconciler will retry",
+					slog.Int64("video_id", v.ID), slog.String("error", err.Error()))
+			}
+		default:
+			if _, err := l.StopProcessing(ctx, v, reason); err != nil && ErrorCode(err) != ECONFLICT {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stopWork stops v's steps on the workers (JobQueue.CancelVideoWork).
+// Best effort: a step that is not stopped finds the video stopped when it
+// tries to move it, and ends.
+func (l *VideoLifecycle) stopWork(ctx context.Context, v *Video) {
+	if err := l.Jobs.CancelVideoWork(ctx, v.ID); err != nil {
+		Logger(ctx).Warn("stop a video's steps; a running one ends when it next moves the video",
+			slog.Int64("video_id", v.ID), slog.String("error", err.Error()))
+	}
+}
+
+// retrying runs write, a move's write, again while it fails with
+// EUNAVAILABLE, waiting RetryWait, doubling up to MaxRetryWait, for
+// RetryFor at most; write is told whether it runs again (a write whose
+// answer was lost may have been committed). Every other error, and the
+// last EUNAVAILABLE, is returned.
+func (l *VideoLifecycle) retrying(ctx context.Context, move VideoMove, videoID int64, write func(again bool) error) error {
+	wait, budget := cmp.Or(l.RetryWait, DefaultRetryWait), cmp.Or(l.RetryFor, DefaultRetryFor)
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		err := write(attempt > 1)
+		if ErrorCode(err) != EUNAVAILABLE || waited+wait > budget {
+			return err
+		}
+		Logger(ctx).Warn("the database is unavailable; the move is tried again",
+			slog.Int64("video_id", videoID), slog.String("move", string(move)), slog.Int("attempt", attempt),
+			slog.Duration("wait", wait), slog.String("error", err.Error()))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		waited += wait
+		wait = min(2*wait, MaxRetryWait)
+	}
 }
 
 func (l *VideoLifecycle) end(ctx context.Context, move VideoMove, v *Video, reason string, failure FailureClass) (*Video, error) {
@@ -373,6 +525,10 @@ func (l *VideoLifecycle) Remove(ctx context.Context, v *Video) error {
 	if v.ReplacedAt == nil {
 		return Errorf(ECONFLICT, "video %d is not replaced and keeps its outputs", v.ID)
 	}
+	if v.Status == VideoUploaded || v.Status == VideoProcessing {
+		// Its step may still run somewhere, and would write again.
+		l.stopWork(ctx, v)
+	}
 	if v.UploadID != "" && v.Status == VideoAwaitingUpload {
 		// An abandoned upload: its parts are not objects yet.
 		if err := l.Blobs.AbortMultipartUpload(ctx, v.SourceKey(), v.UploadID); err != nil {
@@ -398,7 +554,7 @@ func (l *VideoLifecycle) Requeue(ctx context.Context, v *Video) {
 	if !ok {
 		return
 	}
-	if err := l.Jobs.EnqueueVideoStage(ctx, v.ID, stage); err != nil {
+	if err := l.Jobs.EnqueueVideoStage(ctx, v, stage); err != nil {
 		Logger(ctx).Warn("enqueue a video step; the reconciler will retry",
 			slog.Int64("video_id", v.ID), slog.String("stage", string(stage)), slog.String("error", err.Error()))
 	}

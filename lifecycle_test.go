@@ -346,3 +346,173 @@ func TestVideoCreate(t *testing.T) {
 		t.Errorf("published %+v, want one event with both parts", got)
 	}
 }
+
+// blippingStore fails the next writes of a move with EUNAVAILABLE, as a
+// database does during a failover; committing makes the first failure
+// happen after the write was committed (its answer lost).
+type blippingStore struct {
+	*edustreamtest.Store
+	failures   int
+	committing bool
+	calls      int
+}
+
+func (s *blippingStore) TransitionVideo(ctx context.Context, id int64, status edustream.VideoStatus, stage edustream.VideoStage, upd edustream.VideoUpdate) (*edustream.Video, error) {
+	s.calls++
+	if s.failures > 0 {
+		s.failures--
+		if s.committing {
+			s.committing = false
+			s.Store.TransitionVideo(ctx, id, status, stage, upd)
+		}
+		return nil, edustream.Errorf(edustream.EUNAVAILABLE, "the database is unavailable")
+	}
+	return s.Store.TransitionVideo(ctx, id, status, stage, upd)
+}
+
+func (s *blippingStore) CompleteVideo(ctx context.Context, id int64) (*edustream.Video, *edustream.Video, error) {
+	s.calls++
+	if s.failures > 0 {
+		s.failures--
+		if s.committing {
+			s.committing = false
+			s.Store.CompleteVideo(ctx, id)
+		}
+		return nil, nil, edustream.Errorf(edustream.EUNAVAILABLE, "the database is unavailable")
+	}
+	return s.Store.CompleteVideo(ctx, id)
+}
+
+// A move whose write finds the database unavailable is tried again, with
+// a bounded backoff, before it fails; a write committed whose answer was
+// lost is found, not taken for a conflict.
+func TestVideoMovesRetryAcrossBlips(t *testing.T) {
+	t.Parallel()
+	processing := edustream.VideoState{Status: edustream.VideoProcessing, Stage: edustream.StageTranscode}
+	completing := edustream.VideoState{Status: edustream.VideoProcessing, Stage: edustream.StageComplete}
+	tests := []struct {
+		name       string
+		from       edustream.VideoState
+		move       edustream.VideoMove
+		failures   int
+		committing bool
+		retryFor   time.Duration
+		wantCode   string
+		wantCalls  int
+	}{
+		{"advance after three blips", processing, edustream.MoveAdvance, 3, false, time.Second, "", 4},
+		{"advance whose answer was lost", processing, edustream.MoveAdvance, 1, true, time.Second, "", 2},
+		{"complete after two blips", completing, edustream.MoveComplete, 2, false, time.Second, "", 3},
+		{"complete whose answer was lost", completing, edustream.MoveComplete, 1, true, time.Second, "", 2},
+		{"an outage longer than the bound", processing, edustream.MoveAdvance, 1000, false, 50 * time.Millisecond, edustream.EUNAVAILABLE, 3},
+		{"no retries", processing, edustream.MoveAdvance, 1, false, -1, edustream.EUNAVAILABLE, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLife(t)
+			v := l.videoAt(t, tt.from)
+			store := &blippingStore{Store: l.store, failures: tt.failures, committing: tt.committing}
+			l.Videos, l.RetryWait, l.RetryFor = store, 10*time.Millisecond, tt.retryFor
+			moved, err := l.move(context.Background(), tt.move, v)
+			if code := edustream.ErrorCode(err); code != tt.wantCode && !(tt.wantCode == "" && err == nil) {
+				t.Fatalf("%s = %v, want code %q", tt.move, err, tt.wantCode)
+			}
+			if store.calls != tt.wantCalls {
+				t.Errorf("%d writes, want %d", store.calls, tt.wantCalls)
+			}
+			if tt.wantCode != "" {
+				return
+			}
+			want, _ := edustream.NextVideoState(tt.move, tt.from)
+			if edustream.StateOf(moved) != want {
+				t.Errorf("moved to %s, want %s", edustream.StateOf(moved), want)
+			}
+			if tt.move == edustream.MoveAdvance && len(l.jobs.VideoTasks()) != 1 {
+				t.Errorf("queued %v, want the next step once", l.jobs.VideoTasks())
+			}
+		})
+	}
+}
+
+// StopProcessing cancels a video being processed and stops its step; a
+// video not being processed is returned as it is, and a replaced one is
+// Remove's.
+func TestVideoStopProcessing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, from := range allStates() {
+		t.Run(from.String(), func(t *testing.T) {
+			t.Parallel()
+			l := newLife(t)
+			v := l.videoAt(t, from)
+			got, err := l.StopProcessing(ctx, v, "stopped by the test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			processing := (from.Status == edustream.VideoUploaded || from.Status == edustream.VideoProcessing) && from.Stage != edustream.StageUpload
+			if !processing {
+				if edustream.StateOf(got) != from || len(l.jobs.Cancels()) != 0 || len(l.events.Take()) != 0 {
+					t.Errorf("a video %s was moved to %s, its work stopped %v", from, edustream.StateOf(got), l.jobs.Cancels())
+				}
+				return
+			}
+			if got.Status != edustream.VideoFailed || got.Stage != from.Stage || got.Error != "stopped by the test" {
+				t.Errorf("stopped video %s %q, want FAILED at %s with the reason", edustream.StateOf(got), got.Error, from.Stage)
+			}
+			if !slices.Equal(l.jobs.Cancels(), []int64{v.ID}) {
+				t.Errorf("work stopped for %v, want %d", l.jobs.Cancels(), v.ID)
+			}
+			// Again: nothing more happens.
+			if again, err := l.StopProcessing(ctx, got, "again"); err != nil || again.Error != got.Error || len(l.jobs.Cancels()) != 1 {
+				t.Errorf("stopping again: %+v, %v, cancels %v", again, err, l.jobs.Cancels())
+			}
+		})
+	}
+	t.Run("a stale copy", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		v := l.videoAt(t, edustream.VideoState{Status: edustream.VideoProcessing, Stage: edustream.StageTranscode})
+		if _, err := l.Advance(ctx, v, edustream.VideoUpdate{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.StopProcessing(ctx, v, "stopped")
+		if err != nil || got.Status != edustream.VideoFailed || got.Stage != edustream.StagePublish {
+			t.Errorf("stopping a video that moved on: %+v, %v; want FAILED at PUBLISH", got, err)
+		}
+	})
+}
+
+// A new upload stops the lecture's video being processed; deleting the
+// lecture stops it and queues its removal.
+func TestVideoStoppedByReplacement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("new upload", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		old := l.videoAt(t, edustream.VideoState{Status: edustream.VideoProcessing, Stage: edustream.StageTranscode})
+		v := &edustream.Video{LectureID: l.lecture.ID, UploaderID: 1, FileName: "b.mp4", ContentType: "video/mp4", SizeBytes: 10}
+		if err := l.Create(ctx, v); err != nil {
+			t.Fatalf("create while a video is processed: %v", err)
+		}
+		got, _ := l.store.FindVideoByID(ctx, old.ID)
+		if got.Status != edustream.VideoFailed || !strings.Contains(got.Error, "new upload") || !slices.Equal(l.jobs.Cancels(), []int64{old.ID}) {
+			t.Errorf("the old video: %s %q, cancels %v; want FAILED by the new upload, its work stopped", got.Status, got.Error, l.jobs.Cancels())
+		}
+	})
+	t.Run("lecture deleted", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		v := l.videoAt(t, edustream.VideoState{Status: edustream.VideoProcessing, Stage: edustream.StageTranscode})
+		if err := l.store.DeleteLecture(ctx, l.lecture.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.StopLectures(ctx, []int64{l.lecture.ID}, "the lecture was deleted"); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(l.jobs.Cancels(), []int64{v.ID}) || !slices.Equal(l.jobs.Removals(), []int64{v.ID}) {
+			t.Errorf("cancels %v, removals %v; want video %d's work stopped and its removal queued", l.jobs.Cancels(), l.jobs.Removals(), v.ID)
+		}
+	})
+}

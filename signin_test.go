@@ -48,3 +48,33 @@ func TestSignInAnnouncesChangedUsers(t *testing.T) {
 		})
 	}
 }
+
+// Names and emails from tokens are others' to read: what the text rules
+// refuse is stripped, not stored, and a token without them (or with
+// nothing left of them) keeps the stored ones instead of blanking them.
+func TestSignInProfileFromClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := edustreamtest.NewStore(time.Now)
+	sign := func(c edustream.Claims) *edustream.User {
+		t.Helper()
+		c.Subject, c.Role = "demo-instructor", edustream.RoleInstructor
+		u, err := edustream.SignIn(ctx, store, nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	u := sign(edustream.Claims{Name: "Ada\u202E ecalovoL\a", Email: "ada@example.com\u200B"})
+	if u.Name != "Ada ecalovoL" || u.Email != "ada@example.com" {
+		t.Errorf("stored %q <%s>, want the bidi override, BEL and zero-width space stripped", u.Name, u.Email)
+	}
+	for _, c := range []edustream.Claims{{}, {Name: "\u2066\u2069", Email: " \u200B "}} {
+		if got := sign(c); got.Name != "Ada ecalovoL" || got.Email != "ada@example.com" {
+			t.Errorf("claims %+v left %q <%s>, want the stored profile kept", c, got.Name, got.Email)
+		}
+	}
+	if got := sign(edustream.Claims{Name: "Ada Lovelace"}); got.Name != "Ada Lovelace" || got.Email != "ada@example.com" {
+		t.Errorf("a new name alone gave %q <%s>", got.Name, got.Email)
+	}
+}

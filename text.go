@@ -35,7 +35,15 @@ const (
 //   - it holds no bidi embedding, override or isolate characters (U+202A–U+202E,
 //     U+2066–U+2069), which make text display differently from what it says.
 //     The bidi marks U+200E, U+200F and U+061C stay: right-to-left writing
-//     needs them and they cannot reorder a whole run of text.
+//     needs them and they cannot reorder a whole run of text;
+//   - it holds no character that is invisible or breaks lines behind the
+//     field's back: the line and paragraph separators U+2028 and U+2029
+//     (JavaScript and many renderers break lines there; \n is the one line
+//     break), the zero-width characters U+200B–U+200D, U+2060 and U+FEFF
+//     (they make two different strings look alike, and split words that
+//     filters look for), and the tag characters U+E0000–U+E007F (invisible,
+//     they carry hidden text). The price: emoji joined with U+200D and the
+//     subdivision flags are refused, and Persian must do without U+200C.
 //
 // Length limits are the caller's, counted in characters of the result.
 func NormalizeText(field, s string, kind TextKind) (string, error) {
@@ -51,15 +59,31 @@ func NormalizeText(field, s string, kind TextKind) (string, error) {
 		s = strings.TrimSpace(s)
 	}
 	for i, r := range s {
-		switch {
-		case kind == MultiLine && (r == '\n' || r == '\t'):
-		case unicode.IsControl(r):
-			return "", Errorf(EINVALID, "%s must not contain control characters (%s at character %d)", field, codePoint(r), utf8.RuneCountInString(s[:i])+1)
-		case isBidiControl(r):
-			return "", Errorf(EINVALID, "%s must not contain bidi override or isolate characters (%s at character %d)", field, codePoint(r), utf8.RuneCountInString(s[:i])+1)
+		if what := refused(r, kind); what != "" {
+			return "", Errorf(EINVALID, "%s must not contain %s (%s at character %d)", field, what, codePoint(r), utf8.RuneCountInString(s[:i])+1)
 		}
 	}
 	return s, nil
+}
+
+// SanitizeText returns s with every character NormalizeText would refuse
+// in SingleLine text removed (a line separator or control becomes a
+// space), in NFC, white space trimmed and runs of it collapsed. It is for
+// text EduStream is given rather than typed, where a refusal would lock a
+// person out over something they cannot change: the names and emails of
+// tokens (see SignIn). Invalid UTF-8 becomes U+FFFD.
+func SanitizeText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		switch refused(r, SingleLine) {
+		case "":
+			return r
+		case "control characters", "line or paragraph separators":
+			return ' '
+		}
+		return -1
+	}, s)
+	return strings.Join(strings.Fields(norm.NFC.String(s)), " ")
 }
 
 // validText reports whether s would pass NormalizeText's character checks
@@ -68,14 +92,36 @@ func validText(s string, multiline bool) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
+	kind := SingleLine
+	if multiline {
+		kind = MultiLine
+	}
 	for _, r := range s {
-		switch {
-		case multiline && (r == '\n' || r == '\t'):
-		case unicode.IsControl(r), isBidiControl(r):
+		if refused(r, kind) != "" {
 			return false
 		}
 	}
 	return true
+}
+
+// refused says what kind of character r is when the text rules refuse it
+// in text of kind, "" when they accept it.
+func refused(r rune, kind TextKind) string {
+	switch {
+	case kind == MultiLine && (r == '\n' || r == '\t'):
+		return ""
+	case unicode.IsControl(r):
+		return "control characters"
+	case isBidiControl(r):
+		return "bidi override or isolate characters"
+	case r == '\u2028' || r == '\u2029':
+		return "line or paragraph separators"
+	case (r >= '\u200B' && r <= '\u200D') || r == '\u2060' || r == '\uFEFF':
+		return "zero-width characters"
+	case r >= 0xE0000 && r <= 0xE007F:
+		return "tag characters"
+	}
+	return ""
 }
 
 func codePoint(r rune) string { return fmt.Sprintf("U+%04X", r) }

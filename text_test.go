@@ -39,6 +39,16 @@ func TestNormalizeText(t *testing.T) {
 		{"description is not trimmed", "  indented\n", edustream.MultiLine, "  indented\n", ""},
 		{"vertical tab in a description", "a\vb", edustream.MultiLine, "", "U+000B"},
 		{"form feed in a description", "a\fb", edustream.MultiLine, "", "U+000C"},
+		{"line separator", "one\u2028two", edustream.SingleLine, "", "line or paragraph separators (U+2028 at character 4)"},
+		{"paragraph separator in a description", "one\u2029two", edustream.MultiLine, "", "U+2029"},
+		{"zero-width space", "pay\u200Bpal", edustream.SingleLine, "", "zero-width characters (U+200B at character 4)"},
+		{"zero-width non-joiner", "a\u200Cb", edustream.MultiLine, "", "U+200C"},
+		{"zero-width joiner", "👨\u200D👩", edustream.SingleLine, "", "U+200D"},
+		{"word joiner", "a\u2060b", edustream.SingleLine, "", "U+2060"},
+		{"byte order mark", "\uFEFFtitle", edustream.SingleLine, "", "zero-width characters (U+FEFF at character 1)"},
+		{"tag character", "flag\U000E0067\U000E0062", edustream.SingleLine, "", "tag characters (U+E0067 at character 5)"},
+		{"cancel tag", "x\U000E007F", edustream.MultiLine, "", "U+E007F"},
+		{"characters next to the refused ones stay", "\u200A\u2061\u202F\U000E0100", edustream.MultiLine, "\u200A\u2061\u202F\U000E0100", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,3 +105,28 @@ func TestValidateNormalizes(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Text EduStream is given (names in tokens) loses what the text rules
+// refuse instead of being refused.
+func TestSanitizeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ann Lee":                      "Ann Lee",
+		"  Ann\u202E eeL  ":            "Ann eeL",
+		"ding\a dong":                  "ding dong",
+		"\x1b[31mred":                  "[31mred",
+		"two\nlines\u2028three":        "two lines three",
+		"pay\u200Bpal\uFEFF\U000E0041": "paypal",
+		"Cafe\u0301":                   "Café",
+		"bad\xffbyte":                  "bad\uFFFDbyte",
+		"\u2066\u2069":                 "",
+		"שלום\u200F":                   "שלום\u200F",
+	} {
+		got := edustream.SanitizeText(in)
+		if got != want {
+			t.Errorf("SanitizeText(%q) = %q, want %q", in, got, want)
+		}
+		if _, err := edustream.NormalizeText("user name", got, edustream.SingleLine); err != nil {
+			t.Errorf("SanitizeText(%q) = %q, which NormalizeText refuses: %v", in, got, err)
+		}
+	}
+}

@@ -49,8 +49,8 @@ func (u *Uploads) limits() VideoLimits { return u.Limits.WithDefaults() }
 // Create opens an upload of a new video for the lecture by uploader. The
 // lecture's open upload, if any, is cancelled first (see replaceOpenUpload):
 // a lecture has one at a time. Each part URL takes exactly its part's
-// bytes. EINVALID for a file the limits refuse, ECONFLICT while another
-// video of the lecture is being processed.
+// bytes. A video of the lecture being processed is stopped
+// (VideoLifecycle.Create). EINVALID for a file the limits refuse.
 func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileName, contentType string, size int64) (*Upload, error) {
 	if err := u.limits().ValidateUpload(fileName, contentType, size); err != nil {
 		return nil, err
@@ -98,8 +98,8 @@ func (u *Uploads) Create(ctx context.Context, uploaderID, lectureID int64, fileN
 // (the table's cancel move) with a reason its uploader sees on their next
 // completion, its storage upload is aborted, so its part URLs stop taking
 // bytes at once, and an object a racing completion assembled is deleted.
-// An upload that completes first wins instead: its video is being
-// processed, and the new one is refused (ECONFLICT, by Create).
+// An upload that completes first is being processed instead, and the
+// new one stops it (VideoLifecycle.Create).
 func (u *Uploads) replaceOpenUpload(ctx context.Context, lectureID int64) error {
 	latest, err := u.videos().FindLatestVideosByLectureIDs(ctx, []int64{lectureID})
 	if err != nil {

@@ -193,11 +193,12 @@ func TestUploadOneOpenPerLecture(t *testing.T) {
 	if err != nil || done.Status != edustream.VideoUploaded {
 		t.Fatalf("completing the open upload: %+v, %v", done, err)
 	}
-	// With it being processed, a new upload is refused, and cancels nothing.
-	if _, err := u.Create(ctx, 1, u.lecture.ID, "more.mp4", "video/mp4", 10); edustream.ErrorCode(err) != edustream.ECONFLICT {
-		t.Errorf("upload while one is processed = %v, want ECONFLICT", err)
+	// With it being processed, a new upload replaces it: its processing is
+	// stopped (VideoLifecycle.Create), and the new upload is open.
+	if _, err := u.Create(ctx, 1, u.lecture.ID, "more.mp4", "video/mp4", 10); err != nil {
+		t.Errorf("upload while one is processed = %v, want it to replace the processed one", err)
 	}
-	if got, _ := u.store.FindVideoByID(ctx, last.Video.ID); got.Status != edustream.VideoUploaded {
-		t.Errorf("the processed video is %s after a refused upload", got.Status)
+	if got, _ := u.store.FindVideoByID(ctx, last.Video.ID); got.Status != edustream.VideoFailed || !strings.Contains(got.Error, "new upload") {
+		t.Errorf("the processed video is %s %q after a new upload, want FAILED, stopped by it", got.Status, got.Error)
 	}
 }

@@ -42,7 +42,9 @@ type User struct {
 // IsAdmin reports whether u may do everything. A nil user is anonymous.
 func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
 
-// Claims are the identity facts a verified token carries.
+// Claims are the identity facts a verified token carries. Email and Name
+// are "" when the token does not carry them (many access tokens do not):
+// that says nothing about the person, so the stored values stay.
 type Claims struct {
 	Subject string
 	Role    Role
@@ -82,7 +84,8 @@ func (c Claims) Validate() error {
 // UserService stores users.
 type UserService interface {
 	// UpsertUser creates the user with claims.Subject, or refreshes its role,
-	// email and name, and returns it. EINVALID for claims Validate refuses.
+	// email and name, and returns it. An empty claims.Email or claims.Name
+	// keeps the stored one. EINVALID for claims Validate refuses.
 	UpsertUser(ctx context.Context, claims Claims) (*User, error)
 	// FindUsersByIDs returns the users that exist among ids, keyed by id.
 	FindUsersByIDs(ctx context.Context, ids []int64) (map[int64]*User, error)
@@ -94,7 +97,14 @@ type UserService interface {
 // shows its instructor's name, so the caches of shared reads drop it. A
 // new user is not announced: no shared read shows a user before they
 // teach a course. EINVALID for claims the store refuses.
+//
+// The name and email are others' to read, so they follow the text rules
+// (see NormalizeText), but they come from the identity provider, where the
+// person may not be able to change them: rather than refuse the sign-in,
+// SignIn strips what the rules refuse (SanitizeText). A claim that is
+// absent, or empty once stripped, keeps the stored value.
 func SignIn(ctx context.Context, users UserService, events EventService, claims Claims) (*User, error) {
+	claims.Name, claims.Email = SanitizeText(claims.Name), SanitizeText(claims.Email)
 	// UpsertUser moves updated_at only when something changed; its times
 	// are kept to the microsecond.
 	before := time.Now().Truncate(time.Microsecond)

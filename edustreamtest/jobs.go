@@ -23,6 +23,7 @@ type Jobs struct {
 	purges         []int64
 	videoTasks     []VideoTask
 	removals       []int64
+	cancels        []int64
 	meetingDeletes []string
 	imports        []string
 	importsOnce    []string
@@ -108,7 +109,8 @@ func (j *Jobs) EnqueueCoursePurge(_ context.Context, courseID int64) error {
 // EnqueueVideoStage records a step of a video's chain. EINVALID for a
 // stage without a task (StageUpload, or none of the chain's) or an id that
 // is not positive.
-func (j *Jobs) EnqueueVideoStage(_ context.Context, videoID int64, stage edustream.VideoStage) error {
+func (j *Jobs) EnqueueVideoStage(_ context.Context, v *edustream.Video, stage edustream.VideoStage) error {
+	videoID := v.ID
 	refuse := positiveID("video", videoID)
 	if !stage.Valid() || stage == edustream.StageUpload {
 		refuse = edustream.Errorf(edustream.EINVALID, "stage %s has no task", stage)
@@ -120,6 +122,12 @@ func (j *Jobs) EnqueueVideoStage(_ context.Context, videoID int64, stage edustre
 // for an id that is not positive.
 func (j *Jobs) EnqueueVideoRemoval(_ context.Context, videoID int64) error {
 	return j.record(positiveID("video", videoID), func() { j.removals = append(j.removals, videoID) })
+}
+
+// CancelVideoWork records that the video's steps were stopped. EINVALID
+// for an id that is not positive.
+func (j *Jobs) CancelVideoWork(_ context.Context, videoID int64) error {
+	return j.record(positiveID("video", videoID), func() { j.cancels = append(j.cancels, videoID) })
 }
 
 // VideoQueuePosition answers what SetQueuePosition set for the video, and
@@ -173,6 +181,11 @@ func (j *Jobs) VideoTasks() []VideoTask {
 // Removals returns the videos whose removal was enqueued, in order.
 func (j *Jobs) Removals() []int64 {
 	return recorded(j, &j.removals)
+}
+
+// Cancels returns the videos whose work was stopped, in order.
+func (j *Jobs) Cancels() []int64 {
+	return recorded(j, &j.cancels)
 }
 
 // MeetingDeletes returns the meetings whose deletion was enqueued, in

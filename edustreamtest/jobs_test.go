@@ -19,11 +19,12 @@ func TestJobsRecord(t *testing.T) {
 	for _, err := range []error{
 		jobs.EnqueueCoursePurge(ctx, 3),
 		jobs.EnqueueCoursePurge(ctx, 3),
-		jobs.EnqueueVideoStage(ctx, 12, edustream.StageProbe),
-		jobs.EnqueueVideoStage(ctx, 12, edustream.StageTranscode),
+		jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 12}, edustream.StageProbe),
+		jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 12}, edustream.StageTranscode),
 		jobs.EnqueueMeetingDelete(ctx, "series-1"),
 		jobs.EnqueueRecordingImport(ctx, "rec-1"),
 		jobs.EnqueueRecordingImportOnce(ctx, "rec-2"),
+		jobs.CancelVideoWork(ctx, 12),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -38,6 +39,9 @@ func TestJobsRecord(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"PROBE:12", "TRANSCODE:12"}, stages); diff != "" {
 		t.Errorf("video tasks (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int64{12}, jobs.Cancels()); diff != "" {
+		t.Errorf("cancels (-want +got):\n%s", diff)
 	}
 	for name, tt := range map[string]struct{ got, want []string }{
 		"meeting deletes":    {jobs.MeetingDeletes(), []string{"series-1"}},
@@ -56,9 +60,10 @@ func TestJobsRefuse(t *testing.T) {
 	ctx := context.Background()
 	var jobs edustreamtest.Jobs
 	tests := map[string]error{
-		"upload stage":         jobs.EnqueueVideoStage(ctx, 1, edustream.StageUpload),
-		"unknown stage":        jobs.EnqueueVideoStage(ctx, 1, "CAPTIONS"),
-		"video id 0":           jobs.EnqueueVideoStage(ctx, 0, edustream.StageProbe),
+		"upload stage":         jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 1}, edustream.StageUpload),
+		"unknown stage":        jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 1}, "CAPTIONS"),
+		"video id 0":           jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 0}, edustream.StageProbe),
+		"cancel video id 0":    jobs.CancelVideoWork(ctx, 0),
 		"course id -1":         jobs.EnqueueCoursePurge(ctx, -1),
 		"no meeting id":        jobs.EnqueueMeetingDelete(ctx, ""),
 		"no recording id":      jobs.EnqueueRecordingImport(ctx, ""),
@@ -86,7 +91,7 @@ func TestJobsSetError(t *testing.T) {
 	_, _, posErr := jobs.VideoQueuePosition(ctx, 1)
 	for name, err := range map[string]error{
 		"EnqueueCoursePurge":         jobs.EnqueueCoursePurge(ctx, 1),
-		"EnqueueVideoStage":          jobs.EnqueueVideoStage(ctx, 1, edustream.StageProbe),
+		"EnqueueVideoStage":          jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 1}, edustream.StageProbe),
 		"EnqueueMeetingDelete":       jobs.EnqueueMeetingDelete(ctx, "m"),
 		"EnqueueRecordingImport":     jobs.EnqueueRecordingImport(ctx, "r"),
 		"EnqueueRecordingImportOnce": jobs.EnqueueRecordingImportOnce(ctx, "r"),

@@ -172,8 +172,8 @@ func sortedByID[T any](m map[int64]*T) []int64 {
 // Users.
 
 // UpsertUser creates the user with claims.Subject (compared byte for
-// byte), or refreshes its role, email and name; UpdatedAt moves only when
-// one of them changed. EINVALID for claims sqldb refuses.
+// byte), or refreshes its role, email and name (an empty one keeps the
+// stored value); UpdatedAt moves only when one of them changed. EINVALID for claims sqldb refuses.
 func (s *Store) UpsertUser(_ context.Context, claims edustream.Claims) (*edustream.User, error) {
 	if err := claims.Validate(); err != nil {
 		return nil, err
@@ -185,8 +185,10 @@ func (s *Store) UpsertUser(_ context.Context, claims edustream.Claims) (*edustre
 		if u.Subject != claims.Subject {
 			continue
 		}
-		if u.Email != claims.Email || u.Name != claims.Name || u.Role != claims.Role {
-			u.Email, u.Name, u.Role, u.UpdatedAt = claims.Email, claims.Name, claims.Role, now
+		// An absent claim keeps what is stored.
+		email, name := cmp.Or(claims.Email, u.Email), cmp.Or(claims.Name, u.Name)
+		if u.Email != email || u.Name != name || u.Role != claims.Role {
+			u.Email, u.Name, u.Role, u.UpdatedAt = email, name, claims.Role, now
 		}
 		return copyPtr(u), nil
 	}

@@ -80,13 +80,15 @@ func TestTranscodeArgs(t *testing.T) {
 func TestThumbnailArgs(t *testing.T) {
 	t.Parallel()
 	info := &edustream.MediaInfo{DurationSeconds: 3600, Width: 1920, Height: 1080, FrameRate: 30, VideoCodec: "h264", AudioCodec: "aac"}
-	args := thumbnailArgs("/work/job/source", info, edustream.StoryboardFor(info.DurationSeconds, info.Width, info.Height), "/work/job/thumbs")
+	tools := New(Config{FFmpegPath: "/bin/true", FFprobePath: "/bin/true"})
+	args := tools.thumbnailArgs("/work/job/source", info, edustream.StoryboardFor(info.DurationSeconds, info.Width, info.Height), "/work/job/thumbs")
 	golden(t, "thumbnails_1h_1080p.sh", shellLine("ffmpeg", args))
 }
 
 func TestProbeArgs(t *testing.T) {
 	t.Parallel()
-	golden(t, "probe.sh", shellLine("ffprobe", probeArgs("/work/job/source"))+"\n"+shellLine("ffprobe", endArgs("/work/job/source", 3595)))
+	tools := New(Config{FFmpegPath: "/bin/true", FFprobePath: "/bin/true"})
+	golden(t, "probe.sh", shellLine("ffprobe", tools.probeArgs("/work/job/source"))+"\n"+shellLine("ffprobe", tools.endArgs("/work/job/source", 3595)))
 }
 
 func TestSniff(t *testing.T) {

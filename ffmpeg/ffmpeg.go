@@ -7,15 +7,18 @@
 // read a local video (fetch URLs, follow playlists to other local files,
 // open sockets). Every run is therefore confined: only the file protocol,
 // only the demuxers of the formats uploads may have, no stdin, bounded
-// output capture, and its own process group that is killed with the job or
-// with the worker.
+// output capture, its own process group that is killed with the job or
+// with the worker, limits on its address space and CPU time, and decoders
+// that refuse a frame beyond the picture limit before allocating it.
 package ffmpeg
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +30,26 @@ const (
 	DefaultSegmentSeconds = edustream.DefaultSegmentSeconds
 	DefaultProbeTimeout   = 30 * time.Second
 	DefaultPreset         = "veryfast"
+	// DefaultMemoryLimit is the address space each ffmpeg and ffprobe may
+	// map. A 1080p ladder in one ffmpeg on two cores maps 1.4 GB (its
+	// libraries and threads' stacks included) and keeps 0.5 GB resident;
+	// more cores mean more encoder threads, so a many-core worker may need
+	// more.
+	DefaultMemoryLimit = 4 << 30
+	// DefaultCPUPerSecond is the CPU time ffmpeg may use per second of the
+	// source: far above what the slowest preset needs for a 4K source's
+	// ladder (a 1080p ladder at veryfast takes 1.4 s, see
+	// docs/benchmarks-ffmpeg.md), so only a file built to make the decoder
+	// spin reaches it.
+	DefaultCPUPerSecond = 60 * time.Second
+	// MinMemoryLimit is the least MemoryLimit New accepts: ffmpeg maps
+	// some 300 MB of libraries before it reads anything (at 256 MiB it
+	// cannot start), and a frame must fit beside them.
+	MinMemoryLimit = 512 << 20
+	// minCPULimit is the least CPU time a run is given, whatever the
+	// length: starting up and the first frames cost the same for a short
+	// clip.
+	minCPULimit = time.Minute
 )
 
 // ErrNotInstalled is the error of every method when ffmpeg or ffprobe cannot
@@ -62,6 +85,18 @@ type Config struct {
 	// Preset is the libx264 preset, the trade of encoding speed against
 	// size at the same quality; "" means DefaultPreset.
 	Preset string
+	// MaxWidth and MaxHeight bound the picture as VideoLimits does; 0
+	// means edustream.DefaultMaxVideoSide. Every decoder refuses a frame
+	// of more than MaxWidth×MaxHeight pixels before allocating it, so a
+	// hostile frame costs nothing to refuse.
+	MaxWidth, MaxHeight int
+	// MemoryLimit bounds the address space of each ffmpeg and ffprobe
+	// (RLIMIT_AS), in bytes; 0 means DefaultMemoryLimit.
+	MemoryLimit int64
+	// CPUPerSecond is the CPU time a transcode or thumbnail run may use
+	// per second of the source (RLIMIT_CPU; at least a minute); 0 means
+	// DefaultCPUPerSecond. A probe may use ProbeTimeout of CPU time.
+	CPUPerSecond time.Duration
 }
 
 // Tools runs ffmpeg and ffprobe. It implements edustream.MediaTools and is
@@ -71,12 +106,20 @@ type Tools struct {
 	segment         int
 	probeTimeout    time.Duration
 	preset          string
+	// maxWidth and maxHeight bound a frame (see Config).
+	maxWidth, maxHeight int
+	memoryLimit         int64
+	cpuPerSecond        time.Duration
+	// cpuFloor is the least CPU time a run over a source gets.
+	cpuFloor time.Duration
 	// err is why nothing can run (binaries missing, bad config); every
 	// method returns it.
 	err error
 
 	// onStart, when set by a test, is told the pid of each child.
 	onStart func(pid int)
+	// onEnd, when set by a test, is told what each child used.
+	onEnd func(res result)
 }
 
 var _ edustream.MediaTools = (*Tools)(nil)
@@ -89,6 +132,11 @@ func New(cfg Config) *Tools {
 		segment:      cfg.SegmentSeconds,
 		probeTimeout: cfg.ProbeTimeout,
 		preset:       cfg.Preset,
+		maxWidth:     cmp.Or(cfg.MaxWidth, edustream.DefaultMaxVideoSide),
+		maxHeight:    cmp.Or(cfg.MaxHeight, edustream.DefaultMaxVideoSide),
+		memoryLimit:  cmp.Or(cfg.MemoryLimit, DefaultMemoryLimit),
+		cpuPerSecond: cmp.Or(cfg.CPUPerSecond, DefaultCPUPerSecond),
+		cpuFloor:     minCPULimit,
 	}
 	if t.segment == 0 {
 		t.segment = DefaultSegmentSeconds
@@ -104,6 +152,12 @@ func New(cfg Config) *Tools {
 		t.err = fmt.Errorf("ffmpeg: segment length %ds is outside 1..60s", t.segment)
 	case t.probeTimeout < 0:
 		t.err = fmt.Errorf("ffmpeg: negative probe timeout %v", t.probeTimeout)
+	case t.maxWidth < 0 || t.maxHeight < 0:
+		t.err = fmt.Errorf("ffmpeg: negative picture limit %d×%d", t.maxWidth, t.maxHeight)
+	case t.memoryLimit < MinMemoryLimit:
+		t.err = fmt.Errorf("ffmpeg: memory limit %d bytes is below %s, too little to run ffmpeg", t.memoryLimit, edustream.FormatBytes(MinMemoryLimit))
+	case t.cpuPerSecond < 0:
+		t.err = fmt.Errorf("ffmpeg: negative CPU time per second %v", t.cpuPerSecond)
 	case !slices.Contains(x264Presets, t.preset):
 		t.err = fmt.Errorf("ffmpeg: unknown x264 preset %q; use one of %s", t.preset, strings.Join(x264Presets, ", "))
 	}
@@ -168,6 +222,11 @@ func hasEncoder(list, name string) bool {
 	return false
 }
 
+// cpuLimit is the CPU time a run over a source of duration seconds may use.
+func (t *Tools) cpuLimit(duration float64) time.Duration {
+	return max(t.cpuFloor, time.Duration(duration*float64(t.cpuPerSecond)))
+}
+
 // Paths returns the ffmpeg and ffprobe binaries in use, for start-up logs.
 func (t *Tools) Paths() (ffmpeg, ffprobe string) { return t.ffmpeg, t.ffprobe }
 
@@ -181,17 +240,23 @@ func isURL(src string) bool { return strings.HasPrefix(src, "http://") }
 // followed by the input itself. They must precede every -i. A URL may use
 // http (and the tcp under it) and nothing else: no demuxer on the
 // whitelist opens further URLs, and none could open a local file.
-func inputArgs(src string) []string {
+//
+// -max_pixels makes every decoder refuse a frame larger than the limit
+// before it allocates the frame: a 16,000×16,000 PNG would otherwise cost
+// 800 MB in ffprobe's stream analysis, before any size check could see the
+// probe's answer.
+func (t *Tools) inputArgs(src string) []string {
+	pixels := []string{"-max_pixels", strconv.Itoa(t.maxWidth * t.maxHeight)}
 	if isURL(src) {
-		return []string{"-protocol_whitelist", "http,tcp", "-format_whitelist", formatWhitelist, "-i", src}
+		return append(pixels, "-protocol_whitelist", "http,tcp", "-format_whitelist", formatWhitelist, "-i", src)
 	}
-	return []string{
+	return append(pixels,
 		"-protocol_whitelist", "file",
 		"-format_whitelist", formatWhitelist,
 		// The file: prefix keeps a path such as "http:x" or "concat:a|b"
 		// from being read as a protocol.
-		"-i", "file:" + src,
-	}
+		"-i", "file:"+src,
+	)
 }
 
 // renditionInputArgs confine how ffmpeg reads a rendition EduStream made

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -241,13 +242,20 @@ type probeStream struct {
 // the format's start time, which the end check needs.
 func (t *Tools) readHeaders(ctx context.Context, src string, head []byte) (*edustream.MediaInfo, float64, error) {
 	out := &limitBuffer{max: maxProbeOutput}
-	res, err := t.run(ctx, proc{bin: t.ffprobe, args: probeArgs(src), stdout: out})
+	res, err := t.run(ctx, proc{bin: t.ffprobe, args: t.probeArgs(src), stdout: out, cpu: t.probeTimeout})
 	if err != nil {
 		var ee *exitError
 		if !errors.As(err, &ee) {
 			return nil, 0, fmt.Errorf("probe: %w", err)
 		}
+		if err := t.pixelRefusal(ee.stderr); err != nil {
+			return nil, 0, err
+		}
 		return nil, 0, probeFailure(ee, head)
+	}
+	// The decoder refused the frame and ffprobe went on without it.
+	if err := t.pixelRefusal(res.stderr); err != nil {
+		return nil, 0, err
 	}
 	if out.overflow {
 		return nil, 0, edustream.Errorf(edustream.EINVALID, "the file has too many streams to be a lecture video")
@@ -261,19 +269,33 @@ func (t *Tools) readHeaders(ctx context.Context, src string, head []byte) (*edus
 }
 
 // probeArgs is the ffprobe command line that reads the headers of src.
-func probeArgs(src string) []string {
-	return append([]string{"-hide_banner", "-loglevel", "error", "-of", "json", "-show_entries", probeEntries}, inputArgs(src)...)
+func (t *Tools) probeArgs(src string) []string {
+	return append([]string{"-hide_banner", "-loglevel", "error", "-of", "json", "-show_entries", probeEntries}, t.inputArgs(src)...)
 }
 
 // endArgs is the ffprobe command line that lists the timing of the packets
 // of src from the second from on.
-func endArgs(src string, from float64) []string {
+func (t *Tools) endArgs(src string, from float64) []string {
 	return append([]string{
 		"-hide_banner", "-loglevel", "error",
 		"-read_intervals", strconv.FormatFloat(from, 'f', 3, 64) + "%",
 		"-show_entries", "packet=pts_time,duration_time",
 		"-of", "csv=p=0",
-	}, inputArgs(src)...)
+	}, t.inputArgs(src)...)
+}
+
+// pixelsExceeded is how libavutil says a decoder refused a frame larger
+// than -max_pixels.
+var pixelsExceeded = regexp.MustCompile(`Picture size (\d+)x(\d+) exceeds specified max pixel count`)
+
+// pixelRefusal returns the refusal of a source whose frames are larger
+// than the limit, if stderr says a decoder refused one; nil otherwise.
+func (t *Tools) pixelRefusal(stderr string) error {
+	m := pixelsExceeded.FindStringSubmatch(stderr)
+	if m == nil {
+		return nil
+	}
+	return edustream.Errorf(edustream.EINVALID, "the picture is %s×%s, larger than the %d×%d limit", m[1], m[2], t.maxWidth, t.maxHeight)
 }
 
 // probeFailure turns ffprobe's refusal to open a file into the reason a
@@ -384,7 +406,7 @@ func (t *Tools) checkEnd(ctx context.Context, src string, start, duration float6
 			tail = tail[1:]
 		}
 	}}
-	_, err := t.run(ctx, proc{bin: t.ffprobe, args: endArgs(src, start+max(duration-5, 0)), stdout: lw})
+	_, err := t.run(ctx, proc{bin: t.ffprobe, args: t.endArgs(src, start+max(duration-5, 0)), stdout: lw, cpu: t.probeTimeout})
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) && !ee.status.Signaled() {

@@ -15,6 +15,10 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/edustream/edustream"
 )
 
 // stderrTail is how much of a child's stderr is kept: the end, where
@@ -35,6 +39,9 @@ type proc struct {
 	dir string
 	// stdout receives the child's stdout; nil discards it.
 	stdout io.Writer
+	// cpu is the CPU time the child may use; 0 is no limit (only for
+	// runs that read no upload).
+	cpu time.Duration
 }
 
 // result is what a finished run left behind.
@@ -44,6 +51,36 @@ type result struct {
 	// cpu is the child's user plus system time.
 	cpu  time.Duration
 	wall time.Duration
+	// maxRSS is the child's peak resident memory, in bytes.
+	maxRSS int64
+}
+
+// confine applies the resource limits to the child pid: address space
+// (so a hostile frame or a leak ends in ENOMEM, not the OOM killer picking
+// a neighbour) and CPU time (so a decoder made to spin is killed). Go's
+// SysProcAttr has no rlimits, and setting them in this process would bind
+// every thread of it, so they are applied to the running child: it has
+// just exec'd and is loading its libraries, long before it reads a byte of
+// the input.
+func (t *Tools) confine(pid int, cpu time.Duration) error {
+	as := uint64(t.memoryLimit)
+	if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: as, Max: as}, nil); err != nil {
+		return fmt.Errorf("memory limit: %w", err)
+	}
+	if cpu > 0 {
+		// Soft and hard the same: SIGKILL, not the SIGXCPU ffmpeg would
+		// take as a request to finish writing a partial output.
+		secs := uint64(cpuRlimit(cpu).Seconds())
+		if err := unix.Prlimit(pid, unix.RLIMIT_CPU, &unix.Rlimit{Cur: secs, Max: secs}, nil); err != nil {
+			return fmt.Errorf("CPU limit: %w", err)
+		}
+	}
+	return nil
+}
+
+// cpuRlimit is d as RLIMIT_CPU holds it: whole seconds, at least one.
+func cpuRlimit(d time.Duration) time.Duration {
+	return max(time.Second, d.Round(time.Second))
 }
 
 // exitError is a child that ran and failed.
@@ -85,7 +122,10 @@ func (t *Tools) run(ctx context.Context, p proc) (result, error) {
 	}
 	// No inherited environment: FFREPORT would make ffmpeg write report
 	// files, and proxies or fontconfig settings have no business here.
-	cmd.Env = []string{"LC_ALL=C"}
+	// MALLOC_ARENA_MAX keeps glibc from reserving 64 MB of address space
+	// per thread on a many-core machine, which would count against the
+	// memory limit without being used.
+	cmd.Env = []string{"LC_ALL=C", "MALLOC_ARENA_MAX=4"}
 	cmd.Stdout = p.stdout
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -103,6 +143,11 @@ func (t *Tools) run(ctx context.Context, p proc) (result, error) {
 		}
 		return res, fmt.Errorf("start %s: %w", p.bin, err)
 	}
+	if err := t.confine(cmd.Process.Pid, p.cpu); err != nil {
+		cmd.Cancel()
+		cmd.Wait()
+		return res, fmt.Errorf("confine %s: %w", p.bin, err)
+	}
 	if t.onStart != nil {
 		t.onStart(cmd.Process.Pid)
 	}
@@ -111,9 +156,25 @@ func (t *Tools) run(ctx context.Context, p proc) (result, error) {
 	res.stderr = stderr.String()
 	if st := cmd.ProcessState; st != nil {
 		res.cpu = st.UserTime() + st.SystemTime()
+		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+			res.maxRSS = ru.Maxrss << 10 // KiB on Linux
+		}
+	}
+	if t.onEnd != nil {
+		t.onEnd(res)
 	}
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("%s: %w", p.bin, context.Cause(ctx))
+	}
+	if err != nil && p.cpu > 0 && res.cpu >= cpuRlimit(p.cpu) {
+		// The kernel's SIGKILL at the CPU limit.
+		return res, edustream.Errorf(edustream.EINVALID, "processing the video took more than %s of CPU time, the limit for its length",
+			edustream.FormatDuration(cpuRlimit(p.cpu).Seconds()))
+	}
+	if err != nil && strings.Contains(res.stderr, "Cannot allocate memory") {
+		// Under RLIMIT_AS this is the limit, not the machine: the kernel's
+		// own shortage ends in the OOM killer's SIGKILL instead.
+		return res, edustream.Errorf(edustream.EINVALID, "processing the video needs more than the %s of memory ffmpeg may use", edustream.FormatBytes(t.memoryLimit))
 	}
 	if err != nil {
 		var ee *exec.ExitError

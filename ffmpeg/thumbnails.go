@@ -50,7 +50,7 @@ func (t *Tools) Thumbnails(ctx context.Context, src string, info *edustream.Medi
 	}
 
 	sb := edustream.StoryboardFor(info.DurationSeconds, info.Width, info.Height)
-	if _, err := t.run(ctx, proc{bin: t.ffmpeg, args: thumbnailArgs(src, info, sb, dir), dir: dir}); err != nil {
+	if _, err := t.run(ctx, proc{bin: t.ffmpeg, args: t.thumbnailArgs(src, info, sb, dir), dir: dir, cpu: t.cpuLimit(info.DurationSeconds)}); err != nil {
 		return t.failure(ctx, "thumbnails", err, "making the thumbnails", src, dir)
 	}
 	for _, name := range []string{edustream.PosterFileName, edustream.StoryboardSpriteFileName} {
@@ -77,11 +77,11 @@ func (t *Tools) Thumbnails(ctx context.Context, src string, info *edustream.Medi
 // The same file is opened twice: a seek for the poster costs a few frames,
 // and the sprite needs every frame decoded once. Two filter graphs, so the
 // poster's input is not read on once its frame is out.
-func thumbnailArgs(src string, info *edustream.MediaInfo, sb edustream.Storyboard, dir string) []string {
+func (t *Tools) thumbnailArgs(src string, info *edustream.MediaInfo, sb edustream.Storyboard, dir string) []string {
 	pw, ph := edustream.PosterSize(info.Width, info.Height)
 	at := strconv.FormatFloat(info.DurationSeconds*edustream.PosterAt, 'f', 3, 64)
 
-	input := inputArgs
+	input := t.inputArgs
 	if isURL(src) && strings.HasSuffix(src, ".m3u8") {
 		input = renditionInputArgs
 	}

@@ -62,6 +62,7 @@ func (t *Tools) transcode(ctx context.Context, src string, info *edustream.Media
 		args:   t.transcodeArgs(src, info, ladder, dir),
 		dir:    dir,
 		stdout: &lineWriter{fn: pr.line},
+		cpu:    t.cpuLimit(info.DurationSeconds),
 	})
 	if err != nil {
 		return res, t.failure(ctx, "transcode", err, fmt.Sprintf("at %d %%", pr.percent()), src, dir)
@@ -146,7 +147,7 @@ func prepareOutputs(dir string, ladder []edustream.Rendition) error {
 // libx264 and, when the source has sound, AAC-LC.
 func (t *Tools) transcodeArgs(src string, info *edustream.MediaInfo, ladder []edustream.Rendition, dir string) []string {
 	args := append(globalArgs(), "-progress", "pipe:1")
-	args = append(args, inputArgs(src)...)
+	args = append(args, t.inputArgs(src)...)
 
 	fps := edustream.OutputFrameRate(info.FrameRate)
 	var fc strings.Builder
@@ -260,6 +261,10 @@ var resourceErrors = []string{
 func (t *Tools) failure(ctx context.Context, step string, err error, where, src, dir string) error {
 	var ee *exitError
 	if ctx.Err() != nil || !errors.As(err, &ee) || ee.status.Signaled() {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	if err := t.pixelRefusal(ee.stderr); err != nil {
+		// The caller skipped Probe, or the file changed since.
 		return fmt.Errorf("%s: %w", step, err)
 	}
 	for _, s := range resourceErrors {

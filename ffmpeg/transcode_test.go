@@ -246,7 +246,10 @@ func TestTranscodeRotated(t *testing.T) {
 	if tr.info.Width != 360 || tr.info.Height != 640 {
 		t.Fatalf("probed %dx%d, want 360x640", tr.info.Width, tr.info.Height)
 	}
-	// Upright: the 640-pixel side is the height, so 480p and 360p fit.
+	// Upright, and keyed on the short side: one 360p rung, 360x640.
+	if got := fmt.Sprint(renditionSizes(tr.ladder)); got != "[360p 360x640]" {
+		t.Errorf("ladder = %s, want [360p 360x640]", got)
+	}
 	for _, r := range tr.ladder {
 		if r.Width >= r.Height {
 			t.Errorf("%s: %dx%d is not portrait", r.Name, r.Width, r.Height)
@@ -254,6 +257,31 @@ func TestTranscodeRotated(t *testing.T) {
 		checkRendition(t, bins, tr, r, DefaultSegmentSeconds)
 	}
 	checkMaster(t, tr, "30.000")
+}
+
+// TestTranscodePortrait transcodes a source shot upright (stored upright,
+// not rotated by metadata): it gets the rungs a landscape source of the
+// same size gets, turned.
+func TestTranscodePortrait(t *testing.T) {
+	t.Parallel()
+	tools, bins := newTools(t)
+	tr := transcodeClip(t, tools, bins, clip{width: 480, height: 854, seconds: 3, audio: true})
+	if got := fmt.Sprint(renditionSizes(tr.ladder)); got != "[480p 480x854 360p 360x640]" {
+		t.Fatalf("ladder = %s, want [480p 480x854 360p 360x640]", got)
+	}
+	for _, r := range tr.ladder {
+		checkRendition(t, bins, tr, r, DefaultSegmentSeconds)
+	}
+	checkMaster(t, tr, "30.000")
+}
+
+// renditionSizes lists each rendition's name and picture size.
+func renditionSizes(ladder []edustream.Rendition) []string {
+	var out []string
+	for _, r := range ladder {
+		out = append(out, r.Name, fmt.Sprintf("%dx%d", r.Width, r.Height))
+	}
+	return out
 }
 
 func TestTranscodeSilent(t *testing.T) {

@@ -9,6 +9,7 @@ package gqlhttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -90,6 +91,16 @@ type Config struct {
 	PublicMaxAge time.Duration
 	// Metrics measures the endpoint (nil: not measured).
 	Metrics *Metrics
+	// MaxSockets caps the websockets open on this process, and
+	// MaxSocketsPerUser those of one user (counted from connection_init);
+	// a socket past either is closed with 4029 and a reason that names the
+	// bound.
+	MaxSockets, MaxSocketsPerUser int
+	// MaxSubscriptions caps the subscriptions running on this process, and
+	// MaxSubscriptionsPerUser those of one user (an anonymous socket
+	// counts as a user); one past either gets an error message with code
+	// LIMIT_EXCEEDED before anything of it runs.
+	MaxSubscriptions, MaxSubscriptionsPerUser int
 }
 
 // Defaults for Config.
@@ -129,6 +140,10 @@ func New(s Schema, cfg Config) http.Handler {
 	inner.Use(costLimit{es: es, max: cfg.ComplexityLimit, introspection: cfg.Introspection, scalarCheck: s.ScalarCheck})
 	// First: the operation's span covers the others' work.
 	inner.Use(tracing{})
+	// Before the metrics: a refused subscription is counted as a refusal,
+	// not as one that ran.
+	bounds := newBounds(cfg)
+	inner.AroundOperations(bounds.aroundSubscription)
 	// The first is the outermost: the log line's duration covers the
 	// schema's preparations too, and the metrics' cover the log line.
 	if cfg.Metrics != nil {
@@ -156,8 +171,8 @@ func New(s Schema, cfg Config) http.Handler {
 	ws := transport.Websocket{
 		Implementation: checkedWebsocket{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originHosts(cfg.AllowedOrigins)},
-		}},
-		InitFunc:              websocketInit(cfg.Auth),
+		}, cfg.Metrics},
+		InitFunc:              websocketInit(cfg.Auth, cfg.Metrics),
 		InitTimeout:           cfg.WebsocketInitTimeout,
 		KeepAlivePingInterval: 15 * time.Second,
 	}
@@ -167,7 +182,9 @@ func New(s Schema, cfg Config) http.Handler {
 		if ws.Supports(req) {
 			// Do returns when the connection ends.
 			defer cfg.Metrics.websocket()()
-			ws.Do(w, req, exec)
+			ctx, release := bounds.openSocket(req.Context())
+			defer release()
+			ws.Do(w, req.WithContext(ctx), exec)
 			return
 		}
 		h.ServeHTTP(w, req)
@@ -192,6 +209,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxSockets <= 0 {
+		c.MaxSockets = DefaultMaxSockets
+	}
+	if c.MaxSocketsPerUser <= 0 {
+		c.MaxSocketsPerUser = DefaultMaxSocketsPerUser
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if c.MaxSubscriptionsPerUser <= 0 {
+		c.MaxSubscriptionsPerUser = DefaultMaxSubscriptionsPerUser
 	}
 	if c.PublicMaxAge == 0 {
 		c.PublicMaxAge = DefaultPublicMaxAge
@@ -229,8 +258,9 @@ func aroundOperation(sharing Sharing, cache *ResponseCache) graphql.OperationMid
 
 // websocketInit authenticates a websocket from the Authorization entry of its
 // connection_init payload. A connection without one is anonymous; a bad token
-// closes it with 4403, as graphql-transport-ws prescribes.
-func websocketInit(auth edustream.Authenticator) transport.WebsocketInitFunc {
+// closes it with 4403, as graphql-transport-ws prescribes; a user past
+// Config.MaxSocketsPerUser gets 4029.
+func websocketInit(auth edustream.Authenticator, metrics *Metrics) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		header := p.Authorization()
 		if header == "" {
@@ -243,6 +273,13 @@ func websocketInit(auth edustream.Authenticator) transport.WebsocketInitFunc {
 		u, err := auth.Authenticate(ctx, token)
 		if err != nil {
 			return transport.WithWebsocketCloseCode(ctx, 4403), nil, fmt.Errorf("%s", edustream.ErrorMessage(err))
+		}
+		if s := socketSlotFrom(ctx); s != nil {
+			if err := s.bindUser(u.ID); err != nil {
+				metrics.websocketRefused(refusedSocketLimit)
+				reason := edustream.ErrorMessage(err)
+				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeLimitExceeded), reason), nil, errors.New(reason)
+			}
 		}
 		return edustream.NewContextWithUser(ctx, u), nil, nil
 	}

@@ -47,7 +47,10 @@ const codeBadUserInput = edustream.PublicBadUserInput
 //     the parameters decoded (the legacy media type's convention) and 400
 //     before.
 //   - An executed operation has a data entry (null if a non-null field
-//     failed) and status 200, with or without field errors.
+//     failed) and status 200, with or without field errors, except that
+//     one whose only errors are UNAVAILABLE (a backend down for now) and
+//     whose data is null is 503 in application/graphql-response+json. Any
+//     UNAVAILABLE error sets Retry-After, whatever the media type.
 //
 // No error message echoes the body back or names a Go type.
 //
@@ -164,10 +167,17 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	responses, ctx := t.exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
+	if resp == nil {
+		// gqlgen answers nothing to an operation whose client went away
+		// before it ran: nobody is left to answer (and it is no error).
+		edustream.Logger(ctx).Info("graphql operation abandoned by its client before it ran", "operation", opCtx.OperationName)
+		w.WriteHeader(statusClientClosedRequest)
+		return
+	}
 	body, ok := dataOnlyBody(resp)
 	if !ok {
 		// Errors are not cached, and not cacheable.
-		writeResponse(w, media, http.StatusOK, resp)
+		writeResponse(w, media, unavailableStatus(w, media, resp), resp)
 		return
 	}
 	e := &cachedResponse{body: body}
@@ -177,6 +187,42 @@ func (t *httpTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		t.cache.put(key, e, gen)
 	}
 	t.writeData(w, r, media, class == Public && sharedByClass, e)
+}
+
+// statusClientClosedRequest is nginx's status for a request whose client
+// went away, for the access log: no client reads it.
+const statusClientClosedRequest = 499
+
+// retryAfterSeconds is the Retry-After of a response that a backend down
+// for now failed: long enough for a failover or a connection pool to
+// recover, short enough that a user does not notice.
+const retryAfterSeconds = "2"
+
+// unavailableStatus is the status of an executed operation's response
+// with errors: 200, except that a response whose only errors are
+// UNAVAILABLE and that has no data is 503 in
+// application/graphql-response+json (the legacy application/json keeps
+// 200, as the GraphQL-over-HTTP draft says). Any UNAVAILABLE error sets
+// Retry-After, so that clients and proxies can tell it is worth retrying.
+func unavailableStatus(w http.ResponseWriter, media string, resp *graphql.Response) int {
+	some, all := false, len(resp.Errors) > 0
+	for _, e := range resp.Errors {
+		code, _ := e.Extensions["code"].(string)
+		if code == edustream.PublicUnavailable {
+			some = true
+		} else {
+			all = false
+		}
+	}
+	if !some {
+		return http.StatusOK
+	}
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	noData := len(resp.Data) == 0 || string(resp.Data) == "null"
+	if all && noData && media == mediaGraphQLResponse {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
 }
 
 // negotiate picks the response media type from Accept headers: the

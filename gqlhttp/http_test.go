@@ -1,6 +1,7 @@
 package gqlhttp_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -236,5 +237,47 @@ func TestHTTPRefusals(t *testing.T) {
 	r := s.get(t, alice, `{ books { title } }`).NoErrors(t)
 	if !strings.Contains(r.Raw, "Dune") {
 		t.Errorf("a query over GET: %s", r.Raw)
+	}
+}
+
+// A backend down for now (UNAVAILABLE) is worth retrying, and the
+// response says so: Retry-After always, and 503 in
+// application/graphql-response+json when nothing but UNAVAILABLE came
+// back. application/json keeps 200, as the spec says; other errors are
+// not retryable and keep their status.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	const gql, plain = "application/graphql-response+json", "application/json"
+	tests := []struct {
+		name, accept, query string
+		status              int
+		retry               bool
+	}{
+		{"only UNAVAILABLE, graphql-response+json", gql, "{ unavailable }", 503, true},
+		{"only UNAVAILABLE, json", plain, "{ unavailable }", 200, true},
+		{"UNAVAILABLE beside another error", gql, "{ fail unavailable }", 200, true},
+		{"another error", gql, "{ greeting failHard }", 200, false},
+		{"INTERNAL stays INTERNAL", gql, "{ panics }", 200, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			body, _ := json.Marshal(map[string]any{"query": tt.query})
+			req := httptest.NewRequest("POST", "/query", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", tt.accept)
+			rec := httptest.NewRecorder()
+			s.handler.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Errorf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if got := rec.Header().Get("Retry-After"); (got != "") != tt.retry {
+				t.Errorf("Retry-After %q, want one: %v", got, tt.retry)
+			}
+			if tt.retry && !strings.Contains(rec.Body.String(), `"code":"UNAVAILABLE"`) {
+				t.Errorf("body %s lacks code UNAVAILABLE", rec.Body)
+			}
+		})
 	}
 }

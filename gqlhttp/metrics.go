@@ -30,6 +30,7 @@ type Metrics struct {
 	errors        *prometheus.CounterVec
 	subscriptions *prometheus.GaugeVec
 	websockets    prometheus.Gauge
+	refusals      *prometheus.CounterVec
 
 	names *boundedLabels[*operationSeries]
 	// anonymous and unknown are outside the bound: no client can crowd
@@ -104,11 +105,15 @@ func NewMetrics(reg prometheus.Registerer, cfg MetricsConfig) *Metrics {
 			Name: "edustream_graphql_websocket_connections",
 			Help: "Websocket connections open on this process.",
 		}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edustream_graphql_websocket_refusals_total",
+			Help: "Websockets closed and subscriptions refused by the edge, by reason: a protocol breach (bad_message, unauthorized, too_many_inits, init_timeout, duplicate_id), a bad token (forbidden) or a bound (socket_limit, subscription_limit).",
+		}, []string{"reason"}),
 	}
 	m.names = newBoundedLabels(cfg.OperationNames, func(name string) *operationSeries { return &operationSeries{m: m, name: name} })
 	m.anonymous, m.unknown = &operationSeries{m: m, name: labelAnonymous}, &operationSeries{m: m, name: labelUnknown}
 	m.codes = newBoundedLabels(maxErrorCodes, func(code string) prometheus.Counter { return m.errors.WithLabelValues(code) })
-	reg.MustRegister(m.requests, m.duration, m.errors, m.subscriptions, m.websockets)
+	reg.MustRegister(m.requests, m.duration, m.errors, m.subscriptions, m.websockets, m.refusals)
 	if cfg.ResponseCache != nil {
 		reg.MustRegister(responseCacheCollector{cfg.ResponseCache})
 	}
@@ -240,6 +245,36 @@ func (m *Metrics) websocket() (closed func()) {
 	}
 	m.websockets.Inc()
 	return m.websockets.Dec
+}
+
+// The reasons of edustream_graphql_websocket_refusals_total: a fixed set.
+const (
+	refusedBadMessage        = "bad_message"
+	refusedUnauthorized      = "unauthorized"
+	refusedTooManyInits      = "too_many_inits"
+	refusedInitTimeout       = "init_timeout"
+	refusedDuplicateID       = "duplicate_id"
+	refusedForbidden         = "forbidden"
+	refusedSocketLimit       = "socket_limit"
+	refusedSubscriptionLimit = "subscription_limit"
+)
+
+// websocketRefused counts a websocket closed, or a subscription refused,
+// by the edge for reason.
+func (m *Metrics) websocketRefused(reason string) {
+	if m == nil {
+		return
+	}
+	m.refusals.WithLabelValues(reason).Inc()
+}
+
+// countErrorsOf counts errors the edge answered outside any operation's
+// response.
+func (m *Metrics) countErrorsOf(errs gqlerror.List) {
+	if m == nil {
+		return
+	}
+	m.countErrors(errs)
 }
 
 // aroundOperation measures every operation the executor runs, over HTTP

@@ -45,6 +45,8 @@ type Query {
 	count(filter: Filter): Int!
 	fail: String
 	failHard: String!
+	"Fails as a backend down for now would (UNAVAILABLE)."
+	unavailable: String!
 	panics: String
 }
 
@@ -67,6 +69,8 @@ type Mutation {
 
 type Subscription {
 	ticks(n: Int!): Int!
+	"Sends nothing, and runs until the client or the server ends it."
+	idle: Int!
 }
 `
 
@@ -84,6 +88,8 @@ type tiny struct {
 	// resolved counts the fields resolved, and primary those resolved
 	// reading the primary (edustream.ReadsPrimary).
 	resolved, primary atomic.Int64
+	// idle counts the idle subscriptions running.
+	idle atomic.Int64
 }
 
 func newTiny() *tiny {
@@ -264,6 +270,14 @@ func (s *tiny) exec(ctx context.Context) graphql.ResponseHandler {
 // subscribe sends ticks 1 to n, then ends.
 func (s *tiny) subscribe(oc *graphql.OperationContext) graphql.ResponseHandler {
 	f := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"})[0]
+	if f.Name == "idle" {
+		s.idle.Add(1)
+		return func(ctx context.Context) *graphql.Response {
+			<-ctx.Done()
+			s.idle.Add(-1)
+			return nil
+		}
+	}
 	n, _ := intArg(f.ArgumentMap(oc.Variables)["n"])
 	var i int64
 	return func(context.Context) *graphql.Response {
@@ -362,6 +376,8 @@ func (s *tiny) field(ctx context.Context, oc *graphql.OperationContext, def *ast
 		return fail(edustream.Errorf(edustream.EINVALID, "it failed"))
 	case "Query.failHard":
 		return fail(edustream.Errorf(edustream.EINVALID, "hard failure"))
+	case "Query.unavailable":
+		return fail(edustream.Errorf(edustream.EUNAVAILABLE, "the database is down for now"))
 	case "Query.panics":
 		panic("boom")
 	case "Book.id":

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
+	"sync"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -15,9 +17,22 @@ import (
 const (
 	closeBadRequest   = 4400
 	closeUnauthorized = 4401
+	closeForbidden    = 4403
 	closeInitTimeout  = 4408
+	closeDuplicateID  = 4409
 	closeTooManyInits = 4429
 )
+
+// refusalReasons name the close codes in the refusal metrics.
+var refusalReasons = map[int]string{
+	closeBadRequest:    refusedBadMessage,
+	closeUnauthorized:  refusedUnauthorized,
+	closeForbidden:     refusedForbidden,
+	closeInitTimeout:   refusedInitTimeout,
+	closeDuplicateID:   refusedDuplicateID,
+	closeTooManyInits:  refusedTooManyInits,
+	closeLimitExceeded: refusedSocketLimit,
+}
 
 const transportWS = "graphql-transport-ws"
 
@@ -26,30 +41,60 @@ const transportWS = "graphql-transport-ws"
 // the protocol before gqlgen reads it. gqlgen closes a garbage frame with
 // 1000 and leaves a connection_init with a non-object payload hanging; here
 // a malformed message closes with 4400, a subscribe before connection_init
-// with 4401, a second connection_init with 4429 and the init timeout with
-// 4408. A ping before connection_init is answered, as the protocol allows.
-// The legacy graphql-ws subprotocol is left as gqlgen speaks it.
+// with 4401, a second connection_init with 4429, a subscribe with the id
+// of a running one with 4409 and the init timeout with 4408. A ping before
+// connection_init is answered, as the protocol allows. The legacy
+// graphql-ws subprotocol is left as gqlgen speaks it. Every close it makes
+// is counted in the metrics. A socket past the process's bound (see
+// bounds) is closed with 4029 as soon as it is accepted, whatever its
+// subprotocol.
 type checkedWebsocket struct {
 	transport.WebsocketImplementation
+	metrics *Metrics
 }
 
 func (i checkedWebsocket) Accept(w http.ResponseWriter, r *http.Request, options transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	conn, err := i.WebsocketImplementation.Accept(w, r, options)
-	if err != nil || conn.Subprotocol() != transportWS {
+	if err != nil {
 		return conn, err
 	}
-	return &checkedConn{WebsocketConn: conn}, nil
+	c := &checkedConn{WebsocketConn: conn, metrics: i.metrics, checked: conn.Subprotocol() == transportWS}
+	if s := socketSlotFrom(r.Context()); s != nil && s.refusal != "" {
+		c.refusal = s.refusal
+	} else if !c.checked {
+		return conn, nil
+	}
+	return c, nil
 }
 
 type checkedConn struct {
 	transport.WebsocketConn
+	metrics *Metrics
+	// checked says the protocol is graphql-transport-ws, whose messages
+	// are checked here.
+	checked bool
+	// refusal, when set, closes the connection at its first read.
+	refusal     string
 	initialised atomic.Bool
+	closed      atomic.Bool
+
+	mu sync.Mutex
+	// running are the ids of the subscribe operations that have not
+	// completed: a subscribe reusing one is refused with 4409.
+	running map[string]struct{}
 }
 
 // NextReader returns the next message that follows the protocol. On one that
 // does not, it closes the connection with the protocol's code and reports
 // the connection closed, which gqlgen takes quietly.
 func (c *checkedConn) NextReader() (int, io.Reader, error) {
+	if c.refusal != "" {
+		_ = c.WriteClose(closeLimitExceeded, c.refusal)
+		return 0, nil, transport.ErrWebsocketClosed
+	}
+	if !c.checked {
+		return c.WebsocketConn.NextReader()
+	}
 	for {
 		kind, r, err := c.WebsocketConn.NextReader()
 		if err != nil {
@@ -66,18 +111,55 @@ func (c *checkedConn) NextReader() (int, io.Reader, error) {
 		case -1: // handled here
 			continue
 		}
-		_ = c.WebsocketConn.WriteClose(code, reason)
+		_ = c.WriteClose(code, reason)
 		return kind, nil, transport.ErrWebsocketClosed
 	}
 }
 
 // WriteClose turns gqlgen's close on the init timeout (1002) into the
-// protocol's 4408.
+// protocol's 4408, counts the refusals, and closes once: gqlgen closes
+// again after a read that reported the connection closed here.
 func (c *checkedConn) WriteClose(code int, message string) error {
 	if code == transport.WebsocketCloseProtocolError && message == "connection initialisation timeout" {
 		code, message = closeInitTimeout, "Connection initialisation timeout"
 	}
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if reason, ok := refusalReasons[code]; ok && code != closeLimitExceeded {
+		// Socket limits are counted where they are decided (bounds).
+		c.metrics.websocketRefused(reason)
+	}
 	return c.WebsocketConn.WriteClose(code, message)
+}
+
+// WriteJSON notes the operations the server ends (complete or error), so
+// that their ids may be used again.
+func (c *checkedConn) WriteJSON(v any) error {
+	if c.checked {
+		if typ, id := messageTypeAndID(v); id != "" && (typ == "complete" || typ == "error") {
+			c.mu.Lock()
+			delete(c.running, id)
+			c.mu.Unlock()
+		}
+	}
+	return c.WebsocketConn.WriteJSON(v)
+}
+
+// messageTypeAndID reads the type and id of a message gqlgen writes: a
+// pointer to a struct of its own with Type and ID fields (a string type
+// and a string). Anything else has neither.
+func messageTypeAndID(v any) (typ, id string) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return "", ""
+	}
+	rv = rv.Elem()
+	t, i := rv.FieldByName("Type"), rv.FieldByName("ID")
+	if !t.IsValid() || !i.IsValid() || t.Kind() != reflect.String || i.Kind() != reflect.String {
+		return "", ""
+	}
+	return t.String(), i.String()
 }
 
 // check returns 0 for a message gqlgen may have, -1 for one answered here,
@@ -121,6 +203,16 @@ func (c *checkedConn) check(data []byte) (int, string) {
 		if !c.initialised.Load() {
 			return closeUnauthorized, "Unauthorized"
 		}
+		id := idOf(m["id"])
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if _, ok := c.running[id]; ok {
+			return closeDuplicateID, "Subscriber for " + id + " already exists"
+		}
+		if c.running == nil {
+			c.running = map[string]struct{}{}
+		}
+		c.running[id] = struct{}{}
 	case "complete":
 		if !isID(m["id"]) {
 			return closeBadRequest, "Invalid message received: complete needs an id"
@@ -128,6 +220,9 @@ func (c *checkedConn) check(data []byte) (int, string) {
 		if !c.initialised.Load() {
 			return -1, "" // nothing to complete yet
 		}
+		c.mu.Lock()
+		delete(c.running, idOf(m["id"]))
+		c.mu.Unlock()
 	default:
 		return closeBadRequest, "Invalid message received: unexpected message type"
 	}
@@ -140,8 +235,16 @@ func isNullOrObject(raw json.RawMessage) bool {
 }
 
 func isID(raw json.RawMessage) bool {
+	return idOf(raw) != ""
+}
+
+// idOf returns the operation id raw spells, "" if it spells none.
+func idOf(raw json.RawMessage) string {
 	var id string
-	return json.Unmarshal(raw, &id) == nil && id != ""
+	if json.Unmarshal(raw, &id) != nil {
+		return ""
+	}
+	return id
 }
 
 func validSubscribePayload(raw json.RawMessage) bool {

@@ -219,9 +219,9 @@ func TestAdminReadsQueuesAndTasks(t *testing.T) {
 	r := ab.post(t, ab.admin, `{ queues { name paused size pending active scheduled retry archived completed
 		processedToday failedToday latencySeconds memoryBytes } }`, nil).NoErrors(t)
 	queues := dig(t, r.Data, "queues").([]any)
-	if len(queues) != 2 || dig(t, queues, 0, "name") != "default" || dig(t, queues, 1, "name") != "video" ||
-		dig(t, queues, 0, "pending") != 3.0 || dig(t, queues, 1, "pending") != 3.0 || dig(t, queues, 1, "size") != 3.0 {
-		t.Errorf("queues %v, want default with 3 pending and video with 3", queues)
+	if len(queues) != 3 || dig(t, queues, 0, "name") != "default" || dig(t, queues, 1, "name") != "video" || dig(t, queues, 2, "name") != "video-long" ||
+		dig(t, queues, 0, "pending") != 3.0 || dig(t, queues, 1, "pending") != 3.0 || dig(t, queues, 1, "size") != 3.0 || dig(t, queues, 2, "size") != 0.0 {
+		t.Errorf("queues %v, want default with 3 pending, video with 3 and video-long empty", queues)
 	}
 	if r := ab.post(t, ab.admin, `{ queue(name: "nope") { name } }`, nil).NoErrors(t); r.Data["queue"] != nil {
 		t.Errorf("an unknown queue: %s", r.Raw)

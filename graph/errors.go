@@ -40,6 +40,15 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	case errors.Is(err, errRecoveredPanic):
 		gqlErr.Message = "internal error"
 		setCode(gqlErr, CodeInternal)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The operation was cancelled while it ran: its client went away
+		// (closed the tab, completed the subscription), or this server is
+		// shutting down. Nothing for an operator to act on; a client
+		// still listening may retry, on another instance.
+		edustream.Logger(ctx).Info("graphql operation abandoned by its client", "operation", operationName(ctx), "path", gqlErr.Path.String())
+		gqlErr.Message = "the operation was cancelled (the server is shutting down, or the client went away); retry"
+		gqlErr.Err = nil
+		setCode(gqlErr, edustream.PublicUnavailable)
 	default:
 		edustream.Logger(ctx).Error("graphql internal error", "operation", operationName(ctx), "path", gqlErr.Path.String(), "error", err)
 		gqlErr.Message = "internal error"

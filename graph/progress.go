@@ -58,8 +58,11 @@ func (l *loaders) courseProgressLoader() *dataloadgen.Loader[int64, *edustream.C
 	})
 }
 
+// errProgressOff refuses the progress fields on a server built without
+// progress: a state of this server, not a fault (CONFLICT, not INTERNAL,
+// which would page an operator and say nothing to the client).
 func errProgressOff() error {
-	return edustream.Errorf(edustream.EINTERNAL, "progress is not configured on this server")
+	return edustream.Errorf(edustream.ECONFLICT, "progress is not configured on this server")
 }
 
 // recordWatch is the recordWatch mutation.

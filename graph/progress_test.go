@@ -277,3 +277,17 @@ func (b *bundle) upsertStudent(t *testing.T, name string) *edustream.User {
 	}
 	return u
 }
+
+// A server without progress refuses the progress fields with CONFLICT:
+// a state of the server, not an internal fault.
+func TestProgressOff(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.seedCourse(t, b.instructor, "Published", 1, true)
+	lecture := b.firstLecture(t, c)
+	b.seedReadyVideo(t, lecture)
+	r := b.post(t, b.instructor, recordWatch, beat(lecture.ID, 1, [2]float64{0, 1}))
+	if r.Code(t) != graph.CodeConflict || !strings.Contains(r.Errors[0].Message, "progress is not configured") {
+		t.Errorf("got %s, want CONFLICT saying progress is not configured", r.Raw)
+	}
+}

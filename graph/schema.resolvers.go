@@ -162,6 +162,7 @@ func (r *mutationResolver) DeleteCourse(ctx context.Context, id int64) (int64, e
 	if _, err := r.editableCourse(ctx, id); err != nil {
 		return 0, err
 	}
+	lectures := r.lectureIDsOf(ctx, id) // before it is hidden
 	if err := r.CourseService.HideCourse(ctx, id); err != nil {
 		return 0, err
 	}
@@ -171,6 +172,7 @@ func (r *mutationResolver) DeleteCourse(ctx context.Context, id int64) (int64, e
 	if err := r.JobQueue.EnqueueCoursePurge(ctx, id); err != nil {
 		edustream.Logger(ctx).Warn("enqueue course purge; the reconciler will retry", "course_id", id, "error", err)
 	}
+	r.lecturesRemoved(ctx, lectures, "the course was deleted")
 	return id, nil
 }
 
@@ -213,7 +215,11 @@ func (r *mutationResolver) DeleteLecture(ctx context.Context, id int64) (int64, 
 	if _, err := r.editableLecture(ctx, id); err != nil {
 		return 0, err
 	}
-	return id, r.LectureService.DeleteLecture(ctx, id)
+	if err := r.LectureService.DeleteLecture(ctx, id); err != nil {
+		return 0, err
+	}
+	r.lecturesRemoved(ctx, []int64{id}, "the lecture was deleted")
+	return id, nil
 }
 
 func (r *mutationResolver) Enroll(ctx context.Context, courseID int64) (*edustream.Enrollment, error) {
@@ -241,6 +247,10 @@ func (r *mutationResolver) CompleteVideoUpload(ctx context.Context, input model.
 
 func (r *mutationResolver) RetryVideo(ctx context.Context, lectureID int64) (*edustream.Video, error) {
 	return r.retryVideo(ctx, lectureID)
+}
+
+func (r *mutationResolver) CancelVideoProcessing(ctx context.Context, videoID int64) (*edustream.Video, error) {
+	return r.cancelVideoProcessing(ctx, videoID)
 }
 
 func (r *mutationResolver) CreateLiveSession(ctx context.Context, input model.CreateLiveSessionInput) (*edustream.LiveSession, error) {

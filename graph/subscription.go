@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/internal/testsignal"
 )
 
@@ -162,6 +164,9 @@ type follower struct {
 	checking bool
 	// queueRead says a queue position read is scheduled or running.
 	queueRead bool
+	// ending says the last event is held: the subscription ends once it
+	// is sent.
+	ending    bool
 	outClosed bool
 }
 
@@ -175,7 +180,7 @@ func (f *follower) onEvent(e edustream.Event) {
 // receive deals with an event and says what became of it. Called with mu
 // held.
 func (f *follower) receive(e edustream.Event) EventOutcome {
-	if f.closed {
+	if f.closed || f.ending {
 		return EventDropped
 	}
 	if f.starting {
@@ -188,6 +193,14 @@ func (f *follower) receive(e edustream.Event) EventOutcome {
 	switch {
 	case e.Resync:
 		go f.resync()
+		return EventHeld
+	case e.Encoding != nil && e.Encoding.Removed:
+		// The lecture or its course was deleted: ask, and end if so.
+		if e.Encoding.LectureID != f.lectureID || f.checking {
+			return EventDropped
+		}
+		f.checking = true
+		go f.recheck()
 		return EventHeld
 	case e.Encoding != nil:
 		next := e.Encoding
@@ -263,6 +276,9 @@ func (f *follower) flush() {
 		e := f.held
 		if e == nil || f.closed || f.checking {
 			f.flushing = false
+			if e == nil && f.ending {
+				f.closeLocked()
+			}
 			if f.closed {
 				// Closed while this goroutine sent: the channel was left
 				// to it (see closeLocked).
@@ -292,21 +308,130 @@ func (f *follower) flush() {
 
 // recheck asks again whether the subscriber may watch, with fresh loaders
 // (this context's are as old as the subscription), then releases the held
-// event or ends the subscription.
+// event or ends the subscription: with complete when access ended, with a
+// last event saying so when the lecture or its course was deleted, and
+// with an error message of code UNAVAILABLE (the client may subscribe
+// again) when the check itself kept failing.
 func (f *follower) recheck() {
-	fresh := withFreshLoaders(f.ctx, f.r)
-	a, err := f.r.accessToLecture(fresh, f.lectureID)
-	allowed := err == nil && a.watch
+	verdict, err := f.checkAccess()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.checking = false
-	if !allowed {
+	switch verdict {
+	case accessAllowed:
+		if e := f.held; e != nil {
+			f.held = nil
+			f.offer(e)
+		}
+	case accessDenied:
 		f.closeLocked()
-		return
+	case accessRemoved:
+		f.endLocked(f.removedEvent())
+	case accessUnknown:
+		edustream.Logger(f.ctx).Warn("encoding progress: access check kept failing; ending the subscription with UNAVAILABLE",
+			slog.Int64("lecture_id", f.lectureID), slog.String("error", err.Error()))
+		gqlhttp.EndSubscription(f.ctx, presentError(f.ctx, edustream.Errorf(edustream.EUNAVAILABLE,
+			"could not check access to lecture %d for now; subscribe again", f.lectureID)))
+		f.closeLocked()
 	}
-	if e := f.held; e != nil {
-		f.held = nil
-		f.offer(e)
+}
+
+// The verdicts of an access check.
+type accessVerdict int
+
+const (
+	accessAllowed accessVerdict = iota
+	accessDenied
+	accessRemoved
+	accessUnknown
+)
+
+// recheckAttempts bounds the tries of an access check that fails (the
+// database down for a moment), recheckBackoff is the wait after the
+// first failure, doubled after each: about 1.5 s in all, within what a
+// failover takes, and short enough that the client hears soon.
+const (
+	recheckAttempts = 5
+	recheckBackoff  = 100 * time.Millisecond
+)
+
+// checkAccess decides whether the subscriber may still watch, trying
+// again with backoff while the check fails, and returns the last error
+// when it never succeeded. A lecture the subscriber cannot see is
+// removed when it or its course no longer exists (deleted), and denied
+// otherwise (the course unpublished, the enrollment gone).
+func (f *follower) checkAccess() (accessVerdict, error) {
+	wait := recheckBackoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		var verdict accessVerdict
+		if verdict, err = f.checkAccessOnce(); err == nil {
+			return verdict, nil
+		}
+		if attempt == recheckAttempts {
+			return accessUnknown, err
+		}
+		edustream.Logger(f.ctx).Warn("encoding progress: access check failed; trying again",
+			slog.Int64("lecture_id", f.lectureID), slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", err.Error()))
+		select {
+		case <-time.After(wait):
+		case <-f.ctx.Done():
+			return accessDenied, nil
+		}
+		wait *= 2
+	}
+}
+
+func (f *follower) checkAccessOnce() (accessVerdict, error) {
+	fresh := withFreshLoaders(f.ctx, f.r)
+	a, err := f.r.accessToLecture(fresh, f.lectureID)
+	switch code := edustream.ErrorCode(err); {
+	case err == nil && a.watch:
+		return accessAllowed, nil
+	case err == nil || code == edustream.EFORBIDDEN || code == edustream.EUNAUTHENTICATED:
+		return accessDenied, nil
+	case code != edustream.ENOTFOUND:
+		return 0, err
+	}
+	// Not found for this subscriber: deleted, or only hidden from them?
+	// Read past the visibility rules (the primary: a replica may not have
+	// the deletion, or may have lost the lecture's creation).
+	ctx := edustream.NewContextReadingPrimary(f.ctx)
+	l, err := f.r.LectureService.FindLectureByID(ctx, f.lectureID)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return accessRemoved, nil
+	} else if err != nil {
+		return 0, err
+	}
+	if _, err := f.r.CourseService.FindCourseByID(ctx, l.CourseID); edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return accessRemoved, nil // hidden: deleted, waiting to be purged
+	} else if err != nil {
+		return 0, err
+	}
+	return accessDenied, nil
+}
+
+// removedEvent is the last event of a subscription whose lecture or
+// course was deleted: the state last shown, saying so. Called with mu
+// held.
+func (f *follower) removedEvent() *edustream.EncodingEvent {
+	e := edustream.EncodingEvent{LectureID: f.lectureID, Status: edustream.VideoAwaitingUpload, Stage: edustream.StageUpload}
+	if last := f.newest(); last != nil {
+		e = *last
+	}
+	e.Removed, e.At = true, time.Now()
+	e.Message = fmt.Sprintf("lecture %d or its course was deleted", f.lectureID)
+	e.ETASeconds, e.QueuePosition = nil, nil
+	return &e
+}
+
+// endLocked sends e, after anything held, and then ends the subscription.
+// Called with mu held.
+func (f *follower) endLocked(e *edustream.EncodingEvent) {
+	f.ending, f.held = true, e
+	if !f.flushing {
+		f.flushing = true
+		go f.flush()
 	}
 }
 
@@ -408,4 +533,20 @@ func (f *follower) queuePosition(ctx context.Context, videoID int64) *int {
 		return nil
 	}
 	return &pos
+}
+
+// announceRemoved tells the encodingProgress subscribers of the lectures,
+// on every instance, that they may have been deleted: each checks, and
+// ends with a last event saying so. Best effort, like every event: a
+// subscriber that misses it ends at its next check.
+func (r *Resolver) announceRemoved(ctx context.Context, lectureIDs ...int64) {
+	if r.Events == nil {
+		return
+	}
+	for _, id := range lectureIDs {
+		e := edustream.Event{Topic: edustream.EncodingTopic(id), Encoding: &edustream.EncodingEvent{LectureID: id, Removed: true, At: time.Now()}}
+		if err := r.Events.PublishEvent(ctx, e); err != nil {
+			edustream.Logger(ctx).Warn("announce a deleted lecture to its subscribers", slog.Int64("lecture_id", id), slog.String("error", err.Error()))
+		}
+	}
 }

@@ -3,12 +3,16 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/gqlhttp/gqlhttptest"
 	"github.com/edustream/edustream/graph"
 	"github.com/edustream/edustream/internal/testenv"
@@ -29,18 +33,18 @@ type progressSetup struct {
 	signals *graph.SubscriptionTestSignals
 }
 
-func setupProgress(t *testing.T) *progressSetup {
+func setupProgress(t *testing.T, opts ...option) *progressSetup {
 	t.Helper()
 	rdb := testenv.RedisClient(t, testenv.RedisURL(t))
 	api := redis.NewEvents(rdb, nil)
 	t.Cleanup(func() { api.Close() })
 	p := &progressSetup{worker: redis.NewEvents(rdb, nil)}
 	t.Cleanup(func() { p.worker.Close() })
-	p.b = setup(t, withTokens, func(_ *graph.Config, r *graph.Resolver) {
+	p.b = setup(t, append([]option{withTokens, func(_ *graph.Config, r *graph.Resolver) {
 		r.Events = api
 		r.TestSignals.Init()
 		p.signals = &r.TestSignals
-	})
+	}}, opts...)...)
 	p.srv = serve(t, p.b)
 	p.course = p.b.seedCourse(t, p.b.instructor, "Course", 1, true)
 	p.lecture = p.b.firstLecture(t, p.course)
@@ -247,5 +251,193 @@ func TestEncodingProgressSlowReader(t *testing.T) {
 	}
 	if n > 101 {
 		t.Errorf("%d events for 101 published", n)
+	}
+}
+
+// One student opening 300 encodingProgress subscriptions gets exactly
+// the per-user bound (the default, 100); the rest are refused with
+// LIMIT_EXCEEDED before their resolver runs: no SQL for any of them.
+func TestEncodingProgressSubscriptionBound(t *testing.T) {
+	t.Parallel()
+	p := setupProgress(t)
+	p.b.post(t, p.b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(p.course)}).NoErrors(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	c := gqlhttptest.Open(t, ctx, p.srv.URL)
+	gqlhttptest.Init(t, ctx, c, map[string]any{"Authorization": "Bearer " + token(t, p.b.student.Subject, edustream.RoleStudent, "Sam")})
+	const query = `subscription($l: ID!) { encodingProgress(lectureId: $l) { status } }`
+	vars := map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)}
+	const bound = gqlhttp.DefaultMaxSubscriptionsPerUser
+	for i := range bound {
+		gqlhttptest.Subscribe(t, ctx, c, strconv.Itoa(i), query, vars)
+	}
+	for range bound {
+		p.signals.Subscribed.WaitOrTimeout(t)
+	}
+	before := p.b.queries.Load()
+	for i := bound; i < 300; i++ {
+		gqlhttptest.Subscribe(t, ctx, c, strconv.Itoa(i), query, vars)
+	}
+	next, refused := 0, 0
+	for next+refused < 300 {
+		m, err := gqlhttptest.Next(t, ctx, c)
+		if err != nil {
+			t.Fatalf("after %d events and %d refusals: %v", next, refused, err)
+		}
+		switch m.Type {
+		case "next":
+			next++
+		case "error":
+			var errs []struct{ Extensions map[string]any }
+			json.Unmarshal(m.Payload, &errs)
+			if len(errs) != 1 || errs[0].Extensions["code"] != "LIMIT_EXCEEDED" {
+				t.Fatalf("error %s, want LIMIT_EXCEEDED", m.Payload)
+			}
+			if id, _ := strconv.Atoi(m.ID); id < bound {
+				t.Errorf("subscription %s, within the bound, was refused", m.ID)
+			}
+			refused++
+		default:
+			t.Fatalf("unexpected %+v", m)
+		}
+	}
+	if next != bound || refused != 300-bound {
+		t.Errorf("%d subscriptions ran and %d were refused, want %d and %d", next, refused, bound, 300-bound)
+	}
+	if n := p.b.queries.Load() - before; n != 0 {
+		t.Errorf("the refused subscriptions ran %d SQL queries", n)
+	}
+}
+
+// open subscribes to the lecture's encodingProgress as user over a socket
+// of its own, and returns a reader of its messages, each within the wait
+// limit.
+func (p *progressSetup) open(t *testing.T, user *edustream.User) (next func() gqlhttptest.Message) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := subscribe(t, ctx, p.srv, token(t, user.Subject, user.Role, user.Name),
+		`subscription($l: ID!) { encodingProgress(lectureId: $l) { status stage progress message removed } }`,
+		map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)})
+	return func() gqlhttptest.Message {
+		t.Helper()
+		readCtx, cancel := context.WithTimeout(ctx, testenv.WaitLimit)
+		defer cancel()
+		m, err := gqlhttptest.Next(t, readCtx, c)
+		if err != nil {
+			t.Fatalf("no message: %v", err)
+		}
+		return m
+	}
+}
+
+// encodingEvent decodes a next message of encodingProgress, failing the
+// test on anything else.
+func encodingEvent(t *testing.T, m gqlhttptest.Message) (e struct {
+	Status, Stage, Message string
+	Removed                bool
+}) {
+	t.Helper()
+	var r struct {
+		Data struct {
+			EncodingProgress *struct {
+				Status, Stage, Message string
+				Removed                bool
+			}
+		}
+	}
+	if m.Type != "next" || json.Unmarshal(m.Payload, &r) != nil || r.Data.EncodingProgress == nil {
+		t.Fatalf("got %s %s, want an encoding event", m.Type, m.Payload)
+	}
+	return *r.Data.EncodingProgress
+}
+
+// A re-check of access that fails for a while (the database down for a
+// moment) is tried again, and the held event then reaches the subscriber.
+func TestEncodingProgressRecheckRetries(t *testing.T) {
+	t.Parallel()
+	courses := &failingCourses{err: edustream.Errorf(edustream.EUNAVAILABLE, "the database is unavailable")}
+	p := setupProgress(t, withFailingCourses(courses))
+	logs := &logRecords{}
+	p.srv = httptest.NewServer(logTo(logs, p.b.handler))
+	t.Cleanup(p.srv.Close)
+	next := p.open(t, p.b.instructor)
+	if e := encodingEvent(t, next()); e.Stage != "TRANSCODE" || e.Removed {
+		t.Fatalf("first event %+v", e)
+	}
+	courses.failures.Store(3)
+	p.publish(t, p.moveTo(t, p.video, edustream.VideoProcessing, edustream.StagePublish), 90)
+	if e := encodingEvent(t, next()); e.Stage != "PUBLISH" {
+		t.Errorf("after the re-check failed 3 times got %+v, want the PUBLISH event", e)
+	}
+	if n := courses.failures.Load(); n > 0 {
+		t.Errorf("%d failures left: the re-check did not ask again", n)
+	}
+	// Each failure is logged for the operator, at WARN: nothing broke.
+	if warns := logs.at(slog.LevelWarn); len(warns) != 3 || !strings.Contains(warns[0], "access check failed") {
+		t.Errorf("WARN lines %q, want one per failed check", warns)
+	}
+	if errs := logs.at(slog.LevelError); len(errs) > 0 {
+		t.Errorf("logged at ERROR: %q", errs)
+	}
+}
+
+// A re-check that keeps failing ends the subscription with an error
+// message of code UNAVAILABLE, on which the client may subscribe again,
+// not with a silent complete.
+func TestEncodingProgressRecheckUnavailable(t *testing.T) {
+	t.Parallel()
+	for name, failure := range map[string]error{
+		"outage": edustream.Errorf(edustream.EUNAVAILABLE, "the database is unavailable"),
+		"fault":  errors.New("connection reset by peer"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			courses := &failingCourses{err: failure}
+			p := setupProgress(t, withFailingCourses(courses))
+			next := p.open(t, p.b.instructor)
+			encodingEvent(t, next())
+			courses.failures.Store(1 << 30)
+			p.publish(t, p.moveTo(t, p.video, edustream.VideoProcessing, edustream.StagePublish), 90)
+			m := next()
+			var errs []gqlhttptest.Error
+			json.Unmarshal(m.Payload, &errs)
+			if m.Type != "error" || len(errs) != 1 || errs[0].Extensions["code"] != "UNAVAILABLE" || !strings.Contains(errs[0].Message, "subscribe again") {
+				t.Errorf("got %s %s, want an error message with code UNAVAILABLE", m.Type, m.Payload)
+			}
+		})
+	}
+}
+
+// Deleting the lecture or its course ends the subscription with a last
+// event saying so, then complete; unpublishing the course (a denial) ends
+// a student's with complete alone, as before.
+func TestEncodingProgressEndsWhenDeleted(t *testing.T) {
+	t.Parallel()
+	for _, what := range []string{"lecture", "course"} {
+		t.Run(what, func(t *testing.T) {
+			t.Parallel()
+			p := setupProgress(t)
+			p.b.post(t, p.b.student, `mutation($c: ID!) { enroll(courseId: $c) { enrolledAt } }`, map[string]any{"c": idOf(p.course)}).NoErrors(t)
+			followers := map[string]func() gqlhttptest.Message{"instructor": p.open(t, p.b.instructor), "student": p.open(t, p.b.student)}
+			for _, next := range followers {
+				encodingEvent(t, next())
+			}
+			switch what {
+			case "lecture":
+				p.b.post(t, p.b.instructor, `mutation($l: ID!) { deleteLecture(id: $l) }`, map[string]any{"l": strconv.FormatInt(p.lecture.ID, 10)}).NoErrors(t)
+			case "course":
+				p.b.post(t, p.b.instructor, `mutation($c: ID!) { deleteCourse(id: $c) }`, map[string]any{"c": idOf(p.course)}).NoErrors(t)
+			}
+			for who, next := range followers {
+				e := encodingEvent(t, next())
+				if !e.Removed || !strings.Contains(e.Message, "deleted") || e.Stage != "TRANSCODE" {
+					t.Errorf("%s: last event %+v, want removed, saying so, with the state last sent", who, e)
+				}
+				if m := next(); m.Type != "complete" {
+					t.Errorf("%s: after the last event got %s %s, want complete", who, m.Type, m.Payload)
+				}
+			}
+		})
 	}
 }

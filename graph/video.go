@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph/model"
@@ -143,6 +144,59 @@ func (r *Resolver) retryVideo(ctx context.Context, lectureID int64) (*edustream.
 		return nil, err
 	}
 	return r.Uploads.Retry(ctx, lectureID)
+}
+
+// cancelVideoProcessing stops a video's processing at the request of its
+// course's instructor or an admin. A replaced video (its lecture deleted,
+// or a newer upload READY) is not found: nothing of it is left to stop.
+func (r *Resolver) cancelVideoProcessing(ctx context.Context, videoID int64) (*edustream.Video, error) {
+	u := edustream.UserFromContext(ctx)
+	if u == nil {
+		return nil, errUnauthenticated()
+	}
+	v, err := r.VideoService.FindVideoByID(ctx, videoID)
+	if err != nil {
+		return nil, err
+	}
+	if v.ReplacedAt != nil {
+		return nil, edustream.Errorf(edustream.ENOTFOUND, "video %d not found", videoID)
+	}
+	if _, err := r.editableLecture(ctx, v.LectureID); err != nil {
+		return nil, err
+	}
+	return r.Uploads.Life.StopProcessing(ctx, v, edustream.CancelledBy(u))
+}
+
+// lectureIDsOf returns the ids of a course's lectures, whose videos are
+// stopped when the course is deleted. A failure is logged: the deletion
+// goes on, and the steps not stopped end when they next move their videos.
+func (r *Resolver) lectureIDsOf(ctx context.Context, courseID int64) []int64 {
+	lectures, err := r.LectureService.FindLecturesByCourseIDs(ctx, []int64{courseID})
+	if err != nil {
+		edustream.Logger(ctx).Warn("find the lectures of a course being deleted; their steps stop when they next move their videos",
+			slog.Int64("course_id", courseID), slog.String("error", err.Error()))
+		return nil
+	}
+	ids := make([]int64, len(lectures[courseID]))
+	for i, l := range lectures[courseID] {
+		ids[i] = l.ID
+	}
+	return ids
+}
+
+// lecturesRemoved follows the deletion of lectures (or of their course):
+// it stops the processing of their videos (VideoLifecycle.StopLectures),
+// then tells their encodingProgress subscribers, so that the last event
+// they see is the removal. The deletion is done; a failure here is logged,
+// and a step not stopped ends when it next moves its video.
+func (r *Resolver) lecturesRemoved(ctx context.Context, lectureIDs []int64, reason string) {
+	if r.Uploads != nil && len(lectureIDs) > 0 {
+		if err := r.Uploads.Life.StopLectures(ctx, lectureIDs, reason); err != nil {
+			edustream.Logger(ctx).Warn("stop the videos of deleted lectures; their steps stop when they next move their videos",
+				slog.Any("lecture_ids", lectureIDs), slog.String("error", err.Error()))
+		}
+	}
+	r.announceRemoved(ctx, lectureIDs...)
 }
 
 func renditionsOf(v *edustream.Video) []*edustream.Rendition {

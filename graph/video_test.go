@@ -2,11 +2,13 @@ package graph_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/storage/sqldb"
 )
 
 const createUpload = `mutation($in: CreateVideoUploadInput!) {
@@ -224,5 +226,106 @@ func TestVideoFieldsFollowThePolicy(t *testing.T) {
 				t.Errorf("playbackUrl = %v", video["playbackUrl"])
 			}
 		})
+	}
+}
+
+// seedProcessingVideo stores a video of the lecture that a worker is
+// transcoding, straight through sqldb.
+func (b *bundle) seedProcessingVideo(t *testing.T, lecture *edustream.Lecture) *edustream.Video {
+	t.Helper()
+	ctx := context.Background()
+	v := &edustream.Video{LectureID: lecture.ID, UploaderID: b.instructor.ID, FileName: "talk.mp4", ContentType: "video/mp4", SizeBytes: 10}
+	if err := b.videos.CreateVideo(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	processing, transcode := edustream.VideoProcessing, edustream.StageTranscode
+	v, err := b.videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &processing, Stage: &transcode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// cancelVideoProcessing stops a video's processing for its instructor or
+// an admin, once: calling it again returns the cancelled video.
+func TestCancelVideoProcessing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	lecture := b.firstLecture(t, b.seedCourse(t, b.instructor, "Course", 1, true))
+	if _, err := sqldb.NewEnrollmentService(b.db, nil).Enroll(context.Background(), b.student.ID, lecture.CourseID); err != nil {
+		t.Fatal(err)
+	}
+	v := b.seedProcessingVideo(t, lecture)
+	const cancel = `mutation($v: ID!) { cancelVideoProcessing(videoId: $v) { id status stage error } }`
+	vars := map[string]any{"v": strconv.FormatInt(v.ID, 10)}
+
+	for _, tt := range []struct {
+		name string
+		user *edustream.User
+		vars map[string]any
+		code string
+	}{
+		{"anonymous", nil, vars, "UNAUTHENTICATED"},
+		{"an enrolled student", b.student, vars, "FORBIDDEN"},
+		{"another instructor", b.otherInstructor, vars, "FORBIDDEN"},
+		{"an unknown video", b.instructor, map[string]any{"v": "424242"}, "NOT_FOUND"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if r := b.post(t, tt.user, cancel, tt.vars); r.Code(t) != tt.code {
+				t.Errorf("got %s, want %s", r.Raw, tt.code)
+			}
+		})
+	}
+	if got, _ := b.videos.FindVideoByID(context.Background(), v.ID); got.Status != edustream.VideoProcessing || len(b.jobs.Cancels()) != 0 {
+		t.Fatalf("after the refusals the video is %s and cancels %v; want PROCESSING, none", got.Status, b.jobs.Cancels())
+	}
+
+	for i := range 2 {
+		r := b.post(t, b.instructor, cancel, vars).NoErrors(t)
+		got := r.Data["cancelVideoProcessing"].(map[string]any)
+		if got["status"] != "FAILED" || got["stage"] != "TRANSCODE" || !strings.Contains(got["error"].(string), "cancelled the processing") {
+			t.Errorf("call %d: %v, want FAILED at TRANSCODE saying it was cancelled", i+1, got)
+		}
+	}
+	if got := b.jobs.Cancels(); !slices.Equal(got, []int64{v.ID}) {
+		t.Errorf("work stopped for %v, want video %d once", got, v.ID)
+	}
+
+	// An admin may cancel any course's video.
+	other := b.seedProcessingVideo(t, b.firstLecture(t, b.seedCourse(t, b.instructor, "Other", 1, false)))
+	r := b.post(t, b.admin, cancel, map[string]any{"v": strconv.FormatInt(other.ID, 10)}).NoErrors(t)
+	if got := r.Data["cancelVideoProcessing"].(map[string]any); got["status"] != "FAILED" {
+		t.Errorf("an admin's cancel: %v, want FAILED", got)
+	}
+}
+
+// Deleting a lecture or a course stops its video's processing: the
+// lecture's video is stopped and its removal queued; the course's videos
+// end FAILED saying why (the purge replaces them next).
+func TestDeletingStopsProcessing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	course := b.seedCourse(t, b.instructor, "Course", 2, true)
+	lectures, err := b.lectures.FindLecturesByCourseIDs(context.Background(), []int64{course.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := b.seedProcessingVideo(t, lectures[course.ID][0]), b.seedProcessingVideo(t, lectures[course.ID][1])
+
+	b.post(t, b.instructor, `mutation($id: ID!) { deleteLecture(id: $id) }`, map[string]any{"id": strconv.FormatInt(first.LectureID, 10)}).NoErrors(t)
+	if got := b.jobs.Cancels(); !slices.Equal(got, []int64{first.ID}) {
+		t.Errorf("after deleteLecture work stopped for %v, want video %d", got, first.ID)
+	}
+	if got := b.jobs.Removals(); !slices.Equal(got, []int64{first.ID}) {
+		t.Errorf("after deleteLecture removals %v, want video %d", got, first.ID)
+	}
+
+	b.post(t, b.instructor, `mutation($id: ID!) { deleteCourse(id: $id) }`, map[string]any{"id": strconv.FormatInt(course.ID, 10)}).NoErrors(t)
+	if got := b.jobs.Cancels(); !slices.Equal(got, []int64{first.ID, second.ID}) {
+		t.Errorf("after deleteCourse work stopped for %v, want videos %d and %d", got, first.ID, second.ID)
+	}
+	got, err := b.videos.FindVideoByID(context.Background(), second.ID)
+	if err != nil || got.Status != edustream.VideoFailed || got.Error != "the course was deleted" {
+		t.Errorf("the course's video: %+v, %v; want FAILED because the course was deleted", got, err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 // Queues are the queues EduStream's tasks use. The admins' lists show them
 // even before their first task, when asynq does not know them yet.
-var Queues = []string{QueueDefault, QueueVideo}
+var Queues = []string{QueueDefault, QueueVideo, QueueVideoLong}
 
 // Defaults of Admin.
 const (
@@ -378,25 +378,16 @@ func (a *Admin) CancelTask(ctx context.Context, id string) (*edustream.TaskInfo,
 }
 
 // waitWhileActive waits, up to wait, until the task is no longer active,
-// and returns it as it is then.
+// and returns it as it is then. ENOTFOUND once it is gone.
 func (a *Admin) waitWhileActive(ctx context.Context, queue, id string, wait time.Duration) (*edustream.TaskInfo, error) {
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	tick := time.NewTicker(cancelPoll)
-	defer tick.Stop()
-	for {
-		t, err := a.Task(ctx, queue, id)
-		if err != nil || t.State != edustream.TaskActive {
-			return t, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-deadline.C:
-			return t, nil
-		case <-tick.C:
-		}
+	t, err := waitWhileActive(ctx, a.inspector, queue, id, wait)
+	switch {
+	case err != nil:
+		return nil, err
+	case t == nil:
+		return nil, errTaskNotFound(queue, id)
 	}
+	return taskInfo(t), nil
 }
 
 // Workers returns the worker processes whose heartbeat is recent: asynq

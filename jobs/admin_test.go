@@ -95,8 +95,8 @@ func TestAdminListsQueuesAndTasks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(queues) != 2 || queues[0].Name != jobs.QueueDefault || queues[1].Name != jobs.QueueVideo || queues[0].Size != 0 {
-			t.Errorf("queues %+v, want default and video, empty", queues)
+		if len(queues) != 3 || queues[0].Name != jobs.QueueDefault || queues[1].Name != jobs.QueueVideo || queues[2].Name != jobs.QueueVideoLong || queues[0].Size != 0 {
+			t.Errorf("queues %+v, want default, video and video-long, empty", queues)
 		}
 		tasks, more, err := e.admin.Tasks(ctx, jobs.QueueVideo, edustream.TaskPending, 0, 10)
 		if err != nil || len(tasks) != 0 || more {
@@ -111,7 +111,7 @@ func TestAdminListsQueuesAndTasks(t *testing.T) {
 	})
 
 	for id := int64(1); id <= 7; id++ {
-		if err := e.queue.EnqueueVideoStage(ctx, id, edustream.StageTranscode); err != nil {
+		if err := e.queue.EnqueueVideoStage(ctx, &edustream.Video{ID: id}, edustream.StageTranscode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -334,7 +334,7 @@ func TestAdminRunsAnArchivedTask(t *testing.T) {
 	wantCode(t, err, edustream.ENOTFOUND)
 
 	t.Run("delete", func(t *testing.T) {
-		if err := e.queue.EnqueueVideoStage(ctx, 8, edustream.StageProbe); err != nil {
+		if err := e.queue.EnqueueVideoStage(ctx, &edustream.Video{ID: 8}, edustream.StageProbe); err != nil {
 			t.Fatal(err)
 		}
 		for range 2 {
@@ -427,7 +427,7 @@ func TestAdminCancelsARunningTranscode(t *testing.T) {
 				me = w
 			}
 		}
-		wantQueues := []edustream.WorkerQueue{{Name: jobs.QueueDefault, Concurrency: 4}, {Name: jobs.QueueVideo, Concurrency: 1}}
+		wantQueues := []edustream.WorkerQueue{{Name: jobs.QueueDefault, Concurrency: 4}, {Name: jobs.QueueVideo, Concurrency: 1}, {Name: jobs.QueueVideoLong, Concurrency: 1}}
 		if me == nil || !slices.Equal(me.Queues, wantQueues) || me.Status != "active" || me.StartedAt.IsZero() {
 			t.Errorf("this process as a worker: %+v, want queues %v, active", me, wantQueues)
 		}

@@ -33,6 +33,7 @@ import (
 // set), asynq workers and ffmpeg.
 
 type chain struct {
+	db       *sqldb.DB
 	videos   *sqldb.VideoService
 	lectures *sqldb.LectureService
 	blobs    *local.Store
@@ -71,7 +72,7 @@ func setupChain(t testing.TB) *chain {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c := &chain{clock: &clock{}, blobDir: t.TempDir(), workDir: t.TempDir()}
+	c := &chain{db: db, clock: &clock{}, blobDir: t.TempDir(), workDir: t.TempDir()}
 	c.logger, c.logs = testLogger(t)
 
 	mux := http.NewServeMux()
@@ -130,6 +131,8 @@ type workerOptions struct {
 	reconcile   time.Duration
 	stuckAfter  time.Duration
 	concurrency int
+	// perUploader is WorkerConfig.VideoConcurrencyPerUploader.
+	perUploader int
 	// blobs and videos, if set, are the worker's instead of the chain's
 	// (wrappers that count or fail).
 	blobs  edustream.BlobStore
@@ -167,11 +170,12 @@ func (c *chain) newWorker(o workerOptions) *jobs.Worker {
 		life = &edustream.VideoLifecycle{Videos: o.videos, Jobs: c.queue, Events: c.events, Blobs: blobs, Now: c.clock.Now}
 	}
 	return jobs.NewWorker(c.rdb, jobs.WorkerConfig{
-		Concurrency:       map[string]int{jobs.QueueDefault: 4, jobs.QueueVideo: max(o.concurrency, 1)},
-		PollInterval:      20 * time.Millisecond,
-		ShutdownTimeout:   5 * time.Second,
-		ReconcileInterval: o.reconcile,
-		StuckAfter:        o.stuckAfter,
+		Concurrency:                 map[string]int{jobs.QueueDefault: 4, jobs.QueueVideo: max(o.concurrency, 1)},
+		VideoConcurrencyPerUploader: o.perUploader,
+		PollInterval:                20 * time.Millisecond,
+		ShutdownTimeout:             5 * time.Second,
+		ReconcileInterval:           o.reconcile,
+		StuckAfter:                  o.stuckAfter,
 	}, jobs.Deps{
 		Videos: c.videos, Life: life, Uploads: c.uploads, Courses: nopCourses{}, Blobs: blobs, Events: c.events,
 		Media: media, Limits: o.limits, Logger: c.logger, WorkDir: c.workDir, Now: c.clock.Now, Metrics: o.metrics,
@@ -187,7 +191,13 @@ func (nopCourses) FindHiddenCourseIDs(context.Context) ([]int64, error) { return
 // returning the video and the ETags the store answered with.
 func (c *chain) open(t testing.TB, data []byte, name string) (*edustream.Video, []edustream.UploadPart) {
 	t.Helper()
-	up, err := c.uploads.Create(context.Background(), c.instructor.ID, c.lecture.ID, name, "video/mp4", max(int64(len(data)), 1))
+	return c.openAs(t, c.instructor, c.lecture, data, name)
+}
+
+// openAs is open by user on lecture.
+func (c *chain) openAs(t testing.TB, user *edustream.User, lecture *edustream.Lecture, data []byte, name string) (*edustream.Video, []edustream.UploadPart) {
+	t.Helper()
+	up, err := c.uploads.Create(context.Background(), user.ID, lecture.ID, name, "video/mp4", max(int64(len(data)), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,11 +207,17 @@ func (c *chain) open(t testing.TB, data []byte, name string) (*edustream.Video, 
 // upload uploads the file at path and completes it.
 func (c *chain) upload(t testing.TB, path string) *edustream.Video {
 	t.Helper()
+	return c.uploadAs(t, c.instructor, c.lecture, path)
+}
+
+// uploadAs is upload by user on lecture.
+func (c *chain) uploadAs(t testing.TB, user *edustream.User, lecture *edustream.Lecture, path string) *edustream.Video {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, parts := c.open(t, data, filepath.Base(path))
+	v, parts := c.openAs(t, user, lecture, data, filepath.Base(path))
 	v, err = c.uploads.Complete(context.Background(), v, parts)
 	if err != nil {
 		t.Fatalf("complete: %v", err)

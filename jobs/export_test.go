@@ -11,7 +11,7 @@ import (
 // RunStage runs one step of the chain for the video as its task would, on
 // this goroutine: for tests that drive the chain step by step.
 func (w *Worker) RunStage(ctx context.Context, stage edustream.VideoStage, videoID int64) error {
-	c := &chain{d: w.deps, enq: w.enq}
+	c := &chain{d: w.deps}
 	return c.runStage(ctx, stage, videoID)
 }
 

@@ -133,7 +133,7 @@ func setupMediaConvert(t *testing.T) *mcBundle {
 		Transcoder: client, Events: b.published, Logger: logger, WorkDir: t.TempDir(),
 		Now: clock,
 	})
-	b.chain = &chain{d: b.worker.deps, enq: b.worker.enq}
+	b.chain = &chain{d: b.worker.deps}
 	b.transcodes = b.worker.transcodes
 	return b
 }

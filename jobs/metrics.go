@@ -45,6 +45,9 @@ const (
 	// outcomeHandedOff: the transcode step submitted a job to an external
 	// transcoder, whose reports move the video on.
 	outcomeHandedOff = "handed_off"
+	// outcomeDeferred: the task was put back in its queue for its
+	// uploader's turn (errUploaderBusy); nothing failed.
+	outcomeDeferred = "deferred"
 )
 
 // NewMetrics returns the workers' measures, registered on reg.
@@ -124,6 +127,8 @@ func measureTasks(m *Metrics) asynq.MiddlewareFunc {
 			outcome := outcomeOK
 			switch {
 			case err == nil:
+			case errors.Is(err, errUploaderBusy):
+				outcome = outcomeDeferred
 			case willRetry(ctx, err):
 				outcome = outcomeRetry
 			default:

@@ -17,7 +17,7 @@ import (
 // every task runs in. The order matters: the log line and the metrics must
 // see the error after panics are recovered and codes are mapped, so they
 // are outermost but for the task's span, which the log line carries.
-func newMux(d *Deps, enq *enqueuer) *asynq.ServeMux {
+func newMux(d *Deps) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Use(traceTasks(d.Tracer), logTasks(d.Logger), measureTasks(d.Metrics), recoverPanics, mapErrorCodes)
 	// PurgeCourse refuses (ECONFLICT) to purge a course that is visible, so
@@ -28,7 +28,7 @@ func newMux(d *Deps, enq *enqueuer) *asynq.ServeMux {
 		}
 		return nil
 	})
-	c := &chain{d: d, enq: enq}
+	c := &chain{d: d}
 	for stage, tt := range stageTasks {
 		handle(mux, tt, func(ctx context.Context, p VideoPayload) error { return c.runStage(ctx, stage, p.VideoID) })
 	}
@@ -77,6 +77,11 @@ func logTasks(logger *slog.Logger) asynq.MiddlewareFunc {
 			if err == nil {
 				l.LogAttrs(ctx, slog.LevelInfo, "task done", attrs...)
 				return nil
+			}
+			if errors.Is(err, errUploaderBusy) {
+				// Fairness, not a fault: the step waits its turn.
+				l.LogAttrs(ctx, slog.LevelInfo, "task put back", append(attrs, slog.String("reason", err.Error()))...)
+				return err
 			}
 			willRetry := willRetry(ctx, err)
 			level := slog.LevelWarn

@@ -50,7 +50,7 @@ func TestCoursePurgeHandler(t *testing.T) {
 			t.Parallel()
 			courses := &fakeCourses{purgeErr: map[int64]error{1: tt.purgeErr}}
 			logger, _ := newTestLogger()
-			err := newMux(&Deps{Courses: courses, Logger: logger}, nil).ProcessTask(context.Background(), tt.task)
+			err := newMux(&Deps{Courses: courses, Logger: logger}).ProcessTask(context.Background(), tt.task)
 
 			if got := len(courses.purges()) > 0; got != tt.wantPurge {
 				t.Errorf("PurgeCourse called = %v, want %v", got, tt.wantPurge)
@@ -71,7 +71,7 @@ func TestCoursePurgeHandler(t *testing.T) {
 func TestLogTasks(t *testing.T) {
 	t.Parallel()
 	logger, logs := newTestLogger()
-	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger}, nil)
+	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger})
 	mux.HandleFunc("test:ok", func(ctx context.Context, _ *asynq.Task) error {
 		edustream.Logger(ctx).Info("from the handler")
 		return nil
@@ -113,7 +113,7 @@ func TestLogTasks(t *testing.T) {
 func TestRecoverPanics(t *testing.T) {
 	t.Parallel()
 	logger, logs := newTestLogger()
-	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger}, nil)
+	mux := newMux(&Deps{Courses: &fakeCourses{}, Logger: logger})
 	mux.HandleFunc("test:panic", panickingHandler)
 
 	err := mux.ProcessTask(context.Background(), asynq.NewTask("test:panic", nil))

@@ -151,3 +151,55 @@ func TestQueueEnqueueFailsWithoutRedis(t *testing.T) {
 		t.Errorf("unexpected conflict: %v", err)
 	}
 }
+
+// A waiting video's position counts the tasks running in its queue, on
+// every worker, and those pending before it; a long video waits in its own
+// queue, where short ones are not counted.
+func TestVideoQueuePositionCountsWhatRuns(t *testing.T) {
+	t.Parallel()
+	opt := redisOpt(t)
+	q := NewQueue(clientOf(t, opt))
+	ctx := context.Background()
+	video := func(id int64, seconds float64) *edustream.Video {
+		return &edustream.Video{ID: id, Media: &edustream.MediaInfo{DurationSeconds: seconds}}
+	}
+	type want struct {
+		pos     int
+		waiting bool
+	}
+	check := func(when string, wants map[int64]want) {
+		t.Helper()
+		for id, w := range wants {
+			pos, waiting, err := q.VideoQueuePosition(ctx, id)
+			if err != nil || pos != w.pos || waiting != w.waiting {
+				t.Errorf("%s: video %d at %d, waiting %v, %v; want %d, %v", when, id, pos, waiting, err, w.pos, w.waiting)
+			}
+		}
+	}
+	check("nothing queued", map[int64]want{1: {0, false}})
+	for _, v := range []*edustream.Video{video(1, 12), video(2, 12), video(3, 12), video(4, LongVideo.Seconds())} {
+		if err := q.EnqueueVideoStage(ctx, v, edustream.StageTranscode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("no worker yet", map[int64]want{1: {0, true}, 2: {1, true}, 3: {2, true}, 4: {0, true}})
+
+	started, release := make(chan string, 1), make(chan struct{})
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 1, Queues: map[string]int{QueueVideo: 1}, LogLevel: asynq.FatalLevel})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeVideoTranscode, func(ctx context.Context, task *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		started <- id
+		<-release
+		return nil
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	defer close(release)
+	if id := <-started; id != VideoTaskID("transcode", 1) {
+		t.Fatalf("the worker took %s first, want video 1's", id)
+	}
+	check("video 1 running", map[int64]want{1: {0, false}, 2: {1, true}, 3: {2, true}, 4: {0, true}})
+}

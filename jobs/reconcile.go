@@ -47,7 +47,8 @@ func (w *Worker) reconcilers() []reconciler {
 	}
 }
 
-// reconcilerLoop runs the reconcilers at once, then every interval until ctx
+// reconcilerLoop runs the reconcilers at once, then every interval and
+// whenever something happened that may have lost tasks (trigger), until ctx
 // is done. Failures are logged, not returned: the next round is the retry.
 type reconcilerLoop struct {
 	reconcilers []reconciler
@@ -55,13 +56,25 @@ type reconcilerLoop struct {
 	interval    time.Duration
 	// signal hears of every round (WorkerTestSignals.ReconcileRound).
 	signal *testsignal.Signal[ReconcileRound]
+	// triggers holds the reason of a round asked for and not run yet
+	// (one: asking again before it runs changes nothing).
+	triggers chan string
+}
+
+// trigger asks for a round as soon as the current one, if any, is done.
+func (r *reconcilerLoop) trigger(reason string) {
+	select {
+	case r.triggers <- reason:
+	default:
+	}
 }
 
 func (r *reconcilerLoop) run(ctx context.Context) {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
+	trigger := "start"
 	for {
-		var round ReconcileRound
+		round := ReconcileRound{Trigger: trigger}
 		for _, rec := range r.reconcilers {
 			queued, err := r.reconcile(ctx, rec)
 			round.Queued += queued
@@ -74,6 +87,9 @@ func (r *reconcilerLoop) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			trigger = "interval"
+		case trigger = <-r.triggers:
+			t.Reset(r.interval)
 		}
 	}
 }
@@ -139,13 +155,13 @@ func (w *Worker) reconcileVideoChains(ctx context.Context) (int, error) {
 	}
 	queued := 0
 	for _, v := range videos {
-		tt, ok := stageTasks[v.Stage]
-		if !ok || (v.Stage == edustream.StageTranscode && v.TranscoderJobID != "") {
+		stage, ok := v.PendingStage()
+		if !ok {
 			continue
 		}
-		added, err := enqueue(ctx, w.enq, tt, VideoPayload{VideoID: v.ID})
+		added, err := enqueueVideoStage(ctx, w.enq, v, stage)
 		if err != nil {
-			return queued, fmt.Errorf("video %d at %s: %w", v.ID, v.Stage, err)
+			return queued, fmt.Errorf("video %d at %s: %w", v.ID, stage, err)
 		}
 		if added {
 			queued++

@@ -31,7 +31,21 @@ const (
 	// QueueVideo holds ffmpeg work (probe, transcode, thumbnails). One
 	// transcode keeps about two cores busy, so its concurrency is small.
 	QueueVideo = "video"
+	// QueueVideoLong holds the transcodes of long videos (LongVideo and
+	// longer). A worker runs it with its own slots, so hours of encoding
+	// never take the slots a short video needs: a 12-second clip does not
+	// wait behind a lecture of two hours.
+	QueueVideoLong = "video-long"
 )
+
+// LongVideo is the length from which a video's transcode runs on
+// QueueVideoLong. The probe knows the length before the transcode is
+// queued. A transcode of ten minutes of video takes a few minutes of a
+// worker; past that, a short video waiting behind it would notice.
+const LongVideo = 10 * time.Minute
+
+// videoQueues are the queues where videos wait for ffmpeg.
+var videoQueues = []string{QueueVideo, QueueVideoLong}
 
 // Task types. The version suffix lets a new payload shape ship next to the
 // old one: workers keep a handler for v1 until no v1 task is left in Redis.
@@ -178,7 +192,24 @@ var (
 	videoComplete   = videoTask(TypeVideoComplete, "complete", QueueDefault, 10, 5*time.Minute)
 	videoCleanup    = videoTask(TypeVideoCleanup, "cleanup", QueueDefault, 10, 30*time.Minute)
 	uploadExpire    = videoTask(TypeUploadExpire, "expire-upload", QueueDefault, 10, 5*time.Minute)
+	// videoTranscodeLong is videoTranscode on the long videos' queue: the
+	// same type, handler and id.
+	videoTranscodeLong = videoTask(TypeVideoTranscode, "transcode", QueueVideoLong, 3, 10*time.Hour)
 )
+
+// videoStageTask returns the task type of v's step stage: the transcode
+// of a long video (LongVideo) waits in its own queue.
+func videoStageTask(v *edustream.Video, stage edustream.VideoStage) (taskType[VideoPayload], bool) {
+	if stage == edustream.StageTranscode && v.Media != nil && v.Media.DurationSeconds >= LongVideo.Seconds() {
+		return videoTranscodeLong, true
+	}
+	tt, ok := stageTasks[stage]
+	return tt, ok
+}
+
+// videoStepTasks are the task types of the chain's steps in every queue
+// they may wait in.
+var videoStepTasks = []taskType[VideoPayload]{videoProbe, videoTranscode, videoTranscodeLong, videoPublish, videoThumbnails, videoMetadata, videoComplete}
 
 // stageTasks maps each step of the chain to its task type.
 var stageTasks = map[edustream.VideoStage]taskType[VideoPayload]{

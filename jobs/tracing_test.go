@@ -75,7 +75,7 @@ func TestTasksCarryTheTrace(t *testing.T) {
 
 	logger, _ := newTestLogger()
 	courses := &fakeCourses{purgeErr: map[int64]error{8: errors.New("database down")}}
-	mux := newMux(&Deps{Courses: courses, Logger: logger, Tracer: tp}, nil)
+	mux := newMux(&Deps{Courses: courses, Logger: logger, Tracer: tp})
 	for _, info := range []*asynq.TaskInfo{traced, untraced} {
 		mux.ProcessTask(context.Background(), asynq.NewTaskWithHeaders(info.Type, info.Payload, info.Headers))
 	}

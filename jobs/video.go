@@ -42,8 +42,7 @@ const (
 
 // chain runs the video tasks.
 type chain struct {
-	d   *Deps
-	enq *enqueuer
+	d *Deps
 }
 
 // stepFunc does the work of one stage for v and returns what to record
@@ -100,7 +99,12 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		c.d.Life.Requeue(ctx, v)
 		return nil
 	}
-	if q, _ := asynq.GetQueueName(ctx); q == QueueVideo {
+	if q, _ := asynq.GetQueueName(ctx); slices.Contains(videoQueues, q) {
+		release, err := c.takeUploaderSlot(ctx, v)
+		if err != nil {
+			return err
+		}
+		defer release()
 		// The video queue moved: those waiting in it see their position change.
 		c.announceQueueMoved(ctx)
 	}
@@ -141,6 +145,9 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 		outcome = outcomeHandedOff
 		return nil // an external transcoder's reports move the video on
 	} else if err != nil {
+		if ctx.Err() != nil {
+			c.dropStopped(ctx, v)
+		}
 		err = c.fail(ctx, v, err)
 		outcome = stepOutcome(err)
 		return err
@@ -154,6 +161,59 @@ func (c *chain) runStage(ctx context.Context, stage edustream.VideoStage, videoI
 	outcome = outcomeOK
 	noteMoved(ctx, moved)
 	return nil
+}
+
+// takeUploaderSlot takes one of the slots of v's uploader (uploaderslots.go)
+// for the task; errUploaderBusy when the uploader has none left, which
+// puts the task back in its queue.
+func (c *chain) takeUploaderSlot(ctx context.Context, v *edustream.Video) (release func(), err error) {
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, last := asynq.GetMaxRetry(ctx)
+	if c.d.slots == nil || v.UploaderID == 0 || (last && retried >= maxRetry) {
+		// asynq archives a task at its last attempt whatever it returns,
+		// so that one runs now rather than be put back for good.
+		return func() {}, nil
+	}
+	id, _ := asynq.GetTaskID(ctx)
+	release, ok, err := c.d.slots.take(ctx, v.UploaderID, id)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, errUploaderBusy
+	}
+	return release, nil
+}
+
+// dropStopped deletes what a step whose context was cancelled had stored
+// of its outputs, if its video no longer wants the step: someone stopped
+// it (StopProcessing), or its lecture is gone. A step stopped for another
+// reason (its timeout, a worker shutting down) keeps them for the next
+// attempt.
+func (c *chain) dropStopped(ctx context.Context, v *edustream.Video) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	now, err := c.d.Videos.FindVideoByID(ctx, v.ID)
+	switch {
+	case err == nil && now.ReplacedAt == nil && now.Status == edustream.VideoProcessing && now.Stage == v.Stage:
+		return // still wanted
+	case err != nil && edustream.ErrorCode(err) != edustream.ENOTFOUND:
+		return // unknown: the next attempt, or the removal, decides
+	}
+	switch v.Stage {
+	case edustream.StageTranscode:
+		err = edustream.DeleteBlobPrefix(ctx, c.d.Blobs, v.WorkPrefix())
+	case edustream.StageThumbnails:
+		err = c.d.Blobs.Delete(ctx, v.PosterKey(), v.StoryboardSpriteKey(), v.StoryboardVTTKey())
+	default:
+		return
+	}
+	log := edustream.Logger(ctx)
+	if err != nil {
+		log.Warn("delete the outputs of a stopped step", slog.String("error", err.Error()))
+		return
+	}
+	log.Info("the step was stopped; its outputs were deleted")
 }
 
 // fail decides what a step's error means. A permanent one (the input's
@@ -200,6 +260,9 @@ func (c *chain) probe(ctx context.Context, run *stepRun) (edustream.VideoUpdate,
 	} else if err != nil {
 		return edustream.VideoUpdate{}, fmt.Errorf("find the source: %w", err)
 	}
+	if info, err := c.probed(ctx, v); err != nil || info != nil {
+		return edustream.VideoUpdate{Media: info}, err
+	}
 	srv, err := serveBlobs(ctx, c.d.Blobs, v.SourceKey())
 	if err != nil {
 		return edustream.VideoUpdate{}, err
@@ -212,7 +275,37 @@ func (c *chain) probe(ctx context.Context, run *stepRun) (edustream.VideoUpdate,
 	if err := c.d.Limits.CheckMedia(info); err != nil {
 		return edustream.VideoUpdate{}, err
 	}
+	// Kept until the probe's results are in the database, so a retry
+	// after the database failed does not probe again.
+	body, err := json.Marshal(info)
+	if err != nil {
+		return edustream.VideoUpdate{}, err
+	}
+	if err := c.d.Blobs.Put(ctx, probeKey(v), strings.NewReader(string(body)), int64(len(body)), blobMeta("probe.json")); err != nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("keep the probe's results: %w", err)
+	}
 	return edustream.VideoUpdate{Media: info}, nil
+}
+
+// probeKey is where the probe keeps its results for a retry of its step.
+func probeKey(v *edustream.Video) string { return edustream.VideoPrefix(v.ID) + "probe.json" }
+
+// probed returns the results an earlier attempt of the probe kept, if it
+// kept any that still pass the limits; nil otherwise.
+func (c *chain) probed(ctx context.Context, v *edustream.Video) (*edustream.MediaInfo, error) {
+	r, err := c.d.Blobs.Get(ctx, probeKey(v), 0, -1)
+	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("look for an earlier probe: %w", err)
+	}
+	defer r.Close()
+	var info edustream.MediaInfo
+	if err := json.NewDecoder(io.LimitReader(r, 1<<20)).Decode(&info); err != nil || c.d.Limits.CheckMedia(&info) != nil {
+		return nil, nil // not ours to trust: probe again
+	}
+	edustream.Logger(ctx).Info("an earlier attempt probed the video; keeping its results")
+	return &info, nil
 }
 
 // errSourceMissing fails a video whose source is not in storage.
@@ -309,8 +402,20 @@ func (c *chain) publishStream(ctx context.Context, run *stepRun) (edustream.Vide
 		// Media playlists after their segments, the master last.
 		return rankForPublish(a.Key) - rankForPublish(b.Key)
 	})
+	// What an earlier attempt published already is not copied again.
+	published, err := c.d.Blobs.List(ctx, v.HLSPrefix())
+	if err != nil {
+		return edustream.VideoUpdate{}, fmt.Errorf("list published files: %w", err)
+	}
+	sizes := make(map[string]int64, len(published))
+	for _, b := range published {
+		sizes[b.Key] = b.Size
+	}
 	for _, b := range work {
 		rel := strings.TrimPrefix(b.Key, v.WorkPrefix())
+		if size, ok := sizes[v.HLSPrefix()+rel]; ok && size == b.Size && rankForPublish(b.Key) == 0 {
+			continue // a segment; playlists are copied again, they are small
+		}
 		if err := c.d.Blobs.Copy(ctx, b.Key, v.HLSPrefix()+rel, blobMeta(rel)); err != nil {
 			return edustream.VideoUpdate{}, fmt.Errorf("publish %s: %w", rel, err)
 		}
@@ -416,9 +521,15 @@ type Metadata struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-// metadata writes the sidecar.
+// metadata writes the sidecar, unless an earlier attempt did.
 func (c *chain) metadata(ctx context.Context, run *stepRun) (edustream.VideoUpdate, error) {
 	v := run.video
+	if _, err := c.d.Blobs.Head(ctx, v.MetadataKey()); err == nil {
+		edustream.Logger(ctx).Info("an earlier attempt wrote the metadata; keeping it")
+		return edustream.VideoUpdate{}, nil
+	} else if edustream.ErrorCode(err) != edustream.ENOTFOUND {
+		return edustream.VideoUpdate{}, fmt.Errorf("look for earlier metadata: %w", err)
+	}
 	m := Metadata{
 		VideoID:    v.ID,
 		LectureID:  v.LectureID,

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,11 @@ const (
 // transcode keeps about two cores busy, so one task per two cores.
 func DefaultVideoConcurrency() int { return max(1, runtime.NumCPU()/2) }
 
+// DefaultVideoLongConcurrency is the long videos' queue's default: half
+// the video queue's default slots (one per four cores), at least one. They come on top of the video
+// queue's, which stay free for short videos and the other ffmpeg steps.
+func DefaultVideoLongConcurrency() int { return max(1, DefaultVideoConcurrency()/2) }
+
 // redisPingTimeout bounds the start-up check of Redis, so a black-holed
 // address fails Run instead of hanging it.
 const redisPingTimeout = 5 * time.Second
@@ -57,9 +63,15 @@ const redisPingTimeout = 5 * time.Second
 type WorkerConfig struct {
 	// Concurrency is how many tasks of each queue run at once (missing or
 	// 0: DefaultConcurrency for the default queue, DefaultVideoConcurrency
-	// for the video queue). A queue set to a negative number is not served
-	// by this worker.
+	// for the video queue, DefaultVideoLongConcurrency for the long
+	// videos'). A queue set to a negative number is not served by this
+	// worker.
 	Concurrency map[string]int
+	// VideoConcurrencyPerUploader bounds the steps of one uploader's
+	// videos running at once in the video queues, across the fleet (0:
+	// DefaultVideoConcurrencyPerUploader; negative: no bound). See
+	// uploaderslots.go.
+	VideoConcurrencyPerUploader int
 	// PollInterval is asynq's TaskCheckInterval, the wait between polls of
 	// an empty queue (0: DefaultPollInterval).
 	PollInterval time.Duration
@@ -73,9 +85,18 @@ type WorkerConfig struct {
 	// DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
 	// ReconcileInterval is the period of the reconcilers, which also run once
-	// at start (0: DefaultReconcileInterval; negative: none, for tests or a
-	// fleet where other processes reconcile).
+	// at start, when Redis answers again after failing and when it comes
+	// back empty (0: DefaultReconcileInterval; negative: none, for tests or
+	// a fleet where other processes reconcile).
 	ReconcileInterval time.Duration
+	// TaskLease is how long a running task's lease may go unrenewed
+	// before its worker counts as dead and the task goes back to its queue
+	// (0: DefaultTaskLease; at least MinTaskLease; negative: left to
+	// asynq's own recoverer, 60 to 120 s). See recover.go.
+	TaskLease time.Duration
+	// RecoveryInterval is how often the worker checks Redis and the
+	// leases (0: DefaultRecoveryInterval).
+	RecoveryInterval time.Duration
 	// StuckAfter is how long a video must have sat in a non-terminal state
 	// without a change before the reconciler enqueues its step again (0:
 	// no wait). Waiting is never needed for correctness: a step whose task
@@ -129,6 +150,8 @@ type Deps struct {
 
 	// signals are the Worker's TestSignals, for the handlers.
 	signals *WorkerTestSignals
+	// slots bound each uploader's running steps (nil: no bound).
+	slots *uploaderSlots
 }
 
 // WorkerTestSignals are the moments of a Worker's life that tests wait
@@ -139,6 +162,9 @@ type WorkerTestSignals struct {
 	// ReconcileRound is sent after every round of the reconcilers, once
 	// each of them has run.
 	ReconcileRound testsignal.Signal[ReconcileRound]
+	// TaskRecovered is sent when the worker put back the task of a dead
+	// worker.
+	TaskRecovered testsignal.Signal[RecoveredTask]
 	// LiveSync is sent when a live meeting sync task has finished, with
 	// what it did.
 	LiveSync testsignal.Signal[LiveSync]
@@ -147,11 +173,15 @@ type WorkerTestSignals struct {
 // Init turns every signal on. Call it before Run.
 func (s *WorkerTestSignals) Init() {
 	s.ReconcileRound.Init()
+	s.TaskRecovered.Init()
 	s.LiveSync.Init()
 }
 
 // ReconcileRound is what one round of the reconcilers did.
 type ReconcileRound struct {
+	// Trigger is why it ran: "start", "interval", "redis returned" or
+	// "redis empty".
+	Trigger string
 	// Queued is how many tasks the round added that Redis did not hold.
 	Queued int
 	// Failed names the reconcilers that returned an error.
@@ -192,7 +222,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	if cfg.Concurrency == nil {
 		cfg.Concurrency = map[string]int{}
 	}
-	for queue, n := range map[string]int{QueueDefault: DefaultConcurrency, QueueVideo: DefaultVideoConcurrency()} {
+	for queue, n := range map[string]int{QueueDefault: DefaultConcurrency, QueueVideo: DefaultVideoConcurrency(), QueueVideoLong: DefaultVideoLongConcurrency()} {
 		if cfg.Concurrency[queue] == 0 {
 			cfg.Concurrency[queue] = n
 		}
@@ -206,6 +236,15 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	if cfg.ReconcileInterval == 0 {
 		cfg.ReconcileInterval = DefaultReconcileInterval
 	}
+	if cfg.TaskLease == 0 {
+		cfg.TaskLease = DefaultTaskLease
+	}
+	if cfg.TaskLease > 0 {
+		cfg.TaskLease = max(cfg.TaskLease, MinTaskLease)
+	}
+	if cfg.RecoveryInterval <= 0 {
+		cfg.RecoveryInterval = DefaultRecoveryInterval
+	}
 	if cfg.TranscoderSilentAfter <= 0 {
 		cfg.TranscoderSilentAfter = DefaultTranscoderSilentAfter
 	}
@@ -218,8 +257,11 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, deps Deps) *Worker {
 	deps.Limits = deps.Limits.WithDefaults()
 	w := &Worker{rdb: rdb, cfg: cfg, deps: &deps, enq: newEnqueuer(rdb)}
 	w.deps.signals = &w.TestSignals
+	if cfg.VideoConcurrencyPerUploader >= 0 {
+		w.deps.slots = &uploaderSlots{rdb: rdb, limit: cmp.Or(cfg.VideoConcurrencyPerUploader, DefaultVideoConcurrencyPerUploader), lease: uploaderSlotLease}
+	}
 	w.transcodes = &edustream.TranscodeJobs{Life: deps.Life}
-	w.mux = newMux(w.deps, w.enq)
+	w.mux = newMux(w.deps)
 	return w
 }
 
@@ -280,6 +322,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			Logger:                   newAsynqLogger(log),
 			LogLevel:                 asynq.WarnLevel,
 			Queues:                   map[string]int{queue: 1},
+
+			// A step put back for its uploader's turn did not fail.
+			IsFailure: func(err error) bool { return !errors.Is(err, errUploaderBusy) },
 		})
 		if err := srv.Start(w.mux); err != nil {
 			stopAll()
@@ -289,15 +334,28 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	var wg sync.WaitGroup
+	reconcile := func(string) {}
 	if w.cfg.ReconcileInterval > 0 {
 		r := &reconcilerLoop{
 			reconcilers: w.reconcilers(),
 			logger:      log.With(slog.String("component", "reconciler")),
 			interval:    w.cfg.ReconcileInterval,
 			signal:      &w.TestSignals.ReconcileRound,
+			triggers:    make(chan string, 1),
 		}
+		reconcile = r.trigger
 		wg.Go(func() { r.run(ctx) })
 	}
+	m := &monitor{
+		rdb:       w.rdb,
+		logger:    log.With(slog.String("component", "recovery")),
+		lease:     w.cfg.TaskLease,
+		interval:  w.cfg.RecoveryInterval,
+		reconcile: reconcile,
+		recovered: &w.TestSignals.TaskRecovered,
+		now:       w.deps.Now,
+	}
+	wg.Go(func() { m.run(ctx) })
 
 	// asynq's own start-up lines are below its warn level; this one says
 	// the worker is up and how it is tuned.
@@ -305,6 +363,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		slog.String("redis", redisAddr(w.rdb)),
 		slog.Duration("poll_interval", w.cfg.PollInterval),
 		slog.Duration("reconcile_interval", w.cfg.ReconcileInterval),
+		slog.Duration("task_lease", w.cfg.TaskLease),
+		slog.Duration("recovery_interval", w.cfg.RecoveryInterval),
 	}
 	for queue, n := range w.cfg.Concurrency {
 		attrs = append(attrs, slog.Int("concurrency_"+queue, n))
@@ -312,7 +372,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	log.LogAttrs(ctx, slog.LevelInfo, "jobs worker started", attrs...)
 
 	<-ctx.Done()
-	// The reconcilers share the Redis client, so they stop first.
+	// The reconcilers and the monitor share the Redis client, so they stop
+	// first.
 	wg.Wait()
 	var stopping sync.WaitGroup
 	for _, s := range servers {
@@ -329,6 +390,9 @@ func (w *Worker) Run(ctx context.Context) error {
 func retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return 0
+	}
+	if errors.Is(err, errUploaderBusy) {
+		return uploaderBusyDelay
 	}
 	if delay, ok := retryDelays[t.Type()]; ok {
 		return delay(n)

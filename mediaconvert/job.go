@@ -174,10 +174,18 @@ func codecLevel(r edustream.Rendition) types.H264CodecLevel {
 		return types.H264CodecLevelLevel3
 	case "3.1":
 		return types.H264CodecLevelLevel31
+	case "3.2":
+		return types.H264CodecLevelLevel32
 	case "4.0":
 		return types.H264CodecLevelLevel4
 	case "4.1":
 		return types.H264CodecLevelLevel41
+	case "4.2":
+		return types.H264CodecLevelLevel42
+	case "5.0":
+		return types.H264CodecLevelLevel5
+	case "5.1":
+		return types.H264CodecLevelLevel51
 	}
 	return types.H264CodecLevelAuto
 }

@@ -183,7 +183,8 @@ func TestCreateJobMatchesTheLadder(t *testing.T) {
 				}
 				got = append(got, r)
 			}
-			levels := map[int]string{1080: "LEVEL_4", 720: "LEVEL_3_1", 480: "LEVEL_3", 360: "LEVEL_3"}
+			// 854x480 at 30 fps is 48,600 macroblocks a second, above level 3.0.
+			levels := map[int]string{1080: "LEVEL_4", 720: "LEVEL_3_1", 480: "LEVEL_3_1", 360: "LEVEL_3"}
 			for _, r := range ladder {
 				want = append(want, rend{Modifier: "_" + r.Name, Width: r.Width, Height: r.Height, MaxBitrate: r.VideoBitrate * 11 / 10,
 					Level: levels[r.Height], Audio: r.AudioBitrate, FPS: tt.wantFPS, Gop: 4})

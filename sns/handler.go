@@ -113,15 +113,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), handleTimeout)
 	defer cancel()
-	outcome, err := h.serve(ctx, r)
+	outcome, authentic, err := h.serve(ctx, r)
 	log := edustream.Logger(ctx)
 	if err != nil {
 		status := statusOf(err)
+		// Anyone can post here: a refusal before the signature checks out
+		// (forged, foreign, malformed, or a certificate that cannot be
+		// fetched for it) is a warning, never an ERROR that pages someone.
+		// Failing to handle a message SNS did send is one.
 		level := slog.LevelWarn
-		if status >= 500 {
+		if status >= 500 && authentic {
 			level = slog.LevelError
 		}
-		log.Log(ctx, level, "sns message refused", slog.Int("status", status), slog.String("error", err.Error()))
+		log.Log(ctx, level, "sns message refused", slog.Int("status", status), slog.Bool("authentic", authentic), slog.String("error", err.Error()))
 		msg := edustream.ErrorMessage(err)
 		if status >= 500 {
 			msg = "temporarily unavailable; retry"
@@ -148,31 +152,47 @@ func statusOf(err error) int {
 }
 
 // serve checks a delivery and handles it once. It returns what happened,
-// for the log and the answer.
-func (h *Handler) serve(ctx context.Context, r *http.Request) (string, error) {
+// for the log and the answer, and whether the message proved to be SNS's.
+func (h *Handler) serve(ctx context.Context, r *http.Request) (outcome string, authentic bool, err error) {
+	m, err := h.verify(ctx, r)
+	if err != nil {
+		return "", false, err
+	}
+	outcome, err = h.handleOnce(ctx, m)
+	return outcome, true, err
+}
+
+// verify reads the delivery and checks that SNS sent it.
+func (h *Handler) verify(ctx context.Context, r *http.Request) (*Message, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	if err != nil {
-		return "", edustream.Errorf(edustream.EINVALID, "read the body: %v", err)
+		return nil, edustream.Errorf(edustream.EINVALID, "read the body: %v", err)
 	}
 	m, err := parseMessage(body)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	switch {
 	case r.Header.Get("x-amz-sns-message-type") != m.Type:
-		return "", edustream.Errorf(edustream.EINVALID, "the x-amz-sns-message-type header %q does not match the body's %q", r.Header.Get("x-amz-sns-message-type"), m.Type)
+		return nil, edustream.Errorf(edustream.EINVALID, "the x-amz-sns-message-type header %q does not match the body's %q", r.Header.Get("x-amz-sns-message-type"), m.Type)
 	case !slices.Contains(h.cfg.TopicARNs, m.TopicArn):
 		// Before the signature: a stranger's topic costs no certificate fetch.
-		return "", edustream.Errorf(edustream.EFORBIDDEN, "topic %s is not accepted here", m.TopicArn)
+		return nil, edustream.Errorf(edustream.EFORBIDDEN, "topic %s is not accepted here", m.TopicArn)
 	}
 	for header, want := range map[string]string{"x-amz-sns-topic-arn": m.TopicArn, "x-amz-sns-message-id": m.MessageID} {
 		if got := r.Header.Get(header); got != "" && got != want {
-			return "", edustream.Errorf(edustream.EINVALID, "the %s header does not match the body", header)
+			return nil, edustream.Errorf(edustream.EINVALID, "the %s header does not match the body", header)
 		}
 	}
 	if err := h.cfg.Verifier.Verify(ctx, m); err != nil {
-		return "", err
+		return nil, err
 	}
+	return m, nil
+}
+
+// handleOnce handles a verified message unless another delivery of it
+// was, or is being, handled.
+func (h *Handler) handleOnce(ctx context.Context, m *Message) (string, error) {
 	ctx = edustream.NewContextWithLogger(ctx, edustream.Logger(ctx).With(
 		slog.String("sns_message_id", m.MessageID), slog.String("sns_type", m.Type), slog.String("sns_topic", m.TopicArn)))
 

@@ -70,16 +70,30 @@ func setupWithClock(t *testing.T, now func() time.Time) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(edustream.NewContextWithLogger(r.Context(), logger)))
-	})
+	b.handler = b.withLogger(h)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("endpoint log:\n%s", b.logs)
 		}
 	})
 	return b
+}
+
+// withLogger serves h with the bundle's captured logger.
+func (b *bundle) withLogger(h http.Handler) http.Handler {
+	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(edustream.NewContextWithLogger(r.Context(), logger)))
+	})
+}
+
+// wantRefusalLogged checks that the endpoint logged one refusal, at level.
+func (b *bundle) wantRefusalLogged(t *testing.T, level string) {
+	t.Helper()
+	lines := b.logs.Records(t, "sns message refused")
+	if len(lines) != 1 || lines[0]["level"] != level {
+		t.Errorf("refusals logged: %v, want one at %s", lines, level)
+	}
 }
 
 // deliver sends m and checks the answer's status.
@@ -277,6 +291,8 @@ func TestRefusesForgedForeignAndMalformed(t *testing.T) {
 			if !tt.fetched && b.sns.Requests() != 0 {
 				t.Errorf("the SNS host was asked %d times for a message refused before any fetch", b.sns.Requests())
 			}
+			// Anyone can post: a refusal is a warning, not an error.
+			b.wantRefusalLogged(t, "WARN")
 		})
 	}
 }
@@ -414,9 +430,12 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status, body := snstest.Deliver(h, b.topic.Notification(sourceEvent("12", "0055AED6DCD90281E5"), nil)); status != http.StatusServiceUnavailable {
+		if status, body := snstest.Deliver(b.withLogger(h), b.topic.Notification(sourceEvent("12", "0055AED6DCD90281E5"), nil)); status != http.StatusServiceUnavailable {
 			t.Errorf("answered %d %q, want 503", status, body)
 		}
+		// Not yet known to be SNS's: anyone can post a message naming a
+		// certificate, so this is no error of ours.
+		b.wantRefusalLogged(t, "WARN")
 	})
 }
 
@@ -660,11 +679,14 @@ func TestEventBridgeEvents(t *testing.T) {
 		err     error
 		status  int
 		handled bool
+		// level is that of the refusal logged, "" for none.
+		level string
 	}{
-		{"handled", "aws.mediaconvert", nil, http.StatusOK, true},
-		{"unreadable detail", "aws.mediaconvert", edustream.Errorf(edustream.EINVALID, "no jobId"), http.StatusBadRequest, true},
-		{"handler trouble", "aws.mediaconvert", errors.New("database is down"), http.StatusServiceUnavailable, true},
-		{"unknown source", "aws.medialive", nil, http.StatusOK, false},
+		{"handled", "aws.mediaconvert", nil, http.StatusOK, true, ""},
+		{"unreadable detail", "aws.mediaconvert", edustream.Errorf(edustream.EINVALID, "no jobId"), http.StatusBadRequest, true, "WARN"},
+		// SNS's own message that we failed to handle: ours to look at.
+		{"handler trouble", "aws.mediaconvert", errors.New("database is down"), http.StatusServiceUnavailable, true, "ERROR"},
+		{"unknown source", "aws.medialive", nil, http.StatusOK, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -673,6 +695,11 @@ func TestEventBridgeEvents(t *testing.T) {
 			b.deliver(t, b.topic.Notification(event(tt.source), nil), tt.status)
 			if handled := len(b.events.got) == 1; handled != tt.handled {
 				t.Fatalf("handler called %d times, want handled=%v", len(b.events.got), tt.handled)
+			}
+			if tt.level != "" {
+				b.wantRefusalLogged(t, tt.level)
+			} else if lines := b.logs.Records(t, "sns message refused"); len(lines) != 0 {
+				t.Errorf("refusals logged: %v, want none", lines)
 			}
 			if tt.handled && (b.events.got[0] != "MediaConvert Job State Change" || !strings.Contains(string(b.events.detail[0]), `"jobId":"1671477617078-2886ye"`)) {
 				t.Errorf("handler got %q %s", b.events.got[0], b.events.detail[0])

@@ -71,8 +71,9 @@ type Config struct {
 	// OAuth authenticates as an integration with refreshable tokens.
 	OAuth *OAuthConfig
 	// HTTPClient sends the requests. The default refuses redirects, so the
-	// bearer token never follows one to another host, and makes a span of
-	// each exchange in a trace (tracing.go).
+	// bearer token never follows one to another host. Whichever client
+	// sends them (one that measures, say), each exchange in a trace is a
+	// span (tracing.go): New wraps a copy of its transport.
 	HTTPClient *http.Client
 	// Timeout bounds one call: every attempt and every wait between them.
 	Timeout time.Duration
@@ -150,12 +151,19 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{
-			Transport: tracedTransport{base: http.DefaultTransport, basePath: base.Path},
 			// Webex does not redirect API calls; refusing redirects keeps the
 			// Authorization header on the configured host.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
+	// Traced outermost, so a span covers the whole exchange and the
+	// caller's transport (metrics) sees the span's context.
+	traced := *c.hc
+	if traced.Transport == nil {
+		traced.Transport = http.DefaultTransport
+	}
+	traced.Transport = tracedTransport{base: traced.Transport, basePath: base.Path}
+	c.hc = &traced
 	if c.clock == nil {
 		c.clock = realClock{}
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/edustream/edustream/storage/redis"
 	"github.com/edustream/edustream/storage/sqldb"
 )
 
@@ -37,12 +37,17 @@ func openDatabase(ctx context.Context, cfg config, log *slog.Logger) (*sqldb.DB,
 }
 
 // redisBackend is the process's one Redis client, shared by the queue, the
-// workers, the write marks and the events, with how to let it go.
+// workers, the write marks and the events, with how to let it go. With the
+// Sentinel form of EDUSTREAM_REDIS_URL it is go-redis's failover client,
+// so all of them follow the primary the sentinels name.
 type redisBackend struct {
 	client   *goredis.Client
 	embedded bool
 	close    func()
 }
+
+// redisStartTimeout bounds the start-up check of Redis.
+const redisStartTimeout = 10 * time.Second
 
 // openRedis connects to EDUSTREAM_REDIS_URL, or starts an in-process
 // miniredis when it is unset. The embedded one keeps nothing across
@@ -62,30 +67,27 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*redisBackend
 		url = "redis://" + mini.Addr()
 		log.Info("redis", "embedded", true, "addr", mini.Addr())
 	}
-	opts, err := goredis.ParseURL(url)
+	client, err := redis.NewClient(redis.ClientConfig{URL: url, CAFile: cfg.RedisCAFile})
 	if err != nil {
 		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: %w", err)
 	}
-	// Maintenance notifications are a Redis Enterprise/Cloud feature; asking
-	// other servers for them only adds a failed handshake to each
-	// connection.
-	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	// A worker's connection also carries asynq's blocking polls; the
-	// default pool (10 per CPU) is plenty, but dials should fail fast.
-	opts.DialTimeout = 5 * time.Second
-	client := goredis.NewClient(opts)
 	closeAll := func() {
 		client.Close()
 		if mini != nil {
 			mini.Close()
 		}
 	}
-	if err := client.Ping(ctx).Err(); err != nil {
+	// Bounded: with every sentinel down, go-redis's retries through each
+	// of them would otherwise take over half a minute to give up.
+	pingCtx, cancel := context.WithTimeout(ctx, redisStartTimeout)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
 		closeAll()
-		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: redis at %s unreachable: %w", opts.Addr, err)
+		return nil, fmt.Errorf("EDUSTREAM_REDIS_URL: redis at %s unreachable: %w", client.Endpoint, err)
 	}
 	if mini == nil {
-		log.Info("redis", "embedded", false, "addr", opts.Addr, "db", opts.DB)
+		log.Info("redis", "embedded", false, "endpoint", client.Endpoint, "sentinel", client.Sentinel,
+			"tls", client.Options().TLSConfig != nil, "db", client.Options().DB)
 	}
-	return &redisBackend{client: client, embedded: mini != nil, close: closeAll}, nil
+	return &redisBackend{client: client.Client, embedded: mini != nil, close: closeAll}, nil
 }

@@ -280,6 +280,9 @@ func BenchmarkEventToSubscriber(b *testing.B) {
 func BenchmarkIdleSubscriptions(b *testing.B) {
 	const n = 1000
 	env, _ := backendEnv(b)
+	// One user opens every connection: lift the per-user bounds above n.
+	env["EDUSTREAM_MAX_SOCKETS_PER_USER"] = strconv.Itoa(2 * n)
+	env["EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER"] = strconv.Itoa(2 * n)
 	in := start(b, env, "serve")
 	ada := token(b, testSecret, "ada", edustream.RoleInstructor, time.Hour)
 	_, lecture := in.publishedLecture(b, ada)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/ffmpeg"
 	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
@@ -56,6 +57,10 @@ type config struct {
 	Transcoder  string
 	FFmpegPath  string
 	FFprobePath string
+	// FFmpeg's resource limits: address space per child, and CPU time per
+	// second of the source (see package ffmpeg).
+	FFmpegMemoryLimit  int64
+	FFmpegCPUPerSecond time.Duration
 	// MediaConvert, when Transcoder is "mediaconvert".
 	MediaConvertRoleARN  string
 	MediaConvertQueue    string
@@ -68,6 +73,13 @@ type config struct {
 	CloudFrontPrivateKey string
 
 	VideoConcurrency int
+
+	// Fair workers: the long videos' queue's slots (jobs.QueueVideoLong)
+	// and the ffmpeg tasks of one uploader running at once across the
+	// fleet (0: no bound).
+	VideoLongConcurrency        int
+	VideoConcurrencyPerUploader int
+
 	MaxUploadBytes   int64
 	MaxVideoDuration time.Duration
 	UploadTTL        time.Duration
@@ -118,13 +130,30 @@ type config struct {
 	LogFormat string
 	LogLevel  string
 
+	// Redis and recovery (issue 13): a private CA for rediss://, and the
+	// timers that bring work back after a worker or Redis fails.
+	RedisCAFile       string
+	TaskLease         time.Duration
+	RecoveryInterval  time.Duration
+	ReconcileInterval time.Duration
+
 	// MetricsAddr is the operations listener's address: /metrics, and
 	// /healthz and /readyz (empty: no metrics; dev: a loopback port).
 	MetricsAddr string
 	// MetricsOperationNames bounds the GraphQL operation names with
 	// series of their own.
 	MetricsOperationNames int
+
+	// Bounds on websockets and subscriptions (issue 13), per API process
+	// and per user within it.
+	MaxSockets              int
+	MaxSocketsPerUser       int
+	MaxSubscriptions        int
+	MaxSubscriptionsPerUser int
 }
+
+// devCORSOrigins are the origins dev allows by default.
+var devCORSOrigins = []string{"http://localhost:5173", "http://127.0.0.1:5173", "http://localhost:3000", "http://127.0.0.1:3000"}
 
 // setting describes one configuration entry, for parsing and for the
 // README's table.
@@ -150,6 +179,8 @@ func defaultsFor(cmd string) config {
 		ShutdownTimeout:      20 * time.Second,
 		S3Region:             "us-east-1",
 		Transcoder:           "ffmpeg",
+		FFmpegMemoryLimit:    ffmpeg.DefaultMemoryLimit,
+		FFmpegCPUPerSecond:   ffmpeg.DefaultCPUPerSecond,
 		VideoConcurrency:     jobs.DefaultVideoConcurrency(),
 		MaxUploadBytes:       edustream.DefaultMaxUploadBytes,
 		MaxVideoDuration:     edustream.DefaultMaxVideoDuration,
@@ -166,7 +197,18 @@ func defaultsFor(cmd string) config {
 		DBConnMaxLifetime: sqldb.DefaultConnMaxLifetime,
 		DBConnMaxIdleTime: sqldb.DefaultConnMaxIdleTime,
 		DBPoolWaitTimeout: sqldb.DefaultWaitTimeout,
+		// Redis and recovery.
+		TaskLease:         jobs.DefaultTaskLease,
+		RecoveryInterval:  jobs.DefaultRecoveryInterval,
+		ReconcileInterval: jobs.DefaultReconcileInterval,
+		// Bounds on websockets and subscriptions (issue 13).
+		MaxSockets:              gqlhttp.DefaultMaxSockets,
+		MaxSocketsPerUser:       gqlhttp.DefaultMaxSocketsPerUser,
+		MaxSubscriptions:        gqlhttp.DefaultMaxSubscriptions,
+		MaxSubscriptionsPerUser: gqlhttp.DefaultMaxSubscriptionsPerUser,
 	}
+	// Fair workers.
+	c.VideoLongConcurrency, c.VideoConcurrencyPerUploader = jobs.DefaultVideoLongConcurrency(), jobs.DefaultVideoConcurrencyPerUploader
 	if cmd == "dev" {
 		c.HTTPAddr = "127.0.0.1:8080"
 		c.Playground = true
@@ -176,6 +218,9 @@ func defaultsFor(cmd string) config {
 		// A port of its own each run, printed in the banner: a fixed one
 		// would clash with a second dev, or a local Prometheus.
 		c.MetricsAddr = "127.0.0.1:0"
+		// dev's CORS: the dev servers a local SPA usually runs on (Vite,
+		// and Create React App or Next.js), so it can call dev at once.
+		c.CORSOrigins = devCORSOrigins
 	}
 	return c
 }
@@ -218,7 +263,12 @@ func (c *config) settings() []setting {
 		{"DB_CONN_MAX_LIFETIME", "how long a database connection is used before it is replaced", duration(&c.DBConnMaxLifetime)},
 		{"DB_CONN_MAX_IDLE_TIME", "how long a database connection may stay idle before it is closed", duration(&c.DBConnMaxIdleTime)},
 		{"DB_POOL_WAIT_TIMEOUT", "how long a request waits for a free database connection before it fails with UNAVAILABLE", duration(&c.DBPoolWaitTimeout)},
-		{"REDIS_URL", "Redis URL for the queue and events, e.g. redis://host:6379/0 (unset: in-process miniredis)", str(&c.RedisURL)},
+		// Redis and recovery.
+		{"REDIS_URL", "Redis for the queue and events: redis://[:password@]host:6379/0, rediss://… (TLS), or Sentinel: redis://sentinel1:26379/0?master_name=NAME&addr=sentinel2:26379&addr=sentinel3:26379 (unset: in-process miniredis)", str(&c.RedisURL)},
+		{"REDIS_CA_FILE", "PEM file of the CA that signs the Redis server's certificate, for a rediss:// URL with a private CA (unset: the system's roots)", str(&c.RedisCAFile)},
+		{"TASK_LEASE", "how long a running task's lease may go unrenewed before its worker counts as dead and the task runs again elsewhere; at least 7s (asynq renews every 5 s); negative: asynq's own recovery, 60-120 s", duration(&c.TaskLease)},
+		{"RECOVERY_INTERVAL", "how often each worker checks Redis (a return, or a return empty, starts a reconciler round) and the leases of running tasks", duration(&c.RecoveryInterval)},
+		{"RECONCILE_INTERVAL", "how often the workers re-enqueue from the database what Redis lost, besides at start and when Redis comes back", duration(&c.ReconcileInterval)},
 		{"S3_BUCKET", "S3 bucket for videos (unset: files under DATA_DIR/blobs, served at /blobs/)", str(&c.S3Bucket)},
 		{"S3_ENDPOINT", "S3-compatible endpoint, e.g. http://seaweedfs:8333 (unset: AWS)", str(&c.S3Endpoint)},
 		{"S3_PUBLIC_ENDPOINT", "endpoint browsers reach S3 at, for presigned URLs (unset: S3_ENDPOINT)", str(&c.S3PublicEndpoint)},
@@ -228,6 +278,9 @@ func (c *config) settings() []setting {
 		{"TRANSCODER", "ffmpeg (run by the workers) or mediaconvert (AWS Elemental MediaConvert; needs S3_BUCKET and MEDIACONVERT_ROLE_ARN)", str(&c.Transcoder)},
 		{"FFMPEG_PATH", "ffmpeg binary (unset: ffmpeg on PATH)", str(&c.FFmpegPath)},
 		{"FFPROBE_PATH", "ffprobe binary (unset: ffprobe on PATH)", str(&c.FFprobePath)},
+		// ffmpeg's resource limits.
+		{"FFMPEG_MEMORY_LIMIT", "address space each ffmpeg and ffprobe may map, in bytes (RLIMIT_AS)", integer64(&c.FFmpegMemoryLimit)},
+		{"FFMPEG_CPU_PER_SECOND", "CPU time a transcode or thumbnail run may use per second of the source, at least a minute (RLIMIT_CPU)", duration(&c.FFmpegCPUPerSecond)},
 		{"MEDIACONVERT_ROLE_ARN", "IAM role MediaConvert jobs run as: reads the sources and writes the outputs in S3_BUCKET", str(&c.MediaConvertRoleARN)},
 		{"MEDIACONVERT_QUEUE", "MediaConvert queue ARN (unset: the account's Default queue)", str(&c.MediaConvertQueue)},
 		{"MEDIACONVERT_ENDPOINT", "MediaConvert endpoint URL (unset: the regional endpoint of S3_REGION)", str(&c.MediaConvertEndpoint)},
@@ -236,6 +289,9 @@ func (c *config) settings() []setting {
 		{"CLOUDFRONT_KEY_ID", "ID of the CloudFront public key (in a trusted key group) that signs playback URLs", str(&c.CloudFrontKeyID)},
 		{"CLOUDFRONT_PRIVATE_KEY", "PEM of that key's RSA private key (PKCS#1 or PKCS#8)", str(&c.CloudFrontPrivateKey)},
 		{"VIDEO_CONCURRENCY", "ffmpeg tasks a worker process runs at once (default: one per two CPUs)", integer(&c.VideoConcurrency)},
+		// Fair workers: long videos have their own slots, uploaders a share.
+		{"VIDEO_LONG_CONCURRENCY", "transcodes of long videos (10 minutes and more) a worker process runs at once, in slots of their own on top of VIDEO_CONCURRENCY's (default: one per four CPUs, at least 1)", integer(&c.VideoLongConcurrency)},
+		{"VIDEO_CONCURRENCY_PER_UPLOADER", "ffmpeg tasks of one uploader's videos running at once across the fleet; the uploader's others wait their turn (0: no bound)", integer(&c.VideoConcurrencyPerUploader)},
 		{"MAX_UPLOAD_BYTES", "largest upload accepted, in bytes", integer64(&c.MaxUploadBytes)},
 		{"MAX_VIDEO_DURATION", "longest video accepted", duration(&c.MaxVideoDuration)},
 		{"UPLOAD_TTL", "how long an upload's part URLs stay valid before it is aborted", duration(&c.UploadTTL)},
@@ -252,7 +308,7 @@ func (c *config) settings() []setting {
 		{"JWT_JWKS_URL", "JWKS URL for RS256/ES256 tokens, e.g. Cognito's (instead of JWT_SECRET)", str(&c.JWKSURL)},
 		{"JWT_ISSUER", "required token issuer (iss), if set", str(&c.JWTIssuer)},
 		{"JWT_AUDIENCE", "required token audience (aud), if set", str(&c.JWTAudience)},
-		{"CORS_ORIGINS", "comma-separated SPA origins allowed by CORS and websocket origin checks", list(&c.CORSOrigins)},
+		{"CORS_ORIGINS", "comma-separated SPA origins allowed by CORS and websocket origin checks (dev: " + strings.Join(devCORSOrigins, ", ") + ")", list(&c.CORSOrigins)},
 		{"PLAYGROUND", "serve the GraphiQL playground at / (dev: true)", boolean(&c.Playground)},
 		{"INTROSPECTION", "allow GraphQL introspection (dev: true)", boolean(&c.Introspection)},
 		{"PUBLIC_CATALOG", "let anonymous callers see the published catalog", boolean(&c.PublicCatalog)},
@@ -268,6 +324,11 @@ func (c *config) settings() []setting {
 		{"LOG_LEVEL", "debug, info, warn or error", str(&c.LogLevel)},
 		{"METRICS_ADDR", "address of the operations listener, never the API's: Prometheus /metrics, /healthz and /readyz, for serve and work (unset: off; dev: 127.0.0.1:0, printed in the banner), e.g. :9464", str(&c.MetricsAddr)},
 		{"METRICS_OPERATION_NAMES", "GraphQL operation names that get metric series of their own; later ones are counted as other", integer(&c.MetricsOperationNames)},
+		// Bounds on websockets and subscriptions (issue 13).
+		{"MAX_SOCKETS", "websockets an API process holds; more are closed with 4029", integer(&c.MaxSockets)},
+		{"MAX_SOCKETS_PER_USER", "websockets of one user on an API process; more are closed with 4029 at connection_init", integer(&c.MaxSocketsPerUser)},
+		{"MAX_SUBSCRIPTIONS", "subscriptions an API process runs; more are refused with LIMIT_EXCEEDED", integer(&c.MaxSubscriptions)},
+		{"MAX_SUBSCRIPTIONS_PER_USER", "subscriptions of one user (or one anonymous websocket) on an API process; more are refused with LIMIT_EXCEEDED", integer(&c.MaxSubscriptionsPerUser)},
 	}
 }
 
@@ -314,6 +375,10 @@ func (c config) validate() error {
 		return fmt.Errorf("EDUSTREAM_WORKER_CONCURRENCY must be at least 1, got %d", c.WorkerConcurrency)
 	case c.VideoConcurrency < 1:
 		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY must be at least 1, got %d", c.VideoConcurrency)
+	case c.VideoLongConcurrency < 1:
+		return fmt.Errorf("EDUSTREAM_VIDEO_LONG_CONCURRENCY must be at least 1, got %d", c.VideoLongConcurrency)
+	case c.VideoConcurrencyPerUploader < 0:
+		return fmt.Errorf("EDUSTREAM_VIDEO_CONCURRENCY_PER_UPLOADER must be 0 (no bound) or more, got %d", c.VideoConcurrencyPerUploader)
 	case c.Transcoder != "ffmpeg" && c.Transcoder != "mediaconvert":
 		return fmt.Errorf("EDUSTREAM_TRANSCODER must be ffmpeg or mediaconvert, got %q", c.Transcoder)
 	case c.Transcoder == "mediaconvert" && (c.S3Bucket == "" || c.MediaConvertRoleARN == ""):
@@ -336,6 +401,20 @@ func (c config) validate() error {
 		return errors.New("EDUSTREAM_S3_ENDPOINT is set without EDUSTREAM_S3_BUCKET")
 	case c.MetricsOperationNames < 1:
 		return fmt.Errorf("EDUSTREAM_METRICS_OPERATION_NAMES must be at least 1, got %d", c.MetricsOperationNames)
+	// Bounds on websockets and subscriptions (issue 13).
+	case c.MaxSockets < 1 || c.MaxSocketsPerUser < 1 || c.MaxSubscriptions < 1 || c.MaxSubscriptionsPerUser < 1:
+		return errors.New("EDUSTREAM_MAX_SOCKETS, EDUSTREAM_MAX_SOCKETS_PER_USER, EDUSTREAM_MAX_SUBSCRIPTIONS and EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER must be at least 1")
+	}
+	if err := c.validateRecovery(); err != nil {
+		return err
+	}
+	// ffmpeg's resource limits.
+	switch {
+	case c.FFmpegMemoryLimit < ffmpeg.MinMemoryLimit:
+		return fmt.Errorf("EDUSTREAM_FFMPEG_MEMORY_LIMIT must be at least %d bytes (%s): ffmpeg maps some 300 MB before it reads anything; got %d",
+			ffmpeg.MinMemoryLimit, edustream.FormatBytes(ffmpeg.MinMemoryLimit), c.FFmpegMemoryLimit)
+	case c.FFmpegCPUPerSecond < time.Second:
+		return fmt.Errorf("EDUSTREAM_FFMPEG_CPU_PER_SECOND must be at least 1s, got %v", c.FFmpegCPUPerSecond)
 	}
 	if err := c.validateMetricsAddr(); err != nil {
 		return err
@@ -389,6 +468,21 @@ func (c config) validateDBPools() error {
 	}
 	if err := replica.Validate(); err != nil {
 		return fmt.Errorf("EDUSTREAM_DB_REPLICA_MAX_OPEN_CONNS, EDUSTREAM_DB_REPLICA_MAX_IDLE_CONNS: %w", err)
+	}
+	return nil
+}
+
+// validateRecovery checks the Redis and recovery settings.
+func (c config) validateRecovery() error {
+	switch {
+	case c.RedisCAFile != "" && c.RedisURL == "":
+		return errors.New("EDUSTREAM_REDIS_CA_FILE is set without EDUSTREAM_REDIS_URL")
+	case c.TaskLease >= 0 && c.TaskLease < jobs.MinTaskLease:
+		return fmt.Errorf("EDUSTREAM_TASK_LEASE must be at least %v (asynq renews leases every 5 s), or negative to leave recovery to asynq; got %v", jobs.MinTaskLease, c.TaskLease)
+	case c.RecoveryInterval <= 0:
+		return fmt.Errorf("EDUSTREAM_RECOVERY_INTERVAL must be positive, got %v", c.RecoveryInterval)
+	case c.ReconcileInterval <= 0:
+		return fmt.Errorf("EDUSTREAM_RECONCILE_INTERVAL must be positive, got %v", c.ReconcileInterval)
 	}
 	return nil
 }

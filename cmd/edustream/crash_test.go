@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -12,12 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/internal/testenv"
-	"github.com/edustream/edustream/jobs"
 )
 
 // execEnv, when set, makes this test binary run the edustream command it
@@ -48,6 +45,11 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd *exec.Cmd
 	out *testenv.LogBuffer
+	// exited is closed once the process has exited; err is then what
+	// cmd.Wait returned. One goroutine waits, so that a test can both
+	// watch for an early exit and kill the process.
+	exited chan struct{}
+	err    error
 }
 
 // startProcess runs `edustream args...` as a child process with env.
@@ -58,19 +60,47 @@ func startProcess(t testing.TB, env map[string]string, args ...string) *process 
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &process{cmd: cmd, out: &testenv.LogBuffer{}}
+	cmd.SysProcAttr = testenv.ChildProcAttr()
+	p := &process{cmd: cmd, out: &testenv.LogBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-p.exited
 		if t.Failed() {
 			t.Logf("%v (pid %d) wrote:\n%s", args, cmd.Process.Pid, p.out)
 		}
 	})
 	return p
+}
+
+// kill ends the process with SIGKILL, as a crash or the OOM killer does
+// (no deferred cleanup runs), and waits until it is gone.
+func (p *process) kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatal(err)
+	}
+	p.wait(t)
+}
+
+// wait waits, at most testenv.WaitLimit, for the process to exit and
+// returns its exit status.
+func (p *process) wait(t testing.TB) error {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(testenv.WaitLimit):
+		t.Fatalf("%v (pid %d) still runs %v after it was told to stop", p.cmd.Args, p.cmd.Process.Pid, testenv.WaitLimit)
+		return nil
+	}
 }
 
 // processesUnder returns the pids of processes whose command line names
@@ -135,13 +165,11 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	if len(processesUnder(t, workDir)) == 0 {
 		t.Fatal("no ffmpeg runs while the worker transcodes: the test would prove nothing")
 	}
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	first.cmd.Wait()
+	first.kill(t)
 	testenv.Eventually(t, "the dead worker's ffmpeg to be gone", func() bool { return len(processesUnder(t, workDir)) == 0 })
-	expireLease(t, env["EDUSTREAM_REDIS_URL"], jobs.QueueVideo, "video:transcode:"+uploadID)
 
+	// The worker started next sees the dead one's lease go stale
+	// (EDUSTREAM_TASK_LEASE) and takes the task back.
 	second := startProcess(t, env, "work")
 	events = append(events, progress.until(t, "READY", 4*time.Minute)...)
 	if n := countEvents(events, "READY"); n != 1 {
@@ -154,54 +182,4 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	if !strings.Contains(second.out.String(), "removed the work files of a dead worker") {
 		t.Error("the second worker did not clear the dead worker's files")
 	}
-}
-
-// expireLease makes the dead worker's lease on an active task a minute
-// old, as if the worker had died long ago, and checks that asynq now sees
-// the task orphaned.
-//
-// asynq takes a task back from a worker that died once its lease (30 s,
-// renewed by the worker's heartbeat) has been over for another 30 s, and a
-// worker's recoverer looks for such tasks when it starts and then once a
-// minute; none of it can be configured. Waiting for it would make this
-// test take a minute and a half, idle; instead the test moves the lease's
-// expiry (a score in asynq's sorted set asynq:{queue}:lease) into the
-// past, and the worker started next recovers the task as it starts.
-func expireLease(t testing.TB, redisURL, queue, id string) {
-	t.Helper()
-	opts, err := goredis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
-	ins := asynq.NewInspectorFromRedisClient(rdb)
-	changed, err := rdb.ZAddArgs(context.Background(), "asynq:{"+queue+"}:lease", goredis.ZAddArgs{
-		XX: true, Ch: true,
-		Members: []goredis.Z{{Score: float64(time.Now().Add(-time.Minute).Unix()), Member: id}},
-	}).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if changed != 1 || !orphaned(t, ins, queue, id) {
-		t.Fatalf("moving the lease of %s changed %d entries and asynq does not see the task orphaned: has asynq's lease set moved?", id, changed)
-	}
-}
-
-// orphaned reports whether the active task has no worker holding its
-// lease (asynq's TaskInfo.IsOrphaned), failing the test if it is not
-// active.
-func orphaned(t testing.TB, ins *asynq.Inspector, queue, id string) bool {
-	t.Helper()
-	active, err := ins.ListActiveTasks(queue)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range active {
-		if task.ID == id {
-			return task.IsOrphaned
-		}
-	}
-	t.Fatalf("%s is not active (%d active tasks): the killed worker's task went somewhere else", id, len(active))
-	return false
 }

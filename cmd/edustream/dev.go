@@ -68,17 +68,21 @@ type demoSeed struct {
 }
 
 // seedDemo creates the demo users and, the first time only, a published demo
-// course with lectures, so the playground has something to show. It returns
-// nil when the course already existed.
+// course with lectures that the demo student is enrolled in, so the
+// playground has something to show and the student's playbackUrl is not
+// null. It returns nil when the course already existed.
 func seedDemo(ctx context.Context, svc *services) (*demoSeed, error) {
-	var instructor *edustream.User
+	var instructor, student *edustream.User
 	for _, c := range devUsers {
 		u, err := svc.users.UpsertUser(ctx, c)
 		if err != nil {
 			return nil, err
 		}
-		if u.Role == edustream.RoleInstructor {
+		switch u.Role {
+		case edustream.RoleInstructor:
 			instructor = u
+		case edustream.RoleStudent:
+			student = u
 		}
 	}
 	courses := svc.courses
@@ -113,6 +117,11 @@ func seedDemo(ctx context.Context, svc *services) (*demoSeed, error) {
 	publish := true
 	if _, err = courses.UpdateCourse(ctx, course.ID, edustream.CourseUpdate{Published: &publish}); err != nil {
 		return nil, err
+	}
+	// Only the instructor, admins and enrolled students get a video's
+	// URLs: enrolled, the demo student can play it.
+	if _, err := svc.enrollments.Enroll(ctx, student.ID, course.ID); err != nil {
+		return nil, fmt.Errorf("enroll the demo student: %w", err)
 	}
 	return seed, nil
 }

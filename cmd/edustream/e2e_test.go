@@ -199,14 +199,18 @@ func TestDev(t *testing.T) {
 		t.Fatalf("dev printed %d tokens, want 3:\n%s", len(tokens), first.out)
 	}
 	student := tokens[2][2]
-	demo := `{ courses { edges { node { title lectures { title } } } } }`
+	demo := `{ courses { edges { node { title enrolled lectures { title } } } } }`
 	r := first.graphql(t, student, demo, nil).ok(t)
 	if n := strings.Count(r.Raw, `"title"`); n != 6 {
 		t.Errorf("demo catalog has %d titles, want a course with 5 lectures: %s", n, r.Raw)
 	}
+	if !strings.Contains(r.Raw, `"enrolled":true`) {
+		t.Errorf("the demo student is not enrolled in the demo course: %s", r.Raw)
+	}
 	if got := first.getStatus(t, "/"); got != http.StatusOK {
 		t.Errorf("playground: %d", got)
 	}
+	checkDevCORS(t, first)
 	first.stop(t)
 
 	second := start(t, env, "dev", "-http-addr", "127.0.0.1:0")
@@ -224,6 +228,35 @@ func TestDev(t *testing.T) {
 		})
 		if strings.Count(raw, `"video":{`) != 1 || !strings.Contains(raw, "/play/") {
 			t.Errorf("demo lectures: %s, want one READY video with a playback URL", raw)
+		}
+		// Enrolled, the student gets the URL too.
+		if raw := second.graphql(t, student, query, nil).ok(t).Raw; !strings.Contains(raw, "/play/") {
+			t.Errorf("the demo student sees %s, want a playback URL", raw)
+		}
+	}
+}
+
+// checkDevCORS: dev answers CORS for a local SPA's dev server out of the
+// box, and for no other origin.
+func checkDevCORS(t *testing.T, in *instance) {
+	t.Helper()
+	for origin, allowed := range map[string]bool{
+		"http://localhost:5173": true, "http://127.0.0.1:3000": true, "https://evil.example": false,
+	} {
+		req, err := http.NewRequest(http.MethodOptions, in.url+"/query", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); (got == origin) != allowed {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want allowed=%v", origin, got, allowed)
 		}
 	}
 }

@@ -109,10 +109,15 @@ type workerTools struct {
 func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t workerTools) *jobs.Worker {
 	return jobs.NewWorker(rds.client, jobs.WorkerConfig{
 		Concurrency: map[string]int{
-			jobs.QueueDefault: cfg.WorkerConcurrency,
-			jobs.QueueVideo:   cfg.VideoConcurrency,
+			jobs.QueueDefault:   cfg.WorkerConcurrency,
+			jobs.QueueVideo:     cfg.VideoConcurrency,
+			jobs.QueueVideoLong: cfg.VideoLongConcurrency,
 		},
-		ShutdownTimeout: cfg.ShutdownTimeout,
+		VideoConcurrencyPerUploader: perUploader(cfg.VideoConcurrencyPerUploader),
+		ShutdownTimeout:             cfg.ShutdownTimeout,
+		TaskLease:                   cfg.TaskLease,
+		RecoveryInterval:            cfg.RecoveryInterval,
+		ReconcileInterval:           cfg.ReconcileInterval,
 	}, jobs.Deps{
 		Courses:    svc.courses,
 		Videos:     svc.videos,
@@ -131,11 +136,25 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 	})
 }
 
+// perUploader is EDUSTREAM_VIDEO_CONCURRENCY_PER_UPLOADER as the worker
+// takes it: 0 there means no bound, which the worker spells -1.
+func perUploader(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // newMediaTools returns ffmpeg, or nil when it cannot run here: the API
 // still starts, says so once, and every upload then ends FAILED with
 // "ffmpeg is not installed" instead of waiting for ever.
 func newMediaTools(ctx context.Context, cfg config, log *slog.Logger) edustream.MediaTools {
-	tools := ffmpeg.New(ffmpeg.Config{FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath})
+	lim := videoLimits(cfg)
+	tools := ffmpeg.New(ffmpeg.Config{
+		FFmpegPath: cfg.FFmpegPath, FFprobePath: cfg.FFprobePath,
+		MaxWidth: lim.MaxWidth, MaxHeight: lim.MaxHeight,
+		MemoryLimit: cfg.FFmpegMemoryLimit, CPUPerSecond: cfg.FFmpegCPUPerSecond,
+	})
 	if err := tools.Check(ctx); err != nil {
 		log.Warn("ffmpeg is not usable: uploads will fail until it is installed", "error", err)
 		return nil
@@ -245,6 +264,11 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 			ResponseCache:  responses,
 			PublicMaxAge:   publicMaxAge(cfg),
 			Metrics:        pm.graphql(responses),
+			// Bounds on websockets and subscriptions (issue 13).
+			MaxSockets:              cfg.MaxSockets,
+			MaxSocketsPerUser:       cfg.MaxSocketsPerUser,
+			MaxSubscriptions:        cfg.MaxSubscriptions,
+			MaxSubscriptionsPerUser: cfg.MaxSubscriptionsPerUser,
 		},
 		WriteMarks: marks,
 	}, &graph.Resolver{

@@ -216,7 +216,7 @@ func (p *process) stop(t testing.TB) {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Wait(); err != nil {
+	if err := p.wait(t); err != nil {
 		t.Errorf("%v exited with %v", p.cmd.Args, err)
 	}
 }

@@ -89,7 +89,7 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("upload: %w", err)
 	}
 	up := created.CreateVideoUpload
-	bar := newByteBar(stdout, st.Size())
+	bar := newByteBar(stdout, st.Size(), isTerminal(stdout))
 	parts := make([]map[string]any, 0, len(up.Parts))
 	for _, p := range up.Parts {
 		offset := int64(p.PartNumber-1) * up.PartSize
@@ -187,33 +187,92 @@ func (c *apiClient) putPart(ctx context.Context, url string, part *io.SectionRea
 	return etag, nil
 }
 
+// How follow rides out a lost connection (a server restarting, a deploy)
+// or an UNAVAILABLE error: it subscribes again after a wait that doubles
+// from followRetryMin to followRetryMax, and gives up when no attempt got
+// through for followGiveUp.
+const (
+	followRetryMin = 250 * time.Millisecond
+	followRetryMax = 5 * time.Second
+	followGiveUp   = 2 * time.Minute
+)
+
 // follow prints the lecture's encoding events until the video is READY or
-// FAILED.
+// FAILED. A lost connection, or an error the server says is worth
+// retrying (UNAVAILABLE, a bound reached), subscribes again: the first
+// event then is the state as it is, so nothing is missed.
 func (c *apiClient) follow(ctx context.Context, lectureID, videoID string, stdout io.Writer) error {
-	wsURL := "ws" + strings.TrimPrefix(c.base, "http") + "/query"
+	f := &follower{c: c, lectureID: lectureID, videoID: videoID, out: stdout}
+	wait := followRetryMin
+	since := time.Now() // of the first attempt since one got through
+	for {
+		err := f.once(ctx)
+		var retry *retryable
+		if !errors.As(err, &retry) {
+			return err
+		}
+		if f.acked {
+			f.acked, wait, since = false, followRetryMin, time.Now()
+		}
+		if time.Since(since) > followGiveUp {
+			return fmt.Errorf("follow the encoding: no connection for %v: %w", followGiveUp, retry.err)
+		}
+		fmt.Fprintf(stdout, "%v; subscribing again in %v\n", retry.err, wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wait = min(2*wait, followRetryMax)
+	}
+}
+
+// retryable is an error after which follow subscribes again.
+type retryable struct{ err error }
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// follower is one follow of a lecture's encoding, across connections.
+type follower struct {
+	c                  *apiClient
+	lectureID, videoID string
+	out                io.Writer
+	lastLine           string
+	// acked says the last connection was acknowledged.
+	acked bool
+}
+
+// once follows over one connection: nil when the video is READY, a
+// *retryable for what is worth another subscription, another error for
+// what is final.
+func (f *follower) once(ctx context.Context) error {
+	wsURL := "ws" + strings.TrimPrefix(f.c.base, "http") + "/query"
 	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
 	if err != nil {
-		return fmt.Errorf("follow the encoding: %w", err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &retryable{fmt.Errorf("cannot reach %s: %w", f.c.base, err)}
 	}
 	defer conn.CloseNow()
 	send := func(m map[string]any) error {
 		b, _ := json.Marshal(m)
 		return conn.Write(ctx, websocket.MessageText, b)
 	}
-	if err := send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + c.token}}); err != nil {
-		return err
+	if err := send(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + f.c.token}}); err != nil {
+		return &retryable{fmt.Errorf("connection lost: %w", err)}
 	}
 	if err := send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query":     `subscription($l: ID!) { encodingProgress(lectureId: $l) { videoId status stage progress message etaSeconds queuePosition } }`,
-		"variables": map[string]any{"l": lectureID},
+		"query":     `subscription($l: ID!) { encodingProgress(lectureId: $l) { videoId status stage progress message etaSeconds queuePosition removed } }`,
+		"variables": map[string]any{"l": f.lectureID},
 	}}); err != nil {
-		return err
+		return &retryable{fmt.Errorf("connection lost: %w", err)}
 	}
-	var lastLine string
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
-			return fmt.Errorf("follow the encoding: %w", err)
+			return readError(ctx, err)
 		}
 		var m struct {
 			Type    string
@@ -223,76 +282,160 @@ func (c *apiClient) follow(ctx context.Context, lectureID, videoID string, stdou
 			return fmt.Errorf("follow the encoding: %w", err)
 		}
 		switch m.Type {
+		case "connection_ack":
+			f.acked = true
 		case "ping":
 			_ = send(map[string]any{"type": "pong"})
 		case "error":
-			return fmt.Errorf("follow the encoding: %s", m.Payload)
+			return subscriptionError(m.Payload)
 		case "complete":
-			return errors.New("follow the encoding: the server ended the subscription")
+			return errors.New("follow the encoding: the server ended the subscription (access to the lecture ended)")
 		case "next":
-			var p struct {
-				Data struct {
-					EncodingProgress struct {
-						VideoID       *string
-						Status, Stage string
-						Progress      float64
-						Message       *string
-						ETASeconds    *int
-						QueuePosition *int
-					}
+			done, err := f.event(m.Payload)
+			if done || err != nil {
+				if err == nil {
+					err = conn.Close(websocket.StatusNormalClosure, "")
 				}
-				Errors []struct{ Message string }
-			}
-			if err := json.Unmarshal(m.Payload, &p); err != nil {
 				return err
-			}
-			if len(p.Errors) > 0 {
-				return fmt.Errorf("follow the encoding: %s", p.Errors[0].Message)
-			}
-			e := p.Data.EncodingProgress
-			if e.VideoID == nil || *e.VideoID != videoID {
-				continue // an older video's state, before ours shows
-			}
-			line := fmt.Sprintf("%-10s %-10s %5.1f %%", e.Status, e.Stage, e.Progress)
-			if e.Message != nil && *e.Message != "" {
-				line += "  " + *e.Message
-			}
-			if e.QueuePosition != nil {
-				line += fmt.Sprintf("  (%d ahead in the queue)", *e.QueuePosition)
-			}
-			if e.ETASeconds != nil {
-				line += fmt.Sprintf("  (about %ds left)", *e.ETASeconds)
-			}
-			if line != lastLine {
-				fmt.Fprintln(stdout, line)
-				lastLine = line
-			}
-			switch e.Status {
-			case "READY":
-				fmt.Fprintf(stdout, "video %s is ready\n", videoID)
-				return conn.Close(websocket.StatusNormalClosure, "")
-			case "FAILED":
-				reason := "no reason given"
-				if e.Message != nil {
-					reason = *e.Message
-				}
-				return fmt.Errorf("video %s failed: %s", videoID, reason)
 			}
 		}
 	}
 }
 
-// byteBar draws the upload's progress on one line.
+// readError classifies the end of a connection: the server's protocol
+// refusals (4400-4499, such as 4403 for a bad token) are final; a bound
+// reached (4029) and a connection dropped (a restart) are worth another
+// try.
+func readError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) && ce.Code >= 4400 && ce.Code < 4500 {
+		return fmt.Errorf("follow the encoding: the server closed the connection: %d %s", ce.Code, ce.Reason)
+	}
+	return &retryable{fmt.Errorf("connection lost: %w", err)}
+}
+
+// subscriptionError turns an error message into an error: retryable when
+// every error in it says so (UNAVAILABLE, LIMIT_EXCEEDED).
+func subscriptionError(payload json.RawMessage) error {
+	var errs []struct {
+		Message    string
+		Extensions struct{ Code string }
+	}
+	_ = json.Unmarshal(payload, &errs)
+	retry := len(errs) > 0
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, fmt.Sprintf("%s (%s)", e.Message, e.Extensions.Code))
+		retry = retry && (e.Extensions.Code == edustream.PublicUnavailable || e.Extensions.Code == edustream.PublicLimitExceeded)
+	}
+	if len(msgs) == 0 {
+		msgs = append(msgs, string(payload))
+	}
+	err := errors.New("the server refused the subscription: " + strings.Join(msgs, "; "))
+	if retry {
+		return &retryable{err}
+	}
+	return fmt.Errorf("follow the encoding: %w", err)
+}
+
+// event prints one encoding event, and says whether the video is READY;
+// FAILED, a deleted lecture and errors are errors.
+func (f *follower) event(payload json.RawMessage) (ready bool, err error) {
+	var p struct {
+		Data struct {
+			EncodingProgress struct {
+				VideoID       *string
+				Status, Stage string
+				Progress      float64
+				Message       *string
+				ETASeconds    *int
+				QueuePosition *int
+				Removed       bool
+			}
+		}
+		Errors []struct {
+			Message    string
+			Extensions struct{ Code string }
+		}
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return false, err
+	}
+	if len(p.Errors) > 0 {
+		errs, _ := json.Marshal(p.Errors)
+		return false, subscriptionError(errs)
+	}
+	e := p.Data.EncodingProgress
+	if e.Removed {
+		return false, fmt.Errorf("follow the encoding: %s", orEmpty(e.Message))
+	}
+	if e.VideoID == nil || *e.VideoID != f.videoID {
+		return false, nil // an older video's state, before ours shows
+	}
+	line := fmt.Sprintf("%-10s %-10s %5.1f %%", e.Status, e.Stage, e.Progress)
+	if e.Message != nil && *e.Message != "" {
+		line += "  " + *e.Message
+	}
+	if e.QueuePosition != nil {
+		line += fmt.Sprintf("  (%d ahead in the queue)", *e.QueuePosition)
+	}
+	if e.ETASeconds != nil {
+		line += fmt.Sprintf("  (about %ds left)", *e.ETASeconds)
+	}
+	if line != f.lastLine {
+		fmt.Fprintln(f.out, line)
+		f.lastLine = line
+	}
+	switch e.Status {
+	case "READY":
+		fmt.Fprintf(f.out, "video %s is ready\n", f.videoID)
+		return true, nil
+	case "FAILED":
+		reason := "no reason given"
+		if e.Message != nil {
+			reason = *e.Message
+		}
+		return false, fmt.Errorf("video %s failed: %s", f.videoID, reason)
+	}
+	return false, nil
+}
+
+func orEmpty(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// byteBar draws the upload's progress: on one line redrawn with \r when w
+// is a terminal, and as plain lines, one per tenth, otherwise (a log, a
+// pipe), where \r would pile every redraw into one line.
 type byteBar struct {
 	w         io.Writer
+	tty       bool
 	total     int64
 	sent      int64
 	start     time.Time
 	lastDrawn time.Time
+	// lastTenth is the last tenth printed as a plain line.
+	lastTenth int64
 }
 
-func newByteBar(w io.Writer, total int64) *byteBar {
-	return &byteBar{w: w, total: total, start: time.Now()}
+func newByteBar(w io.Writer, total int64, tty bool) *byteBar {
+	return &byteBar{w: w, tty: tty, total: total, start: time.Now()}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (b *byteBar) reader(r io.Reader) io.Reader {
@@ -306,7 +449,17 @@ func (b *byteBar) reader(r io.Reader) io.Reader {
 func (b *byteBar) add(n int64) {
 	b.sent += n
 	// The last draw is done's, so the final line shows the whole run's rate.
-	if time.Since(b.lastDrawn) < 200*time.Millisecond || b.sent >= b.total {
+	if b.sent >= b.total {
+		return
+	}
+	if !b.tty {
+		if tenth := b.sent * 10 / max(b.total, 1); tenth > b.lastTenth {
+			b.lastTenth = tenth
+			fmt.Fprintln(b.w, "uploading "+b.status())
+		}
+		return
+	}
+	if time.Since(b.lastDrawn) < 200*time.Millisecond {
 		return
 	}
 	b.lastDrawn = time.Now()
@@ -320,12 +473,24 @@ func (b *byteBar) draw() {
 		frac = float64(b.sent) / float64(b.total)
 	}
 	filled := int(frac * width)
+	fmt.Fprintf(b.w, "\r[%s%s] %s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), b.status())
+}
+
+// status says how much went up, and how fast.
+func (b *byteBar) status() string {
+	frac := 1.0
+	if b.total > 0 {
+		frac = float64(b.sent) / float64(b.total)
+	}
 	rate := float64(b.sent) / max(time.Since(b.start).Seconds(), 0.001)
-	fmt.Fprintf(b.w, "\r[%s%s] %5.1f %%  %s / %s  %s/s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		frac*100, edustream.FormatBytes(b.sent), edustream.FormatBytes(b.total), edustream.FormatBytes(int64(rate)))
+	return fmt.Sprintf("%5.1f %%  %s / %s  %s/s", frac*100, edustream.FormatBytes(b.sent), edustream.FormatBytes(b.total), edustream.FormatBytes(int64(rate)))
 }
 
 func (b *byteBar) done() {
+	if !b.tty {
+		fmt.Fprintln(b.w, "uploaded "+b.status())
+		return
+	}
 	b.draw()
 	fmt.Fprintln(b.w)
 }

@@ -5,10 +5,12 @@ ffmpeg \
   -loglevel error \
   -y \
   -ss 360.000 \
+  -max_pixels 16777216 \
   -protocol_whitelist file \
   -format_whitelist mov,matroska,avi,mpeg,mpegts \
   -i \
   file:/work/job/source \
+  -max_pixels 16777216 \
   -protocol_whitelist file \
   -format_whitelist mov,matroska,avi,mpeg,mpegts \
   -i \

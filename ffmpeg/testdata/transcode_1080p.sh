@@ -6,6 +6,7 @@ ffmpeg \
   -loglevel error \
   -y \
   -progress pipe:1 \
+  -max_pixels 16777216 \
   -protocol_whitelist file \
   -format_whitelist mov,matroska,avi,mpeg,mpegts \
   -i \
@@ -69,7 +70,7 @@ ffmpeg \
   -c:v libx264 \
   -preset veryfast \
   -profile:v high \
-  -level:v 3.0 \
+  -level:v 3.1 \
   -crf 23 \
   -maxrate 1540k \
   -bufsize 1540k \

@@ -6,6 +6,7 @@ ffmpeg \
   -loglevel error \
   -y \
   -progress pipe:1 \
+  -max_pixels 16777216 \
   -protocol_whitelist file \
   -format_whitelist mov,matroska,avi,mpeg,mpegts \
   -i \

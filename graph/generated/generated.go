@@ -136,6 +136,7 @@ type ComplexityRoot struct {
 		Message       func(childComplexity int) int
 		Progress      func(childComplexity int) int
 		QueuePosition func(childComplexity int) int
+		Removed       func(childComplexity int) int
 		Stage         func(childComplexity int) int
 		Status        func(childComplexity int) int
 		VideoID       func(childComplexity int) int
@@ -204,29 +205,30 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ArchiveTask         func(childComplexity int, queue string, id string) int
-		CancelLiveSession   func(childComplexity int, id int64) int
-		CancelTask          func(childComplexity int, id string) int
-		CompleteVideoUpload func(childComplexity int, input model.CompleteVideoUploadInput) int
-		CreateCourse        func(childComplexity int, input model.CreateCourseInput) int
-		CreateLecture       func(childComplexity int, input model.CreateLectureInput) int
-		CreateLiveSession   func(childComplexity int, input model.CreateLiveSessionInput) int
-		CreateVideoUpload   func(childComplexity int, input model.CreateVideoUploadInput) int
-		DeleteCourse        func(childComplexity int, id int64) int
-		DeleteLecture       func(childComplexity int, id int64) int
-		DeleteTask          func(childComplexity int, queue string, id string) int
-		Enroll              func(childComplexity int, courseID int64) int
-		MoveLecture         func(childComplexity int, id int64, position int) int
-		PauseQueue          func(childComplexity int, name string) int
-		PublishCourse       func(childComplexity int, id int64, published *bool) int
-		RecordWatch         func(childComplexity int, input model.RecordWatchInput) int
-		ResumeQueue         func(childComplexity int, name string) int
-		RetryVideo          func(childComplexity int, lectureID int64) int
-		RunAllArchivedTasks func(childComplexity int, queue string) int
-		RunTask             func(childComplexity int, queue string, id string) int
-		UpdateCourse        func(childComplexity int, id int64, input model.UpdateCourseInput) int
-		UpdateLecture       func(childComplexity int, id int64, input model.UpdateLectureInput) int
-		UpdateLiveSession   func(childComplexity int, id int64, input model.UpdateLiveSessionInput) int
+		ArchiveTask           func(childComplexity int, queue string, id string) int
+		CancelLiveSession     func(childComplexity int, id int64) int
+		CancelTask            func(childComplexity int, id string) int
+		CancelVideoProcessing func(childComplexity int, videoID int64) int
+		CompleteVideoUpload   func(childComplexity int, input model.CompleteVideoUploadInput) int
+		CreateCourse          func(childComplexity int, input model.CreateCourseInput) int
+		CreateLecture         func(childComplexity int, input model.CreateLectureInput) int
+		CreateLiveSession     func(childComplexity int, input model.CreateLiveSessionInput) int
+		CreateVideoUpload     func(childComplexity int, input model.CreateVideoUploadInput) int
+		DeleteCourse          func(childComplexity int, id int64) int
+		DeleteLecture         func(childComplexity int, id int64) int
+		DeleteTask            func(childComplexity int, queue string, id string) int
+		Enroll                func(childComplexity int, courseID int64) int
+		MoveLecture           func(childComplexity int, id int64, position int) int
+		PauseQueue            func(childComplexity int, name string) int
+		PublishCourse         func(childComplexity int, id int64, published *bool) int
+		RecordWatch           func(childComplexity int, input model.RecordWatchInput) int
+		ResumeQueue           func(childComplexity int, name string) int
+		RetryVideo            func(childComplexity int, lectureID int64) int
+		RunAllArchivedTasks   func(childComplexity int, queue string) int
+		RunTask               func(childComplexity int, queue string, id string) int
+		UpdateCourse          func(childComplexity int, id int64, input model.UpdateCourseInput) int
+		UpdateLecture         func(childComplexity int, id int64, input model.UpdateLectureInput) int
+		UpdateLiveSession     func(childComplexity int, id int64, input model.UpdateLiveSessionInput) int
 	}
 
 	PageInfo struct {
@@ -454,6 +456,7 @@ type MutationResolver interface {
 	CreateVideoUpload(ctx context.Context, input model.CreateVideoUploadInput) (*model.VideoUpload, error)
 	CompleteVideoUpload(ctx context.Context, input model.CompleteVideoUploadInput) (*edustream.Video, error)
 	RetryVideo(ctx context.Context, lectureID int64) (*edustream.Video, error)
+	CancelVideoProcessing(ctx context.Context, videoID int64) (*edustream.Video, error)
 	CreateLiveSession(ctx context.Context, input model.CreateLiveSessionInput) (*edustream.LiveSession, error)
 	UpdateLiveSession(ctx context.Context, id int64, input model.UpdateLiveSessionInput) (*edustream.LiveSession, error)
 	CancelLiveSession(ctx context.Context, id int64) (*edustream.LiveSession, error)
@@ -847,6 +850,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EncodingEvent.QueuePosition(childComplexity), true
+	case "EncodingEvent.removed":
+		if e.ComplexityRoot.EncodingEvent.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncodingEvent.Removed(childComplexity), true
 	case "EncodingEvent.stage":
 		if e.ComplexityRoot.EncodingEvent.Stage == nil {
 			break
@@ -1174,6 +1183,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelTask(childComplexity, args["id"].(string)), true
+	case "Mutation.cancelVideoProcessing":
+		if e.ComplexityRoot.Mutation.CancelVideoProcessing == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelVideoProcessing_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelVideoProcessing(childComplexity, args["videoId"].(int64)), true
 	case "Mutation.completeVideoUpload":
 		if e.ComplexityRoot.Mutation.CompleteVideoUpload == nil {
 			break
@@ -2389,6 +2409,12 @@ type EncodingEvent {
   "While waiting for a worker: how many videos are ahead in the queue (0: next)."
   queuePosition: Int
   at: Time!
+  """
+  Set on the subscription's last event when the lecture or its course was
+  deleted (the rest of the event is the state last sent, its message saying
+  what was deleted); the subscription completes after it. False otherwise.
+  """
+  removed: Boolean!
 }
 
 type Enrollment {
@@ -2494,6 +2520,16 @@ type Mutation {
   completeVideoUpload(input: CompleteVideoUploadInput!): Video!
   "Runs the lecture's FAILED video again from the step that failed."
   retryVideo(lectureId: ID!): Video!
+  # Cancelling a video's processing (issue 13).
+  """
+  Stops the processing of an uploaded video: its running step (ffmpeg) is
+  stopped within seconds on whichever worker runs it, what the step had
+  made is deleted, and the video ends FAILED saying who cancelled it;
+  retryVideo runs it again. A video that is not being processed (waiting
+  for its upload, READY, FAILED) is returned as it is, so calling it again
+  is harmless. The course's instructor or an admin only (FORBIDDEN).
+  """
+  cancelVideoProcessing(videoId: ID!): Video!
 }
 
 type Subscription {
@@ -3168,6 +3204,8 @@ func (ec *executionContext) childFields_EncodingEvent(ctx context.Context, field
 		return ec.fieldContext_EncodingEvent_queuePosition(ctx, field)
 	case "at":
 		return ec.fieldContext_EncodingEvent_at(ctx, field)
+	case "removed":
+		return ec.fieldContext_EncodingEvent_removed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EncodingEvent", field.Name)
 }
@@ -3803,6 +3841,20 @@ func (ec *executionContext) field_Mutation_cancelTask_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelVideoProcessing_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "videoId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["videoId"] = arg0
 	return args, nil
 }
 
@@ -5876,6 +5928,29 @@ func (ec *executionContext) fieldContext_EncodingEvent_at(_ context.Context, fie
 	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Time")
 }
 
+func (ec *executionContext) _EncodingEvent_removed(ctx context.Context, field graphql.CollectedField, obj *edustream.EncodingEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncodingEvent_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncodingEvent_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncodingEvent", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Enrollment_course(ctx context.Context, field graphql.CollectedField, obj *edustream.Enrollment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7512,6 +7587,50 @@ func (ec *executionContext) fieldContext_Mutation_retryVideo(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_retryVideo_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelVideoProcessing(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelVideoProcessing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelVideoProcessing(ctx, fc.Args["videoId"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
+			return ec.marshalNVideo2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐVideo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelVideoProcessing(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Video(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelVideoProcessing_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13449,6 +13568,11 @@ func (ec *executionContext) _EncodingEvent(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "removed":
+			out.Values[i] = ec._EncodingEvent_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13969,6 +14093,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "retryVideo":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_retryVideo(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelVideoProcessing":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelVideoProcessing(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

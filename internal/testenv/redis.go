@@ -65,7 +65,7 @@ func StartRedis(t testing.TB) *RedisServer {
 func StartRedisTLS(t testing.TB) *RedisServer {
 	t.Helper()
 	dir := t.TempDir()
-	caFile, certFile, keyFile := writeTestCerts(t, dir)
+	caFile, certFile, keyFile := WriteTLSCerts(t, dir)
 	s := startRedisServer(t, func(port string) []string {
 		return []string{"--port", "0", "--tls-port", port,
 			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile,
@@ -81,7 +81,8 @@ func StartRedisTLS(t testing.TB) *RedisServer {
 // RedisSentinel is a primary, its replica and three sentinels watching them
 // (quorum 2), the way ElastiCache Multi-AZ or a self-run Sentinel fleet
 // runs, on loopback. The sentinels declare the primary down after one
-// second, so a failover takes a few seconds.
+// second, so a failover takes a few seconds; when their first election
+// splits, they try again after twice the failover timeout (2 s here).
 type RedisSentinel struct {
 	// URL is the Sentinel form of EDUSTREAM_REDIS_URL:
 	// redis://<sentinel1>/0?master_name=edustream&addr=<sentinel2>&addr=<sentinel3>.
@@ -134,7 +135,7 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 			"sentinel myid " + ids[i],
 			fmt.Sprintf("sentinel monitor %s %s %s 2", RedisMasterName, host, pport),
 			fmt.Sprintf("sentinel down-after-milliseconds %s 1000", RedisMasterName),
-			fmt.Sprintf("sentinel failover-timeout %s 5000", RedisMasterName),
+			fmt.Sprintf("sentinel failover-timeout %s 2000", RedisMasterName),
 			fmt.Sprintf("sentinel parallel-syncs %s 1", RedisMasterName),
 			fmt.Sprintf("sentinel known-replica %s 127.0.0.1 %s", RedisMasterName, rport),
 		}
@@ -400,9 +401,9 @@ func randomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// writeTestCerts writes a CA and a server certificate for 127.0.0.1 and
+// WriteTLSCerts writes a CA and a server certificate for 127.0.0.1 and
 // localhost, signed by it, into dir, and returns the files' paths.
-func writeTestCerts(t testing.TB, dir string) (caFile, certFile, keyFile string) {
+func WriteTLSCerts(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -115,8 +115,9 @@ var mysqlDialect = &dialect{
 	upsertUser: `INSERT INTO users (subject, email, name, role, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?)
 ON DUPLICATE KEY UPDATE
-  updated_at = IF(email = VALUES(email) AND name = VALUES(name) AND role = VALUES(role), updated_at, VALUES(updated_at)),
-  email = VALUES(email), name = VALUES(name), role = VALUES(role)`,
+  updated_at = IF(email = COALESCE(NULLIF(VALUES(email), ''), email) AND name = COALESCE(NULLIF(VALUES(name), ''), name) AND role = VALUES(role),
+    updated_at, VALUES(updated_at)),
+  email = COALESCE(NULLIF(VALUES(email), ''), email), name = COALESCE(NULLIF(VALUES(name), ''), name), role = VALUES(role)`,
 	enroll: enrollSelect + `
 ON DUPLICATE KEY UPDATE user_id = user_id`,
 	createMigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -131,8 +132,10 @@ var sqliteDialect = &dialect{
 	upsertUser: `INSERT INTO users (subject, email, name, role, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (subject) DO UPDATE SET
-  email = excluded.email, name = excluded.name, role = excluded.role, updated_at = excluded.updated_at
-WHERE users.email IS NOT excluded.email OR users.name IS NOT excluded.name OR users.role IS NOT excluded.role`,
+  email = COALESCE(NULLIF(excluded.email, ''), users.email), name = COALESCE(NULLIF(excluded.name, ''), users.name),
+  role = excluded.role, updated_at = excluded.updated_at
+WHERE users.email IS NOT COALESCE(NULLIF(excluded.email, ''), users.email)
+  OR users.name IS NOT COALESCE(NULLIF(excluded.name, ''), users.name) OR users.role IS NOT excluded.role`,
 	// The WHERE of the SELECT is what lets SQLite's parser tell ON CONFLICT
 	// from a join constraint; enrollSelect has one.
 	enroll: enrollSelect + `

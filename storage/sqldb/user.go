@@ -34,7 +34,8 @@ func scanUser(s scanner) (*edustream.User, error) {
 }
 
 // UpsertUser creates the user with claims.Subject, or refreshes its role,
-// email and name (updated_at moves only if one of them changed), and returns
+// email and name (an empty one keeps the stored value; updated_at moves
+// only if one of them changed), and returns
 // it read back from the primary. EINVALID for an empty or overlong subject,
 // an unknown role, or an overlong email or name.
 func (s *UserService) UpsertUser(ctx context.Context, claims edustream.Claims) (*edustream.User, error) {

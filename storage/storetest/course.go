@@ -49,6 +49,26 @@ func testUsers(t *testing.T, f *Fixture) {
 			t.Errorf("created %v updated %v, first created %v updated %v", changed.CreatedAt, changed.UpdatedAt, first.CreatedAt, first.UpdatedAt)
 		}
 	})
+	t.Run("absent claims keep the stored ones", func(t *testing.T) {
+		before, err := f.Users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|keep", Role: edustream.RoleInstructor, Email: "k@example.com", Name: "Kim"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := f.Users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|keep", Role: edustream.RoleInstructor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("a token without email and name changed the user (-before +after):\n%s", diff)
+		}
+		named, err := f.Users.UpsertUser(ctx, edustream.Claims{Subject: "auth0|keep", Role: edustream.RoleStudent, Name: "Kim Lee"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if named.Email != "k@example.com" || named.Name != "Kim Lee" || named.Role != edustream.RoleStudent || !named.UpdatedAt.After(before.UpdatedAt) {
+			t.Errorf("a token with only a name and a new role gave %+v", named)
+		}
+	})
 	t.Run("subjects are case-sensitive", func(t *testing.T) {
 		upper := f.User(t, "AUTH0|1", edustream.RoleStudent)
 		if upper.ID == first.ID {
