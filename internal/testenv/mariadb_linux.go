@@ -16,7 +16,7 @@ import (
 // from one goroutine locked to its thread for the life of the process.
 func startServer(cmd *exec.Cmd) error {
 	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		cmd.SysProcAttr = childProcAttr()
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	spawner.once.Do(func() {
@@ -41,4 +41,8 @@ var spawner struct {
 type spawnRequest struct {
 	cmd  *exec.Cmd
 	done chan error
+}
+
+func childProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
