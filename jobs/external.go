@@ -66,7 +66,7 @@ func (c *chain) submitTranscode(ctx context.Context, run *stepRun) (edustream.Vi
 	_, err = c.d.Life.HandOff(ctx, v, jobID)
 	switch {
 	case edustream.ErrorCode(err) == edustream.ECONFLICT:
-		log.Warn("the video moved while its transcode was submitted; the job's reports will be ignored", slog.String("transcode_job", jobID))
+		log.Warn("the video moved while its transcode was submitted; HandOff cancels the job unless the video holds it", slog.String("transcode_job", jobID))
 		return edustream.VideoUpdate{}, errHandedOff
 	case err != nil:
 		// Retried: the same token finds the same job for about a minute.
