@@ -78,7 +78,9 @@ type Server struct {
 	// cancels counts CancelJob calls; failCancels is how many of the next
 	// ones answer 500.
 	cancels, failCancels int
-	running              sync.WaitGroup
+	// holdNext stops the next job half way (Start), until Finish.
+	holdNext bool
+	running  sync.WaitGroup
 }
 
 type tokenUse struct {
@@ -181,6 +183,14 @@ func (s *Server) FailNext(code int, message string) {
 	s.failNext = &jobError{code, message}
 }
 
+// HoldNext makes the next job, when jobs run on their own, stop half way
+// (Start: PROGRESSING, its outputs written) until Finish or a cancel.
+func (s *Server) HoldNext() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdNext = true
+}
+
 // FailCancels makes the next n CancelJob calls answer 500
 // (InternalServerErrorException), as when MediaConvert is down; the SDK
 // tries each call 3 times.
@@ -258,10 +268,14 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 			s.tokens[req.ClientRequestToken] = tokenUse{jobID: id, at: now}
 		}
 		if !s.cfg.Manual {
+			run := s.Run
+			if s.holdNext {
+				s.holdNext, run = false, s.Start
+			}
 			s.running.Add(1)
 			go func() {
 				defer s.running.Done()
-				if err := s.Run(id); err != nil {
+				if err := run(id); err != nil {
 					s.t.Errorf("mediaconverttest: run job %s: %v", id, err)
 				}
 			}()
