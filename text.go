@@ -39,11 +39,14 @@ const (
 //   - it holds no character that is invisible or breaks lines behind the
 //     field's back: the line and paragraph separators U+2028 and U+2029
 //     (JavaScript and many renderers break lines there; \n is the one line
-//     break), the zero-width characters U+200B–U+200D, U+2060 and U+FEFF
-//     (they make two different strings look alike, and split words that
-//     filters look for), and the tag characters U+E0000–U+E007F (invisible,
-//     they carry hidden text). The price: emoji joined with U+200D and the
-//     subdivision flags are refused, and Persian must do without U+200C.
+//     break), the zero-width characters U+200B, U+2060 and U+FEFF (they
+//     make two different strings look alike, and split words that filters
+//     look for), and the tag characters U+E0000–U+E007F (invisible, they
+//     carry hidden text). Writing needs some of them, so these stay where
+//     they join something: the joiners U+200C and U+200D between two
+//     visible characters (Persian, the Indic scripts, emoji sequences such
+//     as 👩‍💻), and tag characters in an emoji tag sequence, after U+1F3F4
+//     and closed by U+E007F (the flags of Scotland or Wales).
 //
 // Length limits are the caller's, counted in characters of the result.
 func NormalizeText(field, s string, kind TextKind) (string, error) {
@@ -58,10 +61,8 @@ func NormalizeText(field, s string, kind TextKind) (string, error) {
 	if kind == SingleLine {
 		s = strings.TrimSpace(s)
 	}
-	for i, r := range s {
-		if what := refused(r, kind); what != "" {
-			return "", Errorf(EINVALID, "%s must not contain %s (%s at character %d)", field, what, codePoint(r), utf8.RuneCountInString(s[:i])+1)
-		}
+	if i, r, what := firstRefused(s, kind); what != "" {
+		return "", Errorf(EINVALID, "%s must not contain %s (%s at character %d)", field, what, codePoint(r), utf8.RuneCountInString(s[:i])+1)
 	}
 	return s, nil
 }
@@ -73,17 +74,17 @@ func NormalizeText(field, s string, kind TextKind) (string, error) {
 // person out over something they cannot change: the names and emails of
 // tokens (see SignIn). Invalid UTF-8 becomes U+FFFD.
 func SanitizeText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		switch refused(r, SingleLine) {
+	s = norm.NFC.String(strings.ToValidUTF8(s, "\uFFFD"))
+	var b strings.Builder
+	for i, r := range s {
+		switch refusedAt(s, i, r, SingleLine) {
 		case "":
-			return r
+			b.WriteRune(r)
 		case "control characters", "line or paragraph separators":
-			return ' '
+			b.WriteByte(' ')
 		}
-		return -1
-	}, s)
-	return strings.Join(strings.Fields(norm.NFC.String(s)), " ")
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // validText reports whether s would pass NormalizeText's character checks
@@ -96,12 +97,89 @@ func validText(s string, multiline bool) bool {
 	if multiline {
 		kind = MultiLine
 	}
-	for _, r := range s {
-		if refused(r, kind) != "" {
-			return false
+	_, _, what := firstRefused(s, kind)
+	return what == ""
+}
+
+// firstRefused returns the first character of s the text rules refuse in
+// text of kind, with its byte offset and what it is ("" if none).
+func firstRefused(s string, kind TextKind) (int, rune, string) {
+	for i, r := range s {
+		if what := refusedAt(s, i, r, kind); what != "" {
+			return i, r, what
 		}
 	}
-	return true
+	return 0, 0, ""
+}
+
+// refusedAt is refused for the character r at byte offset i of s, where
+// the joiners and tag characters are judged by their neighbours.
+func refusedAt(s string, i int, r rune, kind TextKind) string {
+	switch {
+	case r == zwnj || r == zwj:
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[i+utf8.RuneLen(r):])
+		if joinable(before) && joinable(after) {
+			return ""
+		}
+		return "zero-width characters"
+	case isTag(r):
+		if inEmojiTagSequence(s, i) {
+			return ""
+		}
+		return "tag characters"
+	}
+	return refused(r, kind)
+}
+
+const (
+	zwnj       = '\u200C'
+	zwj        = '\u200D'
+	blackFlag  = '\U0001F3F4' // the base of the emoji tag sequences
+	cancelTag  = '\U000E007F' // the end of one
+	firstTag   = '\U000E0020'
+	lastTagArg = '\U000E007E'
+)
+
+// joinable reports whether a joiner may stand next to r: a visible
+// character (letter, mark, number, symbol or punctuation), not white
+// space, another joiner or the end of the text.
+func joinable(r rune) bool {
+	return r != utf8.RuneError && r != zwnj && r != zwj &&
+		(unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r) || unicode.IsSymbol(r) || unicode.IsPunct(r))
+}
+
+func isTag(r rune) bool { return r >= 0xE0000 && r <= 0xE007F }
+
+// inEmojiTagSequence reports whether the tag character at byte offset i of
+// s belongs to an emoji tag sequence: U+1F3F4, one or more tag arguments
+// (U+E0020–U+E007E), then U+E007F.
+func inEmojiTagSequence(s string, i int) bool {
+	start := i
+	for start > 0 {
+		r, n := utf8.DecodeLastRuneInString(s[:start])
+		if r < firstTag || r > lastTagArg {
+			break
+		}
+		start -= n
+	}
+	if base, _ := utf8.DecodeLastRuneInString(s[:start]); base != blackFlag {
+		return false
+	}
+	args := 0
+	for j := start; j < len(s); {
+		r, n := utf8.DecodeRuneInString(s[j:])
+		switch {
+		case r == cancelTag:
+			return args > 0 && j >= i
+		case r >= firstTag && r <= lastTagArg:
+			args++
+		default:
+			return false
+		}
+		j += n
+	}
+	return false
 }
 
 // refused says what kind of character r is when the text rules refuse it
@@ -118,7 +196,7 @@ func refused(r rune, kind TextKind) string {
 		return "line or paragraph separators"
 	case (r >= '\u200B' && r <= '\u200D') || r == '\u2060' || r == '\uFEFF':
 		return "zero-width characters"
-	case r >= 0xE0000 && r <= 0xE007F:
+	case isTag(r):
 		return "tag characters"
 	}
 	return ""

@@ -42,8 +42,15 @@ func TestNormalizeText(t *testing.T) {
 		{"line separator", "one\u2028two", edustream.SingleLine, "", "line or paragraph separators (U+2028 at character 4)"},
 		{"paragraph separator in a description", "one\u2029two", edustream.MultiLine, "", "U+2029"},
 		{"zero-width space", "pay\u200Bpal", edustream.SingleLine, "", "zero-width characters (U+200B at character 4)"},
-		{"zero-width non-joiner", "a\u200Cb", edustream.MultiLine, "", "U+200C"},
-		{"zero-width joiner", "👨\u200D👩", edustream.SingleLine, "", "U+200D"},
+		{"Persian keeps its non-joiner", "می\u200Cخواهم", edustream.SingleLine, "می\u200Cخواهم", ""},
+		{"an emoji sequence keeps its joiner", "👩\u200D💻 lab", edustream.SingleLine, "👩\u200D💻 lab", ""},
+		{"a non-joiner that joins nothing", "\u200Cab", edustream.MultiLine, "", "zero-width characters (U+200C at character 1)"},
+		{"a joiner beside a space", "a \u200D b", edustream.SingleLine, "", "U+200D at character 3"},
+		{"a joiner at the end", "ab\u200D", edustream.SingleLine, "", "U+200D"},
+		{"two joiners", "a\u200D\u200Db", edustream.SingleLine, "", "U+200D at character 2"},
+		{"the flag of Scotland", "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", edustream.SingleLine, "🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", ""},
+		{"tags left open after a flag", "🏴\U000E0067\U000E0062 hidden", edustream.SingleLine, "", "tag characters (U+E0067 at character 2)"},
+		{"a cancel tag alone", "🏴\U000E007F", edustream.SingleLine, "", "U+E007F"},
 		{"word joiner", "a\u2060b", edustream.SingleLine, "", "U+2060"},
 		{"byte order mark", "\uFEFFtitle", edustream.SingleLine, "", "zero-width characters (U+FEFF at character 1)"},
 		{"tag character", "flag\U000E0067\U000E0062", edustream.SingleLine, "", "tag characters (U+E0067 at character 5)"},
@@ -120,6 +127,8 @@ func TestSanitizeText(t *testing.T) {
 		"bad\xffbyte":                  "bad\uFFFDbyte",
 		"\u2066\u2069":                 "",
 		"שלום\u200F":                   "שלום\u200F",
+		"می\u200Cخواهم \u200D":         "می\u200Cخواهم",
+		"🏴\U000E0067\U000E0062\U000E0077\U000E006C\U000E0073\U000E007F \U000E0041": "🏴\U000E0067\U000E0062\U000E0077\U000E006C\U000E0073\U000E007F",
 	} {
 		got := edustream.SanitizeText(in)
 		if got != want {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -76,6 +77,14 @@ func (t *Tools) confine(pid int, cpu time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// killedAtCPULimit reports whether the kernel's SIGKILL at RLIMIT_CPU
+// ended the child: the rusage times lag the scheduler's exact count the
+// limit is checked against, so a child killed at 1 s may show 0.95 s.
+func killedAtCPULimit(st *os.ProcessState, used, limit time.Duration) bool {
+	ws, ok := st.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL && used >= cpuRlimit(limit)*9/10
 }
 
 // cpuRlimit is d as RLIMIT_CPU holds it: whole seconds, at least one.
@@ -166,8 +175,7 @@ func (t *Tools) run(ctx context.Context, p proc) (result, error) {
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("%s: %w", p.bin, context.Cause(ctx))
 	}
-	if err != nil && p.cpu > 0 && res.cpu >= cpuRlimit(p.cpu) {
-		// The kernel's SIGKILL at the CPU limit.
+	if err != nil && p.cpu > 0 && killedAtCPULimit(cmd.ProcessState, res.cpu, p.cpu) {
 		return res, edustream.Errorf(edustream.EINVALID, "processing the video took more than %s of CPU time, the limit for its length",
 			edustream.FormatDuration(cpuRlimit(p.cpu).Seconds()))
 	}

@@ -192,7 +192,17 @@ func (f *follower) receive(e edustream.Event) EventOutcome {
 	}
 	switch {
 	case e.Resync:
-		go f.resync()
+		// Events may have been lost: a deletion's among them, so access
+		// is checked again too, unless a check runs already.
+		if f.checking {
+			go f.resync()
+			return EventHeld
+		}
+		f.checking = true
+		go func() {
+			f.recheck()
+			f.resync()
+		}()
 		return EventHeld
 	case e.Encoding != nil && e.Encoding.Removed:
 		// The lecture or its course was deleted: ask, and end if so.
@@ -437,6 +447,9 @@ func (f *follower) endLocked(e *edustream.EncodingEvent) {
 
 // resync re-reads the state after the event connection dropped.
 func (f *follower) resync() {
+	if f.ctx.Err() != nil {
+		return // ended meanwhile
+	}
 	e, err := f.current(f.ctx)
 	if err != nil {
 		edustream.Logger(f.ctx).Warn("resync encoding progress", slog.String("error", err.Error()))
@@ -444,7 +457,7 @@ func (f *follower) resync() {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.closed && !f.checking && e.Newer(f.newest()) {
+	if !f.closed && !f.checking && !f.ending && e.Newer(f.newest()) {
 		f.offer(e)
 	}
 }

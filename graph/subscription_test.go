@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -439,5 +440,53 @@ func TestEncodingProgressEndsWhenDeleted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// lossyEvents is an event service whose test can tell its subscribers
+// that events may have been lost (Resync), as the real one does when its
+// connection to Redis drops.
+type lossyEvents struct {
+	edustream.EventService
+	mu          sync.Mutex
+	subscribers []func(edustream.Event)
+}
+
+func (l *lossyEvents) SubscribeFunc(ctx context.Context, topic string, fn func(edustream.Event)) error {
+	l.mu.Lock()
+	l.subscribers = append(l.subscribers, fn)
+	l.mu.Unlock()
+	return l.EventService.SubscribeFunc(ctx, topic, fn)
+}
+
+func (l *lossyEvents) resync() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, fn := range l.subscribers {
+		fn(edustream.Event{Resync: true})
+	}
+}
+
+// A deletion whose announcement was lost still ends the subscription:
+// after a Resync, access is checked again.
+func TestEncodingProgressEndsWhenDeletedDuringOutage(t *testing.T) {
+	t.Parallel()
+	lossy := &lossyEvents{}
+	p := setupProgress(t, func(_ *graph.Config, r *graph.Resolver) {
+		lossy.EventService = r.Events
+		r.Events = lossy
+	})
+	next := p.open(t, p.b.instructor)
+	encodingEvent(t, next())
+	// Deleted behind the API's back: no announcement.
+	if err := p.b.lectures.DeleteLecture(context.Background(), p.lecture.ID); err != nil {
+		t.Fatal(err)
+	}
+	lossy.resync()
+	if e := encodingEvent(t, next()); !e.Removed {
+		t.Errorf("after the resync got %+v, want the last event, removed", e)
+	}
+	if m := next(); m.Type != "complete" {
+		t.Errorf("got %s %s, want complete", m.Type, m.Payload)
 	}
 }
