@@ -104,6 +104,8 @@ var (
 var retryDelays = map[string]func(retried int) time.Duration{
 	TypeLiveMeetingDelete:   webexRetryDelay,
 	TypeLiveRecordingImport: webexRetryDelay,
+	// A stopped video's MediaConvert job bills while it runs.
+	TypeTranscodeCancel: webexRetryDelay,
 }
 
 func webexRetryDelay(retried int) time.Duration {
