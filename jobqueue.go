@@ -25,6 +25,11 @@ type JobQueue interface {
 	// ffmpeg), and waiting ones are dropped. Call it after the video's
 	// state says that no step is owed, or the reconciler queues them again.
 	CancelVideoWork(ctx context.Context, videoID int64) error
+	// EnqueueTranscodeCancel schedules the cancel of jobID, the external
+	// transcoder's job of a video whose transcode was stopped, and then the
+	// deletion of what the job wrote (VideoLifecycle.DropStoppedTranscode).
+	// The task retries while the transcoder is unavailable.
+	EnqueueTranscodeCancel(ctx context.Context, videoID int64, jobID string) error
 	// VideoQueueWait returns where the video's next step waits in its
 	// queue, and false when the video has no task waiting.
 	VideoQueueWait(ctx context.Context, videoID int64) (wait QueueWait, waiting bool, err error)

@@ -284,7 +284,18 @@ func (l *VideoLifecycle) HandOff(ctx context.Context, v *Video, jobID string) (*
 	if v.TranscoderJobID != "" {
 		return nil, Errorf(ECONFLICT, "video %d was handed to transcoder job %s already", v.ID, v.TranscoderJobID)
 	}
-	return l.transition(ctx, MoveHandOff, v, VideoUpdate{TranscoderJobID: &jobID}, "submitted for transcoding", "", false)
+	moved, err := l.transition(ctx, MoveHandOff, v, VideoUpdate{TranscoderJobID: &jobID}, "submitted for transcoding", "", false)
+	if ErrorCode(err) == ECONFLICT {
+		// The video was stopped (or is gone) while the job was submitted:
+		// nobody would ever cancel the job, which runs and bills. Unless
+		// another attempt of the step stored this very job (the same token
+		// finds the same job), it is cancelled.
+		now, ferr := l.Videos.FindVideoByID(NewContextReadingPrimary(ctx), v.ID)
+		if ErrorCode(ferr) == ENOTFOUND || (ferr == nil && now.TranscoderJobID != jobID) {
+			l.cancelTranscode(ctx, v.ID, jobID)
+		}
+	}
+	return moved, err
 }
 
 // StepProgress is how far a running step has got.
@@ -386,7 +397,9 @@ func (l *VideoLifecycle) Fail(ctx context.Context, v *Video, cause error) (*Vide
 
 // Cancel ends v FAILED because someone stopped its work (reason says who
 // and how), with the same rules as Fail. The step's task is the caller's
-// to stop (StopProcessing stops it too).
+// to stop (StopProcessing stops it too); the external transcoder's job of
+// a video handed to one is cancelled here (EnqueueTranscodeCancel), and
+// its outputs deleted once it has ended.
 func (l *VideoLifecycle) Cancel(ctx context.Context, v *Video, reason string) (*Video, error) {
 	return l.end(ctx, MoveCancel, v, reason, FailureCancelled)
 }
@@ -460,14 +473,55 @@ func (l *VideoLifecycle) StopLectures(ctx context.Context, lectureIDs []int64, r
 	return nil
 }
 
-// stopWork stops v's steps on the workers (JobQueue.CancelVideoWork).
-// Best effort: a step that is not stopped finds the video stopped when it
+// stopWork stops v's steps on the workers (JobQueue.CancelVideoWork), and
+// the external transcoder's job of a replaced video handed to one (a video
+// that is not replaced has its job cancelled by the cancel move). Best
+// effort: a step that is not stopped finds the video stopped when it
 // tries to move it, and ends.
 func (l *VideoLifecycle) stopWork(ctx context.Context, v *Video) {
 	if err := l.Jobs.CancelVideoWork(ctx, v.ID); err != nil {
 		Logger(ctx).Warn("stop a video's steps; a running one ends when it next moves the video",
 			slog.Int64("video_id", v.ID), slog.String("error", err.Error()))
 	}
+	if v.TranscoderJobID != "" {
+		l.cancelTranscode(ctx, v.ID, v.TranscoderJobID)
+	}
+}
+
+// cancelTranscode queues the cancel of jobID, the external transcoder's
+// job of a stopped video (JobQueue.EnqueueTranscodeCancel): the task
+// retries while the transcoder is down, so the stop never waits for it.
+// Best effort: if even the enqueue fails, the job runs to its end, its
+// reports are ignored (the video no longer names it), and its outputs go
+// with the video's.
+func (l *VideoLifecycle) cancelTranscode(ctx context.Context, videoID int64, jobID string) {
+	if err := l.Jobs.EnqueueTranscodeCancel(ctx, videoID, jobID); err != nil {
+		Logger(ctx).Warn("enqueue the cancel of a stopped video's transcode job; it runs to its end",
+			slog.Int64("video_id", videoID), slog.String("transcode_job", jobID), slog.String("error", err.Error()))
+	}
+}
+
+// DropStoppedTranscode deletes what an external transcoder's job wrote
+// for a video whose transcode was stopped (its work and capture
+// prefixes), once the job has ended. Only while the video is still
+// stopped: gone, replaced, or FAILED at transcoding; a video retried
+// meanwhile has a new job writing there, and is left alone (false).
+func (l *VideoLifecycle) DropStoppedTranscode(ctx context.Context, videoID int64) (bool, error) {
+	v, err := l.Videos.FindVideoByID(NewContextReadingPrimary(ctx), videoID)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		v = &Video{ID: videoID}
+	case err != nil:
+		return false, fmt.Errorf("find video %d: %w", videoID, err)
+	case v.ReplacedAt == nil && (v.Status != VideoFailed || v.Stage != StageTranscode):
+		return false, nil
+	}
+	for _, prefix := range []string{v.WorkPrefix(), v.CapturePrefix()} {
+		if err := DeleteBlobPrefix(ctx, l.Blobs, prefix); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // retrying runs write, a move's write, again while it fails with
@@ -500,16 +554,24 @@ func (l *VideoLifecycle) retrying(ctx context.Context, move VideoMove, videoID i
 
 func (l *VideoLifecycle) end(ctx context.Context, move VideoMove, v *Video, reason string, failure FailureClass) (*Video, error) {
 	upd := VideoUpdate{Error: &reason}
-	if v.Stage == StageTranscode && v.TranscoderJobID != "" {
+	handedOff := v.Stage == StageTranscode && v.TranscoderJobID != ""
+	if handedOff {
 		noJob := ""
 		upd.TranscoderJobID = &noJob
 	}
 	moved, err := l.transition(ctx, move, v, upd, "", failure, false)
-	if err == nil {
-		Logger(ctx).Info("video failed", slog.Int64("video_id", v.ID), slog.String("stage", string(v.Stage)),
-			slog.String("move", string(move)), slog.String("class", string(failure)), slog.String("reason", reason))
+	if err != nil {
+		return nil, err
 	}
-	return moved, err
+	Logger(ctx).Info("video failed", slog.Int64("video_id", v.ID), slog.String("stage", string(v.Stage)),
+		slog.String("move", string(move)), slog.String("class", string(failure)), slog.String("reason", reason))
+	if handedOff && move == MoveCancel {
+		// The job would run (and bill) on for a video nobody wants; a job
+		// that reported its own cancel makes one call for nothing, and its
+		// outputs are deleted all the same.
+		l.cancelTranscode(ctx, v.ID, v.TranscoderJobID)
+	}
+	return moved, nil
 }
 
 // Retry runs v, FAILED after its upload, again from the step it failed at.

@@ -516,3 +516,103 @@ func TestVideoStoppedByReplacement(t *testing.T) {
 		}
 	})
 }
+
+// Stopping a video handed to an external transcoder queues the cancel of
+// its job, once; a job that failed on its own is not cancelled; a job
+// submitted for a video stopped meanwhile is cancelled by HandOff, unless
+// another attempt of the step stored it.
+func TestVideoStopCancelsTranscodeJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	transcoding := edustream.VideoState{Status: edustream.VideoProcessing, Stage: edustream.StageTranscode}
+	handedOff := func(t *testing.T, l *life) *edustream.Video {
+		t.Helper()
+		v, err := l.HandOff(ctx, l.videoAt(t, transcoding), "job-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	t.Run("stopped", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		v := handedOff(t, l)
+		got, err := l.StopProcessing(ctx, v, "stopped by the test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != edustream.VideoFailed || got.TranscoderJobID != "" {
+			t.Errorf("the stopped video is %s with job %q, want FAILED without a job", got.Status, got.TranscoderJobID)
+		}
+		want := []edustreamtest.TranscodeCancel{{VideoID: v.ID, JobID: "job-1"}}
+		if !slices.Equal(l.jobs.TranscodeCancels(), want) {
+			t.Errorf("transcode cancels %v, want %v", l.jobs.TranscodeCancels(), want)
+		}
+		if _, err := l.StopProcessing(ctx, got, "again"); err != nil || len(l.jobs.TranscodeCancels()) != 1 {
+			t.Errorf("stopping again: %v, cancels %v", err, l.jobs.TranscodeCancels())
+		}
+	})
+	t.Run("queue down", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		v := handedOff(t, l)
+		l.jobs.SetError(edustream.Errorf(edustream.EUNAVAILABLE, "redis is down"))
+		if got, err := l.StopProcessing(ctx, v, "stopped by the test"); err != nil || got.Status != edustream.VideoFailed {
+			t.Errorf("stop with the queue down: %+v, %v; want FAILED all the same", got, err)
+		}
+	})
+	t.Run("failed on its own", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		if _, err := l.Fail(ctx, handedOff(t, l), edustream.Errorf(edustream.EINTERNAL, "MediaConvert could not")); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(l.jobs.TranscodeCancels()); n != 0 {
+			t.Errorf("%d cancels of a job that failed", n)
+		}
+	})
+	t.Run("not handed off", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		if _, err := l.StopProcessing(ctx, l.videoAt(t, transcoding), "stopped"); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(l.jobs.TranscodeCancels()); n != 0 {
+			t.Errorf("%d transcode cancels for a video without a job", n)
+		}
+	})
+	t.Run("submitted while stopped", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		v := l.videoAt(t, transcoding)
+		if _, err := l.StopProcessing(ctx, v, "stopped"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.HandOff(ctx, v, "job-2"); edustream.ErrorCode(err) != edustream.ECONFLICT {
+			t.Fatalf("hand off to a stopped video: %v, want ECONFLICT", err)
+		}
+		want := []edustreamtest.TranscodeCancel{{VideoID: v.ID, JobID: "job-2"}}
+		if !slices.Equal(l.jobs.TranscodeCancels(), want) {
+			t.Errorf("transcode cancels %v, want %v", l.jobs.TranscodeCancels(), want)
+		}
+	})
+	t.Run("stored by another attempt, moved on", func(t *testing.T) {
+		t.Parallel()
+		l := newLife(t)
+		v := l.videoAt(t, transcoding)
+		stored, err := l.HandOff(ctx, v, "job-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The job's COMPLETE came before the other attempt's hand off.
+		if _, err := l.Advance(ctx, stored, edustream.VideoUpdate{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.HandOff(ctx, v, "job-1"); edustream.ErrorCode(err) != edustream.ECONFLICT {
+			t.Fatalf("second hand off: %v, want ECONFLICT", err)
+		}
+		if n := len(l.jobs.TranscodeCancels()); n != 0 {
+			t.Errorf("the stored job was cancelled (%d cancels)", n)
+		}
+	})
+}

@@ -60,6 +60,11 @@ type TranscodeService interface {
 	SubmitTranscode(ctx context.Context, v *Video, ladder []Rendition, token string) (jobID string, err error)
 	// FindTranscodeJob returns a job's state. ENOTFOUND.
 	FindTranscodeJob(ctx context.Context, jobID string) (*TranscodeJob, error)
+	// CancelTranscode cancels a job that has not ended, so that it stops
+	// running (and billing); the transcoder then reports it CANCELED.
+	// ENOTFOUND for a job the transcoder does not know, ECONFLICT for one
+	// that has ended; other errors may be retried.
+	CancelTranscode(ctx context.Context, jobID string) error
 }
 
 // CapturePrefix is where an external transcoder leaves the frame captures

@@ -24,6 +24,7 @@ type Jobs struct {
 	videoTasks     []VideoTask
 	removals       []int64
 	cancels        []int64
+	jobCancels     []TranscodeCancel
 	meetingDeletes []string
 	imports        []string
 	importsOnce    []string
@@ -130,6 +131,23 @@ func (j *Jobs) CancelVideoWork(_ context.Context, videoID int64) error {
 	return j.record(positiveID("video", videoID), func() { j.cancels = append(j.cancels, videoID) })
 }
 
+// TranscodeCancel is one enqueued cancel of an external transcoder's job.
+type TranscodeCancel struct {
+	VideoID int64
+	JobID   string
+}
+
+// EnqueueTranscodeCancel records the cancel of a stopped video's
+// transcode job. EINVALID for a video id that is not positive or an empty
+// job id.
+func (j *Jobs) EnqueueTranscodeCancel(_ context.Context, videoID int64, jobID string) error {
+	refuse := positiveID("video", videoID)
+	if jobID == "" {
+		refuse = edustream.Errorf(edustream.EINVALID, "transcode job id must not be empty")
+	}
+	return j.record(refuse, func() { j.jobCancels = append(j.jobCancels, TranscodeCancel{videoID, jobID}) })
+}
+
 // VideoQueueWait answers what SetQueueWait set for the video, and that
 // it has no task waiting otherwise.
 func (j *Jobs) VideoQueueWait(_ context.Context, videoID int64) (edustream.QueueWait, bool, error) {
@@ -186,6 +204,12 @@ func (j *Jobs) Removals() []int64 {
 // Cancels returns the videos whose work was stopped, in order.
 func (j *Jobs) Cancels() []int64 {
 	return recorded(j, &j.cancels)
+}
+
+// TranscodeCancels returns the transcode jobs whose cancel was enqueued,
+// in order.
+func (j *Jobs) TranscodeCancels() []TranscodeCancel {
+	return recorded(j, &j.jobCancels)
 }
 
 // MeetingDeletes returns the meetings whose deletion was enqueued, in

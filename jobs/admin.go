@@ -515,6 +515,11 @@ func subjectOf(typ string, payload []byte) edustream.TaskSubject {
 		if json.Unmarshal(payload, &p) == nil {
 			s.VideoID, s.Stage = p.VideoID, stageOfType[typ]
 		}
+	case TypeTranscodeCancel:
+		var p TranscodeCancelPayload
+		if json.Unmarshal(payload, &p) == nil {
+			s.VideoID = p.VideoID
+		}
 	case TypeLiveMeetingDelete:
 		var p LiveMeetingPayload
 		if json.Unmarshal(payload, &p) == nil {

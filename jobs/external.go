@@ -66,7 +66,7 @@ func (c *chain) submitTranscode(ctx context.Context, run *stepRun) (edustream.Vi
 	_, err = c.d.Life.HandOff(ctx, v, jobID)
 	switch {
 	case edustream.ErrorCode(err) == edustream.ECONFLICT:
-		log.Warn("the video moved while its transcode was submitted; the job's reports will be ignored", slog.String("transcode_job", jobID))
+		log.Warn("the video moved while its transcode was submitted; HandOff cancels the job unless the video holds it", slog.String("transcode_job", jobID))
 		return edustream.VideoUpdate{}, errHandedOff
 	case err != nil:
 		// Retried: the same token finds the same job for about a minute.
@@ -233,4 +233,94 @@ func (w *Worker) reconcileTranscoderJobs(ctx context.Context) (int, error) {
 		}
 	}
 	return ended, nil
+}
+
+// TypeTranscodeCancel cancels the external transcoder's job of a video
+// whose transcode was stopped, and deletes what the job wrote once it has
+// ended (TranscodeCancelPayload).
+const TypeTranscodeCancel = "video:cancel-transcode:v1"
+
+// TranscodeCancelPayload is the payload of TypeTranscodeCancel. The job id
+// is carried because the stopped video no longer names its job (a retry
+// must submit a new one).
+type TranscodeCancelPayload struct {
+	VideoID int64  `json:"video_id"`
+	JobID   string `json:"job_id"`
+}
+
+// maxTranscodeJobIDLength bounds the job ids a task carries (MediaConvert's
+// are about 20 characters; the database's column is 191).
+const maxTranscodeJobIDLength = 191
+
+// TranscodeCancelTaskID is the id of the cancel task of a job, so the
+// stop, a repeated stop and the job's own CANCELED report make one task.
+func TranscodeCancelTaskID(jobID string) string { return "video:cancel-transcode:" + jobID }
+
+// transcodeCancel retries like the Webex deletes (1 s, doubling, capped at
+// 10 minutes), for about a day: MediaConvert outages are short, and the
+// job bills while it runs.
+var transcodeCancel = taskType[TranscodeCancelPayload]{
+	name: TypeTranscodeCancel, queue: QueueDefault, maxRetry: 150, timeout: 2 * time.Minute,
+	id: func(p TranscodeCancelPayload) string { return TranscodeCancelTaskID(p.JobID) },
+	check: func(p TranscodeCancelPayload) error {
+		if err := positiveID("video", p.VideoID); err != nil {
+			return err
+		}
+		if p.JobID == "" || len(p.JobID) > maxTranscodeJobIDLength {
+			return edustream.Errorf(edustream.EINVALID, "transcode job id must be 1 to %d characters", maxTranscodeJobIDLength)
+		}
+		for _, r := range p.JobID {
+			// It ends up in a task id and in the API's path.
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-') {
+				return edustream.Errorf(edustream.EINVALID, "transcode job id %q has a character job ids do not", p.JobID)
+			}
+		}
+		return nil
+	},
+}
+
+// EnqueueTranscodeCancel schedules the cancel of a stopped video's
+// transcode job. A cancel already queued is not an error.
+func (q *Queue) EnqueueTranscodeCancel(ctx context.Context, videoID int64, jobID string) error {
+	_, err := enqueue(ctx, q.enq, transcodeCancel, TranscodeCancelPayload{VideoID: videoID, JobID: jobID})
+	return err
+}
+
+// cancelTranscode cancels a stopped video's job and, once the transcoder
+// says it has ended, deletes what it wrote (VideoLifecycle.
+// DropStoppedTranscode). A job that ended before its cancel (COMPLETE,
+// ERROR, or unknown to the transcoder) is not cancelled again: its
+// outputs are deleted all the same. Everything else is retried: the
+// transcoder being down, and a job still running after its cancel was
+// accepted (it may still be uploading).
+func (c *chain) cancelTranscode(ctx context.Context, p TranscodeCancelPayload) error {
+	if c.d.Transcoder == nil {
+		return fmt.Errorf("cancel transcode job %s of video %d: this worker has no external transcoder", p.JobID, p.VideoID)
+	}
+	log := edustream.Logger(ctx).With(slog.String("transcode_job", p.JobID), slog.Int64("video_id", p.VideoID))
+	err := c.d.Transcoder.CancelTranscode(ctx, p.JobID)
+	switch edustream.ErrorCode(err) {
+	case "":
+		log.Info("cancelled the transcode job of a stopped video")
+	case edustream.ENOTFOUND, edustream.ECONFLICT, edustream.EINVALID:
+		log.Info("the transcode job of a stopped video had ended; nothing to cancel", slog.String("error", err.Error()))
+	default:
+		return fmt.Errorf("cancel transcode job %s of video %d: %w", p.JobID, p.VideoID, err)
+	}
+	job, err := c.d.Transcoder.FindTranscodeJob(ctx, p.JobID)
+	switch {
+	case edustream.ErrorCode(err) == edustream.ENOTFOUND:
+	case err != nil:
+		return fmt.Errorf("ask about cancelled transcode job %s of video %d: %w", p.JobID, p.VideoID, err)
+	case !job.Status.Done():
+		return fmt.Errorf("transcode job %s of video %d is still %s after its cancel; its outputs are deleted once it ends", p.JobID, p.VideoID, job.Status)
+	}
+	dropped, err := c.d.Life.DropStoppedTranscode(ctx, p.VideoID)
+	if err != nil {
+		return fmt.Errorf("delete the outputs of cancelled transcode job %s: %w", p.JobID, err)
+	}
+	if !dropped {
+		log.Info("the video was retried since its stop; its outputs are its new job's")
+	}
+	return nil
 }

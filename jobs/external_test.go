@@ -592,3 +592,209 @@ func queuedTaskIDs(t *testing.T, opt asynq.RedisConnOpt) []string {
 	}
 	return ids
 }
+
+// runCancelWorker runs a worker on b's dependencies that takes only the
+// default queue's tasks (the cancels, the removals) and retries within
+// about a second.
+func (b *mcBundle) runCancelWorker(t *testing.T) {
+	t.Helper()
+	w := NewWorker(clientOf(t, b.opt), WorkerConfig{
+		ReconcileInterval: -1, PollInterval: 50 * time.Millisecond, RetryCheckInterval: 100 * time.Millisecond,
+		Concurrency: map[string]int{QueueVideo: -1, QueueVideoLong: -1},
+	}, *b.worker.deps)
+	runWorker(t, w)
+}
+
+// handedOff returns a video whose transcode was handed to a job that is
+// half way, with its outputs so far in the store, and the job's id.
+func (b *mcBundle) handedOff(t *testing.T) (*edustream.Video, string) {
+	t.Helper()
+	v := b.video(t)
+	if err := b.chain.runStage(b.ctx, edustream.StageTranscode, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	jobID := b.find(t, v.ID).TranscoderJobID
+	if err := b.fake.Start(jobID); err != nil {
+		t.Fatal(err)
+	}
+	b.deliver(t)
+	if outputs := b.outputs(t, v); len(outputs) == 0 {
+		t.Fatal("the running job wrote nothing")
+	}
+	return b.find(t, v.ID), jobID
+}
+
+// outputs returns the keys a transcode job wrote for v.
+func (b *mcBundle) outputs(t *testing.T, v *edustream.Video) []string {
+	t.Helper()
+	var keys []string
+	for _, prefix := range []string{v.WorkPrefix(), v.CapturePrefix()} {
+		list, err := b.blobs.List(context.Background(), prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list {
+			keys = append(keys, o.Key)
+		}
+	}
+	return keys
+}
+
+// jobStatus returns the fake's status of a job.
+func (b *mcBundle) jobStatus(id string) string {
+	for _, j := range b.fake.Jobs() {
+		if j.ID == id {
+			return j.Status
+		}
+	}
+	return ""
+}
+
+// Stopping a video handed to MediaConvert cancels its job, however it is
+// stopped: the job ends CANCELED, its outputs are deleted, and its
+// CANCELED report changes nothing.
+func TestStoppingAHandedOffVideoCancelsItsJob(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(t *testing.T, b *mcBundle, v *edustream.Video)
+		// reason is what the stopped video says; "" for a video the stop
+		// removes.
+		reason string
+	}{
+		{"cancelled", func(t *testing.T, b *mcBundle, v *edustream.Video) {
+			if _, err := b.worker.deps.Life.StopProcessing(b.ctx, v, "T cancelled the processing"); err != nil {
+				t.Fatal(err)
+			}
+		}, "T cancelled the processing"},
+		{"replaced by a new upload", func(t *testing.T, b *mcBundle, v *edustream.Video) {
+			next := &edustream.Video{LectureID: v.LectureID, UploaderID: 1, FileName: "b.mp4", ContentType: "video/mp4", SizeBytes: 1000,
+				UploadExpiresAt: time.Now().Add(time.Hour)}
+			if err := b.worker.deps.Life.Create(b.ctx, next); err != nil {
+				t.Fatal(err)
+			}
+		}, "a new upload replaced this video"},
+		{"lecture deleted", func(t *testing.T, b *mcBundle, v *edustream.Video) {
+			if err := b.lectures.DeleteLecture(b.ctx, v.LectureID); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.worker.deps.Life.StopLectures(b.ctx, []int64{v.LectureID}, "the lecture was deleted"); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setupMediaConvert(t)
+			v, jobID := b.handedOff(t)
+			tt.stop(t, b, v)
+			b.runCancelWorker(t)
+			testenv.Eventually(t, "the job cancelled and its outputs deleted", func() bool {
+				return b.jobStatus(jobID) == "CANCELED" && len(b.outputs(t, v)) == 0
+			})
+			if n := b.fake.Cancels(); n != 1 {
+				t.Errorf("%d CancelJob calls, want 1", n)
+			}
+			// The job's CANCELED report is stale: the video is stopped.
+			before, err := b.videos.FindVideoByID(b.ctx, v.ID)
+			if tt.reason == "" {
+				testenv.Eventually(t, "the deleted lecture's video removed", func() bool {
+					_, err := b.videos.FindVideoByID(b.ctx, v.ID)
+					return edustream.ErrorCode(err) == edustream.ENOTFOUND
+				})
+				b.deliver(t)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := b.deliver(t); n != 1 {
+				t.Errorf("delivered %d events after the stop, want the CANCELED one", n)
+			}
+			got := b.find(t, v.ID)
+			if got.Status != edustream.VideoFailed || got.Stage != edustream.StageTranscode || got.Error != tt.reason || got.Version != before.Version {
+				t.Errorf("the stopped video is %s at %s with %q (version %d, was %d), want FAILED at TRANSCODE with %q, unchanged",
+					got.Status, got.Stage, got.Error, got.Version, before.Version, tt.reason)
+			}
+			if _, err := b.blobs.Head(b.ctx, v.SourceKey()); err != nil {
+				t.Errorf("the source went with the job's outputs: %v", err)
+			}
+		})
+	}
+}
+
+// A cancel MediaConvert fails (500, and the SDK's own retries too) is
+// retried by the task until it is done.
+func TestTranscodeCancelIsRetried(t *testing.T) {
+	b := setupMediaConvert(t)
+	v, jobID := b.handedOff(t)
+	b.fake.FailCancels(3) // every try of the first attempt
+	if _, err := b.worker.deps.Life.StopProcessing(b.ctx, v, "T cancelled the processing"); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.find(t, v.ID); got.Status != edustream.VideoFailed {
+		t.Fatalf("the stop waited for MediaConvert: the video is %s", got.Status)
+	}
+	b.runCancelWorker(t)
+	testenv.Eventually(t, "the job cancelled and its outputs deleted", func() bool {
+		return b.jobStatus(jobID) == "CANCELED" && len(b.outputs(t, v)) == 0
+	})
+	if n := b.fake.Cancels(); n != 4 {
+		t.Errorf("%d CancelJob calls, want 3 refused and 1 done", n)
+	}
+	if lines := b.logs.Records(t, "task failed"); len(lines) == 0 {
+		t.Errorf("no failed attempt logged")
+	}
+}
+
+// The cancel of a job that had ended (COMPLETE before the stop reached
+// it) or that MediaConvert does not know ends at once: one call, the
+// outputs deleted, no retry.
+func TestTranscodeCancelOfAnEndedJob(t *testing.T) {
+	b := setupMediaConvert(t)
+	v, jobID := b.handedOff(t)
+	if err := b.fake.Finish(jobID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.worker.deps.Life.StopProcessing(b.ctx, v, "T cancelled the processing"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.chain.cancelTranscode(b.ctx, TranscodeCancelPayload{VideoID: v.ID, JobID: jobID}); err != nil {
+		t.Fatalf("cancel of a complete job: %v, want done", err)
+	}
+	if n, status := b.fake.Cancels(), b.jobStatus(jobID); n != 1 || status != "COMPLETE" {
+		t.Errorf("%d CancelJob calls, the job is %s; want 1 refused call, COMPLETE", n, status)
+	}
+	if keys := b.outputs(t, v); len(keys) != 0 {
+		t.Errorf("the complete job's outputs are left: %v", keys)
+	}
+	if err := b.chain.cancelTranscode(b.ctx, TranscodeCancelPayload{VideoID: v.ID, JobID: "1671477617078-nosuch"}); err != nil {
+		t.Errorf("cancel of an unknown job: %v, want done", err)
+	}
+	// The COMPLETE report that comes after the stop is ignored.
+	b.deliver(t)
+	if got := b.find(t, v.ID); got.Status != edustream.VideoFailed || got.Error != "T cancelled the processing" {
+		t.Errorf("the stopped video is %s with %q", got.Status, got.Error)
+	}
+}
+
+// A video retried since its stop has a new job writing where the old one
+// did: the old job's cancel leaves the outputs alone.
+func TestTranscodeCancelSparesARetriedVideo(t *testing.T) {
+	b := setupMediaConvert(t)
+	v, jobID := b.handedOff(t)
+	if _, err := b.worker.deps.Life.StopProcessing(b.ctx, v, "T cancelled the processing"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.uploads.Retry(b.ctx, b.lectureID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.chain.cancelTranscode(b.ctx, TranscodeCancelPayload{VideoID: v.ID, JobID: jobID}); err != nil {
+		t.Fatal(err)
+	}
+	if b.jobStatus(jobID) != "CANCELED" {
+		t.Errorf("the old job is %s, want CANCELED", b.jobStatus(jobID))
+	}
+	if keys := b.outputs(t, v); len(keys) == 0 {
+		t.Error("the retried video's outputs were deleted")
+	}
+}

@@ -98,15 +98,18 @@ var (
 )
 
 // retryDelays are the task types that do not retry on asynq's default
-// curve (n⁴+15 s, tuned for database failovers). Webex outages are mostly
-// short, and a cancelled class's meeting should go soon after Webex is
-// back: 1 s, doubling, capped at 10 minutes.
+// curve (n⁴+15 s, tuned for database failovers): calls to a remote API
+// (Webex, MediaConvert) whose outages are mostly short, and whose work
+// should be done soon after it is back (a cancelled class's meeting, a
+// stopped video's job): 1 s, doubling, capped at 10 minutes.
 var retryDelays = map[string]func(retried int) time.Duration{
-	TypeLiveMeetingDelete:   webexRetryDelay,
-	TypeLiveRecordingImport: webexRetryDelay,
+	TypeLiveMeetingDelete:   remoteAPIRetryDelay,
+	TypeLiveRecordingImport: remoteAPIRetryDelay,
+	// A stopped video's MediaConvert job bills while it runs.
+	TypeTranscodeCancel: remoteAPIRetryDelay,
 }
 
-func webexRetryDelay(retried int) time.Duration {
+func remoteAPIRetryDelay(retried int) time.Duration {
 	return min(time.Second<<min(retried, 10), 10*time.Minute)
 }
 

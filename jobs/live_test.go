@@ -148,7 +148,7 @@ func TestCancelRetriedUntilWebexDeletes(t *testing.T) {
 	b := setupLive(t)
 	s := b.schedule(t, "Doomed")
 	// Two attempts per task run: 3 failures need a second run, a second
-	// after the first (webexRetryDelay).
+	// after the first (remoteAPIRetryDelay).
 	b.fake.Fail(http.MethodDelete, "/meetings/*", 3, http.StatusServiceUnavailable)
 	cancelled, err := b.live.Cancel(context.Background(), s)
 	if err != nil {

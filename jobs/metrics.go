@@ -87,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	// (increase() > 0) see the first one.
 	for _, t := range []string{TypeCoursePurge, TypeVideoProbe, TypeVideoTranscode, TypeVideoPublish, TypeVideoThumbnails,
 		TypeVideoMetadata, TypeVideoComplete, TypeVideoCleanup, TypeUploadExpire,
-		TypeLiveMeetingDelete, TypeLiveRecordingImport, TypeLiveMeetingSync} {
+		TypeTranscodeCancel, TypeLiveMeetingDelete, TypeLiveRecordingImport, TypeLiveMeetingSync} {
 		m.taskTypes[t] = true
 		m.tasks.WithLabelValues(t, outcomeFailed)
 	}

@@ -33,6 +33,7 @@ func newMux(d *Deps) *asynq.ServeMux {
 		handle(mux, tt, func(ctx context.Context, p VideoPayload) error { return c.runStage(ctx, stage, p.VideoID) })
 	}
 	handle(mux, videoCleanup, c.cleanup)
+	handle(mux, transcodeCancel, c.cancelTranscode)
 	handle(mux, uploadExpire, func(ctx context.Context, p VideoPayload) error { return d.Uploads.Expire(ctx, p.VideoID) })
 	handleLive(mux, d)
 	return mux

@@ -1,7 +1,7 @@
 // Package mediaconvert hands EduStream's transcoding to AWS Elemental
 // MediaConvert, through aws-sdk-go-v2: Client implements
 // edustream.TranscodeService (CreateJob with a job equivalent to the ffmpeg
-// ladder, GetJob for the reconciler), and Events reads MediaConvert's job
+// ladder, GetJob for the reconciler, CancelJob for a stopped video), and Events reads MediaConvert's job
 // state events (EventBridge → SNS → /sns) into the domain's TranscodeJob.
 //
 // The job reads the source from the bucket and writes where the ffmpeg
@@ -181,6 +181,17 @@ func (c *Client) FindTranscodeJob(ctx context.Context, jobID string) (*edustream
 	return job, nil
 }
 
+// CancelTranscode asks CancelJob (DELETE /2017-08-29/jobs/{id}) to stop a
+// job that has not ended; MediaConvert then reports it CANCELED.
+// ENOTFOUND for a job MediaConvert does not know, ECONFLICT for one that
+// has ended (ConflictException).
+func (c *Client) CancelTranscode(ctx context.Context, jobID string) error {
+	if _, err := c.api.CancelJob(ctx, &mc.CancelJobInput{Id: aws.String(jobID)}); err != nil {
+		return apiError(err, "cancel job "+jobID)
+	}
+	return nil
+}
+
 // videoIDOf reads the video id of an EduStream job's metadata; 0 for
 // anyone else's job.
 func videoIDOf(meta map[string]string) int64 {
@@ -197,16 +208,20 @@ func videoIDOf(meta map[string]string) int64 {
 // apiError is the one place MediaConvert's errors become domain codes: a
 // job refused for what it is (BadRequestException) is EINVALID, so the
 // video fails with MediaConvert's reason instead of retrying; a missing job
-// is ENOTFOUND; the rest (throttling, outages, the role not allowed yet)
-// may pass and is retried.
+// is ENOTFOUND; a job in a state that refuses the call (a cancel of an
+// ended job: ConflictException) is ECONFLICT; the rest (throttling,
+// outages, the role not allowed yet) may pass and is retried.
 func apiError(err error, doing string) error {
 	var bad *types.BadRequestException
 	var missing *types.NotFoundException
+	var conflict *types.ConflictException
 	switch {
 	case errors.As(err, &bad):
 		return edustream.Errorf(edustream.EINVALID, "%s refused the job: %s", Service, aws.ToString(bad.Message))
 	case errors.As(err, &missing):
 		return edustream.Errorf(edustream.ENOTFOUND, "%s: %s", doing, aws.ToString(missing.Message))
+	case errors.As(err, &conflict):
+		return edustream.Errorf(edustream.ECONFLICT, "%s: %s", doing, aws.ToString(conflict.Message))
 	}
 	return fmt.Errorf("mediaconvert: %s: %w", doing, err)
 }

@@ -338,6 +338,106 @@ func TestSubmissionIsIdempotent(t *testing.T) {
 	}
 }
 
+// CancelJob stops a job that has not ended: it ends CANCELED, with its
+// event, and writes nothing more. A job that has ended is ECONFLICT, an
+// unknown one ENOTFOUND, and MediaConvert down an error to retry.
+func TestCancelJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := setup(t)
+	v := video("aac", 30)
+	submitted, err := s.client.SubmitTranscode(ctx, v, edustream.Ladder(v.Media), "token-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := s.client.SubmitTranscode(ctx, v, edustream.Ladder(v.Media), "token-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.fake.Start(running); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{submitted, running} {
+		if err := s.client.CancelTranscode(ctx, id); err != nil {
+			t.Fatalf("cancel %s: %v", id, err)
+		}
+		got, err := s.client.FindTranscodeJob(ctx, id)
+		if err != nil || got.Status != edustream.TranscodeJobCanceled {
+			t.Errorf("after its cancel job %s is %+v (%v), want CANCELED", id, got, err)
+		}
+	}
+	if err := s.fake.Finish(running); err == nil {
+		t.Error("a cancelled job finished")
+	}
+	if err := s.fake.Run(submitted); err == nil {
+		t.Error("a cancelled job ran")
+	}
+	var statuses []string
+	for _, ev := range s.events {
+		var env struct {
+			Detail json.RawMessage `json:"detail"`
+		}
+		if err := json.Unmarshal(ev, &env); err != nil {
+			t.Fatal(err)
+		}
+		job, err := mediaconvert.ParseEvent(env.Detail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses = append(statuses, job.ID+":"+string(job.Status))
+	}
+	want := []string{running + ":PROGRESSING", running + ":PROGRESSING", submitted + ":CANCELED", running + ":CANCELED"}
+	if !slices.Equal(statuses, want) {
+		t.Errorf("events %v, want %v", statuses, want)
+	}
+
+	// Ended jobs: cancelled, complete, failed.
+	complete, err := s.client.SubmitTranscode(ctx, v, edustream.Ladder(v.Media), "token-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.fake.Run(complete); err != nil {
+		t.Fatal(err)
+	}
+	failed, err := s.client.SubmitTranscode(ctx, v, edustream.Ladder(v.Media), "token-4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.fake.FailNext(1040, "truncated")
+	if err := s.fake.Run(failed); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{running, complete, failed} {
+		if err := s.client.CancelTranscode(ctx, id); edustream.ErrorCode(err) != edustream.ECONFLICT {
+			t.Errorf("cancel of ended job %s: %v, want ECONFLICT", id, err)
+		}
+	}
+	if got, _ := s.client.FindTranscodeJob(ctx, complete); got.Status != edustream.TranscodeJobComplete {
+		t.Errorf("a refused cancel moved the complete job to %s", got.Status)
+	}
+	if err := s.client.CancelTranscode(ctx, "1671477617078-nosuch"); edustream.ErrorCode(err) != edustream.ENOTFOUND {
+		t.Errorf("cancel of an unknown job: %v, want ENOTFOUND", err)
+	}
+
+	// Down: the SDK tries 3 times, then the caller is to retry.
+	again, err := s.client.SubmitTranscode(ctx, v, edustream.Ladder(v.Media), "token-5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.fake.FailCancels(3)
+	before := s.fake.Cancels()
+	err = s.client.CancelTranscode(ctx, again)
+	if code := edustream.ErrorCode(err); code != edustream.EINTERNAL {
+		t.Errorf("cancel while MediaConvert is down: %v (%s), want an error to retry", err, code)
+	}
+	if n := s.fake.Cancels() - before; n != 3 {
+		t.Errorf("the SDK tried %d times, want 3", n)
+	}
+	if err := s.client.CancelTranscode(ctx, again); err != nil {
+		t.Errorf("cancel once MediaConvert is back: %v", err)
+	}
+}
+
 func TestAPIErrors(t *testing.T) {
 	t.Parallel()
 	s := setup(t)

@@ -509,6 +509,57 @@ func TestMediaConvertPipeline(t *testing.T) {
 			t.Errorf("the video is %v at %v with %q, want FAILED at TRANSCODE with %q", v["status"], v["stage"], v["error"], want)
 		}
 	})
+
+	t.Run("cancelVideoProcessing cancels the MediaConvert job", func(t *testing.T) {
+		_, lectureID := st.lecture(t)
+		mc.HoldNext()
+		before := len(mc.Jobs())
+		videoID, parts := st.upload(t, tok, lectureID, clip)
+		st.complete(t, tok, videoID, parts).ok(t)
+		outputs := func() []edustream.BlobInfo {
+			var all []edustream.BlobInfo
+			for _, prefix := range []string{"videos/" + videoID + "/work/", "videos/" + videoID + "/captures/"} {
+				list, err := st.store.List(context.Background(), prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, list...)
+			}
+			return all
+		}
+		var jobID string
+		testenv.Eventually(t, "the job running half way, its outputs written", func() bool {
+			jobs := mc.Jobs()
+			if len(jobs) <= before {
+				return false
+			}
+			job := jobs[len(jobs)-1]
+			jobID = job.ID
+			return job.Status == "PROGRESSING" && job.Percent != nil && len(outputs()) > 0
+		})
+		r := st.in.graphql(t, tok, `mutation($v: ID!) { cancelVideoProcessing(videoId: $v) { status stage error } }`,
+			map[string]any{"v": videoID}).ok(t)
+		stopped := r.Data["cancelVideoProcessing"].(map[string]any)
+		if stopped["status"] != "FAILED" || stopped["stage"] != "TRANSCODE" {
+			t.Fatalf("cancelVideoProcessing answered %v", stopped)
+		}
+		testenv.Eventually(t, "the job CANCELED and its outputs deleted", func() bool {
+			for _, j := range mc.Jobs() {
+				if j.ID == jobID {
+					return j.Status == "CANCELED" && len(outputs()) == 0
+				}
+			}
+			return false
+		})
+		// Its CANCELED event came back through SNS and changed nothing.
+		v := st.video(t, tok, lectureID)
+		if v["status"] != "FAILED" || v["error"] != stopped["error"] {
+			t.Errorf("after the job's CANCELED the video is %v with %q, want FAILED with %q", v["status"], v["error"], stopped["error"])
+		}
+		if !strings.Contains(st.in.out.String(), "cancelled the transcode job of a stopped video") {
+			t.Errorf("no worker cancelled the job:\n%s", st.in.out)
+		}
+	})
 }
 
 // originGet fetches a CloudFront URL of the /play/ route from the API, as

@@ -57,13 +57,15 @@ func TestFleetReadLoad(t *testing.T) {
 	}
 	redisURL := testenv.RedisURL(t)
 	var urls []string
+	var logs []*testenv.LogBuffer
 	for i := range 2 {
-		urls = append(urls, startServe(t, bin, i, map[string]string{
+		u, log := startServe(t, bin, i, map[string]string{
 			"EDUSTREAM_MYSQL_DSN":         pair.PrimaryDSN,
 			"EDUSTREAM_MYSQL_REPLICA_DSN": pair.ReplicaDSN,
 			"EDUSTREAM_REDIS_URL":         redisURL,
 			"EDUSTREAM_DB_MAX_OPEN_CONNS": strconv.Itoa(maxOpen),
-		}))
+		})
+		urls, logs = append(urls, u), append(logs, log)
 	}
 	load := seedFleet(t, urls[0], pair.PrimaryDSN)
 	pair.WaitReplicaCaughtUp(t)
@@ -83,11 +85,22 @@ func TestFleetReadLoad(t *testing.T) {
 			break
 		}
 	}
+	// What the instances warned about (the log level is warn).
+	for i, log := range logs {
+		if out := strings.TrimSpace(log.String()); out != "" {
+			t.Logf("serve %d logged:\n%s", i, out)
+		}
+	}
+	for _, m := range []*testenv.MariaDB{pair.Primary, pair.Replica} {
+		if _, err := m.Query("SELECT 1"); err != nil {
+			t.Logf("MariaDB %s does not answer (%v); its log:\n%s", m.Addr(), err, m.Log())
+		}
+	}
 }
 
 // startServe runs the binary's serve with a port of its own and waits for
 // /readyz; it is stopped at cleanup.
-func startServe(t *testing.T, bin string, i int, extra map[string]string) string {
+func startServe(t *testing.T, bin string, i int, extra map[string]string) (string, *testenv.LogBuffer) {
 	t.Helper()
 	addr := testenv.ClosedAddr(t)
 	cmd := exec.Command(bin, "serve")
@@ -101,8 +114,8 @@ func startServe(t *testing.T, bin string, i int, extra map[string]string) string
 	for k, v := range extra {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var out testenv.LogBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &testenv.LogBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +142,7 @@ func startServe(t *testing.T, bin string, i int, extra map[string]string) string
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return u
+	return u, out
 }
 
 // fleetLoad is what the load sends: the request bodies, by kind.
@@ -308,14 +321,17 @@ func asNetErr(err error, target *net.Error) bool {
 
 // sampleConns counts the application's connections on each server every
 // 50 ms until the returned function is called, which returns the most
-// seen on each.
+// seen on each (-1: every sample of that server failed).
 func sampleConns(pair *testenv.MariaDBPair) func() (primary, replica int) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	var maxP, maxR int
+	maxP, maxR := -1, -1
 	count := func(m *testenv.MariaDB) int {
-		v, _ := m.Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", testenv.MariaDBUser)
-		n, _ := strconv.Atoi(v)
+		v, err := m.Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", testenv.MariaDBUser)
+		n, convErr := strconv.Atoi(v)
+		if err != nil || convErr != nil {
+			return -1
+		}
 		return n
 	}
 	go func() {

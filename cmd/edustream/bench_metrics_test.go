@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,9 @@ func BenchmarkMetricsScrape(b *testing.B) {
 	const subscriptions, queues = 1000, 10
 	env, _ := backendEnv(b)
 	env["EDUSTREAM_METRICS_ADDR"] = "127.0.0.1:0"
+	// One instructor holds every subscription: lift the per-user bounds.
+	env["EDUSTREAM_MAX_SOCKETS_PER_USER"] = strconv.Itoa(2 * subscriptions)
+	env["EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER"] = strconv.Itoa(2 * subscriptions)
 	in := start(b, env, "serve")
 	ops := opsURL(b, in.out)
 	ada := token(b, testSecret, "ada", edustream.RoleInstructor, time.Hour)

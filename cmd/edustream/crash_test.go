@@ -60,10 +60,9 @@ func startProcess(t testing.TB, env map[string]string, args ...string) *process 
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.SysProcAttr = testenv.ChildProcAttr()
 	p := &process{cmd: cmd, out: &testenv.LogBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
+	if err := testenv.StartChild(cmd); err != nil {
 		t.Fatal(err)
 	}
 	go func() {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,9 @@ func TestReplicatedDatabase(t *testing.T) {
 		if code, status := readyz(t); code != http.StatusOK || status != "degraded" {
 			t.Errorf("/readyz = %d %q, want 200 degraded", code, status)
 		}
+		if !strings.Contains(in.out.String(), "database replica unreachable") {
+			t.Errorf("serve did not log the replica's loss:\n%s", in.out)
+		}
 	})
 
 	t.Run("replica back", func(t *testing.T) {
@@ -109,6 +113,9 @@ func TestReplicatedDatabase(t *testing.T) {
 		})
 		if got := titleFor(t, ada); got != "v4" {
 			t.Errorf("the instructor who saved reads %q, want v4", got)
+		}
+		if !strings.Contains(in.out.String(), "database replica back") {
+			t.Errorf("serve did not log the replica's return:\n%s", in.out)
 		}
 	})
 }

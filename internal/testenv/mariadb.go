@@ -246,8 +246,7 @@ func (m *MariaDB) Start(t testing.TB) {
 		t.Fatalf("MariaDB %s is already running", m.name)
 	}
 	cmd := exec.Command(m.args[0], m.args[1:]...)
-	cmd.SysProcAttr = serverProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := startServer(cmd); err != nil {
 		m.mu.Unlock()
 		t.Fatalf("start MariaDB %s: %v", m.name, err)
 	}

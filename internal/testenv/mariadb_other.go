@@ -2,7 +2,13 @@
 
 package testenv
 
-import "syscall"
+import (
+	"os/exec"
+	"syscall"
+)
 
-// serverProcAttr: only Linux can tie a child's life to its parent's.
-func serverProcAttr() *syscall.SysProcAttr { return nil }
+// startServer starts cmd: only Linux can tie a child's life to its
+// parent's.
+func startServer(cmd *exec.Cmd) error { return cmd.Start() }
+
+func childProcAttr() *syscall.SysProcAttr { return nil }

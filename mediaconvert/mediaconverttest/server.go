@@ -1,7 +1,7 @@
 // Package mediaconverttest is a fake AWS Elemental MediaConvert endpoint
 // for tests, built from the API reference (REST JSON under /2017-08-29:
-// CreateJob, GetJob, the Job shape, errors as X-Amzn-ErrorType and a
-// message) and the user guide's job state events.
+// CreateJob, GetJob, CancelJob, the Job shape, errors as X-Amzn-ErrorType
+// and a message) and the user guide's job state events.
 //
 // It checks what it is asked the way MediaConvert would (a role, an s3://
 // input, output groups whose outputs fit their group), keeps jobs in
@@ -75,6 +75,11 @@ type Server struct {
 	reject string
 	// failNext is the error the next job ends with.
 	failNext *jobError
+	// cancels counts CancelJob calls; failCancels is how many of the next
+	// ones answer 500.
+	cancels, failCancels int
+	// holdNext stops the next job half way (Start), until Finish.
+	holdNext bool
 	running  sync.WaitGroup
 }
 
@@ -104,6 +109,8 @@ type Job struct {
 	Phase     string
 	ErrorCode int
 	ErrorMsg  string
+	// fail is the error a started job ends with when it finishes.
+	fail *jobError
 }
 
 // New starts a fake MediaConvert endpoint, stopped when the test ends.
@@ -113,6 +120,7 @@ func New(t testing.TB, cfg Config) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2017-08-29/jobs", s.createJob)
 	mux.HandleFunc("GET /2017-08-29/jobs/{id}", s.getJob)
+	mux.HandleFunc("DELETE /2017-08-29/jobs/{id}", s.cancelJob)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "NotFoundException", "the fake has no "+r.Method+" "+r.URL.Path)
 	})
@@ -173,6 +181,30 @@ func (s *Server) FailNext(code int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext = &jobError{code, message}
+}
+
+// HoldNext makes the next job, when jobs run on their own, stop half way
+// (Start: PROGRESSING, its outputs written) until Finish or a cancel.
+func (s *Server) HoldNext() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdNext = true
+}
+
+// FailCancels makes the next n CancelJob calls answer 500
+// (InternalServerErrorException), as when MediaConvert is down; the SDK
+// tries each call 3 times.
+func (s *Server) FailCancels(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failCancels = n
+}
+
+// Cancels returns how many CancelJob calls arrived, failed ones included.
+func (s *Server) Cancels() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cancels
 }
 
 // Wait waits until the jobs running on their own have finished.
@@ -236,10 +268,14 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) {
 			s.tokens[req.ClientRequestToken] = tokenUse{jobID: id, at: now}
 		}
 		if !s.cfg.Manual {
+			run := s.Run
+			if s.holdNext {
+				s.holdNext, run = false, s.Start
+			}
 			s.running.Add(1)
 			go func() {
 				defer s.running.Done()
-				if err := s.Run(id); err != nil {
+				if err := run(id); err != nil {
 					s.t.Errorf("mediaconverttest: run job %s: %v", id, err)
 				}
 			}()
@@ -276,6 +312,41 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"job": answer})
 }
 
+// cancelJob is CancelJob: a SUBMITTED or PROGRESSING job becomes CANCELED,
+// stops (Run and Finish do no more) and sends its CANCELED event, and the
+// answer is 202 with an empty body. A job that has ended answers
+// ConflictException (409), one the fake does not know NotFoundException
+// (404), as the API reference lists them.
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.cancels++
+	if s.failCancels > 0 {
+		s.failCancels--
+		s.mu.Unlock()
+		apiError(w, http.StatusInternalServerError, "InternalServerErrorException", "the fake is down for this call")
+		return
+	}
+	job, ok := s.jobs[r.PathValue("id")]
+	switch {
+	case !ok:
+		s.mu.Unlock()
+		apiError(w, http.StatusNotFound, "NotFoundException", "The specified job was not found.")
+		return
+	case job.Status != "SUBMITTED" && job.Status != "PROGRESSING":
+		status := job.Status
+		s.mu.Unlock()
+		apiError(w, http.StatusConflict, "ConflictException", "The job is "+status+" and can no longer be canceled.")
+		return
+	}
+	job.Status, job.Phase, job.Percent = "CANCELED", "", nil
+	event := s.event(job, "CANCELED")
+	s.mu.Unlock()
+	s.send(r.Context(), job, "CANCELED", event)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, "{}")
+}
+
 // jobJSON is the Job shape of the API reference; s.mu is held.
 func (s *Server) jobJSON(j *Job) map[string]any {
 	out := map[string]any{
@@ -309,10 +380,25 @@ func (s *Server) jobJSON(j *Job) map[string]any {
 	return out
 }
 
-// Run runs a SUBMITTED job to its end: PROGRESSING, a STATUS_UPDATE at
-// half way, the outputs written, COMPLETE; or ERROR if FailNext said so,
-// or if the input is missing.
+// Run runs a SUBMITTED job to its end (Start, then Finish): PROGRESSING,
+// a STATUS_UPDATE at half way, the outputs written, COMPLETE; or ERROR if
+// FailNext said so, or if the input is missing. A job cancelled meanwhile
+// stops where it is.
 func (s *Server) Run(id string) error {
+	if err := s.Start(id); err != nil {
+		return err
+	}
+	if s.status(id) == "CANCELED" {
+		return nil
+	}
+	return s.Finish(id)
+}
+
+// Start runs a SUBMITTED job to half way, where a test can cancel it:
+// PROGRESSING, a STATUS_UPDATE at 50 %, and its outputs written (the
+// playlists, segments and frame captures a running job has uploaded). A
+// job that is to fail (FailNext, or a missing input) writes nothing.
+func (s *Server) Start(id string) error {
 	ctx := context.Background()
 	s.mu.Lock()
 	job, ok := s.jobs[id]
@@ -330,25 +416,55 @@ func (s *Server) Run(id string) error {
 		fail = &jobError{1010, "Failed probe/open: [Failed to open input file " + input + "]"}
 	}
 	half := 50
-	s.setState(ctx, job, "STATUS_UPDATE", &half, "TRANSCODING")
+	if !s.setState(ctx, job, "STATUS_UPDATE", &half, "TRANSCODING") {
+		return nil // cancelled
+	}
+	s.mu.Lock()
+	job.fail = fail
+	s.mu.Unlock()
 	if fail != nil {
-		s.mu.Lock()
-		job.ErrorCode, job.ErrorMsg = fail.code, fail.message
-		s.mu.Unlock()
-		s.setState(ctx, job, "ERROR", nil, "")
 		return nil
 	}
-	if err := s.writeOutputs(ctx, job); err != nil {
-		return err
+	return s.writeOutputs(ctx, job)
+}
+
+// Finish ends a started job: COMPLETE, or ERROR if it was to fail.
+func (s *Server) Finish(id string) error {
+	s.mu.Lock()
+	job, ok := s.jobs[id]
+	if !ok || job.Status != "PROGRESSING" {
+		s.mu.Unlock()
+		return fmt.Errorf("job %s is not running", id)
+	}
+	fail := job.fail
+	if fail != nil {
+		job.ErrorCode, job.ErrorMsg = fail.code, fail.message
+	}
+	s.mu.Unlock()
+	if fail != nil {
+		s.setState(context.Background(), job, "ERROR", nil, "")
+		return nil
 	}
 	done := 100
-	s.setState(ctx, job, "COMPLETE", &done, "")
+	s.setState(context.Background(), job, "COMPLETE", &done, "")
 	return nil
 }
 
-// setState moves the job and sends its event.
-func (s *Server) setState(ctx context.Context, job *Job, status string, percent *int, phase string) {
+// status returns the job's status.
+func (s *Server) status(id string) string {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jobs[id].Status
+}
+
+// setState moves the job and sends its event, unless the job was
+// cancelled: then nothing changes, and it returns false.
+func (s *Server) setState(ctx context.Context, job *Job, status string, percent *int, phase string) bool {
+	s.mu.Lock()
+	if job.Status == "CANCELED" {
+		s.mu.Unlock()
+		return false
+	}
 	job.Phase, job.Percent = phase, percent
 	// STATUS_UPDATE is an event, not a status: the job stays PROGRESSING.
 	if status != "STATUS_UPDATE" {
@@ -356,6 +472,12 @@ func (s *Server) setState(ctx context.Context, job *Job, status string, percent 
 	}
 	event := s.event(job, status)
 	s.mu.Unlock()
+	s.send(ctx, job, status, event)
+	return true
+}
+
+// send hands a job state event to the sink.
+func (s *Server) send(ctx context.Context, job *Job, status string, event []byte) {
 	if s.cfg.Events == nil {
 		return
 	}

@@ -84,7 +84,7 @@ func (h handle) query(ctx context.Context, query string, args ...any) (*sqlRows,
 	if err != nil {
 		release()
 		endSpan(span, err)
-		if h.onReplica() && h.db.replicaFailed(err) {
+		if h.onReplica() && h.db.replicaFailed(ctx, err) {
 			return h.db.writer().query(ctx, query, args...)
 		}
 		return nil, temporary(err)
@@ -105,7 +105,7 @@ func (h handle) queryRow(ctx context.Context, query string, args ...any) *sqlRow
 		return &sqlRow{err: temporary(err)}
 	}
 	row := h.q.QueryRowContext(sctx, query, args...)
-	if err := row.Err(); err != nil && h.onReplica() && h.db.replicaFailed(err) {
+	if err := row.Err(); err != nil && h.onReplica() && h.db.replicaFailed(ctx, err) {
 		release() // a failed query holds no connection
 		endSpan(span, err)
 		return h.db.writer().queryRow(ctx, query, args...)

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/edustream/edustream"
 )
 
 // # Bounded pools
@@ -229,17 +232,21 @@ const replicaProbeInterval = time.Second
 // replica is out of reach. If so the replica is marked down, so that reads
 // go to the primary, until a probe, every replicaProbeInterval, finds it
 // answering again. Requests never wait on the probe.
-func (db *DB) replicaFailed(err error) bool {
+func (db *DB) replicaFailed(ctx context.Context, err error) bool {
 	if !isConnectionFailure(err) {
 		return false
 	}
 	if db.replicaDown.CompareAndSwap(false, true) {
-		go db.probeReplica()
+		log := edustream.Logger(ctx)
+		log.WarnContext(ctx, "database replica unreachable: reads go to the primary", "error", err)
+		go db.probeReplica(log)
 	}
 	return true
 }
 
-func (db *DB) probeReplica() {
+// probeReplica pings the replica until it answers, then sends reads back
+// to it. log is the logger of the request that found it down.
+func (db *DB) probeReplica(log *slog.Logger) {
 	ticker := time.NewTicker(replicaProbeInterval)
 	defer ticker.Stop()
 	for {
@@ -253,6 +260,7 @@ func (db *DB) probeReplica() {
 		cancel()
 		if err == nil {
 			db.replicaDown.Store(false)
+			log.Info("database replica back: reads return to it")
 			return
 		}
 	}
