@@ -25,7 +25,8 @@ type loaderShape struct {
 	// queries is the shape's SQL round trips, for any number of elements.
 	queries int64
 	// splits, while set, says why the shape's count is not yet constant:
-	// the test skips it and the benchmark still measures it.
+	// the test then holds it to fewer round trips than elements, and the
+	// benchmark shows the split as a fractional queries/op.
 	splits string
 	// seed builds the shape with n elements for the enrolled student and
 	// returns the document's variables.
@@ -161,17 +162,16 @@ func (b *shapeBundle) seedLiveSession(tb testing.TB, c *edustream.Course) {
 }
 
 // Each loader shape costs its written-down number of SQL round trips for
-// 5 elements and for 40: a field that queries per element, or a batch that
-// splits, fails it.
+// few elements and for many: a field that queries per element, or a batch
+// that splits, fails it. A shape whose batches still split by timing is
+// held only to fewer round trips than elements, which a query per element
+// breaks; the exact count waits for it to become constant.
 func TestLoaderShapes(t *testing.T) {
 	t.Parallel()
 	for _, shape := range loaderShapes {
 		t.Run(shape.name, func(t *testing.T) {
-			if shape.splits != "" {
-				t.Skip("not yet constant: " + shape.splits)
-			}
 			t.Parallel()
-			for _, n := range []int{5, 40} {
+			for _, n := range []int{fewElements, manyElements} {
 				b := setupShapes(t)
 				vars := shape.seed(t, b, n)
 				b.queries.Store(0)
@@ -180,13 +180,22 @@ func TestLoaderShapes(t *testing.T) {
 				if e, want := shape.elements(r.Data), shape.want(n); e != want {
 					t.Fatalf("%d elements: the response has %d, want %d: %.400s", n, e, want, r.Raw)
 				}
-				if got != shape.queries {
+				switch {
+				case shape.splits == "" && got != shape.queries:
 					t.Errorf("%d elements cost %d SQL round trips, want %d", n, got, shape.queries)
+				case shape.splits != "" && (got < shape.queries || n == manyElements && got >= manyElements):
+					t.Errorf("%d elements cost %d SQL round trips, want from %d to fewer than %d", n, got, shape.queries, manyElements)
+				case shape.splits != "":
+					t.Logf("%d elements cost %d SQL round trips, %d once constant: %s", n, got, shape.queries, shape.splits)
 				}
 			}
 		})
 	}
 }
+
+// fewElements and manyElements are the sizes TestLoaderShapes compares;
+// the benchmark measures manyElements.
+const fewElements, manyElements = 5, 40
 
 // BenchmarkLoaderShapes measures each loader shape over SQLite with 40
 // elements, as the enrolled student, without the response cache: CPU time
@@ -196,7 +205,7 @@ func BenchmarkLoaderShapes(b *testing.B) {
 	for _, shape := range loaderShapes {
 		b.Run(shape.name, func(b *testing.B) {
 			sb := setupShapes(b)
-			vars := shape.seed(b, sb, 40)
+			vars := shape.seed(b, sb, manyElements)
 			sb.post(b, sb.student, shape.query, vars).NoErrors(b)
 			sb.queries.Store(0)
 			b.ReportAllocs()
