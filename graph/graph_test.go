@@ -50,7 +50,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 
 // openDB returns a migrated SQLite database of the test's own, closed when
 // the test ends.
-func openDB(t *testing.T) *sqldb.DB {
+func openDB(t testing.TB) *sqldb.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
@@ -64,7 +64,7 @@ func openDB(t *testing.T) *sqldb.DB {
 	return db
 }
 
-func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
+func newBundle(t testing.TB, db *sqldb.DB, opts ...option) *bundle {
 	t.Helper()
 	b := &bundle{db: db, jobs: &edustreamtest.Jobs{}}
 	db.SetQueryHook(func(string) { b.queries.Add(1) })
@@ -113,7 +113,7 @@ func newBundle(t *testing.T, db *sqldb.DB, opts ...option) *bundle {
 }
 
 // post sends a GraphQL POST as user (nil: anonymous).
-func (b *bundle) post(t *testing.T, user *edustream.User, query string, vars map[string]any) gqlhttptest.Response {
+func (b *bundle) post(t testing.TB, user *edustream.User, query string, vars map[string]any) gqlhttptest.Response {
 	t.Helper()
 	return gqlhttptest.Post(t, b.handler, user, query, vars)
 }
@@ -125,7 +125,7 @@ func (b *bundle) raw(t *testing.T, user *edustream.User, method, target, content
 
 // seedCourse creates a course of instructor with n lectures, published or
 // not, straight through sqldb.
-func (b *bundle) seedCourse(t *testing.T, instructor *edustream.User, title string, lectures int, published bool) *edustream.Course {
+func (b *bundle) seedCourse(t testing.TB, instructor *edustream.User, title string, lectures int, published bool) *edustream.Course {
 	t.Helper()
 	ctx := context.Background()
 	c := &edustream.Course{InstructorID: instructor.ID, Title: title}

@@ -153,7 +153,7 @@ func mustID(t *testing.T, s string) int64 {
 
 // seedReadyVideo takes a video of the lecture through every step to READY,
 // straight through sqldb: 12 s of 720p, as secret-name.mp4.
-func (b *bundle) seedReadyVideo(t *testing.T, lecture *edustream.Lecture) *edustream.Video {
+func (b *bundle) seedReadyVideo(t testing.TB, lecture *edustream.Lecture) *edustream.Video {
 	t.Helper()
 	ctx := context.Background()
 	v := &edustream.Video{LectureID: lecture.ID, UploaderID: b.instructor.ID, FileName: "secret-name.mp4", ContentType: "video/mp4", SizeBytes: 10}
