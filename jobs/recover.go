@@ -19,7 +19,9 @@ const (
 	// DefaultTaskLease is how long a running task's lease may go without
 	// a renewal before its worker is taken for dead and the task is put
 	// back at the head of its queue. asynq renews every lease every 5 s
-	// and stores it in whole seconds, so a live worker has 2 s to spare.
+	// and stores it in whole seconds, so a live worker has 2 s to spare;
+	// and a worker whose heartbeat still lists the task (for 10 s after
+	// each beat) keeps it anyway (see runByLiveWorker).
 	DefaultTaskLease = 8 * time.Second
 	// MinTaskLease keeps a lease longer than asynq's heartbeat (5 s, a
 	// constant) and the second its storage rounds off, or live workers
@@ -219,6 +221,9 @@ func (m *monitor) recoverOrphans(ctx context.Context) {
 			return
 		}
 		for _, id := range ids {
+			if live, err := m.runByLiveWorker(ctx, id); err != nil || live {
+				continue // late, not dead; or Redis failed, and the next check says so
+			}
 			keys := []string{prefix + "active", prefix + "lease", prefix + "pending", prefix + "t:" + id,
 				"edustream:{" + q + "}:recovered:" + id}
 			res, err := requeueOrphan.Run(ctx, m.rdb, keys, id, cutoff, maxRecoveries, int(recoveryMemory.Seconds())).Int()
@@ -237,4 +242,28 @@ func (m *monitor) recoverOrphans(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// runByLiveWorker reports whether a worker process that still beats lists
+// the task as running. asynq's heartbeat writes each process's running
+// tasks into asynq:workers:{host:pid:id} with a TTL of two heartbeats
+// (10 s), so a worker whose lease renewal is only late (a starved CPU, a
+// slow Redis) keeps its task for up to 5 s more than the lease alone would
+// allow, while a SIGKILLed one's hash is gone 10 s after its last beat at
+// the latest. A task too new to be listed yet is judged by its lease alone.
+func (m *monitor) runByLiveWorker(ctx context.Context, taskID string) (bool, error) {
+	keys, err := m.rdb.ZRangeByScore(ctx, "asynq:workers", &redis.ZRangeBy{Min: strconv.FormatInt(m.now().Unix(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return false, err
+	}
+	for _, key := range keys {
+		listed, err := m.rdb.HExists(ctx, key, taskID).Result()
+		if err != nil {
+			return false, err
+		}
+		if listed {
+			return true, nil
+		}
+	}
+	return false, nil
 }

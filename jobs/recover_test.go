@@ -69,6 +69,37 @@ func TestWorkerRecoversTaskOfDeadWorker(t *testing.T) {
 	}
 	<-busy
 	started := time.Now()
+	// The live worker's heartbeat lists its task; its lease then looks as
+	// stale as a dead worker's (a heartbeat late on a starved CPU would
+	// leave it so): the listing alone must keep it.
+	rdb := clientOf(t, opt)
+	testenv.Eventually(t, "the live worker's heartbeat to list its task", func() bool {
+		keys, err := rdb.ZRange(context.Background(), "asynq:workers", 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range keys {
+			if ok, _ := rdb.HExists(context.Background(), key, "long").Result(); ok {
+				return true
+			}
+		}
+		return false
+	})
+	// It renews the lease every 5 s; put it back at once each time, for as
+	// long as the test runs, to a lease last renewed 10 s ago: stale by
+	// every TaskLease allowed, not yet expired for asynq's own recoverer.
+	staleUntilEnd := make(chan struct{})
+	defer close(staleUntilEnd)
+	go func() {
+		for {
+			rdb.ZAdd(context.Background(), "asynq:{"+QueueDefault+"}:lease", redis.Z{Score: float64(time.Now().Add(asynqLeaseDuration - 10*time.Second).Unix()), Member: "long"})
+			select {
+			case <-staleUntilEnd:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
 
 	// Two dead workers' tasks, renewed when the long one started; one of
 	// them has been recovered too often already.
@@ -97,8 +128,8 @@ func TestWorkerRecoversTaskOfDeadWorker(t *testing.T) {
 	}
 	t.Logf("recovered %v after its lease was last renewed (lease %v)", time.Since(started).Round(100*time.Millisecond), cfg.TaskLease)
 
-	// The scan that took the orphan saw the live worker's task, renewed
-	// no later than the orphan had been had its worker died: it stays.
+	// The scan that took the orphan saw the live worker's task, its lease
+	// as stale as the orphan's but listed by a live heartbeat: it stays.
 	info, err := ins.GetTaskInfo(QueueDefault, "long")
 	if err != nil || info.State != asynq.TaskStateActive {
 		t.Errorf("the live worker's task: %+v, %v; want it still active", info, err)

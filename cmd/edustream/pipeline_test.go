@@ -141,8 +141,8 @@ func videoJourney(t testing.TB, env map[string]string, clip string) {
 	if n := countEvents(events, "READY"); n != 1 {
 		t.Errorf("READY seen %d times, want once", n)
 	}
-	if n := strings.Count(in.out.String(), `"task_id":"video:transcode:`+uploadID+`"`); n != 1 {
-		t.Errorf("%d transcode task lines, want 1: five completions must make one chain", n)
+	if lines := linesWith(in.out.String(), `"task_id":"video:transcode:`+uploadID+`"`); len(lines) != 1 {
+		t.Errorf("%d transcode task lines, want 1: five completions must make one chain:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 
 	video := `query($l: ID!) { lecture(id: $l) { video { id status durationSeconds width height renditions { name width height bitrate codecs }

@@ -72,11 +72,8 @@ func TestRecoveryAfterWorkerKill(t *testing.T) {
 		t.Fatal("no worker runs ffmpeg while the video transcodes: the test would prove nothing")
 	}
 	other := 1 - busy
-	if err := workers[busy].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
 	killed := time.Now()
-	workers[busy].cmd.Wait()
+	workers[busy].kill(t)
 	testenv.Eventually(t, "the transcode to run again on the other worker", func() bool {
 		return len(processesUnder(t, dirs[other])) > 0
 	})
@@ -144,4 +141,15 @@ func videoStatus(t testing.TB, in *instance, tok, lectureID string) string {
 // containsLine reports whether a process's JSON log has a line with msg.
 func containsLine(log, msg string) bool {
 	return strings.Contains(log, `"msg":"`+msg+`"`)
+}
+
+// linesWith returns the lines of a process's log that hold s.
+func linesWith(log, s string) []string {
+	var lines []string
+	for line := range strings.Lines(log) {
+		if strings.Contains(line, s) {
+			lines = append(lines, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return lines
 }
