@@ -3,11 +3,9 @@ package jobs_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,26 +63,7 @@ func (m *slowForLong) Transcode(ctx context.Context, src string, info *edustream
 // ffmpegPIDs returns the ffmpeg processes working in dir.
 func ffmpegPIDs(t testing.TB, dir string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if filepath.Base(args[0]) == "ffmpeg" && strings.Contains(string(cmdline), dir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testenv.ProcessesNaming(t, dir, "ffmpeg")
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }

@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,22 +104,7 @@ func (p *process) wait(t testing.TB) error {
 // dir: the ffmpeg runs of a worker whose work dir it is.
 func processesUnder(t testing.TB, dir string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Skipf("no /proc to look for ffmpeg processes: %v", err)
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmdline), dir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testenv.ProcessesNaming(t, dir, "")
 }
 
 // A worker killed in the middle of a transcode leaves no ffmpeg behind, and
