@@ -511,6 +511,11 @@ func TestMediaConvertPipeline(t *testing.T) {
 	})
 
 	t.Run("cancelVideoProcessing cancels the MediaConvert job", func(t *testing.T) {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("serve wrote:\n%s", st.in.out)
+			}
+		})
 		_, lectureID := st.lecture(t)
 		mc.HoldNext()
 		before := len(mc.Jobs())

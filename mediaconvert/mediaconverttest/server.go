@@ -395,8 +395,8 @@ func (s *Server) Run(id string) error {
 }
 
 // Start runs a SUBMITTED job to half way, where a test can cancel it:
-// PROGRESSING, a STATUS_UPDATE at 50 %, and its outputs written (the
-// playlists, segments and frame captures a running job has uploaded). A
+// PROGRESSING, its outputs written (the playlists, segments and frame
+// captures a running job has uploaded), then a STATUS_UPDATE at 50 %. A
 // job that is to fail (FailNext, or a missing input) writes nothing.
 func (s *Server) Start(id string) error {
 	ctx := context.Background()
@@ -415,17 +415,20 @@ func (s *Server) Start(id string) error {
 	if _, err := s.cfg.Storage.Head(ctx, s.key(input)); err != nil && fail == nil {
 		fail = &jobError{1010, "Failed probe/open: [Failed to open input file " + input + "]"}
 	}
-	half := 50
-	if !s.setState(ctx, job, "STATUS_UPDATE", &half, "TRANSCODING") {
-		return nil // cancelled
-	}
 	s.mu.Lock()
 	job.fail = fail
 	s.mu.Unlock()
-	if fail != nil {
-		return nil
+	// The outputs go first, so that a test that sees the 50 % sees every
+	// one of them: one that cancelled on the first output and cleaned up
+	// would race the writes of the rest.
+	if fail == nil {
+		if err := s.writeOutputs(ctx, job); err != nil {
+			return err
+		}
 	}
-	return s.writeOutputs(ctx, job)
+	half := 50
+	s.setState(ctx, job, "STATUS_UPDATE", &half, "TRANSCODING") // false: cancelled meanwhile
+	return nil
 }
 
 // Finish ends a started job: COMPLETE, or ERROR if it was to fail.
