@@ -128,22 +128,9 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	}
 
 	first := startProcess(t, env, "work")
-	data, err := os.ReadFile(sharedClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uploadID, parts := in.uploadParts(t, ada, lectureID, data)
-	in.graphql(t, ada, `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id } }`,
-		map[string]any{"in": map[string]any{"uploadId": uploadID, "parts": parts}}).ok(t)
+	uploadID := in.uploadClip(t, ada, lectureID, sharedClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true}))
 
-	var events []encodingEvent
-	for {
-		e := progress.next(t)
-		events = append(events, e)
-		if e.Stage == "TRANSCODE" && e.Progress > 5 {
-			break
-		}
-	}
+	events := untilTranscoding(t, progress)
 	if len(processesUnder(t, workDir)) == 0 {
 		t.Fatal("no ffmpeg runs while the worker transcodes: the test would prove nothing")
 	}

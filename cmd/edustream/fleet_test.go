@@ -237,17 +237,9 @@ func (f *fleet) publishedLecture(t testing.TB, via *member) (courseID, lectureID
 // it there, recording the video as acknowledged; it returns the video id.
 func (f *fleet) upload(t testing.TB, via *member, lectureID, clip string) string {
 	t.Helper()
-	data, err := os.ReadFile(clip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := via.api()
-	uploadID, parts := in.uploadParts(t, f.instructor, lectureID, data)
-	var done struct{ CompleteVideoUpload struct{ ID string } }
-	decode(t, in.graphql(t, f.instructor, `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id } }`,
-		map[string]any{"in": map[string]any{"uploadId": uploadID, "parts": parts}}).ok(t), &done)
-	f.acked.video(done.CompleteVideoUpload.ID, lectureID)
-	return done.CompleteVideoUpload.ID
+	id := via.api().uploadClip(t, f.instructor, lectureID, clip) // the upload's id is its video's
+	f.acked.video(id, lectureID)
+	return id
 }
 
 // check is what every scenario ends with: nothing acknowledged was lost,

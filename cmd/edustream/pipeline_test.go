@@ -269,6 +269,20 @@ func (in *instance) publishedLecture(t testing.TB, instructor string) (courseID,
 	return c.CreateCourse.ID, l.CreateLecture.ID
 }
 
+// uploadClip uploads the file clip to the lecture through presigned
+// part URLs, completes the upload as tok, and returns its id.
+func (in *instance) uploadClip(t testing.TB, tok, lectureID, clip string) string {
+	t.Helper()
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploadID, parts := in.uploadParts(t, tok, lectureID, data)
+	in.graphql(t, tok, `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"uploadId": uploadID, "parts": parts}}).ok(t)
+	return uploadID
+}
+
 // uploadParts opens an upload and PUTs its parts to the presigned URLs, as
 // a browser does; it returns the upload id and the part list to complete.
 func (in *instance) uploadParts(t testing.TB, tok, lectureID string, data []byte) (string, []map[string]any) {

@@ -47,21 +47,8 @@ func TestRecoveryAfterWorkerKill(t *testing.T) {
 		workers[i] = startProcess(t, wenv, "work")
 	}
 
-	data, err := os.ReadFile(sharedClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uploadID, parts := in.uploadParts(t, ada, lectureID, data)
-	in.graphql(t, ada, `mutation($in: CompleteVideoUploadInput!) { completeVideoUpload(input: $in) { id } }`,
-		map[string]any{"in": map[string]any{"uploadId": uploadID, "parts": parts}}).ok(t)
-	var events []encodingEvent
-	for {
-		e := progress.next(t)
-		events = append(events, e)
-		if e.Stage == "TRANSCODE" && e.Progress > 5 {
-			break
-		}
-	}
+	in.uploadClip(t, ada, lectureID, sharedClip(t, testenv.Clip{Width: 1280, Height: 720, Seconds: 10, Audio: true}))
+	events := untilTranscoding(t, progress)
 	busy := -1
 	for i, dir := range dirs {
 		if len(processesUnder(t, dir)) > 0 {
