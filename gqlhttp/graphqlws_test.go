@@ -106,7 +106,7 @@ func TestGraphQLWSClient(t *testing.T) {
 		t.Errorf("unsubscribe: %+v", l)
 	}
 	// The unsubscribed operation ended on the server, and every other.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testenv.WaitLimit)
 	for data.idle.Load() != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
