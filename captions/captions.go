@@ -96,24 +96,3 @@ type Cue struct {
 	// Line is where the cue's timing line is in the file Parse read.
 	Line int
 }
-
-// Parse reads a WebVTT or SRT file (told apart by the content), checks it
-// against lim and the WebVTT rules above and returns the track. Every
-// error is a *ParseError.
-func Parse(content []byte, lim Limits) (*Track, error) {
-	return nil, &ParseError{Msg: "not implemented yet"}
-}
-
-// PlainText is the cue's text for search and transcripts: markup removed,
-// entities decoded (a no-break space becomes a space, direction marks go),
-// lines joined by a space.
-func (c Cue) PlainText() string {
-	return ""
-}
-
-// WebVTT is the track as a normalised WebVTT file: the "WEBVTT" header,
-// the regions, and each cue with hh:mm:ss.ttt times. Parse reads it back
-// to the same track.
-func (t *Track) WebVTT() []byte {
-	return nil
-}
