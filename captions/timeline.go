@@ -63,7 +63,8 @@ const tsPacketSize = 188
 
 // FirstVideoPTS returns the earliest presentation time (90 kHz) of the
 // video in an MPEG-TS segment: the PTS of its first frame in display
-// order. Without a video stream it is that of the earliest stream.
+// order. Without a video stream it is that of the earliest stream. A
+// partial packet at the end (a segment cut short) is ignored.
 func FirstVideoPTS(ts []byte) (int64, error) {
 	if len(ts) < tsPacketSize || ts[0] != 0x47 {
 		return 0, errors.New("first PTS: the segment is not MPEG-TS")
