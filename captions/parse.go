@@ -226,7 +226,8 @@ func (p *parser) webVTTBlock(b block) error {
 	case len(b.lines) > 1 && strings.Contains(b.lines[1], arrow):
 		return p.cue(b, b.lines[0], 1)
 	}
-	kind, _, _ := strings.Cut(strings.TrimRight(b.lines[0], " \t"), " ")
+	first := strings.TrimRight(b.lines[0], " \t")
+	kind, _, _ := strings.Cut(first, " ")
 	kind, _, _ = strings.Cut(kind, "\t")
 	switch kind {
 	case "NOTE", "STYLE", "REGION":
@@ -238,16 +239,19 @@ func (p *parser) webVTTBlock(b block) error {
 			return errorf(b.line(i), `a %s block cannot contain "-->"; is a blank line missing before a cue?`, kind)
 		}
 	}
-	if kind != "NOTE" && len(p.track.Cues) > 0 {
+	if kind == "NOTE" {
+		return nil
+	}
+	if len(p.track.Cues) > 0 {
 		return errorf(b.first, "a %s block must come before the first cue", kind)
 	}
-	if kind == "REGION" && b.lines[0] == "REGION" {
-		return p.region(b)
-	}
-	if kind != "NOTE" && strings.TrimRight(b.lines[0], " \t") != kind {
+	if first != kind {
 		return errorf(b.first, "the %s line must have nothing after %s", kind, kind)
 	}
-	// NOTE and STYLE blocks are dropped (see the package comment).
+	if kind == "REGION" {
+		return p.region(b)
+	}
+	// A STYLE block is dropped (see the package comment).
 	return nil
 }
 

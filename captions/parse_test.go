@@ -26,7 +26,7 @@ func mustParse(t *testing.T, content string) *captions.Track {
 const lectureVTT = "\uFEFFWEBVTT - a lecture\r\nKind: captions\r\nLanguage: en\r\n\r\n" +
 	"NOTE made by hand\r\nover two lines\r\n\r\n" +
 	"STYLE\r\n::cue { color: red }\r\n\r\n" +
-	"REGION\r\nid:fred width:40% lines:3\r\nregionanchor:0%,100% viewportanchor:10%,90% scroll:up\r\n\r\n" +
+	"REGION \r\nid:fred width:40% lines:3\r\nregionanchor:0%,100% viewportanchor:10%,90% scroll:up\r\n\r\n" +
 	"intro\r\n00:01.000 --> 00:04.000 align:start line:90%  region:fred\r\n" +
 	"<v Prof. Smith>Welcome to <i>CS101</i> &amp; <c.yellow.big>more</c></v>\r\nQ&A later > now\r\n\r\n\r\n" +
 	"00:00:07.500 --> 00:00:09.000 position:10%,line-left size:80.5% vertical:rl line:-2,end\r\n" +
@@ -91,7 +91,7 @@ func assertRoundTrip(t *testing.T, tr *captions.Track) {
 
 const lectureSRT = "\n1\n00:00:01,000 --> 00:00:04,000\n<i>Welcome</i> to <FONT color=\"#ffff00\">CS101</font> & more\n{\\an8}x < y, a <b>bold</b> <U>move</U>\n\n" +
 	"2\n00:00:04,000 --> 00:00:06,500 X1:100 X2:200 Y1:10 Y2:20\nsecond\n\n" +
-	"00:00:07.500 --> 00:00:09.000\nno counter\n"
+	"00:00:07.500 --> 00:00:09.000\nno counter\n{\\an8}\n<font color=red> </font>\n"
 
 func TestParseSRT(t *testing.T) {
 	t.Parallel()
@@ -162,6 +162,8 @@ func TestParseErrors(t *testing.T) {
 		{"region no id", h + "REGION\nwidth:40%\n", captions.Limits{}, 3, "a REGION needs an id"},
 		{"region bad setting", h + "REGION\nid:a\nheight:3\n", captions.Limits{}, 5, `unknown region setting "height"`},
 		{"region bad scroll", h + "REGION\nid:a scroll:down\n", captions.Limits{}, 4, "region setting scroll"},
+		{"STYLE with a title", h + "STYLE a\n::cue {}\n", captions.Limits{}, 3, "the STYLE line must have nothing after STYLE"},
+		{"REGION with a title", h + "REGION a\nid:x\n", captions.Limits{}, 3, "the REGION line must have nothing after REGION"},
 		{"region twice", h + "REGION\nid:a\n\nREGION\nid:a\n", captions.Limits{}, 6, "already defined"},
 		{"script tag", cue("<script>alert(1)</script>"), captions.Limits{}, 4, `the tag "<script>" is not allowed; captions may use WebVTT's tags only`},
 		{"img", h + "00:01.000 --> 00:02.000\nfine\n<img src=x onerror=alert(1)>\n", captions.Limits{}, 5, `the tag "<img src=x onerror=alert(1)>" is not allowed`},

@@ -1,6 +1,7 @@
 package captions
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 	"time"
@@ -39,7 +40,7 @@ type textChecker struct {
 	last       time.Duration // the last timestamp tag, or start
 	line       int
 	open       []openTag
-	out        strings.Builder
+	out        bytes.Buffer
 }
 
 // checkText checks the text lines of a cue (the first at line first) and
@@ -48,14 +49,21 @@ func checkText(lines []string, first int, start, end time.Duration, srt bool) (s
 	c := &textChecker{srt: srt, start: start, end: end, last: start}
 	for i, l := range lines {
 		c.line = first + i
-		if i > 0 {
-			c.out.WriteByte('\n')
-		}
 		if srt {
 			l = assOverride.ReplaceAllString(l, "")
 		}
+		mark := c.out.Len()
+		if mark > 0 {
+			c.out.WriteByte('\n')
+		}
+		text := c.out.Len()
 		if err := c.lineText(l); err != nil {
 			return "", err
+		}
+		// A line that held only what SRT loses ({\an8}, <font>) goes: a
+		// blank line would end the cue in WebVTT.
+		if isBlank(string(c.out.Bytes()[text:])) {
+			c.out.Truncate(mark)
 		}
 	}
 	if k := len(c.open); k > 0 {
