@@ -89,7 +89,7 @@ type CaptionTrack struct {
 }
 
 // CaptionFormat reads caption files and cuts them for HLS (package
-// captions, through captions/hlscaptions). The domain only decides what
+// captions, through package captionfiles). The domain only decides what
 // is stored where.
 type CaptionFormat interface {
 	// ParseCaptions validates content, WebVTT or SRT (told apart by their
