@@ -106,8 +106,8 @@ func (f *searchFixture) want(t *testing.T, text string, want ...string) []edustr
 	return hits
 }
 
-func c(id int64) string { return fmt.Sprintf("c%d", id) }
-func l(id int64) string { return fmt.Sprintf("l%d", id) }
+func c(id int64) string                   { return fmt.Sprintf("c%d", id) }
+func l(id int64) string                   { return fmt.Sprintf("l%d", id) }
 func at(id int64, seconds float64) string { return fmt.Sprintf("l%d@%g", id, seconds) }
 
 // course stores a published course with a description.
