@@ -16,9 +16,13 @@
 // The first variant is the reference: for every other variant it prints,
 // per metric (cpu-ns/op, ns/op, B/op, allocs/op and any the benchmark
 // reports), the variant's value over the reference's in each round, and
-// their median and spread. The raw benchmark lines, in the format benchstat
-// reads, go to stdout as they come and to -o. GOGC is 400 (what serve runs
-// with) unless set. See docs/benchmarks.md.
+// their median and spread. With -against REV it also builds the package as
+// of git revision REV (in a temporary worktree) and runs each variant of
+// both builds side by side, giving each variant's ratio to its own run at
+// REV: before and after a change, in the same rounds. The raw benchmark
+// lines, in the format benchstat reads (a "rev:" line says which build ran),
+// go to stdout as they come and to -o. GOGC is 400 (what serve runs with)
+// unless set. See docs/benchmarks.md.
 package main
 
 import (
@@ -50,6 +54,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	rounds := fs.Int("rounds", 6, "rounds; each runs every variant once")
 	benchtime := fs.String("benchtime", "1s", "-test.benchtime of each run")
 	rawPath := fs.String("o", "", "also write the raw benchmark output (benchstat's format) to this file")
+	against := fs.String("against", "", "a git revision: also run every variant as built from it, and give each variant's ratio to its own run there")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: alternate [flags] PACKAGE REFERENCE VARIANT...\n\nVariants are full benchmark names as go test prints them, without the -N suffix.")
 		fs.PrintDefaults()
@@ -57,9 +62,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() < 3 || *rounds < 1 {
+	if fs.NArg() < 2 || (fs.NArg() < 3 && *against == "") || *rounds < 1 {
 		fs.Usage()
-		return errors.New("need a package and at least two variants")
+		return errors.New("need a package and at least two variants, or one with -against")
 	}
 	pkg, variants := fs.Arg(0), fs.Args()[1:]
 
@@ -68,9 +73,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, dir, err := compile(pkg, tmp)
+	ours, err := compile(pkg, "", tmp)
 	if err != nil {
 		return err
+	}
+	var runs, refs []benchRun
+	for _, v := range variants {
+		runs = append(runs, benchRun{ours, v})
+	}
+	if *against == "" {
+		for _, r := range runs[1:] {
+			refs = append(refs, benchRun{ours, variants[0]}, r)
+		}
+	} else {
+		old, remove, err := compileAt(*against, pkg, tmp)
+		defer remove()
+		if err != nil {
+			return err
+		}
+		// Each variant's two builds run next to each other.
+		runs = nil
+		for _, v := range variants {
+			runs = append(runs, benchRun{old, v}, benchRun{ours, v})
+			refs = append(refs, benchRun{old, v}, benchRun{ours, v})
+		}
 	}
 	out := stdout
 	if *rawPath != "" {
@@ -89,66 +115,133 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var results []round
 	config := newConfigFilter(out)
 	for r := range *rounds {
-		order := slices.Clone(variants)
+		order := slices.Clone(runs)
 		if r%2 == 1 {
 			slices.Reverse(order)
 		}
-		fmt.Fprintf(stderr, "round %d/%d, load %s: %s\n", r+1, *rounds, loadAverage(), strings.Join(order, ", "))
+		names := make([]string, len(order))
+		for i, o := range order {
+			names[i] = o.String()
+		}
+		fmt.Fprintf(stderr, "round %d/%d, load %s: %s\n", r+1, *rounds, loadAverage(), strings.Join(names, ", "))
 		got := round{}
-		for _, v := range order {
-			res, err := runVariant(bin, dir, env, v, *benchtime, config)
+		for _, o := range order {
+			res, err := o.run(env, *benchtime, config)
 			if err != nil {
 				return err
 			}
-			got[v] = res
+			got[o.String()] = res
 		}
 		results = append(results, got)
 	}
-	return summarize(stdout, variants, results)
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.String()
+	}
+	pairs := make([][2]string, 0, len(refs)/2)
+	for i := 0; i < len(refs); i += 2 {
+		pairs = append(pairs, [2]string{refs[i].String(), refs[i+1].String()})
+	}
+	return summarize(stdout, names, pairs, results)
 }
 
-// compile builds pkg's test binary into tmp and returns it with the
-// package's directory, where go test would run it.
-func compile(pkg, tmp string) (bin, dir string, err error) {
-	bin = filepath.Join(tmp, "bench.test")
-	build := exec.Command("go", "test", "-c", "-o", bin, pkg)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return "", "", fmt.Errorf("go test -c %s: %w", pkg, err)
+// build is a compiled test binary, the directory go test would run it in,
+// and the revision it was built from ("" for the working tree).
+type build struct{ bin, dir, rev string }
+
+// benchRun is one variant of one build.
+type benchRun struct {
+	build   build
+	variant string
+}
+
+func (r benchRun) String() string {
+	if r.build.rev == "" {
+		return r.variant
 	}
-	list, err := exec.Command("go", "list", "-f", "{{.Dir}}", pkg).Output()
+	return r.variant + "@" + r.build.rev
+}
+
+// compile builds pkg's test binary into tmp, from the module in dir (the
+// current directory if empty).
+func compile(pkg, dir, tmp string) (build, error) {
+	b := build{bin: filepath.Join(tmp, "bench.test")}
+	if dir != "" {
+		b.bin = filepath.Join(tmp, "bench-against.test")
+	}
+	cmd := exec.Command("go", "test", "-c", "-o", b.bin, pkg)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return b, fmt.Errorf("go test -c %s: %w", pkg, err)
+	}
+	list := exec.Command("go", "list", "-f", "{{.Dir}}", pkg)
+	list.Dir = dir
+	out, err := list.Output()
 	if err != nil {
-		return "", "", fmt.Errorf("go list %s: %w", pkg, err)
+		return b, fmt.Errorf("go list %s: %w", pkg, err)
 	}
-	return bin, strings.TrimSpace(string(list)), nil
+	b.dir = strings.TrimSpace(string(out))
+	return b, nil
 }
 
-// runVariant runs one variant for one round and returns its metrics,
-// writing its benchmark and configuration lines to config's writer.
-func runVariant(bin, dir string, env []string, variant, benchtime string, config *configFilter) (metrics, error) {
-	cmd := exec.Command(bin, "-test.run", "^$", "-test.bench", benchPattern(variant),
+// compileAt builds pkg as of git revision rev, in a worktree checked out
+// for the purpose (its package directory is where the binary runs, with
+// that revision's testdata); remove removes the worktree.
+func compileAt(rev, pkg, tmp string) (b build, remove func(), err error) {
+	tree := filepath.Join(tmp, "against")
+	remove = func() {}
+	add := exec.Command("git", "worktree", "add", "--detach", tree, rev)
+	add.Stdout, add.Stderr = os.Stderr, os.Stderr
+	if err := add.Run(); err != nil {
+		return b, remove, fmt.Errorf("git worktree add %s: %w", rev, err)
+	}
+	remove = func() { exec.Command("git", "worktree", "remove", "--force", tree).Run() }
+	// The package by its import path, which is the same in the worktree.
+	path, err := exec.Command("go", "list", "-f", "{{.ImportPath}}", pkg).Output()
+	if err != nil {
+		return b, remove, fmt.Errorf("go list %s: %w", pkg, err)
+	}
+	b, err = compile(strings.TrimSpace(string(path)), tree, tmp)
+	b.rev = rev
+	return b, remove, err
+}
+
+// run runs one variant for one round and returns its metrics, writing its
+// benchmark and configuration lines to config's writer.
+func (r benchRun) run(env []string, benchtime string, config *configFilter) (metrics, error) {
+	cmd := exec.Command(r.build.bin, "-test.run", "^$", "-test.bench", benchPattern(r.variant),
 		"-test.benchtime", benchtime, "-test.count", "1", "-test.benchmem")
-	cmd.Dir, cmd.Env = dir, env
+	cmd.Dir, cmd.Env = r.build.dir, env
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %w\n%s", variant, err, output.Bytes())
+		return nil, fmt.Errorf("%s: %w\n%s", r, err, output.Bytes())
 	}
 	var found metrics
+	var lines []string
 	sc := bufio.NewScanner(&output)
 	for sc.Scan() {
 		line := sc.Text()
 		name, m, ok := parseBenchLine(line)
 		switch {
-		case ok && name == variant:
+		case ok && name == r.variant:
 			found = m
-			config.benchmark(line)
+			lines = append(lines, line)
 		case isConfigLine(line):
 			config.line(line)
 		}
 	}
 	if found == nil {
-		return nil, fmt.Errorf("%s gave no result (skipped, or not its full name?):\n%s", variant, output.Bytes())
+		return nil, fmt.Errorf("%s gave no result (skipped, or not its full name?):\n%s", r, output.Bytes())
+	}
+	// benchstat -col rev compares the builds' results of one name.
+	rev := r.build.rev
+	if rev == "" {
+		rev = "working-tree"
+	}
+	config.line("rev: " + rev)
+	for _, line := range lines {
+		config.benchmark(line)
 	}
 	return found, nil
 }
@@ -221,11 +314,11 @@ func (c *configFilter) line(line string) {
 
 func (c *configFilter) benchmark(line string) { fmt.Fprintln(c.w, line) }
 
-// summarize prints each variant's median per metric, then every other
-// variant's per-round ratios to the first, with their median and range.
-func summarize(w io.Writer, variants []string, rounds []round) error {
-	ref := variants[0]
-	units := unitsOf(rounds[0][ref])
+// summarize prints each variant's median per metric, then for each pair
+// (reference, variant) the variant's per-round ratios to the reference,
+// with their median and range.
+func summarize(w io.Writer, variants []string, pairs [][2]string, rounds []round) error {
+	units := unitsOf(rounds[0][variants[0]])
 	fmt.Fprintf(w, "\n# medians of %d alternating rounds\n", len(rounds))
 	for _, v := range variants {
 		fmt.Fprintf(w, "#   %s:", v)
@@ -236,15 +329,16 @@ func summarize(w io.Writer, variants []string, rounds []round) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "# ratios to %s, round by round (median, min–max: per-round values)\n", ref)
-	for _, v := range variants[1:] {
+	fmt.Fprintln(w, "# ratios, round by round (median, min–max: per-round values)")
+	for _, p := range pairs {
+		ref, v := p[0], p[1]
 		for _, u := range units {
 			ratios := column(rounds, v, u, ref)
 			if len(ratios) == 0 {
 				continue
 			}
 			sorted := slices.Sorted(slices.Values(ratios))
-			fmt.Fprintf(w, "#   %s %s: %.3f× (%.3f–%.3f):", v, u, median(ratios), sorted[0], sorted[len(sorted)-1])
+			fmt.Fprintf(w, "#   %s / %s %s: %.3f× (%.3f–%.3f):", v, ref, u, median(ratios), sorted[0], sorted[len(sorted)-1])
 			for _, r := range ratios {
 				fmt.Fprintf(w, " %.3f", r)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -58,13 +59,13 @@ func TestSummarizeRatiosAreTakenPerRound(t *testing.T) {
 		{"ours": {"cpu-ns/op": 1500, "allocs/op": 100}, "floor": {"cpu-ns/op": 450, "allocs/op": 10}},
 	}
 	var out bytes.Buffer
-	if err := summarize(&out, []string{"ours", "floor"}, rounds); err != nil {
+	if err := summarize(&out, []string{"ours", "floor"}, [][2]string{{"ours", "floor"}}, rounds); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"#   ours: 1500 cpu-ns/op 100 allocs/op",
-		"#   floor cpu-ns/op: 0.200× (0.200–0.300): 0.200 0.200 0.300",
-		"#   floor allocs/op: 0.100× (0.100–0.100): 0.100 0.100 0.100",
+		"#   floor / ours cpu-ns/op: 0.200× (0.200–0.300): 0.200 0.200 0.300",
+		"#   floor / ours allocs/op: 0.100× (0.100–0.100): 0.100 0.100 0.100",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
@@ -106,7 +107,7 @@ func TestRunAlternates(t *testing.T) {
 	if want := "slow 400\nfast 400\nfast 400\nslow 400\nslow 400\nfast 400\n"; string(order) != want {
 		t.Errorf("ran in order\n%swant\n%s", order, want)
 	}
-	if want := "#   BenchmarkPair/fast widgets/op: 0.667× (0.667–0.667): 0.667 0.667 0.667"; !strings.Contains(stdout.String(), want) {
+	if want := "#   BenchmarkPair/fast / BenchmarkPair/slow widgets/op: 0.667× (0.667–0.667): 0.667 0.667 0.667"; !strings.Contains(stdout.String(), want) {
 		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 	}
 	rawOut, err := os.ReadFile(raw)
@@ -130,5 +131,46 @@ func TestRunFailsOnAMissingVariant(t *testing.T) {
 		"./testdata/pair", "BenchmarkPair/slow", "BenchmarkPair/nope"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "BenchmarkPair/nope gave no result") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRunAgainst compares the working tree's build with a revision's: each
+// variant's ratio is to its own run as built there.
+func TestRunAgainst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two test binaries")
+	}
+	if err := exec.Command("git", "rev-parse", "HEAD").Run(); err != nil {
+		t.Skip("not in a git checkout:", err)
+	}
+	raw := filepath.Join(t.TempDir(), "raw.txt")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"-rounds", "2", "-benchtime", "1x", "-against", "HEAD", "-o", raw,
+		"./testdata/pair", "BenchmarkPair/slow", "BenchmarkPair/fast"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{
+		"#   BenchmarkPair/slow / BenchmarkPair/slow@HEAD widgets/op: 1.000× (1.000–1.000): 1.000 1.000",
+		"#   BenchmarkPair/fast / BenchmarkPair/fast@HEAD widgets/op: 1.000×",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if want := "BenchmarkPair/slow@HEAD, BenchmarkPair/slow, BenchmarkPair/fast@HEAD, BenchmarkPair/fast"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("the first round is not %s:\n%s", want, stderr.String())
+	}
+	rawOut, err := os.ReadFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// benchstat -col rev reads the two builds apart.
+	if !strings.Contains(string(rawOut), "rev: HEAD") || !strings.Contains(string(rawOut), "rev: working-tree") {
+		t.Errorf("raw output does not say which build ran:\n%s", rawOut)
+	}
+	out, _ := exec.Command("git", "worktree", "list").Output()
+	if strings.Contains(string(out), "alternate") {
+		t.Errorf("the revision's worktree was left behind:\n%s", out)
 	}
 }
