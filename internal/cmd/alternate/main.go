@@ -19,7 +19,8 @@
 // their median and spread. With -against REV it also builds the package as
 // of git revision REV (in a temporary worktree) and runs each variant of
 // both builds side by side, giving each variant's ratio to its own run at
-// REV: before and after a change, in the same rounds. The raw benchmark
+// REV: before and after a change, in the same rounds (and each variant's
+// ratio to the first in either build). The raw benchmark
 // lines, in the format benchstat reads (a "rev:" line says which build ran),
 // go to stdout as they come and to -o. GOGC is 400 (what serve runs with)
 // unless set. See docs/benchmarks.md.
@@ -81,11 +82,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, v := range variants {
 		runs = append(runs, benchRun{ours, v})
 	}
-	if *against == "" {
-		for _, r := range runs[1:] {
-			refs = append(refs, benchRun{ours, variants[0]}, r)
-		}
-	} else {
+	for _, r := range runs[1:] {
+		refs = append(refs, benchRun{ours, variants[0]}, r)
+	}
+	if *against != "" {
 		old, remove, err := compileAt(*against, pkg, tmp)
 		defer remove()
 		if err != nil {
@@ -96,6 +96,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		for _, v := range variants {
 			runs = append(runs, benchRun{old, v}, benchRun{ours, v})
 			refs = append(refs, benchRun{old, v}, benchRun{ours, v})
+		}
+		for _, v := range variants[1:] {
+			refs = append(refs, benchRun{old, variants[0]}, benchRun{old, v})
 		}
 	}
 	out := stdout

@@ -153,6 +153,8 @@ func TestRunAgainst(t *testing.T) {
 	for _, want := range []string{
 		"#   BenchmarkPair/slow / BenchmarkPair/slow@HEAD widgets/op: 1.000× (1.000–1.000): 1.000 1.000",
 		"#   BenchmarkPair/fast / BenchmarkPair/fast@HEAD widgets/op: 1.000×",
+		"#   BenchmarkPair/fast / BenchmarkPair/slow widgets/op: 0.667×",
+		"#   BenchmarkPair/fast@HEAD / BenchmarkPair/slow@HEAD widgets/op: 0.667×",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
