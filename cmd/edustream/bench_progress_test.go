@@ -272,7 +272,8 @@ ON DUPLICATE KEY UPDATE watched = VALUES(watched), watched_seconds = VALUES(watc
 	}
 }
 
-// BenchmarkBeat is one beat, three ways, interleaved under -count N:
+// BenchmarkBeat is one beat, three ways (ratios: internal/cmd/alternate,
+// since -count N runs each way's rounds back to back):
 //
 //   - floor: the plain upsert of the same row (no read, no auth, no HTTP);
 //   - recordWatch: the GraphQL mutation through the whole handler;

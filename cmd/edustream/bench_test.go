@@ -222,8 +222,9 @@ func parallel(b *testing.B, op func()) {
 	})
 }
 
-// BenchmarkCatalog is the catalog page, per engine, four ways; with
-// -count N the four run interleaved, N times each:
+// BenchmarkCatalog is the catalog page, per engine, four ways (-count N
+// runs each N times before the next: ratios between them come from
+// internal/cmd/alternate's rounds, docs/benchmarks.md):
 //
 //   - floor: the same three SQL queries by hand and encoding/json of the
 //     same response, no auth, no GraphQL: the least any implementation
