@@ -291,3 +291,16 @@ func FuzzParse(f *testing.F) {
 		assertRoundTrip(t, tr)
 	})
 }
+
+func TestEscapeText(t *testing.T) {
+	t.Parallel()
+	in := "  if a < b && c > d --> done  \r\n\r\n <script>x</script> &amp; \n"
+	got := captions.EscapeText(in)
+	if want := "if a &lt; b &amp;&amp; c &gt; d --&gt; done\n&lt;script&gt;x&lt;/script&gt; &amp;amp;"; got != want {
+		t.Fatalf("EscapeText = %q, want %q", got, want)
+	}
+	tr := mustParse(t, "WEBVTT\n\n00:01.000 --> 00:02.000\n"+got+"\n")
+	if p, want := tr.Cues[0].PlainText(), "if a < b && c > d --> done <script>x</script> &amp;"; p != want {
+		t.Fatalf("PlainText = %q, want %q", p, want)
+	}
+}

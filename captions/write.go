@@ -2,6 +2,7 @@ package captions
 
 import (
 	"bytes"
+	"strings"
 )
 
 // WebVTT is the track as a normalised WebVTT file: the "WEBVTT" line, the
@@ -34,4 +35,20 @@ func writeCue(b *bytes.Buffer, c Cue) {
 	if c.Payload != "" {
 		b.WriteString(c.Payload + "\n")
 	}
+}
+
+// cueTextEscaper makes plain text safe as cue text.
+var cueTextEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// EscapeText turns plain text (a speech engine's words) into cue text that
+// Parse accepts and shows as written: &, < and > escaped, blank lines
+// (which would end the cue) and surrounding space removed.
+func EscapeText(s string) string {
+	var lines []string
+	for l := range strings.Lines(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, cueTextEscaper.Replace(l))
+		}
+	}
+	return strings.Join(lines, "\n")
 }
