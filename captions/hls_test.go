@@ -40,18 +40,18 @@ func TestSubtitlesPlayInFFmpeg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	hls := stream{t: t, dir: t.TempDir()}
 	ladder := edustream.Ladder(info)
-	if err := tools.Transcode(ctx, src, info, ladder, dir, nil); err != nil {
+	if err := tools.Transcode(ctx, src, info, ladder, hls.dir, nil); err != nil {
 		t.Fatal(err)
 	}
 
-	variant := filepath.Join(dir, ladder[0].Name)
-	media, err := captions.ReadMediaTimeline(readFile(t, filepath.Join(variant, "index.m3u8")), readFile(t, filepath.Join(variant, "seg_00000.ts")))
+	variant := ladder[0].Name + "/"
+	media, err := captions.ReadMediaTimeline(hls.read(variant+"index.m3u8"), hls.read(variant+"seg_00000.ts"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := probeStartPTS(t, bins, filepath.Join(variant, "seg_00000.ts")); media.FirstPTS != want {
+	if want := probeStartPTS(t, bins, hls.path(variant+"seg_00000.ts")); media.FirstPTS != want {
 		t.Errorf("FirstPTS = %d, ffprobe says the video starts at %d", media.FirstPTS, want)
 	}
 	if len(media.SegmentDurations) != 3 || media.TargetDuration != 4 {
@@ -63,19 +63,19 @@ func TestSubtitlesPlayInFFmpeg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs := filepath.Join(dir, "captions", "en")
-	writeFile(t, filepath.Join(subs, captions.SubtitlePlaylistName), playlist)
+	const subs = "captions/en/"
+	hls.write(subs+captions.SubtitlePlaylistName, playlist)
 	for _, f := range files {
-		writeFile(t, filepath.Join(subs, f.Name), f.Data)
+		hls.write(subs+f.Name, f.Data)
 	}
-	masterPath := filepath.Join(dir, edustream.MasterPlaylistName)
-	withSubs, err := captions.AddSubtitles(readFile(t, masterPath), []captions.SubtitleRendition{
-		{Language: "en", Name: "English", Default: true, URI: "captions/en/" + captions.SubtitlePlaylistName},
+	withSubs, err := captions.AddSubtitles(hls.read(edustream.MasterPlaylistName), []captions.SubtitleRendition{
+		{Language: "en", Name: "English", Default: true, URI: subs + captions.SubtitlePlaylistName},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, masterPath, withSubs)
+	hls.write(edustream.MasterPlaylistName, withSubs)
+	masterPath := hls.path(edustream.MasterPlaylistName)
 
 	out, err := exec.Command(bins.FFprobe, "-v", "error", "-strict", "experimental", "-show_streams", "-of", "json", masterPath).CombinedOutput()
 	if err != nil {
@@ -99,13 +99,13 @@ func TestSubtitlesPlayInFFmpeg(t *testing.T) {
 		t.Fatalf("ffprobe lists no English WebVTT stream in the master:\n%s", out)
 	}
 
-	extracted := filepath.Join(t.TempDir(), "out.vtt")
+	extracted := hls.path("out.vtt")
 	if out, err := exec.Command(bins.FFmpeg, "-v", "error", "-nostdin", "-strict", "experimental", "-copyts", "-i", masterPath, "-map", "0:s:0", "-c:s", "webvtt", extracted).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg extracting the captions: %v\n%s", err, out)
 	}
-	back, err := captions.Parse(readFile(t, extracted), captions.Limits{})
+	back, err := captions.Parse(hls.read("out.vtt"), captions.Limits{})
 	if err != nil {
-		t.Fatalf("the extracted captions: %v\n%s", err, readFile(t, extracted))
+		t.Fatalf("the extracted captions: %v\n%s", err, hls.read("out.vtt"))
 	}
 	got := map[string]time.Duration{}
 	for _, c := range back.Cues {
@@ -114,7 +114,7 @@ func TestSubtitlesPlayInFFmpeg(t *testing.T) {
 	for _, c := range tr.Cues {
 		at, ok := got[c.PlainText()]
 		if !ok {
-			t.Errorf("cue %q did not come back:\n%s", c.PlainText(), readFile(t, extracted))
+			t.Errorf("cue %q did not come back:\n%s", c.PlainText(), hls.read("out.vtt"))
 			continue
 		}
 		if diff := at - c.Start; math.Abs(diff.Seconds()) > 0.1 {
@@ -142,21 +142,30 @@ func probeStartPTS(t *testing.T, bins testenv.FFmpegPaths, path string) int64 {
 	return pts
 }
 
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
+// stream is the directory of a transcoded stream, for reading and adding
+// files.
+type stream struct {
+	t   *testing.T
+	dir string
+}
+
+func (s stream) path(name string) string { return filepath.Join(s.dir, filepath.FromSlash(name)) }
+
+func (s stream) read(name string) []byte {
+	s.t.Helper()
+	b, err := os.ReadFile(s.path(name))
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	return b
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
+func (s stream) write(name string, data []byte) {
+	s.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(s.path(name)), 0o755); err != nil {
+		s.t.Fatal(err)
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
+	if err := os.WriteFile(s.path(name), data, 0o644); err != nil {
+		s.t.Fatal(err)
 	}
 }

@@ -34,6 +34,8 @@ func Parse(content []byte, lim Limits) (*Track, error) {
 		}
 	case n == 0:
 		return nil, &ParseError{Msg: "the file is empty"}
+	case isWebVTTSignature(first):
+		return nil, errorf(n, `"WEBVTT" must be the file's very first line`)
 	default:
 		return nil, errorf(n, `this is not a caption file: a WebVTT file starts with "WEBVTT", an SRT file with a subtitle number`)
 	}
@@ -174,18 +176,8 @@ func isWebVTTSignature(l string) bool {
 	return ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t')
 }
 
-func isSRTCounter(l string) bool {
-	l = strings.TrimSpace(l)
-	if l == "" || len(l) > 9 {
-		return false
-	}
-	for _, c := range l {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
+// isSRTCounter: an SRT block starts with its number.
+func isSRTCounter(l string) bool { return allDigits(strings.TrimSpace(l)) }
 
 type parser struct {
 	lines *lineReader

@@ -125,6 +125,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", captions.Limits{}, 0, "the file is empty"},
 		{"blank", "\n \n", captions.Limits{}, 0, "the file is empty"},
 		{"not captions", "<html><body>", captions.Limits{}, 1, "not a caption file"},
+		{"signature late", "\nWEBVTT\n\n00:01.000 --> 00:02.000\nx\n", captions.Limits{}, 2, `"WEBVTT" must be the file's very first line`},
 		{"signature glued", "WEBVTTX\n\n00:01.000 --> 00:02.000\nx\n", captions.Limits{}, 1, "not a caption file"},
 		{"latin-1", h + "00:01.000 --> 00:02.000\ncaf\xe9\n", captions.Limits{}, 4, "not UTF-8"},
 		{"NUL", h + "00:01.000 --> 00:02.000\na\x00b\n", captions.Limits{}, 4, "U+0000"},

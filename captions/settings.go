@@ -129,6 +129,7 @@ func isInteger(s string) bool {
 	return allDigits(strings.TrimPrefix(s, "-"))
 }
 
+// allDigits: 1 to 9 ASCII digits, so the value fits any int.
 func allDigits(s string) bool {
 	if s == "" || len(s) > 9 {
 		return false
