@@ -13,6 +13,7 @@
 //     dropped too: their CSS would restyle (or hide) the player's text, and
 //     the track's look is the player's business. REGION blocks are checked
 //     and kept, as cues may point at them.
+//   - Cue ids must be unique (a repeated SRT number is dropped instead).
 //   - Cues must be in start order with end > start; a cue that ends up to
 //     MaxOverrun past the video's end is clamped to it, later than that
 //     (or one that starts after the end) is an error.

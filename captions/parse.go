@@ -184,6 +184,8 @@ type parser struct {
 	lim   Limits
 	srt   bool
 	track *Track
+	// ids are the cue ids seen, and their lines: WebVTT wants them unique.
+	ids map[string]int
 }
 
 // webVTT reads a WebVTT file after its first line was found to be the
@@ -254,6 +256,19 @@ func (p *parser) cue(b block, id string, timing int) error {
 		return errorf(n, "the file has more than %d cues, the most a track may have", p.lim.MaxCues)
 	}
 	c := Cue{ID: strings.TrimSpace(id), Line: n}
+	if c.ID != "" {
+		if p.ids == nil {
+			p.ids = map[string]int{}
+		}
+		switch first, seen := p.ids[c.ID]; {
+		case seen && p.srt:
+			c.ID = "" // a repeated subtitle number says nothing
+		case seen:
+			return errorf(b.first, "the cue id %s is already used at line %d; cue ids must be unique", quoteShort(c.ID), first)
+		default:
+			p.ids[c.ID] = b.first
+		}
+	}
 	var err error
 	if c.Start, c.End, c.Settings, err = p.timingLine(b.lines[timing], n); err != nil {
 		return err

@@ -91,6 +91,7 @@ func assertRoundTrip(t *testing.T, tr *captions.Track) {
 
 const lectureSRT = "\n1\n00:00:01,000 --> 00:00:04,000\n<i>Welcome</i> to <FONT color=\"#ffff00\">CS101</font> & more\n{\\an8}x < y, a <b>bold</b> <U>move</U>\n\n" +
 	"2\n00:00:04,000 --> 00:00:06,500 X1:100 X2:200 Y1:10 Y2:20\nsecond\n\n" +
+	"2\n00:00:06,500 --> 00:00:07,000\nnumbered twice\n\n" +
 	"00:00:07.500 --> 00:00:09.000\nno counter\n{\\an8}\n<font color=red> </font>\n"
 
 func TestParseSRT(t *testing.T) {
@@ -100,7 +101,8 @@ func TestParseSRT(t *testing.T) {
 		{ID: "1", Start: ms(1000), End: ms(4000), Line: 3,
 			Payload: "<i>Welcome</i> to CS101 &amp; more\nx &lt; y, a <b>bold</b> <u>move</u>"},
 		{ID: "2", Start: ms(4000), End: ms(6500), Line: 8, Payload: "second"},
-		{Start: ms(7500), End: ms(9000), Line: 11, Payload: "no counter"},
+		{Start: ms(6500), End: ms(7000), Line: 12, Payload: "numbered twice"},
+		{Start: ms(7500), End: ms(9000), Line: 15, Payload: "no counter"},
 	}}
 	if d := cmp.Diff(want, tr); d != "" {
 		t.Fatalf("Parse (-want +got):\n%s", d)
@@ -165,6 +167,7 @@ func TestParseErrors(t *testing.T) {
 		{"region bad scroll", h + "REGION\nid:a scroll:down\n", captions.Limits{}, 4, "region setting scroll"},
 		{"STYLE with a title", h + "STYLE a\n::cue {}\n", captions.Limits{}, 3, "the STYLE line must have nothing after STYLE"},
 		{"REGION with a title", h + "REGION a\nid:x\n", captions.Limits{}, 3, "the REGION line must have nothing after REGION"},
+		{"id twice", h + "a\n00:01.000 --> 00:02.000\nx\n\na\n00:03.000 --> 00:04.000\ny\n", captions.Limits{}, 7, `the cue id "a" is already used at line 3`},
 		{"region twice", h + "REGION\nid:a\n\nREGION\nid:a\n", captions.Limits{}, 6, "already defined"},
 		{"script tag", cue("<script>alert(1)</script>"), captions.Limits{}, 4, `the tag "<script>" is not allowed; captions may use WebVTT's tags only`},
 		{"img", h + "00:01.000 --> 00:02.000\nfine\n<img src=x onerror=alert(1)>\n", captions.Limits{}, 5, `the tag "<img src=x onerror=alert(1)>" is not allowed`},
