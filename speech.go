@@ -29,9 +29,9 @@ type SpeechToText interface {
 // AudioExtractor writes a video's audio in the form speech engines take.
 type AudioExtractor interface {
 	// ExtractAudio writes the audio of src (a file, or an HLS playlist on
-	// the worker's loopback) to dst as SpeechAudio. EINVALID when src has
-	// no audio that decodes.
-	ExtractAudio(ctx context.Context, src, dst string) error
+	// the worker's loopback) to dst as SpeechAudio; info, if known, bounds
+	// the run. EINVALID when src has no audio that decodes.
+	ExtractAudio(ctx context.Context, src string, info *MediaInfo, dst string) error
 }
 
 // SpeechAudio is the audio every engine is given: 16 kHz mono FLAC, what
