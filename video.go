@@ -50,7 +50,7 @@ const (
 	// track (RecordAutomaticCaptionFailure) and the video goes on.
 	StageCaptions VideoStage = "CAPTIONS"
 	StageMetadata VideoStage = "METADATA"
-	StageComplete   VideoStage = "COMPLETE"
+	StageComplete VideoStage = "COMPLETE"
 )
 
 // Stages lists the chain's steps in order.

@@ -197,10 +197,10 @@ var (
 	// its engine's failures instead of returning them: its retries are for
 	// the database and the store.
 	videoCaptions = videoTask(TypeVideoCaptions, "captions", QueueVideo, 5, 10*time.Hour)
-	videoMetadata   = videoTask(TypeVideoMetadata, "metadata", QueueDefault, 8, 5*time.Minute)
-	videoComplete   = videoTask(TypeVideoComplete, "complete", QueueDefault, 10, 5*time.Minute)
-	videoCleanup    = videoTask(TypeVideoCleanup, "cleanup", QueueDefault, 10, 30*time.Minute)
-	uploadExpire    = videoTask(TypeUploadExpire, "expire-upload", QueueDefault, 10, 5*time.Minute)
+	videoMetadata = videoTask(TypeVideoMetadata, "metadata", QueueDefault, 8, 5*time.Minute)
+	videoComplete = videoTask(TypeVideoComplete, "complete", QueueDefault, 10, 5*time.Minute)
+	videoCleanup  = videoTask(TypeVideoCleanup, "cleanup", QueueDefault, 10, 30*time.Minute)
+	uploadExpire  = videoTask(TypeUploadExpire, "expire-upload", QueueDefault, 10, 5*time.Minute)
 	// videoTranscodeLong is videoTranscode on the long videos' queue: the
 	// same type, handler and id.
 	videoTranscodeLong = videoTask(TypeVideoTranscode, "transcode", QueueVideoLong, 3, 10*time.Hour)
