@@ -121,6 +121,10 @@ func NormalizeWords(text string) []string {
 }
 
 // LectureWERBound is the word error rate the local engine must stay within
-// on the test lecture: the rate measured when the test was written, plus a
-// margin for the model's and ffmpeg's updates (docs/benchmarks-captions.md).
-const LectureWERBound = 0.95
+// on the test lecture: 0.72 was measured when the test was written (Debian
+// 12's ffmpeg 5.1 and pocketsphinx-en-us 0.8, espeak-ng 1.51), plus a margin
+// for the chain's AAC re-encode and the packages' updates. Pocketsphinx on
+// espeak's formant voice is poor; the bound catches a broken pipeline (cues
+// lost or misplaced, the wrong audio), not a model's quality. See
+// docs/benchmarks-captions.md.
+const LectureWERBound = 0.80

@@ -119,10 +119,18 @@ func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
 func (s *Server) Starts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.starts }
 
 // Deleted lists the jobs deleted, in order.
-func (s *Server) Deleted() []string { s.mu.Lock(); defer s.mu.Unlock(); return append([]string(nil), s.deleted...) }
+func (s *Server) Deleted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.deleted...)
+}
 
 // Requests is how many calls of target (e.g. "GetTranscriptionJob") came.
-func (s *Server) Requests(target string) int { s.mu.Lock(); defer s.mu.Unlock(); return s.requests[target] }
+func (s *Server) Requests(target string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[target]
+}
 
 // Names lists the jobs the fake knows (deleted ones are forgotten).
 func (s *Server) Names() []string {
