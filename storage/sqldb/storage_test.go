@@ -104,6 +104,7 @@ func storeOn(db *DB, now edustream.Clock) storetest.Store {
 		Tokens:      NewOAuthTokenService(db, now),
 		Audit:       NewAuditLog(db, now),
 		Progress:    NewProgressService(db),
+		Captions:    NewCaptionService(db, now),
 	}
 }
 
