@@ -26,7 +26,7 @@ func complexity() generated.ComplexityRoot {
 		return gqlhttp.ListCost(n, child)
 	}
 	c.Query.Search = func(child int, _ string, first *int, _ *string) int {
-		n := defaultSearchFirst
+		n := 20 // pageSize's default
 		if first != nil {
 			n = min(max(*first, 1), MaxFirst)
 		}

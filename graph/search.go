@@ -10,9 +10,6 @@ import (
 	"github.com/edustream/edustream/graph/model"
 )
 
-// defaultSearchFirst is the page size when the query gives none.
-const defaultSearchFirst = 20
-
 // search answers Query.search: one page of hits in the courses the caller
 // sees in the catalog, their courses and lectures read with one query each.
 func (r *Resolver) search(ctx context.Context, query string, first *int, after *string) (*model.SearchConnection, error) {
@@ -24,13 +21,11 @@ func (r *Resolver) search(ctx context.Context, query string, first *int, after *
 	}
 	u := edustream.UserFromContext(ctx)
 	visible := edustream.CatalogFilter(u, edustream.CourseFilter{})
-	q := edustream.SearchQuery{Text: query, AllDrafts: visible.AllDrafts, DraftsOf: visible.DraftsOf, Limit: defaultSearchFirst}
-	if first != nil {
-		q.Limit = *first
+	limit, err := pageSize(first)
+	if err != nil {
+		return nil, err
 	}
-	if q.Limit < 0 || q.Limit > MaxFirst {
-		return nil, edustream.Errorf(edustream.EINVALID, "first must be between 0 and %d, got %d", MaxFirst, q.Limit)
-	}
+	q := edustream.SearchQuery{Text: query, AllDrafts: visible.AllDrafts, DraftsOf: visible.DraftsOf, Limit: limit}
 	if after != nil {
 		offset, err := decodeSearchCursor(*after)
 		if err != nil {
