@@ -3151,7 +3151,7 @@ type SearchEdge {
 type SearchConnection {
   edges: [SearchEdge!]!
   pageInfo: PageInfo!
-  "How many hits the caller may see in all, on every page."
+  "How many hits the caller may see, on every page, among the query's best 1,000 matches."
   totalCount: Int!
 }
 
@@ -3162,7 +3162,8 @@ extend type Query {
   (published ones; drafts only for their instructor and admins). Every word
   must match, ignoring case and accents; the last word also matches as a
   prefix when it has three characters or more; Korean, Chinese and
-  Japanese match inside words. Title hits come first, then by relevance.
+  Japanese match inside words. Title hits come first, then by relevance;
+  a query ranks at most its best 1,000 matches, and pages end there.
   query holds 1 to 200 characters (BAD_USER_INPUT otherwise); punctuation
   and operators are ignored, and a query of nothing else finds nothing.
   first is 0 to 100 (default 20).

@@ -183,7 +183,7 @@ type RunningTask struct {
 type SearchConnection struct {
 	Edges    []*SearchEdge `json:"edges"`
 	PageInfo *PageInfo     `json:"pageInfo"`
-	// How many hits the caller may see in all, on every page.
+	// How many hits the caller may see, on every page, among the query's best 1,000 matches.
 	TotalCount int `json:"totalCount"`
 }
 

@@ -164,6 +164,9 @@ func seedSearchCatalog(t *testing.T, db *DB, courses int) {
 			out[rng.IntN(n)] = "photosynthesis"
 		}
 		s := strings.Join(out, " ") + "."
+		if korean {
+			return s
+		}
 		return strings.ToUpper(s[:1]) + s[1:]
 	}
 	for ci := range courses {
