@@ -396,6 +396,10 @@ func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string)
 	return r.adminAuditLog(ctx, first, after)
 }
 
+func (r *queryResolver) Search(ctx context.Context, query string, first *int, after *string) (*model.SearchConnection, error) {
+	return r.search(ctx, query, first, after)
+}
+
 func (r *subscriptionResolver) EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error) {
 	return r.encodingProgress(ctx, lectureID)
 }
