@@ -178,7 +178,7 @@ func readyBenchVideo(tb testing.TB, videos *sqldb.VideoService, lectureID, uploa
 		tb.Fatal(err)
 	}
 	media := &edustream.MediaInfo{DurationSeconds: duration, Width: 1280, Height: 720, VideoCodec: "h264"}
-	if v, err = videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &processing, Media: media}); err != nil {
+	if v, err = videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &processing, Media: media, Renditions: edustream.Ladder(media)}); err != nil {
 		tb.Fatal(err)
 	}
 	for v.Stage != edustream.StageComplete {
