@@ -220,7 +220,7 @@ func TestLectureDescriptionsFollowTheSelection(t *testing.T) {
 	}
 	for name, query := range map[string]string{
 		"video's lecture": `{ courses { edges { node { lectures { id video { lecture { id description } } } } } } }`,
-		"aliased lists": `{ courses { edges { node { brief: lectures { id } full: lectures { id description } } } } }`,
+		"aliased lists":   `{ courses { edges { node { brief: lectures { id } full: lectures { id description } } } } }`,
 		"another root": `query($c: ID!) { courses { edges { node { lectures { id video { status } } } } }
 			course(id: $c) { lectures { id description } } }`,
 		"fragment": `{ courses { edges { node { lectures { id ...text } } } } } fragment text on Lecture { description }`,
