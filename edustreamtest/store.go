@@ -40,6 +40,9 @@ type Store struct {
 	progress map[progressKey]*edustream.LectureProgress
 	// audit is the audit log in id order (see store_admin.go).
 	audit []*edustream.AuditEntry
+	// captions are the caption tracks with their cues, by id (see
+	// store_captions.go).
+	captions map[int64]*storedCaption
 }
 
 type enrollmentKey struct{ userID, courseID int64 }
@@ -835,6 +838,7 @@ func (s *Store) DeleteVideo(_ context.Context, id int64) error {
 		return edustream.Errorf(edustream.ECONFLICT, "video %d is not replaced and cannot be deleted", id)
 	}
 	delete(s.videos, id)
+	s.deleteCaptionsOf(id)
 	return nil
 }
 

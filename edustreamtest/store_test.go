@@ -14,6 +14,6 @@ func TestStoreConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, now edustream.Clock) storetest.Store {
 		s := edustreamtest.NewStore(now)
-		return storetest.Store{Users: s, Courses: s, Lectures: s, Enrollments: s, Videos: s, Live: s, Tokens: s, Audit: s, Progress: s}
+		return storetest.Store{Users: s, Courses: s, Lectures: s, Enrollments: s, Videos: s, Live: s, Tokens: s, Audit: s, Progress: s, Captions: s}
 	})
 }

@@ -326,6 +326,11 @@ func (s *VideoService) DeleteVideo(ctx context.Context, id int64) error {
 		case !replaced.Valid:
 			return edustream.Errorf(edustream.ECONFLICT, "video %d is not replaced and cannot be deleted", id)
 		}
+		// Its caption tracks were the video's alone (their files went
+		// with its blobs).
+		if err := deleteCaptionRows(ctx, tx, "video_id = ?", id); err != nil {
+			return err
+		}
 		_, err = tx.exec(ctx, "DELETE FROM videos WHERE id = ?", id)
 		return err
 	})

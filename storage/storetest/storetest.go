@@ -34,6 +34,7 @@ type Store struct {
 	Tokens      edustream.OAuthTokenService
 	Audit       edustream.AuditLog
 	Progress    edustream.ProgressService
+	Captions    edustream.CaptionService
 }
 
 // Run runs the suite. open returns a new, empty store whose services stamp
@@ -67,13 +68,14 @@ func Run(t *testing.T, open func(t *testing.T, now edustream.Clock) Store) {
 		{"ProgressReads", testProgressReads},
 		{"ProgressAnalytics", testProgressAnalytics},
 		{"ProgressFlow", testProgressFlow},
+		{"Captions", testCaptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			clock := NewClock()
 			s := open(t, clock.Now)
-			if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil || s.Progress == nil {
+			if s.Users == nil || s.Courses == nil || s.Lectures == nil || s.Enrollments == nil || s.Videos == nil || s.Live == nil || s.Tokens == nil || s.Audit == nil || s.Progress == nil || s.Captions == nil {
 				t.Fatalf("open returned a store without some of its services: %+v", s)
 			}
 			tt.test(t, NewFixture(s, clock))
