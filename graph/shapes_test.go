@@ -76,6 +76,35 @@ var loaderShapes = []loaderShape{
 		want: func(n int) int { return n },
 	},
 	{
+		// The catalog's sessions with arguments from variables: the
+		// prefetch must queue them under the same filter the field asks.
+		name: "catalog, sessions by variables",
+		query: `query($n: Int, $f: Int, $p: Boolean) { courses(first: $n) { edges { node { id
+			liveSessions(first: $f, past: $p) { id joinUrl } } } } }`,
+		// the page, the enrollments (the join checks) and the sessions.
+		queries: 3,
+		seed: func(tb testing.TB, b *shapeBundle, n int) map[string]any {
+			for i := range n {
+				c := b.seedCourse(tb, b.instructor, fmt.Sprintf("Course %d", i), 0, true)
+				b.enroll(tb, c)
+				b.seedLiveSession(tb, c)
+			}
+			return map[string]any{"n": n, "f": 2, "p": false}
+		},
+		elements: func(data map[string]any) int {
+			joinable := 0
+			for _, e := range data["courses"].(map[string]any)["edges"].([]any) {
+				for _, s := range e.(map[string]any)["node"].(map[string]any)["liveSessions"].([]any) {
+					if s.(map[string]any)["joinUrl"] != nil {
+						joinable++
+					}
+				}
+			}
+			return joinable
+		},
+		want: func(n int) int { return n },
+	},
+	{
 		name: "lecture page",
 		query: `query($l: ID!) { lecture(id: $l) { title course { title enrolled }
 			video { status playbackUrl thumbnailUrl storyboardUrl renditions { name width height } }
