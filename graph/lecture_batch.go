@@ -41,7 +41,7 @@ func forEachLecture[T any](ctx context.Context, lectures []*edustream.Lecture,
 
 // queueVideos queues Lecture.video's reads: the videos that play, the
 // newest of lectures with none playing, and what the videos' access checks
-// read (the lectures, their courses, the caller's enrollments).
+// read, if the selection asks for a field they guard.
 func (r *Resolver) queueVideos(ctx context.Context, lectures []*edustream.Lecture) {
 	var playing, newest []int64
 	for _, l := range lectures {
@@ -54,11 +54,11 @@ func (r *Resolver) queueVideos(ctx context.Context, lectures []*edustream.Lectur
 	ls := loadersFrom(ctx)
 	awaitAll(queued(ls.videoLoader().LoadAllThunk(ctx, playing)),
 		queued(ls.latestVideoLoader().LoadAllThunk(ctx, newest)),
-		r.queueLectureAccess(ctx, lectures))
+		r.queueVideoAccess(ctx, lectures))
 }
 
 // queueNextVideos queues Lecture.nextVideo's: the newest videos of the
-// lectures with one playing, and the access checks' reads.
+// lectures with one playing, and the access checks' reads, if asked.
 func (r *Resolver) queueNextVideos(ctx context.Context, lectures []*edustream.Lecture) {
 	var ids []int64
 	for _, l := range lectures {
@@ -67,7 +67,7 @@ func (r *Resolver) queueNextVideos(ctx context.Context, lectures []*edustream.Le
 		}
 	}
 	ls := loadersFrom(ctx)
-	awaitAll(queued(ls.latestVideoLoader().LoadAllThunk(ctx, ids)), r.queueLectureAccess(ctx, lectures))
+	awaitAll(queued(ls.latestVideoLoader().LoadAllThunk(ctx, ids)), r.queueVideoAccess(ctx, lectures))
 }
 
 // queueLectureProgress queues Lecture.myProgress's: the caller's progress
@@ -98,6 +98,19 @@ func (r *Resolver) queueLectureProgress(ctx context.Context, lectures []*edustre
 	awaitAll(queued(ls.lectureProgressLoader().LoadAllThunk(ctx, ids)),
 		queued(ls.videoLoader().LoadAllThunk(ctx, videos)),
 		r.queueLectureAccess(ctx, lectures))
+}
+
+// queueVideoAccess is queueLectureAccess for the videos' fields that
+// decide access (accessToLecture), and nothing for a selection without
+// any: reading no row the fields would not.
+func (r *Resolver) queueVideoAccess(ctx context.Context, lectures []*edustream.Lecture) func() {
+	fc := graphql.GetFieldContext(ctx)
+	for _, guarded := range []string{"playbackUrl", "thumbnailUrl", "storyboardUrl", "error", "fileName"} {
+		if fc == nil || selectsHere(fc.Field.Selections, guarded) {
+			return r.queueLectureAccess(ctx, lectures)
+		}
+	}
+	return func() {}
 }
 
 // queueLectureAccess primes the lectures and queues their courses and the

@@ -55,6 +55,30 @@ var loaderShapes = []loaderShape{
 		want: func(n int) int { return n },
 	},
 	{
+		// The course page of a student who only sees where each video is:
+		// no field that decides access, so no enrollment is read.
+		name: "course outline",
+		query: `query($c: ID!) { course(id: $c) { title lectures { title video { status } } } }`,
+		// the course, its lectures, their playing videos.
+		queries: 3,
+		seed: func(tb testing.TB, b *shapeBundle, n int) map[string]any {
+			c := b.seedCourse(tb, b.instructor, "Course", n, true)
+			b.enroll(tb, c)
+			b.seedVideos(tb, c)
+			return map[string]any{"c": idOf(c)}
+		},
+		elements: func(data map[string]any) int {
+			ready := 0
+			for _, l := range data["course"].(map[string]any)["lectures"].([]any) {
+				if l.(map[string]any)["video"].(map[string]any)["status"] == "READY" {
+					ready++
+				}
+			}
+			return ready
+		},
+		want: func(n int) int { return n },
+	},
+	{
 		name: "catalog",
 		query: `query($n: Int) { courses(first: $n) { edges { node { id title enrolled
 			liveSessions { id title status startsAt joinUrl } } } } }`,
