@@ -75,6 +75,8 @@ type Subscription {
 	pushed(n: Int!): Int!
 	"Asks for a notifier, then fails as a resolver that cannot follow would."
 	pushFails: Int!
+	"Puts n values of 64 KiB on its channel at once, notifying after each, and says on floods when the last notification returned."
+	flood(n: Int!): String!
 }
 `
 
@@ -94,10 +96,13 @@ type tiny struct {
 	resolved, primary atomic.Int64
 	// idle counts the idle subscriptions running.
 	idle atomic.Int64
+	// floods hears from each flood subscription when its notifier
+	// returned for the last time.
+	floods chan struct{}
 }
 
 func newTiny() *tiny {
-	return &tiny{greeting: "Hello", books: []string{"Dune", "Emma", "Ulysses", "Beloved", "Middlemarch"}}
+	return &tiny{greeting: "Hello", books: []string{"Dune", "Emma", "Ulysses", "Beloved", "Middlemarch"}, floods: make(chan struct{}, 10)}
 }
 
 func (s *tiny) greetingNow() string {
@@ -288,6 +293,8 @@ func (s *tiny) subscribe(ctx context.Context, oc *graphql.OperationContext) grap
 	switch f.Name {
 	case "pushed":
 		return s.pushed(ctx, f)
+	case "flood":
+		return s.flood(ctx, f)
 	case "pushFails":
 		notify := gqlhttp.SubscriptionNotifier(ctx)
 		graphql.AddError(ctx, errors.New("cannot follow"))
@@ -330,6 +337,32 @@ func (s *tiny) pushed(ctx context.Context, f graphql.CollectedField) graphql.Res
 				return nil
 			}
 			return &graphql.Response{Data: fmt.Appendf(nil, `{%s:%d}`, jsonString(f.Alias), i)}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// flood stands for an event service delivering to a subscriber that
+// does not read: n values of 64 KiB, far more than the socket's buffers
+// hold, each notified from the same goroutine, which reports on s.floods
+// when its last notification returned.
+func (s *tiny) flood(ctx context.Context, f graphql.CollectedField) graphql.ResponseHandler {
+	n, _ := intArg(f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["n"])
+	notify := gqlhttp.SubscriptionNotifier(ctx)
+	ch := make(chan int64, n)
+	go func() {
+		for i := int64(1); i <= n; i++ {
+			ch <- i
+			notify()
+		}
+		s.floods <- struct{}{}
+	}()
+	value := strings.Repeat("x", 64<<10)
+	return func(ctx context.Context) *graphql.Response {
+		select {
+		case <-ch:
+			return &graphql.Response{Data: fmt.Appendf(nil, `{%s:%q}`, jsonString(f.Alias), value)}
 		case <-ctx.Done():
 			return nil
 		}
