@@ -95,7 +95,7 @@ func measureSearch(t *testing.T, db *DB, courses int) {
 	if err := db.writer().queryRow(ctx, "SELECT COUNT(*) FROM caption_cues").Scan(&cues); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s: seeded %d courses, %d lectures, %d cues in %s", db.Engine(), courses, courses*benchLectures, cues, time.Since(start).Round(time.Second))
+	t.Logf("%s: %d courses, %d lectures, %d cues (seeding took %s)", db.Engine(), courses, courses*benchLectures, cues, time.Since(start).Round(time.Second))
 
 	search := NewSearchService(db)
 	run := func(q string) (time.Duration, int) {
