@@ -57,7 +57,7 @@ var loaderShapes = []loaderShape{
 	{
 		// The course page of a student who only sees where each video is:
 		// no field that decides access, so no enrollment is read.
-		name: "course outline",
+		name:  "course outline",
 		query: `query($c: ID!) { course(id: $c) { title lectures { title video { status } } } }`,
 		// the course, its lectures, their playing videos.
 		queries: 3,
