@@ -71,6 +71,10 @@ type Subscription {
 	ticks(n: Int!): Int!
 	"Sends nothing, and runs until the client or the server ends it."
 	idle: Int!
+	"Sends 1 to n from a goroutine of its own that notifies the transport (gqlhttp.SubscriptionNotifier)."
+	pushed(n: Int!): Int!
+	"Asks for a notifier, then fails as a resolver that cannot follow would."
+	pushFails: Int!
 }
 `
 
@@ -247,7 +251,7 @@ func (tinySharing) ChangesSharedReads(oc *graphql.OperationContext, resp *graphq
 func (s *tiny) exec(ctx context.Context) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation.Operation == ast.Subscription {
-		return s.subscribe(oc)
+		return s.subscribe(ctx, oc)
 	}
 	root := tinySchema.Query
 	if oc.Operation.Operation == ast.Mutation {
@@ -267,16 +271,28 @@ func (s *tiny) exec(ctx context.Context) graphql.ResponseHandler {
 	}
 }
 
-// subscribe sends ticks 1 to n, then ends.
-func (s *tiny) subscribe(oc *graphql.OperationContext) graphql.ResponseHandler {
+// subscribe sends ticks 1 to n, then ends; idle sends nothing until the
+// subscription's context ends, when it stops counting (as a real
+// resolver's cleanup would: gqlgen may not call the handler again once the
+// context is done).
+func (s *tiny) subscribe(ctx context.Context, oc *graphql.OperationContext) graphql.ResponseHandler {
 	f := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"})[0]
 	if f.Name == "idle" {
 		s.idle.Add(1)
+		context.AfterFunc(ctx, func() { s.idle.Add(-1) })
 		return func(ctx context.Context) *graphql.Response {
 			<-ctx.Done()
-			s.idle.Add(-1)
 			return nil
 		}
+	}
+	switch f.Name {
+	case "pushed":
+		return s.pushed(ctx, f)
+	case "pushFails":
+		notify := gqlhttp.SubscriptionNotifier(ctx)
+		graphql.AddError(ctx, errors.New("cannot follow"))
+		notify() // too late: the transport saw the error
+		return graphql.OneShot(&graphql.Response{Errors: graphql.GetErrors(ctx)})
 	}
 	n, _ := intArg(f.ArgumentMap(oc.Variables)["n"])
 	var i int64
@@ -286,6 +302,37 @@ func (s *tiny) subscribe(oc *graphql.OperationContext) graphql.ResponseHandler {
 		}
 		i++
 		return &graphql.Response{Data: fmt.Appendf(nil, `{%s:%d}`, jsonString(f.Alias), i)}
+	}
+}
+
+// pushed sends 1 to n on a channel from a goroutine that stands for an
+// event service's delivery: it notifies after each value and after the
+// close, and the transport reads the channel then, from that goroutine.
+func (s *tiny) pushed(ctx context.Context, f graphql.CollectedField) graphql.ResponseHandler {
+	n, _ := intArg(f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["n"])
+	notify := gqlhttp.SubscriptionNotifier(ctx)
+	ch := make(chan int64, 1)
+	go func() {
+		for i := int64(1); i <= n; i++ {
+			select {
+			case ch <- i:
+				notify()
+			case <-ctx.Done():
+			}
+		}
+		close(ch)
+		notify()
+	}()
+	return func(ctx context.Context) *graphql.Response {
+		select {
+		case i, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			return &graphql.Response{Data: fmt.Appendf(nil, `{%s:%d}`, jsonString(f.Alias), i)}
+		case <-ctx.Done():
+			return nil
+		}
 	}
 }
 

@@ -246,3 +246,44 @@ func TestWebsocketSubscription(t *testing.T) {
 		t.Errorf("an over-limit subscription: %+v %v", m, err)
 	}
 }
+
+// A subscription whose resolver notifies is delivered from the notifying
+// goroutine, in order, then completed; one whose resolver asked and then
+// failed gets its error and complete, as any other.
+func TestWebsocketNotifiedSubscription(t *testing.T) {
+	t.Parallel()
+	ctx, c := connect(t, wsServer(t))
+	gqlhttptest.Init(t, ctx, c, nil)
+	gqlhttptest.Subscribe(t, ctx, c, "1", "subscription { pushed(n: 5) }", nil)
+	var got []string
+	for {
+		m, err := gqlhttptest.Next(t, ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == "complete" {
+			break
+		}
+		if m.Type != "next" || m.ID != "1" {
+			t.Fatalf("want next or complete, got %+v", m)
+		}
+		got = append(got, string(m.Payload))
+	}
+	want := []string{`{"data":{"pushed":1}}`, `{"data":{"pushed":2}}`, `{"data":{"pushed":3}}`, `{"data":{"pushed":4}}`, `{"data":{"pushed":5}}`}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events %v, want %v", got, want)
+	}
+
+	gqlhttptest.Subscribe(t, ctx, c, "2", "subscription { pushFails }", nil)
+	m, err := gqlhttptest.Next(t, ctx, c)
+	if err != nil || m.Type != "next" || m.ID != "2" || !strings.Contains(string(m.Payload), `"code":"INTERNAL"`) {
+		t.Fatalf("a resolver that failed: %+v (%s) %v", m, m.Payload, err)
+	}
+	if m, err := gqlhttptest.Next(t, ctx, c); err != nil || m.Type != "complete" || m.ID != "2" {
+		t.Errorf("want complete after the failure, got %+v %v", m, err)
+	}
+	// The socket still serves.
+	if payload := gqlhttptest.Run(t, ctx, c, "{ me }", nil); !strings.Contains(string(payload), `"me":null`) {
+		t.Errorf("after the failure: %s", payload)
+	}
+}
