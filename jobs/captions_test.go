@@ -85,7 +85,18 @@ func TestChainCaptionsLecture(t *testing.T) {
 	c.startWorker(t, workerOptions{speech: tools.Speech(ffmpeg.DebianEnglishModel()), captions: captions})
 
 	started := time.Now()
-	v := c.waitDone(t, c.upload(t, src).ID)
+	v := c.upload(t, src)
+	// Longer than the usual wait: 86 s of speech take the local engine
+	// some 45 CPU seconds, minutes on a loaded machine.
+	for deadline := time.Now().Add(30 * time.Minute); !v.Status.Terminal(); time.Sleep(time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lecture is still %s at %s after 30 minutes", v.Status, v.Stage)
+		}
+		var err error
+		if v, err = c.videos.FindVideoByID(context.Background(), v.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if v.Status != edustream.VideoReady {
 		t.Fatalf("video = %s at %s (%s), want READY", v.Status, v.Stage, v.Error)
 	}
