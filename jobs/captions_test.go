@@ -85,18 +85,7 @@ func TestChainCaptionsLecture(t *testing.T) {
 	c.startWorker(t, workerOptions{speech: tools.Speech(ffmpeg.DebianEnglishModel()), captions: captions})
 
 	started := time.Now()
-	v := c.upload(t, src)
-	// Longer than the usual wait: 86 s of speech take the local engine
-	// some 45 CPU seconds, minutes on a loaded machine.
-	for deadline := time.Now().Add(30 * time.Minute); !v.Status.Terminal(); time.Sleep(time.Second) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the lecture is still %s at %s after 30 minutes", v.Status, v.Stage)
-		}
-		var err error
-		if v, err = c.videos.FindVideoByID(context.Background(), v.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	v := c.waitLecture(t, c.upload(t, src))
 	if v.Status != edustream.VideoReady {
 		t.Fatalf("video = %s at %s (%s), want READY", v.Status, v.Stage, v.Error)
 	}
@@ -115,6 +104,55 @@ func TestChainCaptionsLecture(t *testing.T) {
 	if wer > testenv.LectureWERBound {
 		t.Errorf("WER %.3f is above the bound %.2f; the track:\n%s", wer, testenv.LectureWERBound, track)
 	}
+}
+
+// waitLecture waits until v is READY or FAILED, longer than waitDone: 86 s
+// of speech take the local engine some 45 CPU seconds, minutes on a loaded
+// machine.
+func (c *chain) waitLecture(t testing.TB, v *edustream.Video) *edustream.Video {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Minute); !v.Status.Terminal(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lecture is still %s at %s after 30 minutes", v.Status, v.Stage)
+		}
+		var err error
+		if v, err = c.videos.FindVideoByID(context.Background(), v.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v
+}
+
+// BenchmarkChainCaptions is the chain's wall time on the espeak-ng
+// lecture (86 s, 320×180) without the captions step's engine and with the
+// local one, in alternating rounds so both see the same machine; ratio is
+// with over without. See docs/benchmarks-captions.md.
+func BenchmarkChainCaptions(b *testing.B) {
+	c := setupChain(b)
+	src, _ := testenv.LectureClip(b, b.TempDir())
+	bins := testenv.FFmpeg(b)
+	local := ffmpeg.New(ffmpeg.Config{FFmpegPath: bins.FFmpeg, FFprobePath: bins.FFprobe}).Speech(ffmpeg.DebianEnglishModel())
+	run := func(o workerOptions) time.Duration {
+		stop := c.startWorker(b, o)
+		defer stop()
+		start := time.Now()
+		v := c.waitLecture(b, c.upload(b, src))
+		if v.Status != edustream.VideoReady {
+			b.Fatalf("video %s: %s", v.Status, v.Error)
+		}
+		return time.Since(start)
+	}
+	var without, with time.Duration
+	b.ResetTimer()
+	for range b.N {
+		without += run(workerOptions{})
+		with += run(workerOptions{speech: local, captions: newRecordedCaptions()})
+	}
+	b.StopTimer()
+	b.ReportMetric(without.Seconds()/float64(b.N), "without-s/op")
+	b.ReportMetric(with.Seconds()/float64(b.N), "with-s/op")
+	b.ReportMetric(with.Seconds()/without.Seconds(), "ratio")
+	b.ReportMetric(0, "ns/op")
 }
 
 // TestChainCaptionsNeverFailTheVideo: whatever the engine does, the video
