@@ -422,10 +422,19 @@ func truncate(s string, n int) string {
 // PlaybackURLs makes the signed, expiring URLs a viewer plays a READY video
 // with. Callers decide who may have them (CanWatchLecture).
 type PlaybackURLs interface {
+	// Sign fixes the expiry of v's URLs and signs them once: a page that
+	// hands out several of them (the lecture page asks for three) asks
+	// once and takes each from the result.
+	Sign(v *Video) SignedVideo
+}
+
+// SignedVideo is one video's URLs, all of one expiry.
+type SignedVideo interface {
 	// PlaybackURL is the HLS master playlist.
-	PlaybackURL(ctx context.Context, v *Video) (string, error)
-	// ThumbnailURL is the poster image.
-	ThumbnailURL(ctx context.Context, v *Video) (string, error)
+	PlaybackURL() (string, error)
+	// ThumbnailURL is the poster image; it is presigned by the blob store
+	// (or the CDN) when asked for, not before.
+	ThumbnailURL(ctx context.Context) (string, error)
 	// StoryboardURL is the WebVTT thumbnails track.
-	StoryboardURL(ctx context.Context, v *Video) (string, error)
+	StoryboardURL() (string, error)
 }

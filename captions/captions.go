@@ -13,6 +13,7 @@
 //     dropped too: their CSS would restyle (or hide) the player's text, and
 //     the track's look is the player's business. REGION blocks are checked
 //     and kept, as cues may point at them.
+//   - Cue ids must be unique (a repeated SRT number is dropped instead).
 //   - Cues must be in start order with end > start; a cue that ends up to
 //     MaxOverrun past the video's end is clamped to it, later than that
 //     (or one that starts after the end) is an error.
@@ -95,25 +96,4 @@ type Cue struct {
 	Payload string
 	// Line is where the cue's timing line is in the file Parse read.
 	Line int
-}
-
-// Parse reads a WebVTT or SRT file (told apart by the content), checks it
-// against lim and the WebVTT rules above and returns the track. Every
-// error is a *ParseError.
-func Parse(content []byte, lim Limits) (*Track, error) {
-	return nil, &ParseError{Msg: "not implemented yet"}
-}
-
-// PlainText is the cue's text for search and transcripts: markup removed,
-// entities decoded (a no-break space becomes a space, direction marks go),
-// lines joined by a space.
-func (c Cue) PlainText() string {
-	return ""
-}
-
-// WebVTT is the track as a normalised WebVTT file: the "WEBVTT" header,
-// the regions, and each cue with hh:mm:ss.ttt times. Parse reads it back
-// to the same track.
-func (t *Track) WebVTT() []byte {
-	return nil
 }

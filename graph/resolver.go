@@ -40,6 +40,9 @@ type Resolver struct {
 	// Progress records and reads learning progress (nil: the progress
 	// fields refuse with a clear error).
 	Progress *edustream.Progress
+	// SearchService answers Query.search (nil: it refuses with a clear
+	// error).
+	SearchService edustream.SearchService
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool

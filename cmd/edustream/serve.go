@@ -303,6 +303,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Live:               svc.live,
 		Operations:         ops,
 		Progress:           svc.progress,
+		SearchService:      svc.search,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	checks := backendChecks(db, rds, webexClient)
