@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
-	"github.com/edustream/edustream/internal/testenv"
 )
 
 // BenchmarkLadder measures the ladder step two ways on the same source and
@@ -88,10 +87,7 @@ func BenchmarkLadder(b *testing.B) {
 // extraction of the audio from the video, as extract-cpu-s/op. See
 // docs/benchmarks-captions.md.
 func BenchmarkSpeech(b *testing.B) {
-	tools, _ := newTools(b)
-	dir := b.TempDir()
-	src, seconds := testenv.LectureClip(b, dir)
-	speech := tools.Speech(DebianEnglishModel())
+	tools, speech, src, seconds, dir := lectureSetup(b)
 	ctx := context.Background()
 	var cpu, extract time.Duration
 	var mu sync.Mutex
