@@ -106,10 +106,9 @@ type workerTools struct {
 	blobs      edustream.BlobStore
 	media      edustream.MediaTools
 	transcoder edustream.TranscodeService
-	// speech is the captions step's engine, and captions stores its
-	// tracks (either nil: no automatic captions).
-	speech   edustream.SpeechToText
-	captions jobs.AutomaticCaptions
+	// speech is the captions step's engine (nil: no automatic captions);
+	// the services' captions store its tracks.
+	speech edustream.SpeechToText
 	// metrics measures the worker (nil: not measured).
 	metrics *jobs.Metrics
 	tracer  trace.TracerProvider
@@ -139,7 +138,6 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Live:       svc.live,
 		// Automatic captions (issue 15).
 		Speech:           t.speech,
-		Captions:         t.captions,
 		CaptionsLanguage: cfg.CaptionsLanguage,
 		CaptionsTimeout:  cfg.CaptionsTimeout,
 		Limits:           videoLimits(cfg),
