@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/captions"
 	"github.com/edustream/edustream/ffmpeg"
 	"github.com/edustream/edustream/internal/testenv"
 	"github.com/edustream/edustream/jobs"
 )
 
 // recordedCaptions is the captions service as the step sees it: it keeps
-// what it is given, refuses a track that is not WebVTT as the real one
-// does (EINVALID), and can fail like a database.
+// what it is given, refuses a track the real one's parser refuses
+// (EINVALID, with the line), and can fail like a database.
 type recordedCaptions struct {
 	mu       sync.Mutex
 	tracks   map[int64][]byte
@@ -36,8 +37,9 @@ func (r *recordedCaptions) PutAutomaticCaption(_ context.Context, v *edustream.V
 	if r.fail != nil {
 		return nil, r.fail
 	}
-	if !strings.HasPrefix(string(vtt), "WEBVTT") {
-		return nil, edustream.Errorf(edustream.EINVALID, "line 1: a WebVTT file starts with WEBVTT")
+	duration := time.Duration(v.Media.DurationSeconds * float64(time.Second))
+	if _, err := captions.Parse(vtt, captions.Limits{Duration: duration}); err != nil {
+		return nil, edustream.Errorf(edustream.EINVALID, "%v", err)
 	}
 	r.tracks[v.ID] = vtt
 	return &edustream.Caption{VideoID: v.ID, Language: lang, Source: edustream.CaptionAutomatic, Status: edustream.CaptionReady}, nil
