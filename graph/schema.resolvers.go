@@ -22,7 +22,7 @@ func (r *courseResolver) Lectures(ctx context.Context, obj *edustream.Course) ([
 	if !edustream.CanViewCourse(edustream.UserFromContext(ctx), obj) {
 		return nil, errCourseNotFound(obj.ID)
 	}
-	return loadersFrom(ctx).lecturesByCourseLoader().Load(ctx, obj.ID)
+	return loadersFrom(ctx).lecturesOf(ctx, obj.ID)
 }
 
 func (r *courseResolver) Enrolled(ctx context.Context, obj *edustream.Course) (bool, error) {
@@ -65,16 +65,16 @@ func (r *lectureResolver) Course(ctx context.Context, obj *edustream.Lecture) (*
 	return r.visibleCourse(ctx, obj.CourseID)
 }
 
-func (r *lectureResolver) Video(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
-	return r.currentVideo(ctx, obj)
+func (r *lectureResolver) Video(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.Video, error) {
+	return forEachLecture(ctx, objs, r.queueVideos, r.currentVideo)
 }
 
-func (r *lectureResolver) NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
-	return r.nextVideo(ctx, obj)
+func (r *lectureResolver) NextVideo(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.Video, error) {
+	return forEachLecture(ctx, objs, r.queueNextVideos, r.nextVideo)
 }
 
-func (r *lectureResolver) MyProgress(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureProgress, error) {
-	return r.myLectureProgress(ctx, obj)
+func (r *lectureResolver) MyProgress(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.LectureProgress, error) {
+	return forEachLecture(ctx, objs, r.queueLectureProgress, r.myLectureProgress)
 }
 
 func (r *lectureResolver) Analytics(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureAnalytics, error) {

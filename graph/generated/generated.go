@@ -438,9 +438,9 @@ type EnrollmentResolver interface {
 }
 type LectureResolver interface {
 	Course(ctx context.Context, obj *edustream.Lecture) (*edustream.Course, error)
-	Video(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
-	NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error)
-	MyProgress(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureProgress, error)
+	Video(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.Video, error)
+	NextVideo(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.Video, error)
+	MyProgress(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.LectureProgress, error)
 	Analytics(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureAnalytics, error)
 }
 type LectureAnalyticsResolver interface {
@@ -6400,7 +6400,7 @@ func (ec *executionContext) _Lecture_video(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Lecture_video(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Lecture().Video(ctx, obj)
+			return ec.resolveBatch_Lecture_video(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
@@ -6422,6 +6422,29 @@ func (ec *executionContext) fieldContext_Lecture_video(_ context.Context, field 
 	}
 	return fc, nil
 }
+func (ec *executionContext) resolveBatch_Lecture_video(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (any, error) {
+	resolver := ec.Resolvers.Lecture()
+	if batch, ok := graphql.BatchParentsFor[*edustream.Lecture](ctx, "Lecture"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Video(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[*edustream.Video](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Lecture.video",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Video(ctx, []*edustream.Lecture{obj})
+	return graphql.ResolveBatchSingleResult[*edustream.Video](
+		ctx,
+		results,
+		err,
+		"Lecture.video",
+	)
+}
 
 func (ec *executionContext) _Lecture_nextVideo(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -6432,7 +6455,7 @@ func (ec *executionContext) _Lecture_nextVideo(ctx context.Context, field graphq
 			return ec.fieldContext_Lecture_nextVideo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Lecture().NextVideo(ctx, obj)
+			return ec.resolveBatch_Lecture_nextVideo(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Video) graphql.Marshaler {
@@ -6454,6 +6477,29 @@ func (ec *executionContext) fieldContext_Lecture_nextVideo(_ context.Context, fi
 	}
 	return fc, nil
 }
+func (ec *executionContext) resolveBatch_Lecture_nextVideo(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (any, error) {
+	resolver := ec.Resolvers.Lecture()
+	if batch, ok := graphql.BatchParentsFor[*edustream.Lecture](ctx, "Lecture"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.NextVideo(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[*edustream.Video](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Lecture.nextVideo",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.NextVideo(ctx, []*edustream.Lecture{obj})
+	return graphql.ResolveBatchSingleResult[*edustream.Video](
+		ctx,
+		results,
+		err,
+		"Lecture.nextVideo",
+	)
+}
 
 func (ec *executionContext) _Lecture_myProgress(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -6464,7 +6510,7 @@ func (ec *executionContext) _Lecture_myProgress(ctx context.Context, field graph
 			return ec.fieldContext_Lecture_myProgress(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Lecture().MyProgress(ctx, obj)
+			return ec.resolveBatch_Lecture_myProgress(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *edustream.LectureProgress) graphql.Marshaler {
@@ -6485,6 +6531,29 @@ func (ec *executionContext) fieldContext_Lecture_myProgress(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+func (ec *executionContext) resolveBatch_Lecture_myProgress(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (any, error) {
+	resolver := ec.Resolvers.Lecture()
+	if batch, ok := graphql.BatchParentsFor[*edustream.Lecture](ctx, "Lecture"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.MyProgress(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[*edustream.LectureProgress](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Lecture.myProgress",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.MyProgress(ctx, []*edustream.Lecture{obj})
+	return graphql.ResolveBatchSingleResult[*edustream.LectureProgress](
+		ctx,
+		results,
+		err,
+		"Lecture.myProgress",
+	)
 }
 
 func (ec *executionContext) _Lecture_analytics(ctx context.Context, field graphql.CollectedField, obj *edustream.Lecture) (ret graphql.Marshaler) {
@@ -16293,7 +16362,7 @@ func (ec *executionContext) marshalNAuditEntry2ᚖgithubᚗcomᚋedustreamᚋedu
 }
 
 func (ec *executionContext) marshalNAuditEntryEdge2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐAuditEntryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AuditEntryEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAuditEntryEdge2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐAuditEntryEdge(ctx, sel, v[i])
@@ -16379,7 +16448,7 @@ func (ec *executionContext) marshalNCourseConnection2ᚖgithubᚗcomᚋedustream
 }
 
 func (ec *executionContext) marshalNCourseEdge2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CourseEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCourseEdge2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseEdge(ctx, sel, v[i])
@@ -16419,7 +16488,7 @@ func (ec *executionContext) marshalNCourseStudent2ᚖgithubᚗcomᚋedustreamᚋ
 }
 
 func (ec *executionContext) marshalNCourseStudentEdge2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CourseStudentEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCourseStudentEdge2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐCourseStudentEdge(ctx, sel, v[i])
@@ -16550,7 +16619,8 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 }
 
 func (ec *executionContext) marshalNLecture2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.Lecture) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ctx = graphql.WithBatchParents(ctx, "Lecture", v, nil)
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLecture2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLecture(ctx, sel, v[i])
@@ -16574,7 +16644,7 @@ func (ec *executionContext) marshalNLecture2ᚖgithubᚗcomᚋedustreamᚋedustr
 }
 
 func (ec *executionContext) marshalNLectureCompletion2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureWatchCountsᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.LectureWatchCounts) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLectureCompletion2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLectureWatchCounts(ctx, sel, v[i])
@@ -16606,7 +16676,7 @@ func (ec *executionContext) marshalNLectureProgress2ᚖgithubᚗcomᚋedustream�
 }
 
 func (ec *executionContext) marshalNLiveSession2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.LiveSession) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLiveSession2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐLiveSession(ctx, sel, v[i])
@@ -16709,7 +16779,7 @@ func (ec *executionContext) marshalNProgressUpdateKind2githubᚗcomᚋedustream�
 }
 
 func (ec *executionContext) marshalNQueue2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐQueueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Queue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNQueue2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐQueue(ctx, sel, v[i])
@@ -16738,7 +16808,7 @@ func (ec *executionContext) unmarshalNRecordWatchInput2githubᚗcomᚋedustream�
 }
 
 func (ec *executionContext) marshalNRendition2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐRenditionᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.Rendition) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRendition2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐRendition(ctx, sel, v[i])
@@ -16777,7 +16847,7 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋedustreamᚋedustreamᚐ
 }
 
 func (ec *executionContext) marshalNRunningTask2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐRunningTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RunningTask) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRunningTask2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐRunningTask(ctx, sel, v[i])
@@ -16871,7 +16941,7 @@ func (ec *executionContext) marshalNTaskConnection2ᚖgithubᚗcomᚋedustream�
 }
 
 func (ec *executionContext) marshalNTaskEdge2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐTaskEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TaskEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTaskEdge2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐTaskEdge(ctx, sel, v[i])
@@ -16934,7 +17004,7 @@ func (ec *executionContext) unmarshalNUpdateLiveSessionInput2githubᚗcomᚋedus
 }
 
 func (ec *executionContext) marshalNUploadPart2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUploadPartᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UploadPart) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUploadPart2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐUploadPart(ctx, sel, v[i])
@@ -16982,7 +17052,7 @@ func (ec *executionContext) marshalNVideoConnection2ᚖgithubᚗcomᚋedustream�
 }
 
 func (ec *executionContext) marshalNVideoEdge2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐVideoEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.VideoEdge) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNVideoEdge2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐVideoEdge(ctx, sel, v[i])
@@ -17044,7 +17114,7 @@ func (ec *executionContext) marshalNVideoUpload2ᚖgithubᚗcomᚋedustreamᚋed
 }
 
 func (ec *executionContext) marshalNWorker2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐWorkerᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Worker) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWorker2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐWorker(ctx, sel, v[i])
@@ -17068,7 +17138,7 @@ func (ec *executionContext) marshalNWorker2ᚖgithubᚗcomᚋedustreamᚋedustre
 }
 
 func (ec *executionContext) marshalNWorkerQueue2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐWorkerQueueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WorkerQueue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWorkerQueue2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐWorkerQueue(ctx, sel, v[i])
@@ -17096,7 +17166,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -17140,7 +17210,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2ᚕstringᚄ(ctx conte
 }
 
 func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
@@ -17168,7 +17238,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -17196,7 +17266,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -17472,7 +17542,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -17491,7 +17561,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -17510,7 +17580,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -17529,7 +17599,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
