@@ -35,5 +35,6 @@ func complexity() generated.ComplexityRoot {
 	}
 	adminComplexity(&c)
 	progressComplexity(&c)
+	captionsComplexity(&c)
 	return c
 }
