@@ -43,10 +43,13 @@ func (r *Resolver) videoCaptions(ctx context.Context, v *edustream.Video) ([]*ed
 	if r.Captions == nil {
 		return []*edustream.Caption{}, nil
 	}
+	// Queued before the access check, so the tracks of a page's videos
+	// go in one batch rather than as each check ends.
+	load := loadersFrom(ctx).captionLoader().LoadThunk(ctx, v.ID)
 	if _, err := r.accessToLecture(ctx, v.LectureID); err != nil {
 		return nil, err
 	}
-	list, err := loadersFrom(ctx).captionLoader().Load(ctx, v.ID)
+	list, err := load()
 	if list == nil && err == nil {
 		list = []*edustream.Caption{}
 	}
