@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -99,14 +98,7 @@ func TestProgressInBrowser(t *testing.T) {
 	}))
 	mux.HandleFunc("GET /test/player.html", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, "testdata/progress_player.html") })
 	mux.HandleFunc("GET /test/hls.min.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, player) })
-	reports := make(chan []byte, 1)
-	mux.HandleFunc("POST /test/report", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		select {
-		case reports <- b:
-		default:
-		}
-	})
+	reports := testenv.PageReports(mux, "/test/report")
 
 	token := sign(t, jwt.SigningMethodHS256, testSecret, "", claims(set("sub", "sam"), set("role", "STUDENT"), set("name", "Sam")))
 	stderr := testenv.RunChromium(t, bin, srv.URL+"/test/player.html?lecture="+idString(lecture.ID)+"&token="+token)

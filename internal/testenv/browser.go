@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,4 +57,18 @@ func HLSJS(t testing.TB, dir string) string {
 		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
 	}
 	return path
+}
+
+// PageReports routes POST pattern on mux to a channel that keeps the first
+// body posted: how a browser test's page reports what it saw.
+func PageReports(mux *http.ServeMux, pattern string) <-chan []byte {
+	reports := make(chan []byte, 1)
+	mux.HandleFunc("POST "+pattern, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case reports <- b:
+		default:
+		}
+	})
+	return reports
 }
