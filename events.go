@@ -169,6 +169,8 @@ func (v *Video) StatusMessage() string {
 		return "publishing the stream"
 	case StageThumbnails:
 		return "making thumbnails"
+	case StageCaptions:
+		return "making captions"
 	case StageMetadata:
 		return "writing metadata"
 	case StageComplete:

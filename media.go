@@ -65,4 +65,5 @@ type MediaTools interface {
 	Prober
 	Transcoder
 	Thumbnailer
+	AudioExtractor
 }

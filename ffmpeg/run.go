@@ -43,6 +43,10 @@ type proc struct {
 	// cpu is the CPU time the child may use; 0 is no limit (only for
 	// runs that read no upload).
 	cpu time.Duration
+	// stderrLine, if set, is called with each line of the child's stderr,
+	// for runs whose answer is in their log (the asr filter's text): the
+	// kept tail is for errors, and a long run's log outgrows it.
+	stderrLine func(line string)
 }
 
 // result is what a finished run left behind.
@@ -137,6 +141,9 @@ func (t *Tools) run(ctx context.Context, p proc) (result, error) {
 	cmd.Env = []string{"LC_ALL=C", "MALLOC_ARENA_MAX=4"}
 	cmd.Stdout = p.stdout
 	cmd.Stderr = stderr
+	if p.stderrLine != nil {
+		cmd.Stderr = io.MultiWriter(stderr, &lineWriter{fn: p.stderrLine})
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// The negative pid is the whole group the child leads.

@@ -67,14 +67,15 @@ func (e *guardedExecutor) CreateOperationContext(ctx context.Context, params *gr
 // prepare scans, parses, prices and validates a document, each step only if
 // the one before passed.
 func (e *guardedExecutor) prepare(ctx context.Context, query, operationName string) (*ast.QueryDocument, gqlerror.List) {
-	if err := prescan(query, e.tokenLimit); err != nil {
+	scan, err := prescan(query, e.tokenLimit)
+	if err != nil {
 		return nil, gqlerror.List{err}
 	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, e.tokenLimit)
-	if err != nil {
-		gqlErr, ok := err.(*gqlerror.Error)
+	doc, parseErr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, e.tokenLimit)
+	if parseErr != nil {
+		gqlErr, ok := parseErr.(*gqlerror.Error)
 		if !ok {
-			gqlErr = gqlerror.Errorf("%s", err)
+			gqlErr = gqlerror.Errorf("%s", parseErr)
 		}
 		errcode.Set(gqlErr, errcode.ParseFailed)
 		return nil, gqlerror.List{gqlErr}
@@ -84,7 +85,7 @@ func (e *guardedExecutor) prepare(ctx context.Context, query, operationName stri
 		errcode.Set(gqlErr, errcode.ValidationFailed)
 		return nil, gqlerror.List{gqlErr}
 	}
-	mayConflict, gqlErr := checkDocument(doc, e.maxDepth, e.maxSelections)
+	mayConflict, gqlErr := checkDocument(doc, e.maxDepth, e.maxSelections, scan)
 	if gqlErr != nil {
 		return nil, gqlerror.List{gqlErr}
 	}

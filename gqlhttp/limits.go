@@ -78,12 +78,15 @@ func limitError(pos *ast.Position, reason, format string, args ...any) *gqlerror
 // one response key anywhere, which only then needs validating. It is meant
 // for a freshly parsed document: fragment spreads are resolved by name here,
 // since validation has not linked them yet, and cycles are refused rather
-// than followed.
-func checkDocument(doc *ast.QueryDocument, maxDepth, maxSelections int) (mayConflict bool, _ *gqlerror.Error) {
+// than followed. What prescan found (scan) spares counting the fields of
+// each selection set again when prescan could count them all.
+func checkDocument(doc *ast.QueryDocument, maxDepth, maxSelections int, scan scanned) (mayConflict bool, _ *gqlerror.Error) {
 	c := &shapeChecker{
-		byName: make(map[string]*ast.FragmentDefinition, len(doc.Fragments)),
-		shapes: make(map[*ast.FragmentDefinition]*fragmentShape, len(doc.Fragments)),
+		byName:      make(map[string]*ast.FragmentDefinition, len(doc.Fragments)),
+		shapes:      make(map[*ast.FragmentDefinition]*fragmentShape, len(doc.Fragments)),
+		keysChecked: scan.keysChecked(),
 	}
+	c.mayConflict = c.keysChecked && scan.repeatedKeys
 	for _, f := range doc.Fragments {
 		if _, dup := c.byName[f.Name]; !dup {
 			c.byName[f.Name] = f
@@ -151,6 +154,9 @@ type shapeChecker struct {
 	// a key repeats in a selection set, or a fragment is spread. Without
 	// either, the fields-can-merge rule has nothing to find.
 	mayConflict bool
+	// keysChecked: prescan has counted the fields of every selection set
+	// (see scanned.keysChecked); only fragment spreads are counted here.
+	keysChecked bool
 }
 
 func (c *shapeChecker) fragment(f *ast.FragmentDefinition) (fragmentShape, *gqlerror.Error) {
@@ -190,11 +196,13 @@ func (c *shapeChecker) set(set ast.SelectionSet) (fragmentShape, *gqlerror.Error
 	var keys *keyCounts
 	if n := len(c.free); n > 0 {
 		keys, c.free = c.free[n-1], c.free[:n-1]
-		*keys = keyCounts{}
 	} else {
 		keys = new(keyCounts)
 	}
-	defer func() { c.free = append(c.free, keys) }()
+	defer func() {
+		keys.release()
+		c.free = append(c.free, keys)
+	}()
 	var s fragmentShape
 	err := c.members(set, keys, &s)
 	return s, err
@@ -207,8 +215,10 @@ func (c *shapeChecker) members(set ast.SelectionSet, keys *keyCounts, s *fragmen
 			if err := c.names(sel.Position, sel.Alias, sel.Name); err != nil {
 				return err
 			}
-			if err := c.repeat(keys, sel.Alias, sel.Position); err != nil {
-				return err
+			if !c.keysChecked {
+				if err := c.repeat(keys, sel.Alias, sel.Position); err != nil {
+					return err
+				}
 			}
 			if err := c.directives(sel.Directives); err != nil {
 				return err

@@ -1,6 +1,8 @@
 package gqlhttp
 
 import (
+	"sync"
+
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -18,25 +20,41 @@ import (
 // lexical error, unbalanced brackets) it lets through to the parser, and
 // checkDocument checks the parsed document fully. In particular inline
 // fragments count here as selection sets of their own.
-func prescan(query string, tokenLimit int) *gqlerror.Error {
+//
+// What it learnt of a document it read to the end without an inline
+// fragment spares checkDocument counting the fields again (see scanned).
+func prescan(query string, tokenLimit int) (scanned, *gqlerror.Error) {
 	type frame struct {
 		kind       lexer.Type // BraceL for a selection set; ParenL, BracketL or BraceR for a value
 		keys       keyCounts
 		directives int
+		// afterSpread: a "..." began the node, which may be an inline
+		// fragment until a fragment's name says otherwise.
+		afterSpread bool
 	}
 	stack := []frame{{kind: lexer.EOF}} // the document's top level
+	defer func() {
+		for i := range stack {
+			stack[i].keys.release()
+		}
+	}()
+	var scan scanned
 	lx := lexer.New(&ast.Source{Input: query})
 	var prev, prev2 lexer.Type
 	var prevValue string
 	for tokens := 0; ; tokens++ {
 		tok, err := lx.ReadToken()
-		if err != nil || tok.Kind == lexer.EOF {
-			return nil
+		if err != nil {
+			return scanned{}, nil
+		}
+		if tok.Kind == lexer.EOF {
+			scan.complete = len(stack) == 1
+			return scan, nil
 		}
 		if tokens >= tokenLimit {
 			e := gqlerror.ErrorPosf(&tok.Pos, "exceeded token limit of %d", tokenLimit)
 			errcode.Set(e, errcode.ParseFailed)
-			return e
+			return scanned{}, e
 		}
 		top := &stack[len(stack)-1]
 		switch tok.Kind {
@@ -44,7 +62,7 @@ func prescan(query string, tokenLimit int) *gqlerror.Error {
 			continue
 		case lexer.Name:
 			if len(tok.Value) > maxNameLength {
-				return limitError(&tok.Pos, reasonSelections, "name %q is longer than %d bytes", truncateName(tok.Value), maxNameLength)
+				return scanned{}, limitError(&tok.Pos, reasonSelections, "name %q is longer than %d bytes", truncateName(tok.Value), maxNameLength)
 			}
 			if prev != lexer.At {
 				top.directives = 0 // a new node
@@ -53,44 +71,74 @@ func prescan(query string, tokenLimit int) *gqlerror.Error {
 				break
 			}
 			switch {
-			case prev == lexer.Colon, prev == lexer.At, prev == lexer.Spread:
-				// A field's name after its alias, a directive, a fragment
-				// spread or the "on" of an inline fragment.
+			case prev == lexer.Spread:
+				// A fragment spread's name, or the "on" of an inline
+				// fragment.
+				top.afterSpread = tok.Value == "on"
+			case prev == lexer.Colon, prev == lexer.At:
+				// A field's name after its alias, or a directive's.
 			case prev == lexer.Name && prevValue == "on" && prev2 == lexer.Spread:
 				// An inline fragment's type condition.
 			default:
-				if top.keys.add(tok.Value) > maxRepeats {
-					return limitError(&tok.Pos, reasonSelections, "%q is selected more than %d times in one selection set", truncateName(tok.Value), maxRepeats)
+				top.afterSpread = false
+				n := top.keys.add(tok.Value)
+				if n > maxRepeats {
+					return scanned{}, limitError(&tok.Pos, reasonSelections, "%q is selected more than %d times in one selection set", truncateName(tok.Value), maxRepeats)
+				}
+				if n > 1 {
+					scan.repeatedKeys = true
 				}
 			}
 		case lexer.At:
 			top.directives++
 			if top.directives > maxDirectives {
-				return limitError(&tok.Pos, reasonSelections, "more than %d directives on one node", maxDirectives)
+				return scanned{}, limitError(&tok.Pos, reasonSelections, "more than %d directives on one node", maxDirectives)
 			}
 		case lexer.Spread:
 			top.directives = 0
+			top.afterSpread = true
 		case lexer.BraceL:
 			kind := lexer.BraceL
 			if top.kind != lexer.BraceL && top.kind != lexer.EOF {
 				kind = lexer.BraceR // an object value
 			}
-			top.directives = 0
+			if top.kind == lexer.BraceL && top.afterSpread {
+				scan.inlineFragments = true
+			}
+			top.directives, top.afterSpread = 0, false
 			stack = append(stack, frame{kind: kind})
 		case lexer.ParenL, lexer.BracketL:
 			stack = append(stack, frame{kind: tok.Kind})
 		case lexer.BraceR, lexer.ParenR, lexer.BracketR:
 			if len(stack) == 1 {
-				return nil // unbalanced: the parser says where
+				return scanned{}, nil // unbalanced: the parser says where
 			}
+			stack[len(stack)-1].keys.release()
 			stack = stack[:len(stack)-1]
 		}
 		prev2, prev, prevValue = prev, tok.Kind, tok.Value
 	}
 }
 
+// scanned is what prescan learnt of a document.
+type scanned struct {
+	// complete: prescan read every token, and the brackets balanced.
+	complete bool
+	// inlineFragments: the document may have one (prescan counts each
+	// one's fields apart from the selection set it belongs to).
+	inlineFragments bool
+	// repeatedKeys: a response key appears twice in a selection set.
+	repeatedKeys bool
+}
+
+// keysChecked says whether prescan has counted every selection set's
+// fields as checkDocument would: it read the whole document (a document it
+// could not follow does not parse) and met no inline fragment.
+func (s scanned) keysChecked() bool { return s.complete && !s.inlineFragments }
+
 // keyCounts counts the response keys of one selection set. Most sets have
-// a few keys, which it keeps in an array; a map takes over beyond that.
+// a few keys, which it keeps in an array; a map takes over beyond that,
+// from keyMaps, and goes back there on release.
 type keyCounts struct {
 	few  [8]keyCount
 	n    int
@@ -119,10 +167,24 @@ func (k *keyCounts) add(key string) int {
 		k.n++
 		return 1
 	}
-	k.many = make(map[string]int, 2*len(k.few))
+	k.many = keyMaps.Get().(map[string]int)
 	for _, kc := range k.few[:k.n] {
 		k.many[kc.key] = kc.count
 	}
 	k.many[key] = 1
 	return 1
+}
+
+// keyMaps keeps the maps of large selection sets from one document to the
+// next: growing a map of 3,000 keys from empty, twice per document (here and
+// in checkDocument), was a fifth of refusing a document of 3,000 aliases.
+var keyMaps = sync.Pool{New: func() any { return make(map[string]int, 2*len(keyCounts{}.few)) }}
+
+// release empties k, handing its map back to keyMaps.
+func (k *keyCounts) release() {
+	if k.many != nil {
+		clear(k.many)
+		keyMaps.Put(k.many)
+	}
+	*k = keyCounts{}
 }

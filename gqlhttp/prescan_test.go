@@ -47,7 +47,7 @@ func TestPrescan(t *testing.T) {
 		"{ \u0007 }",          // a lexical error: likewise
 	}
 	for _, doc := range pass {
-		if err := prescan(doc, DefaultTokenLimit); err != nil {
+		if _, err := prescan(doc, DefaultTokenLimit); err != nil {
 			t.Errorf("prescan refused %.80q: %v", doc, err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestPrescan(t *testing.T) {
 		"{ " + aliases(2000, "book(id: 1) { id }") + "}":           "exceeded token limit of 10000",
 	}
 	for doc, want := range refuse {
-		err := prescan(doc, DefaultTokenLimit)
+		_, err := prescan(doc, DefaultTokenLimit)
 		if err == nil || !strings.Contains(err.Message, want) {
 			t.Errorf("prescan(%.80q) = %v, want an error mentioning %q", doc, err, want)
 			continue
@@ -73,8 +73,57 @@ func TestPrescan(t *testing.T) {
 		if perr != nil {
 			continue // the token limit
 		}
-		if _, cerr := checkDocument(parsed, DefaultMaxDepth, DefaultMaxSelections); cerr == nil || !strings.Contains(cerr.Message, want) {
+		if _, cerr := checkDocument(parsed, DefaultMaxDepth, DefaultMaxSelections, scanned{}); cerr == nil || !strings.Contains(cerr.Message, want) {
 			t.Errorf("checkDocument(%.80q) = %v, want it to agree with prescan", doc, cerr)
+		}
+	}
+}
+
+// checkDocument leaves the fields' counts to prescan when prescan could
+// count them all; it must come to the same answer either way.
+func TestPrescanSparesCounting(t *testing.T) {
+	t.Parallel()
+	repeat := func(n int, s string) string { return strings.Repeat(s, n) }
+	docs := []struct {
+		doc                 string
+		inline, keysChecked bool
+	}{
+		{doc: `{ a b c }`, keysChecked: true},
+		{doc: `{ a a b }`, keysChecked: true},                   // may conflict
+		{doc: `{ x: a x: b }`, keysChecked: true},               // a conflict for validation
+		{doc: "{ " + repeat(10, "a ") + "}", keysChecked: true}, // at the limit
+		{doc: `query { book(id: 1) { ...F ...F } } fragment F on Book { id id }`, keysChecked: true},
+		{doc: `{ book(id: 1) { ...F @include(if: true) title } } fragment F on Book { id }`, keysChecked: true},
+		{doc: `{ ... on Query { a } a }`, inline: true},
+		{doc: `{ ... @include(if: true) { a } }`, inline: true},
+		{doc: `{ ... { a } }`, inline: true},
+		{doc: `{ book(id: 1) { ... on Book { id } id } }`, inline: true},
+		{doc: "{ " + repeat(6, "a ") + repeat(6, "... { a } ") + "}", inline: true}, // 12 a's: over the limit only together
+		{doc: "{ " + repeat(6, "a ") + "... on Query { " + repeat(6, "a ") + "} }", inline: true},
+		{doc: `{ a `},         // unbalanced: not complete
+		{doc: `{ a } }`},      // likewise
+		{doc: "{ \u0007 a }"}, // a lexical error
+	}
+	for _, d := range docs {
+		scan, err := prescan(d.doc, DefaultTokenLimit)
+		if err != nil {
+			t.Errorf("prescan(%.80q): %v", d.doc, err)
+			continue
+		}
+		if scan.inlineFragments != d.inline || scan.keysChecked() != d.keysChecked {
+			t.Errorf("prescan(%.80q) = %+v, want inline fragments %v and keys checked %v", d.doc, scan, d.inline, d.keysChecked)
+		}
+		parsed, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: d.doc}, DefaultTokenLimit)
+		if perr != nil {
+			if scan.keysChecked() {
+				t.Errorf("%.80q does not parse, yet prescan vouches for its counts", d.doc)
+			}
+			continue
+		}
+		conflict, cerr := checkDocument(parsed, DefaultMaxDepth, DefaultMaxSelections, scanned{})
+		conflict2, cerr2 := checkDocument(parsed, DefaultMaxDepth, DefaultMaxSelections, scan)
+		if conflict != conflict2 || (cerr == nil) != (cerr2 == nil) || (cerr != nil && cerr.Message != cerr2.Message) {
+			t.Errorf("checkDocument(%.80q) = %v, %v counting alone, %v, %v after prescan", d.doc, conflict, cerr, conflict2, cerr2)
 		}
 	}
 }

@@ -19,8 +19,8 @@ import (
 )
 
 // BenchmarkCatalogInMemory measures the GraphQL layer alone, next to the
-// least any Go implementation must do for the same bytes; with -count N the
-// two run interleaved:
+// least any Go implementation must do for the same bytes (their ratio comes
+// from internal/cmd/alternate's rounds: -count N does not interleave them):
 //
 //   - gqlgen: the /query handler (body decoding, the executor, resolvers,
 //     loaders, the response) over services that answer from memory, on

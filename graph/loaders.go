@@ -46,6 +46,8 @@ type loaders struct {
 	live *liveLoaders
 	// progress are the caller's progress (progress.go).
 	progress progressLoaders
+	// videoMemo is what the video fields decide once (video.go).
+	videoMemo videoMemo
 }
 
 func newLoaders(r *Resolver, viewer *edustream.User) *loaders {

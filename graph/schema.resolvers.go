@@ -377,7 +377,11 @@ func (r *queryResolver) Course(ctx context.Context, id int64) (*edustream.Course
 }
 
 func (r *queryResolver) Lecture(ctx context.Context, id int64) (*edustream.Lecture, error) {
-	return r.visibleLecture(ctx, id)
+	l, err := r.visibleLecture(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return l, r.prefetchLecture(ctx, l)
 }
 
 func (r *queryResolver) LiveSession(ctx context.Context, id int64) (*edustream.LiveSession, error) {
@@ -458,15 +462,15 @@ func (r *videoResolver) Renditions(ctx context.Context, obj *edustream.Video) ([
 }
 
 func (r *videoResolver) ThumbnailURL(ctx context.Context, obj *edustream.Video) (*string, error) {
-	return r.playbackURL(ctx, obj, edustream.PlaybackURLs.ThumbnailURL)
+	return r.playbackURL(ctx, obj, func(s edustream.SignedVideo) (string, error) { return s.ThumbnailURL(ctx) })
 }
 
 func (r *videoResolver) StoryboardURL(ctx context.Context, obj *edustream.Video) (*string, error) {
-	return r.playbackURL(ctx, obj, edustream.PlaybackURLs.StoryboardURL)
+	return r.playbackURL(ctx, obj, edustream.SignedVideo.StoryboardURL)
 }
 
 func (r *videoResolver) PlaybackURL(ctx context.Context, obj *edustream.Video) (*string, error) {
-	return r.playbackURL(ctx, obj, edustream.PlaybackURLs.PlaybackURL)
+	return r.playbackURL(ctx, obj, edustream.SignedVideo.PlaybackURL)
 }
 
 func (r *videoResolver) Error(ctx context.Context, obj *edustream.Video) (*string, error) {

@@ -3,6 +3,10 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/graph/model"
@@ -20,8 +24,18 @@ type lectureAccess struct {
 }
 
 // accessToLecture loads the lecture (NOT_FOUND if the caller may not see it)
-// and decides what the caller may do with its videos.
+// and decides what the caller may do with its videos, once per lecture and
+// query: a video's URL fields, and the lecture's videos, all ask.
 func (r *Resolver) accessToLecture(ctx context.Context, lectureID int64) (*lectureAccess, error) {
+	if !memoizes(ctx) {
+		return r.decideAccess(ctx, lectureID)
+	}
+	return loadersFrom(ctx).videoMemo.access(lectureID, func() (*lectureAccess, error) {
+		return r.decideAccess(ctx, lectureID)
+	})
+}
+
+func (r *Resolver) decideAccess(ctx context.Context, lectureID int64) (*lectureAccess, error) {
 	l, err := r.visibleLecture(ctx, lectureID)
 	if err != nil {
 		return nil, err
@@ -43,10 +57,65 @@ func (r *Resolver) accessToLecture(ctx context.Context, lectureID int64) (*lectu
 	return a, nil
 }
 
+// memoizes reports whether the operation may keep a decision for its
+// length: a query or one event of a subscription (each has loaders of its
+// own), not a mutation, whose root fields run one after another and may
+// change the rows a decision read (a later field re-reads them, see
+// loaders.course).
+func memoizes(ctx context.Context) bool {
+	return !graphql.HasOperationContext(ctx) || graphql.GetOperationContext(ctx).Operation.Operation != ast.Mutation
+}
+
+// videoMemo is what the video fields of one operation decide once: each
+// lecture's access and each video's signed URLs. Its zero value is ready.
+type videoMemo struct {
+	mu         sync.Mutex
+	accessTo   map[int64]*onceAccess
+	signatures map[int64]edustream.SignedVideo
+}
+
+// onceAccess is one lecture's decision: the first field to ask makes it,
+// the others (on their own goroutines) wait for it.
+type onceAccess struct {
+	once sync.Once
+	a    *lectureAccess
+	err  error
+}
+
+func (m *videoMemo) access(lectureID int64, decide func() (*lectureAccess, error)) (*lectureAccess, error) {
+	m.mu.Lock()
+	e := m.accessTo[lectureID]
+	if e == nil {
+		if m.accessTo == nil {
+			m.accessTo = map[int64]*onceAccess{}
+		}
+		e = &onceAccess{}
+		m.accessTo[lectureID] = e
+	}
+	m.mu.Unlock()
+	e.once.Do(func() { e.a, e.err = decide() })
+	return e.a, e.err
+}
+
+// signed returns v's URLs, signed on first use.
+func (m *videoMemo) signed(p edustream.PlaybackURLs, v *edustream.Video) edustream.SignedVideo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.signatures[v.ID]
+	if s == nil {
+		if m.signatures == nil {
+			m.signatures = map[int64]edustream.SignedVideo{}
+		}
+		s = p.Sign(v)
+		m.signatures[v.ID] = s
+	}
+	return s
+}
+
 // playbackURL returns one of a READY video's URLs for a caller who may watch
 // it, and nil for everyone else: no error, since the rest of the video is
 // theirs to see.
-func (r *Resolver) playbackURL(ctx context.Context, v *edustream.Video, url func(edustream.PlaybackURLs, context.Context, *edustream.Video) (string, error)) (*string, error) {
+func (r *Resolver) playbackURL(ctx context.Context, v *edustream.Video, url func(edustream.SignedVideo) (string, error)) (*string, error) {
 	if v.Status != edustream.VideoReady || r.Playback == nil {
 		return nil, nil
 	}
@@ -54,11 +123,117 @@ func (r *Resolver) playbackURL(ctx context.Context, v *edustream.Video, url func
 	if err != nil || !a.watch {
 		return nil, err
 	}
-	s, err := url(r.Playback, ctx, v)
+	s, err := url(loadersFrom(ctx).videoMemo.signed(r.Playback, v))
 	if err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// prefetchLecture reads, as soon as the root lecture is known, the rows
+// its selected fields would each wait a loader's batch window for (and
+// read on a goroutine of the loader's, growing a fresh stack): its video,
+// its newest video, the caller's enrolment in its course. A single
+// lecture has no siblings to batch with, and the windows were most of the
+// lecture page's latency (issue 16). It reads nothing the fields would not.
+func (r *Resolver) prefetchLecture(ctx context.Context, l *edustream.Lecture) error {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || r.VideoService == nil {
+		return nil
+	}
+	selected := childFields(fc.Field.Selections)
+	loaders := loadersFrom(ctx)
+	// The videos read, with the selections they answer.
+	var videos []*edustream.Video
+	var selections []ast.SelectionSet
+	if video, ok := selected["video"]; ok && l.VideoID != nil {
+		m, err := r.VideoService.FindVideosByIDs(ctx, []int64{*l.VideoID})
+		if err != nil {
+			return err
+		}
+		if v := m[*l.VideoID]; v != nil {
+			loaders.videoLoader().Prime(v.ID, v)
+			videos, selections = append(videos, v), append(selections, video)
+		}
+	}
+	// The newest video is Lecture.video of a lecture that plays none, and
+	// Lecture.nextVideo of one that does (unless it is the one playing).
+	latest, ok := selected["nextVideo"]
+	if l.VideoID == nil {
+		latest, ok = selected["video"]
+	}
+	if ok {
+		m, err := r.VideoService.FindLatestVideosByLectureIDs(ctx, []int64{l.ID})
+		if err != nil {
+			return err
+		}
+		loaders.latestVideoLoader().Prime(l.ID, m[l.ID])
+		if v := m[l.ID]; v != nil && (l.VideoID == nil || v.ID != *l.VideoID) {
+			videos, selections = append(videos, v), append(selections, latest)
+		}
+	}
+	// The enrolment decides whether the caller may watch (decideAccess)
+	// and answers Course.enrolled.
+	needed := false
+	if course := selected["course"]; course != nil {
+		_, needed = childFields(course)["enrolled"]
+	}
+	for i, v := range videos {
+		needed = needed || asksAccess(selections[i], v)
+	}
+	u := edustream.UserFromContext(ctx)
+	if !needed || u == nil {
+		return nil
+	}
+	c, err := loaders.courseLoader().Load(ctx, l.CourseID) // primed by visibleLecture
+	if err != nil || edustream.CanEditCourse(u, c) {
+		return err
+	}
+	m, err := r.EnrollmentService.FindEnrollments(ctx, u.ID, []int64{c.ID})
+	if err != nil {
+		return err
+	}
+	loaders.enrollmentLoader().Prime(c.ID, m[c.ID])
+	return nil
+}
+
+// asksAccess reports whether a selection of video v has a field that asks
+// accessToLecture.
+func asksAccess(set ast.SelectionSet, v *edustream.Video) bool {
+	for name := range childFields(set) {
+		switch name {
+		case "error", "fileName":
+			return true
+		case "playbackUrl", "thumbnailUrl", "storyboardUrl":
+			if v.Status == edustream.VideoReady {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// childFields are the fields selected directly in set, through fragments,
+// by name, with their selections (those of one name merged).
+func childFields(set ast.SelectionSet) map[string]ast.SelectionSet {
+	out := map[string]ast.SelectionSet{}
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				out[sel.Name] = append(out[sel.Name], sel.SelectionSet...)
+			case *ast.InlineFragment:
+				walk(sel.SelectionSet)
+			case *ast.FragmentSpread:
+				if sel.Definition != nil {
+					walk(sel.Definition.SelectionSet)
+				}
+			}
+		}
+	}
+	walk(set)
+	return out
 }
 
 // editorsOnly returns s for a caller who may edit the video's lecture.

@@ -510,7 +510,7 @@ func subjectOf(typ string, payload []byte) edustream.TaskSubject {
 			s.CourseID = p.CourseID
 		}
 	case TypeVideoCleanup, TypeUploadExpire, TypeVideoProbe, TypeVideoTranscode, TypeVideoPublish,
-		TypeVideoThumbnails, TypeVideoMetadata, TypeVideoComplete:
+		TypeVideoThumbnails, TypeVideoCaptions, TypeVideoMetadata, TypeVideoComplete:
 		var p VideoPayload
 		if json.Unmarshal(payload, &p) == nil {
 			s.VideoID, s.Stage = p.VideoID, stageOfType[typ]

@@ -141,6 +141,11 @@ type workerOptions struct {
 	videos edustream.VideoService
 	// metrics measures the worker.
 	metrics *jobs.Metrics
+	// speech and captions are the captions step's engine and store (nil:
+	// no automatic captions); captionsTimeout bounds the engine.
+	speech          edustream.SpeechToText
+	captions        jobs.AutomaticCaptions
+	captionsTimeout time.Duration
 }
 
 // startWorker runs a worker until the returned stop is called or the test
@@ -181,6 +186,7 @@ func (c *chain) newWorker(o workerOptions) *jobs.Worker {
 	}, jobs.Deps{
 		Videos: c.videos, Life: life, Uploads: c.uploads, Courses: nopCourses{}, Blobs: blobs, Events: c.events,
 		Media: media, Limits: o.limits, Logger: c.logger, WorkDir: c.workDir, Now: c.clock.Now, Metrics: o.metrics,
+		Speech: o.speech, Captions: o.captions, CaptionsTimeout: o.captionsTimeout,
 	})
 }
 

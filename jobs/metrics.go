@@ -86,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	// The series of failures exist from the start, so that alerts on them
 	// (increase() > 0) see the first one.
 	for _, t := range []string{TypeCoursePurge, TypeVideoProbe, TypeVideoTranscode, TypeVideoPublish, TypeVideoThumbnails,
-		TypeVideoMetadata, TypeVideoComplete, TypeVideoCleanup, TypeUploadExpire,
+		TypeVideoCaptions, TypeVideoMetadata, TypeVideoComplete, TypeVideoCleanup, TypeUploadExpire,
 		TypeTranscodeCancel, TypeLiveMeetingDelete, TypeLiveRecordingImport, TypeLiveMeetingSync} {
 		m.taskTypes[t] = true
 		m.tasks.WithLabelValues(t, outcomeFailed)

@@ -86,7 +86,7 @@ func TestChainIsMeasured(t *testing.T) {
 			t.Errorf("%s steps still running: %v", stage, got)
 		}
 	}
-	for _, typ := range []string{jobs.TypeVideoProbe, jobs.TypeVideoTranscode, jobs.TypeVideoPublish, jobs.TypeVideoThumbnails, jobs.TypeVideoMetadata} {
+	for _, typ := range []string{jobs.TypeVideoProbe, jobs.TypeVideoTranscode, jobs.TypeVideoPublish, jobs.TypeVideoThumbnails, jobs.TypeVideoCaptions, jobs.TypeVideoMetadata} {
 		if got := count(t, reg, "edustream_task_duration_seconds", map[string]string{"type": typ, "outcome": "ok"}); got != 1 {
 			t.Errorf("task %s measured %v times ok, want 1", typ, got)
 		}

@@ -58,6 +58,7 @@ const (
 	TypeVideoTranscode  = "video:transcode:v1"
 	TypeVideoPublish    = "video:publish:v1"
 	TypeVideoThumbnails = "video:thumbnails:v1"
+	TypeVideoCaptions   = "video:captions:v1"
 	TypeVideoMetadata   = "video:metadata:v1"
 	TypeVideoComplete   = "video:complete:v1"
 	// TypeVideoCleanup deletes the outputs of a replaced video and then
@@ -192,10 +193,14 @@ var (
 	videoTranscode  = videoTask(TypeVideoTranscode, "transcode", QueueVideo, 3, 10*time.Hour)
 	videoPublish    = videoTask(TypeVideoPublish, "publish", QueueDefault, 8, 30*time.Minute)
 	videoThumbnails = videoTask(TypeVideoThumbnails, "thumbnails", QueueVideo, 5, 30*time.Minute)
-	videoMetadata   = videoTask(TypeVideoMetadata, "metadata", QueueDefault, 8, 5*time.Minute)
-	videoComplete   = videoTask(TypeVideoComplete, "complete", QueueDefault, 10, 5*time.Minute)
-	videoCleanup    = videoTask(TypeVideoCleanup, "cleanup", QueueDefault, 10, 30*time.Minute)
-	uploadExpire    = videoTask(TypeUploadExpire, "expire-upload", QueueDefault, 10, 5*time.Minute)
+	// The captions step bounds itself (Deps.CaptionsTimeout) and records
+	// its engine's failures instead of returning them: its retries are for
+	// the database and the store.
+	videoCaptions = videoTask(TypeVideoCaptions, "captions", QueueVideo, 5, 10*time.Hour)
+	videoMetadata = videoTask(TypeVideoMetadata, "metadata", QueueDefault, 8, 5*time.Minute)
+	videoComplete = videoTask(TypeVideoComplete, "complete", QueueDefault, 10, 5*time.Minute)
+	videoCleanup  = videoTask(TypeVideoCleanup, "cleanup", QueueDefault, 10, 30*time.Minute)
+	uploadExpire  = videoTask(TypeUploadExpire, "expire-upload", QueueDefault, 10, 5*time.Minute)
 	// videoTranscodeLong is videoTranscode on the long videos' queue: the
 	// same type, handler and id.
 	videoTranscodeLong = videoTask(TypeVideoTranscode, "transcode", QueueVideoLong, 3, 10*time.Hour)
@@ -213,7 +218,7 @@ func videoStageTask(v *edustream.Video, stage edustream.VideoStage) (taskType[Vi
 
 // videoStepTasks are the task types of the chain's steps in every queue
 // they may wait in.
-var videoStepTasks = []taskType[VideoPayload]{videoProbe, videoTranscode, videoTranscodeLong, videoPublish, videoThumbnails, videoMetadata, videoComplete}
+var videoStepTasks = []taskType[VideoPayload]{videoProbe, videoTranscode, videoTranscodeLong, videoPublish, videoThumbnails, videoCaptions, videoMetadata, videoComplete}
 
 // stageTasks maps each step of the chain to its task type.
 var stageTasks = map[edustream.VideoStage]taskType[VideoPayload]{
@@ -221,6 +226,7 @@ var stageTasks = map[edustream.VideoStage]taskType[VideoPayload]{
 	edustream.StageTranscode:  videoTranscode,
 	edustream.StagePublish:    videoPublish,
 	edustream.StageThumbnails: videoThumbnails,
+	edustream.StageCaptions:   videoCaptions,
 	edustream.StageMetadata:   videoMetadata,
 	edustream.StageComplete:   videoComplete,
 }

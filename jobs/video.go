@@ -68,6 +68,7 @@ func (c *chain) steps() map[edustream.VideoStage]stepFunc {
 		edustream.StageTranscode:  c.transcode,
 		edustream.StagePublish:    c.publishStream,
 		edustream.StageThumbnails: c.thumbnails,
+		edustream.StageCaptions:   c.captions,
 		edustream.StageMetadata:   c.metadata,
 	}
 }

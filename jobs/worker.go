@@ -129,6 +129,15 @@ type Deps struct {
 	// the thumbnails of such videos come from the job's frame captures.
 	Transcoder edustream.TranscodeService
 	Limits     edustream.VideoLimits
+	// Speech, if set, transcribes the videos' audio in the captions step,
+	// and Captions stores the tracks it makes (either nil: the step does
+	// nothing). CaptionsLanguage is the language asked for (empty: "en");
+	// CaptionsTimeout bounds the engine's work on one video (0:
+	// DefaultCaptionsTimeout), after which the track is recorded FAILED.
+	Speech           edustream.SpeechToText
+	Captions         AutomaticCaptions
+	CaptionsLanguage string
+	CaptionsTimeout  time.Duration
 	// Live runs the live-class tasks (nil: no Webex on this worker; those
 	// tasks fail and are retried).
 	Live *edustream.LiveClasses

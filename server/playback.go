@@ -86,23 +86,53 @@ func NewPlayback(cfg PlaybackConfig) (*Playback, error) {
 	return &Playback{cfg: cfg}, nil
 }
 
+// Sign fixes the expiry of v's URLs and computes their signature, which
+// the master playlist and the storyboard share; the poster's URL is
+// presigned only if asked for.
+func (p *Playback) Sign(v *edustream.Video) edustream.SignedVideo {
+	exp := p.expiry()
+	return &signedVideo{p: p, v: v, exp: exp, sig: p.signature(v.ID, exp)}
+}
+
 // PlaybackURL returns the signed URL of v's master playlist.
 func (p *Playback) PlaybackURL(_ context.Context, v *edustream.Video) (string, error) {
-	return p.streamURL(v.ID, edustream.MasterPlaylistName, p.expiry())
+	return p.Sign(v).PlaybackURL()
 }
 
 // StoryboardURL returns the signed URL of v's WebVTT thumbnails track.
 func (p *Playback) StoryboardURL(_ context.Context, v *edustream.Video) (string, error) {
-	return p.streamURL(v.ID, edustream.StoryboardVTTFileName, p.expiry())
+	return p.Sign(v).StoryboardURL()
 }
 
 // ThumbnailURL returns a presigned URL of v's poster, served by the blob
 // store itself (or the CDN).
 func (p *Playback) ThumbnailURL(ctx context.Context, v *edustream.Video) (string, error) {
+	return p.Sign(v).ThumbnailURL(ctx)
+}
+
+// signedVideo is Sign's result: immutable, so the fields of one request
+// may read it from their goroutines.
+type signedVideo struct {
+	p   *Playback
+	v   *edustream.Video
+	exp int64
+	sig string
+}
+
+func (s *signedVideo) PlaybackURL() (string, error) {
+	return s.p.streamURL(s.v.ID, edustream.MasterPlaylistName, s.exp, s.sig)
+}
+
+func (s *signedVideo) StoryboardURL() (string, error) {
+	return s.p.streamURL(s.v.ID, edustream.StoryboardVTTFileName, s.exp, s.sig)
+}
+
+func (s *signedVideo) ThumbnailURL(ctx context.Context) (string, error) {
+	p := s.p
 	if p.cfg.CDN != nil {
-		return p.cfg.CDN.SignedURL(p.cfg.CDN.URL("/"+v.PosterKey()), time.Unix(p.expiry(), 0))
+		return p.cfg.CDN.SignedURL(p.cfg.CDN.URL("/"+s.v.PosterKey()), time.Unix(s.exp, 0))
 	}
-	return p.cfg.Blobs.PresignGet(ctx, v.PosterKey(), p.cfg.TTL)
+	return p.cfg.Blobs.PresignGet(ctx, s.v.PosterKey(), p.cfg.TTL)
 }
 
 // expiry rounds up to the minute, so the URLs handed out within a minute are
@@ -112,28 +142,30 @@ func (p *Playback) expiry() int64 {
 	return exp.Truncate(time.Minute).Add(time.Minute).Unix()
 }
 
+// signature is the hex HMAC of a video and an expiry: it opens every
+// playlist of the video (and its storyboard) until then.
 func (p *Playback) signature(videoID, exp int64) string {
 	m := hmac.New(sha256.New, p.cfg.Key)
-	fmt.Fprintf(m, "play\n%d\n%d", videoID, exp)
+	msg := make([]byte, 0, 48)
+	msg = append(msg, "play\n"...)
+	msg = strconv.AppendInt(msg, videoID, 10)
+	msg = append(msg, '\n')
+	m.Write(strconv.AppendInt(msg, exp, 10))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (p *Playback) signedURL(videoID int64, name string, exp int64) string {
-	return p.cfg.BaseURL + p.signedPath(videoID, name, exp)
-}
-
-func (p *Playback) signedPath(videoID int64, name string, exp int64) string {
-	return fmt.Sprintf("%s%d/%s?exp=%d&sig=%s", playPrefix, videoID, name, exp, p.signature(videoID, exp))
+func (p *Playback) signedPath(videoID int64, name string, exp int64, sig string) string {
+	return playPrefix + strconv.FormatInt(videoID, 10) + "/" + name + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + sig
 }
 
 // streamURL is the URL a player fetches a playlist (or the storyboard
-// track) with: this handler's signed URL, or that URL on the CDN, signed
-// for the CDN too.
-func (p *Playback) streamURL(videoID int64, name string, exp int64) (string, error) {
+// track) with: this handler's URL with sig, the signature of the video
+// and exp, or that URL on the CDN, signed for the CDN too.
+func (p *Playback) streamURL(videoID int64, name string, exp int64, sig string) (string, error) {
 	if p.cfg.CDN == nil {
-		return p.signedURL(videoID, name, exp), nil
+		return p.cfg.BaseURL + p.signedPath(videoID, name, exp, sig), nil
 	}
-	return p.cfg.CDN.SignedURL(p.cfg.CDN.URL(p.signedPath(videoID, name, exp)), time.Unix(exp, 0))
+	return p.cfg.CDN.SignedURL(p.cfg.CDN.URL(p.signedPath(videoID, name, exp, sig)), time.Unix(exp, 0))
 }
 
 // ServeHTTP answers GET and HEAD of /play/<video id>/<playlist or vtt>.
@@ -155,7 +187,8 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// DecodeString returns what it decoded before a bad character: the
 	// error must count, or a signature with junk appended would pass.
 	sig, sigErr := hex.DecodeString(q.Get("sig"))
-	want, _ := hex.DecodeString(p.signature(videoID, exp))
+	wantHex := p.signature(videoID, exp)
+	want, _ := hex.DecodeString(wantHex)
 	switch {
 	case expErr != nil || sigErr != nil || !hmac.Equal(sig, want):
 		playbackError(w, http.StatusForbidden, "the playback URL is not valid")
@@ -185,7 +218,7 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		target := path.Clean(dir + uri)
 		rel, ok := strings.CutPrefix(target, v.HLSPrefix())
 		if strings.HasSuffix(uri, ".m3u8") && ok && validStreamPath(rel) {
-			return p.streamURL(videoID, rel, exp)
+			return p.streamURL(videoID, rel, exp, wantHex)
 		}
 		if !strings.HasPrefix(target, edustream.VideoPrefix(videoID)) {
 			return "", fmt.Errorf("playlist %s names %q outside its video", key, uri)

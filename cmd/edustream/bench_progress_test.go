@@ -178,7 +178,7 @@ func readyBenchVideo(tb testing.TB, videos *sqldb.VideoService, lectureID, uploa
 		tb.Fatal(err)
 	}
 	media := &edustream.MediaInfo{DurationSeconds: duration, Width: 1280, Height: 720, VideoCodec: "h264"}
-	if v, err = videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &processing, Media: media}); err != nil {
+	if v, err = videos.TransitionVideo(ctx, v.ID, v.Status, v.Stage, edustream.VideoUpdate{Status: &processing, Media: media, Renditions: edustream.Ladder(media)}); err != nil {
 		tb.Fatal(err)
 	}
 	for v.Stage != edustream.StageComplete {
@@ -272,7 +272,8 @@ ON DUPLICATE KEY UPDATE watched = VALUES(watched), watched_seconds = VALUES(watc
 	}
 }
 
-// BenchmarkBeat is one beat, three ways, interleaved under -count N:
+// BenchmarkBeat is one beat, three ways (ratios: internal/cmd/alternate,
+// since -count N runs each way's rounds back to back):
 //
 //   - floor: the plain upsert of the same row (no read, no auth, no HTTP);
 //   - recordWatch: the GraphQL mutation through the whole handler;

@@ -65,33 +65,22 @@ func refusedDocuments() []struct{ name, query string } {
 
 // BenchmarkRefusal is the time to refuse each hostile document through the
 // real handler, next to the valid catalog query it must not cost more
-// than. Results: docs/benchmarks-edge.md.
+// than (in CPU time per request, cpu-ns/op, compared in
+// internal/cmd/alternate's rounds). Results: docs/benchmarks-edge.md.
 func BenchmarkRefusal(b *testing.B) {
 	forEachEngine(b, func(b *testing.B, env *benchEnv) {
 		catalog, _ := json.Marshal(map[string]string{"query": benchCatalogQuery})
 		b.Run("catalog", func(b *testing.B) {
 			env.post(b, catalog, "Lecture 0.9")
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					env.post(b, catalog, "Lecture 0.9")
-				}
-			})
+			parallel(b, func() { env.post(b, catalog, "Lecture 0.9") })
 		})
 		for _, doc := range refusedDocuments() {
 			next := uniqueBodies(doc.query)
 			b.Run(doc.name, func(b *testing.B) {
 				body := next()
 				env.refuse(b, body)
-				b.ReportAllocs()
 				b.SetBytes(int64(len(body)))
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						env.refuse(b, next())
-					}
-				})
+				parallel(b, func() { env.refuse(b, next()) })
 			})
 		}
 	})

@@ -120,13 +120,19 @@ func (s *CourseService) CreateCourse(ctx context.Context, c *edustream.Course) e
 	}
 	now := utcMicro(s.now())
 	published := utcMicroPtr(c.PublishedAt)
-	res, err := s.db.writer().exec(ctx,
-		"INSERT INTO courses (instructor_id, title, description, published_at, deleted_at, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-		c.InstructorID, c.Title, c.Description, nullTime(published), now, now)
-	if err != nil {
-		return dbError(err, "create", "course", 0)
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err := s.db.inTx(ctx, func(tx handle) error {
+		res, err := tx.exec(ctx,
+			"INSERT INTO courses (instructor_id, title, description, published_at, deleted_at, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?)",
+			c.InstructorID, c.Title, c.Description, nullTime(published), now, now)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return indexCourse(ctx, tx, id)
+	})
 	if err != nil {
 		return dbError(err, "create", "course", 0)
 	}
@@ -163,6 +169,11 @@ WHERE id = ? AND deleted_at IS NULL`,
 		}
 		if n == 0 {
 			return notFound("course", id)
+		}
+		if upd.Title != nil || upd.Description != nil {
+			if err := indexCourse(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		c, err = scanCourse(tx.queryRow(ctx, "SELECT "+courseColumns+" FROM courses c WHERE c.id = ?", id))
 		return err
@@ -216,7 +227,7 @@ func (s *CourseService) PurgeCourse(ctx context.Context, id int64) error {
 				return err
 			}
 		}
-		return nil
+		return unindexCourse(ctx, tx, id)
 	})
 	return dbError(err, "purge", "course", id)
 }

@@ -145,7 +145,7 @@ func insertLecture(ctx context.Context, tx handle, l *edustream.Lecture, now tim
 		return err
 	}
 	l.ID, l.Position, l.CreatedAt, l.UpdatedAt = id, pos, now, now
-	return nil
+	return indexLecture(ctx, tx, id)
 }
 
 // CreateLecture inserts l at l.Position (0 or past the end: append), moving
@@ -189,6 +189,11 @@ WHERE id = ? AND course_id IN (SELECT id FROM courses WHERE deleted_at IS NULL)`
 		}
 		if n == 0 {
 			return notFound("lecture", id)
+		}
+		if upd.Title != nil || upd.Description != nil {
+			if err := indexLecture(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		l, err = scanLecture(tx.queryRow(ctx, "SELECT "+lectureColumns+" FROM lectures l WHERE l.id = ?", id))
 		return err
@@ -273,6 +278,9 @@ func (s *LectureService) DeleteLecture(ctx context.Context, id int64) error {
 			return err
 		}
 		if _, err := tx.exec(ctx, "DELETE FROM lectures WHERE id = ?", id); err != nil {
+			return err
+		}
+		if err := unindexLecture(ctx, tx, id); err != nil {
 			return err
 		}
 		_, err := tx.exec(ctx,

@@ -128,6 +128,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return db.applyMigrations(ctx, h, migs)
 }
 
+// afterMigration holds what a migration needs done in Go once its
+// statements ran, before its version is recorded: filling what SQL cannot
+// compute. On MySQL a failure leaves the version unrecorded, and the next
+// run repeats the step, so each is written to be repeated.
+var afterMigration = map[int64]func(context.Context, handle) error{
+	// 0007 creates the search index; the rows already there are indexed.
+	7: reindexSearch,
+}
+
 func (db *DB) applyMigrations(ctx context.Context, h handle, migs []migration) error {
 	if _, err := h.exec(ctx, db.dialect.createMigrationsTable); err != nil {
 		return fmt.Errorf("migrate: create schema_migrations: %w", err)
@@ -156,6 +165,11 @@ func (db *DB) applyMigrations(ctx context.Context, h handle, migs []migration) e
 		for i, stmt := range m.statements {
 			if _, err := h.exec(ctx, stmt); err != nil {
 				return fmt.Errorf("migrate %s/%s statement %d: %w", db.dialect.name, m.name, i+1, err)
+			}
+		}
+		if after := afterMigration[m.version]; after != nil {
+			if err := after(ctx, h); err != nil {
+				return fmt.Errorf("migrate %s/%s: %w", db.dialect.name, m.name, err)
 			}
 		}
 		if _, err := h.exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",

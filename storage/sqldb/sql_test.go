@@ -21,6 +21,7 @@ func testSQL(t *testing.T, e engine) {
 	t.Run("Errors", func(t *testing.T) { t.Parallel(); testErrors(t, e) })
 	t.Run("Rows", func(t *testing.T) { t.Parallel(); testRows(t, e) })
 	t.Run("Tracing", func(t *testing.T) { t.Parallel(); testTracing(t, e) })
+	t.Run("Search", func(t *testing.T) { t.Parallel(); testSearchSQL(t, e) })
 }
 
 func testMigrate(t *testing.T, e engine) {

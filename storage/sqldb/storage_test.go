@@ -73,6 +73,17 @@ func (e engine) test(t *testing.T) {
 			return storeOn(db, now)
 		})
 	})
+	t.Run("Search", func(t *testing.T) {
+		t.Parallel()
+		storetest.RunSearch(t, func(t *testing.T, now edustream.Clock) storetest.SearchStore {
+			t.Helper()
+			db := e.open(t, e.location(t))
+			if err := db.Migrate(context.Background()); err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+			return searchStoreOn(db, now)
+		})
+	})
 	t.Run("SQL", func(t *testing.T) {
 		t.Parallel()
 		testSQL(t, e)

@@ -1,0 +1,215 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/ffmpeg"
+	"github.com/edustream/edustream/internal/testenv"
+	"github.com/edustream/edustream/jobs"
+)
+
+// recordedCaptions is the captions service as the step sees it: it keeps
+// what it is given, refuses a track that is not WebVTT as the real one
+// does (EINVALID), and can fail like a database.
+type recordedCaptions struct {
+	mu       sync.Mutex
+	tracks   map[int64][]byte
+	failures map[int64]string
+	puts     int
+	fail     error
+}
+
+func newRecordedCaptions() *recordedCaptions {
+	return &recordedCaptions{tracks: map[int64][]byte{}, failures: map[int64]string{}}
+}
+
+func (r *recordedCaptions) PutAutomaticCaption(_ context.Context, v *edustream.Video, lang string, vtt []byte) (*edustream.Caption, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.puts++
+	if r.fail != nil {
+		return nil, r.fail
+	}
+	if !strings.HasPrefix(string(vtt), "WEBVTT") {
+		return nil, edustream.Errorf(edustream.EINVALID, "line 1: a WebVTT file starts with WEBVTT")
+	}
+	r.tracks[v.ID] = vtt
+	return &edustream.Caption{VideoID: v.ID, Language: lang, Source: edustream.CaptionAutomatic, Status: edustream.CaptionReady}, nil
+}
+
+func (r *recordedCaptions) RecordAutomaticCaptionFailure(_ context.Context, v *edustream.Video, lang, reason string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures[v.ID] = lang + ": " + reason
+	return nil
+}
+
+func (r *recordedCaptions) get(id int64) (track []byte, failure string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tracks[id], r.failures[id]
+}
+
+// fakeSpeech is an engine that answers what a test tells it to.
+type fakeSpeech struct {
+	answer func(ctx context.Context, path string) ([]byte, error)
+	mu     sync.Mutex
+	calls  int
+}
+
+func (f *fakeSpeech) Name() string { return "the fake engine" }
+
+func (f *fakeSpeech) Transcribe(ctx context.Context, path, lang string) ([]byte, error) {
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	return f.answer(ctx, path)
+}
+
+// TestChainCaptionsLecture runs the espeak-ng lecture through the whole
+// chain with the local engine: the video is READY with an automatic
+// English track whose words are within testenv.LectureWERBound of the
+// script.
+func TestChainCaptionsLecture(t *testing.T) {
+	c := setupChain(t)
+	src, _ := testenv.LectureClip(t, t.TempDir())
+	bins := testenv.FFmpeg(t)
+	tools := ffmpeg.New(ffmpeg.Config{FFmpegPath: bins.FFmpeg, FFprobePath: bins.FFprobe})
+	captions := newRecordedCaptions()
+	c.startWorker(t, workerOptions{speech: tools.Speech(ffmpeg.DebianEnglishModel()), captions: captions})
+
+	started := time.Now()
+	v := c.waitDone(t, c.upload(t, src).ID)
+	if v.Status != edustream.VideoReady {
+		t.Fatalf("video = %s at %s (%s), want READY", v.Status, v.Stage, v.Error)
+	}
+	track, failure := captions.get(v.ID)
+	if failure != "" || len(track) == 0 {
+		t.Fatalf("no automatic track (failure %q)", failure)
+	}
+	var words []string
+	for _, line := range strings.Split(string(track), "\n") {
+		if line != "WEBVTT" && !strings.Contains(line, "-->") {
+			words = append(words, line)
+		}
+	}
+	wer := testenv.WordErrorRate(testenv.LectureScript, strings.Join(words, " "))
+	t.Logf("chain wall time %v; WER %.3f", time.Since(started).Round(time.Millisecond), wer)
+	if wer > testenv.LectureWERBound {
+		t.Errorf("WER %.3f is above the bound %.2f; the track:\n%s", wer, testenv.LectureWERBound, track)
+	}
+}
+
+// TestChainCaptionsNeverFailTheVideo: whatever the engine does, the video
+// goes READY; what went wrong is on the failed track.
+func TestChainCaptionsNeverFailTheVideo(t *testing.T) {
+	c := setupChain(t)
+	src := testenv.MakeClip(t, testenv.Clip{Width: 320, Height: 240, Seconds: 2, Audio: true})
+	for _, tc := range []struct {
+		name    string
+		answer  func(ctx context.Context, path string) ([]byte, error)
+		timeout time.Duration
+		// failure is what the failed track must say; empty: a track.
+		failure string
+	}{
+		{name: "transcribed", answer: func(context.Context, string) ([]byte, error) {
+			return []byte("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nhello\n"), nil
+		}},
+		{name: "refused", answer: func(context.Context, string) ([]byte, error) {
+			return nil, edustream.Errorf(edustream.EINVALID, "the audio is too long for this engine")
+		}, failure: "en: the fake engine: the audio is too long for this engine"},
+		{name: "garbage", answer: func(context.Context, string) ([]byte, error) {
+			return []byte("<html>gateway</html>"), nil
+		}, failure: "the fake engine made captions that do not pass validation: line 1"},
+		{name: "slow", answer: func(ctx context.Context, _ string) ([]byte, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}, timeout: time.Second, failure: "the fake engine took longer than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			captions := newRecordedCaptions()
+			engine := &fakeSpeech{answer: func(ctx context.Context, path string) ([]byte, error) {
+				if !strings.HasSuffix(path, edustream.SpeechAudioName) {
+					t.Errorf("the engine was given %s, want the extracted audio", path)
+				}
+				return tc.answer(ctx, path)
+			}}
+			stop := c.startWorker(t, workerOptions{speech: engine, captions: captions, captionsTimeout: tc.timeout})
+			defer stop()
+			v := c.waitDone(t, c.upload(t, src).ID)
+			if v.Status != edustream.VideoReady {
+				t.Fatalf("video = %s at %s (%s), want READY", v.Status, v.Stage, v.Error)
+			}
+			track, failure := captions.get(v.ID)
+			switch {
+			case tc.failure == "" && (len(track) == 0 || failure != ""):
+				t.Errorf("track %q, failure %q; want the engine's track", track, failure)
+			case tc.failure != "" && !strings.Contains(failure, tc.failure):
+				t.Errorf("failure %q, want it to contain %q", failure, tc.failure)
+			}
+			if engine.calls != 1 {
+				t.Errorf("the engine ran %d times, want once", engine.calls)
+			}
+		})
+	}
+	t.Run("no engine", func(t *testing.T) {
+		stop := c.startWorker(t, workerOptions{})
+		defer stop()
+		if v := c.waitDone(t, c.upload(t, src).ID); v.Status != edustream.VideoReady {
+			t.Fatalf("video = %s at %s (%s), want READY", v.Status, v.Stage, v.Error)
+		}
+	})
+}
+
+// TestChainCaptionsStop: stopping a video in its captions step kills the
+// engine's work; the video ends cancelled, and no failed track is
+// recorded (nothing failed).
+func TestChainCaptionsStop(t *testing.T) {
+	c := setupChain(t)
+	src := testenv.MakeClip(t, testenv.Clip{Width: 320, Height: 240, Seconds: 2, Audio: true})
+	started, ended := make(chan struct{}), make(chan error, 1)
+	engine := &fakeSpeech{answer: func(ctx context.Context, _ string) ([]byte, error) {
+		close(started)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return nil, ctx.Err()
+	}}
+	captions := newRecordedCaptions()
+	c.startWorker(t, workerOptions{speech: engine, captions: captions})
+	v := c.upload(t, src)
+	select {
+	case <-started:
+	case <-time.After(testenv.WaitLimit):
+		t.Fatal("the captions step never started")
+	}
+	v, err := c.videos.FindVideoByID(context.Background(), v.ID)
+	if err != nil || v.Stage != edustream.StageCaptions {
+		t.Fatalf("video at %v (%v), want at CAPTIONS", v, err)
+	}
+	if _, err := c.life.StopProcessing(context.Background(), v, edustream.CancelledBy(c.instructor)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the engine's context ended with %v, want cancelled", err)
+		}
+	case <-time.After(testenv.WaitLimit):
+		t.Fatal("the engine's work was not stopped")
+	}
+	v = c.waitDone(t, v.ID)
+	if v.Status != edustream.VideoFailed || !strings.Contains(v.Error, "cancelled") {
+		t.Errorf("video = %s (%s), want FAILED as cancelled", v.Status, v.Error)
+	}
+	if _, failure := captions.get(v.ID); failure != "" {
+		t.Errorf("a stopped step recorded a failed track: %q", failure)
+	}
+}
+
+var _ jobs.AutomaticCaptions = (*recordedCaptions)(nil)
