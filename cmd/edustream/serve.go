@@ -21,6 +21,7 @@ import (
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/storage/sqldb"
 	"github.com/edustream/edustream/tracing"
 )
 
@@ -128,6 +129,7 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Media:      t.media,
 		Transcoder: t.transcoder,
 		Live:       svc.live,
+		Captions:   svc.captions,
 		Limits:     videoLimits(cfg),
 		Logger:     log,
 		WorkDir:    cfg.WorkDir,
@@ -219,7 +221,8 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs, CDN: cdn})
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs, CDN: cdn,
+		Captions: sqldb.NewCaptionService(db, nil)})
 	if err != nil {
 		return err
 	}
@@ -285,6 +288,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Live:               svc.live,
 		Operations:         ops,
 		Progress:           svc.progress,
+		Captions:           svc.captions,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	checks := backendChecks(db, rds, webexClient)
