@@ -67,9 +67,7 @@ func (r *Resolver) captionURL(ctx context.Context, c *edustream.Caption) (*strin
 	if err != nil {
 		return nil, notFoundAs(err, nil)
 	}
-	return r.playbackURL(ctx, v, func(_ edustream.PlaybackURLs, ctx context.Context, v *edustream.Video) (string, error) {
-		return signer.CaptionURL(ctx, v, c)
-	})
+	return r.playbackURL(ctx, v, func(edustream.SignedVideo) (string, error) { return signer.CaptionURL(ctx, v, c) })
 }
 
 // captionError is Caption.error, for the course's instructor and admins.
