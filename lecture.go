@@ -21,6 +21,11 @@ type Lecture struct {
 	VideoID     *int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Outline marks a lecture read without its Description
+	// (FindLectureOutlinesByCourseIDs): whatever needs the description
+	// must read the lecture again, and a cache of whole lectures must not
+	// hold it.
+	Outline bool
 }
 
 // LectureUpdate holds the fields to change; nil means unchanged.
@@ -39,6 +44,10 @@ type LectureService interface {
 	// FindLecturesByCourseIDs returns each course's lectures in position
 	// order; a course without lectures is absent from the map.
 	FindLecturesByCourseIDs(ctx context.Context, courseIDs []int64) (map[int64][]*Lecture, error)
+	// FindLectureOutlinesByCourseIDs is FindLecturesByCourseIDs without the
+	// descriptions, each lecture marked Outline: a catalog's lecture lists
+	// seldom show them, and they are most of what such a read moves.
+	FindLectureOutlinesByCourseIDs(ctx context.Context, courseIDs []int64) (map[int64][]*Lecture, error)
 	// CreateLecture inserts l at l.Position (0 or past the end: append) and
 	// sets its ID, final position and timestamps. ENOTFOUND for a missing
 	// course; ECONFLICT when the course already has MaxLecturesPerCourse.

@@ -16,6 +16,13 @@ import (
 // sentence, short of a pasted page.
 const MaxSearchQueryLength = 200
 
+// MaxSearchHits bounds what one query ranks: the engine picks the best
+// this many matches, and the hits, pages and totals are taken from those.
+// A common word matches a good part of a million caption cues; nobody
+// pages through more than this, and ranking them all would cost the time
+// of every search.
+const MaxSearchHits = 1000
+
 // SnippetWidth is about how many characters of text a hit's snippet shows.
 const SnippetWidth = 160
 
@@ -48,7 +55,8 @@ type SearchHit struct {
 // SearchResult is one page of hits, best first.
 type SearchResult struct {
 	Hits []SearchHit
-	// Total counts every hit the caller may see, on all pages.
+	// Total counts the hits the caller may see among the best
+	// MaxSearchHits matches, on all pages.
 	Total   int
 	HasMore bool
 }
@@ -58,7 +66,7 @@ type SearchResult struct {
 //
 // Order: hits whose title matches first, then by the engine's relevance,
 // then by course id, lecture position and cue start, so pages are stable
-// while nothing is written. Every term of the query must match (the last
+// while nothing is written. At most MaxSearchHits matches are ranked. Every term of the query must match (the last
 // one also as a prefix, when it has three characters or more).
 type SearchService interface {
 	// Search returns one page of hits. A query without a searchable term

@@ -439,6 +439,18 @@ func (s *Store) FindLecturesByCourseIDs(_ context.Context, courseIDs []int64) (m
 	return out, nil
 }
 
+// FindLectureOutlinesByCourseIDs is FindLecturesByCourseIDs without the
+// descriptions, each lecture marked Outline, as sqldb reads them.
+func (s *Store) FindLectureOutlinesByCourseIDs(ctx context.Context, courseIDs []int64) (map[int64][]*edustream.Lecture, error) {
+	out, err := s.FindLecturesByCourseIDs(ctx, courseIDs)
+	for _, ls := range out {
+		for _, l := range ls {
+			l.Description, l.Outline = "", true
+		}
+	}
+	return out, err
+}
+
 // insertLecture inserts l into its visible course at l.Position (0 or
 // past the end: append), moving the lectures at and after it down by one,
 // and sets its ID, final position and timestamps. ECONFLICT when the

@@ -22,6 +22,9 @@ func presenter(schema graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
 		schema = graphql.DefaultErrorPresenter
 	}
 	return func(ctx context.Context, err error) *gqlerror.Error {
+		if op := wsOperationFrom(ctx); op != nil {
+			op.failedWhileDispatching()
+		}
 		var gqlErr *gqlerror.Error
 		if !errors.As(err, &gqlErr) || gqlErr.Err != nil {
 			return truncated(schema(ctx, err))

@@ -9,8 +9,6 @@ package gqlhttp
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -19,8 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/edustream/edustream"
@@ -168,23 +164,13 @@ func New(s Schema, cfg Config) http.Handler {
 		maxSelections:     cfg.MaxSelections,
 		complexityLimit:   cfg.ComplexityLimit,
 	}
-	ws := transport.Websocket{
-		Implementation: checkedWebsocket{transport.CoderWebsocketImplementation{
-			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originHosts(cfg.AllowedOrigins)},
-		}, cfg.Metrics},
-		InitFunc:              websocketInit(cfg.Auth, cfg.Metrics),
-		InitTimeout:           cfg.WebsocketInitTimeout,
-		KeepAlivePingInterval: 15 * time.Second,
-	}
+	ws := newWSTransport(cfg, bounds)
 	h := &httpTransport{exec: exec, maxBody: cfg.MaxBodyBytes, cache: cfg.ResponseCache, sharing: sharing,
 		publicCacheControl: cacheControlPublic(cfg.PublicMaxAge), metrics: cfg.Metrics}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if ws.Supports(req) {
 			// Do returns when the connection ends.
-			defer cfg.Metrics.websocket()()
-			ctx, release := bounds.openSocket(req.Context())
-			defer release()
-			ws.Do(w, req.WithContext(ctx), exec)
+			ws.Do(w, req, exec)
 			return
 		}
 		h.ServeHTTP(w, req)
@@ -253,35 +239,6 @@ func aroundOperation(sharing Sharing, cache *ResponseCache) graphql.OperationMid
 			}
 			return resp
 		}
-	}
-}
-
-// websocketInit authenticates a websocket from the Authorization entry of its
-// connection_init payload. A connection without one is anonymous; a bad token
-// closes it with 4403, as graphql-transport-ws prescribes; a user past
-// Config.MaxSocketsPerUser gets 4029.
-func websocketInit(auth edustream.Authenticator, metrics *Metrics) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		header := p.Authorization()
-		if header == "" {
-			return ctx, nil, nil
-		}
-		token, ok := edustream.BearerToken(header)
-		if !ok || auth == nil {
-			return transport.WithWebsocketCloseCode(ctx, 4403), nil, fmt.Errorf("authorization must be a bearer token")
-		}
-		u, err := auth.Authenticate(ctx, token)
-		if err != nil {
-			return transport.WithWebsocketCloseCode(ctx, 4403), nil, fmt.Errorf("%s", edustream.ErrorMessage(err))
-		}
-		if s := socketSlotFrom(ctx); s != nil {
-			if err := s.bindUser(u.ID); err != nil {
-				metrics.websocketRefused(refusedSocketLimit)
-				reason := edustream.ErrorMessage(err)
-				return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeLimitExceeded), reason), nil, errors.New(reason)
-			}
-		}
-		return edustream.NewContextWithUser(ctx, u), nil, nil
 	}
 }
 

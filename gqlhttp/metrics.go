@@ -107,7 +107,7 @@ func NewMetrics(reg prometheus.Registerer, cfg MetricsConfig) *Metrics {
 		}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "edustream_graphql_websocket_refusals_total",
-			Help: "Websockets closed and subscriptions refused by the edge, by reason: a protocol breach (bad_message, unauthorized, too_many_inits, init_timeout, duplicate_id), a bad token (forbidden) or a bound (socket_limit, subscription_limit).",
+			Help: "Websockets closed and subscriptions refused by the edge, by reason: a protocol breach (bad_message, unauthorized, too_many_inits, init_timeout, duplicate_id, subprotocol), a bad token (forbidden) or a bound (socket_limit, subscription_limit).",
 		}, []string{"reason"}),
 	}
 	m.names = newBoundedLabels(cfg.OperationNames, func(name string) *operationSeries { return &operationSeries{m: m, name: name} })
@@ -255,6 +255,7 @@ const (
 	refusedInitTimeout       = "init_timeout"
 	refusedDuplicateID       = "duplicate_id"
 	refusedForbidden         = "forbidden"
+	refusedSubprotocol       = "subprotocol"
 	refusedSocketLimit       = "socket_limit"
 	refusedSubscriptionLimit = "subscription_limit"
 )

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -177,17 +176,4 @@ func (b *bounds) aroundSubscription(ctx context.Context, next graphql.OperationH
 		}
 		return resp
 	}
-}
-
-// EndSubscription makes the subscription of ctx end with an error message
-// carrying err (already presented: its message and extensions are sent as
-// they are) in place of complete, once its resolver's channel closes. It
-// reports whether it could: only subscriptions over a websocket of this
-// endpoint end that way.
-func EndSubscription(ctx context.Context, err *gqlerror.Error) bool {
-	if socketSlotFrom(ctx) == nil {
-		return false
-	}
-	transport.AddSubscriptionError(ctx, err)
-	return true
 }

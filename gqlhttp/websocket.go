@@ -2,240 +2,416 @@ package gqlhttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"io"
+	"fmt"
+	"log/slog"
 	"net/http"
-	"reflect"
 	"sync"
-	"sync/atomic"
+	"time"
+	"unicode/utf8"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/coder/websocket"
+
+	"github.com/edustream/edustream"
 )
 
 // The close codes of graphql-transport-ws (the graphql-ws library's
-// PROTOCOL.md).
+// PROTOCOL.md), and 1013 (RFC 6455's "try again later") for a token that
+// could not be checked for now.
 const (
-	closeBadRequest   = 4400
-	closeUnauthorized = 4401
-	closeForbidden    = 4403
-	closeInitTimeout  = 4408
-	closeDuplicateID  = 4409
-	closeTooManyInits = 4429
+	closeBadRequest             = 4400
+	closeUnauthorized           = 4401
+	closeForbidden              = 4403
+	closeSubprotocolNotAccepted = 4406
+	closeInitTimeout            = 4408
+	closeDuplicateID            = 4409
+	closeTooManyInits           = 4429
+	closeInternalError          = 4500
+	closeTryAgainLater          = 1013
 )
 
 // refusalReasons name the close codes in the refusal metrics.
-var refusalReasons = map[int]string{
-	closeBadRequest:    refusedBadMessage,
-	closeUnauthorized:  refusedUnauthorized,
-	closeForbidden:     refusedForbidden,
-	closeInitTimeout:   refusedInitTimeout,
-	closeDuplicateID:   refusedDuplicateID,
-	closeTooManyInits:  refusedTooManyInits,
-	closeLimitExceeded: refusedSocketLimit,
+var refusalReasons = map[websocket.StatusCode]string{
+	closeBadRequest:             refusedBadMessage,
+	closeUnauthorized:           refusedUnauthorized,
+	closeForbidden:              refusedForbidden,
+	closeSubprotocolNotAccepted: refusedSubprotocol,
+	closeInitTimeout:            refusedInitTimeout,
+	closeDuplicateID:            refusedDuplicateID,
+	closeTooManyInits:           refusedTooManyInits,
+	closeLimitExceeded:          refusedSocketLimit,
 }
 
 const transportWS = "graphql-transport-ws"
 
-// checkedWebsocket wraps gqlgen's websocket implementation so that on
-// graphql-transport-ws connections every client message is checked against
-// the protocol before gqlgen reads it. gqlgen closes a garbage frame with
-// 1000 and leaves a connection_init with a non-object payload hanging; here
-// a malformed message closes with 4400, a subscribe before connection_init
-// with 4401, a second connection_init with 4429, a subscribe with the id
-// of a running one with 4409 and the init timeout with 4408. A ping before
-// connection_init is answered, as the protocol allows. The legacy
-// graphql-ws subprotocol is left as gqlgen speaks it. Every close it makes
-// is counted in the metrics. A socket past the process's bound (see
-// bounds) is closed with 4029 as soon as it is accepted, whatever its
-// subprotocol.
-type checkedWebsocket struct {
-	transport.WebsocketImplementation
-	metrics *Metrics
+// legacyWS is subscriptions-transport-ws's subprotocol. It was never part of
+// the documented contract: a client that offers it is accepted only to be
+// told, with 4406, that it should speak graphql-transport-ws.
+const legacyWS = "graphql-ws"
+
+// Timings of a websocket.
+const (
+	// websocketPingEvery is how often an idle, acknowledged socket is
+	// pinged, so that proxies see traffic and keep it open.
+	websocketPingEvery = 15 * time.Second
+	// websocketWriteTimeout bounds one write: a client that reads no
+	// faster is closed rather than holding the event fan-out, which
+	// writes to sockets itself (see wsOperation).
+	websocketWriteTimeout = 10 * time.Second
+)
+
+// wsTransport is graphql-transport-ws as a gqlgen transport. gqlgen's own
+// ran three goroutines per connection (the reader, one waiting for the
+// connection's end, one per subscription waiting on its channel); an
+// idle subscription here costs none beyond the connection's reader: the
+// resolver's event delivery writes to the socket itself (see
+// SubscriptionNotifier). Every message is checked against the protocol,
+// and every breach closes the socket with the protocol's code and is
+// counted in the metrics.
+type wsTransport struct {
+	accept       websocket.AcceptOptions
+	auth         edustream.Authenticator
+	initTimeout  time.Duration
+	pingEvery    time.Duration
+	readLimit    int64
+	metrics      *Metrics
+	bounds       *bounds
+	writeTimeout time.Duration
 }
 
-func (i checkedWebsocket) Accept(w http.ResponseWriter, r *http.Request, options transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := i.WebsocketImplementation.Accept(w, r, options)
+var _ graphql.Transport = (*wsTransport)(nil)
+
+func newWSTransport(cfg Config, b *bounds) *wsTransport {
+	return &wsTransport{
+		accept: websocket.AcceptOptions{
+			Subprotocols:   []string{transportWS, legacyWS},
+			OriginPatterns: originHosts(cfg.AllowedOrigins),
+		},
+		auth:         cfg.Auth,
+		initTimeout:  cfg.WebsocketInitTimeout,
+		pingEvery:    websocketPingEvery,
+		readLimit:    cfg.MaxBodyBytes,
+		metrics:      cfg.Metrics,
+		bounds:       b,
+		writeTimeout: websocketWriteTimeout,
+	}
+}
+
+func (t *wsTransport) Supports(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+// Do serves one websocket until it closes; its goroutine is the
+// connection's only one while it is idle.
+func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	defer t.metrics.websocket()()
+	ctx, release := t.bounds.openSocket(r.Context())
+	defer release()
+	c, err := websocket.Accept(w, r, &t.accept)
 	if err != nil {
-		return conn, err
+		// Accept answered already (403 for a foreign origin, 400 for a
+		// bad handshake).
+		return
 	}
-	c := &checkedConn{WebsocketConn: conn, metrics: i.metrics, checked: conn.Subprotocol() == transportWS}
-	if s := socketSlotFrom(r.Context()); s != nil && s.refusal != "" {
-		c.refusal = s.refusal
-	} else if !c.checked {
-		return conn, nil
+	c.SetReadLimit(t.readLimit)
+	ctx, cancel := context.WithCancel(ctx)
+	k := &wsConn{t: t, c: c, exec: exec, ctx: ctx, cancel: cancel, headers: r.Header, ops: map[string]*wsOperation{}}
+	defer k.end()
+	if c.Subprotocol() != transportWS {
+		k.closeWith(closeSubprotocolNotAccepted, "Subprotocol not acceptable")
+		return
 	}
-	return c, nil
+	if s := socketSlotFrom(ctx); s != nil && s.refusal != "" {
+		k.closeWith(closeLimitExceeded, s.refusal)
+		return
+	}
+	k.mu.Lock()
+	k.timer = time.AfterFunc(t.initTimeout, k.initTimedOut)
+	k.mu.Unlock()
+	k.read()
 }
 
-type checkedConn struct {
-	transport.WebsocketConn
-	metrics *Metrics
-	// checked says the protocol is graphql-transport-ws, whose messages
-	// are checked here.
-	checked bool
-	// refusal, when set, closes the connection at its first read.
-	refusal     string
-	initialised atomic.Bool
-	closed      atomic.Bool
+// wsConn is one graphql-transport-ws connection.
+type wsConn struct {
+	t       *wsTransport
+	c       *websocket.Conn
+	exec    graphql.GraphExecutor
+	headers http.Header
+	// ctx is the request's, with the user's once connection_init
+	// authenticated one; cancelled when the connection ends, which ends
+	// its operations.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu sync.Mutex
-	// running are the ids of the subscribe operations that have not
-	// completed: a subscribe reusing one is refused with 4409.
-	running map[string]struct{}
+	// initialised says connection_init was received (and, since it is
+	// handled before the next message is read, acknowledged or refused).
+	initialised bool
+	closed      bool
+	// timer closes the socket at the init timeout, then pings it.
+	timer *time.Timer
+	// ops are the operations that have not ended, by id: a subscribe
+	// reusing one is refused with 4409.
+	ops map[string]*wsOperation
 }
 
-// NextReader returns the next message that follows the protocol. On one that
-// does not, it closes the connection with the protocol's code and reports
-// the connection closed, which gqlgen takes quietly.
-func (c *checkedConn) NextReader() (int, io.Reader, error) {
-	if c.refusal != "" {
-		_ = c.WriteClose(closeLimitExceeded, c.refusal)
-		return 0, nil, transport.ErrWebsocketClosed
-	}
-	if !c.checked {
-		return c.WebsocketConn.NextReader()
-	}
+// read handles the client's messages until the connection closes.
+func (k *wsConn) read() {
 	for {
-		kind, r, err := c.WebsocketConn.NextReader()
+		// Not k.ctx: a cancelled read context makes coder/websocket drop
+		// the connection without the close frame closeWith sends.
+		_, data, err := k.c.Read(context.Background())
 		if err != nil {
-			return kind, r, err
+			return
 		}
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return kind, nil, err
+		if !k.handle(data) {
+			return
 		}
-		code, reason := c.check(data)
-		switch code {
-		case 0:
-			return kind, bytes.NewReader(data), nil
-		case -1: // handled here
-			continue
-		}
-		_ = c.WriteClose(code, reason)
-		return kind, nil, transport.ErrWebsocketClosed
 	}
 }
 
-// WriteClose turns gqlgen's close on the init timeout (1002) into the
-// protocol's 4408, counts the refusals, and closes once: gqlgen closes
-// again after a read that reported the connection closed here.
-func (c *checkedConn) WriteClose(code int, message string) error {
-	if code == transport.WebsocketCloseProtocolError && message == "connection initialisation timeout" {
-		code, message = closeInitTimeout, "Connection initialisation timeout"
-	}
-	if c.closed.Swap(true) {
-		return nil
-	}
-	if reason, ok := refusalReasons[code]; ok && code != closeLimitExceeded {
-		// Socket limits are counted where they are decided (bounds).
-		c.metrics.websocketRefused(reason)
-	}
-	return c.WebsocketConn.WriteClose(code, message)
+// clientMessage is a message from the client, as far as the transport
+// reads it; the subscribe payload is gqlgen's to decode.
+type clientMessage struct {
+	Type    string          `json:"type"`
+	ID      json.RawMessage `json:"id"`
+	Payload json.RawMessage `json:"payload"`
 }
 
-// WriteJSON notes the operations the server ends (complete or error), so
-// that their ids may be used again.
-func (c *checkedConn) WriteJSON(v any) error {
-	if c.checked {
-		if typ, id := messageTypeAndID(v); id != "" && (typ == "complete" || typ == "error") {
-			c.mu.Lock()
-			delete(c.running, id)
-			c.mu.Unlock()
+// handle acts on one message and reports whether the connection stays
+// open. A panic closes it with 4500 rather than the process.
+func (k *wsConn) handle(data []byte) (open bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			edustream.Logger(k.ctx).Error("websocket: panic handling a message", slog.Any("panic", r))
+			k.closeWith(closeInternalError, "Internal server error")
+			open = false
 		}
+	}()
+	start := graphql.Now()
+	var m clientMessage
+	if json.Unmarshal(data, &m) != nil || m.Type == "" {
+		return k.closeWith(closeBadRequest, "Invalid message received")
 	}
-	return c.WebsocketConn.WriteJSON(v)
-}
-
-// messageTypeAndID reads the type and id of a message gqlgen writes: a
-// pointer to a struct of its own with Type and ID fields (a string type
-// and a string). Anything else has neither.
-func messageTypeAndID(v any) (typ, id string) {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return "", ""
-	}
-	rv = rv.Elem()
-	t, i := rv.FieldByName("Type"), rv.FieldByName("ID")
-	if !t.IsValid() || !i.IsValid() || t.Kind() != reflect.String || i.Kind() != reflect.String {
-		return "", ""
-	}
-	return t.String(), i.String()
-}
-
-// check returns 0 for a message gqlgen may have, -1 for one answered here,
-// or the close code and reason for one that breaks the protocol.
-func (c *checkedConn) check(data []byte) (int, string) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil || m == nil {
-		return closeBadRequest, "Invalid message received"
-	}
-	var typ string
-	if raw, ok := m["type"]; !ok || json.Unmarshal(raw, &typ) != nil {
-		return closeBadRequest, "Invalid message received"
-	}
-	switch typ {
+	switch m.Type {
 	case "connection_init":
-		if !isNullOrObject(m["payload"]) {
-			return closeBadRequest, "Invalid message received: connection_init payload must be an object"
+		if !isNullOrObject(m.Payload) {
+			return k.closeWith(closeBadRequest, "Invalid message received: connection_init payload must be an object")
 		}
-		if c.initialised.Swap(true) {
-			return closeTooManyInits, "Too many initialisation requests"
+		k.mu.Lock()
+		again := k.initialised
+		k.initialised = true
+		k.mu.Unlock()
+		if again {
+			return k.closeWith(closeTooManyInits, "Too many initialisation requests")
 		}
+		return k.init(m.Payload)
 	case "ping", "pong":
-		if !isNullOrObject(m["payload"]) {
-			return closeBadRequest, "Invalid message received: " + typ + " payload must be an object"
+		if !isNullOrObject(m.Payload) {
+			return k.closeWith(closeBadRequest, "Invalid message received: "+m.Type+" payload must be an object")
 		}
-		if !c.initialised.Load() {
-			// gqlgen expects connection_init first; a ping may come any
-			// time.
-			if typ == "ping" {
-				_ = c.WebsocketConn.WriteJSON(map[string]string{"type": "pong"})
-			}
-			return -1, ""
+		if m.Type == "ping" {
+			k.send("", "pong", nil)
 		}
 	case "subscribe":
-		if !isID(m["id"]) {
-			return closeBadRequest, "Invalid message received: subscribe needs an id"
+		id := idOf(m.ID)
+		if id == "" {
+			return k.closeWith(closeBadRequest, "Invalid message received: subscribe needs an id")
 		}
-		if !validSubscribePayload(m["payload"]) {
-			return closeBadRequest, "Invalid message received: subscribe payload must be an object with a query string"
+		if !validSubscribePayload(m.Payload) {
+			return k.closeWith(closeBadRequest, "Invalid message received: subscribe payload must be an object with a query string")
 		}
-		if !c.initialised.Load() {
-			return closeUnauthorized, "Unauthorized"
+		k.mu.Lock()
+		initialised := k.initialised
+		_, running := k.ops[id]
+		if initialised && !running {
+			k.ops[id] = nil // taken; the operation follows
 		}
-		id := idOf(m["id"])
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if _, ok := c.running[id]; ok {
-			return closeDuplicateID, "Subscriber for " + id + " already exists"
+		k.mu.Unlock()
+		switch {
+		case !initialised:
+			return k.closeWith(closeUnauthorized, "Unauthorized")
+		case running:
+			return k.closeWith(closeDuplicateID, "Subscriber for "+id+" already exists")
 		}
-		if c.running == nil {
-			c.running = map[string]struct{}{}
-		}
-		c.running[id] = struct{}{}
+		k.start(id, m.Payload, start)
 	case "complete":
-		if !isID(m["id"]) {
-			return closeBadRequest, "Invalid message received: complete needs an id"
+		id := idOf(m.ID)
+		if id == "" {
+			return k.closeWith(closeBadRequest, "Invalid message received: complete needs an id")
 		}
-		if !c.initialised.Load() {
-			return -1, "" // nothing to complete yet
+		k.mu.Lock()
+		op := k.ops[id]
+		k.mu.Unlock()
+		if op != nil {
+			op.completedByClient()
 		}
-		c.mu.Lock()
-		delete(c.running, idOf(m["id"]))
-		c.mu.Unlock()
 	default:
-		return closeBadRequest, "Invalid message received: unexpected message type"
+		return k.closeWith(closeBadRequest, "Invalid message received: unexpected message type")
 	}
-	return 0, ""
+	return true
+}
+
+// init authenticates the connection from the Authorization entry of its
+// connection_init payload and acknowledges it. A connection without one
+// is anonymous; a bad token closes it with 4403, as graphql-transport-ws
+// prescribes; a user past Config.MaxSocketsPerUser gets 4029.
+func (k *wsConn) init(payload json.RawMessage) bool {
+	var p struct {
+		Upper string `json:"Authorization"`
+		Lower string `json:"authorization"`
+	}
+	json.Unmarshal(payload, &p) // an object, checked; other entries are ignored
+	header := p.Upper
+	if header == "" {
+		header = p.Lower
+	}
+	if header != "" {
+		token, ok := edustream.BearerToken(header)
+		if !ok || k.t.auth == nil {
+			return k.closeWith(closeForbidden, "Forbidden: authorization must be a bearer token")
+		}
+		u, err := k.t.auth.Authenticate(k.ctx, token)
+		switch code := edustream.ErrorCode(err); {
+		case err == nil:
+		case code == edustream.EUNAVAILABLE:
+			return k.closeWith(closeTryAgainLater, "Try again later: "+edustream.ErrorMessage(err))
+		case code == edustream.EINTERNAL:
+			edustream.Logger(k.ctx).Error("websocket: check a token", slog.String("error", err.Error()))
+			return k.closeWith(closeInternalError, "Internal server error")
+		default:
+			return k.closeWith(closeForbidden, "Forbidden: "+edustream.ErrorMessage(err))
+		}
+		if s := socketSlotFrom(k.ctx); s != nil {
+			if err := s.bindUser(u.ID); err != nil {
+				k.t.metrics.websocketRefused(refusedSocketLimit)
+				return k.closeWith(closeLimitExceeded, edustream.ErrorMessage(err))
+			}
+		}
+		// Only the reader goroutine reads ctx until the first operation.
+		k.ctx = edustream.NewContextWithUser(k.ctx, u)
+	}
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return false // timed out meanwhile
+	}
+	k.timer.Stop()
+	k.timer = time.AfterFunc(k.t.pingEvery, k.ping)
+	k.mu.Unlock()
+	k.send("", "connection_ack", nil)
+	return true
+}
+
+// initTimedOut closes a socket that has not sent connection_init.
+func (k *wsConn) initTimedOut() {
+	k.mu.Lock()
+	initialised := k.initialised
+	k.mu.Unlock()
+	if !initialised {
+		k.closeWith(closeInitTimeout, "Connection initialisation timeout")
+	}
+}
+
+// ping sends a keep-alive ping, and schedules the next.
+func (k *wsConn) ping() {
+	k.send("", "ping", nil)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.closed {
+		k.timer.Reset(k.t.pingEvery)
+	}
+}
+
+// serverMessage is a message to the client.
+type serverMessage struct {
+	ID      string `json:"id,omitempty"`
+	Type    string `json:"type"`
+	Payload any    `json:"payload,omitempty"`
+}
+
+// send writes a message, within the write timeout. A write that fails
+// (the client gone, or too slow) ends the connection. coder/websocket
+// serialises the writers of one connection, so the operations' deliveries
+// may call it from their goroutines.
+func (k *wsConn) send(id, typ string, payload any) {
+	data, err := json.Marshal(serverMessage{ID: id, Type: typ, Payload: payload})
+	if err != nil {
+		panic(fmt.Sprintf("websocket: encode a %s message: %v", typ, err)) // our own types: a bug
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), k.t.writeTimeout)
+	defer cancel()
+	if err := k.c.Write(ctx, websocket.MessageText, data); err != nil {
+		k.mu.Lock()
+		k.closed = true
+		k.mu.Unlock()
+		k.cancel()
+		k.c.CloseNow()
+	}
+}
+
+// closeWith closes the connection with code and reason (cut to what a
+// close frame holds), once, counts a refusal, and reports false so that
+// handle can return it.
+func (k *wsConn) closeWith(code websocket.StatusCode, reason string) bool {
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return false
+	}
+	k.closed = true
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+	k.mu.Unlock()
+	if r, ok := refusalReasons[code]; ok && code != closeLimitExceeded {
+		// Socket limits are counted where they are decided (bounds, init).
+		k.t.metrics.websocketRefused(r)
+	}
+	k.cancel()
+	k.c.Close(code, closeReason(reason))
+	return false
+}
+
+// maxCloseReason is what a close frame's reason may hold (RFC 6455 §5.5).
+const maxCloseReason = 123
+
+// closeReason cuts reason to fit a close frame, at a rune boundary.
+func closeReason(reason string) string {
+	if len(reason) <= maxCloseReason {
+		return reason
+	}
+	cut := maxCloseReason
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut]
+}
+
+// end releases what the connection holds once its reader is done.
+func (k *wsConn) end() {
+	k.mu.Lock()
+	k.closed = true
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+	ops := make([]*wsOperation, 0, len(k.ops))
+	for _, op := range k.ops {
+		if op != nil {
+			ops = append(ops, op)
+		}
+	}
+	k.mu.Unlock()
+	k.cancel()
+	for _, op := range ops {
+		op.finish()
+	}
+	k.c.CloseNow()
 }
 
 func isNullOrObject(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) == 0 || string(raw) == "null" || raw[0] == '{'
-}
-
-func isID(raw json.RawMessage) bool {
-	return idOf(raw) != ""
 }
 
 // idOf returns the operation id raw spells, "" if it spells none.

@@ -177,6 +177,16 @@ func (s memLectures) FindLecturesByCourseIDs(_ context.Context, ids []int64) (ma
 	return out, nil
 }
 
+func (s memLectures) FindLectureOutlinesByCourseIDs(ctx context.Context, ids []int64) (map[int64][]*edustream.Lecture, error) {
+	out, err := s.FindLecturesByCourseIDs(ctx, ids)
+	for _, ls := range out {
+		for _, l := range ls {
+			l.Description, l.Outline = "", true
+		}
+	}
+	return out, err
+}
+
 type memEnrollments struct{ edustream.EnrollmentService }
 
 func (memEnrollments) FindEnrollments(context.Context, int64, []int64) (map[int64]*edustream.Enrollment, error) {

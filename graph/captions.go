@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/edustream/edustream"
@@ -34,22 +36,30 @@ func (l *loaders) captionLoader() *dataloadgen.Loader[int64, []*edustream.Captio
 	})
 }
 
+// queueVideoCaptions queues the tracks of a list's playing videos when the
+// selection asks for them, so the list's are one batch (see
+// lecture_batch.go: its elements resolve one after another).
+func (r *Resolver) queueVideoCaptions(ctx context.Context, videoIDs []int64) func() {
+	fc := graphql.GetFieldContext(ctx)
+	if r.Captions == nil || len(videoIDs) == 0 || (fc != nil && !selectsHere(fc.Field.Selections, "captions")) {
+		return func() {}
+	}
+	return queued(loadersFrom(ctx).captionLoader().LoadAllThunk(ctx, videoIDs))
+}
+
 func errCaptionsOff() error {
 	return edustream.Errorf(edustream.ECONFLICT, "captions are not configured on this server")
 }
 
-// videoCaptions is Video.captions.
+// videoCaptions is Video.captions. The video was handed out by a field
+// that checked the caller may see it, and its tracks are seen with it, as
+// its renditions are: no access check of its own, which would read the
+// lecture again.
 func (r *Resolver) videoCaptions(ctx context.Context, v *edustream.Video) ([]*edustream.Caption, error) {
 	if r.Captions == nil {
 		return []*edustream.Caption{}, nil
 	}
-	// Queued before the access check, so the tracks of a page's videos
-	// go in one batch rather than as each check ends.
-	load := loadersFrom(ctx).captionLoader().LoadThunk(ctx, v.ID)
-	if _, err := r.accessToLecture(ctx, v.LectureID); err != nil {
-		return nil, err
-	}
-	list, err := load()
+	list, err := loadersFrom(ctx).captionLoader().Load(ctx, v.ID)
 	if list == nil && err == nil {
 		list = []*edustream.Caption{}
 	}

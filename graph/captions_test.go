@@ -188,9 +188,7 @@ func TestVideoCaptionsAreBatched(t *testing.T) {
 	before = b.queries.Load()
 	b.post(t, b.instructor, `query($c: ID!) { course(id: $c) { lectures { video { id } } } }`, map[string]any{"c": idOf(course)}).NoErrors(t)
 	without := b.queries.Load() - before
-	// One for the tracks, one for the lectures by id that the access
-	// check loads (the page loaded them by course): none per video.
-	if withCaptions-without > 2 {
-		t.Errorf("the captions of 5 videos cost %d queries more, want 2 at most", withCaptions-without)
+	if withCaptions != without+1 {
+		t.Errorf("the captions of 5 videos cost %d queries more, want 1", withCaptions-without)
 	}
 }

@@ -25,6 +25,13 @@ func complexity() generated.ComplexityRoot {
 		}
 		return gqlhttp.ListCost(n, child)
 	}
+	c.Query.Search = func(child int, _ string, first *int, _ *string) int {
+		n := 20 // pageSize's default
+		if first != nil {
+			n = min(max(*first, 1), MaxFirst)
+		}
+		return gqlhttp.ListCost(n, child)
+	}
 	c.Course.Lectures = func(child int) int { return gqlhttp.ListCost(lecturesEstimate, child) }
 	c.Course.LiveSessions = func(child int, _ *bool, first *int) int {
 		n := defaultLiveSessions

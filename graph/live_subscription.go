@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 )
 
 // liveFollowerBuffer is how many sessions a subscriber's websocket may
@@ -35,7 +36,7 @@ func (r *Resolver) liveSessionUpdated(ctx context.Context, courseID int64) (<-ch
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &liveFollower{r: r, ctx: ctx, cancel: cancel, courseID: courseID,
-		out: make(chan *edustream.LiveSession, liveFollowerBuffer), pending: map[int64]*edustream.LiveSession{}, sent: map[int64]int64{}}
+		out: make(chan *edustream.LiveSession, liveFollowerBuffer), notify: gqlhttp.SubscriptionNotifier(ctx), pending: map[int64]*edustream.LiveSession{}, sent: map[int64]int64{}}
 	if err := r.Events.SubscribeFunc(ctx, edustream.LiveSessionTopic(courseID), f.onEvent); err != nil {
 		cancel()
 		return nil, err
@@ -53,6 +54,9 @@ type liveFollower struct {
 	cancel   context.CancelFunc
 	courseID int64
 	out      chan *edustream.LiveSession
+	// notify tells the websocket that out holds a session, or closed
+	// (gqlhttp.SubscriptionNotifier).
+	notify func()
 	// sent is the version last sent of each session.
 	sent map[int64]int64
 
@@ -153,6 +157,7 @@ func (f *liveFollower) send(changed map[int64]*edustream.LiveSession, resync boo
 	for _, s := range sessions {
 		select {
 		case f.out <- s:
+			f.notify()
 			f.sent[s.ID] = s.Version
 			delivered = append(delivered, s)
 		case <-f.ctx.Done():
@@ -232,5 +237,6 @@ func (f *liveFollower) closeOutLocked() {
 	if !f.outClosed {
 		f.outClosed = true
 		close(f.out)
+		f.notify()
 	}
 }

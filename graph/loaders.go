@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/edustream/edustream"
@@ -29,11 +29,18 @@ type loaders struct {
 	r      *Resolver
 	viewer *edustream.User
 
-	users    lazyLoader[*edustream.User]
-	courses  lazyLoader[*edustream.Course]
-	lectures lazyLoader[*edustream.Lecture]
-	// lecturesByCourse are each course's lectures, by course id.
-	lecturesByCourse lazyLoader[[]*edustream.Lecture]
+	users   lazyLoader[*edustream.User]
+	courses lazyLoader[*edustream.Course]
+	// lectures may hold outlines (edustream.Lecture.Outline), which
+	// serve access checks; lecture upgrades them, through wholeLectures,
+	// for a field that selects the description.
+	lectures      lazyLoader[*edustream.Lecture]
+	wholeLectures lazyLoader[*edustream.Lecture]
+	// lecturesByCourse are each course's lectures, by course id, whole;
+	// lectureOutlinesByCourse the same without descriptions, for lists
+	// that do not select them (a whole list serves there too).
+	lecturesByCourse        lazyLoader[[]*edustream.Lecture]
+	lectureOutlinesByCourse lazyLoader[[]*edustream.Lecture]
 	// enrollments are the caller's, by course id; a missing one is nil.
 	enrollments lazyLoader[*edustream.Enrollment]
 	videos      lazyLoader[*edustream.Video]
@@ -96,13 +103,66 @@ func (l *loaders) lectureLoader() *dataloadgen.Loader[int64, *edustream.Lecture]
 	})
 }
 
+func (l *loaders) wholeLectureLoader() *dataloadgen.Loader[int64, *edustream.Lecture] {
+	return l.wholeLectures.get(func() *dataloadgen.Loader[int64, *edustream.Lecture] {
+		return dataloadgen.NewMappedLoader(l.r.LectureService.FindLecturesByIDs, wait)
+	})
+}
+
 func (l *loaders) lecturesByCourseLoader() *dataloadgen.Loader[int64, []*edustream.Lecture] {
 	return l.lecturesByCourse.get(func() *dataloadgen.Loader[int64, []*edustream.Lecture] {
 		return dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([][]*edustream.Lecture, []error) {
 			m, err := l.r.LectureService.FindLecturesByCourseIDs(ctx, ids)
+			if err == nil {
+				l.primeLectureLists(ids, m, false)
+			}
 			return fill(ids, m, err)
 		}, wait)
 	})
+}
+
+func (l *loaders) lectureOutlinesByCourseLoader() *dataloadgen.Loader[int64, []*edustream.Lecture] {
+	return l.lectureOutlinesByCourse.get(func() *dataloadgen.Loader[int64, []*edustream.Lecture] {
+		return dataloadgen.NewLoader(func(ctx context.Context, ids []int64) ([][]*edustream.Lecture, []error) {
+			m, err := l.r.LectureService.FindLectureOutlinesByCourseIDs(ctx, ids)
+			return fill(ids, m, err)
+		}, wait)
+	})
+}
+
+// primeLectureLists primes the lists of courses' lectures read for ids:
+// whole lists serve both loaders, outlines only theirs.
+func (l *loaders) primeLectureLists(ids []int64, lectures map[int64][]*edustream.Lecture, outlines bool) {
+	for _, id := range ids {
+		if !outlines {
+			l.lecturesByCourseLoader().Prime(id, lectures[id])
+		}
+		l.lectureOutlinesByCourseLoader().Prime(id, lectures[id])
+	}
+}
+
+// lecturesOf is Course.lectures: outlines unless the field selects the
+// description, so the catalog does not read what it does not show.
+func (l *loaders) lecturesOf(ctx context.Context, courseID int64) ([]*edustream.Lecture, error) {
+	if selectsDescription(ctx) {
+		return l.lecturesByCourseLoader().Load(ctx, courseID)
+	}
+	return l.lectureOutlinesByCourseLoader().Load(ctx, courseID)
+}
+
+// selectsDescription reports whether the field being resolved, a lecture
+// or a list of them, selects the description.
+func selectsDescription(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	return fc == nil || selectsHere(fc.Field.Selections, "description")
+}
+
+// selectsHere reports whether set selects the field name itself (through
+// fragments, not in sub-selections).
+func selectsHere(set ast.SelectionSet, name string) bool {
+	found := false
+	directFields(set, func(f *ast.Field) { found = found || f.Name == name })
+	return found
 }
 
 func (l *loaders) enrollmentLoader() *dataloadgen.Loader[int64, *edustream.Enrollment] {
@@ -166,10 +226,15 @@ func (l *loaders) course(ctx context.Context, id int64) (*edustream.Course, erro
 	return c, err
 }
 
-// lecture is course's counterpart for lectures.
+// lecture is course's counterpart for lectures. The loader may hold an
+// outline, which serves an access check; the field being resolved gets
+// the whole lecture if it selects the description.
 func (l *loaders) lecture(ctx context.Context, id int64) (*edustream.Lecture, error) {
 	if !isRootField(ctx) {
 		lecture, err := l.lectureLoader().Load(ctx, id)
+		if err == nil && lecture.Outline && selectsDescription(ctx) {
+			lecture, err = l.wholeLectureLoader().Load(ctx, id)
+		}
 		return lecture, notFoundAs(err, errLectureNotFound(id))
 	}
 	lecture, err := l.r.LectureService.FindLectureByID(ctx, id)

@@ -101,7 +101,7 @@ func (r *Resolver) myLectureProgress(ctx context.Context, l *edustream.Lecture) 
 	// Every lecture of a course asks for the progress of all of them:
 	// the first ask queries, the others find it cached, however far apart
 	// in time gqlgen's goroutines get there.
-	siblings, err := ls.lecturesByCourseLoader().Load(ctx, l.CourseID)
+	siblings, err := ls.lectureOutlinesByCourseLoader().Load(ctx, l.CourseID)
 	if err != nil {
 		return nil, err
 	}

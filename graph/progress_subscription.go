@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/gqlhttp"
 )
 
 // progressFollowerBuffer is how many updates a subscriber's websocket may
@@ -45,7 +46,7 @@ func (r *Resolver) myProgressUpdated(ctx context.Context, courseID int64) (<-cha
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &progressFollower{r: r, ctx: ctx, cancel: cancel, userID: u.ID, courseID: courseID,
-		out: make(chan *edustream.ProgressEvent, progressFollowerBuffer), holding: true}
+		out: make(chan *edustream.ProgressEvent, progressFollowerBuffer), notify: gqlhttp.SubscriptionNotifier(ctx), holding: true}
 	// Subscribe before reading: a completion in between is queued behind
 	// the state read.
 	if err := r.Events.SubscribeFunc(ctx, edustream.ProgressTopic(u.ID, courseID), f.onEvent); err != nil {
@@ -84,6 +85,9 @@ type progressFollower struct {
 	cancel           context.CancelFunc
 	userID, courseID int64
 	out              chan *edustream.ProgressEvent
+	// notify tells the websocket that out holds an update, or closed
+	// (gqlhttp.SubscriptionNotifier).
+	notify func()
 
 	mu sync.Mutex
 	// pending are the updates to send, in order; holding says the first
@@ -157,6 +161,7 @@ func (f *progressFollower) send() {
 			outcome := EventSent
 			select {
 			case f.out <- q.e:
+				f.notify()
 			case <-f.ctx.Done():
 				outcome = EventDropped
 			}
@@ -194,5 +199,6 @@ func (f *progressFollower) closeOutLocked() {
 	if !f.outClosed {
 		f.outClosed = true
 		close(f.out)
+		f.notify()
 	}
 }

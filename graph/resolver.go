@@ -43,6 +43,9 @@ type Resolver struct {
 	// Captions adds and removes caption tracks and reads them (nil: videos
 	// have none, and the caption mutations refuse with a clear error).
 	Captions *edustream.Captions
+	// SearchService answers Query.search (nil: it refuses with a clear
+	// error).
+	SearchService edustream.SearchService
 	// PublicCatalog lets anonymous callers see the published catalog; when
 	// false they must sign in for everything.
 	PublicCatalog bool

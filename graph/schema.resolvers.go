@@ -30,7 +30,7 @@ func (r *courseResolver) Lectures(ctx context.Context, obj *edustream.Course) ([
 	if !edustream.CanViewCourse(edustream.UserFromContext(ctx), obj) {
 		return nil, errCourseNotFound(obj.ID)
 	}
-	return loadersFrom(ctx).lecturesByCourseLoader().Load(ctx, obj.ID)
+	return loadersFrom(ctx).lecturesOf(ctx, obj.ID)
 }
 
 func (r *courseResolver) Enrolled(ctx context.Context, obj *edustream.Course) (bool, error) {
@@ -73,16 +73,16 @@ func (r *lectureResolver) Course(ctx context.Context, obj *edustream.Lecture) (*
 	return r.visibleCourse(ctx, obj.CourseID)
 }
 
-func (r *lectureResolver) Video(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
-	return r.currentVideo(ctx, obj)
+func (r *lectureResolver) Video(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.Video, error) {
+	return forEachLecture(ctx, objs, r.queueVideos, r.currentVideo)
 }
 
-func (r *lectureResolver) NextVideo(ctx context.Context, obj *edustream.Lecture) (*edustream.Video, error) {
-	return r.nextVideo(ctx, obj)
+func (r *lectureResolver) NextVideo(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.Video, error) {
+	return forEachLecture(ctx, objs, r.queueNextVideos, r.nextVideo)
 }
 
-func (r *lectureResolver) MyProgress(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureProgress, error) {
-	return r.myLectureProgress(ctx, obj)
+func (r *lectureResolver) MyProgress(ctx context.Context, objs []*edustream.Lecture) ([]*edustream.LectureProgress, error) {
+	return forEachLecture(ctx, objs, r.queueLectureProgress, r.myLectureProgress)
 }
 
 func (r *lectureResolver) Analytics(ctx context.Context, obj *edustream.Lecture) (*edustream.LectureAnalytics, error) {
@@ -410,6 +410,10 @@ func (r *queryResolver) Videos(ctx context.Context, status *edustream.VideoStatu
 
 func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string) (*model.AuditLogConnection, error) {
 	return r.adminAuditLog(ctx, first, after)
+}
+
+func (r *queryResolver) Search(ctx context.Context, query string, first *int, after *string) (*model.SearchConnection, error) {
+	return r.search(ctx, query, first, after)
 }
 
 func (r *subscriptionResolver) EncodingProgress(ctx context.Context, lectureID int64) (<-chan *edustream.EncodingEvent, error) {

@@ -88,9 +88,10 @@ func (o EventOutcome) String() string {
 // (EncodingEvent.Newer), and after a lost connection the database is read
 // again.
 //
-// A subscription holds no goroutine of its own while idle: events arrive on
-// the event service's delivery goroutine (SubscribeFunc) and go straight to
-// gqlgen's channel. Only the rare steps that need I/O (re-checking access
+// A subscription holds no goroutine of its own while idle, nor does the
+// websocket for it: events arrive on the event service's delivery
+// goroutine (SubscribeFunc), go to gqlgen's channel, and that goroutine
+// writes them to the socket (gqlhttp.SubscriptionNotifier). Only the rare steps that need I/O (re-checking access
 // when the state changes, re-reading the database, the queue position) run
 // on a short-lived goroutine. Thousands of idle subscriptions per instance
 // are the common case; see the IdleSubscriptions benchmark.
@@ -111,7 +112,7 @@ func (r *Resolver) encodingProgress(ctx context.Context, lectureID int64) (<-cha
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &follower{r: r, ctx: ctx, cancel: cancel, lectureID: lectureID,
-		out: make(chan *edustream.EncodingEvent, followerBuffer), starting: true}
+		out: make(chan *edustream.EncodingEvent, followerBuffer), notify: gqlhttp.SubscriptionNotifier(ctx), starting: true}
 	// Subscribe before reading the state: an event published in between is
 	// held, and sent after the state if it is newer.
 	for _, topic := range []string{edustream.EncodingTopic(lectureID), edustream.VideoQueueTopic} {
@@ -147,6 +148,9 @@ type follower struct {
 	cancel    context.CancelFunc
 	lectureID int64
 	out       chan *edustream.EncodingEvent
+	// notify tells the websocket that out holds an event, or closed: it
+	// writes it from the notifying goroutine (gqlhttp.SubscriptionNotifier).
+	notify func()
 	// lastQueueCheck is when the queue position was last read (unix nano).
 	lastQueueCheck atomic.Int64
 
@@ -271,6 +275,7 @@ func (f *follower) offer(e *edustream.EncodingEvent) (sent bool) {
 	select {
 	case f.out <- e:
 		f.last = e
+		f.notify()
 		return true
 	default:
 		f.held, f.flushing = e, true
@@ -304,6 +309,7 @@ func (f *follower) flush() {
 			f.mu.Lock()
 			f.last = e
 			f.mu.Unlock()
+			f.notify()
 		case <-f.ctx.Done():
 			// The subscription ended while the websocket was behind; the
 			// channel is this goroutine's to close (see closeLocked).
@@ -505,6 +511,7 @@ func (f *follower) closeLocked() {
 	if !f.flushing && !f.outClosed {
 		f.outClosed = true
 		close(f.out)
+		f.notify()
 	}
 }
 

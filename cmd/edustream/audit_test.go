@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,23 +24,9 @@ const auditDir = "testdata/graphql-http"
 // npm, unless EDUSTREAM_TEST_REQUIRE names graphql-http.
 func TestGraphQLOverHTTPAudit(t *testing.T) {
 	t.Parallel()
-	node, nodeErr := exec.LookPath("node")
-	npm, npmErr := exec.LookPath("npm")
-	if nodeErr != nil || npmErr != nil {
-		if testenv.Required("graphql-http") {
-			t.Fatalf("graphql-http is required (%s) but node or npm is not on PATH", testenv.EnvRequire)
-		}
-		t.Skip("node and npm are needed for the graphql-http audit")
-	}
+	node := testenv.NodeProject(t, auditDir, "graphql-http", "graphql-http")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if !auditInstalled(t) {
-		install := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		install.Dir = auditDir
-		if out, err := install.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", auditDir, err, out)
-		}
-	}
 
 	env, _ := backendEnv(t)
 	env["EDUSTREAM_INTROSPECTION"] = "true"
@@ -86,26 +70,4 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	}
 	t.Logf("graphql-http audit: MUST %d ok, %d failed; SHOULD %d ok, %d failed; MAY %d ok, %d failed",
 		counts["MUST ok"], counts["MUST failed"], counts["SHOULD ok"], counts["SHOULD failed"], counts["MAY ok"], counts["MAY failed"])
-}
-
-// auditInstalled reports whether node_modules holds the graphql-http that
-// package-lock.json names.
-func auditInstalled(t *testing.T) bool {
-	t.Helper()
-	var lock struct {
-		Packages map[string]struct{ Version string } `json:"packages"`
-	}
-	b, err := os.ReadFile(filepath.Join(auditDir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &lock); err != nil {
-		t.Fatalf("%s/package-lock.json: %v", auditDir, err)
-	}
-	var installed struct{ Version string }
-	b, err = os.ReadFile(filepath.Join(auditDir, "node_modules", "graphql-http", "package.json"))
-	if err != nil || json.Unmarshal(b, &installed) != nil {
-		return false
-	}
-	return installed.Version == lock.Packages["node_modules/graphql-http"].Version
 }

@@ -275,8 +275,8 @@ func BenchmarkEventToSubscriber(b *testing.B) {
 // subscriptions cost one API instance, beside 1,000 idle connections to a
 // bare websocket server (accept, then one goroutine reading) in the same
 // run. The clients are another process, so only the server side is
-// counted: live heap plus goroutine stacks after a GC, before and after.
-// Target: ≤ 2× the bare server per connection.
+// counted: live heap plus goroutine stacks after a GC, before and after,
+// and the goroutines. Target: ≤ 2× the bare server per connection.
 func BenchmarkIdleSubscriptions(b *testing.B) {
 	const n = 1000
 	env, _ := backendEnv(b)
@@ -301,14 +301,16 @@ func BenchmarkIdleSubscriptions(b *testing.B) {
 	}))
 	defer bare.Close()
 
-	measure := func(url, mode string) float64 {
-		before := serverMemory()
+	// measure returns the server's bytes and goroutines per connection.
+	measure := func(url, mode string) (bytes, goroutines float64) {
+		before, goroutinesBefore := serverMemory(), runtime.NumGoroutine()
 		_, stdin, stdout := helperProcess(b, clientsEnv, fmt.Sprintf("%s %d %s %s %s", url, n, mode, ada, lecture))
 		line, err := stdout.ReadString('\n')
 		if err != nil || strings.TrimSpace(line) != "ready" {
 			b.Fatalf("%s clients: %q %v", mode, line, err)
 		}
-		perConn := float64(serverMemory()-before) / n
+		bytes = float64(serverMemory()-before) / n
+		goroutines = float64(runtime.NumGoroutine()-goroutinesBefore) / n
 		// EDUSTREAM_BENCH_HEAP=prefix writes the server's heap profile with
 		// the connections open, to compare the two with pprof -diff_base.
 		if prefix := os.Getenv("EDUSTREAM_BENCH_HEAP"); prefix != "" {
@@ -316,21 +318,30 @@ func BenchmarkIdleSubscriptions(b *testing.B) {
 				pprof.WriteHeapProfile(fh)
 				fh.Close()
 			}
-			b.Logf("%s: %d goroutines", mode, runtime.NumGoroutine())
 		}
 		stdin.Close()
-		return perConn
+		// Until the server let go of them: the next round starts from an
+		// instance without them.
+		deadline := time.Now().Add(testenv.WaitLimit)
+		for runtime.NumGoroutine() > goroutinesBefore+n/100 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		return bytes, goroutines
 	}
-	var graphqlBytes, bareBytes float64
+	var graphqlBytes, bareBytes, graphqlGoroutines, bareGoroutines float64
 	b.ResetTimer()
 	for range b.N {
-		bareBytes += measure("ws"+strings.TrimPrefix(bare.URL, "http"), "bare")
-		graphqlBytes += measure("ws"+strings.TrimPrefix(in.url, "http")+"/query", "graphql")
+		by, g := measure("ws"+strings.TrimPrefix(bare.URL, "http"), "bare")
+		bareBytes, bareGoroutines = bareBytes+by, bareGoroutines+g
+		by, g = measure("ws"+strings.TrimPrefix(in.url, "http")+"/query", "graphql")
+		graphqlBytes, graphqlGoroutines = graphqlBytes+by, graphqlGoroutines+g
 	}
 	b.StopTimer()
 	b.ReportMetric(graphqlBytes/float64(b.N), "B/subscription")
 	b.ReportMetric(bareBytes/float64(b.N), "B/bare-conn")
 	b.ReportMetric(graphqlBytes/bareBytes, "ratio")
+	b.ReportMetric(graphqlGoroutines/float64(b.N), "goroutines/subscription")
+	b.ReportMetric(bareGoroutines/float64(b.N), "goroutines/bare-conn")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -78,8 +78,8 @@ func TestFleetReadLoad(t *testing.T) {
 		r := load.run(urls, rate, step)
 		primary, replica := conns()
 		load1, _ := os.ReadFile("/proc/loadavg")
-		t.Logf("%5d req/s offered: %7.1f/s done, p50 %7.2f ms, p99 %8.2f ms, max %8.2f ms, errors %d %v, connections primary %d replica %d (bound %d each), load %s",
-			rate, float64(r.n)/r.elapsed.Seconds(), ms(r.percentile(0.5)), ms(r.percentile(0.99)), ms(r.percentile(1)),
+		t.Logf("%5d req/s offered: %7.1f/s done, p50 %7.2f ms (%s), p99 %8.2f ms, max %8.2f ms, errors %d %v, connections primary %d replica %d (bound %d each), load %s",
+			rate, float64(r.n)/r.elapsed.Seconds(), ms(r.percentile(0.5)), r.medians(), ms(r.percentile(0.99)), ms(r.percentile(1)),
 			r.errors.Load(), r.errorKinds(), primary, replica, 2*maxOpen, strings.Join(strings.Fields(string(load1))[:3], " "))
 		if r.percentile(0.99) > 500*time.Millisecond {
 			break
@@ -221,6 +221,20 @@ type fleetResult struct {
 	errors atomic.Int64
 	mu     sync.Mutex
 	kinds  map[string]int
+	// byQuery are the latencies of each kind of request (fleetQueries).
+	byQuery [len(fleetQueries)]loadResult
+}
+
+// fleetQueries are the kinds of request the load mixes, in turn.
+var fleetQueries = [...]string{"catalog", "lecture", "me"}
+
+// medians are each kind of request's p50.
+func (r *fleetResult) medians() string {
+	var out []string
+	for i, q := range r.byQuery {
+		out = append(out, fmt.Sprintf("%s %.2f", fleetQueries[i], ms(q.percentile(0.5))))
+	}
+	return strings.Join(out, ", ")
 }
 
 func (r *fleetResult) fail(kind string) {
@@ -251,22 +265,28 @@ func (l *fleetLoad) run(urls []string, rate int, d time.Duration) *fleetResult {
 		time.Sleep(time.Until(at))
 		wg.Go(func() {
 			t0 := time.Now()
-			l.send(r, urls[n%len(urls)], n)
+			query := (n / 2) % len(fleetQueries) // n%2 picks the instance
+			l.send(r, urls[n%len(urls)], n, query)
 			lat := time.Since(t0)
 			mu.Lock()
 			r.latencies = append(r.latencies, lat)
+			r.byQuery[query].latencies = append(r.byQuery[query].latencies, lat)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	r.elapsed, r.n = time.Since(start), len(r.latencies)
 	slices.Sort(r.latencies)
+	for i := range r.byQuery {
+		slices.Sort(r.byQuery[i].latencies)
+	}
 	return r
 }
 
-func (l *fleetLoad) send(r *fleetResult, base string, n int) {
+// send sends the nth request, of kind query (fleetQueries).
+func (l *fleetLoad) send(r *fleetResult, base string, n, query int) {
 	var req *http.Request
-	switch (n / 2) % 3 { // n%2 picks the instance
+	switch query {
 	case 0:
 		req, _ = http.NewRequest(http.MethodGet, base+l.catalogURL, nil)
 	case 1:

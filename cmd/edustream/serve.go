@@ -289,6 +289,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Operations:         ops,
 		Progress:           svc.progress,
 		Captions:           svc.captions,
+		SearchService:      svc.search,
 		PublicCatalog:      cfg.PublicCatalog,
 	})
 	checks := backendChecks(db, rds, webexClient)

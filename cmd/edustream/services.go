@@ -18,6 +18,7 @@ type services struct {
 	videos      *sqldb.VideoService
 	sessions    *sqldb.LiveSessionService
 	audit       *sqldb.AuditLog
+	search      *sqldb.SearchService
 	// progress records and reads learning progress; life carries it over
 	// when a lecture's video is replaced.
 	progress *edustream.Progress
@@ -44,6 +45,7 @@ func newServices(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.E
 		videos:      sqldb.NewVideoService(db, nil),
 		sessions:    sqldb.NewLiveSessionService(db, nil),
 		audit:       sqldb.NewAuditLog(db, nil),
+		search:      sqldb.NewSearchService(db),
 	}
 	progress := sqldb.NewProgressService(db)
 	s.progress = &edustream.Progress{Store: progress, Events: events, Threshold: cfg.CompletionThreshold}

@@ -196,6 +196,33 @@ type RunningTask struct {
 	Course      *edustream.Course      `json:"course,omitempty"`
 }
 
+type SearchConnection struct {
+	Edges    []*SearchEdge `json:"edges"`
+	PageInfo *PageInfo     `json:"pageInfo"`
+	// How many hits the caller may see, on every page, among the query's best 1,000 matches.
+	TotalCount int `json:"totalCount"`
+}
+
+type SearchEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   *SearchHit `json:"node"`
+}
+
+// One search result: a course (lecture null), a lecture (atSeconds null), or
+// a moment of a lecture where its captions say what was searched for.
+type SearchHit struct {
+	Course  *edustream.Course  `json:"course"`
+	Lecture *edustream.Lecture `json:"lecture,omitempty"`
+	// Where the matching caption cue starts, in seconds of the lecture's video
+	// (seek the player there); null for a title or description hit.
+	AtSeconds *float64 `json:"atSeconds,omitempty"`
+	// The matching text as HTML: at most about 160 characters around the first
+	// match, every match wrapped in <mark>…</mark>, everything else
+	// HTML-escaped (so it holds no other tag), a cut end shown as "…". Safe to
+	// insert as markup.
+	Snippet string `json:"snippet"`
+}
+
 type Subscription struct {
 }
 

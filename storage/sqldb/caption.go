@@ -132,6 +132,9 @@ WHERE id = ?`, put.LectureID, put.Label, put.Kind, put.Source, put.Status, put.E
 		if err := insertCues(ctx, tx, &put, cues); err != nil {
 			return err
 		}
+		if err := indexCaption(ctx, tx, put.ID); err != nil {
+			return err
+		}
 		if write != nil {
 			if err := write(&put); err != nil {
 				return err
@@ -186,8 +189,11 @@ func (s *CaptionService) DeleteCaption(ctx context.Context, id int64) (*edustrea
 }
 
 // deleteCaptionRows deletes the tracks where says (a condition on
-// captions' own columns), and their cues.
+// captions' own columns), their cues and the cues' search documents.
 func deleteCaptionRows(ctx context.Context, tx handle, where string, args ...any) error {
+	if err := replaceSearchDocs(ctx, tx, nil, "caption_id IN (SELECT id FROM captions WHERE "+where+")", args...); err != nil {
+		return err
+	}
 	if _, err := tx.exec(ctx, "DELETE FROM caption_cues WHERE caption_id IN (SELECT id FROM captions WHERE "+where+")", args...); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -172,44 +173,52 @@ func reindexSearch(ctx context.Context, h handle) error {
 	return nil
 }
 
-// searchSQL is what differs between the engines' searches: how documents
-// are matched and scored, and how a title hit is told.
-type searchSQL struct {
-	// from and match hold one placeholder between them, for the query.
-	from, match, score, titleHit string
-	// query and titleQuery render the parsed query for match and titleHit.
-	query, titleQuery func(fulltext.Query) string
-	// scoreTakesQuery: the score expression has its own placeholder.
-	scoreTakesQuery bool
+// searchCandidates is the SQL, per engine, that picks the best
+// MaxSearchHits matching documents (title hits first, then relevance)
+// inside the engine, before any join: a common word matches a large part of
+// a million cues, and joining each match to its course, lecture and track
+// would cost far more than the engine's own ranking. Its placeholders take
+// the title query, then the query (twice on MariaDB).
+type searchCandidates struct {
+	sql string
+	// args renders the parsed query for the placeholders, in order.
+	args func(fulltext.Query) []any
 }
 
-var mysqlSearch = searchSQL{
-	from:            "search_documents d",
-	match:           "MATCH (d.title_terms, d.body_terms) AGAINST (? IN BOOLEAN MODE)",
-	score:           "MATCH (d.title_terms, d.body_terms) AGAINST (? IN BOOLEAN MODE)",
-	scoreTakesQuery: true,
+var mysqlCandidates = searchCandidates{
 	// InnoDB gives every match a relevance above 0, even of a term found
-	// in every document.
-	titleHit:   "MATCH (d.title_terms) AGAINST (? IN BOOLEAN MODE) > 0",
-	query:      fulltext.Query.MySQL,
-	titleQuery: fulltext.Query.MySQL,
+	// in every document, so "> 0" tells title hits.
+	sql: `SELECT d.id AS doc_id,
+  MATCH (d.title_terms) AGAINST (? IN BOOLEAN MODE) > 0 AS title_hit,
+  MATCH (d.title_terms, d.body_terms) AGAINST (? IN BOOLEAN MODE) AS score
+FROM search_documents d
+WHERE MATCH (d.title_terms, d.body_terms) AGAINST (? IN BOOLEAN MODE)
+ORDER BY title_hit DESC, score DESC, d.id LIMIT ` + maxSearchHitsSQL,
+	args: func(q fulltext.Query) []any { return []any{q.MySQL(), q.MySQL(), q.MySQL()} },
 }
 
-var sqliteSearch = searchSQL{
-	// bm25 must be computed where the FTS5 table is scanned, not in the
-	// query that joins, sorts and counts. It is lower for better matches;
-	// titles weigh twice.
-	from:       "(SELECT rowid AS doc_id, bm25(search_fts, 2.0, 1.0) AS rank FROM search_fts WHERE search_fts MATCH ?) m JOIN search_documents d ON d.id = m.doc_id",
-	match:      "1 = 1",
-	score:      "-m.rank",
-	titleHit:   "d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)",
-	query:      fulltext.Query.FTS5,
-	titleQuery: func(q fulltext.Query) string { return "title_terms : (" + q.FTS5() + ")" },
+var sqliteCandidates = searchCandidates{
+	// bm25 is lower for better matches; titles weigh twice.
+	sql: `SELECT rowid AS doc_id,
+  rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?) AS title_hit,
+  -bm25(search_fts, 2.0, 1.0) AS score
+FROM search_fts
+WHERE search_fts MATCH ?
+ORDER BY title_hit DESC, score DESC, rowid LIMIT ` + maxSearchHitsSQL,
+	args: func(q fulltext.Query) []any { return []any{"title_terms : (" + q.FTS5() + ")", q.FTS5()} },
 }
+
+var maxSearchHitsSQL = strconv.Itoa(edustream.MaxSearchHits)
 
 // Search returns one page of hits the caller may see, best first, and how
-// many there are in all, with one query (COUNT(*) OVER () rides along;
-// a page past the end counts with a second).
+// many there are among the best MaxSearchHits matches, with one query
+// (COUNT(*) OVER () rides along; a page past the end counts with a
+// second). The candidates are joined to their course (visibility), lecture
+// (still there, its position, its current video) and track (READY, of that
+// video); only the page's rows read their text, for the snippets. CROSS
+// JOIN keeps the candidates the outer loop on SQLite, whose planner would
+// otherwise walk every document of every visible course (MySQL reads it as
+// a plain join).
 func (s *SearchService) Search(ctx context.Context, sq edustream.SearchQuery) (*edustream.SearchResult, error) {
 	text, err := edustream.ValidateSearchText(sq.Text)
 	if err != nil {
@@ -222,17 +231,24 @@ func (s *SearchService) Search(ctx context.Context, sq edustream.SearchQuery) (*
 	if q.Empty() {
 		return &edustream.SearchResult{Hits: []edustream.SearchHit{}}, nil
 	}
-	dialect := mysqlSearch
+	cand := mysqlCandidates
 	if s.db.dialect.name == EngineSQLite {
-		dialect = sqliteSearch
+		cand = sqliteCandidates
 	}
-	where, whereArgs := searchWhere(dialect, q, sq)
-	args := []any{dialect.titleQuery(q)}
-	if dialect.scoreTakesQuery {
-		args = append(args, dialect.query(q))
-	}
-	args = append(args, whereArgs...)
-	args = append(args, sq.Limit, sq.Offset)
+	visible, args := searchVisible(cand.args(q), sq)
+	with := `WITH cand AS (` + cand.sql + `),
+vis AS (
+  SELECT d.id, d.course_id, d.lecture_id, d.caption_id, d.cue_seq, cand.title_hit, cand.score, COALESCE(l.position, 0) AS position
+  FROM cand
+  CROSS JOIN search_documents d ON d.id = cand.doc_id
+  CROSS JOIN courses c ON c.id = d.course_id
+  LEFT JOIN lectures l ON l.id = d.lecture_id
+  LEFT JOIN captions cap ON cap.id = d.caption_id
+  WHERE c.deleted_at IS NULL AND ` + visible + `
+    AND (d.kind = 'course' OR l.id IS NOT NULL)
+    AND (d.kind <> 'cue' OR (cap.status = 'READY' AND cap.video_id = l.video_id))
+)
+`
 	type row struct {
 		hit                                                edustream.SearchHit
 		courseTitle, courseDesc, lectureTitle, lectureDesc string
@@ -243,27 +259,30 @@ func (s *SearchService) Search(ctx context.Context, sq edustream.SearchQuery) (*
 	rows, err := queryAll(ctx, h, func(sc scanner) (row, error) {
 		var r row
 		var startMS sql.NullInt64
-		var titleHit bool
-		var score float64
-		err := sc.Scan(&r.hit.CourseID, &r.hit.LectureID, &startMS, &r.courseTitle, &r.courseDesc, &r.lectureTitle, &r.lectureDesc, &r.cueText, &titleHit, &score, &r.total)
+		err := sc.Scan(&r.hit.CourseID, &r.hit.LectureID, &startMS, &r.courseTitle, &r.courseDesc, &r.lectureTitle, &r.lectureDesc, &r.cueText, &r.total)
 		if startMS.Valid {
 			at := time.Duration(startMS.Int64) * time.Millisecond
 			r.hit.At = &at
 		}
 		return r, err
-	}, `SELECT d.course_id, d.lecture_id, cc.start_ms, c.title, c.description,
-  COALESCE(l.title, ''), COALESCE(l.description, ''), COALESCE(cc.text, ''),
-  `+dialect.titleHit+` AS title_hit, `+dialect.score+` AS score, COUNT(*) OVER () AS total
-`+where+`
-ORDER BY title_hit DESC, score DESC, d.course_id, COALESCE(l.position, 0), COALESCE(cc.start_ms, -1), d.id
-LIMIT ? OFFSET ?`, args...)
+	}, with+`SELECT p.course_id, p.lecture_id, cc.start_ms, c.title, c.description,
+  COALESCE(l.title, ''), COALESCE(l.description, ''), COALESCE(cc.text, ''), p.total
+FROM (
+  SELECT vis.*, COUNT(*) OVER () AS total FROM vis
+  ORDER BY title_hit DESC, score DESC, course_id, position, cue_seq, id
+  LIMIT ? OFFSET ?
+) p
+JOIN courses c ON c.id = p.course_id
+LEFT JOIN lectures l ON l.id = p.lecture_id
+LEFT JOIN caption_cues cc ON cc.caption_id = p.caption_id AND cc.seq = p.cue_seq
+ORDER BY p.title_hit DESC, p.score DESC, p.course_id, p.position, p.cue_seq, p.id`, append(args, sq.Limit, sq.Offset)...)
 	if err != nil {
 		return nil, dbError(err, "search", "documents", 0)
 	}
 	res := &edustream.SearchResult{Hits: make([]edustream.SearchHit, 0, len(rows))}
 	if len(rows) > 0 {
 		res.Total = rows[0].total
-	} else if err := h.queryRow(ctx, "SELECT COUNT(*) "+where, whereArgs...).Scan(&res.Total); err != nil {
+	} else if err := h.queryRow(ctx, with+"SELECT COUNT(*) FROM vis", args...).Scan(&res.Total); err != nil {
 		return nil, dbError(err, "count", "search hits", 0)
 	}
 	for _, r := range rows {
@@ -282,27 +301,17 @@ LIMIT ? OFFSET ?`, args...)
 	return res, nil
 }
 
-// searchWhere returns the FROM and WHERE of a search: documents that
-// match, of courses the caller may see (CatalogFilter's rule), of lectures
-// that exist, of READY tracks of each lecture's current video.
-func searchWhere(dialect searchSQL, q fulltext.Query, sq edustream.SearchQuery) (string, []any) {
-	args := []any{dialect.query(q)}
-	visible := "c.published_at IS NOT NULL"
+// searchVisible returns the condition on c (courses) that keeps the
+// courses the caller may see, CatalogFilter's rule, and args with its
+// arguments appended.
+func searchVisible(args []any, sq edustream.SearchQuery) (string, []any) {
 	switch {
 	case sq.AllDrafts:
-		visible = "1 = 1"
+		return "1 = 1", args
 	case sq.DraftsOf != 0:
-		visible = "(c.published_at IS NOT NULL OR c.instructor_id = ?)"
-		args = append(args, sq.DraftsOf)
+		return "(c.published_at IS NOT NULL OR c.instructor_id = ?)", append(args, sq.DraftsOf)
 	}
-	return `FROM ` + dialect.from + `
-JOIN courses c ON c.id = d.course_id
-LEFT JOIN lectures l ON l.id = d.lecture_id
-LEFT JOIN captions cap ON cap.id = d.caption_id
-LEFT JOIN caption_cues cc ON cc.caption_id = d.caption_id AND cc.seq = d.cue_seq
-WHERE ` + dialect.match + ` AND c.deleted_at IS NULL AND ` + visible + `
-  AND (d.kind = 'course' OR l.id IS NOT NULL)
-  AND (d.kind <> 'cue' OR (cap.status = 'READY' AND cap.video_id = l.video_id AND cc.seq IS NOT NULL))`, args
+	return "c.published_at IS NOT NULL", args
 }
 
 // bestField returns the field that meets the most clauses of q, the first

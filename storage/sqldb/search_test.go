@@ -9,64 +9,26 @@ import (
 	"github.com/edustream/edustream/storage/storetest"
 )
 
-// searchStoreOn is the search conformance suite's store on db. Its caption
-// writes stand in for the captions service: they write the rows and call
-// indexCaption in the same transaction, as every caption write must.
+// searchStoreOn is the search conformance suite's store on db; its caption
+// writes go through the CaptionService, as the captions domain service's do.
 func searchStoreOn(db *DB, now edustream.Clock) storetest.SearchStore {
+	captions := NewCaptionService(db, now)
 	return storetest.SearchStore{
 		Store:  storeOn(db, now),
 		Search: NewSearchService(db),
 		PutCaption: func(t *testing.T, c *edustream.Caption, cues []edustream.CaptionCue) {
 			t.Helper()
-			if err := putCaptionRows(context.Background(), db, c, cues); err != nil {
+			if _, err := captions.PutCaption(context.Background(), c, cues, nil, nil); err != nil {
 				t.Fatalf("put caption: %v", err)
 			}
 		},
 		RemoveCaption: func(t *testing.T, id int64) {
 			t.Helper()
-			err := db.inTx(context.Background(), func(tx handle) error {
-				for _, q := range []string{"DELETE FROM caption_cues WHERE caption_id = ?", "DELETE FROM captions WHERE id = ?"} {
-					if _, err := tx.exec(context.Background(), q, id); err != nil {
-						return err
-					}
-				}
-				return indexCaption(context.Background(), tx, id)
-			})
-			if err != nil {
+			if _, err := captions.DeleteCaption(context.Background(), id); err != nil {
 				t.Fatalf("remove caption %d: %v", id, err)
 			}
 		},
 	}
-}
-
-// putCaptionRows inserts or replaces a track and its cues with plain SQL.
-func putCaptionRows(ctx context.Context, db *DB, c *edustream.Caption, cues []edustream.CaptionCue) error {
-	now := utcMicro(time.Now())
-	return db.inTx(ctx, func(tx handle) error {
-		if c.ID == 0 {
-			res, err := tx.exec(ctx, `INSERT INTO captions (video_id, lecture_id, language, label, kind, source, status, cue_count, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.VideoID, c.LectureID, c.Language, c.Label, c.Kind, c.Source, c.Status, len(cues), now, now)
-			if err != nil {
-				return err
-			}
-			if c.ID, err = res.LastInsertId(); err != nil {
-				return err
-			}
-		} else if _, err := tx.exec(ctx, "UPDATE captions SET status = ?, cue_count = ?, version = version + 1, updated_at = ? WHERE id = ?",
-			c.Status, len(cues), now, c.ID); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, "DELETE FROM caption_cues WHERE caption_id = ?", c.ID); err != nil {
-			return err
-		}
-		for i, cue := range cues {
-			if _, err := tx.exec(ctx, "INSERT INTO caption_cues (caption_id, seq, lecture_id, start_ms, end_ms, text) VALUES (?, ?, ?, ?, ?, ?)",
-				c.ID, i+1, c.LectureID, cue.Start.Milliseconds(), cue.End.Milliseconds(), cue.Text); err != nil {
-				return err
-			}
-		}
-		return indexCaption(ctx, tx, c.ID)
-	})
 }
 
 // testSearchSQL checks what only the database shows of the search index:

@@ -410,6 +410,24 @@ func testLectures(t *testing.T, f *Fixture) {
 			t.Errorf("FindLecturesByCourseIDs(nil) = %v, %v", none, err)
 		}
 	})
+	t.Run("FindLectureOutlinesByCourseIDs", func(t *testing.T) {
+		got, err := f.Lectures.FindLectureOutlinesByCourseIDs(ctx, []int64{course.ID, other.ID, empty.ID, 424242})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outline := func(l *edustream.Lecture) *edustream.Lecture {
+			copied := *l
+			copied.Description, copied.Outline = "", true
+			return &copied
+		}
+		want := map[int64][]*edustream.Lecture{course.ID: {outline(withVideo), outline(second)}, other.ID: {outline(otherLecture)}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("FindLectureOutlinesByCourseIDs (-want +got):\n%s", diff)
+		}
+		if withVideo.Description == "" && second.Description == "" {
+			t.Fatal("the lectures have no description to leave out")
+		}
+	})
 	t.Run("update", func(t *testing.T) {
 		got, err := f.Lectures.UpdateLecture(ctx, second.ID, edustream.LectureUpdate{Title: ptr("second!")})
 		if err != nil {

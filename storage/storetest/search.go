@@ -16,8 +16,9 @@ import (
 type SearchStore struct {
 	Store
 	Search edustream.SearchService
-	// PutCaption stores a track (c.ID 0: a new one; else replaces that
-	// track's status and cues) as the captions service does, and sets c.ID.
+	// PutCaption stores c as the track of its video's language (a new one,
+	// or that track replaced in place) with its cues, through the store's
+	// caption writes, and sets c.ID.
 	PutCaption func(t *testing.T, c *edustream.Caption, cues []edustream.CaptionCue)
 	// RemoveCaption removes a track and its cues.
 	RemoveCaption func(t *testing.T, id int64)

@@ -1,0 +1,150 @@
+package graph
+
+import (
+	"context"
+	"slices"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/edustream/edustream"
+)
+
+// Lecture.video, nextVideo and myProgress are batch resolvers (gqlgen.yml):
+// gqlgen hands them every lecture of a list at once. gqlgen resolves the
+// elements of a list one after another (exec.worker_limit), so a field that
+// asked its loader per lecture would wait out a batch window per lecture;
+// these queue the whole list's keys into the loaders first, then resolve
+// each lecture from what the loaders hold.
+
+// forEachLecture queues what the field needs for all of lectures, then
+// resolves it per lecture; a lecture's error is its own.
+func forEachLecture[T any](ctx context.Context, lectures []*edustream.Lecture,
+	queue func(context.Context, []*edustream.Lecture), resolve func(context.Context, *edustream.Lecture) (T, error)) ([]T, error) {
+	queue(ctx, lectures)
+	out := make([]T, len(lectures))
+	var errs graphql.BatchErrorList
+	for i, l := range lectures {
+		v, err := resolve(ctx, l)
+		if err != nil {
+			if errs == nil {
+				errs = make(graphql.BatchErrorList, len(lectures))
+			}
+			errs[i] = err
+		}
+		out[i] = v
+	}
+	if errs != nil {
+		return out, errs
+	}
+	return out, nil
+}
+
+// queueVideos queues Lecture.video's reads: the videos that play, the
+// newest of lectures with none playing, and what the videos' access checks
+// read, if the selection asks for a field they guard.
+func (r *Resolver) queueVideos(ctx context.Context, lectures []*edustream.Lecture) {
+	var playing, newest []int64
+	for _, l := range lectures {
+		if l.VideoID != nil {
+			playing = append(playing, *l.VideoID)
+		} else {
+			newest = append(newest, l.ID)
+		}
+	}
+	ls := loadersFrom(ctx)
+	awaitAll(queued(ls.videoLoader().LoadAllThunk(ctx, playing)),
+		queued(ls.latestVideoLoader().LoadAllThunk(ctx, newest)),
+		r.queueVideoAccess(ctx, lectures), r.queueVideoCaptions(ctx, playing))
+}
+
+// queueNextVideos queues Lecture.nextVideo's: the newest videos of the
+// lectures with one playing, and the access checks' reads, if asked.
+func (r *Resolver) queueNextVideos(ctx context.Context, lectures []*edustream.Lecture) {
+	var ids []int64
+	for _, l := range lectures {
+		if l.VideoID != nil {
+			ids = append(ids, l.ID)
+		}
+	}
+	ls := loadersFrom(ctx)
+	awaitAll(queued(ls.latestVideoLoader().LoadAllThunk(ctx, ids)), r.queueVideoAccess(ctx, lectures))
+}
+
+// queueLectureProgress queues Lecture.myProgress's: the caller's progress
+// on the lectures and their siblings (myLectureProgress reads a course's
+// at once), the videos progress carries over to, and the access checks'.
+func (r *Resolver) queueLectureProgress(ctx context.Context, lectures []*edustream.Lecture) {
+	ls := loadersFrom(ctx)
+	if r.Progress == nil || ls.viewer == nil {
+		return
+	}
+	var videos []int64
+	for _, l := range lectures {
+		if l.VideoID != nil {
+			videos = append(videos, *l.VideoID)
+		}
+	}
+	courses := courseIDsOf(lectures)
+	siblings, _ := ls.lectureOutlinesByCourseLoader().LoadAll(ctx, courses)
+	ids := make([]int64, 0, len(lectures))
+	for _, l := range lectures {
+		ids = append(ids, l.ID)
+	}
+	for _, list := range siblings {
+		for _, l := range list {
+			ids = append(ids, l.ID)
+		}
+	}
+	awaitAll(queued(ls.lectureProgressLoader().LoadAllThunk(ctx, ids)),
+		queued(ls.videoLoader().LoadAllThunk(ctx, videos)),
+		r.queueLectureAccess(ctx, lectures))
+}
+
+// queueVideoAccess is queueLectureAccess for the videos' fields that
+// decide access (accessToLecture), and nothing for a selection without
+// any: reading no row the fields would not.
+func (r *Resolver) queueVideoAccess(ctx context.Context, lectures []*edustream.Lecture) func() {
+	fc := graphql.GetFieldContext(ctx)
+	for _, guarded := range []string{"playbackUrl", "thumbnailUrl", "storyboardUrl", "error", "fileName"} {
+		if fc == nil || selectsHere(fc.Field.Selections, guarded) {
+			return r.queueLectureAccess(ctx, lectures)
+		}
+	}
+	return func() {}
+}
+
+// queueLectureAccess primes the lectures and queues their courses and the
+// caller's enrollments in them, which every access check of a lecture's
+// video or progress reads.
+func (r *Resolver) queueLectureAccess(ctx context.Context, lectures []*edustream.Lecture) func() {
+	ls := loadersFrom(ctx)
+	for _, l := range lectures {
+		ls.lectureLoader().Prime(l.ID, l)
+	}
+	courses := courseIDsOf(lectures)
+	c, e := queued(ls.courseLoader().LoadAllThunk(ctx, courses)), queued(ls.enrollmentLoader().LoadAllThunk(ctx, courses))
+	return func() { c(); e() }
+}
+
+// courseIDsOf returns the distinct courses of lectures.
+func courseIDsOf(lectures []*edustream.Lecture) []int64 {
+	var ids []int64
+	for _, l := range lectures {
+		if !slices.Contains(ids, l.CourseID) {
+			ids = append(ids, l.CourseID)
+		}
+	}
+	return ids
+}
+
+// queued turns a queued load into a wait for it; its errors are left to
+// the resolvers that read the loader.
+func queued[V any](thunk func() ([]V, error)) func() {
+	return func() { _, _ = thunk() }
+}
+
+func awaitAll(loads ...func()) {
+	for _, load := range loads {
+		load()
+	}
+}
