@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,4 +79,32 @@ func BenchmarkLadder(b *testing.B) {
 	b.ReportMetric(perWall.Seconds()/n, "per-wall-s/op")
 	b.ReportMetric(oneWall.Seconds()/perWall.Seconds(), "wall-ratio")
 	b.Logf("%d CPUs, GOMAXPROCS %d, %s, ladder %d renditions from %dx%d", runtime.NumCPU(), runtime.GOMAXPROCS(0), tools.preset, len(ladder), info.Width, info.Height)
+}
+
+// BenchmarkSpeech is the local speech engine's real-time factor on the
+// espeak-ng lecture: seconds of audio transcribed per CPU second of the
+// asr run (the child's user+sys time, from rusage), as rtf; and the
+// extraction of the audio from the video, as extract-cpu-s/op. See
+// docs/benchmarks-captions.md.
+func BenchmarkSpeech(b *testing.B) {
+	tools, speech, src, seconds, dir := lectureSetup(b)
+	ctx := context.Background()
+	var cpu, extract time.Duration
+	var mu sync.Mutex
+	b.ResetTimer()
+	for range b.N {
+		audio := filepath.Join(dir, edustream.SpeechAudioName)
+		tools.onEnd = func(res result) { mu.Lock(); extract += res.cpu; mu.Unlock() }
+		if err := tools.ExtractAudio(ctx, src, nil, audio); err != nil {
+			b.Fatal(err)
+		}
+		tools.onEnd = func(res result) { mu.Lock(); cpu += res.cpu; mu.Unlock() }
+		if _, err := speech.Transcribe(ctx, audio, "en"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(seconds*float64(b.N)/cpu.Seconds(), "rtf")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "asr-cpu-s/op")
+	b.ReportMetric(extract.Seconds()/float64(b.N), "extract-cpu-s/op")
 }

@@ -20,10 +20,7 @@ import (
 // words within testenv.LectureWERBound of the script. It logs the word
 // error rate and the real-time factor (see docs/benchmarks-captions.md).
 func TestSpeechLecture(t *testing.T) {
-	tools, _ := newTools(t)
-	dir := t.TempDir()
-	src, seconds := testenv.LectureClip(t, dir)
-	speech := tools.Speech(DebianEnglishModel())
+	tools, speech, src, seconds, dir := lectureSetup(t)
 	ctx := context.Background()
 	if err := speech.Check(ctx); err != nil {
 		t.Fatalf("Check: %v", err)
@@ -61,6 +58,16 @@ func TestSpeechLecture(t *testing.T) {
 	if wer > testenv.LectureWERBound {
 		t.Errorf("WER %.3f is above the bound %.2f; the track:\n%s", wer, testenv.LectureWERBound, vtt)
 	}
+}
+
+// lectureSetup returns Tools, the local engine, and the espeak-ng lecture
+// (its path, its length in seconds, and the directory it is in).
+func lectureSetup(t testing.TB) (tools *Tools, speech *Speech, src string, seconds float64, dir string) {
+	t.Helper()
+	tools, _ = newTools(t)
+	dir = t.TempDir()
+	src, seconds = testenv.LectureClip(t, dir)
+	return tools, tools.Speech(DebianEnglishModel()), src, seconds, dir
 }
 
 // readCues reads a WebVTT file as SpeechWebVTT writes it, failing the test
@@ -120,9 +127,7 @@ func TestSpeechRefusals(t *testing.T) {
 
 // TestSpeechCancel: cancelling the context kills the asr run at once.
 func TestSpeechCancel(t *testing.T) {
-	tools, _ := newTools(t)
-	dir := t.TempDir()
-	src, _ := testenv.LectureClip(t, dir)
+	tools, speech, src, _, dir := lectureSetup(t)
 	audio := filepath.Join(dir, edustream.SpeechAudioName)
 	if err := tools.ExtractAudio(context.Background(), src, nil, audio); err != nil {
 		t.Fatal(err)
@@ -130,7 +135,7 @@ func TestSpeechCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	tools.onStart = func(int) { time.AfterFunc(200*time.Millisecond, cancel) }
 	started := time.Now()
-	_, err := tools.Speech(DebianEnglishModel()).Transcribe(ctx, audio, "en")
+	_, err := speech.Transcribe(ctx, audio, "en")
 	if err == nil || ctx.Err() == nil || !strings.Contains(err.Error(), context.Canceled.Error()) {
 		t.Fatalf("Transcribe = %v, want it cancelled", err)
 	}

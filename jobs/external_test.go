@@ -291,7 +291,7 @@ func TestMediaConvertChainToReady(t *testing.T) {
 		t.Errorf("queued %v, want the publish task", ids)
 	}
 
-	for _, stage := range []edustream.VideoStage{edustream.StagePublish, edustream.StageThumbnails, edustream.StageMetadata, edustream.StageComplete} {
+	for _, stage := range []edustream.VideoStage{edustream.StagePublish, edustream.StageThumbnails, edustream.StageCaptions, edustream.StageMetadata, edustream.StageComplete} {
 		if err := b.chain.runStage(ctx, stage, v.ID); err != nil {
 			t.Fatalf("%s: %v", stage, err)
 		}
@@ -501,7 +501,7 @@ func TestThumbnailsFromBadCaptures(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got.Stage != edustream.StageMetadata {
+			if err != nil || got.Stage != edustream.StageCaptions {
 				t.Fatalf("step = %v, video at %s", err, got.Stage)
 			}
 			// The poster is the last poster capture.

@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkPipeline compares the whole pipeline, from a completed upload to
-// READY (probe, transcode, publish, thumbnails, metadata, complete: six
+// READY (probe, transcode, publish, thumbnails, captions, metadata, complete: seven
 // queue hops, the database, the blob store), with the bare ffprobe and
 // ffmpeg runs that make the same outputs, back to back on a local file.
 // Both run in each iteration, so they see the same machine; the ratio of

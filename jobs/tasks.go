@@ -28,11 +28,12 @@ import (
 const (
 	// QueueDefault holds short tasks: database and object-store work.
 	QueueDefault = "default"
-	// QueueVideo holds ffmpeg work (probe, transcode, thumbnails). One
+	// QueueVideo holds ffmpeg work (probe, transcode, thumbnails,
+	// captions). One
 	// transcode keeps about two cores busy, so its concurrency is small.
 	QueueVideo = "video"
-	// QueueVideoLong holds the transcodes of long videos (LongVideo and
-	// longer). A worker runs it with its own slots, so hours of encoding
+	// QueueVideoLong holds the transcodes and captions of long videos
+	// (LongVideo and longer). A worker runs it with its own slots, so hours of encoding
 	// never take the slots a short video needs: a 12-second clip does not
 	// wait behind a lecture of two hours.
 	QueueVideoLong = "video-long"
@@ -204,13 +205,21 @@ var (
 	// videoTranscodeLong is videoTranscode on the long videos' queue: the
 	// same type, handler and id.
 	videoTranscodeLong = videoTask(TypeVideoTranscode, "transcode", QueueVideoLong, 3, 10*time.Hour)
+	// videoCaptionsLong is videoCaptions on the long videos' queue: the
+	// local engine works about half as long as the video lasts, so a
+	// lecture's captions would hold a short video's slot for an hour.
+	videoCaptionsLong = videoTask(TypeVideoCaptions, "captions", QueueVideoLong, 5, 10*time.Hour)
 )
 
 // videoStageTask returns the task type of v's step stage: the transcode
-// of a long video (LongVideo) waits in its own queue.
+// and the captions of a long video (LongVideo) wait in its own queue.
 func videoStageTask(v *edustream.Video, stage edustream.VideoStage) (taskType[VideoPayload], bool) {
-	if stage == edustream.StageTranscode && v.Media != nil && v.Media.DurationSeconds >= LongVideo.Seconds() {
+	long := v.Media != nil && v.Media.DurationSeconds >= LongVideo.Seconds()
+	switch {
+	case long && stage == edustream.StageTranscode:
 		return videoTranscodeLong, true
+	case long && stage == edustream.StageCaptions:
+		return videoCaptionsLong, true
 	}
 	tt, ok := stageTasks[stage]
 	return tt, ok
@@ -218,7 +227,7 @@ func videoStageTask(v *edustream.Video, stage edustream.VideoStage) (taskType[Vi
 
 // videoStepTasks are the task types of the chain's steps in every queue
 // they may wait in.
-var videoStepTasks = []taskType[VideoPayload]{videoProbe, videoTranscode, videoTranscodeLong, videoPublish, videoThumbnails, videoCaptions, videoMetadata, videoComplete}
+var videoStepTasks = []taskType[VideoPayload]{videoProbe, videoTranscode, videoTranscodeLong, videoPublish, videoThumbnails, videoCaptions, videoCaptionsLong, videoMetadata, videoComplete}
 
 // stageTasks maps each step of the chain to its task type.
 var stageTasks = map[edustream.VideoStage]taskType[VideoPayload]{

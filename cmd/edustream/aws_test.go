@@ -304,7 +304,7 @@ func TestS3EventsAndCompletionMakeOneChain(t *testing.T) {
 	if v["status"] != "READY" {
 		t.Fatalf("the video ended %v: %v\n%s", v["status"], v["error"], st.in.out)
 	}
-	for _, step := range []string{"probe", "transcode", "publish", "thumbnails", "metadata", "complete"} {
+	for _, step := range []string{"probe", "transcode", "publish", "thumbnails", "captions", "metadata", "complete"} {
 		if done, failed := taskRuns(t, st.in, "video:"+step+":"+videoID); done != 1 || failed != 0 {
 			t.Errorf("the %s step ran %d times (%d failed), want once", step, done, failed)
 		}

@@ -5,14 +5,18 @@ import (
 	"flag"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/edustream/edustream"
 	"github.com/edustream/edustream/ffmpeg"
 	"github.com/edustream/edustream/gqlhttp"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
+	"github.com/edustream/edustream/speech/openai"
 	"github.com/edustream/edustream/storage/sqldb"
 	"github.com/edustream/edustream/webex"
 )
@@ -65,6 +69,17 @@ type config struct {
 	MediaConvertRoleARN  string
 	MediaConvertQueue    string
 	MediaConvertEndpoint string
+	// Automatic captions (issue 15): the captions step's speech-to-text
+	// engine, "local" (ffmpeg's asr filter), "aws" (Transcribe), "openai"
+	// (an OpenAI-compatible endpoint), "off", or "auto" (dev's default:
+	// local when ffmpeg has asr and the model is installed).
+	CaptionsEngine         string
+	CaptionsLanguage       string
+	CaptionsTimeout        time.Duration
+	TranscribeEndpoint     string
+	OpenAITranscribeURL    string
+	OpenAITranscribeAPIKey string
+	OpenAITranscribeModel  string
 	// SNSTopicARNs are the topics /sns accepts; none: /sns is not served.
 	SNSTopicARNs []string
 	// CloudFront serves playback when all three are set.
@@ -181,6 +196,9 @@ func defaultsFor(cmd string) config {
 		Transcoder:           "ffmpeg",
 		FFmpegMemoryLimit:    ffmpeg.DefaultMemoryLimit,
 		FFmpegCPUPerSecond:   ffmpeg.DefaultCPUPerSecond,
+		CaptionsEngine:       "off",
+		CaptionsLanguage:     "en",
+		CaptionsTimeout:      jobs.DefaultCaptionsTimeout,
 		VideoConcurrency:     jobs.DefaultVideoConcurrency(),
 		MaxUploadBytes:       edustream.DefaultMaxUploadBytes,
 		MaxVideoDuration:     edustream.DefaultMaxVideoDuration,
@@ -221,6 +239,8 @@ func defaultsFor(cmd string) config {
 		// dev's CORS: the dev servers a local SPA usually runs on (Vite,
 		// and Create React App or Next.js), so it can call dev at once.
 		c.CORSOrigins = devCORSOrigins
+		// Captions with nothing to download, where Debian's packages are.
+		c.CaptionsEngine = "auto"
 	}
 	return c
 }
@@ -284,6 +304,14 @@ func (c *config) settings() []setting {
 		{"MEDIACONVERT_ROLE_ARN", "IAM role MediaConvert jobs run as: reads the sources and writes the outputs in S3_BUCKET", str(&c.MediaConvertRoleARN)},
 		{"MEDIACONVERT_QUEUE", "MediaConvert queue ARN (unset: the account's Default queue)", str(&c.MediaConvertQueue)},
 		{"MEDIACONVERT_ENDPOINT", "MediaConvert endpoint URL (unset: the regional endpoint of S3_REGION)", str(&c.MediaConvertEndpoint)},
+		// Automatic captions (issue 15).
+		{"CAPTIONS_ENGINE", "speech-to-text engine of the captions step: local (ffmpeg's asr filter with Debian's pocketsphinx-en-us; English only), aws (Amazon Transcribe; needs S3_BUCKET), openai (an OpenAI-compatible /v1/audio/transcriptions endpoint), off, or auto: local when ffmpeg has the asr filter and the model is installed, else off (dev: auto)", str(&c.CaptionsEngine)},
+		{"CAPTIONS_LANGUAGE", "BCP 47 language the engine transcribes the videos in", str(&c.CaptionsLanguage)},
+		{"CAPTIONS_TIMEOUT", "longest the engine may work on one video; past it the video goes on without automatic captions, the reason on its FAILED track", duration(&c.CaptionsTimeout)},
+		{"TRANSCRIBE_ENDPOINT", "Amazon Transcribe endpoint URL (unset: the regional endpoint of S3_REGION)", str(&c.TranscribeEndpoint)},
+		{"OPENAI_TRANSCRIBE_URL", "base URL of the OpenAI-compatible API, with its /v1, e.g. http://whisper:8000/v1 (unset: " + openai.DefaultBaseURL + ")", str(&c.OpenAITranscribeURL)},
+		{"OPENAI_TRANSCRIBE_API_KEY", "bearer key of that API (unset: none, for a local server)", str(&c.OpenAITranscribeAPIKey)},
+		{"OPENAI_TRANSCRIBE_MODEL", "model asked for (unset: " + openai.DefaultModel + "; faster-whisper servers name theirs, e.g. Systran/faster-whisper-small)", str(&c.OpenAITranscribeModel)},
 		{"SNS_TOPIC_ARNS", "comma-separated SNS topics whose messages /sns accepts: S3 events of S3_BUCKET, MediaConvert job events (unset: no /sns)", list(&c.SNSTopicARNs)},
 		{"CLOUDFRONT_DOMAIN", "CloudFront distribution that serves playback, e.g. d111111abcdef8.cloudfront.net (unset: the API and the blob store serve it)", str(&c.CloudFrontDomain)},
 		{"CLOUDFRONT_KEY_ID", "ID of the CloudFront public key (in a trusted key group) that signs playback URLs", str(&c.CloudFrontKeyID)},
@@ -405,6 +433,9 @@ func (c config) validate() error {
 	case c.MaxSockets < 1 || c.MaxSocketsPerUser < 1 || c.MaxSubscriptions < 1 || c.MaxSubscriptionsPerUser < 1:
 		return errors.New("EDUSTREAM_MAX_SOCKETS, EDUSTREAM_MAX_SOCKETS_PER_USER, EDUSTREAM_MAX_SUBSCRIPTIONS and EDUSTREAM_MAX_SUBSCRIPTIONS_PER_USER must be at least 1")
 	}
+	if err := c.validateCaptions(); err != nil {
+		return err
+	}
 	if err := c.validateRecovery(); err != nil {
 		return err
 	}
@@ -468,6 +499,24 @@ func (c config) validateDBPools() error {
 	}
 	if err := replica.Validate(); err != nil {
 		return fmt.Errorf("EDUSTREAM_DB_REPLICA_MAX_OPEN_CONNS, EDUSTREAM_DB_REPLICA_MAX_IDLE_CONNS: %w", err)
+	}
+	return nil
+}
+
+// validateCaptions checks the automatic captions' settings.
+func (c config) validateCaptions() error {
+	switch {
+	case !slices.Contains([]string{"auto", "local", "aws", "openai", "off"}, c.CaptionsEngine):
+		return fmt.Errorf("EDUSTREAM_CAPTIONS_ENGINE must be auto, local, aws, openai or off, got %q", c.CaptionsEngine)
+	case c.CaptionsEngine == "aws" && c.S3Bucket == "":
+		return errors.New("EDUSTREAM_CAPTIONS_ENGINE=aws needs EDUSTREAM_S3_BUCKET: Transcribe reads the audio from S3 and writes the subtitles there")
+	case c.CaptionsEngine == "openai" && c.OpenAITranscribeURL == "" && c.OpenAITranscribeAPIKey == "":
+		return errors.New("EDUSTREAM_CAPTIONS_ENGINE=openai needs EDUSTREAM_OPENAI_TRANSCRIBE_URL (a self-hosted server) or EDUSTREAM_OPENAI_TRANSCRIBE_API_KEY (OpenAI's)")
+	case c.CaptionsTimeout <= 0:
+		return fmt.Errorf("EDUSTREAM_CAPTIONS_TIMEOUT must be positive, got %v", c.CaptionsTimeout)
+	}
+	if _, err := language.Parse(c.CaptionsLanguage); err != nil {
+		return fmt.Errorf("EDUSTREAM_CAPTIONS_LANGUAGE %q is not a BCP 47 language tag: %v", c.CaptionsLanguage, err)
 	}
 	return nil
 }

@@ -206,6 +206,12 @@ func TestConfigRefusesOutOfRange(t *testing.T) {
 		{map[string]string{"EDUSTREAM_WEBEX_TOKEN": "t", "EDUSTREAM_WEBEX_CLIENT_ID": "c"}, "EDUSTREAM_WEBEX_TOKEN"},
 		{map[string]string{"EDUSTREAM_FFMPEG_MEMORY_LIMIT": "1048576"}, "EDUSTREAM_FFMPEG_MEMORY_LIMIT"},
 		{map[string]string{"EDUSTREAM_FFMPEG_CPU_PER_SECOND": "0s"}, "EDUSTREAM_FFMPEG_CPU_PER_SECOND"},
+		// Automatic captions.
+		{map[string]string{"EDUSTREAM_CAPTIONS_ENGINE": "whisper"}, "EDUSTREAM_CAPTIONS_ENGINE must be auto, local, aws, openai or off"},
+		{map[string]string{"EDUSTREAM_CAPTIONS_ENGINE": "aws"}, "EDUSTREAM_CAPTIONS_ENGINE=aws needs EDUSTREAM_S3_BUCKET"},
+		{map[string]string{"EDUSTREAM_CAPTIONS_ENGINE": "openai"}, "EDUSTREAM_OPENAI_TRANSCRIBE_URL"},
+		{map[string]string{"EDUSTREAM_CAPTIONS_LANGUAGE": "not a tag"}, "EDUSTREAM_CAPTIONS_LANGUAGE"},
+		{map[string]string{"EDUSTREAM_CAPTIONS_TIMEOUT": "0s"}, "EDUSTREAM_CAPTIONS_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {

@@ -558,7 +558,7 @@ func TestUploadCommand(t *testing.T) {
 			stages = append(stages, f[1])
 		}
 	}
-	if want := []string{"PROBE", "TRANSCODE", "PUBLISH", "THUMBNAILS", "METADATA", "COMPLETE"}; !slices.Equal(stages, want) {
+	if want := []string{"PROBE", "TRANSCODE", "PUBLISH", "THUMBNAILS", "CAPTIONS", "METADATA", "COMPLETE"}; !slices.Equal(stages, want) {
 		t.Errorf("printed stages %v, want %v", stages, want)
 	}
 

@@ -89,7 +89,12 @@ func runWork(ctx context.Context, cfg config, log *slog.Logger, tr *tracing.Prov
 		return err
 	}
 	defer opsSrv.close()
-	worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: newMediaTools(ctx, cfg, log), transcoder: transcoder, metrics: pm.workerMetrics(rds), tracer: traceStarts(tr)})
+	media := newMediaTools(ctx, cfg, log)
+	speech, err := newSpeech(ctx, cfg, log, media, blobs, pm, tr)
+	if err != nil {
+		return err
+	}
+	worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, speech: speech, transcoder: transcoder, metrics: pm.workerMetrics(rds), tracer: traceStarts(tr)})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return opsSrv.serve(gctx) })
 	g.Go(func() error { return worker.Run(gctx) })
@@ -102,6 +107,9 @@ type workerTools struct {
 	blobs      edustream.BlobStore
 	media      edustream.MediaTools
 	transcoder edustream.TranscodeService
+	// speech is the captions step's engine (nil: no automatic captions);
+	// the services' captions store its tracks.
+	speech edustream.SpeechToText
 	// metrics measures the worker (nil: not measured).
 	metrics *jobs.Metrics
 	tracer  trace.TracerProvider
@@ -129,12 +137,16 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Media:      t.media,
 		Transcoder: t.transcoder,
 		Live:       svc.live,
-		Captions:   svc.captions,
-		Limits:     videoLimits(cfg),
-		Logger:     log,
-		WorkDir:    cfg.WorkDir,
-		Metrics:    t.metrics,
-		Tracer:     t.tracer,
+		// Automatic captions (issue 15).
+		Speech:           t.speech,
+		CaptionsLanguage: cfg.CaptionsLanguage,
+		CaptionsTimeout:  cfg.CaptionsTimeout,
+		Captions:         svc.captions,
+		Limits:           videoLimits(cfg),
+		Logger:           log,
+		WorkDir:          cfg.WorkDir,
+		Metrics:          t.metrics,
+		Tracer:           t.tracer,
 	})
 }
 
@@ -228,9 +240,13 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	}
 	var media edustream.MediaTools
 	var transcoder edustream.TranscodeService
+	var speech edustream.SpeechToText
 	if cfg.Work {
 		media = newMediaTools(ctx, cfg, log)
 		if transcoder, err = newTranscoder(ctx, cfg, log, pm, tr); err != nil {
+			return err
+		}
+		if speech, err = newSpeech(ctx, cfg, log, media, blobs, pm, tr); err != nil {
 			return err
 		}
 	}
@@ -354,7 +370,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	})
 	g.Go(func() error { return opsSrv.serve(gctx) })
 	if cfg.Work {
-		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, transcoder: transcoder, metrics: pm.workerMetrics(rds), tracer: traceStarts(tr)})
+		worker := newWorker(cfg, log, rds, svc, workerTools{events: events, blobs: blobs, media: media, speech: speech, transcoder: transcoder, metrics: pm.workerMetrics(rds), tracer: traceStarts(tr)})
 		g.Go(func() error { return worker.Run(gctx) })
 	}
 	g.Go(func() error {

@@ -157,7 +157,7 @@ func TestOneTraceFromUploadToReady(t *testing.T) {
 // stepTaskLines are what the "task done" line of each step's task holds.
 func stepTaskLines(videoID string) []string {
 	var out []string
-	for _, step := range []string{"probe", "transcode", "publish", "thumbnails", "metadata", "complete"} {
+	for _, step := range []string{"probe", "transcode", "publish", "thumbnails", "captions", "metadata", "complete"} {
 		out = append(out, `"task_id":"video:`+step+`:`+videoID+`"`)
 	}
 	return out
