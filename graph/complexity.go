@@ -42,5 +42,6 @@ func complexity() generated.ComplexityRoot {
 	}
 	adminComplexity(&c)
 	progressComplexity(&c)
+	captionsComplexity(&c)
 	return c
 }

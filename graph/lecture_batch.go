@@ -53,9 +53,11 @@ func (r *Resolver) queueVideos(ctx context.Context, lectures []*edustream.Lectur
 	}
 	ls := loadersFrom(ctx)
 	p, n := ls.videoLoader().LoadAllThunk(ctx, playing), ls.latestVideoLoader().LoadAllThunk(ctx, newest)
+	captions := r.queueVideoCaptions(ctx, playing)
 	a, _ := p()
 	b, _ := n()
 	r.queueVideoAccess(ctx, lectures, append(a, b...))
+	captions()
 }
 
 // queueNextVideos queues Lecture.nextVideo's: the newest videos of the

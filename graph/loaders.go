@@ -47,6 +47,8 @@ type loaders struct {
 	// latestVideos are each lecture's newest video, by lecture id; nil for
 	// a lecture without one.
 	latestVideos lazyLoader[*edustream.Video]
+	// captions are each video's caption tracks, by video id.
+	captions lazyLoader[[]*edustream.Caption]
 	// live are the courses' live sessions, per filter.
 	live *liveLoaders
 	// progress are the caller's progress (progress.go).

@@ -40,6 +40,9 @@ type Resolver struct {
 	// Progress records and reads learning progress (nil: the progress
 	// fields refuse with a clear error).
 	Progress *edustream.Progress
+	// Captions adds and removes caption tracks and reads them (nil: videos
+	// have none, and the caption mutations refuse with a clear error).
+	Captions *edustream.Captions
 	// SearchService answers Query.search (nil: it refuses with a clear
 	// error).
 	SearchService edustream.SearchService

@@ -14,6 +14,14 @@ import (
 	"github.com/edustream/edustream/graph/model"
 )
 
+func (r *captionResolver) URL(ctx context.Context, obj *edustream.Caption) (*string, error) {
+	return r.captionURL(ctx, obj)
+}
+
+func (r *captionResolver) Error(ctx context.Context, obj *edustream.Caption) (*string, error) {
+	return r.captionError(ctx, obj)
+}
+
 func (r *courseResolver) Instructor(ctx context.Context, obj *edustream.Course) (*edustream.User, error) {
 	return loadersFrom(ctx).userLoader().Load(ctx, obj.InstructorID)
 }
@@ -297,6 +305,14 @@ func (r *mutationResolver) RecordWatch(ctx context.Context, input model.RecordWa
 	return r.recordWatch(ctx, input)
 }
 
+func (r *mutationResolver) AddCaption(ctx context.Context, input model.AddCaptionInput) (*edustream.Caption, error) {
+	return r.addCaption(ctx, input)
+}
+
+func (r *mutationResolver) RemoveCaption(ctx context.Context, id int64) (int64, error) {
+	return r.removeCaption(ctx, id)
+}
+
 func (r *progressUpdateResolver) Lecture(ctx context.Context, obj *edustream.ProgressEvent) (*edustream.Lecture, error) {
 	return r.progressLecture(ctx, obj)
 }
@@ -481,6 +497,12 @@ func (r *videoResolver) AgeSeconds(ctx context.Context, obj *edustream.Video) (i
 	return videoAge(obj), nil
 }
 
+func (r *videoResolver) Captions(ctx context.Context, obj *edustream.Video) ([]*edustream.Caption, error) {
+	return r.videoCaptions(ctx, obj)
+}
+
+func (r *Resolver) Caption() generated.CaptionResolver { return &captionResolver{r} }
+
 func (r *Resolver) Course() generated.CourseResolver { return &courseResolver{r} }
 
 func (r *Resolver) CourseStudent() generated.CourseStudentResolver { return &courseStudentResolver{r} }
@@ -520,6 +542,7 @@ func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 func (r *Resolver) Video() generated.VideoResolver { return &videoResolver{r} }
 
 type (
+	captionResolver           struct{ *Resolver }
 	courseResolver            struct{ *Resolver }
 	courseStudentResolver     struct{ *Resolver }
 	encodingEventResolver     struct{ *Resolver }

@@ -127,6 +127,18 @@ var sharedFields = map[typeField]gqlhttp.Class{
 	{"Video", "thumbnailUrl"}:    anonymousOnly,
 	{"Video", "storyboardUrl"}:   anonymousOnly,
 	{"Video", "playbackUrl"}:     anonymousOnly,
+	// Captions change through the mutations and the chain, which
+	// announce it (edustream.Captions); url is signed like playbackUrl,
+	// error is the editors' like Video.error.
+	{"Video", "captions"}:   shared,
+	{"Caption", "id"}:       shared,
+	{"Caption", "language"}: shared,
+	{"Caption", "label"}:    shared,
+	{"Caption", "kind"}:     shared,
+	{"Caption", "source"}:   shared,
+	{"Caption", "status"}:   shared,
+	{"Caption", "error"}:    shared,
+	{"Caption", "url"}:      anonymousOnly,
 
 	{"Rendition", "name"}:    shared,
 	{"Rendition", "width"}:   shared,

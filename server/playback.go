@@ -55,6 +55,9 @@ type PlaybackConfig struct {
 	CDN CDN
 	// Now is the clock (nil: time.Now).
 	Now edustream.Clock
+	// Captions, if set, are the tracks the master playlist lists (see
+	// withSubtitles).
+	Captions edustream.CaptionService
 }
 
 // DefaultPlaybackTTL covers a 4-hour lecture with room to pause.
@@ -178,7 +181,8 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, _ := strings.CutPrefix(r.URL.Path, playPrefix)
 	idText, name, ok := strings.Cut(rest, "/")
 	videoID, err := strconv.ParseInt(idText, 10, 64)
-	if !ok || err != nil || videoID <= 0 || !validStreamPath(name) {
+	captionKey, captionType, isCaption := captionFile(videoID, name)
+	if !ok || err != nil || videoID <= 0 || !(validStreamPath(name) || isCaption) {
 		playbackError(w, http.StatusNotFound, "not found")
 		return
 	}
@@ -200,16 +204,27 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	v := &edustream.Video{ID: videoID}
 	key, contentType := v.HLSPrefix()+name, "application/vnd.apple.mpegurl"
-	if name == edustream.StoryboardVTTFileName {
+	switch {
+	case name == edustream.StoryboardVTTFileName:
 		key, contentType = v.StoryboardVTTKey(), "text/vtt; charset=utf-8"
+	case isCaption:
+		key, contentType = captionKey, captionType
 	}
 	body, err := p.read(r.Context(), key)
+	if err == nil && name == edustream.MasterPlaylistName {
+		body, err = p.withSubtitles(r.Context(), videoID, body)
+	}
 	if edustream.ErrorCode(err) == edustream.ENOTFOUND {
 		playbackError(w, http.StatusNotFound, "not found")
 		return
 	} else if err != nil {
 		edustream.Logger(r.Context()).ErrorContext(r.Context(), "read a playlist", "key", key, "error", err)
 		playbackError(w, http.StatusServiceUnavailable, "storage is unavailable; try again")
+		return
+	}
+	if isCaption && captionType != "application/vnd.apple.mpegurl" {
+		// A caption file names nothing to sign: its lines are text.
+		writePlayback(w, r, captionType, body)
 		return
 	}
 	dir := path.Dir(key) + "/"
@@ -219,6 +234,9 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rel, ok := strings.CutPrefix(target, v.HLSPrefix())
 		if strings.HasSuffix(uri, ".m3u8") && ok && validStreamPath(rel) {
 			return p.streamURL(videoID, rel, exp, wantHex)
+		}
+		if name, ok := captionPlaylistName(videoID, target); ok {
+			return p.streamURL(videoID, name, exp, wantHex)
 		}
 		if !strings.HasPrefix(target, edustream.VideoPrefix(videoID)) {
 			return "", fmt.Errorf("playlist %s names %q outside its video", key, uri)
@@ -235,6 +253,11 @@ func (p *Playback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		playbackError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
+	writePlayback(w, r, contentType, out)
+}
+
+// writePlayback answers with a playlist or a text track.
+func writePlayback(w http.ResponseWriter, r *http.Request, contentType string, out []byte) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	// The body holds presigned URLs that expire: no cache may keep it

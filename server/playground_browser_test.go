@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,33 +13,13 @@ import (
 	"github.com/edustream/edustream/internal/testenv"
 )
 
-// chromium finds a headless-capable Chromium: $EDUSTREAM_TEST_CHROMIUM, or
-// one on PATH. Without one the test skips, unless EDUSTREAM_TEST_REQUIRE
-// names chromium.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("EDUSTREAM_TEST_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if testenv.Required("chromium") {
-		t.Fatalf("chromium is required (%s) but none is on PATH", testenv.EnvRequire)
-	}
-	t.Skip("no chromium on PATH: skipping the browser test of the playground")
-	return ""
-}
-
 // TestPlaygroundInBrowser loads the playground in headless Chromium, with
 // every host but this test server unresolvable, and checks that GraphiQL
 // rendered, prefilled the headers editor from #token=, and sent that token
 // to /query, where the middleware authenticated it.
 func TestPlaygroundInBrowser(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	b := setup(t, nil)
 	token := sign(t, jwt.SigningMethodHS256, testSecret, "", claims())
 	dom := renderPlayground(t, bin, b, token)
@@ -66,7 +45,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 // TestPlaygroundOperatePanelInBrowser opens the playground with an admin's
 // token: the Operate panel is open, listing the saved operations.
 func TestPlaygroundOperatePanelInBrowser(t *testing.T) {
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	b := setup(t, nil)
 	token := sign(t, jwt.SigningMethodHS256, testSecret, "", claims(func(c jwt.MapClaims) { c["role"] = "ADMIN" }))
 	dom := renderPlayground(t, bin, b, token)

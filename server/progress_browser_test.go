@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -18,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,35 +31,8 @@ import (
 )
 
 // hlsjsDir holds the npm project that brings hls.js, with its
-// package-lock.json; node_modules is installed there by npm ci when
-// missing, as cmd/edustream's graphql-http audit does.
+// package-lock.json (see testenv.HLSJS).
 const hlsjsDir = "testdata/hlsjs"
-
-// hlsjs returns the path of hls.min.js, installing it first if need be.
-// Without npm the test skips, unless EDUSTREAM_TEST_REQUIRE names
-// chromium.
-func hlsjs(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(hlsjsDir, "node_modules", "hls.js", "dist", "hls.min.js")
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		if testenv.Required("chromium") {
-			t.Fatalf("the browser test needs hls.js, and npm to install it: %v", err)
-		}
-		t.Skip("npm is needed to install hls.js for the browser test")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	install := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	install.Dir = hlsjsDir
-	if out, err := install.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", hlsjsDir, err, out)
-	}
-	return path
-}
 
 // TestProgressInBrowser plays a lecture with hls.js in headless Chromium:
 // the page sends beats with recordWatch while it plays and its last one
@@ -69,9 +40,9 @@ func hlsjs(t *testing.T) string {
 // the stored progress says it left off.
 func TestProgressInBrowser(t *testing.T) {
 	t.Parallel()
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	ff := testenv.FFmpeg(t)
-	player := hlsjs(t)
+	player := testenv.HLSJS(t, hlsjsDir)
 	ctx := t.Context()
 
 	// A published course of one lecture, a student enrolled, and the
@@ -127,17 +98,10 @@ func TestProgressInBrowser(t *testing.T) {
 	}))
 	mux.HandleFunc("GET /test/player.html", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, "testdata/progress_player.html") })
 	mux.HandleFunc("GET /test/hls.min.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, player) })
-	reports := make(chan []byte, 1)
-	mux.HandleFunc("POST /test/report", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		select {
-		case reports <- b:
-		default:
-		}
-	})
+	reports := testenv.PageReports(mux, "/test/report")
 
 	token := sign(t, jwt.SigningMethodHS256, testSecret, "", claims(set("sub", "sam"), set("role", "STUDENT"), set("name", "Sam")))
-	stderr := runChromium(t, bin, srv.URL+"/test/player.html?lecture="+idString(lecture.ID)+"&token="+token)
+	stderr := testenv.RunChromium(t, bin, srv.URL+"/test/player.html?lecture="+idString(lecture.ID)+"&token="+token)
 
 	var got struct {
 		Error                     string
@@ -187,34 +151,6 @@ type countingRecorder struct {
 func (c *countingRecorder) RecordWatch(ctx context.Context, u *edustream.User, b edustream.WatchBeat) (*edustream.LectureProgress, error) {
 	c.n.Add(1)
 	return c.rec.RecordWatch(ctx, u, b)
-}
-
-// runChromium opens url in headless Chromium, with every host but the test
-// server unresolvable, until the test ends, and returns what it prints.
-func runChromium(t *testing.T, bin, url string) *testenv.LogBuffer {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin,
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-		"--no-first-run", "--user-data-dir="+t.TempDir(), "--autoplay-policy=no-user-gesture-required",
-		"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-		// Keeps the browser up until the test ends it.
-		"--remote-debugging-port=0",
-		url)
-	// Chromium's helpers go with it: the whole group is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	out := &testenv.LogBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	return out
 }
 
 // readyVideo makes a READY video of duration seconds the lecture's

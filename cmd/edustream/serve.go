@@ -21,6 +21,7 @@ import (
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/server"
 	"github.com/edustream/edustream/storage/redis"
+	"github.com/edustream/edustream/storage/sqldb"
 	"github.com/edustream/edustream/tracing"
 )
 
@@ -140,6 +141,7 @@ func newWorker(cfg config, log *slog.Logger, rds *redisBackend, svc *services, t
 		Speech:           t.speech,
 		CaptionsLanguage: cfg.CaptionsLanguage,
 		CaptionsTimeout:  cfg.CaptionsTimeout,
+		Captions:         svc.captions,
 		Limits:           videoLimits(cfg),
 		Logger:           log,
 		WorkDir:          cfg.WorkDir,
@@ -231,7 +233,8 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 	if err != nil {
 		return err
 	}
-	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs, CDN: cdn})
+	playback, err := server.NewPlayback(server.PlaybackConfig{BaseURL: baseURL, Key: key, TTL: cfg.PlaybackTTL, Blobs: blobs, CDN: cdn,
+		Captions: sqldb.NewCaptionService(db, nil)})
 	if err != nil {
 		return err
 	}
@@ -301,6 +304,7 @@ func runServe(ctx context.Context, cmd string, cfg config, log *slog.Logger, std
 		Live:               svc.live,
 		Operations:         ops,
 		Progress:           svc.progress,
+		Captions:           svc.captions,
 		SearchService:      svc.search,
 		PublicCatalog:      cfg.PublicCatalog,
 	})

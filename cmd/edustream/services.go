@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/captionfiles"
 	"github.com/edustream/edustream/jobs"
 	"github.com/edustream/edustream/storage/sqldb"
 	"github.com/edustream/edustream/webex"
@@ -27,6 +28,9 @@ type services struct {
 	uploads    *edustream.Uploads
 	transcodes *edustream.TranscodeJobs
 	live       *edustream.LiveClasses
+	// captions adds and removes the videos' caption tracks, uploaded and
+	// automatic.
+	captions *edustream.Captions
 }
 
 // newServices builds the services on db, with the process's queue, events
@@ -58,6 +62,8 @@ func newServices(cfg config, db *sqldb.DB, queue *jobs.Queue, events edustream.E
 		Uploads: s.uploads,
 		TempDir: cfg.WorkDir,
 	}
+	s.captions = &edustream.Captions{Store: sqldb.NewCaptionService(db, nil), Videos: s.videos, Lectures: s.lectures,
+		Courses: s.courses, Blobs: blobs, Format: &captionfiles.Format{Blobs: blobs}, Events: events}
 	if client != nil {
 		s.live.Meetings = webex.NewMeetingService(client)
 	}

@@ -31,6 +31,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Caption() CaptionResolver
 	Course() CourseResolver
 	CourseStudent() CourseStudentResolver
 	EncodingEvent() EncodingEventResolver
@@ -69,6 +70,17 @@ type ComplexityRoot struct {
 	AuditLogConnection struct {
 		Edges    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
+	}
+
+	Caption struct {
+		Error    func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Kind     func(childComplexity int) int
+		Label    func(childComplexity int) int
+		Language func(childComplexity int) int
+		Source   func(childComplexity int) int
+		Status   func(childComplexity int) int
+		URL      func(childComplexity int) int
 	}
 
 	Course struct {
@@ -205,6 +217,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddCaption            func(childComplexity int, input model.AddCaptionInput) int
 		ArchiveTask           func(childComplexity int, queue string, id string) int
 		CancelLiveSession     func(childComplexity int, id int64) int
 		CancelTask            func(childComplexity int, id string) int
@@ -222,6 +235,7 @@ type ComplexityRoot struct {
 		PauseQueue            func(childComplexity int, name string) int
 		PublishCourse         func(childComplexity int, id int64, published *bool) int
 		RecordWatch           func(childComplexity int, input model.RecordWatchInput) int
+		RemoveCaption         func(childComplexity int, id int64) int
 		ResumeQueue           func(childComplexity int, name string) int
 		RetryVideo            func(childComplexity int, lectureID int64) int
 		RunAllArchivedTasks   func(childComplexity int, queue string) int
@@ -361,6 +375,7 @@ type ComplexityRoot struct {
 
 	Video struct {
 		AgeSeconds      func(childComplexity int) int
+		Captions        func(childComplexity int) int
 		Course          func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
 		DurationSeconds func(childComplexity int) int
@@ -418,6 +433,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CaptionResolver interface {
+	URL(ctx context.Context, obj *edustream.Caption) (*string, error)
+	Error(ctx context.Context, obj *edustream.Caption) (*string, error)
+}
 type CourseResolver interface {
 	Instructor(ctx context.Context, obj *edustream.Course) (*edustream.User, error)
 	Lectures(ctx context.Context, obj *edustream.Course) ([]*edustream.Lecture, error)
@@ -487,6 +506,8 @@ type MutationResolver interface {
 	ResumeQueue(ctx context.Context, name string) (*model.Queue, error)
 	RunAllArchivedTasks(ctx context.Context, queue string) (*model.Queue, error)
 	RecordWatch(ctx context.Context, input model.RecordWatchInput) (*edustream.LectureProgress, error)
+	AddCaption(ctx context.Context, input model.AddCaptionInput) (*edustream.Caption, error)
+	RemoveCaption(ctx context.Context, id int64) (int64, error)
 }
 type ProgressUpdateResolver interface {
 	Lecture(ctx context.Context, obj *edustream.ProgressEvent) (*edustream.Lecture, error)
@@ -529,6 +550,7 @@ type VideoResolver interface {
 	Lecture(ctx context.Context, obj *edustream.Video) (*edustream.Lecture, error)
 	Course(ctx context.Context, obj *edustream.Video) (*edustream.Course, error)
 	AgeSeconds(ctx context.Context, obj *edustream.Video) (int, error)
+	Captions(ctx context.Context, obj *edustream.Video) ([]*edustream.Caption, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -611,6 +633,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogConnection.PageInfo(childComplexity), true
+
+	case "Caption.error":
+		if e.ComplexityRoot.Caption.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.Error(childComplexity), true
+	case "Caption.id":
+		if e.ComplexityRoot.Caption.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.ID(childComplexity), true
+	case "Caption.kind":
+		if e.ComplexityRoot.Caption.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.Kind(childComplexity), true
+	case "Caption.label":
+		if e.ComplexityRoot.Caption.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.Label(childComplexity), true
+	case "Caption.language":
+		if e.ComplexityRoot.Caption.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.Language(childComplexity), true
+	case "Caption.source":
+		if e.ComplexityRoot.Caption.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.Source(childComplexity), true
+	case "Caption.status":
+		if e.ComplexityRoot.Caption.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.Status(childComplexity), true
+	case "Caption.url":
+		if e.ComplexityRoot.Caption.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Caption.URL(childComplexity), true
 
 	case "Course.analytics":
 		if e.ComplexityRoot.Course.Analytics == nil {
@@ -1170,6 +1241,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LiveSession.UpdatedAt(childComplexity), true
 
+	case "Mutation.addCaption":
+		if e.ComplexityRoot.Mutation.AddCaption == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addCaption_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddCaption(childComplexity, args["input"].(model.AddCaptionInput)), true
 	case "Mutation.archiveTask":
 		if e.ComplexityRoot.Mutation.ArchiveTask == nil {
 			break
@@ -1357,6 +1439,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordWatch(childComplexity, args["input"].(model.RecordWatchInput)), true
+	case "Mutation.removeCaption":
+		if e.ComplexityRoot.Mutation.RemoveCaption == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeCaption_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveCaption(childComplexity, args["id"].(int64)), true
 	case "Mutation.resumeQueue":
 		if e.ComplexityRoot.Mutation.ResumeQueue == nil {
 			break
@@ -2020,6 +2113,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Video.AgeSeconds(childComplexity), true
+	case "Video.captions":
+		if e.ComplexityRoot.Video.Captions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Video.Captions(childComplexity), true
 	case "Video.course":
 		if e.ComplexityRoot.Video.Course == nil {
 			break
@@ -2245,6 +2344,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddCaptionInput", ec.unmarshalInputAddCaptionInput),
 			graphql.NewInputUnmarshaler("CompleteVideoUploadInput", ec.unmarshalInputCompleteVideoUploadInput),
 			graphql.NewInputUnmarshaler("CompletedPart", ec.unmarshalInputCompletedPart),
 			graphql.NewInputUnmarshaler("CourseFilter", ec.unmarshalInputCourseFilter),
@@ -3123,6 +3223,91 @@ extend type Subscription {
   myProgressUpdated(courseId: ID!): ProgressUpdate!
 }
 
+# Captions (issue 15): text tracks of a video, one per language, uploaded
+# by the instructor or made from the audio by the chain.
+
+"What a caption track is for."
+enum CaptionKind {
+  "Transcribes or translates the dialogue."
+  SUBTITLES
+  "Also describes music and sounds, for viewers who cannot hear."
+  CAPTIONS
+}
+
+"Who made a caption track."
+enum CaptionSource {
+  "An instructor or admin (addCaption)."
+  UPLOADED
+  "The chain, from the audio, by speech recognition."
+  AUTOMATIC
+}
+
+enum CaptionStatus {
+  "The track plays: the stream's master playlist lists it."
+  READY
+  "An automatic track that could not be made; error says why."
+  FAILED
+}
+
+"A caption track of a video. A video has at most one per language."
+type Caption {
+  id: ID!
+  "A BCP 47 tag in canonical form: en, pt-BR, zh-Hant."
+  language: String!
+  "What players list, e.g. English, Deutsch, English (automatic)."
+  label: String!
+  kind: CaptionKind!
+  source: CaptionSource!
+  status: CaptionStatus!
+  """
+  The whole track as WebVTT (signed, expiring), for a <track> element or a
+  download; null unless READY and the caller may watch the lecture. Players
+  of the stream need no URL: its master playlist lists every READY track.
+  """
+  url: String
+  "Why an automatic track FAILED, in words to act on; for the course's instructor and admins only."
+  error: String
+}
+
+input AddCaptionInput {
+  "The lecture whose playing video gets the track."
+  lectureId: ID!
+  "A BCP 47 tag (en, pt-BR, zh-Hant); stored in canonical form."
+  language: String!
+  "What players list; at most 100 characters. Default: the language's own name."
+  label: String
+  """
+  The caption file: WebVTT, or SRT (converted to WebVTT), told apart by
+  the content; UTF-8, at most 512 KiB and 20,000 cues, cues in order and
+  within the video. Cue text may use WebVTT's own tags (c, i, b, u, ruby,
+  rt, v, lang) and nothing else. A file refused is BAD_USER_INPUT naming
+  the line.
+  """
+  content: String!
+  kind: CaptionKind = SUBTITLES
+}
+
+extend type Video {
+  """
+  The video's caption tracks, in language order. Whoever sees the video sees
+  them; url needs the right to watch. A new video of the lecture starts
+  without tracks: their times were the old recording's.
+  """
+  captions: [Caption!]!
+}
+
+extend type Mutation {
+  """
+  Adds a caption track to the lecture's playing video, replacing the track
+  of its language (uploaded or automatic). The course's instructor or an
+  admin only (FORBIDDEN). BAD_USER_INPUT for a lecture without a video yet.
+  No re-transcoding: players see the track at their next load.
+  """
+  addCaption(input: AddCaptionInput!): Caption!
+  "Removes a caption track. The course's instructor or an admin only. Returns the id."
+  removeCaption(id: ID!): ID!
+}
+
 """
 One search result: a course (lecture null), a lecture (atSeconds null), or
 a moment of a lecture where its captions say what was searched for.
@@ -3215,6 +3400,28 @@ func (ec *executionContext) childFields_AuditLogConnection(ctx context.Context, 
 		return ec.fieldContext_AuditLogConnection_pageInfo(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_Caption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Caption_id(ctx, field)
+	case "language":
+		return ec.fieldContext_Caption_language(ctx, field)
+	case "label":
+		return ec.fieldContext_Caption_label(ctx, field)
+	case "kind":
+		return ec.fieldContext_Caption_kind(ctx, field)
+	case "source":
+		return ec.fieldContext_Caption_source(ctx, field)
+	case "status":
+		return ec.fieldContext_Caption_status(ctx, field)
+	case "url":
+		return ec.fieldContext_Caption_url(ctx, field)
+	case "error":
+		return ec.fieldContext_Caption_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Caption", field.Name)
 }
 
 func (ec *executionContext) childFields_Course(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3737,6 +3944,8 @@ func (ec *executionContext) childFields_Video(ctx context.Context, field graphql
 		return ec.fieldContext_Video_course(ctx, field)
 	case "ageSeconds":
 		return ec.fieldContext_Video_ageSeconds(ctx, field)
+	case "captions":
+		return ec.fieldContext_Video_captions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Video", field.Name)
 }
@@ -3976,6 +4185,20 @@ func (ec *executionContext) field_LectureAnalytics_retention_args(ctx context.Co
 		return nil, err
 	}
 	args["buckets"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addCaption_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddCaptionInput, error) {
+			return ec.unmarshalNAddCaptionInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐAddCaptionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -4246,6 +4469,20 @@ func (ec *executionContext) field_Mutation_recordWatch_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeCaption_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4993,6 +5230,190 @@ func (ec *executionContext) fieldContext_AuditLogConnection_pageInfo(_ context.C
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Caption_id(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Caption_language(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, false, false, "String")
+}
+
+func (ec *executionContext) _Caption_label(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, false, false, "String")
+}
+
+func (ec *executionContext) _Caption_kind(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.CaptionKind) graphql.Marshaler {
+			return ec.marshalNCaptionKind2githubᚗcomᚋedustreamᚋedustreamᚐCaptionKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, false, false, "CaptionKind")
+}
+
+func (ec *executionContext) _Caption_source(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.CaptionSource) graphql.Marshaler {
+			return ec.marshalNCaptionSource2githubᚗcomᚋedustreamᚋedustreamᚐCaptionSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, false, false, "CaptionSource")
+}
+
+func (ec *executionContext) _Caption_status(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v edustream.CaptionStatus) graphql.Marshaler {
+			return ec.marshalNCaptionStatus2githubᚗcomᚋedustreamᚋedustreamᚐCaptionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, false, false, "CaptionStatus")
+}
+
+func (ec *executionContext) _Caption_url(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Caption().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, true, true, "String")
+}
+
+func (ec *executionContext) _Caption_error(ctx context.Context, field graphql.CollectedField, obj *edustream.Caption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Caption_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Caption().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Caption_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Caption", field, true, true, "String")
 }
 
 func (ec *executionContext) _Course_id(ctx context.Context, field graphql.CollectedField, obj *edustream.Course) (ret graphql.Marshaler) {
@@ -8405,6 +8826,94 @@ func (ec *executionContext) fieldContext_Mutation_recordWatch(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addCaption(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addCaption(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddCaption(ctx, fc.Args["input"].(model.AddCaptionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *edustream.Caption) graphql.Marshaler {
+			return ec.marshalNCaption2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaption(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addCaption(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Caption(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addCaption_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeCaption(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeCaption(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveCaption(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeCaption(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeCaption_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11325,6 +11834,38 @@ func (ec *executionContext) fieldContext_Video_ageSeconds(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Video", field, true, true, "Int")
 }
 
+func (ec *executionContext) _Video_captions(ctx context.Context, field graphql.CollectedField, obj *edustream.Video) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Video_captions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Video().Captions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*edustream.Caption) graphql.Marshaler {
+			return ec.marshalNCaption2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Video_captions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Video",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Caption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _VideoConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.VideoConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12852,6 +13393,80 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAddCaptionInput(ctx context.Context, obj any) (model.AddCaptionInput, error) {
+	var it model.AddCaptionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["kind"]; !present {
+		asMap["kind"] = "SUBTITLES"
+	}
+
+	fieldsInOrder := [...]string{"lectureId", "language", "label", "content", "kind"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lectureId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lectureId"))
+			data, err := ec.unmarshalNID2int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LectureID = data
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		case "label":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("label"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Label = data
+		case "content":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("content"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Content = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCaptionKind2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaptionKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddCaptionInput unmarshals raw into the AddCaptionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddCaptionInput(ctx context.Context, raw any) (model.AddCaptionInput, error) {
+	var out model.AddCaptionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddCaptionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCompleteVideoUploadInput(ctx context.Context, obj any) (model.CompleteVideoUploadInput, error) {
 	var it model.CompleteVideoUploadInput
 	if obj == nil {
@@ -13672,6 +14287,76 @@ func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var captionImplementors = []string{"Caption"}
+
+func (ec *executionContext) _Caption(ctx context.Context, sel ast.SelectionSet, obj *edustream.Caption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, captionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Caption")
+		case "id":
+			out.Values[i] = ec._Caption_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "language":
+			out.Values[i] = ec._Caption_language(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "label":
+			out.Values[i] = ec._Caption_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Caption_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._Caption_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Caption_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Caption_url(ctx, field, obj)
+				})
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Caption_error(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14761,6 +15446,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "addCaption":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addCaption(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeCaption":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeCaption(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15749,6 +16448,12 @@ func (ec *executionContext) _Video(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Video_ageSeconds(ctx, field, obj)
 				})
+		case "captions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Video_captions(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16353,6 +17058,11 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAddCaptionInput2githubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐAddCaptionInput(ctx context.Context, v any) (model.AddCaptionInput, error) {
+	res, err := ec.unmarshalInputAddCaptionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAuditEntry2ᚖgithubᚗcomᚋedustreamᚋedustreamᚋgraphᚋmodelᚐAuditEntry(ctx context.Context, sel ast.SelectionSet, v *model.AuditEntry) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditEntry!")
@@ -16403,6 +17113,75 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	res := graphql.MarshalBoolean(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNCaption2ᚕᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*edustream.Caption) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 1, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCaption2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCaption2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaption(ctx context.Context, sel ast.SelectionSet, v *edustream.Caption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Caption!")
+		return graphql.Null
+	}
+	return ec._Caption(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCaptionKind2githubᚗcomᚋedustreamᚋedustreamᚐCaptionKind(ctx context.Context, v any) (edustream.CaptionKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.CaptionKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCaptionKind2githubᚗcomᚋedustreamᚋedustreamᚐCaptionKind(ctx context.Context, sel ast.SelectionSet, v edustream.CaptionKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CaptionKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNCaptionSource2githubᚗcomᚋedustreamᚋedustreamᚐCaptionSource(ctx context.Context, v any) (edustream.CaptionSource, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.CaptionSource(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCaptionSource2githubᚗcomᚋedustreamᚋedustreamᚐCaptionSource(ctx context.Context, sel ast.SelectionSet, v edustream.CaptionSource) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CaptionSource!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNCaptionStatus2githubᚗcomᚋedustreamᚋedustreamᚐCaptionStatus(ctx context.Context, v any) (edustream.CaptionStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.CaptionStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCaptionStatus2githubᚗcomᚋedustreamᚋedustreamᚐCaptionStatus(ctx context.Context, sel ast.SelectionSet, v edustream.CaptionStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CaptionStatus!")
 	}
 	return res
 }
@@ -17330,6 +18109,25 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOCaptionKind2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaptionKind(ctx context.Context, v any) (*edustream.CaptionKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := edustream.CaptionKind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCaptionKind2ᚖgithubᚗcomᚋedustreamᚋedustreamᚐCaptionKind(ctx context.Context, sel ast.SelectionSet, v *edustream.CaptionKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
 	return res
 }
 

@@ -12,6 +12,22 @@ import (
 	"github.com/edustream/edustream"
 )
 
+type AddCaptionInput struct {
+	// The lecture whose playing video gets the track.
+	LectureID int64 `json:"lectureId"`
+	// A BCP 47 tag (en, pt-BR, zh-Hant); stored in canonical form.
+	Language string `json:"language"`
+	// What players list; at most 100 characters. Default: the language's own name.
+	Label *string `json:"label,omitempty"`
+	// The caption file: WebVTT, or SRT (converted to WebVTT), told apart by
+	// the content; UTF-8, at most 512 KiB and 20,000 cues, cues in order and
+	// within the video. Cue text may use WebVTT's own tags (c, i, b, u, ruby,
+	// rt, v, lang) and nothing else. A file refused is BAD_USER_INPUT naming
+	// the line.
+	Content string                 `json:"content"`
+	Kind    *edustream.CaptionKind `json:"kind,omitempty"`
+}
+
 // One admin action.
 type AuditEntry struct {
 	ID    int64           `json:"id"`

@@ -69,3 +69,38 @@ func WriteClip(bins FFmpegPaths, dir string, c Clip) (string, error) {
 	}
 	return path, nil
 }
+
+// HLSStream makes a stream as the chain publishes one, with ffmpeg: a
+// 10-second test pattern in 4-second MPEG-TS segments, master.m3u8 naming
+// one rendition (360p/index.m3u8). It returns the files by their path
+// relative to the stream's directory. It needs ffmpeg (see FFmpeg).
+func HLSStream(t testing.TB) map[string][]byte {
+	t.Helper()
+	bins := FFmpeg(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "360p"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bins.FFmpeg, "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "10",
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-force_key_frames", "expr:gte(t,n_forced*4)",
+		"-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod", "-hls_segment_type", "mpegts",
+		"-hls_segment_filename", "360p/seg_%05d.ts", "360p/index.m3u8")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make an HLS stream: %v\n%s", err, out)
+	}
+	files := map[string][]byte{"master.m3u8": []byte("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n" +
+		"#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=320x180,CODECS=\"avc1.64000d\"\n360p/index.m3u8\n")}
+	entries, err := os.ReadDir(filepath.Join(dir, "360p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, "360p", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["360p/"+e.Name()] = b
+	}
+	return files
+}
