@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os/exec"
-	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -106,15 +105,7 @@ func TestGraphQLWSClient(t *testing.T) {
 		t.Errorf("unsubscribe: %+v", l)
 	}
 	// The unsubscribed operation ended on the server, and every other.
-	deadline := time.Now().Add(testenv.WaitLimit)
-	for data.idle.Load() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if data.idle.Load() != 0 {
-		var b bytes.Buffer
-		pprof.Lookup("goroutine").WriteTo(&b, 1)
-		t.Fatalf("idle %d\n%s", data.idle.Load(), b.String())
-	}
+	waitFor(t, "the idle subscriptions to end", func() bool { return data.idle.Load() == 0 })
 
 	for name, reason := range map[string]string{
 		"4400 bad message":           "Invalid message",

@@ -71,6 +71,12 @@ type Subscription {
 	ticks(n: Int!): Int!
 	"Sends nothing, and runs until the client or the server ends it."
 	idle: Int!
+	"Sends 1 to n from a goroutine of its own that notifies the transport (gqlhttp.SubscriptionNotifier)."
+	pushed(n: Int!): Int!
+	"Asks for a notifier, then fails as a resolver that cannot follow would."
+	pushFails: Int!
+	"Puts n values of 64 KiB on its channel at once, notifying after each, and says on floods when the last notification returned."
+	flood(n: Int!): String!
 }
 `
 
@@ -90,10 +96,13 @@ type tiny struct {
 	resolved, primary atomic.Int64
 	// idle counts the idle subscriptions running.
 	idle atomic.Int64
+	// floods hears from each flood subscription when its notifier
+	// returned for the last time.
+	floods chan struct{}
 }
 
 func newTiny() *tiny {
-	return &tiny{greeting: "Hello", books: []string{"Dune", "Emma", "Ulysses", "Beloved", "Middlemarch"}}
+	return &tiny{greeting: "Hello", books: []string{"Dune", "Emma", "Ulysses", "Beloved", "Middlemarch"}, floods: make(chan struct{}, 10)}
 }
 
 func (s *tiny) greetingNow() string {
@@ -247,7 +256,7 @@ func (tinySharing) ChangesSharedReads(oc *graphql.OperationContext, resp *graphq
 func (s *tiny) exec(ctx context.Context) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation.Operation == ast.Subscription {
-		return s.subscribe(oc)
+		return s.subscribe(ctx, oc)
 	}
 	root := tinySchema.Query
 	if oc.Operation.Operation == ast.Mutation {
@@ -267,16 +276,30 @@ func (s *tiny) exec(ctx context.Context) graphql.ResponseHandler {
 	}
 }
 
-// subscribe sends ticks 1 to n, then ends.
-func (s *tiny) subscribe(oc *graphql.OperationContext) graphql.ResponseHandler {
+// subscribe sends ticks 1 to n, then ends; idle sends nothing until the
+// subscription's context ends, when it stops counting (as a real
+// resolver's cleanup would: gqlgen may not call the handler again once the
+// context is done).
+func (s *tiny) subscribe(ctx context.Context, oc *graphql.OperationContext) graphql.ResponseHandler {
 	f := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"})[0]
 	if f.Name == "idle" {
 		s.idle.Add(1)
+		context.AfterFunc(ctx, func() { s.idle.Add(-1) })
 		return func(ctx context.Context) *graphql.Response {
 			<-ctx.Done()
-			s.idle.Add(-1)
 			return nil
 		}
+	}
+	switch f.Name {
+	case "pushed":
+		return s.pushed(ctx, f)
+	case "flood":
+		return s.flood(ctx, f)
+	case "pushFails":
+		notify := gqlhttp.SubscriptionNotifier(ctx)
+		graphql.AddError(ctx, errors.New("cannot follow"))
+		notify() // too late: the transport saw the error
+		return graphql.OneShot(&graphql.Response{Errors: graphql.GetErrors(ctx)})
 	}
 	n, _ := intArg(f.ArgumentMap(oc.Variables)["n"])
 	var i int64
@@ -286,6 +309,63 @@ func (s *tiny) subscribe(oc *graphql.OperationContext) graphql.ResponseHandler {
 		}
 		i++
 		return &graphql.Response{Data: fmt.Appendf(nil, `{%s:%d}`, jsonString(f.Alias), i)}
+	}
+}
+
+// pushed sends 1 to n on a channel from a goroutine that stands for an
+// event service's delivery: it notifies after each value and after the
+// close, and the transport reads the channel then, from that goroutine.
+func (s *tiny) pushed(ctx context.Context, f graphql.CollectedField) graphql.ResponseHandler {
+	n, _ := intArg(f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["n"])
+	notify := gqlhttp.SubscriptionNotifier(ctx)
+	ch := make(chan int64, 1)
+	go func() {
+		for i := int64(1); i <= n; i++ {
+			select {
+			case ch <- i:
+				notify()
+			case <-ctx.Done():
+			}
+		}
+		close(ch)
+		notify()
+	}()
+	return func(ctx context.Context) *graphql.Response {
+		select {
+		case i, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			return &graphql.Response{Data: fmt.Appendf(nil, `{%s:%d}`, jsonString(f.Alias), i)}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// flood stands for an event service delivering to a subscriber that
+// does not read: n values of 64 KiB, far more than the socket's buffers
+// hold, each notified from the same goroutine, which reports on s.floods
+// when its last notification returned.
+func (s *tiny) flood(ctx context.Context, f graphql.CollectedField) graphql.ResponseHandler {
+	n, _ := intArg(f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["n"])
+	notify := gqlhttp.SubscriptionNotifier(ctx)
+	ch := make(chan int64, n)
+	go func() {
+		for i := int64(1); i <= n; i++ {
+			ch <- i
+			notify()
+		}
+		s.floods <- struct{}{}
+	}()
+	value := strings.Repeat("x", 64<<10)
+	return func(ctx context.Context) *graphql.Response {
+		select {
+		case <-ch:
+			return &graphql.Response{Data: fmt.Appendf(nil, `{%s:%q}`, jsonString(f.Alias), value)}
+		case <-ctx.Done():
+			return nil
+		}
 	}
 }
 

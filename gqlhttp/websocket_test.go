@@ -246,3 +246,76 @@ func TestWebsocketSubscription(t *testing.T) {
 		t.Errorf("an over-limit subscription: %+v %v", m, err)
 	}
 }
+
+// A notification never waits on the subscriber's socket: the event
+// service's delivery goroutine, which notifies every subscriber of the
+// instance, must not stall behind one that stopped reading. Here 1,000
+// events of 64 KiB, far beyond what the socket buffers, are notified to a
+// client that reads nothing; every notification returns, long before the
+// 10 s write timeout would free a notifier that wrote itself.
+func TestWebsocketNotifierNeverWaitsOnTheSocket(t *testing.T) {
+	t.Parallel()
+	data := newTiny()
+	s := newServerOn(t, data, func(_ *gqlhttp.Schema, c *gqlhttp.Config) {
+		c.AllowedOrigins = []string{"https://app.example"}
+	})
+	srv := httptest.NewServer(s.handler)
+	t.Cleanup(srv.Close)
+	ctx, c := connect(t, srv)
+	c.SetReadLimit(1 << 20)
+	gqlhttptest.Init(t, ctx, c, nil)
+	gqlhttptest.Subscribe(t, ctx, c, "1", "subscription { flood(n: 1000) }", nil)
+	select {
+	case <-data.floods:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the notifier was still blocked after 5 s: it waits on the stalled client's socket")
+	}
+	// The client reads again: the events come, in order.
+	for i := range 3 {
+		m, err := gqlhttptest.Next(t, ctx, c)
+		if err != nil || m.Type != "next" || m.ID != "1" {
+			t.Fatalf("event %d after the stall: %+v %v", i+1, m.Type, err)
+		}
+	}
+}
+
+// A subscription whose resolver notifies is delivered from a goroutine
+// the notification starts, in order, then completed; one whose resolver asked and then
+// failed gets its error and complete, as any other.
+func TestWebsocketNotifiedSubscription(t *testing.T) {
+	t.Parallel()
+	ctx, c := connect(t, wsServer(t))
+	gqlhttptest.Init(t, ctx, c, nil)
+	gqlhttptest.Subscribe(t, ctx, c, "1", "subscription { pushed(n: 5) }", nil)
+	var got []string
+	for {
+		m, err := gqlhttptest.Next(t, ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == "complete" {
+			break
+		}
+		if m.Type != "next" || m.ID != "1" {
+			t.Fatalf("want next or complete, got %+v", m)
+		}
+		got = append(got, string(m.Payload))
+	}
+	want := []string{`{"data":{"pushed":1}}`, `{"data":{"pushed":2}}`, `{"data":{"pushed":3}}`, `{"data":{"pushed":4}}`, `{"data":{"pushed":5}}`}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("events %v, want %v", got, want)
+	}
+
+	gqlhttptest.Subscribe(t, ctx, c, "2", "subscription { pushFails }", nil)
+	m, err := gqlhttptest.Next(t, ctx, c)
+	if err != nil || m.Type != "next" || m.ID != "2" || !strings.Contains(string(m.Payload), `"code":"INTERNAL"`) {
+		t.Fatalf("a resolver that failed: %+v (%s) %v", m, m.Payload, err)
+	}
+	if m, err := gqlhttptest.Next(t, ctx, c); err != nil || m.Type != "complete" || m.ID != "2" {
+		t.Errorf("want complete after the failure, got %+v %v", m, err)
+	}
+	// The socket still serves.
+	if payload := gqlhttptest.Run(t, ctx, c, "{ me }", nil); !strings.Contains(string(payload), `"me":null`) {
+		t.Errorf("after the failure: %s", payload)
+	}
+}

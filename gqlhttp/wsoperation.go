@@ -144,8 +144,12 @@ func (op *wsOperation) failedWhileDispatching() {
 }
 
 // notify is what SubscriptionNotifier returns: one more value, or the
-// channel's close, to deliver. It delivers on the caller's goroutine
-// unless one already does.
+// channel's close, to deliver. It never blocks: unless a goroutine already
+// delivers the operation's responses, it starts one, which lives only
+// while there is something to write. So an idle subscription costs no
+// goroutine, and a client that reads slowly holds up its own deliveries
+// (until the write timeout disconnects it), never the event fan-out that
+// notifies every other subscriber of the instance.
 func (op *wsOperation) notify() {
 	op.mu.Lock()
 	if !op.push {
@@ -160,7 +164,7 @@ func (op *wsOperation) notify() {
 	}
 	op.draining = true
 	op.mu.Unlock()
-	op.drain()
+	go op.drain()
 }
 
 // drain delivers the pending notifications; called with draining set.
@@ -249,10 +253,10 @@ func (k *wsConn) forget(id string, op *wsOperation) {
 // anything can be put on its channel, and then calls the returned function
 // after each value it puts there and once after closing it (a resolver
 // that returns an error instead of its channel may have called it: the
-// transport notices the error). The function delivers on the
-// caller's goroutine, the write bounded by a timeout (a client that reads
-// too slowly is disconnected), and must not be called with a lock the
-// resolver's marshalling takes. Outside this endpoint's websockets it
+// transport notices the error). The function returns at once: the
+// response is marshalled and written by a goroutine of the operation's
+// while it has something to write, the write bounded by a timeout (a
+// client that reads too slowly is disconnected). Outside this endpoint's websockets it
 // returns a function that does nothing, and the operation is read as
 // gqlgen reads any.
 func SubscriptionNotifier(ctx context.Context) (notify func()) {

@@ -40,8 +40,8 @@ func forEachLecture[T any](ctx context.Context, lectures []*edustream.Lecture,
 }
 
 // queueVideos queues Lecture.video's reads: the videos that play, the
-// newest of lectures with none playing, and what the videos' access checks
-// read, if the selection asks for a field they guard.
+// newest of lectures with none playing, then what the videos' access
+// checks read, if they will decide.
 func (r *Resolver) queueVideos(ctx context.Context, lectures []*edustream.Lecture) {
 	var playing, newest []int64
 	for _, l := range lectures {
@@ -52,13 +52,14 @@ func (r *Resolver) queueVideos(ctx context.Context, lectures []*edustream.Lectur
 		}
 	}
 	ls := loadersFrom(ctx)
-	awaitAll(queued(ls.videoLoader().LoadAllThunk(ctx, playing)),
-		queued(ls.latestVideoLoader().LoadAllThunk(ctx, newest)),
-		r.queueVideoAccess(ctx, lectures))
+	p, n := ls.videoLoader().LoadAllThunk(ctx, playing), ls.latestVideoLoader().LoadAllThunk(ctx, newest)
+	a, _ := p()
+	b, _ := n()
+	r.queueVideoAccess(ctx, lectures, append(a, b...))
 }
 
 // queueNextVideos queues Lecture.nextVideo's: the newest videos of the
-// lectures with one playing, and the access checks' reads, if asked.
+// lectures with one playing, then the access checks' reads, if any.
 func (r *Resolver) queueNextVideos(ctx context.Context, lectures []*edustream.Lecture) {
 	var ids []int64
 	for _, l := range lectures {
@@ -66,8 +67,8 @@ func (r *Resolver) queueNextVideos(ctx context.Context, lectures []*edustream.Le
 			ids = append(ids, l.ID)
 		}
 	}
-	ls := loadersFrom(ctx)
-	awaitAll(queued(ls.latestVideoLoader().LoadAllThunk(ctx, ids)), r.queueVideoAccess(ctx, lectures))
+	videos, _ := loadersFrom(ctx).latestVideoLoader().LoadAll(ctx, ids)
+	r.queueVideoAccess(ctx, lectures, videos)
 }
 
 // queueLectureProgress queues Lecture.myProgress's: the caller's progress
@@ -100,30 +101,47 @@ func (r *Resolver) queueLectureProgress(ctx context.Context, lectures []*edustre
 		r.queueLectureAccess(ctx, lectures))
 }
 
-// queueVideoAccess is queueLectureAccess for the videos' fields that
-// decide access (accessToLecture), and nothing for a selection without
-// any: reading no row the fields would not.
-func (r *Resolver) queueVideoAccess(ctx context.Context, lectures []*edustream.Lecture) func() {
+// queueVideoAccess reads what the videos' access checks (accessToLecture)
+// will, when the selection asks for a field they guard of a video they
+// guard it for, and nothing otherwise: no row the fields would not read.
+func (r *Resolver) queueVideoAccess(ctx context.Context, lectures []*edustream.Lecture, videos []*edustream.Video) {
 	fc := graphql.GetFieldContext(ctx)
-	for _, guarded := range []string{"playbackUrl", "thumbnailUrl", "storyboardUrl", "error", "fileName"} {
-		if fc == nil || selectsHere(fc.Field.Selections, guarded) {
-			return r.queueLectureAccess(ctx, lectures)
+	asks := func(fields ...string) bool {
+		for _, f := range fields {
+			if fc == nil || selectsHere(fc.Field.Selections, f) {
+				return true
+			}
+		}
+		return false
+	}
+	decides := asks("error", "fileName")
+	if !decides && asks("playbackUrl", "thumbnailUrl", "storyboardUrl") {
+		for _, v := range videos {
+			decides = decides || v != nil && v.Status == edustream.VideoReady
 		}
 	}
-	return func() {}
+	if decides {
+		r.queueLectureAccess(ctx, lectures)()
+	}
 }
 
-// queueLectureAccess primes the lectures and queues their courses and the
-// caller's enrollments in them, which every access check of a lecture's
-// video or progress reads.
+// queueLectureAccess primes the lectures and queues their courses and,
+// for those the caller may not edit, the caller's enrollments in them,
+// which every access check of a lecture's video or progress reads.
 func (r *Resolver) queueLectureAccess(ctx context.Context, lectures []*edustream.Lecture) func() {
 	ls := loadersFrom(ctx)
 	for _, l := range lectures {
 		ls.lectureLoader().Prime(l.ID, l)
 	}
-	courses := courseIDsOf(lectures)
-	c, e := queued(ls.courseLoader().LoadAllThunk(ctx, courses)), queued(ls.enrollmentLoader().LoadAllThunk(ctx, courses))
-	return func() { c(); e() }
+	courses, _ := ls.courseLoader().LoadAll(ctx, courseIDsOf(lectures))
+	u := edustream.UserFromContext(ctx)
+	var watched []int64
+	for _, c := range courses {
+		if c != nil && u != nil && !edustream.CanEditCourse(u, c) {
+			watched = append(watched, c.ID)
+		}
+	}
+	return queued(ls.enrollmentLoader().LoadAllThunk(ctx, watched))
 }
 
 // courseIDsOf returns the distinct courses of lectures.

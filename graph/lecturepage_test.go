@@ -50,17 +50,17 @@ func TestLecturePageOnce(t *testing.T) {
 		user    *edustream.User
 		lecture *edustream.Lecture
 		urls    bool
-		// queries: the lecture, its course, its video, and the caller's
-		// enrolment when it decides (a student's, of a READY video).
+		// queries: the lecture, its course, its video, and a signed-in
+		// caller's enrolment (Lecture.video queues it for the URL fields).
 		queries int64
 		signs   int64
 	}{
 		{"enrolled student", enrolled, ready, true, 4, 1},
 		{"student not enrolled", notEnrolled, ready, false, 4, 0},
-		{"instructor", b.instructor, ready, true, 3, 1},
-		{"admin", b.admin, ready, true, 3, 1},
+		{"instructor", b.instructor, ready, true, 4, 1},
+		{"admin", b.admin, ready, true, 4, 1},
 		{"anonymous", nil, ready, false, 3, 0},
-		{"enrolled student, video processing", enrolled, processing, false, 3, 0},
+		{"enrolled student, video processing", enrolled, processing, false, 4, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

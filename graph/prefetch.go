@@ -198,3 +198,55 @@ func eachField(set ast.SelectionSet, visit func(*ast.Field) bool) bool {
 	}
 	return true
 }
+
+// queueSearchHits queues, for a page of search hits, the loader reads of
+// the fields selected on the hits' courses and lectures, without waiting,
+// as prefetchCourses does for the catalog: gqlgen resolves the hits one
+// at a time, and each hit's course and lecture is an object of its own,
+// which no batch resolver groups.
+func (r *Resolver) queueSearchHits(ctx context.Context, courses map[int64]*edustream.Course, lectures map[int64]*edustream.Lecture) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return
+	}
+	var course, lecture ast.SelectionSet
+	directFields(courseNodes(fc.Field.Selections), func(f *ast.Field) {
+		switch f.Name {
+		case "course":
+			course = append(course, f.SelectionSet...)
+		case "lecture":
+			lecture = append(lecture, f.SelectionSet...)
+		}
+	})
+	l := loadersFrom(ctx)
+	courseIDs := make([]int64, 0, len(courses))
+	for id := range courses {
+		courseIDs = append(courseIDs, id)
+	}
+	var playing, newest, withVideo, lectureIDs []int64
+	for _, lec := range lectures {
+		lectureIDs = append(lectureIDs, lec.ID)
+		if lec.VideoID != nil {
+			playing, withVideo = append(playing, *lec.VideoID), append(withVideo, lec.ID)
+		} else {
+			newest = append(newest, lec.ID)
+		}
+	}
+	video, next, progress := selectsHere(lecture, "video"), selectsHere(lecture, "nextVideo"), selectsHere(lecture, "myProgress")
+	if video {
+		l.videoLoader().LoadAllThunk(ctx, playing)
+		l.latestVideoLoader().LoadAllThunk(ctx, newest)
+	}
+	if next {
+		l.latestVideoLoader().LoadAllThunk(ctx, withVideo)
+	}
+	if progress && r.Progress != nil && l.viewer != nil {
+		l.lectureProgressLoader().LoadAllThunk(ctx, lectureIDs)
+		l.lectureOutlinesByCourseLoader().LoadAllThunk(ctx, courseIDs)
+		l.videoLoader().LoadAllThunk(ctx, playing)
+	}
+	if l.viewer != nil && (selectsHere(course, "enrolled") || video || next || progress) {
+		l.enrollmentLoader().LoadAllThunk(ctx, courseIDs)
+	}
+	r.queueCourseFields(ctx, l, course, courseIDs)
+}

@@ -98,6 +98,7 @@ func (r *Resolver) searchedRows(ctx context.Context, hits []edustream.SearchHit)
 	for id, lecture := range lectures {
 		l.lectureLoader().Prime(id, lecture)
 	}
+	r.queueSearchHits(ctx, courses, lectures)
 	return courses, lectures, nil
 }
 

@@ -186,3 +186,31 @@ func ptrNow() *time.Time {
 	now := time.Now()
 	return &now
 }
+
+// A caption hit carries the second its cue starts at, for the player to
+// seek to.
+func TestSearchCaptionHit(t *testing.T) {
+	t.Parallel()
+	b := setupSearch(t)
+	course := b.seedCourse(t, b.instructor, "Optics", 1, true)
+	lecture := b.firstLecture(t, course)
+	video := b.seedReadyVideo(t, lecture)
+	track := &edustream.Caption{VideoID: video.ID, LectureID: lecture.ID, Language: "en", Label: "English",
+		Kind: edustream.CaptionSubtitles, Source: edustream.CaptionUploaded, Status: edustream.CaptionReady}
+	cues := []edustream.CaptionCue{
+		{Start: 1500 * time.Millisecond, End: 4 * time.Second, Text: "Light bends at an interface."},
+		{Start: 7250 * time.Millisecond, End: 10 * time.Second, Text: "This is Snell's law of refraction."},
+	}
+	if _, err := sqldb.NewCaptionService(b.db, nil).PutCaption(context.Background(), track, cues, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := b.search(t, nil, map[string]any{"q": "refraction"})
+	if len(p.hits) != 1 || p.total != 1 {
+		t.Fatalf("refraction: %+v", p)
+	}
+	hit := p.hits[0]
+	if hit["atSeconds"] != 7.25 || hit["lecture"].(map[string]any)["id"] != fmt.Sprint(lecture.ID) ||
+		hit["snippet"] != "This is Snell&#39;s law of <mark>refraction</mark>." {
+		t.Errorf("caption hit = %v, want lecture %d at 7.25 s", hit, lecture.ID)
+	}
+}

@@ -57,7 +57,7 @@ var loaderShapes = []loaderShape{
 	{
 		// The course page of a student who only sees where each video is:
 		// no field that decides access, so no enrollment is read.
-		name: "course outline",
+		name:  "course outline",
 		query: `query($c: ID!) { course(id: $c) { title lectures { title video { status } } } }`,
 		// the course, its lectures, their playing videos.
 		queries: 3,
@@ -129,6 +129,33 @@ var loaderShapes = []loaderShape{
 		want: func(n int) int { return n },
 	},
 	{
+		// Search hits, each a course and a lecture of its own under the
+		// connection's edges, where no batch resolver groups them.
+		name: "search",
+		query: `query($q: String!) { search(query: $q, first: 50) { edges { node {
+			course { title enrolled } lecture { title video { status playbackUrl } } } } } }`,
+		// the search, the hits' courses and lectures, the lectures' videos
+		// and the enrollments, queued for the page by queueSearchHits.
+		queries: 5,
+		seed: func(tb testing.TB, b *shapeBundle, n int) map[string]any {
+			c := b.seedCourse(tb, b.instructor, "Course", n, true)
+			b.enroll(tb, c)
+			b.seedVideos(tb, c)
+			return map[string]any{"q": "lecture"}
+		},
+		elements: func(data map[string]any) int {
+			playable := 0
+			for _, e := range data["search"].(map[string]any)["edges"].([]any) {
+				l, _ := e.(map[string]any)["node"].(map[string]any)["lecture"].(map[string]any)
+				if l != nil && l["video"].(map[string]any)["playbackUrl"] != nil {
+					playable++
+				}
+			}
+			return playable
+		},
+		want: func(n int) int { return n },
+	},
+	{
 		name: "lecture page",
 		query: `query($l: ID!) { lecture(id: $l) { title course { title enrolled }
 			video { status playbackUrl thumbnailUrl storyboardUrl renditions { name width height } }
@@ -165,6 +192,7 @@ func setupShapes(tb testing.TB) *shapeBundle {
 	db := openDB(tb)
 	sb := &shapeBundle{sessions: sqldb.NewLiveSessionService(db, nil)}
 	sb.bundle = newBundle(tb, db, func(_ *graph.Config, r *graph.Resolver) {
+		r.SearchService = sqldb.NewSearchService(db)
 		events := &edustreamtest.Events{}
 		r.Progress, r.Events = &edustream.Progress{Store: sqldb.NewProgressService(db), Events: events}, events
 		r.LiveSessionService = sb.sessions

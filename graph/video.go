@@ -135,7 +135,8 @@ func (r *Resolver) playbackURL(ctx context.Context, v *edustream.Video, url func
 // read on a goroutine of the loader's, growing a fresh stack): its video,
 // its newest video, the caller's enrolment in its course. A single
 // lecture has no siblings to batch with, and the windows were most of the
-// lecture page's latency (issue 16). It reads nothing the fields would not.
+// lecture page's latency (issue 16). It reads what the fields would queue
+// (lecture_batch.go), no more.
 func (r *Resolver) prefetchLecture(ctx context.Context, l *edustream.Lecture) error {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || r.VideoService == nil {
@@ -143,71 +144,50 @@ func (r *Resolver) prefetchLecture(ctx context.Context, l *edustream.Lecture) er
 	}
 	selected := childFields(fc.Field.Selections)
 	loaders := loadersFrom(ctx)
-	// The videos read, with the selections they answer.
-	var videos []*edustream.Video
-	var selections []ast.SelectionSet
-	if video, ok := selected["video"]; ok && l.VideoID != nil {
+	if _, ok := selected["video"]; ok && l.VideoID != nil {
 		m, err := r.VideoService.FindVideosByIDs(ctx, []int64{*l.VideoID})
 		if err != nil {
 			return err
 		}
 		if v := m[*l.VideoID]; v != nil {
 			loaders.videoLoader().Prime(v.ID, v)
-			videos, selections = append(videos, v), append(selections, video)
 		}
 	}
 	// The newest video is Lecture.video of a lecture that plays none, and
-	// Lecture.nextVideo of one that does (unless it is the one playing).
-	latest, ok := selected["nextVideo"]
+	// Lecture.nextVideo of one that does.
+	_, latest := selected["nextVideo"]
 	if l.VideoID == nil {
-		latest, ok = selected["video"]
+		_, latest = selected["video"]
 	}
-	if ok {
+	if latest {
 		m, err := r.VideoService.FindLatestVideosByLectureIDs(ctx, []int64{l.ID})
 		if err != nil {
 			return err
 		}
 		loaders.latestVideoLoader().Prime(l.ID, m[l.ID])
-		if v := m[l.ID]; v != nil && (l.VideoID == nil || v.ID != *l.VideoID) {
-			videos, selections = append(videos, v), append(selections, latest)
-		}
 	}
-	// The enrolment decides whether the caller may watch (decideAccess)
-	// and answers Course.enrolled.
-	needed := false
-	if course := selected["course"]; course != nil {
-		_, needed = childFields(course)["enrolled"]
-	}
-	for i, v := range videos {
-		needed = needed || asksAccess(selections[i], v)
-	}
-	u := edustream.UserFromContext(ctx)
-	if !needed || u == nil {
+	// The enrolment answers Course.enrolled, and the videos' fields that
+	// decide access queue it (queueVideoAccess).
+	_, enrolled := childFields(selected["course"])["enrolled"]
+	viewer := loaders.viewer
+	if viewer == nil || !enrolled && !asksAccess(selected["video"]) && !asksAccess(selected["nextVideo"]) {
 		return nil
 	}
-	c, err := loaders.courseLoader().Load(ctx, l.CourseID) // primed by visibleLecture
-	if err != nil || edustream.CanEditCourse(u, c) {
-		return err
-	}
-	m, err := r.EnrollmentService.FindEnrollments(ctx, u.ID, []int64{c.ID})
+	m, err := r.EnrollmentService.FindEnrollments(ctx, viewer.ID, []int64{l.CourseID})
 	if err != nil {
 		return err
 	}
-	loaders.enrollmentLoader().Prime(c.ID, m[c.ID])
+	loaders.enrollmentLoader().Prime(l.CourseID, m[l.CourseID])
 	return nil
 }
 
-// asksAccess reports whether a selection of video v has a field that asks
-// accessToLecture.
-func asksAccess(set ast.SelectionSet, v *edustream.Video) bool {
+// asksAccess reports whether a video's selection has a field that decides
+// access (accessToLecture).
+func asksAccess(set ast.SelectionSet) bool {
 	for name := range childFields(set) {
 		switch name {
-		case "error", "fileName":
+		case "playbackUrl", "thumbnailUrl", "storyboardUrl", "error", "fileName":
 			return true
-		case "playbackUrl", "thumbnailUrl", "storyboardUrl":
-			if v.Status == edustream.VideoReady {
-				return true
-			}
 		}
 	}
 	return false
