@@ -67,6 +67,12 @@ type fakeSpeech struct {
 
 func (f *fakeSpeech) Name() string { return "the fake engine" }
 
+func (f *fakeSpeech) called() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
 func (f *fakeSpeech) Transcribe(ctx context.Context, path, lang string) ([]byte, error) {
 	f.mu.Lock()
 	f.calls++
@@ -206,8 +212,10 @@ func TestChainCaptionsNeverFailTheVideo(t *testing.T) {
 			case tc.failure != "" && !strings.Contains(failure, tc.failure):
 				t.Errorf("failure %q, want it to contain %q", failure, tc.failure)
 			}
-			if engine.calls != 1 {
-				t.Errorf("the engine ran %d times, want once", engine.calls)
+			// The timeout bounds the extraction too: on a loaded machine
+			// the slow case may end before the engine is asked.
+			if n := engine.called(); n > 1 || (n == 0 && tc.timeout == 0) {
+				t.Errorf("the engine ran %d times, want once", n)
 			}
 		})
 	}
