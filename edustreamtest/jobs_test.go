@@ -62,7 +62,7 @@ func TestJobsRefuse(t *testing.T) {
 	var jobs edustreamtest.Jobs
 	tests := map[string]error{
 		"upload stage":         jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 1}, edustream.StageUpload),
-		"unknown stage":        jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 1}, "CAPTIONS"),
+		"unknown stage":        jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 1}, "DUBBING"),
 		"video id 0":           jobs.EnqueueVideoStage(ctx, &edustream.Video{ID: 0}, edustream.StageProbe),
 		"cancel video id 0":    jobs.CancelVideoWork(ctx, 0),
 		"course id -1":         jobs.EnqueueCoursePurge(ctx, -1),
