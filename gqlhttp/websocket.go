@@ -117,6 +117,14 @@ func (t *wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ctx, cancel := context.WithCancel(ctx)
 	k := &wsConn{t: t, c: c, exec: exec, ctx: ctx, cancel: cancel, headers: r.Header, ops: map[string]*wsOperation{}}
 	defer k.end()
+	// A hijacked socket outlives http.Server.Shutdown, which only cancels
+	// the requests' base context (serve's BaseContext): the transport
+	// closes its sockets itself then, with 1001 going away, which clients
+	// take as "connect again" (to another instance behind the load
+	// balancer), rather than leaving them open on a server that no longer
+	// delivers.
+	stopOnShutdown := context.AfterFunc(r.Context(), func() { k.closeWith(websocket.StatusGoingAway, "The server is shutting down") })
+	defer stopOnShutdown()
 	if c.Subprotocol() != transportWS {
 		k.closeWith(closeSubprotocolNotAccepted, "Subprotocol not acceptable")
 		return

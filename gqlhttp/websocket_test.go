@@ -3,6 +3,7 @@ package gqlhttp_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -244,6 +245,32 @@ func TestWebsocketSubscription(t *testing.T) {
 	gqlhttptest.Subscribe(t, ctx, c, "2", "subscription { "+strings.Repeat("ticks(n: 1) ", 11)+"}", nil)
 	if m, err := gqlhttptest.Next(t, ctx, c); err != nil || m.Type != "error" || m.ID != "2" || !strings.Contains(string(m.Payload), "SELECTION_LIMIT_EXCEEDED") {
 		t.Errorf("an over-limit subscription: %+v %v", m, err)
+	}
+}
+
+// A server shutting down cancels its requests' base context; the
+// transport then closes every socket with 1001 (going away), so clients
+// connect again elsewhere instead of waiting on a socket nobody serves:
+// http.Server.Shutdown does not close hijacked connections.
+func TestWebsocketClosedOnShutdown(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(_ *gqlhttp.Schema, c *gqlhttp.Config) { c.AllowedOrigins = []string{"https://app.example"} })
+	base, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	srv := httptest.NewUnstartedServer(s.handler)
+	srv.Config.BaseContext = func(net.Listener) context.Context { return base }
+	srv.Config.RegisterOnShutdown(shutdown)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx, c := connect(t, srv)
+	gqlhttptest.Init(t, ctx, c, nil)
+	gqlhttptest.Subscribe(t, ctx, c, "1", "subscription { idle }", nil)
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := gqlhttptest.Next(t, ctx, c)
+	if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
+		t.Fatalf("after shutdown: %+v, %v (close %d), want close 1001", m, err, code)
 	}
 }
 

@@ -25,7 +25,8 @@ func newSpeech(ctx context.Context, cfg config, log *slog.Logger, media edustrea
 		tools, ok := media.(*ffmpeg.Tools)
 		if !ok {
 			if cfg.CaptionsEngine == "auto" {
-				log.Info("automatic captions are off: ffmpeg is not usable on this worker")
+				// The missing ffmpeg was said once already (dev says it once).
+				log.Info("automatic captions are off: the local engine runs in ffmpeg, which this worker lacks")
 				return nil, nil
 			}
 			return nil, fmt.Errorf("EDUSTREAM_CAPTIONS_ENGINE=local needs ffmpeg on the worker")
