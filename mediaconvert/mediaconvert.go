@@ -21,13 +21,12 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	mc "github.com/aws/aws-sdk-go-v2/service/mediaconvert"
 	"github.com/aws/aws-sdk-go-v2/service/mediaconvert/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/awsconf"
 )
 
 // Service is MediaConvert's name in messages people read.
@@ -101,18 +100,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.SegmentSeconds == 0 {
 		cfg.SegmentSeconds = edustream.DefaultSegmentSeconds
 	}
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
-	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(cfg.HTTPClient))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, HTTPClient: cfg.HTTPClient, APIOptions: cfg.APIOptions})
 	if err != nil {
 		return nil, fmt.Errorf("mediaconvert: load AWS configuration: %w", err)
 	}
-	awsCfg.APIOptions = append(awsCfg.APIOptions, cfg.APIOptions...)
 	api := mc.NewFromConfig(awsCfg, func(o *mc.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)

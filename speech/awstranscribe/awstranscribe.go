@@ -26,14 +26,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/transcribe"
 	"github.com/aws/aws-sdk-go-v2/service/transcribe/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/awsconf"
 )
 
 // Defaults of Config.
@@ -92,18 +91,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	cfg.Prefix = cmp.Or(cfg.Prefix, DefaultPrefix)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, DefaultPollInterval)
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.Region)}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
-	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(cfg.HTTPClient))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, HTTPClient: cfg.HTTPClient, APIOptions: cfg.APIOptions})
 	if err != nil {
 		return nil, fmt.Errorf("transcribe: load AWS configuration: %w", err)
 	}
-	awsCfg.APIOptions = append(awsCfg.APIOptions, cfg.APIOptions...)
 	api := transcribe.NewFromConfig(awsCfg, func(o *transcribe.Options) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)

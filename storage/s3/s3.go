@@ -23,14 +23,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/edustream/edustream"
+	"github.com/edustream/edustream/internal/awsconf"
 )
 
 // Config configures a Store.
@@ -108,14 +107,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, errors.New("s3 blob store: set both the access key id and the secret access key, or neither")
 	}
 
-	var opts []func(*awsconfig.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKeyID != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconf.Load(ctx, awsconf.Settings{Region: cfg.Region, AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, APIOptions: cfg.APIOptions})
 	if err != nil {
 		return nil, fmt.Errorf("s3 blob store: load AWS configuration: %w", err)
 	}
@@ -132,7 +124,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	// checksum headers into presigned URLs that browsers cannot send.
 	awsCfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	awsCfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	awsCfg.APIOptions = append(awsCfg.APIOptions, cfg.APIOptions...)
 
 	clientFor := func(endpoint string) *awss3.Client {
 		return awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
