@@ -223,20 +223,7 @@ func TestWebsocketSubscription(t *testing.T) {
 	ctx, c := connect(t, wsServer(t))
 	gqlhttptest.Init(t, ctx, c, nil)
 	gqlhttptest.Subscribe(t, ctx, c, "1", "subscription($n: Int!) { ticks(n: $n) }", map[string]any{"n": 3})
-	var got []string
-	for {
-		m, err := gqlhttptest.Next(t, ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Type == "complete" {
-			break
-		}
-		if m.Type != "next" || m.ID != "1" {
-			t.Fatalf("want next or complete, got %+v", m)
-		}
-		got = append(got, string(m.Payload))
-	}
+	got := untilComplete(t, ctx, c, "1")
 	if want := []string{`{"data":{"ticks":1}}`, `{"data":{"ticks":2}}`, `{"data":{"ticks":3}}`}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("events %v, want %v", got, want)
 	}
@@ -307,27 +294,14 @@ func TestWebsocketNotifierNeverWaitsOnTheSocket(t *testing.T) {
 }
 
 // A subscription whose resolver notifies is delivered from a goroutine
-// the notification starts, in order, then completed; one whose resolver asked and then
-// failed gets its error and complete, as any other.
+// the notification starts, in order, then completed; one whose resolver
+// asked and then failed gets its error and complete, as any other.
 func TestWebsocketNotifiedSubscription(t *testing.T) {
 	t.Parallel()
 	ctx, c := connect(t, wsServer(t))
 	gqlhttptest.Init(t, ctx, c, nil)
 	gqlhttptest.Subscribe(t, ctx, c, "1", "subscription { pushed(n: 5) }", nil)
-	var got []string
-	for {
-		m, err := gqlhttptest.Next(t, ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Type == "complete" {
-			break
-		}
-		if m.Type != "next" || m.ID != "1" {
-			t.Fatalf("want next or complete, got %+v", m)
-		}
-		got = append(got, string(m.Payload))
-	}
+	got := untilComplete(t, ctx, c, "1")
 	want := []string{`{"data":{"pushed":1}}`, `{"data":{"pushed":2}}`, `{"data":{"pushed":3}}`, `{"data":{"pushed":4}}`, `{"data":{"pushed":5}}`}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("events %v, want %v", got, want)
@@ -344,5 +318,25 @@ func TestWebsocketNotifiedSubscription(t *testing.T) {
 	// The socket still serves.
 	if payload := gqlhttptest.Run(t, ctx, c, "{ me }", nil); !strings.Contains(string(payload), `"me":null`) {
 		t.Errorf("after the failure: %s", payload)
+	}
+}
+
+// untilComplete reads operation id's next messages until its complete and
+// returns their payloads.
+func untilComplete(t *testing.T, ctx context.Context, c *websocket.Conn, id string) []string {
+	t.Helper()
+	var got []string
+	for {
+		m, err := gqlhttptest.Next(t, ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == "complete" && m.ID == id {
+			return got
+		}
+		if m.Type != "next" || m.ID != id {
+			t.Fatalf("want next or complete of %s, got %+v", id, m)
+		}
+		got = append(got, string(m.Payload))
 	}
 }

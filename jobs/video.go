@@ -22,7 +22,7 @@ import (
 )
 
 // The transcoding chain: probe → transcode → publish → thumbnails →
-// metadata → complete, one task per step.
+// captions → metadata → complete, one task per step.
 //
 // Every step is idempotent. It reads the video from the database, and runs
 // only if the video is at its stage; it writes to keys derived from the
