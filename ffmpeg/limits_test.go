@@ -167,8 +167,8 @@ func TestCPULimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = tools.Transcode(context.Background(), src, info, edustream.Ladder(info), t.TempDir(), nil)
-	wantCode(t, err, edustream.EINVALID, "took more than 1s of CPU time")
 	t.Logf("ffmpeg used %v of CPU time", used.cpu)
+	wantCode(t, err, edustream.EINVALID, "took more than 1s of CPU time")
 	// rusage lags the count the kernel checks the limit against.
 	if used.cpu < 900*time.Millisecond || used.cpu > 3*time.Second {
 		t.Errorf("ffmpeg used %v of CPU time, want it stopped at about 1s", used.cpu)
