@@ -116,6 +116,13 @@ func TestSocketAndSubscriptionBounds(t *testing.T) {
 	_, third := connect(t, srv)
 	gqlhttptest.Send(t, ctx, third, map[string]any{"type": "connection_init", "payload": sam})
 	closedWith(t, ctx, third, 4029, "at most 2 websockets per user")
+	// Its place in the process's bound is given back when its handler
+	// returns, a moment after the close frame: wait, or the next socket
+	// may find the process full.
+	waitFor(t, "the refused socket's handler to return", func() bool {
+		n, _ := sample(t, reg, "edustream_graphql_websocket_connections", nil)
+		return n == 2
+	})
 
 	// Anonymous sockets count against the process: 2 of Sam's and 2
 	// more make 4, and the fifth is closed.
